@@ -1,0 +1,73 @@
+# kiln: build the compiler (build/kilnc) and the runtime library (build/libkiln_rt.a),
+# run the tests, the demo and the benchmarks. `make test` and `make demo` install missing
+# Debian packages first (scripts/deps.sh).
+
+CC      ?= gcc
+BUILD   := build
+WARN    := -Wall -Wextra -Wpedantic -Werror
+CFLAGS  := -std=c11 -O2 -g $(WARN) -D_POSIX_C_SOURCE=200809L $(EXTRA_CFLAGS)
+LDFLAGS := $(EXTRA_LDFLAGS)
+
+COMPILER_SRC := $(wildcard compiler/*.c)
+RUNTIME_SRC  := $(wildcard runtime/*.c)
+COMPILER_OBJ := $(COMPILER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/lexer.o $(BUILD)/gen/parser.o
+RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC     := $(wildcard tests/unit/*.c)
+UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps test test-asan demo bench clean
+all: $(BUILD)/kilnc $(BUILD)/libkiln_rt.a $(UNIT_BIN)
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h: compiler/lexer.l
+	@mkdir -p $(BUILD)/gen
+	flex -o $(BUILD)/gen/lexer.c --header-file=$(BUILD)/gen/lexer.h $<
+
+$(BUILD)/gen/parser.c $(BUILD)/gen/parser.h: compiler/parser.y
+	@mkdir -p $(BUILD)/gen
+	bison -d -o $(BUILD)/gen/parser.c $<
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
+	$(CC) $(CFLAGS) -Icompiler -I$(BUILD)/gen -c $< -o $@
+
+$(BUILD)/compiler/%.o: compiler/%.c $(wildcard compiler/*.h) $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Icompiler -I$(BUILD)/gen -c $< -o $@
+
+$(BUILD)/runtime/%.o: runtime/%.c $(wildcard runtime/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fopenmp -Iruntime -c $< -o $@
+
+$(BUILD)/kilnc: $(COMPILER_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcjson -lm
+
+$(BUILD)/libkiln_rt.a: $(RUNTIME_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkiln_rt.a tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fopenmp -Iruntime -Itests -o $@ $< $(BUILD)/libkiln_rt.a $(LDFLAGS) -lm
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@tests/run.sh
+
+# The same suite with AddressSanitizer and UndefinedBehaviorSanitizer in the compiler, the runtime
+# and every generated binary (kilnc passes KILN_EXTRA_CFLAGS to the C compiler).
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+test-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan EXTRA_CFLAGS="$(SAN) -O1" EXTRA_LDFLAGS="$(SAN)" all
+	@KILN_BUILD=build-asan KILN_EXTRA_CFLAGS="$(SAN) -O1" tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/bench.sh
+
+clean:
+	rm -rf build build-asan generated/*/

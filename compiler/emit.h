@@ -1,0 +1,17 @@
+/* emit.h: the back ends. emit_c writes NAME.h and NAME.c (shape-fixed kernels, the step functions
+ * and the descriptor the runtime reads); build.c turns them into an object, library or binary. */
+#ifndef KILN_EMIT_H
+#define KILN_EMIT_H
+#include <stdbool.h>
+#include <stdio.h>
+#include "ir.h"
+#include "target.h"
+
+struct emit_options {
+    const struct target *target;
+    const char *source;              /* the .kiln file, named in the generated header comment */
+};
+
+/* Writes the model's header and C source to the two streams. */
+void emit_c(const struct ir_module *mod, const struct emit_options *opt, FILE *header, FILE *source);
+#endif

@@ -1,0 +1,223 @@
+/* ir.c: building, verifying and printing the graph IR (ir.h). */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ir.h"
+
+static const char *const opcode_names[] = {
+#define IR_NAME(e, name, arity, doc) name,
+    IR_OPS(IR_NAME)
+#undef IR_NAME
+};
+static const int opcode_arity[] = {
+#define IR_ARITY(e, name, arity, doc) arity,
+    IR_OPS(IR_ARITY)
+#undef IR_ARITY
+};
+
+const char *ir_opcode_name(enum ir_opcode code) { return opcode_names[code]; }
+
+static void *grow(void *items, int *cap, int need, size_t size)
+{
+    if (need <= *cap)
+        return items;
+    int cap2 = *cap ? *cap * 2 : 64;
+    while (cap2 < need)
+        cap2 *= 2;
+    void *p = realloc(items, (size_t)cap2 * size);
+    if (!p) {
+        fprintf(stderr, "kilnc: out of memory\n");
+        exit(2);
+    }
+    memset((char *)p + (size_t)*cap * size, 0, (size_t)(cap2 - *cap) * size);
+    *cap = cap2;
+    return p;
+}
+
+int ir_value(struct ir_graph *g, enum value_kind kind, int len, const char *fmt, ...)
+{
+    g->values = grow(g->values, &g->cap_values, g->num_values + 1, sizeof *g->values);
+    struct ir_value *v = &g->values[g->num_values];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->name, sizeof v->name, fmt, ap);
+    va_end(ap);
+    v->kind = kind;
+    v->len = len;
+    v->offset = -1;
+    return g->num_values++;
+}
+
+struct ir_op *ir_op(struct ir_graph *g, enum ir_opcode code, int in0, int in1, int out)
+{
+    g->ops = grow(g->ops, &g->cap_ops, g->num_ops + 1, sizeof *g->ops);
+    struct ir_op *op = &g->ops[g->num_ops++];
+    *op = (struct ir_op){.code = code, .in = {in0, in1}, .out = out, .weight = -1, .layer = -1,
+                         .scale = -1, .epilogue = EPI_STORE};
+    return op;
+}
+
+int ir_weight(struct ir_module *mod, const struct ir_weight *w)
+{
+    mod->weights = grow(mod->weights, &mod->cap_weights, mod->num_weights + 1, sizeof *mod->weights);
+    mod->weights[mod->num_weights] = *w;
+    return mod->num_weights++;
+}
+
+long long ir_weight_numel(const struct ir_weight *w)
+{
+    long long n = 1;
+    for (int i = 0; i < w->rank; i++)
+        n *= w->shape[i];
+    return w->step == STEP_TABLE ? n * w->steps : n;
+}
+
+void ir_free(struct ir_module *mod)
+{
+    if (!mod)
+        return;
+    struct ir_graph *graphs[] = {&mod->temporal, &mod->depformer};
+    for (int i = 0; i < 2; i++) {
+        free(graphs[i]->values);
+        free(graphs[i]->ops);
+    }
+    free(mod->weights);
+    free(mod);
+}
+
+/* ---- verifier ---------------------------------------------------------------------------- */
+
+static bool verify_failed;
+
+static void violation(const struct ir_graph *g, int op_index, const char *stage, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "kilnc: internal error: IR invalid after %s: %s graph, op %d: ", stage, g->name, op_index);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    verify_failed = true;
+}
+
+static int input_len(const struct ir_graph *g, int id) { return id >= 0 ? g->values[id].len : -1; }
+
+static void verify_matmul(const struct ir_module *mod, const struct ir_graph *g, int i, const char *stage)
+{
+    const struct ir_op *op = &g->ops[i];
+    if (op->weight < 0 || op->weight >= mod->num_weights) {
+        violation(g, i, stage, "matmul without a weight");
+        return;
+    }
+    const struct ir_weight *w = &mod->weights[op->weight];
+    if (input_len(g, op->in[0]) != w->cols)
+        violation(g, i, stage, "matmul input length %d != weight cols %d", input_len(g, op->in[0]), w->cols);
+    int out_len = g->values[op->out].len;
+    int expect = op->epilogue == EPI_SILU_GATE ? w->rows / 2 : op->epilogue == EPI_ROPE_KV ? w->rows / 3 : w->rows;
+    if (out_len != expect)
+        violation(g, i, stage, "matmul output length %d, expected %d", out_len, expect);
+    if (op->scale >= 0 && g->values[op->scale].len != 1)
+        violation(g, i, stage, "matmul scale is not a scalar");
+}
+
+bool ir_verify(const struct ir_module *mod, const char *stage)
+{
+    verify_failed = false;
+    const struct ir_graph *graphs[] = {&mod->temporal, &mod->depformer};
+    for (int gi = 0; gi < 2; gi++) {
+        const struct ir_graph *g = graphs[gi];
+        bool *defined = calloc((size_t)g->num_values + 1, 1);
+        for (int v = 0; v < g->num_values; v++)
+            defined[v] = g->values[v].kind == VAL_STATE;
+        for (int i = 0; i < g->num_ops; i++) {
+            const struct ir_op *op = &g->ops[i];
+            if (op->dead)
+                continue;
+            for (int k = 0; k < opcode_arity[op->code]; k++) {
+                int in = op->in[k];
+                if (in < 0 || in >= g->num_values)
+                    violation(g, i, stage, "%s: input %d missing", ir_opcode_name(op->code), k);
+                else if (!defined[in])
+                    violation(g, i, stage, "%s reads '%s' before it is written", ir_opcode_name(op->code),
+                              g->values[in].name);
+            }
+            if (op->scale >= 0 && !defined[op->scale])
+                violation(g, i, stage, "scale '%s' read before it is written", g->values[op->scale].name);
+            if (op->out >= 0 && op->out < g->num_values)
+                defined[op->out] = true;
+            else if (op->code != OP_KV_WRITE)
+                violation(g, i, stage, "%s has no output", ir_opcode_name(op->code));
+            if (op->code == OP_MATMUL)
+                verify_matmul(mod, g, i, stage);
+            if ((op->code == OP_RMS_SCALE) != (op->out >= 0 && g->values[op->out].len == 1))
+                violation(g, i, stage, "only rms_scale produces a scalar");
+        }
+        for (int v = 0; v < g->num_values; v++)
+            if (g->values[v].kind == VAL_OUTPUT && !defined[v])
+                violation(g, -1, stage, "output '%s' never written", g->values[v].name);
+        free(defined);
+    }
+    return !verify_failed;
+}
+
+/* ---- printing ---------------------------------------------------------------------------- */
+
+static const char *const epilogue_names[] = {"", " += (residual)", " -> silu gate", " -> rope, kv write"};
+
+static void dump_graph(FILE *out, const struct ir_module *mod, const struct ir_graph *g)
+{
+    fprintf(out, "graph %s (dim %d, heads %d, layers %d)\n", g->name, g->dim, g->heads, g->num_layers);
+    for (int i = 0; i < g->num_ops; i++) {
+        const struct ir_op *op = &g->ops[i];
+        if (op->dead)
+            continue;
+        fprintf(out, "  %3d  ", i);
+        if (op->out >= 0)
+            fprintf(out, "%s[%d] = ", g->values[op->out].name, g->values[op->out].len);
+        fprintf(out, "%s(", ir_opcode_name(op->code));
+        for (int k = 0; k < 2; k++)
+            if (op->in[k] >= 0)
+                fprintf(out, "%s%s", k ? ", " : "", g->values[op->in[k]].name);
+        if (op->weight >= 0) {
+            const struct ir_weight *w = &mod->weights[op->weight];
+            fprintf(out, "%s%s [%d, %d]%s", op->in[0] >= 0 ? ", " : "", w->name, w->rows, w->cols,
+                    w->fold_alpha >= 0 ? " (norm folded)" : "");
+        }
+        fprintf(out, ")");
+        if (op->scale >= 0)
+            fprintf(out, " * %s", g->values[op->scale].name);
+        fprintf(out, "%s", epilogue_names[op->epilogue]);
+        if (op->layer >= 0)
+            fprintf(out, "  layer %d", op->layer);
+        fputc('\n', out);
+    }
+}
+
+void ir_dump(FILE *out, const struct ir_module *mod)
+{
+    dump_graph(out, mod, &mod->temporal);
+    dump_graph(out, mod, &mod->depformer);
+}
+
+void plan_dump(FILE *out, const struct ir_module *mod)
+{
+    const struct ir_graph *graphs[] = {&mod->temporal, &mod->depformer};
+    for (int gi = 0; gi < 2; gi++) {
+        const struct ir_graph *g = graphs[gi];
+        fprintf(out, "graph %s: scratch %d floats\n", g->name, g->scratch_floats);
+        for (int v = 0; v < g->num_values; v++) {
+            const struct ir_value *val = &g->values[v];
+            if (val->kind == VAL_ACT && val->offset >= 0)
+                fprintf(out, "  %-24s [%6d]  at %d\n", val->name, val->len, val->offset);
+        }
+    }
+    long long total = 0;
+    fprintf(out, "weights:\n");
+    for (int i = 0; i < mod->num_weights; i++) {
+        const struct ir_weight *w = &mod->weights[i];
+        total += ir_weight_numel(w);
+        fprintf(out, "  %-56s %10lld floats%s%s\n", w->name, ir_weight_numel(w),
+                w->fold_alpha >= 0 ? ", alpha of " : "", w->fold_alpha >= 0 ? mod->weights[w->fold_alpha].name : "");
+    }
+    fprintf(out, "  total %lld parameters\n", total);
+}

@@ -1,0 +1,102 @@
+/* ir.h: the graph IR. A model lowers to two graphs, each the computation of one streaming step
+ * of one stream, on vectors with static lengths:
+ *   temporal:  one 80 ms frame through embeddings, the temporal layers, out_norm, the text head;
+ *   depformer: one within-frame step k of the depth transformer (weights selected by k).
+ * Values are activations (planned into the stream's scratch arena), the stream's state (KV rings,
+ * the hidden vector handed from temporal to depformer) or the step's inputs/outputs. Passes rewrite
+ * ops in place (fusion marks an op dead and extends its consumer). */
+#ifndef KILN_IR_H
+#define KILN_IR_H
+#include <stdbool.h>
+#include <stdio.h>
+#include "model.h"
+#include "ops.h"
+
+enum value_kind { VAL_ACT, VAL_STATE, VAL_OUTPUT };
+
+struct ir_value {
+    char name[48];
+    enum value_kind kind;
+    int len;                         /* floats */
+    int offset;                      /* planned: floats from the start of the scratch arena */
+};
+
+/* How a graph selects a weight that exists once per depformer step. */
+enum step_select { STEP_NONE, STEP_ROW_BLOCK, STEP_TABLE };
+
+struct ir_weight {
+    char name[96];                   /* checkpoint name; for STEP_TABLE with "{k}" where k goes */
+    char field[64];                  /* C field in the generated weight struct */
+    int rank;
+    long long shape[4];              /* checkpoint shape (one table entry's, for STEP_TABLE) */
+    int rows, cols;                  /* the matrix a kernel sees (one step's block) */
+    enum step_select step;
+    int steps;                       /* table entries (STEP_TABLE) or row blocks (STEP_ROW_BLOCK) */
+    int fold_alpha;                  /* weight whose values scale this one's columns at load, or -1 */
+    bool is_norm;                    /* an RMSNorm alpha [1, 1, D] */
+    bool is_embedding;               /* a lookup table: a frame reads one row of it */
+};
+
+enum matmul_epilogue {
+    EPI_STORE,                       /* out = acc */
+    EPI_ACCUMULATE,                  /* out += acc (residual add fused) */
+    EPI_SILU_GATE,                   /* out[i] = silu(acc[i]) * acc[H + i] (gating fused) */
+    EPI_ROPE_KV,                     /* q part roped into out; k roped, v stored into the KV ring */
+};
+
+struct ir_op {
+    enum ir_opcode code;
+    bool dead;                       /* removed by a pass */
+    int in[2];                       /* value ids, -1 = none */
+    int out;                         /* value id */
+    int weight;                      /* weight id or -1 (table id for EMBED_SUM: first of n) */
+    int layer;                       /* transformer layer (for KV rings) or -1 */
+    /* MATMUL fusion */
+    int scale;                       /* value id of an RMS_SCALE output applied to acc, or -1 */
+    enum matmul_epilogue epilogue;
+    /* attributes */
+    double eps;
+    int heads;
+};
+
+struct ir_graph {
+    const char *name;                /* "temporal" | "depformer" */
+    int dim, heads, head_dim, context, num_layers;
+    bool rope;
+    double rope_max_period;
+    bool per_step;                   /* depformer: weights selected by step k */
+    struct ir_value *values; int num_values, cap_values;
+    struct ir_op *ops; int num_ops, cap_ops;
+    int scratch_floats;              /* planned arena size */
+};
+
+/* Both graphs of a model and the weights they read (shared table). */
+struct ir_module {
+    const struct model *model;
+    struct ir_weight *weights; int num_weights, cap_weights;
+    struct ir_graph temporal, depformer;
+};
+
+struct ir_module *lower_model(const struct model *m);
+void ir_free(struct ir_module *mod);
+/* Checks every invariant the emitter relies on; reports violations as internal errors. */
+bool ir_verify(const struct ir_module *mod, const char *after_stage);
+void ir_dump(FILE *out, const struct ir_module *mod);
+void plan_dump(FILE *out, const struct ir_module *mod);
+
+/* Builders used by lowering and passes. */
+int ir_value(struct ir_graph *g, enum value_kind kind, int len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+struct ir_op *ir_op(struct ir_graph *g, enum ir_opcode code, int in0, int in1, int out);
+int ir_weight(struct ir_module *mod, const struct ir_weight *w);
+const char *ir_opcode_name(enum ir_opcode code);
+long long ir_weight_numel(const struct ir_weight *w);  /* whole tensor(s), all steps */
+
+/* passes.c: the fusion passes, in the order the driver runs them. */
+void pass_fold_norms(struct ir_module *mod);
+void pass_fuse_residual(struct ir_module *mod);
+void pass_fuse_gating(struct ir_module *mod);
+void pass_fuse_rope_kv(struct ir_module *mod);
+/* plan.c: liveness-based placement of activations in one scratch arena per graph. */
+void plan_buffers(struct ir_module *mod);
+#endif

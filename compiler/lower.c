@@ -1,0 +1,194 @@
+/* lower.c: the checked model (model.h) -> the graph IR (ir.h), one op per step of the math in
+ * reference/moshi.md §2-§4, unfused. The passes (passes.c) fuse; this file states the model. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ir.h"
+
+/* A C identifier from a checkpoint name: "transformer.layers.0.norm1.alpha" -> transformer_layers_0_norm1_alpha;
+   the "{k}" of a per-step table disappears (the field becomes an array). */
+static void field_from_name(char *field, size_t size, const char *name)
+{
+    size_t n = 0;
+    for (const char *p = name; *p && n + 1 < size; p++) {
+        if (strncmp(p, ".{k}", 4) == 0) {
+            p += 3;
+            continue;
+        }
+        field[n++] = (*p == '.') ? '_' : *p;
+    }
+    field[n] = '\0';
+}
+
+static int add_weight(struct ir_module *mod, enum step_select step, int steps, int rows, int cols, int rank,
+                      const long long *shape, const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+
+static int add_weight(struct ir_module *mod, enum step_select step, int steps, int rows, int cols, int rank,
+                      const long long *shape, const char *fmt, ...)
+{
+    struct ir_weight w = {.rank = rank, .rows = rows, .cols = cols, .step = step, .steps = steps, .fold_alpha = -1};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w.name, sizeof w.name, fmt, ap);
+    va_end(ap);
+    memcpy(w.shape, shape, (size_t)rank * sizeof *shape);
+    field_from_name(w.field, sizeof w.field, w.name);
+    return ir_weight(mod, &w);
+}
+
+static int matrix(struct ir_module *mod, int rows, int cols, const char *name)
+{
+    return add_weight(mod, STEP_NONE, 1, rows, cols, 2, (long long[]){rows, cols}, "%s", name);
+}
+
+static int norm_alpha(struct ir_module *mod, int dim, const char *name)
+{
+    int id = add_weight(mod, STEP_NONE, 1, 1, dim, 3, (long long[]){1, 1, dim}, "%s", name);
+    mod->weights[id].is_norm = true;
+    return id;
+}
+
+/* Weights of one layer, as its graph selects them. Per-step (depformer) projections are stacked
+   along dim 0 in one tensor; per-step gating is a table of tensors (reference/moshi.md §6.1). */
+static int layer_matrix(struct ir_module *mod, const struct ir_graph *g, int rows, int cols, const char *name)
+{
+    if (!g->per_step)
+        return matrix(mod, rows, cols, name);
+    int steps = mod->model->dep_q;
+    return add_weight(mod, STEP_ROW_BLOCK, steps, rows, cols, 2, (long long[]){(long long)steps * rows, cols},
+                      "%s", name);
+}
+
+static int gating_matrix(struct ir_module *mod, const struct ir_graph *g, int rows, int cols, const char *prefix,
+                         const char *suffix)
+{
+    if (!g->per_step) {
+        char name[96];
+        snprintf(name, sizeof name, "%s.%s", prefix, suffix);
+        return matrix(mod, rows, cols, name);
+    }
+    return add_weight(mod, STEP_TABLE, mod->model->dep_q, rows, cols, 2, (long long[]){rows, cols}, "%s.{k}.%s",
+                      prefix, suffix);
+}
+
+/* x += attention(norm1(x)); x += ffn(norm2(x)) for every layer of one stack. */
+static void lower_layers(struct ir_module *mod, struct ir_graph *g, const struct transformer_spec *t,
+                         const char *prefix, int x)
+{
+    const int D = t->dim, H = t->ffn_hidden;
+    char name[96];
+    for (int l = 0; l < t->num_layers; l++) {
+        snprintf(name, sizeof name, "%s.layers.%d.norm1.alpha", prefix, l);
+        int alpha1 = norm_alpha(mod, D, name);
+        int n1 = ir_value(g, VAL_ACT, D, "l%d.norm1", l);
+        struct ir_op *op = ir_op(g, OP_RMS_NORM, x, -1, n1);
+        op->weight = alpha1, op->eps = t->norm_eps;
+
+        snprintf(name, sizeof name, "%s.layers.%d.self_attn.in_proj_weight", prefix, l);
+        int qkv = ir_value(g, VAL_ACT, 3 * D, "l%d.qkv", l);
+        ir_op(g, OP_MATMUL, n1, -1, qkv)->weight = layer_matrix(mod, g, 3 * D, D, name);
+        if (g->rope)
+            ir_op(g, OP_ROPE_QK, qkv, -1, qkv);
+        ir_op(g, OP_KV_WRITE, qkv, -1, -1)->layer = l;
+        int attn = ir_value(g, VAL_ACT, D, "l%d.attn", l);
+        op = ir_op(g, OP_ATTENTION, qkv, -1, attn);
+        op->layer = l, op->heads = t->num_heads;
+
+        snprintf(name, sizeof name, "%s.layers.%d.self_attn.out_proj.weight", prefix, l);
+        int proj = ir_value(g, VAL_ACT, D, "l%d.attn_out", l);
+        ir_op(g, OP_MATMUL, attn, -1, proj)->weight = layer_matrix(mod, g, D, D, name);
+        ir_op(g, OP_ADD, x, proj, x);
+
+        snprintf(name, sizeof name, "%s.layers.%d.norm2.alpha", prefix, l);
+        int alpha2 = norm_alpha(mod, D, name);
+        int n2 = ir_value(g, VAL_ACT, D, "l%d.norm2", l);
+        op = ir_op(g, OP_RMS_NORM, x, -1, n2);
+        op->weight = alpha2, op->eps = t->norm_eps;
+
+        snprintf(name, sizeof name, "%s.layers.%d.gating", prefix, l);
+        int gate_in = ir_value(g, VAL_ACT, 2 * H, "l%d.ffn_in", l);
+        ir_op(g, OP_MATMUL, n2, -1, gate_in)->weight = gating_matrix(mod, g, 2 * H, D, name, "linear_in.weight");
+        int gated = ir_value(g, VAL_ACT, H, "l%d.ffn_gated", l);
+        ir_op(g, OP_SILU_GATE, gate_in, -1, gated);
+        int ffn_out = ir_value(g, VAL_ACT, D, "l%d.ffn_out", l);
+        ir_op(g, OP_MATMUL, gated, -1, ffn_out)->weight = gating_matrix(mod, g, D, H, name, "linear_out.weight");
+        ir_op(g, OP_ADD, x, ffn_out, x);
+    }
+}
+
+static void init_graph(struct ir_graph *g, const char *name, const struct transformer_spec *t, bool per_step)
+{
+    g->name = name;
+    g->dim = t->dim;
+    g->heads = t->num_heads;
+    g->head_dim = t->dim / t->num_heads;
+    g->context = t->context;
+    g->num_layers = t->num_layers;
+    g->rope = t->rope;
+    g->rope_max_period = t->rope_max_period;
+    g->per_step = per_step;
+}
+
+/* Temporal step: embeddings -> layers -> out_norm (kept: the depformer reads it) -> text head. */
+static void lower_temporal(struct ir_module *mod)
+{
+    const struct model *m = mod->model;
+    struct ir_graph *g = &mod->temporal;
+    init_graph(g, "temporal", &m->temporal, false);
+    const int D = m->temporal.dim;
+
+    int x = ir_value(g, VAL_ACT, D, "x");
+    struct ir_op *embed = ir_op(g, OP_EMBED_SUM, -1, -1, x);
+    embed->weight = add_weight(mod, STEP_NONE, 1, m->text_card + 1, D, 2, (long long[]){m->text_card + 1, D},
+                               "text_emb.weight");
+    for (int i = 0; i < m->n_q; i++)
+        add_weight(mod, STEP_NONE, 1, m->card + 1, D, 2, (long long[]){m->card + 1, D}, "emb.%d.weight", i);
+    for (int i = embed->weight; i < mod->num_weights; i++)
+        mod->weights[i].is_embedding = true;
+
+    lower_layers(mod, g, &m->temporal, "transformer", x);
+
+    int hidden = ir_value(g, VAL_STATE, D, "hidden");
+    struct ir_op *op = ir_op(g, OP_RMS_NORM, x, -1, hidden);
+    op->weight = norm_alpha(mod, D, "out_norm.alpha"), op->eps = m->temporal.norm_eps;
+    int logits = ir_value(g, VAL_OUTPUT, m->text_card, "text_logits");
+    ir_op(g, OP_MATMUL, hidden, -1, logits)->weight = matrix(mod, m->text_card, D, "text_linear.weight");
+}
+
+/* Depformer step k: depformer_in[k](hidden) + embedding of the previous token -> layers -> linears[k]. */
+static void lower_depformer(struct ir_module *mod)
+{
+    const struct model *m = mod->model;
+    struct ir_graph *g = &mod->depformer;
+    init_graph(g, "depformer", &m->depformer, true);
+    const int D = m->depformer.dim, K = m->dep_q;
+
+    int hidden = ir_value(g, VAL_STATE, m->temporal.dim, "hidden");
+    int x = ir_value(g, VAL_ACT, D, "x");
+    ir_op(g, OP_MATMUL, hidden, -1, x)->weight =
+        add_weight(mod, STEP_TABLE, K, D, m->temporal.dim, 2, (long long[]){D, m->temporal.dim}, "depformer_in.{k}.weight");
+    struct ir_op *embed = ir_op(g, OP_STEP_EMBED_ADD, x, -1, x);
+    embed->weight = add_weight(mod, STEP_NONE, 1, m->text_card + 1, D, 2, (long long[]){m->text_card + 1, D},
+                               "depformer_text_emb.weight");
+    if (K > 1)
+        add_weight(mod, STEP_TABLE, K - 1, m->card + 1, D, 2, (long long[]){m->card + 1, D}, "depformer_emb.{k}.weight");
+    for (int i = embed->weight; i < mod->num_weights; i++)
+        mod->weights[i].is_embedding = true;
+
+    lower_layers(mod, g, &m->depformer, "depformer", x);
+
+    int logits = ir_value(g, VAL_OUTPUT, m->card, "logits");
+    ir_op(g, OP_MATMUL, x, -1, logits)->weight =
+        add_weight(mod, STEP_TABLE, K, m->card, D, 2, (long long[]){m->card, D}, "linears.{k}.weight");
+}
+
+struct ir_module *lower_model(const struct model *m)
+{
+    struct ir_module *mod = calloc(1, sizeof *mod);
+    if (!mod)
+        return NULL;
+    mod->model = m;
+    lower_temporal(mod);
+    lower_depformer(mod);
+    return mod;
+}

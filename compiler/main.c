@@ -1,0 +1,191 @@
+/* main.c: the kilnc driver. compile() is the whole pipeline, stage by stage:
+ *   parse -> check -> lower -> fuse (verified after every pass) -> plan -> emit C -> cc/link.
+ * `--dump=STAGE` prints a stage's output and stops there. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "build.h"
+#include "frontend.h"
+
+enum dump_stage { DUMP_NONE, DUMP_AST, DUMP_MODEL, DUMP_IR, DUMP_FUSED, DUMP_PLAN };
+static const char *const dump_names[] = {"", "ast", "model", "ir", "fused", "plan"};
+
+struct options {
+    const char *input;
+    enum dump_stage dump;
+    bool fuse;
+    struct emit_options emit;
+    struct build_options build;
+};
+
+static const char usage[] =
+    "usage: kilnc FILE.kiln [options]          compile a model description\n"
+    "       kilnc import moshi CONFIG.json -o FILE.kiln [--ttt-layers A..B --ttt linear|mlp ...]\n"
+    "\n"
+    "options:\n"
+    "  -o DIR                 output folder (default generated/NAME)\n"
+    "  --target T             native | scalar | avx2 | avx512 | neon (default native)\n"
+    "  --weights F            f32 (bf16, q8, q4: not yet supported)\n"
+    "  --backend B            c (llvm: not yet supported)\n"
+    "  --emit E               c | obj | lib | exe (default exe): NAME.{h,c}, NAME.o, libNAME.a, NAME\n"
+    "  --cc CC                C compiler (default cc; another one also compiles the runtime)\n"
+    "  --simde                build avx512/neon code against SIMDe (not yet supported)\n"
+    "  --dump=STAGE           print ast | model | ir | fused | plan and stop\n"
+    "  --no-fuse              skip the fusion passes (for testing the fused kernels)\n"
+    "  -h, --help             this text\n";
+
+static int option_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "kilnc: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(kilnc --help lists the options)\n");
+    return 1;
+}
+
+static const char *option_value(int argc, char **argv, int *i, const char *flag)
+{
+    size_t n = strlen(flag);
+    if (strncmp(argv[*i], flag, n) == 0 && argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (strcmp(argv[*i], flag) != 0)
+        return NULL;
+    if (*i + 1 >= argc)
+        return "";
+    return argv[++*i];
+}
+
+static int parse_options(int argc, char **argv, struct options *opt)
+{
+    *opt = (struct options){.fuse = true, .build = {.emit = EMIT_EXE}};
+    const char *target = "native", *value;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage, stdout);
+            exit(0);
+        } else if ((value = option_value(argc, argv, &i, "-o"))) {
+            opt->build.out_dir = value;
+        } else if ((value = option_value(argc, argv, &i, "--target"))) {
+            target = value;
+        } else if ((value = option_value(argc, argv, &i, "--weights"))) {
+            if (strcmp(value, "f32") != 0)
+                return option_error(strcmp(value, "bf16") && strcmp(value, "q8") && strcmp(value, "q4")
+                                        ? "unknown weight format '%s' (f32, bf16, q8, q4)"
+                                        : "--weights %s is not supported yet: kiln stores weights in f32 for now",
+                                    value);
+        } else if ((value = option_value(argc, argv, &i, "--backend"))) {
+            if (strcmp(value, "c") != 0)
+                return option_error(strcmp(value, "llvm") ? "unknown backend '%s' (c, llvm)"
+                                                          : "--backend %s is not supported yet: use --backend c",
+                                    value);
+        } else if ((value = option_value(argc, argv, &i, "--emit"))) {
+            static const char *const kinds[] = {"c", "obj", "lib", "exe"};
+            int k = 0;
+            while (k < 4 && strcmp(value, kinds[k]) != 0)
+                k++;
+            if (k == 4)
+                return option_error("unknown --emit '%s' (c, obj, lib, exe)", value);
+            opt->build.emit = (enum emit_kind)k;
+        } else if ((value = option_value(argc, argv, &i, "--cc"))) {
+            opt->build.cc = value;
+        } else if (strcmp(a, "--simde") == 0) {
+            return option_error("%s is not supported yet: the avx512 and neon targets come first", a);
+        } else if ((value = option_value(argc, argv, &i, "--dump"))) {
+            int k = 1;
+            while (k < 6 && strcmp(value, dump_names[k]) != 0)
+                k++;
+            if (k == 6)
+                return option_error("unknown --dump stage '%s' (ast, model, ir, fused, plan)", value);
+            opt->dump = (enum dump_stage)k;
+        } else if (strcmp(a, "--no-fuse") == 0) {
+            opt->fuse = false;
+        } else if (a[0] == '-') {
+            return option_error("unknown option '%s'", a);
+        } else if (opt->input) {
+            return option_error("more than one input file ('%s')", a);
+        } else {
+            opt->input = a;
+        }
+    }
+    if (!opt->input)
+        return option_error("%s", "no input file");
+    opt->build.target = opt->emit.target = target_find(target);
+    if (!opt->build.target)
+        return option_error("unknown target '%s' (native, scalar, avx2, avx512, neon)", target);
+    if (!opt->build.target->implemented)
+        return option_error("target '%s' is not implemented yet: use --target scalar", target);
+    opt->emit.source = opt->input;
+    return 0;
+}
+
+static void run_pass(struct ir_module *mod, void (*pass)(struct ir_module *), const char *name)
+{
+    pass(mod);
+    if (!ir_verify(mod, name))
+        exit(2);
+}
+
+static int compile(struct options *opt)
+{
+    struct ast_file *ast = parse_file(opt->input);
+    if (!ast)
+        return 1;
+    if (opt->dump == DUMP_AST) {
+        ast_dump(stdout, ast);
+        ast_free(ast);
+        return 0;
+    }
+    struct model model;
+    bool ok = check_model(ast, &model);
+    ast_free(ast);
+    if (!ok)
+        return 1;
+    if (opt->dump == DUMP_MODEL) {
+        model_dump(stdout, &model);
+        model_free(&model);
+        return 0;
+    }
+    for (int l = 0; l < model.temporal.num_layers; l++)
+        if (model.temporal.layers[l].mixer != MIXER_ATTENTION) {
+            fprintf(stderr, "%s: error: layer %d is a TTT layer; TTT layers are not supported yet\n", opt->input, l);
+            model_free(&model);
+            return 1;
+        }
+
+    struct ir_module *mod = lower_model(&model);
+    if (!ir_verify(mod, "lower"))
+        return 2;
+    if (opt->dump != DUMP_IR && opt->fuse) {
+        run_pass(mod, pass_fold_norms, "fold_norms");
+        run_pass(mod, pass_fuse_residual, "fuse_residual");
+        run_pass(mod, pass_fuse_gating, "fuse_gating");
+        run_pass(mod, pass_fuse_rope_kv, "fuse_rope_kv");
+    }
+    plan_buffers(mod);
+    int status = 0;
+    if (opt->dump == DUMP_IR || opt->dump == DUMP_FUSED)
+        ir_dump(stdout, mod);
+    else if (opt->dump == DUMP_PLAN)
+        plan_dump(stdout, mod);
+    else {
+        char dir[512];
+        if (!opt->build.out_dir) {
+            snprintf(dir, sizeof dir, "generated/%s", model.name);
+            opt->build.out_dir = dir;
+        }
+        status = build_model(mod, &opt->emit, &opt->build);
+    }
+    ir_free(mod);
+    model_free(&model);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "import") == 0)
+        return import_main(argc - 2, argv + 2);
+    struct options opt;
+    if (parse_options(argc, argv, &opt))
+        return 1;
+    return compile(&opt);
+}

@@ -1,0 +1,53 @@
+/* model.h: the checked model, the front end's output and the lowering's input.
+ * Every field is a resolved constant; the checker guarantees the invariants noted here. */
+#ifndef KILN_MODEL_H
+#define KILN_MODEL_H
+#include <stdbool.h>
+#include "diag.h"
+
+enum mixer_kind { MIXER_ATTENTION, MIXER_TTT_LINEAR, MIXER_TTT_MLP };
+enum weight_format { WEIGHTS_F32, WEIGHTS_BF16, WEIGHTS_Q8, WEIGHTS_Q4 };
+
+/* Hyper-parameters of a TTT sequence mixer (reference/ttt.md §1). */
+struct ttt_params {
+    int mini_batch;                  /* b, > 0 (default 16) */
+    double base_lr;                  /* default 1.0 (linear) / 0.1 (mlp) */
+    bool use_gate;                   /* default false */
+    bool share_qk;                   /* default false; then conv_kernel causal depthwise convs */
+    int conv_kernel;                 /* default 4 */
+    double eps;                      /* ttt_norm and post_norm LayerNorm eps, default 1e-6 */
+    double rope_base;                /* default: the transformer's rope_max_period */
+};
+
+struct layer_spec {
+    enum mixer_kind mixer;
+    struct ttt_params ttt;           /* meaningful when mixer != MIXER_ATTENTION */
+};
+
+/* One stack of pre-norm layers: x += mixer(norm1(x)); x += gated_silu_ffn(norm2(x)). */
+struct transformer_spec {
+    int dim;                         /* > 0 */
+    int num_heads;                   /* > 0, divides dim; head_dim even when rope */
+    int num_layers;                  /* > 0 */
+    int ffn_hidden;                  /* H of the gated FFN (linear_in is [2H, dim]) */
+    double norm_eps;                 /* RMSNorm eps (Moshi: 1e-8) */
+    bool rope;                       /* interleaved RoPE on q and k */
+    double rope_max_period;
+    int context;                     /* attention window (KV ring capacity); 0 = unbounded */
+    struct layer_spec *layers;       /* [num_layers] */
+};
+
+struct model {
+    char name[64];                   /* C identifier */
+    int text_card, card;             /* output vocabularies */
+    int n_q, dep_q;                  /* audio input streams, generated codebooks (dep_q <= n_q) */
+    int *delays;                     /* [1 + n_q], each >= 0 */
+    double frame_rate;               /* Hz (Moshi: 12.5) */
+    int text_padding_id;             /* existing_text_padding_id (Moshi: 3) */
+    enum weight_format weights;
+    struct transformer_spec temporal;
+    struct transformer_spec depformer; /* rope false, context = dep_q, weights per step */
+};
+
+void model_free(struct model *m);
+#endif

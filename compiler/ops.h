@@ -1,0 +1,25 @@
+/* ops.h: the IR's op table (an X-macro), so the enum, the names and the arity cannot drift.
+ * X(ENUM, name, inputs, description) */
+#ifndef KILN_OPS_H
+#define KILN_OPS_H
+
+#define IR_OPS(X)                                                                                \
+    X(EMBED_SUM, "embed_sum", 0, "out[D] = sum over streams s of table_s[token_s] (token -1: 0)") \
+    X(RMS_NORM, "rms_norm", 1, "out = x * alpha * rsqrt(eps + mean(x^2))")                        \
+    X(RMS_SCALE, "rms_scale", 1, "out[1] = rsqrt(eps + mean(x^2)); alpha folded into consumers")  \
+    X(STEP_EMBED_ADD, "step_embed_add", 1, "out += (k == 0 ? text table : table[k-1])[token]")    \
+    X(MATMUL, "matmul", 1, "out[R] = W[R, C] . x[C], with fused prologue/epilogue")               \
+    X(ROPE_QK, "rope_qk", 1, "rotate the q and k thirds of qkv[3D] in place (interleaved pairs)")  \
+    X(KV_WRITE, "kv_write", 1, "store the k and v thirds of qkv[3D] at the ring slot of this step") \
+    X(ATTENTION, "attention", 1, "out[D] = softmax(q k^T / sqrt(hd) + window mask) v, per head")  \
+    X(SILU_GATE, "silu_gate", 1, "out[H] = silu(h[0:H]) * h[H:2H]")                             \
+    X(ADD, "add", 2, "out = a + b")
+
+enum ir_opcode {
+#define IR_ENUM(e, name, arity, doc) OP_##e,
+    IR_OPS(IR_ENUM)
+#undef IR_ENUM
+    OP_COUNT
+};
+
+#endif

@@ -1,0 +1,66 @@
+/* plan.c: places every activation of a graph in one scratch arena, reusing memory whose value is
+ * dead: a value lives from the op that first writes it to the last op that reads it, and two values
+ * whose lives overlap never share bytes. Offsets are in floats, aligned to a cache line. */
+#include <stdlib.h>
+#include "ir.h"
+
+#define ALIGN_FLOATS 16
+
+struct live_range { int first, last; };
+
+static void touch(struct live_range *r, int v, int i)
+{
+    if (v < 0)
+        return;
+    if (r[v].first < 0)
+        r[v].first = i;
+    r[v].last = i;
+}
+
+static void plan_graph(struct ir_graph *g)
+{
+    struct live_range *range = malloc((size_t)g->num_values * sizeof *range);
+    for (int v = 0; v < g->num_values; v++)
+        range[v] = (struct live_range){-1, -1};
+    for (int i = 0; i < g->num_ops; i++) {
+        const struct ir_op *op = &g->ops[i];
+        if (op->dead)
+            continue;
+        touch(range, op->in[0], i);
+        touch(range, op->in[1], i);
+        touch(range, op->scale, i);
+        touch(range, op->out, i);
+    }
+    g->scratch_floats = 0;
+    for (int v = 0; v < g->num_values; v++) {
+        struct ir_value *val = &g->values[v];
+        val->offset = -1;
+        if (val->kind != VAL_ACT || range[v].first < 0)
+            continue;
+        int size = (val->len + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+        /* Lowest offset that overlaps no placed value alive at the same time. */
+        int offset = 0;
+        for (bool moved = true; moved;) {
+            moved = false;
+            for (int u = 0; u < v; u++) {
+                const struct ir_value *other = &g->values[u];
+                if (other->offset < 0 || range[u].last < range[v].first || range[v].last < range[u].first)
+                    continue;
+                if (offset < other->offset + other->len && other->offset < offset + size) {
+                    offset = (other->offset + other->len + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+                    moved = true;
+                }
+            }
+        }
+        val->offset = offset;
+        if (offset + size > g->scratch_floats)
+            g->scratch_floats = offset + size;
+    }
+    free(range);
+}
+
+void plan_buffers(struct ir_module *mod)
+{
+    plan_graph(&mod->temporal);
+    plan_graph(&mod->depformer);
+}

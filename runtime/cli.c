@@ -1,0 +1,268 @@
+/* cli.c: the generated binary's command line: `NAME info | forward | bench` (DESIGN.md, Contracts).
+ * Exit status: 0 success, 1 bad input (a message naming the file and what is wrong), 2 internal. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "bench.h"
+#include "kiln_rt.h"
+#include "npy.h"
+
+struct subcommand {
+    const char *name;
+    const char *usage;
+    int (*run)(const struct kiln_model_desc *desc, int argc, char **argv);
+};
+
+static const char *prog = "kiln";
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s %s: error: ", prog, cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(%s %s --help shows the usage)\n", prog, cmd);
+    return 1;
+}
+
+/* Matches "--flag VALUE" or "--flag=VALUE"; NULL if argv[*i] is not flag. */
+static const char *flag_value(int argc, char **argv, int *i, const char *flag, bool *missing)
+{
+    size_t n = strlen(flag);
+    if (strncmp(argv[*i], flag, n) == 0 && argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (strcmp(argv[*i], flag) != 0)
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = true;
+        return flag;
+    }
+    return argv[++*i];
+}
+
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
+}
+
+static void human_bytes(char *buf, size_t size, double bytes)
+{
+    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 4)
+        bytes /= 1024, u++;
+    snprintf(buf, size, u ? "%.2f %s" : "%.0f %s", bytes, units[u]);
+}
+
+static int cmd_info(const struct kiln_model_desc *d, int argc, char **argv)
+{
+    if (argc > 1)
+        return usage_error("info", "unexpected argument '%s'", argv[1]);
+    char weights[32], stream[32], kv[32], total[32];
+    double weight_bytes = (double)d->num_params * 4;
+    human_bytes(weights, sizeof weights, weight_bytes);
+    human_bytes(stream, sizeof stream, (double)d->stream_bytes);
+    human_bytes(kv, sizeof kv, (double)d->kv_bytes);
+    human_bytes(total, sizeof total, weight_bytes + (double)d->stream_bytes);
+    printf("model          %s\n", d->name);
+    printf("target         %s\n", d->target);
+    printf("weight format  %s\n", d->weight_format);
+    printf("parameters     %lld (%s as %s)\n", (long long)d->num_params, weights, d->weight_format);
+    printf("streams        text + %d audio in, %d audio codebooks generated; delays", d->n_q, d->dep_q);
+    for (int i = 0; i < d->num_streams; i++)
+        printf(" %d", d->delays[i]);
+    printf("\nvocabularies   text %d, audio %d\n", d->text_card, d->card);
+    printf("temporal       %d layers, dim %d, %d heads, ffn hidden %d, context %d\n", d->num_layers, d->dim,
+           d->num_heads, d->ffn_hidden, d->context);
+    printf("depformer      %d layers, dim %d, %d heads, ffn hidden %d, %d steps per frame\n", d->depformer_num_layers,
+           d->depformer_dim, d->depformer_num_heads, d->depformer_ffn_hidden, d->dep_q);
+    printf("stream state   %s per stream (%s of it KV cache)\n", stream, kv);
+    printf("memory         %s for the weights and one stream\n", total);
+    return 0;
+}
+
+static int load_weights(const struct kiln_model_desc *d, const char *cmd, const char *path, uint64_t seed,
+                        bool random, struct kiln_weights *w)
+{
+    char err[1024];
+    int rc = random ? kiln_weights_random(d, seed, w, err, sizeof err) : kiln_weights_load(d, path, w, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "%s %s: error: %s\n", prog, cmd, err);
+    return rc;
+}
+
+/* Reads CODES.npy (int32 or int64, [B, num_streams, T]) into int32. */
+static int32_t *read_codes(const struct kiln_model_desc *d, const char *path, int *B, int *T)
+{
+    struct npy_array a;
+    char err[1024];
+    if (npy_read(path, &a, err, sizeof err)) {
+        fprintf(stderr, "%s forward: error: %s\n", prog, err);
+        return NULL;
+    }
+    const char *problem = NULL;
+    if (a.dtype != NPY_I32 && a.dtype != NPY_I64)
+        problem = "must hold int32 or int64 codes";
+    else if (a.rank != 3 || a.shape[1] != d->num_streams || a.shape[0] < 1 || a.shape[2] < 1)
+        problem = "must have shape [B, K, T] with K = 1 + n_q";
+    else if (a.shape[0] > 1 << 20 || a.shape[2] > 1 << 24)
+        problem = "is too large";
+    if (problem) {
+        fprintf(stderr, "%s forward: error: %s: codes %s (K = %d for this model)\n", prog, path, problem, d->num_streams);
+        npy_free(&a);
+        return NULL;
+    }
+    *B = (int)a.shape[0], *T = (int)a.shape[2];
+    int32_t *codes = malloc(a.count * sizeof *codes);
+    for (size_t i = 0; codes && i < a.count; i++) {
+        int64_t v = a.dtype == NPY_I32 ? ((int32_t *)a.data)[i] : ((int64_t *)a.data)[i];
+        codes[i] = v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : (int32_t)v;
+    }
+    npy_free(&a);
+    return codes;
+}
+
+static int write_output(const char *dir, const char *file, int rank, const int64_t *shape, const float *data)
+{
+    char path[4096], err[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    if (npy_write(path, NPY_F32, rank, shape, data, err, sizeof err)) {
+        fprintf(stderr, "%s forward: error: %s\n", prog, err);
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_forward(const struct kiln_model_desc *d, int argc, char **argv)
+{
+    const char *weights = NULL, *codes_path = NULL, *out = NULL, *v;
+    bool missing = false;
+    for (int i = 1; i < argc; i++) {
+        if ((v = flag_value(argc, argv, &i, "--weights", &missing)))
+            weights = v;
+        else if ((v = flag_value(argc, argv, &i, "--codes", &missing)))
+            codes_path = v;
+        else if ((v = flag_value(argc, argv, &i, "--out", &missing)))
+            out = v;
+        else
+            return usage_error("forward", "unknown argument '%s'", argv[i]);
+        if (missing)
+            return usage_error("forward", "%s needs a value", v);
+    }
+    if (!weights || !codes_path || !out)
+        return usage_error("forward", "%s", "--weights, --codes and --out are required");
+    int B, T;
+    int32_t *codes = read_codes(d, codes_path, &B, &T);
+    if (!codes)
+        return 1;
+    char err[1024];
+    if (kiln_check_codes(d, codes, B, T, err, sizeof err)) {
+        fprintf(stderr, "%s forward: error: %s: %s\n", prog, codes_path, err);
+        free(codes);
+        return 1;
+    }
+    struct kiln_weights w;
+    if (load_weights(d, "forward", weights, 0, false, &w)) {
+        free(codes);
+        return 1;
+    }
+    struct stat st;
+    if (stat(out, &st) != 0 && mkdir(out, 0777) != 0) {
+        fprintf(stderr, "%s forward: error: cannot create %s: %s\n", prog, out, strerror(errno));
+        free(codes), kiln_weights_free(&w);
+        return 1;
+    }
+    size_t text_n = (size_t)B * T * d->text_card, audio_n = (size_t)B * d->dep_q * T * d->card;
+    float *text = malloc(text_n * sizeof *text), *audio = malloc(audio_n * sizeof *audio);
+    int rc = 2;
+    if (!text || !audio)
+        fprintf(stderr, "%s forward: error: out of memory\n", prog);
+    else if (kiln_forward(d, &w, codes, B, T, text, audio, err, sizeof err))
+        fprintf(stderr, "%s forward: error: %s\n", prog, err), rc = 1;
+    else {
+        int64_t text_shape[4] = {B, 1, T, d->text_card}, audio_shape[4] = {B, d->dep_q, T, d->card};
+        rc = write_output(out, "text_logits.npy", 4, text_shape, text) ||
+             write_output(out, "audio_logits.npy", 4, audio_shape, audio);
+    }
+    free(codes), free(text), free(audio), kiln_weights_free(&w);
+    return rc;
+}
+
+static int cmd_bench(const struct kiln_model_desc *d, int argc, char **argv)
+{
+    struct bench_options opt = {.steps = 100, .warmup = 5, .threads = 0};
+    const char *weights = NULL, *v;
+    bool random = false, missing = false;
+    for (int i = 1; i < argc; i++) {
+        char *end = NULL;
+        if ((v = flag_value(argc, argv, &i, "--weights", &missing)))
+            weights = v;
+        else if ((v = flag_value(argc, argv, &i, "--random-weights", &missing)))
+            random = true, opt.seed = strtoull(v, &end, 10);
+        else if ((v = flag_value(argc, argv, &i, "--steps", &missing)))
+            opt.steps = (int)strtol(v, &end, 10);
+        else if ((v = flag_value(argc, argv, &i, "--threads", &missing)))
+            opt.threads = (int)strtol(v, &end, 10);
+        else if ((v = flag_value(argc, argv, &i, "--context", &missing)))
+            opt.context = strtoll(v, &end, 10);
+        else if (strcmp(argv[i], "--json") == 0)
+            opt.json = true;
+        else
+            return usage_error("bench", "unknown argument '%s'", argv[i]);
+        if (missing)
+            return usage_error("bench", "%s needs a value", v);
+        if (end && (*end || end == v))
+            return usage_error("bench", "'%s' is not a number", v);
+    }
+    if (opt.steps < 1 || opt.threads < 0 || opt.context < 0)
+        return usage_error("bench", "%s", "--steps must be >= 1; --threads and --context >= 0");
+    if (!weights && !random)
+        return usage_error("bench", "%s", "give --weights W or --random-weights SEED");
+    struct kiln_weights w;
+    if (load_weights(d, "bench", weights, opt.seed, random, &w))
+        return 1;
+    int rc = bench_run(d, &w, &opt);
+    kiln_weights_free(&w);
+    return rc;
+}
+
+static const struct subcommand subcommands[] = {
+    {"info", "info                      the compiled configuration, target, weight format, memory", cmd_info},
+    {"forward", "forward --weights W --codes CODES.npy --out DIR\n"
+                "                          teacher-forced logits (Moshi's LMModel.forward)", cmd_forward},
+    {"bench", "bench [--weights W | --random-weights SEED] [--steps N] [--threads T] [--context C] [--json]\n"
+              "                          per-frame latency of streaming steps", cmd_bench},
+};
+#define NUM_SUBCOMMANDS (int)(sizeof subcommands / sizeof subcommands[0])
+
+static void print_usage(FILE *out, const struct kiln_model_desc *d)
+{
+    fprintf(out, "%s: the %s model compiled by kilnc (target %s, weights %s)\nusage:\n", prog, d->name, d->target,
+            d->weight_format);
+    for (int i = 0; i < NUM_SUBCOMMANDS; i++)
+        fprintf(out, "  %s %s\n", prog, subcommands[i].usage);
+}
+
+int kiln_cli_main(const struct kiln_model_desc *desc, int argc, char **argv)
+{
+    prog = desc->name;
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        print_usage(argc < 2 ? stderr : stdout, desc);
+        return argc < 2 ? 1 : 0;
+    }
+    for (int i = 0; i < NUM_SUBCOMMANDS; i++) {
+        if (strcmp(argv[1], subcommands[i].name) != 0)
+            continue;
+        if (wants_help(argc - 1, argv + 1)) {
+            printf("usage: %s %s\n", prog, subcommands[i].usage);
+            return 0;
+        }
+        return subcommands[i].run(desc, argc - 1, argv + 1);
+    }
+    fprintf(stderr, "%s: error: unknown command '%s'\n", prog, argv[1]);
+    print_usage(stderr, desc);
+    return 1;
+}

@@ -1,0 +1,102 @@
+/* kiln_rt.h: the contract between generated model code and the runtime.
+ *
+ * kilnc emits, for a model NAME, a `const struct kiln_model_desc NAME_desc` that describes every
+ * weight the model reads (checkpoint name, shape, folds to apply at load) and the entry points of
+ * its shape-fixed kernels. The runtime is model-agnostic: it loads weights into the generated
+ * weight struct, owns stream memory, and drives `forward`, `generate` and `bench` through the
+ * descriptor. Nothing here depends on a target ISA. */
+#ifndef KILN_RT_H
+#define KILN_RT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define KILN_MAX_RANK 4
+#define KILN_ALIGN 64 /* every weight and buffer starts on a cache line */
+
+/* One tensor the compiled model reads from a checkpoint. */
+struct kiln_weight_desc {
+    const char *name;                /* checkpoint tensor name, e.g. "transformer.layers.0.norm1.alpha" */
+    int rank;
+    int64_t shape[KILN_MAX_RANK];    /* expected shape, exactly as the checkpoint stores it */
+    int fold_alpha;                  /* index of a norm weight whose values scale this matrix's
+                                        columns at load (W[r][c] *= alpha[c], in f32), or -1 */
+    size_t field_offset;             /* offsetof(struct NAME_weights, pointer field) */
+    int64_t read_per_frame;          /* values one streaming frame reads (an embedding table: one row) */
+};
+
+/* Stream timing components reported by `bench` (DESIGN.md, bench --json). */
+enum kiln_component { KILN_EMBED, KILN_TEMPORAL, KILN_TEXT_HEAD, KILN_DEPFORMER, KILN_SAMPLE, KILN_NUM_COMPONENTS };
+
+struct kiln_model_desc {
+    const char *name;                /* the model's C identifier */
+    const char *target;              /* scalar | avx2 | avx512 | neon */
+    const char *weight_format;       /* f32 */
+    int text_card, card;             /* output vocabularies; inputs have one extra (initial) row */
+    int n_q, dep_q;                  /* audio streams in, audio codebooks generated */
+    int num_streams;                 /* 1 + n_q */
+    const int *delays;               /* [num_streams] */
+    int dim, num_heads, num_layers, context, ffn_hidden;
+    int depformer_dim, depformer_num_heads, depformer_num_layers, depformer_ffn_hidden;
+    int64_t num_params;              /* parameters the model reads (what info reports) */
+    double frame_rate;               /* frames per second (Moshi: 12.5, i.e. 80 ms frames) */
+
+    int num_weights;
+    const struct kiln_weight_desc *weights;
+    size_t weights_struct_size;      /* sizeof(struct NAME_weights) */
+
+    size_t stream_bytes;             /* one stream's whole state: caches, positions, scratch */
+    size_t kv_bytes;                 /* the part of it that holds attention caches */
+    /* Puts a stream (stream_bytes, KILN_ALIGN-aligned) into its initial state. */
+    void (*stream_reset)(void *stream);
+    /* One frame of the temporal transformer: tokens[num_streams] (undelayed per-step input;
+       -1 = zero embedding) -> text_logits[text_card]; keeps the depformer's input in the stream. */
+    void (*temporal_step)(const void *weights, void *stream, const int32_t *tokens, float *text_logits);
+    /* Depformer step k (0..dep_q-1) of the current frame; k == 0 starts a fresh depformer state.
+       prev_token: the text token (k == 0) or audio codebook k-1's token; -> logits[card]. */
+    void (*depformer_step)(const void *weights, void *stream, int k, int32_t prev_token, float *logits);
+    /* The temporal transformer's output after out_norm for the last frame ([dim] in the stream). */
+    const float *(*stream_hidden)(const void *stream);
+    /* Positions the stream as if `frames` frames had been stepped (the KV ring marked full with
+       whatever it holds): for benchmarks at a given context. */
+    void (*stream_advance)(void *stream, int64_t frames);
+};
+
+/* Loaded weights: the generated weight struct filled with pointers into one aligned f32 arena. */
+struct kiln_weights {
+    void *table;                     /* struct NAME_weights */
+    float *arena;
+    size_t arena_floats;
+};
+
+/* Loads a checkpoint (.safetensors, F32/BF16/F16) for `desc`, checking every tensor's presence,
+   dtype and shape; applies the load-time folds. Returns 0, or 1 with a message naming the file and
+   the tensor written to err. Unused extra tensors are reported on stderr as warnings. */
+int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, struct kiln_weights *out,
+                      char *err, size_t errlen);
+/* Fills every weight with deterministic pseudo-random values (for bench), folds applied. */
+int kiln_weights_random(const struct kiln_model_desc *desc, uint64_t seed, struct kiln_weights *out,
+                        char *err, size_t errlen);
+void kiln_weights_free(struct kiln_weights *w);
+
+/* Per-component time of streaming steps, for bench: the generated step functions call
+   kiln_profile_mark(c) at the end of each component; it costs one branch unless enabled. */
+void kiln_profile_mark(enum kiln_component c);
+
+/* A stream's memory: desc->stream_bytes, KILN_ALIGN-aligned, reset. NULL when out of memory. */
+void *kiln_stream_new(const struct kiln_model_desc *desc);
+void kiln_stream_free(void *stream);
+
+/* Teacher-forced forward with the semantics of Moshi's LMModel.forward (reference/moshi.md §3):
+   codes [B, num_streams, T] undelayed (int32), -> text_logits [B, 1, T, text_card] and
+   audio_logits [B, dep_q, T, card], NaN where Moshi's masks are 0. Returns 0, or 1 with err set
+   (a code out of range is named by its position). */
+int kiln_forward(const struct kiln_model_desc *desc, const struct kiln_weights *w, const int32_t *codes, int B,
+                 int T, float *text_logits, float *audio_logits, char *err, size_t errlen);
+/* Checks every code of [B, num_streams, T]: [0, card) (text: [0, text_card)), -1 and the initial
+   token are valid. Returns 0, or 1 with "codes[b, k, t] = v ..." in err. */
+int kiln_check_codes(const struct kiln_model_desc *desc, const int32_t *codes, int B, int T, char *err, size_t errlen);
+
+/* Whole-program entry: the generated binary's main() calls this (subcommands info, forward, bench). */
+int kiln_cli_main(const struct kiln_model_desc *desc, int argc, char **argv);
+
+#endif

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Installs the Debian packages kiln needs when one is missing (root on Debian 12; see README).
+set -e
+pkgs="gcc make flex bison libcjson-dev libc6-dev libgomp1"
+missing=""
+for p in $pkgs; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "kiln: installing missing Debian packages:$missing"
+if [ "$(id -u)" != 0 ]; then
+  echo "kiln: not root; install them with: apt-get install$missing" >&2
+  exit 1
+fi
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
