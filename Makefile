@@ -16,7 +16,7 @@ UNIT_SRC     := $(wildcard tests/unit/*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps test test-asan demo bench clean
-all: $(BUILD)/kilnc $(BUILD)/libkiln_rt.a $(UNIT_BIN)
+all: $(BUILD)/kilnc $(BUILD)/libkiln_rt.a $(BUILD)/npycmp $(UNIT_BIN)
 
 deps:
 	@scripts/deps.sh
@@ -49,6 +49,9 @@ $(BUILD)/libkiln_rt.a: $(RUNTIME_OBJ)
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkiln_rt.a tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fopenmp -Iruntime -Itests -o $@ $< $(BUILD)/libkiln_rt.a $(LDFLAGS) -lm
+
+$(BUILD)/npycmp: tests/tools/npycmp.c $(BUILD)/libkiln_rt.a
+	$(CC) $(CFLAGS) -Iruntime -o $@ $< $(BUILD)/libkiln_rt.a $(LDFLAGS) -fopenmp -lm
 
 test: deps
 	@$(MAKE) --no-print-directory all

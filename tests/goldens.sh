@@ -1,0 +1,40 @@
+#!/bin/sh
+# goldens.sh: models compiled by kilnc against the reference outputs (tests/goldens/README.md).
+# lm_attn_a through the hand-written graph and through `kilnc import moshi`, lm_attn_c through the
+# importer; f32 and bf16 checkpoints; fused and unfused kernels. Tolerance 1e-4 relative (DESIGN.md).
+. tests/lib.sh
+G=tests/goldens
+
+# run_forward MODEL_BIN CASE WEIGHTS SUFFIX LABEL
+run_forward() {
+  bin=$1 case=$2 weights=$3 suffix=$4 label=$5
+  out=$TMP/out-$label
+  if "$bin" forward --weights "$G/$case/$weights" --codes "$G/$case/codes.npy" --out "$out" 2>"$TMP/err"; then
+    pass
+    compare "$label text_logits$suffix" "$out/text_logits.npy" "$G/$case/text_logits$suffix.npy" 1e-4
+    compare "$label audio_logits$suffix" "$out/audio_logits.npy" "$G/$case/audio_logits$suffix.npy" 1e-4
+  else
+    fail "$label forward: $(cat "$TMP/err")"
+  fi
+}
+
+# build_model LABEL KILN_FILE [kilnc options]: compiles into $TMP/LABEL.
+build_model() {
+  label=$1 file=$2; shift 2
+  check "$label compiles" "$KILNC" "$file" -o "$TMP/$label" "$@"
+}
+
+build_model graph_a graphs/lm_attn_a.kiln
+run_forward "$TMP/graph_a/lm_attn_a" lm_attn_a weights.safetensors "" "lm_attn_a (graph)"
+run_forward "$TMP/graph_a/lm_attn_a" lm_attn_a weights_bf16.safetensors _bf16w "lm_attn_a (graph, bf16)"
+
+build_model unfused_a graphs/lm_attn_a.kiln --no-fuse
+run_forward "$TMP/unfused_a/lm_attn_a" lm_attn_a weights.safetensors "" "lm_attn_a (unfused)"
+
+for case in lm_attn_a lm_attn_c; do
+  check "import $case" "$KILNC" import moshi "$G/$case/config.json" -o "$TMP/imported/$case.kiln"
+  build_model "import_$case" "$TMP/imported/$case.kiln"
+  run_forward "$TMP/import_$case/$case" $case weights.safetensors "" "$case (imported)"
+  run_forward "$TMP/import_$case/$case" $case weights_bf16.safetensors _bf16w "$case (imported, bf16)"
+done
+finish
