@@ -1,0 +1,243 @@
+/* weights.c: fills a model's generated weight table from a checkpoint (or with random values for
+ * bench). Every weight lives as f32 in one KILN_ALIGN-aligned arena, each tensor starting on a
+ * KILN_ALIGN boundary; the table's `const float *` fields point into it. Norm weights that the
+ * descriptor folds into a following matmul scale that matrix's columns once, here, in f32. */
+#include "kiln_rt.h"
+#include "safetensors.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#define PRAGMA(text) _Pragma(#text)
+#define PARALLEL_FOR(condition) PRAGMA(omp parallel for schedule(static) if(condition))
+#else
+#define PARALLEL_FOR(condition)
+#endif
+
+#define ALIGN_FLOATS (KILN_ALIGN / sizeof(float))
+#define CONVERT_CHUNK ((size_t)1 << 18) /* floats per parallel conversion task */
+
+static int fail(char *err, size_t errlen, const char *prefix, const char *fmt, ...)
+{
+    int n = snprintf(err, errlen, "%s: ", prefix);
+    if (n >= 0 && (size_t)n < errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return 1;
+}
+
+static size_t weight_numel(const struct kiln_weight_desc *w)
+{
+    size_t numel = 1;
+    for (int i = 0; i < w->rank; i++)
+        numel *= (size_t)w->shape[i];
+    return numel;
+}
+
+static float *weight_data(const struct kiln_model_desc *desc, const struct kiln_weights *out, int i)
+{
+    return (float *)*(const float **)((char *)out->table + desc->weights[i].field_offset);
+}
+
+/* Checks the descriptor's own consistency: ranks, and that each fold reads a norm weight with one
+   value per column of the matrix and that is not itself folded (folds read alphas as stored). */
+static int check_desc(const struct kiln_model_desc *desc, char *err, size_t errlen)
+{
+    for (int i = 0; i < desc->num_weights; i++) {
+        const struct kiln_weight_desc *w = &desc->weights[i];
+        if (w->rank < 0 || w->rank > KILN_MAX_RANK)
+            return fail(err, errlen, desc->name, "weight '%s' has rank %d", w->name, w->rank);
+        for (int d = 0; d < w->rank; d++)
+            if (w->shape[d] < 0)
+                return fail(err, errlen, desc->name, "weight '%s' has a negative dimension", w->name);
+        int j = w->fold_alpha;
+        if (j < 0)
+            continue;
+        if (j >= desc->num_weights || j == i || desc->weights[j].fold_alpha >= 0 || w->rank < 1 ||
+            weight_numel(&desc->weights[j]) != (size_t)w->shape[w->rank - 1])
+            return fail(err, errlen, desc->name, "weight '%s' cannot fold weight %d", w->name, j);
+    }
+    return 0;
+}
+
+static size_t padded_floats(const struct kiln_weight_desc *w)
+{
+    return (weight_numel(w) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+}
+
+/* Lays the weights out in one arena (padding zeroed, so that equal weights give equal arenas) and
+   points the table's fields into it. */
+static int allocate(const struct kiln_model_desc *desc, struct kiln_weights *out, const char *prefix,
+                    char *err, size_t errlen)
+{
+    size_t total = 0;
+    for (int i = 0; i < desc->num_weights; i++)
+        total += padded_floats(&desc->weights[i]);
+    size_t bytes = (total ? total : ALIGN_FLOATS) * sizeof(float);
+    out->arena = aligned_alloc(KILN_ALIGN, bytes);
+    out->table = calloc(1, desc->weights_struct_size ? desc->weights_struct_size : 1);
+    if (!out->arena || !out->table) {
+        kiln_weights_free(out);
+        return fail(err, errlen, prefix, "out of memory (%zu bytes for the weights)", bytes);
+    }
+    out->arena_floats = total;
+    float *next = out->arena;
+    for (int i = 0; i < desc->num_weights; i++) {
+        const struct kiln_weight_desc *w = &desc->weights[i];
+        *(const float **)((char *)out->table + w->field_offset) = next;
+        memset(next + weight_numel(w), 0, (padded_floats(w) - weight_numel(w)) * sizeof(float));
+        next += padded_floats(w);
+    }
+    return 0;
+}
+
+/* W[r][c] *= alpha[c] for every matrix with a fold; the alphas themselves are never folded. */
+static void apply_folds(const struct kiln_model_desc *desc, struct kiln_weights *out)
+{
+    for (int i = 0; i < desc->num_weights; i++) {
+        const struct kiln_weight_desc *w = &desc->weights[i];
+        if (w->fold_alpha < 0)
+            continue;
+        const float *alpha = weight_data(desc, out, w->fold_alpha);
+        float *matrix = weight_data(desc, out, i);
+        size_t cols = (size_t)w->shape[w->rank - 1];
+        long long rows = cols ? (long long)(weight_numel(w) / cols) : 0;
+        PARALLEL_FOR(rows > 256)
+        for (long long r = 0; r < rows; r++)
+            for (size_t c = 0; c < cols; c++)
+                matrix[(size_t)r * cols + c] *= alpha[c];
+    }
+}
+
+/* Finds every weight in the file and checks its dtype and shape; found[i] is weight i's tensor. */
+static int match_tensors(const struct kiln_model_desc *desc, const struct st_file *file,
+                         const struct st_tensor **found, char *err, size_t errlen)
+{
+    for (int i = 0; i < desc->num_weights; i++) {
+        const struct kiln_weight_desc *w = &desc->weights[i];
+        const struct st_tensor *t = st_find(file, w->name);
+        char expected[160], actual[160];
+        st_format_shape(expected, sizeof expected, w->rank, w->shape);
+        if (!t)
+            return fail(err, errlen, file->path, "missing tensor '%s' (the model expects %s)", w->name, expected);
+        if (t->dtype == ST_OTHER)
+            return fail(err, errlen, file->path, "tensor '%s' has dtype %s; expected F32, BF16 or F16",
+                        w->name, t->dtype_name);
+        int same = t->rank == w->rank;
+        for (int d = 0; same && d < w->rank; d++)
+            same = t->shape[d] == w->shape[d];
+        st_format_shape(actual, sizeof actual, t->rank, t->shape);
+        if (!same)
+            return fail(err, errlen, file->path, "tensor '%s' has shape %s; the model expects %s", w->name,
+                        actual, expected);
+        found[i] = t;
+    }
+    return 0;
+}
+
+static void convert(const struct st_tensor *t, float *dst, size_t numel)
+{
+    long long chunks = (long long)((numel + CONVERT_CHUNK - 1) / CONVERT_CHUNK);
+    PARALLEL_FOR(chunks > 1)
+    for (long long c = 0; c < chunks; c++) {
+        size_t first = (size_t)c * CONVERT_CHUNK;
+        size_t count = numel - first < CONVERT_CHUNK ? numel - first : CONVERT_CHUNK;
+        st_to_f32_range(t, first, count, dst + first);
+    }
+}
+
+/* One warning line per tensor in the file that no weight reads. */
+static void warn_unused(const struct st_file *file, const struct st_tensor **found, int num_found)
+{
+    char *used = calloc((size_t)file->num_tensors + 1, 1);
+    for (int i = 0; used && i < num_found; i++)
+        used[found[i] - file->tensors] = 1;
+    for (int i = 0; i < file->num_tensors; i++)
+        if (!used || !used[i])
+            fprintf(stderr, "%s: warning: unused tensor '%s'\n", file->path, file->tensors[i].name);
+    free(used);
+}
+
+int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, struct kiln_weights *out,
+                      char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (check_desc(desc, err, errlen))
+        return 1;
+    struct st_file file;
+    if (st_open(path, &file, err, errlen))
+        return 1;
+    const struct st_tensor **found = calloc((size_t)desc->num_weights + 1, sizeof *found);
+    int rc = !found ? fail(err, errlen, path, "out of memory")
+                    : match_tensors(desc, &file, found, err, errlen) || allocate(desc, out, path, err, errlen);
+    if (!rc) {
+        for (int i = 0; i < desc->num_weights; i++)
+            convert(found[i], weight_data(desc, out, i), weight_numel(&desc->weights[i]));
+        apply_folds(desc, out);
+        warn_unused(&file, found, desc->num_weights);
+    }
+    free(found);
+    st_close(&file);
+    return rc;
+}
+
+/* The random generator (stable: bench numbers and tests depend on it): element e of weight i is
+   u = mix(mix(seed ^ (i + 1) * G) + (e + 1) * G), G = 0x9E3779B97F4A7C15 and mix splitmix64's
+   finalizer; x = the top 24 bits of u as a uniform in [-1, 1). Norm weights (names ending in
+   ".alpha" or "norm_weight", or shape [1, 1, D]) get 1 + x / 16; every other weight x / sqrt(last
+   dimension). Each value depends on (seed, i, e) only, so the thread count does not matter. */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+}
+
+static int is_norm_weight(const struct kiln_weight_desc *w)
+{
+    size_t len = strlen(w->name);
+    return (len >= 6 && !strcmp(w->name + len - 6, ".alpha")) ||
+           (len >= 11 && !strcmp(w->name + len - 11, "norm_weight")) ||
+           (w->rank == 3 && w->shape[0] == 1 && w->shape[1] == 1);
+}
+
+static void fill_random(const struct kiln_weight_desc *w, uint64_t weight_seed, float *dst)
+{
+    const uint64_t golden = 0x9E3779B97F4A7C15u;
+    long long numel = (long long)weight_numel(w);
+    int norm = is_norm_weight(w);
+    float scale = norm ? 1.0f / 16 : w->rank ? 1.0f / sqrtf((float)w->shape[w->rank - 1]) : 1.0f;
+    PARALLEL_FOR(numel > 65536)
+    for (long long e = 0; e < numel; e++) {
+        uint64_t u = mix64(weight_seed + (uint64_t)(e + 1) * golden);
+        float x = (float)(u >> 40) * 0x1p-23f - 1.0f;
+        dst[e] = (norm ? 1.0f : 0.0f) + scale * x;
+    }
+}
+
+int kiln_weights_random(const struct kiln_model_desc *desc, uint64_t seed, struct kiln_weights *out,
+                        char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (check_desc(desc, err, errlen) || allocate(desc, out, desc->name, err, errlen))
+        return 1;
+    for (int i = 0; i < desc->num_weights; i++)
+        fill_random(&desc->weights[i], mix64(seed ^ (uint64_t)(i + 1) * 0x9E3779B97F4A7C15u),
+                    weight_data(desc, out, i));
+    apply_folds(desc, out);
+    return 0;
+}
+
+void kiln_weights_free(struct kiln_weights *w)
+{
+    free(w->arena);
+    free(w->table);
+    memset(w, 0, sizeof *w);
+}
