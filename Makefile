@@ -15,7 +15,7 @@ RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-asan demo bench clean
+.PHONY: all deps test test-asan demo bench examples clean
 all: $(BUILD)/kilnc $(BUILD)/libkiln_rt.a $(BUILD)/npycmp $(UNIT_BIN)
 
 deps:
@@ -52,6 +52,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkiln_rt.a tests/check.h
 
 $(BUILD)/npycmp: tests/tools/npycmp.c $(BUILD)/libkiln_rt.a
 	$(CC) $(CFLAGS) -Iruntime -o $@ $< $(BUILD)/libkiln_rt.a $(LDFLAGS) -fopenmp -lm
+
+# Programs that embed a generated model through its header (examples/README.md).
+examples: $(BUILD)/examples/two_streams
+$(BUILD)/examples/lm_attn_a/liblm_attn_a.a: graphs/lm_attn_a.kiln $(BUILD)/kilnc $(BUILD)/libkiln_rt.a
+	KILN_EXTRA_CFLAGS="$(EXTRA_CFLAGS)" $(BUILD)/kilnc $< --emit lib -o $(BUILD)/examples/lm_attn_a
+$(BUILD)/examples/two_streams: examples/two_streams.c $(BUILD)/examples/lm_attn_a/liblm_attn_a.a
+	$(CC) $(CFLAGS) -I$(BUILD)/examples/lm_attn_a -o $@ $< $(BUILD)/examples/lm_attn_a/liblm_attn_a.a $(LDFLAGS) -fopenmp -lm
 
 test: deps
 	@$(MAKE) --no-print-directory all

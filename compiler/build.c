@@ -113,11 +113,16 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
     }
     if (write_sources(mod, eopt, dir, name, bopt->emit == EMIT_EXE))
         return 1;
-    if (bopt->emit == EMIT_C)
-        return 0;
-
     char runtime_dir[PATH_MAX + 16], cmd[CMD_MAX], out[PATH_MAX], tmp[PATH_MAX + 8], src[PATH_MAX];
     snprintf(runtime_dir, sizeof runtime_dir, "%s/../runtime", self_dir());
+    /* NAME.h includes kiln_rt.h: ship it beside, so DIR is all a program embedding the model needs. */
+    snprintf(cmd, sizeof cmd, "cp '%s/kiln_rt.h' '%s/kiln_rt.h'", runtime_dir, dir);
+    if (run(cmd)) {
+        fprintf(stderr, "kilnc: cannot copy kiln_rt.h into %s\n", dir);
+        return 1;
+    }
+    if (bopt->emit == EMIT_C)
+        return 0;
     const char *cc = bopt->cc ? bopt->cc : "cc";
     const char *extra = getenv("KILN_EXTRA_CFLAGS") ? getenv("KILN_EXTRA_CFLAGS") : "";
     path_of(src, sizeof src, dir, name, ".c");

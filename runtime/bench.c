@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include "bench.h"
+#include "stats.h"
 
 static bool profiling;
 static double component_ms[KILN_NUM_COMPONENTS], last_mark;
@@ -34,18 +35,6 @@ static int argmax(const float *x, int n)
         if (x[i] > x[best])
             best = i;
     return best;
-}
-
-static int compare_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double percentile(double *sorted, int n, double p)
-{
-    int i = (int)(p * (n - 1) + 0.5);
-    return sorted[i < n ? i : n - 1];
 }
 
 static int64_t weight_bytes_per_frame(const struct kiln_model_desc *d)
@@ -99,11 +88,9 @@ int bench_run(const struct kiln_model_desc *d, const struct kiln_weights *w, con
     for (int c = 0; c < KILN_NUM_COMPONENTS; c++) {
         for (int s = 0; s < opt->steps; s++)
             column[s] = parts[s][c];
-        qsort(column, (size_t)opt->steps, sizeof *column, compare_double);
-        component_median[c] = percentile(column, opt->steps, 0.5);
+        component_median[c] = median_of(column, opt->steps);
     }
-    qsort(frame_ms, (size_t)opt->steps, sizeof *frame_ms, compare_double);
-    double median = percentile(frame_ms, opt->steps, 0.5), p99 = percentile(frame_ms, opt->steps, 0.99);
+    double median = median_of(frame_ms, opt->steps), p99 = quantile_of(frame_ms, opt->steps, 0.99);
     double frame_budget_ms = 1000.0 / d->frame_rate;
     int64_t bytes = weight_bytes_per_frame(d);
     double gbps = (double)bytes / (median * 1e-3) / 1e9;

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include "bench.h"
+#include "stats.h"
 #include "kiln_rt.h"
 #include "npy.h"
 
@@ -125,12 +127,13 @@ static int32_t *read_codes(const struct kiln_model_desc *d, const char *path, in
     return codes;
 }
 
-static int write_output(const char *dir, const char *file, int rank, const int64_t *shape, const float *data)
+static int write_output(const char *cmd, const char *dir, const char *file, int rank, const int64_t *shape,
+                        const float *data)
 {
     char path[4096], err[1024];
     snprintf(path, sizeof path, "%s/%s", dir, file);
     if (npy_write(path, NPY_F32, rank, shape, data, err, sizeof err)) {
-        fprintf(stderr, "%s forward: error: %s\n", prog, err);
+        fprintf(stderr, "%s %s: error: %s\n", prog, cmd, err);
         return 1;
     }
     return 0;
@@ -180,14 +183,190 @@ static int cmd_forward(const struct kiln_model_desc *d, int argc, char **argv)
     int rc = 2;
     if (!text || !audio)
         fprintf(stderr, "%s forward: error: out of memory\n", prog);
-    else if (kiln_forward(d, &w, codes, B, T, text, audio, err, sizeof err))
+    else if (kiln_forward(d, &w, codes, B, T, text, audio, NULL, err, sizeof err))
         fprintf(stderr, "%s forward: error: %s\n", prog, err), rc = 1;
     else {
         int64_t text_shape[4] = {B, 1, T, d->text_card}, audio_shape[4] = {B, d->dep_q, T, d->card};
-        rc = write_output(out, "text_logits.npy", 4, text_shape, text) ||
-             write_output(out, "audio_logits.npy", 4, audio_shape, audio);
+        rc = write_output("forward", out, "text_logits.npy", 4, text_shape, text) ||
+             write_output("forward", out, "audio_logits.npy", 4, audio_shape, audio);
     }
     free(codes), free(text), free(audio), kiln_weights_free(&w);
+    return rc;
+}
+
+/* Reads USER.npy (int32 or int64 [1, n_q - dep_q, N]) into int32 [n_q - dep_q][N]. */
+static int32_t *read_user_codes(const struct kiln_model_desc *d, const char *path, int *frames)
+{
+    struct npy_array a;
+    char err[1024];
+    if (npy_read(path, &a, err, sizeof err)) {
+        fprintf(stderr, "%s generate: error: %s\n", prog, err);
+        return NULL;
+    }
+    int users = d->n_q - d->dep_q;
+    if ((a.dtype != NPY_I32 && a.dtype != NPY_I64) || a.rank != 3 || a.shape[0] != 1 || a.shape[1] != users ||
+        a.shape[2] < 1 || a.shape[2] > 1 << 28) {
+        fprintf(stderr, "%s generate: error: %s: user codes must be int32 or int64 of shape [1, %d, N]\n", prog, path,
+                users);
+        npy_free(&a);
+        return NULL;
+    }
+    int32_t *codes = malloc(a.count * sizeof *codes);
+    for (size_t i = 0; codes && i < a.count; i++) {
+        int64_t v = a.dtype == NPY_I32 ? ((int32_t *)a.data)[i] : ((int64_t *)a.data)[i];
+        if (v < -1 || v >= d->card) {
+            fprintf(stderr, "%s generate: error: %s: user code [0, %zu, %zu] = %lld is outside [0, %d) and is not -1\n",
+                    prog, path, i / (size_t)a.shape[2], i % (size_t)a.shape[2], (long long)v, d->card);
+            free(codes);
+            npy_free(&a);
+            return NULL;
+        }
+        codes[i] = (int32_t)v;
+    }
+    *frames = (int)a.shape[2];
+    npy_free(&a);
+    return codes;
+}
+
+struct generate_args {
+    const char *weights, *user, *out, *logits_out;
+    bool random, progress;
+    uint64_t weight_seed;
+    int steps;
+    struct kiln_sampling sampling;
+};
+
+static int parse_generate(int argc, char **argv, struct generate_args *a)
+{
+    *a = (struct generate_args){.sampling = KILN_SAMPLING_DEFAULT};
+    const char *v;
+    bool missing = false;
+    for (int i = 1; i < argc; i++) {
+        char *end = NULL;
+        if ((v = flag_value(argc, argv, &i, "--weights", &missing)))
+            a->weights = v;
+        else if ((v = flag_value(argc, argv, &i, "--random-weights", &missing)))
+            a->random = true, a->weight_seed = strtoull(v, &end, 10);
+        else if ((v = flag_value(argc, argv, &i, "--user", &missing)))
+            a->user = v;
+        else if ((v = flag_value(argc, argv, &i, "--steps", &missing)))
+            a->steps = (int)strtol(v, &end, 10);
+        else if ((v = flag_value(argc, argv, &i, "--seed", &missing)))
+            a->sampling.seed = strtoull(v, &end, 10);
+        else if ((v = flag_value(argc, argv, &i, "--temp-text", &missing)))
+            a->sampling.temp_text = strtof(v, &end);
+        else if ((v = flag_value(argc, argv, &i, "--top-k-text", &missing)))
+            a->sampling.top_k_text = (int)strtol(v, &end, 10);
+        else if ((v = flag_value(argc, argv, &i, "--temp", &missing)))
+            a->sampling.temp = strtof(v, &end);
+        else if ((v = flag_value(argc, argv, &i, "--top-k", &missing)))
+            a->sampling.top_k = (int)strtol(v, &end, 10);
+        else if ((v = flag_value(argc, argv, &i, "--out", &missing)))
+            a->out = v;
+        else if ((v = flag_value(argc, argv, &i, "--logits-out", &missing)))
+            a->logits_out = v;
+        else if (strcmp(argv[i], "--progress") == 0)
+            a->progress = true;
+        else
+            return usage_error("generate", "unknown argument '%s'", argv[i]);
+        if (missing)
+            return usage_error("generate", "%s needs a value", v);
+        if (end && (*end || end == v))
+            return usage_error("generate", "'%s' is not a number", v);
+    }
+    if (!a->out || a->steps < 1 || (!a->weights && !a->random))
+        return usage_error("generate", "%s", "--weights W (or --random-weights SEED), --steps N >= 1 and --out are required");
+    if (a->sampling.temp_text < 0 || a->sampling.temp < 0 || a->sampling.top_k_text < 0 || a->sampling.top_k < 0)
+        return usage_error("generate", "%s", "temperatures and top-k must be >= 0");
+    return 0;
+}
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmd_generate(const struct kiln_model_desc *d, int argc, char **argv)
+{
+    struct generate_args a;
+    if (parse_generate(argc, argv, &a))
+        return 1;
+    int frames = a.steps, users = d->n_q - d->dep_q;
+    int32_t *user = NULL;
+    if (a.user && !(user = read_user_codes(d, a.user, &frames)))
+        return 1;
+    if (a.steps > frames) {
+        fprintf(stderr, "%s generate: error: %s holds %d frames; --steps %d asks for more\n", prog, a.user, frames,
+                a.steps);
+        free(user);
+        return 1;
+    }
+    struct kiln_model model;
+    char err[1024];
+    if (a.random ? kiln_model_random(d, a.weight_seed, &model, err, sizeof err)
+                 : kiln_model_load(d, a.weights, &model, err, sizeof err)) {
+        fprintf(stderr, "%s generate: error: %s\n", prog, err);
+        free(user);
+        return 1;
+    }
+    const int N = a.steps, W = 1 + d->dep_q;
+    struct kiln_gen *gen = kiln_gen_new(&model, &a.sampling);
+    int32_t *out = malloc((size_t)N * W * sizeof *out), *frame_user = malloc((size_t)users * sizeof *frame_user);
+    float *text = a.logits_out ? malloc((size_t)N * d->text_card * sizeof *text) : NULL;
+    float *audio = a.logits_out ? malloc((size_t)N * d->dep_q * d->card * sizeof *audio) : NULL;
+    double *frame_ms = malloc((size_t)N * sizeof *frame_ms);
+    int rc = 2;
+    if (!gen || !out || !frame_user || !frame_ms || (a.logits_out && (!text || !audio))) {
+        fprintf(stderr, "%s generate: error: out of memory\n", prog);
+        goto done;
+    }
+    for (int t = 0; t < N; t++) {
+        for (int j = 0; j < users; j++)
+            frame_user[j] = user ? user[(size_t)j * frames + t] : -1;
+        double start = seconds_now();
+        if (!kiln_gen_step(gen, frame_user, out + (size_t)t * W))
+            for (int k = 0; k < W; k++)
+                out[(size_t)t * W + k] = -2;
+        frame_ms[t] = (seconds_now() - start) * 1e3;
+        if (a.logits_out) {
+            memcpy(text + (size_t)t * d->text_card, kiln_gen_text_logits(gen), (size_t)d->text_card * sizeof *text);
+            memcpy(audio + (size_t)t * d->dep_q * d->card, kiln_gen_audio_logits(gen),
+                   (size_t)d->dep_q * d->card * sizeof *audio);
+        }
+        if (a.progress)
+            fprintf(stderr, "\r  frame %d/%d   %.2f ms/frame   real-time factor %.2fx   ", t + 1, N, frame_ms[t],
+                    1000.0 / d->frame_rate / frame_ms[t]);
+    }
+    if (a.progress)
+        fputc('\n', stderr);
+    int64_t out_shape[2] = {N, W}, text_shape[2] = {N, d->text_card}, audio_shape[3] = {N, d->dep_q, d->card};
+    rc = 1;
+    if (npy_write(a.out, NPY_I32, 2, out_shape, out, err, sizeof err)) {
+        fprintf(stderr, "%s generate: error: %s\n", prog, err);
+        goto done;
+    }
+    if (a.logits_out) {
+        struct stat st;
+        if (stat(a.logits_out, &st) != 0 && mkdir(a.logits_out, 0777) != 0) {
+            fprintf(stderr, "%s generate: error: cannot create %s: %s\n", prog, a.logits_out, strerror(errno));
+            goto done;
+        }
+        if (write_output("generate", a.logits_out, "stream_text_logits.npy", 2, text_shape, text) ||
+            write_output("generate", a.logits_out, "stream_audio_logits.npy", 3, audio_shape, audio))
+            goto done;
+    }
+    if (a.progress) {
+        double median = median_of(frame_ms, N);
+        printf("%d frames, median %.2f ms per frame, real-time factor %.2fx (a frame is %.0f ms)\n", N, median,
+               1000.0 / d->frame_rate / median, 1000.0 / d->frame_rate);
+    }
+    rc = 0;
+done:
+    kiln_gen_free(gen);
+    kiln_model_free(&model);
+    free(user), free(out), free(frame_user), free(text), free(audio), free(frame_ms);
     return rc;
 }
 
@@ -233,6 +412,11 @@ static const struct subcommand subcommands[] = {
     {"info", "info                      the compiled configuration, target, weight format, memory", cmd_info},
     {"forward", "forward --weights W --codes CODES.npy --out DIR\n"
                 "                          teacher-forced logits (Moshi's LMModel.forward)", cmd_forward},
+    {"generate", "generate --weights W --user USER.npy --steps N --out OUT.npy [--seed S] [--temp-text 0.7]\n"
+                 "                          [--top-k-text 25] [--temp 0.8] [--top-k 250] [--logits-out DIR] [--progress]\n"
+                 "                          streaming generation, one LMGen step per frame (temperature 0: greedy);\n"
+                 "                          --random-weights SEED instead of --weights; without --user the user's\n"
+                 "                          streams get -1 (Moshi's zero token)", cmd_generate},
     {"bench", "bench [--weights W | --random-weights SEED] [--steps N] [--threads T] [--context C] [--json]\n"
               "                          per-frame latency of streaming steps", cmd_bench},
 };

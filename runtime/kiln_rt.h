@@ -88,13 +88,60 @@ void kiln_stream_free(void *stream);
 
 /* Teacher-forced forward with the semantics of Moshi's LMModel.forward (reference/moshi.md §3):
    codes [B, num_streams, T] undelayed (int32), -> text_logits [B, 1, T, text_card] and
-   audio_logits [B, dep_q, T, card], NaN where Moshi's masks are 0. Returns 0, or 1 with err set
+   audio_logits [B, dep_q, T, card], NaN where Moshi's masks are 0; hidden (NULL: not wanted) gets
+   the temporal transformer's output after out_norm per model step, [B, T, dim]. Returns 0, or 1 with err set
    (a code out of range is named by its position). */
 int kiln_forward(const struct kiln_model_desc *desc, const struct kiln_weights *w, const int32_t *codes, int B,
-                 int T, float *text_logits, float *audio_logits, char *err, size_t errlen);
+                 int T, float *text_logits, float *audio_logits, float *hidden, char *err, size_t errlen);
 /* Checks every code of [B, num_streams, T]: [0, card) (text: [0, text_card)), -1 and the initial
    token are valid. Returns 0, or 1 with "codes[b, k, t] = v ..." in err. */
 int kiln_check_codes(const struct kiln_model_desc *desc, const int32_t *codes, int B, int T, char *err, size_t errlen);
+
+/* ---- streaming generation (lmgen.c): Moshi's LMGen.step, one call per frame ---------------- */
+
+/* A loaded model: several streams share it (read-only). */
+struct kiln_model {
+    const struct kiln_model_desc *desc;
+    struct kiln_weights weights;
+};
+int kiln_model_load(const struct kiln_model_desc *desc, const char *path, struct kiln_model *out, char *err,
+                    size_t errlen);
+int kiln_model_random(const struct kiln_model_desc *desc, uint64_t seed, struct kiln_model *out, char *err,
+                      size_t errlen);
+void kiln_model_free(struct kiln_model *model);
+
+/* Sampling as Moshi's sample_token: softmax(logits / temp), keep the top_k most probable (0: all),
+   draw one (temperature 0: argmax). Draws come from xoshiro256** seeded with splitmix64(seed). */
+struct kiln_sampling {
+    float temp_text;                 /* default 0.7 */
+    int top_k_text;                  /* default 25 */
+    float temp;                      /* audio, default 0.8 */
+    int top_k;                       /* audio, default 250 */
+    uint64_t seed;
+};
+#define KILN_SAMPLING_DEFAULT ((struct kiln_sampling){0.7f, 25, 0.8f, 250, 0})
+
+struct kiln_gen; /* one conversation: stream state, delay cache, sampler, buffers */
+
+/* All allocation happens here; kiln_gen_step never allocates. NULL when out of memory. */
+struct kiln_gen *kiln_gen_new(const struct kiln_model *model, const struct kiln_sampling *sampling);
+void kiln_gen_reset(struct kiln_gen *gen);   /* a new conversation (the seed restarts too) */
+void kiln_gen_free(struct kiln_gen *gen);
+/* One 80 ms frame: user_codes[n_q - dep_q] (the user's Mimi codes of this frame) in; returns 1 and
+   fills out[1 + dep_q] (text token, then the model's audio codes, time-aligned), or returns 0 during
+   the first max(delays) calls, which return nothing yet. */
+int kiln_gen_step(struct kiln_gen *gen, const int32_t *user_codes, int32_t *out);
+/* Logits of the last step: text [text_card], audio [dep_q][card]. */
+const float *kiln_gen_text_logits(const struct kiln_gen *gen);
+const float *kiln_gen_audio_logits(const struct kiln_gen *gen);
+/* The temporal transformer's output after out_norm for the last step [dim]. */
+const float *kiln_gen_hidden(const struct kiln_gen *gen);
+/* The whole state of a conversation, as bytes: restore continues it bit-identically, in this
+   process or another running the same binary. restore returns 0, or 1 when buf is not a state of
+   this model. */
+size_t kiln_gen_state_size(const struct kiln_gen *gen);
+void kiln_gen_save(const struct kiln_gen *gen, void *buf);
+int kiln_gen_restore(struct kiln_gen *gen, const void *buf, size_t size);
 
 /* Whole-program entry: the generated binary's main() calls this (subcommands info, forward, bench). */
 int kiln_cli_main(const struct kiln_model_desc *desc, int argc, char **argv);

@@ -47,7 +47,7 @@ static int32_t step_input(const struct kiln_model_desc *desc, const int32_t *cod
 }
 
 int kiln_forward(const struct kiln_model_desc *desc, const struct kiln_weights *w, const int32_t *codes, int B,
-                 int T, float *text_logits, float *audio_logits, char *err, size_t errlen)
+                 int T, float *text_logits, float *audio_logits, float *hidden, char *err, size_t errlen)
 {
     if (kiln_check_codes(desc, codes, B, T, err, errlen))
         return 1;
@@ -68,6 +68,8 @@ int kiln_forward(const struct kiln_model_desc *desc, const struct kiln_weights *
             for (int k = 0; k < K; k++)
                 tokens[k] = step_input(desc, cb, T, k, s);
             desc->temporal_step(w->table, stream, tokens, text_steps + (size_t)s * TC);
+            if (hidden)
+                memcpy(hidden + ((size_t)b * T + s) * desc->dim, desc->stream_hidden(stream), (size_t)desc->dim * sizeof *hidden);
             /* The depformer is teacher-forced with the next step's inputs (its targets). */
             for (int q = 0; q < Q; q++)
                 desc->depformer_step(w->table, stream, q, step_input(desc, cb, T, q, s + 1),

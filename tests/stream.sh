@@ -1,0 +1,48 @@
+#!/bin/sh
+# stream.sh: streaming generation. `generate` reproduces the reference LMGen runs (greedy) token for
+# token, with each step's logits within 1e-4; tests/stream/test_stream.c checks the C API against a
+# model built with `kilnc --emit lib`; examples/two_streams runs.
+. tests/lib.sh
+G=tests/goldens
+CC=${CC:-cc}
+
+for case in lm_attn_a lm_attn_c; do
+  S=$G/${case}_stream
+  check "$case compiles" "$KILNC" graphs/$case.kiln -o "$TMP/$case"
+  bin=$TMP/$case/$case
+  steps=$(sed -n 's/.*"N_steps": \([0-9]*\).*/\1/p' "$S/config.json")
+  if "$bin" generate --weights "$G/$case/weights.safetensors" --user "$S/user_codes.npy" --steps "$steps" \
+       --temp 0 --temp-text 0 --out "$TMP/$case.out.npy" --logits-out "$TMP/$case.logits" 2>"$TMP/err"; then
+    pass
+    compare "$case generate tokens" "$TMP/$case.out.npy" "$S/lmgen_out.npy" 0
+    compare "$case stream text logits" "$TMP/$case.logits/stream_text_logits.npy" "$S/stream_text_logits.npy" 1e-4
+    compare "$case stream audio logits" "$TMP/$case.logits/stream_audio_logits.npy" "$S/stream_audio_logits.npy" 1e-4
+  else
+    fail "$case generate: $(cat "$TMP/err")"
+  fi
+  # The C API, against the same model as a library.
+  lib=$TMP/lib_$case
+  check "$case --emit lib" "$KILNC" graphs/$case.kiln --emit lib -o "$lib"
+  WRAP="-Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc -Wl,--wrap=aligned_alloc"
+  if $CC -std=c11 -O2 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L $KILN_EXTRA_CFLAGS \
+       -DMODEL_HEADER="\"$case.h\"" -DMODEL_DESC=${case}_desc -I"$lib" -Iruntime -Itests \
+       -o "$TMP/test_stream_$case" tests/stream/test_stream.c "$lib/lib$case.a" $WRAP -fopenmp -lm 2>"$TMP/err"; then
+    pass
+    "$TMP/test_stream_$case" "$S" "$G/$case/weights.safetensors" >"$TMP/log" 2>&1
+    cat "$TMP/log"
+    p=$(sed -n 's/^RESULT passed=\([0-9]*\).*/\1/p' "$TMP/log"); f=$(sed -n 's/^RESULT.*failed=\([0-9]*\)/\1/p' "$TMP/log")
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
+  else
+    fail "test_stream $case does not compile: $(cat "$TMP/err")"
+  fi
+done
+
+# The example embeds a generated model through its header and runs two streams side by side.
+if make -s --no-print-directory examples BUILD="$KILN_BUILD" >"$TMP/err" 2>&1 &&
+   "$KILN_BUILD/examples/two_streams" "$G/lm_attn_a/weights.safetensors" 12 >"$TMP/example" 2>&1 &&
+   [ "$(grep -c '^frame' "$TMP/example")" = 12 ]; then
+  pass
+else
+  fail "examples/two_streams: $(cat "$TMP/err" "$TMP/example" 2>/dev/null)"
+fi
+finish
