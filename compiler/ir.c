@@ -128,7 +128,7 @@ bool ir_verify(const struct ir_module *mod, const char *stage)
         const struct ir_graph *g = graphs[gi];
         bool *defined = calloc((size_t)g->num_values + 1, 1);
         for (int v = 0; v < g->num_values; v++)
-            defined[v] = g->values[v].kind == VAL_STATE;
+            defined[v] = g->values[v].kind == VAL_INPUT;
         for (int i = 0; i < g->num_ops; i++) {
             const struct ir_op *op = &g->ops[i];
             if (op->dead)
@@ -204,11 +204,11 @@ void plan_dump(FILE *out, const struct ir_module *mod)
     const struct ir_graph *graphs[] = {&mod->temporal, &mod->depformer};
     for (int gi = 0; gi < 2; gi++) {
         const struct ir_graph *g = graphs[gi];
-        fprintf(out, "graph %s: scratch %d floats\n", g->name, g->scratch_floats);
+        fprintf(out, "graph %s: up to %d rows per call, scratch %d floats\n", g->name, g->rows, g->scratch_floats);
         for (int v = 0; v < g->num_values; v++) {
             const struct ir_value *val = &g->values[v];
             if (val->kind == VAL_ACT && val->offset >= 0)
-                fprintf(out, "  %-24s [%6d]  at %d\n", val->name, val->len, val->offset);
+                fprintf(out, "  %-24s [%d][%d]  at %d\n", val->name, g->rows, val->len, val->offset);
         }
     }
     long long total = 0;

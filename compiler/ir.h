@@ -2,9 +2,10 @@
  * of one stream, on vectors with static lengths:
  *   temporal:  one 80 ms frame through embeddings, the temporal layers, out_norm, the text head;
  *   depformer: one within-frame step k of the depth transformer (weights selected by k).
- * Values are activations (planned into the stream's scratch arena), the stream's state (KV rings,
- * the hidden vector handed from temporal to depformer) or the step's inputs/outputs. Passes rewrite
- * ops in place (fusion marks an op dead and extends its consumer). */
+ * The temporal graph processes up to `rows` frames per call (one when streaming, a chunk of a
+ * sequence in a teacher-forced forward); every activation is [rows][len]. Values are activations
+ * (planned into the stream's scratch arena) or the call's inputs/outputs (parameters). Passes
+ * rewrite ops in place (fusion marks an op dead and extends its consumer). */
 #ifndef KILN_IR_H
 #define KILN_IR_H
 #include <stdbool.h>
@@ -12,12 +13,12 @@
 #include "model.h"
 #include "ops.h"
 
-enum value_kind { VAL_ACT, VAL_STATE, VAL_OUTPUT };
+enum value_kind { VAL_ACT, VAL_INPUT, VAL_OUTPUT };
 
 struct ir_value {
     char name[48];
     enum value_kind kind;
-    int len;                         /* floats */
+    int len;                         /* floats per row */
     int offset;                      /* planned: floats from the start of the scratch arena */
 };
 
@@ -62,6 +63,9 @@ struct ir_op {
 struct ir_graph {
     const char *name;                /* "temporal" | "depformer" */
     int dim, heads, head_dim, context, num_layers;
+    int rows;                        /* rows (frames) one call processes at most */
+    int kv_capacity;                 /* ring slots: context + rows - 1, so a call's writes never
+                                        evict a key that one of its own rows still attends to */
     bool rope;
     double rope_max_period;
     bool per_step;                   /* depformer: weights selected by step k */
@@ -77,7 +81,8 @@ struct ir_module {
     struct ir_graph temporal, depformer;
 };
 
-struct ir_module *lower_model(const struct model *m);
+/* rows: the most frames one call of the temporal graph processes (teacher-forced chunks). */
+struct ir_module *lower_model(const struct model *m, int rows);
 void ir_free(struct ir_module *mod);
 /* Checks every invariant the emitter relies on; reports violations as internal errors. */
 bool ir_verify(const struct ir_module *mod, const char *after_stage);

@@ -116,8 +116,11 @@ static void lower_layers(struct ir_module *mod, struct ir_graph *g, const struct
     }
 }
 
-static void init_graph(struct ir_graph *g, const char *name, const struct transformer_spec *t, bool per_step)
+static void init_graph(struct ir_graph *g, const char *name, const struct transformer_spec *t, bool per_step,
+                       int rows)
 {
+    g->rows = rows;
+    g->kv_capacity = t->context + rows - 1;
     g->name = name;
     g->dim = t->dim;
     g->heads = t->num_heads;
@@ -129,12 +132,13 @@ static void init_graph(struct ir_graph *g, const char *name, const struct transf
     g->per_step = per_step;
 }
 
-/* Temporal step: embeddings -> layers -> out_norm (kept: the depformer reads it) -> text head. */
-static void lower_temporal(struct ir_module *mod)
+/* Temporal step: embeddings -> layers -> out_norm (its output `hidden` is the depformer's input,
+   so it stays materialized) -> text head. */
+static void lower_temporal(struct ir_module *mod, int rows)
 {
     const struct model *m = mod->model;
     struct ir_graph *g = &mod->temporal;
-    init_graph(g, "temporal", &m->temporal, false);
+    init_graph(g, "temporal", &m->temporal, false, rows);
     const int D = m->temporal.dim;
 
     int x = ir_value(g, VAL_ACT, D, "x");
@@ -148,7 +152,7 @@ static void lower_temporal(struct ir_module *mod)
 
     lower_layers(mod, g, &m->temporal, "transformer", x);
 
-    int hidden = ir_value(g, VAL_STATE, D, "hidden");
+    int hidden = ir_value(g, VAL_OUTPUT, D, "hidden");
     struct ir_op *op = ir_op(g, OP_RMS_NORM, x, -1, hidden);
     op->weight = norm_alpha(mod, D, "out_norm.alpha"), op->eps = m->temporal.norm_eps;
     int logits = ir_value(g, VAL_OUTPUT, m->text_card, "text_logits");
@@ -160,10 +164,10 @@ static void lower_depformer(struct ir_module *mod)
 {
     const struct model *m = mod->model;
     struct ir_graph *g = &mod->depformer;
-    init_graph(g, "depformer", &m->depformer, true);
+    init_graph(g, "depformer", &m->depformer, true, 1);
     const int D = m->depformer.dim, K = m->dep_q;
 
-    int hidden = ir_value(g, VAL_STATE, m->temporal.dim, "hidden");
+    int hidden = ir_value(g, VAL_INPUT, m->temporal.dim, "hidden");
     int x = ir_value(g, VAL_ACT, D, "x");
     ir_op(g, OP_MATMUL, hidden, -1, x)->weight =
         add_weight(mod, STEP_TABLE, K, D, m->temporal.dim, 2, (long long[]){D, m->temporal.dim}, "depformer_in.{k}.weight");
@@ -182,13 +186,13 @@ static void lower_depformer(struct ir_module *mod)
         add_weight(mod, STEP_TABLE, K, m->card, D, 2, (long long[]){m->card, D}, "linears.{k}.weight");
 }
 
-struct ir_module *lower_model(const struct model *m)
+struct ir_module *lower_model(const struct model *m, int rows)
 {
     struct ir_module *mod = calloc(1, sizeof *mod);
     if (!mod)
         return NULL;
     mod->model = m;
-    lower_temporal(mod);
+    lower_temporal(mod, rows);
     lower_depformer(mod);
     return mod;
 }

@@ -14,6 +14,7 @@ struct options {
     const char *input;
     enum dump_stage dump;
     bool fuse;
+    int rows;                        /* frames per temporal call in a teacher-forced forward */
     struct emit_options emit;
     struct build_options build;
 };
@@ -31,6 +32,7 @@ static const char usage[] =
     "  --cc CC                C compiler (default cc; another one also compiles the runtime)\n"
     "  --simde                build avx512/neon code against SIMDe (not yet supported)\n"
     "  --dump=STAGE           print ast | model | ir | fused | plan and stop\n"
+    "  --rows N               frames per temporal call in a teacher-forced forward (default 32)\n"
     "  --no-fuse              skip the fusion passes (for testing the fused kernels)\n"
     "  -h, --help             this text\n";
 
@@ -56,7 +58,7 @@ static const char *option_value(int argc, char **argv, int *i, const char *flag)
 
 static int parse_options(int argc, char **argv, struct options *opt)
 {
-    *opt = (struct options){.fuse = true, .build = {.emit = EMIT_EXE}};
+    *opt = (struct options){.fuse = true, .rows = 32, .build = {.emit = EMIT_EXE}};
     const char *target = "native", *value;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -97,6 +99,12 @@ static int parse_options(int argc, char **argv, struct options *opt)
             if (k == 6)
                 return option_error("unknown --dump stage '%s' (ast, model, ir, fused, plan)", value);
             opt->dump = (enum dump_stage)k;
+        } else if ((value = option_value(argc, argv, &i, "--rows"))) {
+            char *end;
+            long rows = strtol(value, &end, 10);
+            if (*end || end == value || rows < 1 || rows > 4096)
+                return option_error("--rows wants a number of frames from 1 to 4096, not '%s'", value);
+            opt->rows = (int)rows;
         } else if (strcmp(a, "--no-fuse") == 0) {
             opt->fuse = false;
         } else if (a[0] == '-') {
@@ -152,7 +160,7 @@ static int compile(struct options *opt)
             return 1;
         }
 
-    struct ir_module *mod = lower_model(&model);
+    struct ir_module *mod = lower_model(&model, opt->rows);
     if (!ir_verify(mod, "lower"))
         return 2;
     if (opt->dump != DUMP_IR && opt->fuse) {

@@ -1,6 +1,7 @@
-/* plan.c: places every activation of a graph in one scratch arena, reusing memory whose value is
- * dead: a value lives from the op that first writes it to the last op that reads it, and two values
- * whose lives overlap never share bytes. Offsets are in floats, aligned to a cache line. */
+/* plan.c: places every activation of a graph ([rows][len] floats) in one scratch arena, reusing
+ * memory whose value is dead: a value lives from the op that first writes it to the last op that
+ * reads it, and two values whose lives overlap never share bytes. Offsets are in floats, aligned
+ * to a cache line. */
 #include <stdlib.h>
 #include "ir.h"
 
@@ -37,7 +38,7 @@ static void plan_graph(struct ir_graph *g)
         val->offset = -1;
         if (val->kind != VAL_ACT || range[v].first < 0)
             continue;
-        int size = (val->len + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+        int size = (val->len * g->rows + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
         /* Lowest offset that overlaps no placed value alive at the same time. */
         int offset = 0;
         for (bool moved = true; moved;) {
@@ -46,8 +47,9 @@ static void plan_graph(struct ir_graph *g)
                 const struct ir_value *other = &g->values[u];
                 if (other->offset < 0 || range[u].last < range[v].first || range[v].last < range[u].first)
                     continue;
-                if (offset < other->offset + other->len && other->offset < offset + size) {
-                    offset = (other->offset + other->len + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+                int other_size = other->len * g->rows;
+                if (offset < other->offset + other_size && other->offset < offset + size) {
+                    offset = (other->offset + other_size + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
                     moved = true;
                 }
             }

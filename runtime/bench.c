@@ -51,11 +51,12 @@ int bench_run(const struct kiln_model_desc *d, const struct kiln_weights *w, con
     int32_t *tokens = calloc((size_t)d->num_streams, sizeof *tokens);
     float *text_logits = malloc((size_t)d->text_card * sizeof *text_logits);
     float *audio_logits = malloc((size_t)d->card * sizeof *audio_logits);
+    float *hidden = malloc((size_t)d->dim * sizeof *hidden);
     double *frame_ms = malloc((size_t)opt->steps * sizeof *frame_ms);
     double (*parts)[KILN_NUM_COMPONENTS] = malloc((size_t)opt->steps * sizeof *parts);
-    if (!stream || !tokens || !text_logits || !audio_logits || !frame_ms || !parts) {
+    if (!stream || !tokens || !text_logits || !audio_logits || !hidden || !frame_ms || !parts) {
         fprintf(stderr, "%s bench: error: out of memory (a stream needs %zu bytes)\n", d->name, d->stream_bytes);
-        kiln_stream_free(stream), free(tokens), free(text_logits), free(audio_logits), free(frame_ms), free(parts);
+        kiln_stream_free(stream), free(tokens), free(text_logits), free(audio_logits), free(hidden), free(frame_ms), free(parts);
         return 1;
     }
     if (opt->context > 0)
@@ -66,12 +67,12 @@ int bench_run(const struct kiln_model_desc *d, const struct kiln_weights *w, con
         memset(component_ms, 0, sizeof component_ms);
         profiling = true;
         double start = last_mark = now_ms();
-        d->temporal_step(w->table, stream, tokens, text_logits);
+        d->temporal(w->table, stream, tokens, 1, text_logits, hidden);
         int32_t prev = argmax(text_logits, d->text_card);
         kiln_profile_mark(KILN_SAMPLE);
         tokens[0] = prev;
         for (int q = 0; q < d->dep_q; q++) {
-            d->depformer_step(w->table, stream, q, prev, audio_logits);
+            d->depformer_step(w->table, stream, q, prev, hidden, audio_logits);
             prev = argmax(audio_logits, d->card);
             kiln_profile_mark(KILN_SAMPLE);
             tokens[1 + q] = prev;
@@ -116,6 +117,6 @@ int bench_run(const struct kiln_model_desc *d, const struct kiln_weights *w, con
         printf(" (ms, medians)\n");
     }
     free(column);
-    kiln_stream_free(stream), free(tokens), free(text_logits), free(audio_logits), free(frame_ms), free(parts);
+    kiln_stream_free(stream), free(tokens), free(text_logits), free(audio_logits), free(hidden), free(frame_ms), free(parts);
     return 0;
 }

@@ -48,14 +48,17 @@ struct kiln_model_desc {
     size_t kv_bytes;                 /* the part of it that holds attention caches */
     /* Puts a stream (stream_bytes, KILN_ALIGN-aligned) into its initial state. */
     void (*stream_reset)(void *stream);
-    /* One frame of the temporal transformer: tokens[num_streams] (undelayed per-step input;
-       -1 = zero embedding) -> text_logits[text_card]; keeps the depformer's input in the stream. */
-    void (*temporal_step)(const void *weights, void *stream, const int32_t *tokens, float *text_logits);
-    /* Depformer step k (0..dep_q-1) of the current frame; k == 0 starts a fresh depformer state.
-       prev_token: the text token (k == 0) or audio codebook k-1's token; -> logits[card]. */
-    void (*depformer_step)(const void *weights, void *stream, int k, int32_t prev_token, float *logits);
-    /* The temporal transformer's output after out_norm for the last frame ([dim] in the stream). */
-    const float *(*stream_hidden)(const void *stream);
+    int max_rows;                    /* the most frames one temporal call takes */
+    /* T (1..max_rows) frames of the temporal transformer from the stream's position on:
+       tokens[T][num_streams] (each step's delayed input; -1 = zero embedding) -> text_logits[T][text_card]
+       and hidden[T][dim] (the output after out_norm, the depformer's input). */
+    void (*temporal)(const void *weights, void *stream, const int32_t *tokens, int T, float *text_logits,
+                     float *hidden);
+    /* Depformer step k (0..dep_q-1) of a frame whose temporal output is hidden[dim]; k == 0 starts
+       a fresh depformer state. prev_token: the text token (k == 0) or audio codebook k-1's token;
+       -> logits[card]. */
+    void (*depformer_step)(const void *weights, void *stream, int k, int32_t prev_token, const float *hidden,
+                           float *logits);
     /* Positions the stream as if `frames` frames had been stepped (the KV ring marked full with
        whatever it holds): for benchmarks at a given context. */
     void (*stream_advance)(void *stream, int64_t frames);

@@ -51,29 +51,34 @@ int kiln_forward(const struct kiln_model_desc *desc, const struct kiln_weights *
 {
     if (kiln_check_codes(desc, codes, B, T, err, errlen))
         return 1;
-    const int K = desc->num_streams, Q = desc->dep_q, TC = desc->text_card, C = desc->card;
+    const int K = desc->num_streams, Q = desc->dep_q, TC = desc->text_card, C = desc->card, D = desc->dim;
+    const int rows = desc->max_rows;
     void *stream = kiln_stream_new(desc);
-    int32_t *tokens = malloc((size_t)K * sizeof *tokens);
+    int32_t *tokens = malloc((size_t)rows * K * sizeof *tokens);
     float *text_steps = malloc((size_t)T * TC * sizeof *text_steps);
     float *audio_steps = malloc((size_t)Q * T * C * sizeof *audio_steps);
-    if (!stream || !tokens || !text_steps || !audio_steps) {
+    float *chunk_hidden = malloc((size_t)rows * D * sizeof *chunk_hidden);
+    if (!stream || !tokens || !text_steps || !audio_steps || !chunk_hidden) {
         snprintf(err, errlen, "out of memory");
-        kiln_stream_free(stream), free(tokens), free(text_steps), free(audio_steps);
+        kiln_stream_free(stream), free(tokens), free(text_steps), free(audio_steps), free(chunk_hidden);
         return 1;
     }
     for (int b = 0; b < B; b++) {
         const int32_t *cb = codes + (size_t)b * K * T;
         desc->stream_reset(stream);
-        for (int s = 0; s < T; s++) {
-            for (int k = 0; k < K; k++)
-                tokens[k] = step_input(desc, cb, T, k, s);
-            desc->temporal_step(w->table, stream, tokens, text_steps + (size_t)s * TC);
-            if (hidden)
-                memcpy(hidden + ((size_t)b * T + s) * desc->dim, desc->stream_hidden(stream), (size_t)desc->dim * sizeof *hidden);
+        /* The temporal transformer takes the sequence in chunks of up to max_rows frames. */
+        for (int s0 = 0; s0 < T; s0 += rows) {
+            int n = T - s0 < rows ? T - s0 : rows;
+            for (int r = 0; r < n; r++)
+                for (int k = 0; k < K; k++)
+                    tokens[r * K + k] = step_input(desc, cb, T, k, s0 + r);
+            float *hid = hidden ? hidden + ((size_t)b * T + s0) * D : chunk_hidden;
+            desc->temporal(w->table, stream, tokens, n, text_steps + (size_t)s0 * TC, hid);
             /* The depformer is teacher-forced with the next step's inputs (its targets). */
-            for (int q = 0; q < Q; q++)
-                desc->depformer_step(w->table, stream, q, step_input(desc, cb, T, q, s + 1),
-                                     audio_steps + ((size_t)q * T + s) * C);
+            for (int r = 0; r < n; r++)
+                for (int q = 0; q < Q; q++)
+                    desc->depformer_step(w->table, stream, q, step_input(desc, cb, T, q, s0 + r + 1), hid + (size_t)r * D,
+                                         audio_steps + ((size_t)q * T + s0 + r) * C);
         }
         /* Re-align to codes time: output t of stream k is step t + delay_k. */
         for (int t = 0; t < T; t++) {
@@ -92,6 +97,6 @@ int kiln_forward(const struct kiln_model_desc *desc, const struct kiln_weights *
                     dst[i] = valid ? audio_steps[((size_t)q * T + s) * C + i] : NAN;
             }
     }
-    kiln_stream_free(stream), free(tokens), free(text_steps), free(audio_steps);
+    kiln_stream_free(stream), free(tokens), free(text_steps), free(audio_steps), free(chunk_hidden);
     return 0;
 }

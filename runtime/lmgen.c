@@ -27,7 +27,7 @@ struct kiln_gen {
     void *stream;                    /* the generated stream struct */
     /* Buffers: */
     int32_t *tokens;                 /* [num_streams] this step's input */
-    float *text_logits, *audio_logits;
+    float *text_logits, *audio_logits, *hidden;
     float *sample_p;
     int *sample_index;
 };
@@ -56,9 +56,10 @@ struct kiln_gen *kiln_gen_new(const struct kiln_model *model, const struct kiln_
     g->tokens = malloc((size_t)d->num_streams * sizeof *g->tokens);
     g->text_logits = malloc((size_t)d->text_card * sizeof(float));
     g->audio_logits = malloc((size_t)d->dep_q * d->card * sizeof(float));
+    g->hidden = malloc((size_t)d->dim * sizeof(float));
     g->sample_p = malloc((size_t)vocab * sizeof(float));
     g->sample_index = malloc((size_t)vocab * sizeof(int));
-    if (!g->state || !g->stream || !g->tokens || !g->text_logits || !g->audio_logits || !g->sample_p ||
+    if (!g->state || !g->stream || !g->tokens || !g->text_logits || !g->audio_logits || !g->hidden || !g->sample_p ||
         !g->sample_index) {
         kiln_gen_free(g);
         return NULL;
@@ -86,7 +87,7 @@ void kiln_gen_free(struct kiln_gen *g)
     if (!g)
         return;
     kiln_stream_free(g->stream);
-    free(g->state), free(g->tokens), free(g->text_logits), free(g->audio_logits), free(g->sample_p),
+    free(g->state), free(g->tokens), free(g->text_logits), free(g->audio_logits), free(g->hidden), free(g->sample_p),
         free(g->sample_index), free(g);
 }
 
@@ -109,7 +110,7 @@ int kiln_gen_step(struct kiln_gen *g, const int32_t *user_codes, int32_t *out)
         g->tokens[k] = o <= d->delays[k] ? initial : token == UNGENERATED ? 0 : token;
     }
     /* 3-4. Temporal step, text token, then the depformer's codebooks, each fed the previous token. */
-    d->temporal_step(w, g->stream, g->tokens, g->text_logits);
+    d->temporal(w, g->stream, g->tokens, 1, g->text_logits, g->hidden);
     const struct kiln_sampling *s = &g->sampling;
     int32_t prev = sample_token(g->text_logits, d->text_card, s->temp_text, s->top_k_text, &g->state->rng,
                                 g->sample_p, g->sample_index);
@@ -119,7 +120,7 @@ int kiln_gen_step(struct kiln_gen *g, const int32_t *user_codes, int32_t *out)
     cache[col] = prev;
     for (int q = 0; q < d->dep_q; q++) {
         float *logits = g->audio_logits + (size_t)q * d->card;
-        d->depformer_step(w, g->stream, q, prev, logits);
+        d->depformer_step(w, g->stream, q, prev, g->hidden, logits);
         prev = sample_token(logits, d->card, s->temp, s->top_k, &g->state->rng, g->sample_p, g->sample_index);
         kiln_profile_mark(KILN_SAMPLE);
         cache[(1 + q) * CT + col] = prev;
@@ -135,7 +136,7 @@ int kiln_gen_step(struct kiln_gen *g, const int32_t *user_codes, int32_t *out)
 
 const float *kiln_gen_text_logits(const struct kiln_gen *g) { return g->text_logits; }
 const float *kiln_gen_audio_logits(const struct kiln_gen *g) { return g->audio_logits; }
-const float *kiln_gen_hidden(const struct kiln_gen *g) { return g->model->desc->stream_hidden(g->stream); }
+const float *kiln_gen_hidden(const struct kiln_gen *g) { return g->hidden; }
 
 size_t kiln_gen_state_size(const struct kiln_gen *g)
 {

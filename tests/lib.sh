@@ -14,12 +14,12 @@ fail() { failed=$((failed + 1)); echo "FAIL $*" >&2; }
 # check NAME CMD...: CMD must exit 0.
 check() {
   name=$1; shift
-  if out=$("$@" 2>&1); then pass; else fail "$name: $out"; fi
+  if check_out=$("$@" 2>&1); then pass; else fail "$name: $check_out"; fi
 }
 
 # compare NAME GOT REF TOL: npycmp within tolerance.
 compare() {
-  if out=$("$NPYCMP" "$2" "$3" "$4" 2>&1); then pass; echo "  $1: $out"; else fail "$1: $out"; fi
+  if cmp_out=$("$NPYCMP" "$2" "$3" "$4" 2>&1); then pass; echo "  $1: $cmp_out"; else fail "$1: $cmp_out"; fi
 }
 
 # expect_error NAME STATUS EXPECTED_STDERR CMD...: CMD exits with STATUS and prints exactly EXPECTED on stderr.

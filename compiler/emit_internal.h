@@ -1,0 +1,27 @@
+/* emit_internal.h: shared by the C back end's two files: emit_kernels.c writes kernel
+ * definitions (each once, named by what it is specialized for), emit_c.c writes everything else. */
+#ifndef KILN_EMIT_INTERNAL_H
+#define KILN_EMIT_INTERNAL_H
+#include "emit.h"
+
+struct emitter {
+    const struct ir_module *mod;
+    const struct target *target;
+    const char *name;                /* model name, prefixes every public symbol */
+    FILE *kernels;                   /* kernel definitions, in order of first use */
+    char **kernel_names; int num_kernels;
+};
+
+/* Every kernel processes T rows (T <= the graph's rows); each returns the kernel's name in a
+   static buffer that the next call overwrites. */
+const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const struct ir_op *op);
+const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_stride);
+const char *kernel_rms(struct emitter *e, int n, bool materialize);
+const char *kernel_embed_add(struct emitter *e, int n);
+const char *kernel_add(struct emitter *e, int n);
+const char *kernel_silu_gate(struct emitter *e, int n);
+const char *kernel_rope_qk(struct emitter *e, const struct ir_graph *g);
+const char *kernel_kv_write(struct emitter *e, const struct ir_graph *g);
+void emit_rope_table(FILE *out, const struct ir_graph *g);
+void float_literal(char *buf, size_t size, float value);
+#endif

@@ -1,0 +1,250 @@
+/* emit_kernels.c: the kernels of the C back end, as text. Each is specialized for its shapes and
+ * fusions (every bound but the row count T a literal), written once and named after what it is
+ * specialized for, so identical layers share it. Rows are contiguous: x[t][C] at x + t * C. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "emit_internal.h"
+
+static char kernel_name[96];
+
+/* Records name; returns true when the kernel was already written. */
+static bool seen(struct emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool seen(struct emitter *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(kernel_name, sizeof kernel_name, fmt, ap);
+    va_end(ap);
+    for (int i = 0; i < e->num_kernels; i++)
+        if (strcmp(e->kernel_names[i], kernel_name) == 0)
+            return true;
+    e->kernel_names = realloc(e->kernel_names, (size_t)(e->num_kernels + 1) * sizeof *e->kernel_names);
+    e->kernel_names[e->num_kernels++] = strdup(kernel_name);
+    return false;
+}
+
+void float_literal(char *buf, size_t size, float value) { snprintf(buf, size, "%.9gf", (double)value); }
+
+/* dot_N(a, b): the inner product every matmul and attention score is made of. */
+static void dot(struct emitter *e, int n, char *name, size_t size)
+{
+    if (!seen(e, "dot_%d", n))
+        fprintf(e->kernels,
+                "static inline float dot_%d(const float *restrict a, const float *restrict b)\n"
+                "{\n    float acc = 0.0f;\n    for (int i = 0; i < %d; i++)\n        acc += a[i] * b[i];\n"
+                "    return acc;\n}\n\n", n, n);
+    snprintf(name, size, "dot_%d", n);
+}
+
+static const char *const epilogue_suffix[] = {"store", "acc", "silu_gate", "rope_kv"};
+
+const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const struct ir_op *op)
+{
+    const struct ir_weight *w = &e->mod->weights[op->weight];
+    const int R = w->rows, C = w->cols;
+    const bool rope = op->epilogue == EPI_ROPE_KV && g->rope, scaled = op->scale >= 0;
+    char d[32];
+    dot(e, C, d, sizeof d);
+    if (seen(e, "matmul_%dx%d_%s%s%s", R, C, epilogue_suffix[op->epilogue], rope ? "_rope" : "", scaled ? "_scaled" : ""))
+        return kernel_name;
+    FILE *k = e->kernels;
+    const char *s = scaled ? " * s[t]" : "";
+    const char *sparam = scaled ? "const float *restrict s, " : "";
+    switch (op->epilogue) {
+    case EPI_STORE:
+    case EPI_ACCUMULATE: {
+        const char *assign = op->epilogue == EPI_STORE ? "=" : "+=";
+        fprintf(k, "/* out[t][%d] %s W[%d, %d] . x[t][%d]%s */\n", R, assign, R, C, C, scaled ? " * s[t]" : "");
+        fprintf(k, "static void %s(const float *restrict W, const float *restrict x, %sfloat *restrict out, int T)\n{\n"
+                   "    for (int t = 0; t < T; t++)\n        for (int r = 0; r < %d; r++)\n"
+                   "            out[t * %d + r] %s %s(W + (size_t)r * %d, x + t * %d)%s;\n}\n\n",
+                kernel_name, sparam, R, R, assign, d, C, C, s);
+        break;
+    }
+    case EPI_SILU_GATE:
+        fprintf(k, "/* out[t][i] = silu(W[i] . x[t]) * (W[%d + i] . x[t])%s: Moshi's gated FFN, W [%d, %d] */\n",
+                R / 2, scaled ? ", both scaled by s[t]" : "", R, C);
+        fprintf(k, "static void %s(const float *restrict W, const float *restrict x, %sfloat *restrict out, int T)\n{\n"
+                   "    for (int t = 0; t < T; t++)\n        for (int i = 0; i < %d; i++) {\n"
+                   "            float a = %s(W + (size_t)i * %d, x + t * %d)%s;\n"
+                   "            float b = %s(W + (size_t)(%d + i) * %d, x + t * %d)%s;\n"
+                   "            out[t * %d + i] = a / (1.0f + expf(-a)) * b;\n        }\n}\n\n",
+                kernel_name, sparam, R / 2, d, C, C, s, d, R / 2, C, C, s, R / 2);
+        break;
+    case EPI_ROPE_KV: {
+        const int D = R / 3, cap = g->kv_capacity;
+        fprintf(k, "/* [q; k; v] = W[%d, %d] . x[t]%s;%s q -> q[t]; k, v -> ring slot (pos0 + t) %% %d */\n", R, C,
+                scaled ? " * s[t]" : "", rope ? " interleaved RoPE at position pos0 + t on q and k;" : "", cap);
+        fprintf(k, "static void %s(const float *restrict W, const float *restrict x, %sfloat *restrict q,\n"
+                   "    float *restrict k_ring, float *restrict v_ring, int64_t pos0, int T)\n{\n"
+                   "    for (int t = 0; t < T; t++) {\n"
+                   "        const float *xt = x + t * %d;\n"
+                   "        const int64_t slot = (pos0 + t) %% %d;\n"
+                   "        float *dst[3] = {q + t * %d, k_ring + slot * %d, v_ring + slot * %d};\n",
+                kernel_name, sparam, C, cap, D, D, D);
+        if (rope)
+            fprintf(k, "        const float pos = (float)(pos0 + t);\n"
+                       "        for (int part = 0; part < 2; part++)\n"
+                       "            for (int r = 0; r < %d; r += 2) {\n"
+                       "                const float *Wr = W + (size_t)(part * %d + r) * %d;\n"
+                       "                float angle = pos * rope_freq[(r %% %d) / 2];\n"
+                       "                float c = cosf(angle), sn = sinf(angle);\n"
+                       "                float re = %s(Wr, xt)%s, im = %s(Wr + %d, xt)%s;\n"
+                       "                dst[part][r] = re * c - im * sn;\n"
+                       "                dst[part][r + 1] = re * sn + im * c;\n"
+                       "            }\n"
+                       "        for (int r = 0; r < %d; r++)\n"
+                       "            dst[2][r] = %s(W + (size_t)(%d + r) * %d, xt)%s;\n",
+                    D, D, C, g->head_dim, d, s, d, C, s, D, d, 2 * D, C, s);
+        else
+            fprintf(k, "        for (int part = 0; part < 3; part++)\n"
+                       "            for (int r = 0; r < %d; r++)\n"
+                       "                dst[part][r] = %s(W + (size_t)(part * %d + r) * %d, xt)%s;\n",
+                    D, d, D, C, s);
+        fprintf(k, "    }\n}\n\n");
+        break;
+    }
+    }
+    return kernel_name;
+}
+
+const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_stride)
+{
+    const int D = g->dim, H = g->heads, HD = g->head_dim, cap = g->kv_capacity, window = g->context;
+    char d[32], scale[32];
+    dot(e, HD, d, sizeof d);
+    if (seen(e, "attention_%dx%d_ring%d_window%d%s", H, HD, cap, window, q_stride != D ? "_in_qkv" : ""))
+        return kernel_name;
+    float_literal(scale, sizeof scale, 1.0f / sqrtf((float)HD));
+    fprintf(e->kernels,
+            "/* out[t] = softmax(q[t] k^T / sqrt(%d)) v per head (%d heads), over the %d ring slots whose position\n"
+            "   p' satisfies 0 <= (pos0 + t) - p' < %d (slot_pos -1: never written). Ring rows: [slot][%d];\n"
+            "   q rows are %d floats apart. */\n"
+            "static void %s(const float *restrict q, const float *restrict k, const float *restrict v,\n"
+            "    const int64_t *restrict slot_pos, int64_t pos0, float *restrict out, int T)\n{\n"
+            "    float weight[%d];\n"
+            "    for (int t = 0; t < T; t++)\n"
+            "        for (int h = 0; h < %d; h++) {\n"
+            "            const float *qh = q + t * %d + h * %d;\n"
+            "            float max = -INFINITY;\n"
+            "            for (int j = 0; j < %d; j++) {\n"
+            "                int64_t age = pos0 + t - slot_pos[j];\n"
+            "                weight[j] = -INFINITY;\n"
+            "                if (slot_pos[j] < 0 || age < 0 || age >= %d)\n                    continue;\n"
+            "                weight[j] = %s(qh, k + (size_t)j * %d + h * %d) * %s;\n"
+            "                max = weight[j] > max ? weight[j] : max;\n"
+            "            }\n"
+            "            float sum = 0.0f;\n"
+            "            for (int j = 0; j < %d; j++) {\n"
+            "                weight[j] = weight[j] == -INFINITY ? 0.0f : expf(weight[j] - max);\n"
+            "                sum += weight[j];\n"
+            "            }\n"
+            "            float *oh = out + t * %d + h * %d;\n"
+            "            for (int i = 0; i < %d; i++)\n                oh[i] = 0.0f;\n"
+            "            for (int j = 0; j < %d; j++) {\n"
+            "                if (weight[j] == 0.0f)\n                    continue;\n"
+            "                const float *vj = v + (size_t)j * %d + h * %d;\n"
+            "                float p = weight[j] / sum;\n"
+            "                for (int i = 0; i < %d; i++)\n                    oh[i] += p * vj[i];\n"
+            "            }\n        }\n}\n\n",
+            HD, H, cap, window, D, q_stride, kernel_name, cap, H, q_stride, HD, cap, window, d, D, HD, scale, cap, D,
+            HD, HD, cap, D, HD, HD);
+    return kernel_name;
+}
+
+const char *kernel_rms(struct emitter *e, int n, bool materialize)
+{
+    if (seen(e, "%s_%d", materialize ? "rms_norm" : "rms_scale", n))
+        return kernel_name;
+    FILE *k = e->kernels;
+    if (materialize)
+        fprintf(k, "/* out[t] = x[t] * (alpha * rsqrt(eps + mean(x[t]^2))), in f32 (Moshi's RMSNorm) */\n"
+                   "static void %s(const float *restrict x, const float *restrict alpha, float eps, float *restrict out, int T)\n{\n",
+                kernel_name);
+    else
+        fprintf(k, "/* s[t] = rsqrt(eps + mean(x[t]^2)): RMSNorm whose alpha the next matmuls hold */\n"
+                   "static void %s(const float *restrict x, float eps, float *restrict s, int T)\n{\n", kernel_name);
+    fprintf(k, "    for (int t = 0; t < T; t++) {\n        const float *xt = x + t * %d;\n        float sum = 0.0f;\n"
+               "        for (int i = 0; i < %d; i++)\n            sum += xt[i] * xt[i];\n"
+               "        float r = 1.0f / sqrtf(sum / %d.0f + eps);\n", n, n, n);
+    if (materialize)
+        fprintf(k, "        for (int i = 0; i < %d; i++)\n            out[t * %d + i] = xt[i] * (alpha[i] * r);\n", n, n);
+    else
+        fprintf(k, "        s[t] = r;\n");
+    fprintf(k, "    }\n}\n\n");
+    return kernel_name;
+}
+
+const char *kernel_embed_add(struct emitter *e, int n)
+{
+    if (!seen(e, "embed_add_%d", n))
+        fprintf(e->kernels, "/* out += table[token]; token -1 is Moshi's zero token (adds nothing) */\n"
+                            "static void %s(float *restrict out, const float *restrict table, int32_t token)\n{\n"
+                            "    if (token < 0)\n        return;\n    const float *row = table + (size_t)token * %d;\n"
+                            "    for (int i = 0; i < %d; i++)\n        out[i] += row[i];\n}\n\n", kernel_name, n, n);
+    return kernel_name;
+}
+
+const char *kernel_add(struct emitter *e, int n)
+{
+    if (!seen(e, "add_%d", n))
+        fprintf(e->kernels, "static void %s(float *restrict x, const float *restrict y, int T)\n{\n"
+                            "    for (int i = 0; i < T * %d; i++)\n        x[i] += y[i];\n}\n\n", kernel_name, n);
+    return kernel_name;
+}
+
+const char *kernel_silu_gate(struct emitter *e, int n)
+{
+    if (!seen(e, "silu_gate_%d", n))
+        fprintf(e->kernels, "/* out[t][i] = silu(h[t][i]) * h[t][%d + i] */\n"
+                            "static void %s(const float *restrict h, float *restrict out, int T)\n{\n"
+                            "    for (int t = 0; t < T; t++)\n        for (int i = 0; i < %d; i++) {\n"
+                            "            float a = h[t * %d + i];\n"
+                            "            out[t * %d + i] = a / (1.0f + expf(-a)) * h[t * %d + %d + i];\n        }\n}\n\n",
+                n, kernel_name, n, 2 * n, n, 2 * n, n);
+    return kernel_name;
+}
+
+const char *kernel_rope_qk(struct emitter *e, const struct ir_graph *g)
+{
+    if (!seen(e, "rope_qk_%d", g->dim))
+        fprintf(e->kernels,
+                "/* Interleaved RoPE on the q and k thirds of qkv[t][%d] at position pos0 + t. */\n"
+                "static void %s(float *qkv, int64_t pos0, int T)\n{\n"
+                "    for (int t = 0; t < T; t++)\n        for (int r = 0; r < %d; r += 2) {\n"
+                "            float *x = qkv + t * %d + r;\n"
+                "            float angle = (float)(pos0 + t) * rope_freq[(r %% %d) / 2];\n"
+                "            float c = cosf(angle), sn = sinf(angle), re = x[0], im = x[1];\n"
+                "            x[0] = re * c - im * sn;\n            x[1] = re * sn + im * c;\n        }\n}\n\n",
+                3 * g->dim, kernel_name, 2 * g->dim, 3 * g->dim, g->head_dim);
+    return kernel_name;
+}
+
+const char *kernel_kv_write(struct emitter *e, const struct ir_graph *g)
+{
+    const int D = g->dim;
+    if (!seen(e, "kv_write_%d_ring%d", D, g->kv_capacity))
+        fprintf(e->kernels,
+                "/* The k and v thirds of qkv[t][%d] into ring slot (pos0 + t) %% %d. */\n"
+                "static void %s(const float *qkv, float *k_ring, float *v_ring, int64_t pos0, int T)\n{\n"
+                "    for (int t = 0; t < T; t++) {\n        int64_t slot = (pos0 + t) %% %d;\n"
+                "        memcpy(k_ring + slot * %d, qkv + t * %d + %d, %d * sizeof(float));\n"
+                "        memcpy(v_ring + slot * %d, qkv + t * %d + %d, %d * sizeof(float));\n    }\n}\n\n",
+                3 * D, g->kv_capacity, kernel_name, g->kv_capacity, D, 3 * D, D, D, D, 3 * D, 2 * D, D);
+    return kernel_name;
+}
+
+/* Frequencies exactly as Moshi's rope.py computes them in float32: exp(i * (-ln(period) * 2 / hd)). */
+void emit_rope_table(FILE *out, const struct ir_graph *g)
+{
+    const int half = g->head_dim / 2;
+    const float step = (float)(-log(g->rope_max_period) * 2.0 / g->head_dim);
+    fprintf(out, "/* RoPE frequencies for head_dim %d, max_period %g: expf(i * (-ln(period) * 2 / %d)) in f32. */\n",
+            g->head_dim, g->rope_max_period, g->head_dim);
+    fprintf(out, "static const float rope_freq[%d] = {", half);
+    for (int i = 0; i < half; i++)
+        fprintf(out, "%s%a", i == 0 ? "\n    " : i % 6 ? ", " : ",\n    ", (double)expf((float)i * step));
+    fprintf(out, "\n};\n\n");
+}
