@@ -16,7 +16,7 @@ UNIT_SRC     := $(wildcard tests/unit/*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps test test-asan demo bench examples clean
-all: $(BUILD)/kilnc $(BUILD)/libkiln_rt.a $(BUILD)/npycmp $(UNIT_BIN)
+all: $(BUILD)/kilnc $(BUILD)/libkiln_rt.a $(BUILD)/npycmp $(BUILD)/gen_ttt $(UNIT_BIN)
 
 deps:
 	@scripts/deps.sh
@@ -49,6 +49,9 @@ $(BUILD)/libkiln_rt.a: $(RUNTIME_OBJ)
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkiln_rt.a tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fopenmp -Iruntime -Itests -o $@ $< $(BUILD)/libkiln_rt.a $(LDFLAGS) -lm
+
+$(BUILD)/gen_ttt: tests/ttt/gen_ttt.c compiler/emit_ttt.c $(wildcard compiler/*.h)
+	$(CC) $(CFLAGS) -Icompiler -o $@ tests/ttt/gen_ttt.c compiler/emit_ttt.c $(LDFLAGS)
 
 $(BUILD)/npycmp: tests/tools/npycmp.c $(BUILD)/libkiln_rt.a
 	$(CC) $(CFLAGS) -Iruntime -o $@ $< $(BUILD)/libkiln_rt.a $(LDFLAGS) -fopenmp -lm
