@@ -46,6 +46,53 @@ static void emit_op_comment(FILE *out, const struct emitter *e, const struct ir_
     fprintf(out, "%s */\n", epi[op->epilogue]);
 }
 
+static bool is_ttt(const struct model *m, int layer) { return m->temporal.layers[layer].mixer != MIXER_ATTENTION; }
+
+/* The KV ring of temporal layer l: attention layers are numbered in order, TTT layers have none. */
+static int attention_index(const struct model *m, int layer)
+{
+    int index = 0;
+    for (int l = 0; l < layer; l++)
+        index += !is_ttt(m, l);
+    return index;
+}
+
+/* A TTT op: its weights gathered into a struct ttt_weights, its state the stream's. */
+static void emit_ttt_call(struct emitter *e, FILE *out, const struct ir_graph *g, const struct ir_op *op,
+                          const char *xq, const char *dst)
+{
+    const struct layer_spec *spec = &e->mod->model->temporal.layers[op->layer];
+    struct ttt_shape shape;
+    ttt_shape_of(e->mod->model, op->layer, &shape);
+    char kernel[64], xk[64] = "NULL", xv[64], lr[64], work[64], base_lr[32], eps[32];
+    ttt_kernel_name(kernel, sizeof kernel, &shape);
+    if (!seen_kernel(e, kernel))
+        emit_ttt_kernel(e->kernels, &shape);
+    if (op->in[1] >= 0)
+        value_expr(xk, sizeof xk, g, op->in[1]);
+    value_expr(xv, sizeof xv, g, op->in[2]);
+    value_expr(lr, sizeof lr, g, op->in[3]);
+    value_expr(work, sizeof work, g, op->work);
+    float_literal(base_lr, sizeof base_lr, (float)spec->ttt.base_lr);
+    float_literal(eps, sizeof eps, (float)spec->ttt.eps);
+    /* The order of the TTT op's weight block (lower.c, lower_ttt). */
+    const char *fields[14];
+    int n = 0;
+    fields[n++] = "W1", fields[n++] = "b1";
+    if (shape.mlp)
+        fields[n++] = "W2", fields[n++] = "b2";
+    fields[n++] = "norm_w", fields[n++] = "norm_b", fields[n++] = "lr_bias", fields[n++] = "token_idx";
+    fields[n++] = "post_w", fields[n++] = "post_b";
+    if (shape.conv_kernel)
+        fields[n++] = "conv_q_w", fields[n++] = "conv_q_b", fields[n++] = "conv_k_w", fields[n++] = "conv_k_b";
+    fprintf(out, "    {\n        const struct ttt_weights p = {\n");
+    for (int i = 0; i < n; i++)
+        fprintf(out, "            .%s = w->%s,\n", fields[i], e->mod->weights[op->weight + i].field);
+    fprintf(out, "            .rope_inv_freq = ttt_rope_inv_freq_l%d, .base_lr = %s, .eps = %s};\n", op->layer, base_lr, eps);
+    fprintf(out, "        %s(&p, &s->ttt_l%d, %s, %s, %s, %s, pos, T, %s, %s);\n    }\n", kernel, op->layer, xq, xk, xv, lr,
+            work, dst);
+}
+
 /* One op as a kernel call. `rows` is "T" in the temporal function, "1" in the depformer's; `pos`
    the first row's position (the frame, or the depformer step k, which is also its ring slot). */
 static void emit_op(struct emitter *e, FILE *out, const struct ir_graph *g, const struct ir_op *op, bool temporal)
@@ -65,8 +112,9 @@ static void emit_op(struct emitter *e, FILE *out, const struct ir_graph *g, cons
     const int D = g->dim;
     const char *rows = temporal ? "T" : "1", *pos = temporal ? "pos" : "k";
     char k_ring[48], v_ring[48];
-    snprintf(k_ring, sizeof k_ring, "&s->%s[%d][0][0][0]", temporal ? "kv" : "dep_kv", op->layer);
-    snprintf(v_ring, sizeof v_ring, "&s->%s[%d][1][0][0]", temporal ? "kv" : "dep_kv", op->layer);
+    int ring = temporal && op->layer >= 0 ? attention_index(e->mod->model, op->layer) : op->layer;
+    snprintf(k_ring, sizeof k_ring, "&s->%s[%d][0][0][0]", temporal ? "kv" : "dep_kv", ring);
+    snprintf(v_ring, sizeof v_ring, "&s->%s[%d][1][0][0]", temporal ? "kv" : "dep_kv", ring);
     emit_op_comment(out, e, g, op);
     switch (op->code) {
     case OP_EMBED_SUM: {
@@ -114,6 +162,15 @@ static void emit_op(struct emitter *e, FILE *out, const struct ir_graph *g, cons
     case OP_SILU_GATE:
         fprintf(out, "    %s(%s, %s, %s);\n", kernel_silu_gate(e, g->values[op->out].len), in, dst, rows);
         break;
+    case OP_TTT:
+        emit_ttt_call(e, out, g, op, in, dst);
+        break;
+    case OP_GELU_GATE: {
+        char gate[64];
+        value_expr(gate, sizeof gate, g, op->in[1]);
+        fprintf(out, "    %s(%s, %s, %s);\n", kernel_gelu_gate(e, D), dst, gate, rows);
+        break;
+    }
     case OP_ADD: {
         char other[64];
         value_expr(other, sizeof other, g, op->in[1]);
@@ -177,6 +234,38 @@ static int scratch_floats(const struct ir_module *mod)
     return n > 0 ? n : 1;
 }
 
+/* TTT helpers, one state type per distinct kernel shape, and each TTT layer's RoPE table. */
+static void emit_ttt_types(const struct emitter *e, FILE *out)
+{
+    const struct model *m = e->mod->model;
+    bool any = false;
+    for (int l = 0; l < m->temporal.num_layers; l++) {
+        if (!is_ttt(m, l))
+            continue;
+        if (!any)
+            emit_ttt_common(out), any = true;
+        struct ttt_shape shape, earlier;
+        ttt_shape_of(m, l, &shape);
+        bool first = true;
+        for (int j = 0; j < l && first; j++)
+            if (is_ttt(m, j)) {
+                ttt_shape_of(m, j, &earlier);
+                first = memcmp(&shape, &earlier, sizeof shape) != 0;
+            }
+        if (first)
+            emit_ttt_state_type(out, &shape);
+        const int HD = shape.head_dim;
+        const float base = (float)m->temporal.layers[l].ttt.rope_base;
+        fprintf(out, "/* Layer %d's TTT RoPE: 1 / base^(2i / %d), base %g, as ttt.py computes it in f32. */\n", l, HD,
+                (double)base);
+        fprintf(out, "static const float ttt_rope_inv_freq_l%d[%d] = {", l, HD / 2);
+        for (int i = 0; i < HD / 2; i++)
+            fprintf(out, "%s%a", i == 0 ? "\n    " : i % 6 ? ", " : ",\n    ",
+                    (double)(1.0f / powf(base, (float)(2 * i) / (float)HD)));
+        fprintf(out, "\n};\n\n");
+    }
+}
+
 static void emit_stream_struct(const struct emitter *e, FILE *out)
 {
     const struct ir_graph *t = &e->mod->temporal, *d = &e->mod->depformer;
@@ -189,10 +278,19 @@ static void emit_stream_struct(const struct emitter *e, FILE *out)
             t->kv_capacity);
     fprintf(out, "    int64_t dep_kv_pos[%d];          /* depformer slot k holds step k of this frame; -1: empty */\n",
             d->kv_capacity);
-    fprintf(out, "    _Alignas(64) float kv[%d][2][%d][%d];       /* temporal KV: [layer][k, v][slot][channel] */\n",
-            t->num_layers, t->kv_capacity, t->dim);
+    int rings = attention_index(e->mod->model, t->num_layers);
+    fprintf(out, "    _Alignas(64) float kv[%d][2][%d][%d];       /* temporal KV: [attention layer][k, v][slot][channel] */\n",
+            rings > 0 ? rings : 1, t->kv_capacity, t->dim);
     fprintf(out, "    _Alignas(64) float dep_kv[%d][2][%d][%d];   /* depformer KV, refilled every frame */\n",
             d->num_layers, d->kv_capacity, d->dim);
+    for (int l = 0; l < t->num_layers; l++)
+        if (is_ttt(e->mod->model, l)) {
+            struct ttt_shape shape;
+            char kernel[64];
+            ttt_shape_of(e->mod->model, l, &shape);
+            ttt_kernel_name(kernel, sizeof kernel, &shape);
+            fprintf(out, "    struct %s_state ttt_l%d;       /* layer %d's TTT state */\n", kernel, l, l);
+        }
     fprintf(out, "    _Alignas(64) float scratch[%d];  /* activations, placed by the planner (--dump=plan) */\n",
             scratch_floats(e->mod));
     fprintf(out, "};\n\n");
@@ -205,8 +303,12 @@ static void emit_steps(struct emitter *e, FILE *out)
     const struct model *m = e->mod->model;
     fprintf(out, "static void stream_reset(void *stream)\n{\n    struct %s_stream *s = stream;\n    s->pos = 0;\n"
                  "    for (int j = 0; j < %d; j++)\n        s->kv_pos[j] = -1;\n"
-                 "    for (int j = 0; j < %d; j++)\n        s->dep_kv_pos[j] = -1;\n}\n\n",
+                 "    for (int j = 0; j < %d; j++)\n        s->dep_kv_pos[j] = -1;\n",
             n, t->kv_capacity, d->kv_capacity);
+    for (int l = 0; l < t->num_layers; l++)
+        if (is_ttt(m, l))
+            fprintf(out, "    s->ttt_l%d.ready = 0; /* the inner weights restart from the learned W0 */\n", l);
+    fprintf(out, "}\n\n");
     fprintf(out, "/* As if `frames` frames had been stepped: the ring holds the last %d positions (zeros). */\n"
                  "static void stream_advance(void *stream, int64_t frames)\n{\n"
                  "    struct %s_stream *s = stream;\n    stream_reset(s);\n    s->pos = frames;\n"
@@ -293,7 +395,11 @@ static void emit_descriptor(const struct emitter *e, FILE *out, const struct emi
     fprintf(out, "    .weights_struct_size = sizeof(struct %s_weights),\n    .stream_bytes = sizeof(struct %s_stream),\n",
             e->name, e->name);
     fprintf(out, "    .kv_bytes = sizeof(((struct %s_stream *)0)->kv) + sizeof(((struct %s_stream *)0)->dep_kv),\n", e->name, e->name);
-    fprintf(out, "    .max_rows = %d,\n", mod->temporal.rows);
+    fprintf(out, "    .ttt_bytes = 0");
+    for (int l = 0; l < m->temporal.num_layers; l++)
+        if (is_ttt(m, l))
+            fprintf(out, " + sizeof(((struct %s_stream *)0)->ttt_l%d)", e->name, l);
+    fprintf(out, ",\n    .max_rows = %d,\n", mod->temporal.rows);
     fprintf(out, "    .stream_reset = stream_reset,\n    .temporal = temporal,\n"
                  "    .depformer_step = depformer_step,\n    .stream_advance = stream_advance,\n};\n");
     free(first_entry);
@@ -366,6 +472,7 @@ void emit_c(const struct ir_module *mod, const struct emit_options *opt, FILE *h
     fprintf(source, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n"
                     "#include \"%s.h\"\n\n", e.name);
     emit_weight_struct(&e, source);
+    emit_ttt_types(&e, source);
     emit_stream_struct(&e, source);
     if (mod->temporal.rope)
         emit_rope_table(source, &mod->temporal);

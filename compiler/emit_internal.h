@@ -21,19 +21,15 @@ const char *kernel_embed_add(struct emitter *e, int n);
 const char *kernel_add(struct emitter *e, int n);
 const char *kernel_silu_gate(struct emitter *e, int n);
 const char *kernel_rope_qk(struct emitter *e, const struct ir_graph *g);
+const char *kernel_gelu_gate(struct emitter *e, int n);
+/* True when a kernel of this name was written already; records it otherwise. */
+bool seen_kernel(struct emitter *e, const char *name);
 const char *kernel_kv_write(struct emitter *e, const struct ir_graph *g);
 void emit_rope_table(FILE *out, const struct ir_graph *g);
 
-/* emit_ttt.c: a TTT kernel is specialized for this shape; base lr, eps and the RoPE table are
-   arguments (struct ttt_weights). */
-struct ttt_shape {
-    bool mlp;
-    int heads, head_dim, mini_batch;
-    int conv_kernel;                 /* share_qk's causal convs, 0 without */
-};
-void ttt_shape_of(const struct model *m, int layer, struct ttt_shape *s);
+/* emit_ttt.c: a TTT kernel is specialized for its shape (ir.h); base lr, eps and the RoPE table
+   are arguments (struct ttt_weights). */
 void ttt_kernel_name(char *buf, size_t size, const struct ttt_shape *s);
-int ttt_work_floats(const struct ttt_shape *s, int rows);
 void emit_ttt_common(FILE *out);
 void emit_ttt_state_type(FILE *out, const struct ttt_shape *s);
 void emit_ttt_kernel(FILE *out, const struct ttt_shape *s);

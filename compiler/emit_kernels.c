@@ -25,7 +25,14 @@ static bool seen(struct emitter *e, const char *fmt, ...)
     return false;
 }
 
-void float_literal(char *buf, size_t size, float value) { snprintf(buf, size, "%.9gf", (double)value); }
+bool seen_kernel(struct emitter *e, const char *name) { return seen(e, "%s", name); }
+
+/* A C float literal that reads back as exactly `value` ("1.0f", "9.99999994e-09f"). */
+void float_literal(char *buf, size_t size, float value)
+{
+    snprintf(buf, size, "%.9g", (double)value);
+    snprintf(buf + strlen(buf), size - strlen(buf), "%sf", strpbrk(buf, ".e") ? "" : ".0");
+}
 
 /* dot_N(a, b): the inner product every matmul and attention score is made of. */
 static void dot(struct emitter *e, int n, char *name, size_t size)
@@ -204,6 +211,17 @@ const char *kernel_silu_gate(struct emitter *e, int n)
                             "            float a = h[t * %d + i];\n"
                             "            out[t * %d + i] = a / (1.0f + expf(-a)) * h[t * %d + %d + i];\n        }\n}\n\n",
                 n, kernel_name, n, 2 * n, n, 2 * n, n);
+    return kernel_name;
+}
+
+const char *kernel_gelu_gate(struct emitter *e, int n)
+{
+    if (!seen(e, "gelu_gate_%d", n))
+        fprintf(e->kernels, "/* x[t][i] *= gelu_tanh(g[t][i]): TTT's output gate */\n"
+                            "static void %s(float *restrict x, const float *restrict g, int T)\n{\n"
+                            "    for (int i = 0; i < T * %d; i++)\n"
+                            "        x[i] *= 0.5f * g[i] * (1.0f + tanhf(0.7978845608f * (g[i] + 0.044715f * g[i] * g[i] * g[i])));\n}\n\n",
+                kernel_name, n);
     return kernel_name;
 }
 

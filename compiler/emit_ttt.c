@@ -263,12 +263,6 @@ void ttt_kernel_name(char *buf, size_t size, const struct ttt_shape *s)
              s->conv_kernel > 0 ? "_conv" : "");
 }
 
-int ttt_work_floats(const struct ttt_shape *s, int rows)
-{
-    int F = s->mlp ? 4 * s->head_dim : s->head_dim;
-    return 2 * rows * s->heads * s->head_dim + (s->mlp ? 4 : 1) * s->mini_batch * F;
-}
-
 static void set(struct subst *subs, int *n, const char *name, int value)
 {
     subs[*n].name = name;
@@ -334,10 +328,3 @@ void emit_ttt_kernel(FILE *out, const struct ttt_shape *s)
     free(frame);
 }
 
-void ttt_shape_of(const struct model *m, int layer, struct ttt_shape *s)
-{
-    const struct layer_spec *l = &m->temporal.layers[layer];
-    *s = (struct ttt_shape){.mlp = l->mixer == MIXER_TTT_MLP, .heads = m->temporal.num_heads,
-                            .head_dim = m->temporal.dim / m->temporal.num_heads, .mini_batch = l->ttt.mini_batch,
-                            .conv_kernel = l->ttt.share_qk ? l->ttt.conv_kernel : 0};
-}

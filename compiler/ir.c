@@ -52,8 +52,8 @@ struct ir_op *ir_op(struct ir_graph *g, enum ir_opcode code, int in0, int in1, i
 {
     g->ops = grow(g->ops, &g->cap_ops, g->num_ops + 1, sizeof *g->ops);
     struct ir_op *op = &g->ops[g->num_ops++];
-    *op = (struct ir_op){.code = code, .in = {in0, in1}, .out = out, .weight = -1, .layer = -1,
-                         .scale = -1, .epilogue = EPI_STORE};
+    *op = (struct ir_op){.code = code, .in = {in0, in1, -1, -1}, .out = out, .weight = -1, .work = -1,
+                         .layer = -1, .scale = -1, .epilogue = EPI_STORE};
     return op;
 }
 
@@ -135,6 +135,8 @@ bool ir_verify(const struct ir_module *mod, const char *stage)
                 continue;
             for (int k = 0; k < opcode_arity[op->code]; k++) {
                 int in = op->in[k];
+                if (in < 0 && op->code == OP_TTT && k == 1)
+                    continue; /* share_qk: k comes from q_proj's output */
                 if (in < 0 || in >= g->num_values)
                     violation(g, i, stage, "%s: input %d missing", ir_opcode_name(op->code), k);
                 else if (!defined[in])
@@ -175,9 +177,9 @@ static void dump_graph(FILE *out, const struct ir_module *mod, const struct ir_g
         if (op->out >= 0)
             fprintf(out, "%s[%d] = ", g->values[op->out].name, g->values[op->out].len);
         fprintf(out, "%s(", ir_opcode_name(op->code));
-        for (int k = 0; k < 2; k++)
+        for (int k = 0, first = 1; k < 4; k++)
             if (op->in[k] >= 0)
-                fprintf(out, "%s%s", k ? ", " : "", g->values[op->in[k]].name);
+                fprintf(out, "%s%s", first ? "" : ", ", g->values[op->in[k]].name), first = 0;
         if (op->weight >= 0) {
             const struct ir_weight *w = &mod->weights[op->weight];
             fprintf(out, "%s%s [%d, %d]%s", op->in[0] >= 0 ? ", " : "", w->name, w->rows, w->cols,

@@ -48,9 +48,11 @@ enum matmul_epilogue {
 struct ir_op {
     enum ir_opcode code;
     bool dead;                       /* removed by a pass */
-    int in[2];                       /* value ids, -1 = none */
+    int in[4];                       /* value ids, -1 = none */
     int out;                         /* value id */
-    int weight;                      /* weight id or -1 (table id for EMBED_SUM: first of n) */
+    int weight;                      /* weight id or -1 (EMBED_SUM, STEP_EMBED_ADD, TTT: the first of
+                                        a block of consecutive weights, see lower.c) */
+    int work;                        /* a scratch value only this op uses (TTT), or -1 */
     int layer;                       /* transformer layer (for KV rings) or -1 */
     /* MATMUL fusion */
     int scale;                       /* value id of an RMS_SCALE output applied to acc, or -1 */
@@ -96,6 +98,15 @@ struct ir_op *ir_op(struct ir_graph *g, enum ir_opcode code, int in0, int in1, i
 int ir_weight(struct ir_module *mod, const struct ir_weight *w);
 const char *ir_opcode_name(enum ir_opcode code);
 long long ir_weight_numel(const struct ir_weight *w);  /* whole tensor(s), all steps */
+
+/* A TTT op's kernel shape (reference/ttt.md), and the scratch floats a call of `rows` rows needs. */
+struct ttt_shape {
+    bool mlp;
+    int heads, head_dim, mini_batch;
+    int conv_kernel;                 /* share_qk's causal convs, 0 without */
+};
+void ttt_shape_of(const struct model *m, int layer, struct ttt_shape *s);
+int ttt_work_floats(const struct ttt_shape *s, int rows);
 
 /* passes.c: the fusion passes, in the order the driver runs them. */
 void pass_fold_norms(struct ir_module *mod);

@@ -71,49 +71,159 @@ static int gating_matrix(struct ir_module *mod, const struct ir_graph *g, int ro
                       prefix, suffix);
 }
 
-/* x += attention(norm1(x)); x += ffn(norm2(x)) for every layer of one stack. */
-static void lower_layers(struct ir_module *mod, struct ir_graph *g, const struct transformer_spec *t,
-                         const char *prefix, int x)
+/* n = rms_norm(x) with the layer's alpha (folded into its readers by pass_fold_norms). */
+static int lower_norm(struct ir_module *mod, struct ir_graph *g, const struct transformer_spec *t,
+                      const char *prefix, int l, const char *which, int x)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s.layers.%d.%s.alpha", prefix, l, which);
+    int n = ir_value(g, VAL_ACT, t->dim, "l%d.%s", l, which);
+    struct ir_op *op = ir_op(g, OP_RMS_NORM, x, -1, n);
+    op->weight = norm_alpha(mod, t->dim, name), op->eps = t->norm_eps;
+    return n;
+}
+
+/* x += out_proj(attention(rope(qkv(n1)))) */
+static void lower_attention(struct ir_module *mod, struct ir_graph *g, const struct transformer_spec *t,
+                            const char *prefix, int l, int n1, int x)
+{
+    const int D = t->dim;
+    char name[96];
+    snprintf(name, sizeof name, "%s.layers.%d.self_attn.in_proj_weight", prefix, l);
+    int qkv = ir_value(g, VAL_ACT, 3 * D, "l%d.qkv", l);
+    ir_op(g, OP_MATMUL, n1, -1, qkv)->weight = layer_matrix(mod, g, 3 * D, D, name);
+    if (g->rope)
+        ir_op(g, OP_ROPE_QK, qkv, -1, qkv);
+    ir_op(g, OP_KV_WRITE, qkv, -1, -1)->layer = l;
+    int attn = ir_value(g, VAL_ACT, D, "l%d.attn", l);
+    struct ir_op *op = ir_op(g, OP_ATTENTION, qkv, -1, attn);
+    op->layer = l, op->heads = t->num_heads;
+    snprintf(name, sizeof name, "%s.layers.%d.self_attn.out_proj.weight", prefix, l);
+    int proj = ir_value(g, VAL_ACT, D, "l%d.attn_out", l);
+    ir_op(g, OP_MATMUL, attn, -1, proj)->weight = layer_matrix(mod, g, D, D, name);
+    ir_op(g, OP_ADD, x, proj, x);
+}
+
+static int ttt_matrix(struct ir_module *mod, int rows, int cols, int l, const char *what)
+{
+    char name[96];
+    snprintf(name, sizeof name, "transformer.layers.%d.ttt.%s", l, what);
+    return matrix(mod, rows, cols, name);
+}
+
+/* A ttt-lm-pytorch parameter of layer l's TTT sublayer, any rank. */
+static int ttt_param(struct ir_module *mod, int l, const char *what, int rank, const long long *shape)
+{
+    long long n = 1;
+    for (int i = 0; i < rank; i++)
+        n *= shape[i];
+    return add_weight(mod, STEP_NONE, 1, 1, (int)n, rank, shape, "transformer.layers.%d.ttt.%s", l, what);
+}
+
+/* x += o_proj(gate(TTT(q_proj(n1), k_proj(n1), v_proj(n1), lr(n1)))): ttt-lm-pytorch's TTTBase
+   where Moshi's self_attn sits (DESIGN.md, Contracts; reference/ttt.md §1.2). The TTT op's
+   weights are the consecutive block W1, b1, [W2, b2,] ttt_norm_weight, ttt_norm_bias,
+   learnable_ttt_lr_bias, learnable_token_idx, post_norm.weight, post_norm.bias, [conv_q.weight,
+   conv_q.bias, conv_k.weight, conv_k.bias]. */
+static void lower_ttt(struct ir_module *mod, struct ir_graph *g, const struct transformer_spec *t, int l, int n1, int x)
+{
+    const struct ttt_params *tp = &t->layers[l].ttt;
+    const int D = t->dim, NH = t->num_heads, HD = D / NH;
+    const bool mlp = t->layers[l].mixer == MIXER_TTT_MLP;
+    const int F = mlp ? 4 * HD : HD;
+    int xq = ir_value(g, VAL_ACT, D, "l%d.ttt_q", l);
+    ir_op(g, OP_MATMUL, n1, -1, xq)->weight = ttt_matrix(mod, D, D, l, "q_proj.weight");
+    int xk = -1;
+    if (!tp->share_qk) {
+        xk = ir_value(g, VAL_ACT, D, "l%d.ttt_k", l);
+        ir_op(g, OP_MATMUL, n1, -1, xk)->weight = ttt_matrix(mod, D, D, l, "k_proj.weight");
+    }
+    int xv = ir_value(g, VAL_ACT, D, "l%d.ttt_v", l);
+    ir_op(g, OP_MATMUL, n1, -1, xv)->weight = ttt_matrix(mod, D, D, l, "v_proj.weight");
+    int lr = ir_value(g, VAL_ACT, NH, "l%d.ttt_lr", l);
+    ir_op(g, OP_MATMUL, n1, -1, lr)->weight =
+        add_weight(mod, STEP_NONE, 1, NH, D, 3, (long long[]){NH, 1, D}, "transformer.layers.%d.ttt.learnable_ttt_lr_weight", l);
+
+    int z = ir_value(g, VAL_ACT, D, "l%d.ttt_out", l);
+    struct ir_op *op = ir_op(g, OP_TTT, xq, xk, z);
+    op->in[2] = xv, op->in[3] = lr, op->layer = l, op->eps = tp->eps;
+    op->weight = ttt_param(mod, l, "W1", 3, (long long[]){NH, HD, F});
+    ttt_param(mod, l, "b1", 3, (long long[]){NH, 1, F});
+    if (mlp) {
+        ttt_param(mod, l, "W2", 3, (long long[]){NH, F, HD});
+        ttt_param(mod, l, "b2", 3, (long long[]){NH, 1, HD});
+    }
+    ttt_param(mod, l, "ttt_norm_weight", 2, (long long[]){NH, HD});
+    ttt_param(mod, l, "ttt_norm_bias", 2, (long long[]){NH, HD});
+    ttt_param(mod, l, "learnable_ttt_lr_bias", 2, (long long[]){NH, 1});
+    ttt_param(mod, l, "learnable_token_idx", 1, (long long[]){tp->mini_batch});
+    ttt_param(mod, l, "post_norm.weight", 1, (long long[]){D});
+    ttt_param(mod, l, "post_norm.bias", 1, (long long[]){D});
+    if (tp->share_qk) {
+        ttt_param(mod, l, "conv_q.weight", 3, (long long[]){D, 1, tp->conv_kernel});
+        ttt_param(mod, l, "conv_q.bias", 1, (long long[]){D});
+        ttt_param(mod, l, "conv_k.weight", 3, (long long[]){D, 1, tp->conv_kernel});
+        ttt_param(mod, l, "conv_k.bias", 1, (long long[]){D});
+    }
+    struct ttt_shape shape;
+    ttt_shape_of(mod->model, l, &shape);
+    int work_floats = ttt_work_floats(&shape, g->rows);
+    g->ops[g->num_ops - 1].work = ir_value(g, VAL_ACT, (work_floats + g->rows - 1) / g->rows, "l%d.ttt_work", l);
+
+    if (tp->use_gate) {
+        int gate = ir_value(g, VAL_ACT, D, "l%d.ttt_gate", l);
+        ir_op(g, OP_MATMUL, n1, -1, gate)->weight = ttt_matrix(mod, D, D, l, "g_proj.weight");
+        ir_op(g, OP_GELU_GATE, z, gate, z);
+    }
+    int proj = ir_value(g, VAL_ACT, D, "l%d.ttt_o", l);
+    ir_op(g, OP_MATMUL, z, -1, proj)->weight = ttt_matrix(mod, D, D, l, "o_proj.weight");
+    ir_op(g, OP_ADD, x, proj, x);
+}
+
+/* x += linear_out(silu(h[:H]) * h[H:]), h = linear_in(n2) */
+static void lower_ffn(struct ir_module *mod, struct ir_graph *g, const struct transformer_spec *t,
+                      const char *prefix, int l, int n2, int x)
 {
     const int D = t->dim, H = t->ffn_hidden;
     char name[96];
+    snprintf(name, sizeof name, "%s.layers.%d.gating", prefix, l);
+    int gate_in = ir_value(g, VAL_ACT, 2 * H, "l%d.ffn_in", l);
+    ir_op(g, OP_MATMUL, n2, -1, gate_in)->weight = gating_matrix(mod, g, 2 * H, D, name, "linear_in.weight");
+    int gated = ir_value(g, VAL_ACT, H, "l%d.ffn_gated", l);
+    ir_op(g, OP_SILU_GATE, gate_in, -1, gated);
+    int ffn_out = ir_value(g, VAL_ACT, D, "l%d.ffn_out", l);
+    ir_op(g, OP_MATMUL, gated, -1, ffn_out)->weight = gating_matrix(mod, g, D, H, name, "linear_out.weight");
+    ir_op(g, OP_ADD, x, ffn_out, x);
+}
+
+/* x += mixer(norm1(x)); x += ffn(norm2(x)) for every layer of one stack. */
+static void lower_layers(struct ir_module *mod, struct ir_graph *g, const struct transformer_spec *t,
+                         const char *prefix, int x)
+{
     for (int l = 0; l < t->num_layers; l++) {
-        snprintf(name, sizeof name, "%s.layers.%d.norm1.alpha", prefix, l);
-        int alpha1 = norm_alpha(mod, D, name);
-        int n1 = ir_value(g, VAL_ACT, D, "l%d.norm1", l);
-        struct ir_op *op = ir_op(g, OP_RMS_NORM, x, -1, n1);
-        op->weight = alpha1, op->eps = t->norm_eps;
-
-        snprintf(name, sizeof name, "%s.layers.%d.self_attn.in_proj_weight", prefix, l);
-        int qkv = ir_value(g, VAL_ACT, 3 * D, "l%d.qkv", l);
-        ir_op(g, OP_MATMUL, n1, -1, qkv)->weight = layer_matrix(mod, g, 3 * D, D, name);
-        if (g->rope)
-            ir_op(g, OP_ROPE_QK, qkv, -1, qkv);
-        ir_op(g, OP_KV_WRITE, qkv, -1, -1)->layer = l;
-        int attn = ir_value(g, VAL_ACT, D, "l%d.attn", l);
-        op = ir_op(g, OP_ATTENTION, qkv, -1, attn);
-        op->layer = l, op->heads = t->num_heads;
-
-        snprintf(name, sizeof name, "%s.layers.%d.self_attn.out_proj.weight", prefix, l);
-        int proj = ir_value(g, VAL_ACT, D, "l%d.attn_out", l);
-        ir_op(g, OP_MATMUL, attn, -1, proj)->weight = layer_matrix(mod, g, D, D, name);
-        ir_op(g, OP_ADD, x, proj, x);
-
-        snprintf(name, sizeof name, "%s.layers.%d.norm2.alpha", prefix, l);
-        int alpha2 = norm_alpha(mod, D, name);
-        int n2 = ir_value(g, VAL_ACT, D, "l%d.norm2", l);
-        op = ir_op(g, OP_RMS_NORM, x, -1, n2);
-        op->weight = alpha2, op->eps = t->norm_eps;
-
-        snprintf(name, sizeof name, "%s.layers.%d.gating", prefix, l);
-        int gate_in = ir_value(g, VAL_ACT, 2 * H, "l%d.ffn_in", l);
-        ir_op(g, OP_MATMUL, n2, -1, gate_in)->weight = gating_matrix(mod, g, 2 * H, D, name, "linear_in.weight");
-        int gated = ir_value(g, VAL_ACT, H, "l%d.ffn_gated", l);
-        ir_op(g, OP_SILU_GATE, gate_in, -1, gated);
-        int ffn_out = ir_value(g, VAL_ACT, D, "l%d.ffn_out", l);
-        ir_op(g, OP_MATMUL, gated, -1, ffn_out)->weight = gating_matrix(mod, g, D, H, name, "linear_out.weight");
-        ir_op(g, OP_ADD, x, ffn_out, x);
+        int n1 = lower_norm(mod, g, t, prefix, l, "norm1", x);
+        if (t->layers[l].mixer == MIXER_ATTENTION)
+            lower_attention(mod, g, t, prefix, l, n1, x);
+        else
+            lower_ttt(mod, g, t, l, n1, x);
+        int n2 = lower_norm(mod, g, t, prefix, l, "norm2", x);
+        lower_ffn(mod, g, t, prefix, l, n2, x);
     }
+}
+
+void ttt_shape_of(const struct model *m, int layer, struct ttt_shape *s)
+{
+    const struct layer_spec *l = &m->temporal.layers[layer];
+    *s = (struct ttt_shape){.mlp = l->mixer == MIXER_TTT_MLP, .heads = m->temporal.num_heads,
+                            .head_dim = m->temporal.dim / m->temporal.num_heads, .mini_batch = l->ttt.mini_batch,
+                            .conv_kernel = l->ttt.share_qk ? l->ttt.conv_kernel : 0};
+}
+
+/* Q and K rows of the call, then one mini-batch of per-row vectors (MLP: Z1, X2, G1 [b][4hd], G2 [b][hd]). */
+int ttt_work_floats(const struct ttt_shape *s, int rows)
+{
+    int F = s->mlp ? 4 * s->head_dim : s->head_dim;
+    return 2 * rows * s->heads * s->head_dim + (s->mlp ? 4 : 1) * s->mini_batch * F;
 }
 
 static void init_graph(struct ir_graph *g, const char *name, const struct transformer_spec *t, bool per_step,

@@ -153,13 +153,6 @@ static int compile(struct options *opt)
         model_free(&model);
         return 0;
     }
-    for (int l = 0; l < model.temporal.num_layers; l++)
-        if (model.temporal.layers[l].mixer != MIXER_ATTENTION) {
-            fprintf(stderr, "%s: error: layer %d is a TTT layer; TTT layers are not supported yet\n", opt->input, l);
-            model_free(&model);
-            return 1;
-        }
-
     struct ir_module *mod = lower_model(&model, opt->rows);
     if (!ir_verify(mod, "lower"))
         return 2;

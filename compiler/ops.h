@@ -13,6 +13,8 @@
     X(KV_WRITE, "kv_write", 1, "store the k and v thirds of qkv[3D] at the ring slot of this step") \
     X(ATTENTION, "attention", 1, "out[D] = softmax(q k^T / sqrt(hd) + window mask) v, per head")  \
     X(SILU_GATE, "silu_gate", 1, "out[H] = silu(h[0:H]) * h[H:2H]")                             \
+    X(TTT, "ttt", 4, "out[D] = post_norm(TTT inner loop(q, k, v, lr logits)), state in the stream") \
+    X(GELU_GATE, "gelu_gate", 2, "x = gelu_tanh(g) * x (TTT's output gate)")                    \
     X(ADD, "add", 2, "out = a + b")
 
 enum ir_opcode {

@@ -17,7 +17,7 @@ static int readers_of(const struct ir_graph *g, int v, int *readers, int max)
         const struct ir_op *op = &g->ops[i];
         if (op->dead)
             continue;
-        if (op->in[0] == v || op->in[1] == v || op->scale == v) {
+        if (op->in[0] == v || op->in[1] == v || op->in[2] == v || op->in[3] == v || op->scale == v) {
             if (n < max)
                 readers[n] = i;
             n++;

@@ -27,8 +27,9 @@ static void plan_graph(struct ir_graph *g)
         const struct ir_op *op = &g->ops[i];
         if (op->dead)
             continue;
-        touch(range, op->in[0], i);
-        touch(range, op->in[1], i);
+        for (int k = 0; k < 4; k++)
+            touch(range, op->in[k], i);
+        touch(range, op->work, i);
         touch(range, op->scale, i);
         touch(range, op->out, i);
     }

@@ -63,11 +63,12 @@ static int cmd_info(const struct kiln_model_desc *d, int argc, char **argv)
 {
     if (argc > 1)
         return usage_error("info", "unexpected argument '%s'", argv[1]);
-    char weights[32], stream[32], kv[32], total[32];
+    char weights[32], stream[32], kv[32], ttt[32], total[32];
     double weight_bytes = (double)d->num_params * 4;
     human_bytes(weights, sizeof weights, weight_bytes);
     human_bytes(stream, sizeof stream, (double)d->stream_bytes);
     human_bytes(kv, sizeof kv, (double)d->kv_bytes);
+    human_bytes(ttt, sizeof ttt, (double)d->ttt_bytes);
     human_bytes(total, sizeof total, weight_bytes + (double)d->stream_bytes);
     printf("model          %s\n", d->name);
     printf("target         %s\n", d->target);
@@ -81,7 +82,7 @@ static int cmd_info(const struct kiln_model_desc *d, int argc, char **argv)
            d->num_heads, d->ffn_hidden, d->context);
     printf("depformer      %d layers, dim %d, %d heads, ffn hidden %d, %d steps per frame\n", d->depformer_num_layers,
            d->depformer_dim, d->depformer_num_heads, d->depformer_ffn_hidden, d->dep_q);
-    printf("stream state   %s per stream (%s of it KV cache)\n", stream, kv);
+    printf("stream state   %s per stream (%s of it KV cache, %s TTT state)\n", stream, kv, ttt);
     printf("memory         %s for the weights and one stream\n", total);
     return 0;
 }

@@ -46,6 +46,7 @@ struct kiln_model_desc {
 
     size_t stream_bytes;             /* one stream's whole state: caches, positions, scratch */
     size_t kv_bytes;                 /* the part of it that holds attention caches */
+    size_t ttt_bytes;                /* the part of it that holds TTT layers' states */
     /* Puts a stream (stream_bytes, KILN_ALIGN-aligned) into its initial state. */
     void (*stream_reset)(void *stream);
     int max_rows;                    /* the most frames one temporal call takes */
