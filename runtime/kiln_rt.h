@@ -140,6 +140,8 @@ const float *kiln_gen_text_logits(const struct kiln_gen *gen);
 const float *kiln_gen_audio_logits(const struct kiln_gen *gen);
 /* The temporal transformer's output after out_norm for the last step [dim]. */
 const float *kiln_gen_hidden(const struct kiln_gen *gen);
+/* The tokens the last step fed the temporal transformer [num_streams] (delays applied). */
+const int32_t *kiln_gen_last_input(const struct kiln_gen *gen);
 /* The whole state of a conversation, as bytes: restore continues it bit-identically, in this
    process or another running the same binary. restore returns 0, or 1 when buf is not a state of
    this model. */

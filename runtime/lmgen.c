@@ -137,6 +137,7 @@ int kiln_gen_step(struct kiln_gen *g, const int32_t *user_codes, int32_t *out)
 const float *kiln_gen_text_logits(const struct kiln_gen *g) { return g->text_logits; }
 const float *kiln_gen_audio_logits(const struct kiln_gen *g) { return g->audio_logits; }
 const float *kiln_gen_hidden(const struct kiln_gen *g) { return g->hidden; }
+const int32_t *kiln_gen_last_input(const struct kiln_gen *g) { return g->tokens; }
 
 size_t kiln_gen_state_size(const struct kiln_gen *g)
 {
