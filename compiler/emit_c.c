@@ -246,11 +246,14 @@ static void emit_ttt_types(const struct emitter *e, FILE *out)
             emit_ttt_common(out), any = true;
         struct ttt_shape shape, earlier;
         ttt_shape_of(m, l, &shape);
+        char name[64], earlier_name[64];
+        ttt_kernel_name(name, sizeof name, &shape);
         bool first = true;
         for (int j = 0; j < l && first; j++)
             if (is_ttt(m, j)) {
                 ttt_shape_of(m, j, &earlier);
-                first = memcmp(&shape, &earlier, sizeof shape) != 0;
+                ttt_kernel_name(earlier_name, sizeof earlier_name, &earlier);
+                first = strcmp(name, earlier_name) != 0; /* the name says the whole shape */
             }
         if (first)
             emit_ttt_state_type(out, &shape);
