@@ -15,7 +15,7 @@ RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-asan demo bench examples clean
+.PHONY: all deps test test-asan demo bench bench-context examples clean
 all: $(BUILD)/kilnc $(BUILD)/libkiln_rt.a $(BUILD)/npycmp $(BUILD)/gen_ttt $(UNIT_BIN)
 
 deps:
@@ -79,8 +79,14 @@ demo: deps
 	@scripts/demo.sh
 
 bench: deps
+	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@scripts/bench.sh
+
+bench-context: deps
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory all
+	@scripts/bench_context.sh
 
 clean:
 	rm -rf build build-asan generated/*/

@@ -57,6 +57,8 @@ static int attention_index(const struct model *m, int layer)
     return index;
 }
 
+static bool has_attention(const struct model *m) { return attention_index(m, m->temporal.num_layers) > 0; }
+
 /* A TTT op: its weights gathered into a struct ttt_weights, its state the stream's. */
 static void emit_ttt_call(struct emitter *e, FILE *out, const struct ir_graph *g, const struct ir_op *op,
                           const char *xq, const char *dst)
@@ -282,8 +284,9 @@ static void emit_stream_struct(const struct emitter *e, FILE *out)
     fprintf(out, "    int64_t dep_kv_pos[%d];          /* depformer slot k holds step k of this frame; -1: empty */\n",
             d->kv_capacity);
     int rings = attention_index(e->mod->model, t->num_layers);
-    fprintf(out, "    _Alignas(64) float kv[%d][2][%d][%d];       /* temporal KV: [attention layer][k, v][slot][channel] */\n",
-            rings > 0 ? rings : 1, t->kv_capacity, t->dim);
+    if (rings > 0)
+        fprintf(out, "    _Alignas(64) float kv[%d][2][%d][%d];       /* temporal KV: [attention layer][k, v][slot][channel] */\n",
+                rings, t->kv_capacity, t->dim);
     fprintf(out, "    _Alignas(64) float dep_kv[%d][2][%d][%d];   /* depformer KV, refilled every frame */\n",
             d->num_layers, d->kv_capacity, d->dim);
     for (int l = 0; l < t->num_layers; l++)
@@ -315,10 +318,11 @@ static void emit_steps(struct emitter *e, FILE *out)
     fprintf(out, "/* As if `frames` frames had been stepped: the ring holds the last %d positions (zeros). */\n"
                  "static void stream_advance(void *stream, int64_t frames)\n{\n"
                  "    struct %s_stream *s = stream;\n    stream_reset(s);\n    s->pos = frames;\n"
-                 "    memset(s->kv, 0, sizeof s->kv);\n"
+                 "%s"
                  "    for (int64_t p = frames > %d ? frames - %d : 0; p < frames; p++)\n"
                  "        s->kv_pos[p %% %d] = p;\n}\n\n",
-            t->context, n, t->context, t->context, t->kv_capacity);
+            t->context, n, has_attention(m) ? "    memset(s->kv, 0, sizeof s->kv);\n" : "", t->context, t->context,
+            t->kv_capacity);
 
     fprintf(out, "/* T (1..%d) frames: tokens[T][%d] (each step's delayed input) -> text_logits[T][%d] and\n"
                  "   hidden[T][%d] (out_norm's output: the depformer's input). */\n",
@@ -397,7 +401,8 @@ static void emit_descriptor(const struct emitter *e, FILE *out, const struct emi
     fprintf(out, "    .num_params = %lldLL,\n    .num_weights = %d,\n    .weights = weights,\n", params, entries);
     fprintf(out, "    .weights_struct_size = sizeof(struct %s_weights),\n    .stream_bytes = sizeof(struct %s_stream),\n",
             e->name, e->name);
-    fprintf(out, "    .kv_bytes = sizeof(((struct %s_stream *)0)->kv) + sizeof(((struct %s_stream *)0)->dep_kv),\n", e->name, e->name);
+    fprintf(out, "    .kv_bytes = %s%s%ssizeof(((struct %s_stream *)0)->dep_kv),\n", has_attention(m) ? "sizeof(((struct " : "",
+            has_attention(m) ? e->name : "", has_attention(m) ? "_stream *)0)->kv) + " : "", e->name);
     fprintf(out, "    .ttt_bytes = 0");
     for (int l = 0; l < m->temporal.num_layers; l++)
         if (is_ttt(m, l))
@@ -477,7 +482,7 @@ void emit_c(const struct ir_module *mod, const struct emit_options *opt, FILE *h
     emit_weight_struct(&e, source);
     emit_ttt_types(&e, source);
     emit_stream_struct(&e, source);
-    if (mod->temporal.rope)
+    if (mod->temporal.rope && has_attention(mod->model))
         emit_rope_table(source, &mod->temporal);
     fputs(kernels_text, source);
     fputs(steps_text, source);

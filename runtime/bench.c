@@ -45,78 +45,115 @@ static int64_t weight_bytes_per_frame(const struct kiln_model_desc *d)
     return values * 4; /* f32 */
 }
 
-int bench_run(const struct kiln_model_desc *d, const struct kiln_weights *w, const struct bench_options *opt)
+struct bench_buffers {
+    void *stream;
+    int32_t *tokens;
+    float *text_logits, *audio_logits, *hidden;
+    double *frame_ms, (*parts)[KILN_NUM_COMPONENTS], *column;
+};
+
+static void free_buffers(struct bench_buffers *b)
 {
-    void *stream = kiln_stream_new(d);
-    int32_t *tokens = calloc((size_t)d->num_streams, sizeof *tokens);
-    float *text_logits = malloc((size_t)d->text_card * sizeof *text_logits);
-    float *audio_logits = malloc((size_t)d->card * sizeof *audio_logits);
-    float *hidden = malloc((size_t)d->dim * sizeof *hidden);
-    double *frame_ms = malloc((size_t)opt->steps * sizeof *frame_ms);
-    double (*parts)[KILN_NUM_COMPONENTS] = malloc((size_t)opt->steps * sizeof *parts);
-    if (!stream || !tokens || !text_logits || !audio_logits || !hidden || !frame_ms || !parts) {
-        fprintf(stderr, "%s bench: error: out of memory (a stream needs %zu bytes)\n", d->name, d->stream_bytes);
-        kiln_stream_free(stream), free(tokens), free(text_logits), free(audio_logits), free(hidden), free(frame_ms), free(parts);
-        return 1;
-    }
-    if (opt->context > 0)
-        d->stream_advance(stream, opt->context);
-    for (int k = 0; k < d->num_streams; k++)
-        tokens[k] = k == 0 ? d->text_card : d->card; /* initial tokens, then what the model produces */
-    for (int step = -opt->warmup; step < opt->steps; step++) {
-        memset(component_ms, 0, sizeof component_ms);
-        profiling = true;
-        double start = last_mark = now_ms();
-        d->temporal(w->table, stream, tokens, 1, text_logits, hidden);
-        int32_t prev = argmax(text_logits, d->text_card);
+    kiln_stream_free(b->stream);
+    free(b->tokens), free(b->text_logits), free(b->audio_logits), free(b->hidden), free(b->frame_ms), free(b->parts),
+        free(b->column);
+}
+
+/* One streaming frame as generate runs it, with greedy tokens fed back. */
+static double bench_frame(const struct kiln_model_desc *d, const struct kiln_weights *w, struct bench_buffers *b)
+{
+    memset(component_ms, 0, sizeof component_ms);
+    profiling = true;
+    double start = last_mark = now_ms();
+    d->temporal(w->table, b->stream, b->tokens, 1, b->text_logits, b->hidden);
+    int32_t prev = argmax(b->text_logits, d->text_card);
+    kiln_profile_mark(KILN_SAMPLE);
+    b->tokens[0] = prev;
+    for (int q = 0; q < d->dep_q; q++) {
+        d->depformer_step(w->table, b->stream, q, prev, b->hidden, b->audio_logits);
+        prev = argmax(b->audio_logits, d->card);
         kiln_profile_mark(KILN_SAMPLE);
-        tokens[0] = prev;
-        for (int q = 0; q < d->dep_q; q++) {
-            d->depformer_step(w->table, stream, q, prev, hidden, audio_logits);
-            prev = argmax(audio_logits, d->card);
-            kiln_profile_mark(KILN_SAMPLE);
-            tokens[1 + q] = prev;
-        }
-        double elapsed = now_ms() - start;
-        profiling = false;
-        if (step >= 0) {
-            frame_ms[step] = elapsed;
-            memcpy(parts[step], component_ms, sizeof component_ms);
-        }
+        b->tokens[1 + q] = prev;
     }
+    profiling = false;
+    return now_ms() - start;
+}
+
+static void report(const struct kiln_model_desc *d, const struct bench_options *opt, int64_t context,
+                   struct bench_buffers *b)
+{
     double component_median[KILN_NUM_COMPONENTS];
-    double *column = malloc((size_t)opt->steps * sizeof *column);
     for (int c = 0; c < KILN_NUM_COMPONENTS; c++) {
         for (int s = 0; s < opt->steps; s++)
-            column[s] = parts[s][c];
-        component_median[c] = median_of(column, opt->steps);
+            b->column[s] = b->parts[s][c];
+        component_median[c] = median_of(b->column, opt->steps);
     }
-    double median = median_of(frame_ms, opt->steps), p99 = quantile_of(frame_ms, opt->steps, 0.99);
+    double median = median_of(b->frame_ms, opt->steps), p99 = quantile_of(b->frame_ms, opt->steps, 0.99);
     double frame_budget_ms = 1000.0 / d->frame_rate;
     int64_t bytes = weight_bytes_per_frame(d);
     double gbps = (double)bytes / (median * 1e-3) / 1e9;
+    /* The KV ring is allocated whole; the part holding live positions grows until the window fills. */
+    int64_t window = context < d->context ? context : d->context;
+    double live_kv = d->context > 0 ? (double)d->kv_bytes * (double)window / (double)(d->context + d->max_rows - 1) : 0;
     const int threads = 1; /* the kernels are single-threaded for now */
     if (opt->json) {
         printf("{\"model\": \"%s\", \"target\": \"%s\", \"frames\": %d, \"context\": %lld, \"ms_median\": %.6f, "
                "\"ms_p99\": %.6f, \"weight_bytes_per_frame\": %lld, \"gb_per_s\": %.4f, \"rtf\": %.4f, "
-               "\"threads\": %d, \"components\": {",
-               d->name, d->target, opt->steps, (long long)opt->context, median, p99, (long long)bytes, gbps,
-               frame_budget_ms / median, threads);
+               "\"threads\": %d, \"state_bytes\": %zu, \"live_state_bytes\": %.0f, \"components\": {",
+               d->name, d->target, opt->steps, (long long)context, median, p99, (long long)bytes, gbps,
+               frame_budget_ms / median, threads, d->stream_bytes, live_kv + (double)d->ttt_bytes);
         for (int c = 0; c < KILN_NUM_COMPONENTS; c++)
             printf("%s\"%s\": %.6f", c ? ", " : "", component_names[c], component_median[c]);
         printf("}}\n");
-    } else {
-        printf("%s bench: %d frames after %d warm-up, context %lld, %d thread, target %s\n", d->name, opt->steps,
-               opt->warmup, (long long)opt->context, threads, d->target);
-        printf("  per frame     median %.3f ms, p99 %.3f ms (%.1f frames/s)\n", median, p99, 1000.0 / median);
-        printf("  real time     %.2fx (a frame is %.0f ms of audio)\n", frame_budget_ms / median, frame_budget_ms);
-        printf("  weights read  %.1f MB per frame, %.2f GB/s\n", (double)bytes / 1e6, gbps);
-        printf("  components   ");
-        for (int c = 0; c < KILN_NUM_COMPONENTS; c++)
-            printf(" %s %.3f", component_names[c], component_median[c]);
-        printf(" (ms, medians)\n");
+        return;
     }
-    free(column);
-    kiln_stream_free(stream), free(tokens), free(text_logits), free(audio_logits), free(hidden), free(frame_ms), free(parts);
+    printf("%s bench: %d frames after %d warm-up, context %lld, %d thread, target %s\n", d->name, opt->steps,
+           opt->warmup, (long long)context, threads, d->target);
+    printf("  per frame     median %.3f ms, p99 %.3f ms (%.1f frames/s)\n", median, p99, 1000.0 / median);
+    printf("  real time     %.2fx (a frame is %.0f ms of audio)\n", frame_budget_ms / median, frame_budget_ms);
+    printf("  weights read  %.1f MB per frame, %.2f GB/s\n", (double)bytes / 1e6, gbps);
+    printf("  components   ");
+    for (int c = 0; c < KILN_NUM_COMPONENTS; c++)
+        printf(" %s %.3f", component_names[c], component_median[c]);
+    printf(" (ms, medians)\n");
+}
+
+int bench_run(const struct kiln_model_desc *d, const struct kiln_weights *w, const struct bench_options *opt)
+{
+    struct bench_buffers b = {
+        .stream = kiln_stream_new(d), .tokens = calloc((size_t)d->num_streams, sizeof(int32_t)),
+        .text_logits = malloc((size_t)d->text_card * sizeof(float)), .audio_logits = malloc((size_t)d->card * sizeof(float)),
+        .hidden = malloc((size_t)d->dim * sizeof(float)), .frame_ms = malloc((size_t)opt->steps * sizeof(double)),
+        .parts = malloc((size_t)opt->steps * sizeof *b.parts), .column = malloc((size_t)opt->steps * sizeof(double))};
+    if (!b.stream || !b.tokens || !b.text_logits || !b.audio_logits || !b.hidden || !b.frame_ms || !b.parts || !b.column) {
+        fprintf(stderr, "%s bench: error: out of memory (a stream needs %zu bytes)\n", d->name, d->stream_bytes);
+        free_buffers(&b);
+        return 1;
+    }
+    FILE *trace = NULL;
+    if (opt->trace && !(trace = fopen(opt->trace, "w"))) {
+        fprintf(stderr, "%s bench: error: cannot write %s\n", d->name, opt->trace);
+        free_buffers(&b);
+        return 1;
+    }
+    for (int i = 0; i < opt->num_contexts; i++) {
+        d->stream_advance(b.stream, opt->contexts[i]);
+        for (int k = 0; k < d->num_streams; k++)
+            b.tokens[k] = k == 0 ? d->text_card : d->card; /* initial tokens, then what the model produces */
+        for (int step = -opt->warmup; step < opt->steps; step++) {
+            double ms = bench_frame(d, w, &b);
+            if (step < 0)
+                continue;
+            b.frame_ms[step] = ms;
+            memcpy(b.parts[step], component_ms, sizeof component_ms);
+            if (trace)
+                fprintf(trace, "%.6f\n", ms);
+        }
+        report(d, opt, opt->contexts[i], &b);
+        fflush(stdout);
+    }
+    if (trace)
+        fclose(trace);
+    free_buffers(&b);
     return 0;
 }

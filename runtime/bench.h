@@ -5,11 +5,15 @@
 #include <stdint.h>
 #include "kiln_rt.h"
 
+#define BENCH_MAX_CONTEXTS 32
+
 struct bench_options {
     int steps, warmup, threads;      /* threads 0: all cores */
-    int64_t context;                 /* frames already in the stream before timing */
+    int num_contexts;
+    int64_t contexts[BENCH_MAX_CONTEXTS]; /* frames already in the stream before timing; one run each */
     uint64_t seed;
     bool json;
+    const char *trace;               /* when set: every timed frame's ms, one per line */
 };
 
 int bench_run(const struct kiln_model_desc *desc, const struct kiln_weights *w, const struct bench_options *opt);

@@ -371,9 +371,25 @@ done:
     return rc;
 }
 
+/* "0,1000,3000" -> opt->contexts; returns nonzero when malformed. */
+static int parse_contexts(const char *list, struct bench_options *opt)
+{
+    opt->num_contexts = 0;
+    for (const char *p = list;; p++) {
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || v < 0 || opt->num_contexts == BENCH_MAX_CONTEXTS || (*end && *end != ','))
+            return 1;
+        opt->contexts[opt->num_contexts++] = v;
+        if (!*end)
+            return 0;
+        p = end;
+    }
+}
+
 static int cmd_bench(const struct kiln_model_desc *d, int argc, char **argv)
 {
-    struct bench_options opt = {.steps = 100, .warmup = 5, .threads = 0};
+    struct bench_options opt = {.steps = 100, .warmup = 5, .threads = 0, .num_contexts = 1};
     const char *weights = NULL, *v;
     bool random = false, missing = false;
     for (int i = 1; i < argc; i++) {
@@ -384,10 +400,15 @@ static int cmd_bench(const struct kiln_model_desc *d, int argc, char **argv)
             random = true, opt.seed = strtoull(v, &end, 10);
         else if ((v = flag_value(argc, argv, &i, "--steps", &missing)))
             opt.steps = (int)strtol(v, &end, 10);
+        else if ((v = flag_value(argc, argv, &i, "--warmup", &missing)))
+            opt.warmup = (int)strtol(v, &end, 10);
         else if ((v = flag_value(argc, argv, &i, "--threads", &missing)))
             opt.threads = (int)strtol(v, &end, 10);
-        else if ((v = flag_value(argc, argv, &i, "--context", &missing)))
-            opt.context = strtoll(v, &end, 10);
+        else if ((v = flag_value(argc, argv, &i, "--context", &missing))) {
+            if (!missing && parse_contexts(v, &opt))
+                return usage_error("bench", "--context wants frame counts >= 0, comma-separated (at most 32): '%s'", v);
+        } else if ((v = flag_value(argc, argv, &i, "--trace", &missing)))
+            opt.trace = v;
         else if (strcmp(argv[i], "--json") == 0)
             opt.json = true;
         else
@@ -397,8 +418,10 @@ static int cmd_bench(const struct kiln_model_desc *d, int argc, char **argv)
         if (end && (*end || end == v))
             return usage_error("bench", "'%s' is not a number", v);
     }
-    if (opt.steps < 1 || opt.threads < 0 || opt.context < 0)
-        return usage_error("bench", "%s", "--steps must be >= 1; --threads and --context >= 0");
+    if (opt.steps < 1 || opt.threads < 0 || opt.warmup < 0)
+        return usage_error("bench", "%s", "--steps must be >= 1; --threads and --warmup >= 0");
+    if (opt.threads > 1)
+        fprintf(stderr, "%s bench: note: the kernels run on one thread for now\n", prog);
     if (!weights && !random)
         return usage_error("bench", "%s", "give --weights W or --random-weights SEED");
     struct kiln_weights w;
@@ -418,8 +441,10 @@ static const struct subcommand subcommands[] = {
                  "                          streaming generation, one LMGen step per frame (temperature 0: greedy);\n"
                  "                          --random-weights SEED instead of --weights; without --user the user's\n"
                  "                          streams get -1 (Moshi's zero token)", cmd_generate},
-    {"bench", "bench [--weights W | --random-weights SEED] [--steps N] [--threads T] [--context C] [--json]\n"
-              "                          per-frame latency of streaming steps", cmd_bench},
+    {"bench", "bench [--weights W | --random-weights SEED] [--steps N] [--warmup N] [--threads T]\n"
+              "                          [--context C[,C...]] [--json] [--trace FILE]\n"
+              "                          per-frame latency of streaming steps after C frames of context (one\n"
+              "                          report, or JSON line, per C); --trace writes every frame's ms", cmd_bench},
 };
 #define NUM_SUBCOMMANDS (int)(sizeof subcommands / sizeof subcommands[0])
 

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs the Debian packages kiln needs when one is missing (root on Debian 12; see README).
+# usage: scripts/deps.sh [bench]   (bench adds what the benchmarks compare with and draw with)
 set -e
 pkgs="gcc make flex bison libcjson-dev libc6-dev libgomp1"
+[ "$1" = bench ] && pkgs="$pkgs gnuplot-nox libopenblas-dev"
 missing=""
 for p in $pkgs; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

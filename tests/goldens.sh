@@ -35,6 +35,7 @@ build_model graph_hybrid graphs/lm_hybrid.kiln
 run_forward "$TMP/graph_hybrid/lm_hybrid" lm_hybrid weights.safetensors "" "lm_hybrid (graph)"
 run_forward "$TMP/graph_hybrid/lm_hybrid" lm_hybrid weights_bf16.safetensors _bf16w "lm_hybrid (graph, bf16)"
 
+mkdir -p "$TMP/imported"
 for case in lm_attn_a lm_attn_c; do
   check "import $case" "$KILNC" import moshi "$G/$case/config.json" -o "$TMP/imported/$case.kiln"
   build_model "import_$case" "$TMP/imported/$case.kiln"
