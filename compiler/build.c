@@ -126,8 +126,9 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
     const char *cc = bopt->cc ? bopt->cc : "cc";
     const char *extra = getenv("KILN_EXTRA_CFLAGS") ? getenv("KILN_EXTRA_CFLAGS") : "";
     path_of(src, sizeof src, dir, name, ".c");
-    int n = snprintf(cmd, sizeof cmd, "%s -std=c11 -O2 -Wall -Wextra -fopenmp %s %s -I'%s'", cc,
-                     bopt->target->cflags, extra, runtime_dir);
+    const char *isa = bopt->simde ? "-mavx2 -mfma -mf16c -Wno-psabi" : bopt->target->cflags;
+    int n = snprintf(cmd, sizeof cmd, "%s -std=c11 -O2 -Wall -Wextra -fopenmp %s %s -I'%s'", cc, isa, extra,
+                     runtime_dir);
     switch (bopt->emit) {
     case EMIT_OBJ:
         path_of(out, sizeof out, dir, name, ".o");

@@ -10,6 +10,7 @@ struct build_options {
     const char *cc;                  /* NULL: the host's cc, linking build/libkiln_rt.a */
     enum emit_kind emit;
     const struct target *target;
+    bool simde;                      /* compile for the host (SIMDe) instead of the target's flags */
 };
 
 /* Emits NAME.h/NAME.c into out_dir and builds what `emit` asks for. Files appear only complete

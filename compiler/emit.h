@@ -10,6 +10,7 @@
 struct emit_options {
     const struct target *target;
     const char *source;              /* the .kiln file, named in the generated header comment */
+    bool simde;                      /* the vector vocabulary through SIMDe (runs on any x86-64 host) */
 };
 
 /* Writes the model's header and C source to the two streams. */

@@ -25,6 +25,8 @@ static void weight_expr(char *buf, size_t size, const struct ir_weight *w)
 {
     if (w->step == STEP_TABLE)
         snprintf(buf, size, "w->%s[k]", w->field);
+    else if (w->step == STEP_ROW_BLOCK && w->pack_nr)
+        snprintf(buf, size, "w->%s + (size_t)k * %lld", w->field, w->step_stride);
     else if (w->step == STEP_ROW_BLOCK)
         snprintf(buf, size, "w->%s + (size_t)k * %d * %d", w->field, w->rows, w->cols);
     else
@@ -184,20 +186,38 @@ static void emit_op(struct emitter *e, FILE *out, const struct ir_graph *g, cons
     }
 }
 
-/* The ops of a graph, with bench's component marks: embed | layers | out_norm + text head. */
+/* Kernels that share their work among the team themselves (an `omp for` inside); every other op
+   runs on one thread of it (`omp single`, whose barrier orders it with what follows). */
+static bool shared_by_team(const struct emitter *e, const struct ir_op *op)
+{
+    return (op->code == OP_MATMUL && e->mod->weights[op->weight].pack_nr) || op->code == OP_ATTENTION;
+}
+
+/* The ops of a graph, with bench's component marks: embed | layers | out_norm + text head. On a
+   threaded target the whole body is one parallel region: one fork-join per call, not per op. */
 static void emit_graph_ops(struct emitter *e, FILE *out, const struct ir_graph *g, bool temporal)
 {
+    const char *single = e->threaded ? "    #pragma omp single\n" : "";
+    if (e->threaded)
+        fprintf(out, "    #pragma omp parallel\n    {\n");
     for (int i = 0; i < g->num_ops; i++) {
         const struct ir_op *op = &g->ops[i];
         if (op->dead)
             continue;
         if (temporal && op->out >= 0 && g->values[op->out].kind == VAL_OUTPUT && op->code == OP_RMS_NORM)
-            fprintf(out, "    kiln_profile_mark(KILN_TEMPORAL);\n");
+            fprintf(out, "%s    kiln_profile_mark(KILN_TEMPORAL);\n", single);
+        bool alone = e->threaded && !shared_by_team(e, op);
+        if (alone)
+            fprintf(out, "%s    {\n", single);
         emit_op(e, out, g, op, temporal);
+        if (alone)
+            fprintf(out, "    }\n");
         if (op->code == OP_EMBED_SUM)
-            fprintf(out, "    kiln_profile_mark(KILN_EMBED);\n");
+            fprintf(out, "%s    kiln_profile_mark(KILN_EMBED);\n", single);
     }
-    fprintf(out, "    kiln_profile_mark(%s);\n", temporal ? "KILN_TEXT_HEAD" : "KILN_DEPFORMER");
+    fprintf(out, "%s    kiln_profile_mark(%s);\n", single, temporal ? "KILN_TEXT_HEAD" : "KILN_DEPFORMER");
+    if (e->threaded)
+        fprintf(out, "    }\n");
 }
 
 /* ---- structs, descriptor, header --------------------------------------------------------- */
@@ -366,7 +386,8 @@ static void emit_descriptor(const struct emitter *e, FILE *out, const struct emi
         entries += mod->weights[i].step == STEP_TABLE ? mod->weights[i].steps : 1;
         params += ir_weight_numel(&mod->weights[i]);
     }
-    fprintf(out, "/* name, rank, shape, index of the alpha folded into it (-1: none), field, values read per frame */\n");
+    fprintf(out, "/* name, rank, shape, index of the alpha folded into it (-1: none), field, values read per frame,\n"
+                 "   packing: panel rows, block rows, gated (see kiln_rt.h) */\n");
     fprintf(out, "static const struct kiln_weight_desc weights[%d] = {\n", entries);
     for (int i = 0; i < mod->num_weights; i++) {
         const struct ir_weight *w = &mod->weights[i];
@@ -382,9 +403,9 @@ static void emit_descriptor(const struct emitter *e, FILE *out, const struct emi
             for (int d = 0; d < w->rank; d++)
                 fprintf(out, "%s%lld", d ? ", " : "", w->shape[d]);
             long long numel = ir_weight_numel(w) / copies;
-            fprintf(out, "}, %d, offsetof(struct %s_weights, %s) + %d * sizeof(const float *), %lld},\n",
+            fprintf(out, "}, %d, offsetof(struct %s_weights, %s) + %d * sizeof(const float *), %lld, %d, %d, %d},\n",
                     w->fold_alpha >= 0 ? first_entry[w->fold_alpha] : -1, e->name, w->field, k,
-                    w->is_embedding ? (long long)w->cols : numel);
+                    w->is_embedding ? (long long)w->cols : numel, w->pack_nr, w->pack_rows, w->pack_gated);
         }
     }
     fprintf(out, "};\n\n");
@@ -460,7 +481,7 @@ static void emit_header(const struct emitter *e, FILE *out, const struct emit_op
 
 void emit_c(const struct ir_module *mod, const struct emit_options *opt, FILE *header, FILE *source)
 {
-    struct emitter e = {.mod = mod, .target = opt->target, .name = mod->model->name};
+    struct emitter e = {.mod = mod, .target = opt->target, .threaded = opt->target->width > 1, .name = mod->model->name};
     char *kernels_text = NULL, *steps_text = NULL;
     size_t kernels_size = 0, steps_size = 0;
     e.kernels = open_memstream(&kernels_text, &kernels_size);
@@ -479,6 +500,7 @@ void emit_c(const struct ir_module *mod, const struct emit_options *opt, FILE *h
             e.name, opt->source, opt->target->name, e.name, e.name);
     fprintf(source, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n"
                     "#include \"%s.h\"\n\n", e.name);
+    target_emit_vocabulary(source, opt->target, opt->simde);
     emit_weight_struct(&e, source);
     emit_ttt_types(&e, source);
     emit_stream_struct(&e, source);

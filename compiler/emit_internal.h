@@ -7,6 +7,7 @@
 struct emitter {
     const struct ir_module *mod;
     const struct target *target;
+    bool threaded;                   /* vector targets: one OpenMP team per call, matmuls shared out */
     const char *name;                /* model name, prefixes every public symbol */
     FILE *kernels;                   /* kernel definitions, in order of first use */
     char **kernel_names; int num_kernels;
@@ -22,6 +23,8 @@ const char *kernel_add(struct emitter *e, int n);
 const char *kernel_silu_gate(struct emitter *e, int n);
 const char *kernel_rope_qk(struct emitter *e, const struct ir_graph *g);
 const char *kernel_gelu_gate(struct emitter *e, int n);
+/* emit_matmul.c: a matmul over packed weights in the target's vector vocabulary. */
+void packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const struct ir_op *op, const char *name);
 /* True when a kernel of this name was written already; records it otherwise. */
 bool seen_kernel(struct emitter *e, const char *name);
 const char *kernel_kv_write(struct emitter *e, const struct ir_graph *g);

@@ -34,14 +34,25 @@ void float_literal(char *buf, size_t size, float value)
     snprintf(buf + strlen(buf), size - strlen(buf), "%sf", strpbrk(buf, ".e") ? "" : ".0");
 }
 
-/* dot_N(a, b): the inner product every matmul and attention score is made of. */
+/* dot_N(a, b): the inner product of attention scores and row-major matmuls; on a vector target two
+   vector accumulators (then the lanes, then a scalar tail), else the plain sum. */
 static void dot(struct emitter *e, int n, char *name, size_t size)
 {
-    if (!seen(e, "dot_%d", n))
-        fprintf(e->kernels,
-                "static inline float dot_%d(const float *restrict a, const float *restrict b)\n"
-                "{\n    float acc = 0.0f;\n    for (int i = 0; i < %d; i++)\n        acc += a[i] * b[i];\n"
-                "    return acc;\n}\n\n", n, n);
+    const int W = e->target->width;
+    if (!seen(e, "dot_%d", n)) {
+        fprintf(e->kernels, "static inline float dot_%d(const float *restrict a, const float *restrict b)\n{\n", n);
+        if (W > 1 && n >= 2 * W)
+            fprintf(e->kernels,
+                    "    vf s0 = vf_zero(), s1 = vf_zero();\n    int i = 0;\n"
+                    "    for (; i + 2 * VF_WIDTH <= %d; i += 2 * VF_WIDTH) {\n"
+                    "        s0 = vf_fma(vf_load(a + i), vf_load(b + i), s0);\n"
+                    "        s1 = vf_fma(vf_load(a + i + VF_WIDTH), vf_load(b + i + VF_WIDTH), s1);\n    }\n"
+                    "    float acc = vf_sum(vf_add(s0, s1));\n"
+                    "    for (; i < %d; i++)\n        acc += a[i] * b[i];\n    return acc;\n}\n\n", n, n);
+        else
+            fprintf(e->kernels, "    float acc = 0.0f;\n    for (int i = 0; i < %d; i++)\n        acc += a[i] * b[i];\n"
+                                "    return acc;\n}\n\n", n);
+    }
     snprintf(name, size, "dot_%d", n);
 }
 
@@ -52,6 +63,15 @@ const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const str
     const struct ir_weight *w = &e->mod->weights[op->weight];
     const int R = w->rows, C = w->cols;
     const bool rope = op->epilogue == EPI_ROPE_KV && g->rope, scaled = op->scale >= 0;
+    if (w->pack_nr) {
+        char name[96];
+        snprintf(name, sizeof name, "matmul_%dx%d_%s%s%s_p%d", R, C, epilogue_suffix[op->epilogue], rope ? "_rope" : "",
+                 scaled ? "_scaled" : "", w->pack_nr);
+        if (!seen_kernel(e, name))
+            packed_matmul_kernel(e, g, op, name);
+        snprintf(kernel_name, sizeof kernel_name, "%s", name);
+        return kernel_name;
+    }
     char d[32];
     dot(e, C, d, sizeof d);
     if (seen(e, "matmul_%dx%d_%s%s%s", R, C, epilogue_suffix[op->epilogue], rope ? "_rope" : "", scaled ? "_scaled" : ""))
@@ -132,6 +152,7 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
             "static void %s(const float *restrict q, const float *restrict k, const float *restrict v,\n"
             "    const int64_t *restrict slot_pos, int64_t pos0, float *restrict out, int T)\n{\n"
             "    float weight[%d];\n"
+            "    #pragma omp for collapse(2) schedule(static)\n"
             "    for (int t = 0; t < T; t++)\n"
             "        for (int h = 0; h < %d; h++) {\n"
             "            const float *qh = q + t * %d + h * %d;\n"

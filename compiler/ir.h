@@ -36,6 +36,14 @@ struct ir_weight {
     int fold_alpha;                  /* weight whose values scale this one's columns at load, or -1 */
     bool is_norm;                    /* an RMSNorm alpha [1, 1, D] */
     bool is_embedding;               /* a lookup table: a frame reads one row of it */
+    /* Layout, chosen by the planner for the target (plan.c): pack_nr 0 keeps the checkpoint's
+       row-major [rows][cols]; otherwise blocks of pack_rows rows (the q/k/v thirds of an in_proj,
+       one step's block, or the whole matrix) are cut into panels of pack_nr rows stored column by
+       column ([panel][col][pack_nr], zero-padded), so a microkernel reads a panel as one stream.
+       pack_gated panels pair rows i of the two halves of a gated FFN input (pack_nr / 2 each). */
+    int pack_nr, pack_rows;
+    bool pack_gated;
+    long long step_stride;           /* STEP_ROW_BLOCK: floats from one step's block to the next */
 };
 
 enum matmul_epilogue {
@@ -113,6 +121,12 @@ void pass_fold_norms(struct ir_module *mod);
 void pass_fuse_residual(struct ir_module *mod);
 void pass_fuse_gating(struct ir_module *mod);
 void pass_fuse_rope_kv(struct ir_module *mod);
-/* plan.c: liveness-based placement of activations in one scratch arena per graph. */
+/* plan.c: liveness-based placement of activations in one scratch arena per graph, and the
+   weights' layout for a target whose vectors hold `vector_width` floats. */
 void plan_buffers(struct ir_module *mod);
+void plan_weights(struct ir_module *mod, int vector_width);
+/* Floats one (table entry of a) weight occupies in its planned layout. */
+long long ir_weight_storage(const struct ir_weight *w);
+/* Panels of a packed weight's block. */
+int ir_weight_panels(const struct ir_weight *w);
 #endif

@@ -30,7 +30,8 @@ static const char usage[] =
     "  --backend B            c (llvm: not yet supported)\n"
     "  --emit E               c | obj | lib | exe (default exe): NAME.{h,c}, NAME.o, libNAME.a, NAME\n"
     "  --cc CC                C compiler (default cc; another one also compiles the runtime)\n"
-    "  --simde                build avx512/neon code against SIMDe (not yet supported)\n"
+    "  --simde                build a vector target's code against SIMDe's portable intrinsics\n"
+    "                         (an avx512 or neon build that runs on this x86-64 host)\n"
     "  --dump=STAGE           print ast | model | ir | fused | plan and stop\n"
     "  --rows N               frames per temporal call in a teacher-forced forward (default 32)\n"
     "  --no-fuse              skip the fusion passes (for testing the fused kernels)\n"
@@ -91,7 +92,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
         } else if ((value = option_value(argc, argv, &i, "--cc"))) {
             opt->build.cc = value;
         } else if (strcmp(a, "--simde") == 0) {
-            return option_error("%s is not supported yet: the avx512 and neon targets come first", a);
+            opt->emit.simde = opt->build.simde = true;
         } else if ((value = option_value(argc, argv, &i, "--dump"))) {
             int k = 1;
             while (k < 6 && strcmp(value, dump_names[k]) != 0)
@@ -120,8 +121,8 @@ static int parse_options(int argc, char **argv, struct options *opt)
     opt->build.target = opt->emit.target = target_find(target);
     if (!opt->build.target)
         return option_error("unknown target '%s' (native, scalar, avx2, avx512, neon)", target);
-    if (!opt->build.target->implemented)
-        return option_error("target '%s' is not implemented yet: use --target scalar", target);
+    if (opt->emit.simde && opt->build.target->width == 1)
+        return option_error("--simde is for vector targets (avx2, avx512, neon), not '%s'", target);
     opt->emit.source = opt->input;
     return 0;
 }
@@ -163,6 +164,7 @@ static int compile(struct options *opt)
         run_pass(mod, pass_fuse_rope_kv, "fuse_rope_kv");
     }
     plan_buffers(mod);
+    plan_weights(mod, opt->build.target->width);
     int status = 0;
     if (opt->dump == DUMP_IR || opt->dump == DUMP_FUSED)
         ir_dump(stdout, mod);

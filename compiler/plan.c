@@ -67,3 +67,38 @@ void plan_buffers(struct ir_module *mod)
     plan_graph(&mod->temporal);
     plan_graph(&mod->depformer);
 }
+
+int ir_weight_panels(const struct ir_weight *w)
+{
+    int per_panel = w->pack_gated ? w->pack_nr / 2 : w->pack_nr;
+    return (w->pack_rows + per_panel - 1) / per_panel;
+}
+
+long long ir_weight_storage(const struct ir_weight *w)
+{
+    long long numel = ir_weight_numel(w) / (w->step == STEP_TABLE ? w->steps : 1);
+    if (!w->pack_nr)
+        return numel;
+    long long rows = numel / w->cols, block_rows = w->pack_gated ? 2LL * w->pack_rows : w->pack_rows;
+    return rows / block_rows * ir_weight_panels(w) * w->pack_nr * (long long)w->cols;
+}
+
+/* Every matmul weight of a vector target is packed in panels of two vectors' worth of rows. */
+void plan_weights(struct ir_module *mod, int vector_width)
+{
+    if (vector_width <= 1)
+        return;
+    struct ir_graph *graphs[] = {&mod->temporal, &mod->depformer};
+    for (int gi = 0; gi < 2; gi++)
+        for (int i = 0; i < graphs[gi]->num_ops; i++) {
+            const struct ir_op *op = &graphs[gi]->ops[i];
+            if (op->dead || op->code != OP_MATMUL)
+                continue;
+            struct ir_weight *w = &mod->weights[op->weight];
+            w->pack_nr = 2 * vector_width;
+            w->pack_gated = op->epilogue == EPI_SILU_GATE;
+            w->pack_rows = op->epilogue == EPI_SILU_GATE ? w->rows / 2 : op->epilogue == EPI_ROPE_KV ? w->rows / 3 : w->rows;
+            if (w->step == STEP_ROW_BLOCK)
+                w->step_stride = ir_weight_storage(w) / w->steps;
+        }
+}

@@ -1,5 +1,6 @@
-/* target.h: target ISAs as data. One instance per ISA; the code generator consults it rather than
- * being copied per ISA. */
+/* target.h: target ISAs as data. One instance per ISA (target.c); the code generator consults it
+ * rather than being copied per ISA: kernels are written once against a small vector vocabulary
+ * (vf, vf_load, vf_fma, ...) whose definitions come from the target's table. */
 #ifndef KILN_TARGET_H
 #define KILN_TARGET_H
 #include <stdbool.h>
@@ -7,11 +8,22 @@
 struct target {
     const char *name;                /* scalar | avx2 | avx512 | neon */
     const char *cflags;              /* what the C compiler needs for this ISA */
-    bool implemented;                /* false: refused with a message until its kernels exist */
+    int width;                       /* floats per vector; 1: the plain scalar reference */
+    int tile_rows;                   /* rows (frames) a matmul microkernel keeps in registers */
+    const char *features;            /* CPU features the runtime checks before running ("avx2,fma") */
+    /* The vector vocabulary, as C text (unused for scalar): */
+    const char *include;             /* the intrinsics header, native build */
+    const char *include_simde;       /* the same through SIMDe (x86-64 hosts), or NULL */
+    const char *vtype;               /* vf */
+    const char *load, *store;        /* (p) / (p, v) */
+    const char *set1, *zero;         /* (x) / () */
+    const char *fma;                 /* (a, b, c) = a * b + c */
+    const char *add, *mul, *max;     /* (a, b) */
 };
 
-/* The target named `name` ("native" resolves to the best implemented target for this host), or NULL. */
+/* The target named `name` ("native" resolves to the best target this host runs), or NULL. */
 const struct target *target_find(const char *name);
-/* Comma-separated names, for --help and errors. */
-const char *target_names(void);
+/* Writes the vector vocabulary of t (typedef vf, VF_WIDTH, vf_* inline functions) to out. */
+#include <stdio.h>
+void target_emit_vocabulary(FILE *out, const struct target *t, bool simde);
 #endif

@@ -22,6 +22,10 @@ struct kiln_weight_desc {
                                         columns at load (W[r][c] *= alpha[c], in f32), or -1 */
     size_t field_offset;             /* offsetof(struct NAME_weights, pointer field) */
     int64_t read_per_frame;          /* values one streaming frame reads (an embedding table: one row) */
+    /* Layout for the target's kernels (compiler/ir.h): pack_nr 0 keeps [rows][cols]; otherwise each
+       block of pack_rows rows (pack_gated: of 2 * pack_rows rows, the halves paired) becomes panels of
+       pack_nr rows stored [panel][col][pack_nr], zero-padded. Done once, at load, after the folds. */
+    int pack_nr, pack_rows, pack_gated;
 };
 
 /* Stream timing components reported by `bench` (DESIGN.md, bench --json). */

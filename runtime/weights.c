@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,9 +68,64 @@ static int check_desc(const struct kiln_model_desc *desc, char *err, size_t errl
     return 0;
 }
 
+/* Panels per block and the floats of the packed layout (kiln_rt.h, struct kiln_weight_desc). */
+static size_t panels_per_block(const struct kiln_weight_desc *w)
+{
+    size_t per_panel = (size_t)(w->pack_gated ? w->pack_nr / 2 : w->pack_nr);
+    return ((size_t)w->pack_rows + per_panel - 1) / per_panel;
+}
+
+static size_t stored_floats(const struct kiln_weight_desc *w)
+{
+    if (!w->pack_nr)
+        return weight_numel(w);
+    size_t cols = (size_t)w->shape[w->rank - 1], rows = weight_numel(w) / cols;
+    size_t blocks = rows / (size_t)(w->pack_gated ? 2 * w->pack_rows : w->pack_rows);
+    return blocks * panels_per_block(w) * (size_t)w->pack_nr * cols;
+}
+
 static size_t padded_floats(const struct kiln_weight_desc *w)
 {
-    return (weight_numel(w) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+    size_t n = stored_floats(w) > weight_numel(w) ? stored_floats(w) : weight_numel(w);
+    return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+}
+
+/* Row-major [rows][cols] (in dst's slot) -> panels; see kiln_weight_desc. */
+static int pack(const struct kiln_weight_desc *w, float *dst)
+{
+    const size_t cols = (size_t)w->shape[w->rank - 1], nr = (size_t)w->pack_nr, numel = weight_numel(w);
+    const size_t block_rows = (size_t)w->pack_rows, src_block = w->pack_gated ? 2 * block_rows : block_rows;
+    const size_t half = nr / 2, panels = panels_per_block(w), blocks = numel / cols / src_block;
+    float *src = malloc(numel * sizeof *src);
+    if (!src)
+        return 1;
+    memcpy(src, dst, numel * sizeof *src);
+    long long units = (long long)(blocks * panels);
+    PARALLEL_FOR(units > 8)
+    for (long long u = 0; u < units; u++) {
+        size_t b = (size_t)u / panels, p = (size_t)u % panels;
+        float *panel = dst + (size_t)u * cols * nr;
+        for (size_t j = 0; j < nr; j++) {
+            /* which source row lands in lane j of this panel, if any */
+            size_t row = w->pack_gated ? p * half + j % half : p * nr + j;
+            bool valid = row < block_rows;
+            size_t src_row = b * src_block + row + (w->pack_gated && j >= half ? block_rows : 0);
+            for (size_t c = 0; c < cols; c++)
+                panel[c * nr + j] = valid ? src[src_row * cols + c] : 0.0f;
+        }
+    }
+    free(src);
+    return 0;
+}
+
+/* After the folds: every packed weight into its panels. */
+static int apply_packing(const struct kiln_model_desc *desc, struct kiln_weights *out, const char *prefix, char *err,
+                         size_t errlen)
+{
+    for (int i = 0; i < desc->num_weights; i++)
+        if (desc->weights[i].pack_nr && pack(&desc->weights[i], weight_data(desc, out, i)))
+            return fail(err, errlen, prefix, "out of memory packing '%s'", desc->weights[i].name);
+    return 0;
 }
 
 /* Lays the weights out in one arena (padding zeroed, so that equal weights give equal arenas) and
@@ -181,7 +237,11 @@ int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, stru
         for (int i = 0; i < desc->num_weights; i++)
             convert(found[i], weight_data(desc, out, i), weight_numel(&desc->weights[i]));
         apply_folds(desc, out);
-        warn_unused(&file, found, desc->num_weights);
+        rc = apply_packing(desc, out, path, err, errlen);
+        if (!rc)
+            warn_unused(&file, found, desc->num_weights);
+        else
+            kiln_weights_free(out);
     }
     free(found);
     st_close(&file);
@@ -232,6 +292,10 @@ int kiln_weights_random(const struct kiln_model_desc *desc, uint64_t seed, struc
         fill_random(&desc->weights[i], mix64(seed ^ (uint64_t)(i + 1) * 0x9E3779B97F4A7C15u),
                     weight_data(desc, out, i));
     apply_folds(desc, out);
+    if (apply_packing(desc, out, desc->name, err, errlen)) {
+        kiln_weights_free(out);
+        return 1;
+    }
     return 0;
 }
 

@@ -1,0 +1,132 @@
+/* emit_matmul.c: the matmul kernels of vector targets, as C text in the target's vector vocabulary
+ * (target.h). Weights arrive packed in panels of NR = 2 vectors' worth of rows, [panel][col][NR]
+ * (plan.c, ir.h); a microkernel multiplies MR rows of x (frames) by one panel, keeping MR x 2
+ * vector accumulators in registers while it streams the panel once. Every output element is the
+ * sum over columns in column order, computed by one thread: the result does not depend on how
+ * panels are shared among threads. The epilogue (scale, store or residual add, SiLU gate, RoPE and
+ * the KV-ring write) runs on the tile before anything reaches memory. */
+#include <string.h>
+#include "emit_internal.h"
+
+/* panel_C_MxNR(panel, x, tile): tile[M][NR] = x[M][C] . panel[C][NR], registers only. */
+static void microkernel(struct emitter *e, int C, int M, int NR, char *name, size_t size)
+{
+    snprintf(name, size, "panel_%d_%dx%d", C, M, NR);
+    if (seen_kernel(e, name))
+        return;
+    FILE *k = e->kernels;
+    /* One frame: two interleaved column streams hide the FMA latency; M frames: M x 2 chains. */
+    const int sets = M == 1 ? 2 : 1;
+    fprintf(k, "/* tile[%d][%d] = x[%d][%d] . panel[%d][%d] */\n", M, NR, M, C, C, NR);
+    fprintf(k, "static inline void %s(const float *restrict panel, const float *restrict x, float *restrict tile)\n{\n",
+            name);
+    for (int i = 0; i < M * sets; i++)
+        fprintf(k, "    vf a%d_0 = vf_zero(), a%d_1 = vf_zero();\n", i, i);
+    fprintf(k, "    int c = 0;\n");
+    fprintf(k, "    for (; c + %d <= %d; c += %d) {\n", sets, C, sets);
+    for (int u = 0; u < sets; u++) {
+        fprintf(k, "        const vf w%d_0 = vf_load(panel + (size_t)(c + %d) * %d), w%d_1 = vf_load(panel + (size_t)(c + %d) * %d + VF_WIDTH);\n",
+                u, u, NR, u, u, NR);
+        for (int i = 0; i < M; i++) {
+            int a = i * sets + u;
+            fprintf(k, "        { const vf xb = vf_set1(x[%d * %d + c + %d]); a%d_0 = vf_fma(xb, w%d_0, a%d_0); a%d_1 = vf_fma(xb, w%d_1, a%d_1); }\n",
+                    i, C, u, a, u, a, a, u, a);
+        }
+    }
+    fprintf(k, "    }\n");
+    if (C % sets) /* the last odd column */
+        fprintf(k, "    for (; c < %d; c++) {\n        const vf w0 = vf_load(panel + (size_t)c * %d), w1 = vf_load(panel + (size_t)c * %d + VF_WIDTH);\n"
+                   "        const vf xb = vf_set1(x[c]);\n        a0_0 = vf_fma(xb, w0, a0_0);\n        a0_1 = vf_fma(xb, w1, a0_1);\n    }\n",
+                C, NR, NR);
+    for (int i = 0; i < M; i++) {
+        if (sets == 2)
+            fprintf(k, "    a%d_0 = vf_add(a%d_0, a%d_0);\n    a%d_1 = vf_add(a%d_1, a%d_1);\n", i * 2, i * 2, i * 2 + 1,
+                    i * 2, i * 2, i * 2 + 1);
+        fprintf(k, "    vf_store(tile + %d, a%d_0);\n    vf_store(tile + %d + VF_WIDTH, a%d_1);\n", i * NR, i * sets,
+                i * NR, i * sets);
+    }
+    fprintf(k, "}\n\n");
+}
+
+/* The epilogue of one tile row `acc` (frame t) of panel p. */
+static void epilogue(FILE *k, const struct ir_graph *g, const struct ir_op *op, const struct ir_weight *w, bool scaled)
+{
+    const int NR = w->pack_nr, rows = w->pack_rows, panels = ir_weight_panels(w);
+    const char *sc = scaled ? " * s[t]" : "";
+    switch (op->epilogue) {
+    case EPI_STORE:
+    case EPI_ACCUMULATE:
+        fprintf(k, "                for (int j = 0; j < %d; j++) {\n                    int r = p * %d + j;\n", NR, NR);
+        if (rows % NR)
+            fprintf(k, "                    if (r >= %d)\n                        break;\n", rows);
+        fprintf(k, "                    out[(size_t)t * %d + r] %s acc[j]%s;\n                }\n", rows,
+                op->epilogue == EPI_STORE ? "=" : "+=", sc);
+        break;
+    case EPI_SILU_GATE:
+        fprintf(k, "                for (int j = 0; j < %d; j++) {\n                    int r = p * %d + j;\n", NR / 2, NR / 2);
+        if (rows % (NR / 2))
+            fprintf(k, "                    if (r >= %d)\n                        break;\n", rows);
+        fprintf(k, "                    float a = acc[j]%s, b = acc[%d + j]%s;\n"
+                   "                    out[(size_t)t * %d + r] = a / (1.0f + expf(-a)) * b;\n                }\n",
+                sc, NR / 2, sc, rows);
+        break;
+    case EPI_ROPE_KV: {
+        const int cap = g->kv_capacity;
+        fprintf(k, "                const int part = p / %d, r0 = (p %% %d) * %d;\n", panels, panels, NR);
+        fprintf(k, "                const int64_t slot = (pos0 + t) %% %d;\n", cap);
+        fprintf(k, "                float *dst = part == 0 ? q + (size_t)t * %d : (part == 1 ? k_ring : v_ring) + slot * %d;\n",
+                rows, rows);
+        if (g->rope) {
+            fprintf(k, "                const float pos = (float)(pos0 + t);\n");
+            fprintf(k, "                for (int j = 0; j < %d && r0 + j < %d; j += 2) {\n", NR, rows);
+            fprintf(k, "                    const int r = r0 + j;\n                    float re = acc[j]%s, im = acc[j + 1]%s;\n"
+                       "                    if (part < 2) {\n"
+                       "                        float angle = pos * rope_freq[(r %% %d) / 2], c = cosf(angle), sn = sinf(angle);\n"
+                       "                        dst[r] = re * c - im * sn;\n                        dst[r + 1] = re * sn + im * c;\n"
+                       "                    } else {\n                        dst[r] = re;\n                        dst[r + 1] = im;\n"
+                       "                    }\n                }\n",
+                    sc, sc, g->head_dim);
+        } else {
+            fprintf(k, "                for (int j = 0; j < %d && r0 + j < %d; j++)\n                    dst[r0 + j] = acc[j]%s;\n",
+                    NR, rows, sc);
+        }
+        break;
+    }
+    }
+}
+
+void packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const struct ir_op *op, const char *name)
+{
+    const struct ir_weight *w = &e->mod->weights[op->weight];
+    const int C = w->cols, NR = w->pack_nr, MR = e->target->tile_rows;
+    const int panels = ir_weight_panels(w) * (op->epilogue == EPI_ROPE_KV ? 3 : 1);
+    const bool scaled = op->scale >= 0;
+    char one[64], many[64];
+    microkernel(e, C, 1, NR, one, sizeof one);
+    microkernel(e, C, MR, NR, many, sizeof many);
+    FILE *k = e->kernels;
+    static const char *const what[] = {"out = acc", "out += acc", "out = silu(a) * b", "q, k and v from acc"};
+    fprintf(k, "/* matmul of packed W [%d panels][%d][%d] by x[T][%d]%s; epilogue: %s */\n", panels, C, NR, C,
+            scaled ? ", scaled by s[t]" : "", what[op->epilogue]);
+    if (op->epilogue == EPI_ROPE_KV)
+        fprintf(k, "static void %s(const float *restrict W, const float *restrict x, %sfloat *restrict q,\n"
+                   "    float *restrict k_ring, float *restrict v_ring, int64_t pos0, int T)\n{\n",
+                name, scaled ? "const float *restrict s, " : "");
+    else
+        fprintf(k, "static void %s(const float *restrict W, const float *restrict x, %sfloat *restrict out, int T)\n{\n",
+                name, scaled ? "const float *restrict s, " : "");
+    fprintf(k, "    #pragma omp for schedule(static)\n"
+               "    for (int p = 0; p < %d; p++) {\n"
+               "        const float *panel = W + (size_t)p * %d * %d;\n"
+               "        float tile[%d * %d];\n"
+               "        for (int t0 = 0; t0 < T;) {\n"
+               "            const int m = T - t0 >= %d ? %d : 1;\n"
+               "            if (m == %d)\n                %s(panel, x + (size_t)t0 * %d, tile);\n"
+               "            else\n                %s(panel, x + (size_t)t0 * %d, tile);\n"
+               "            for (int i = 0; i < m; i++) {\n"
+               "                const int t = t0 + i;\n"
+               "                const float *acc = tile + i * %d;\n",
+            panels, C, NR, MR, NR, MR, MR, MR, many, C, one, C, NR);
+    epilogue(k, g, op, w, scaled);
+    fprintf(k, "            }\n            t0 += m;\n        }\n    }\n}\n\n");
+}
