@@ -113,7 +113,7 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
     }
     if (write_sources(mod, eopt, dir, name, bopt->emit == EMIT_EXE))
         return 1;
-    char runtime_dir[PATH_MAX + 16], cmd[CMD_MAX], out[PATH_MAX], tmp[PATH_MAX + 8], src[PATH_MAX];
+    char runtime_dir[PATH_MAX + 16], cmd[2 * CMD_MAX], out[PATH_MAX], tmp[PATH_MAX + 8], src[PATH_MAX];
     snprintf(runtime_dir, sizeof runtime_dir, "%s/../runtime", self_dir());
     /* NAME.h includes kiln_rt.h: ship it beside, so DIR is all a program embedding the model needs. */
     snprintf(cmd, sizeof cmd, "cp '%s/kiln_rt.h' '%s/kiln_rt.h'", runtime_dir, dir);
@@ -125,60 +125,67 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
         return 0;
     const char *cc = bopt->cc ? bopt->cc : "cc";
     const char *extra = getenv("KILN_EXTRA_CFLAGS") ? getenv("KILN_EXTRA_CFLAGS") : "";
-    path_of(src, sizeof src, dir, name, ".c");
     const char *isa = bopt->simde ? "-mavx2 -mfma -mf16c -Wno-psabi" : bopt->target->cflags;
-    int n = snprintf(cmd, sizeof cmd, "%s -std=c11 -O2 -Wall -Wextra -fopenmp %s %s -I'%s'", cc, isa, extra,
-                     runtime_dir);
-    switch (bopt->emit) {
-    case EMIT_OBJ:
-        path_of(out, sizeof out, dir, name, ".o");
-        snprintf(tmp, sizeof tmp, "%s.tmp", out);
-        snprintf(cmd + n, sizeof cmd - (size_t)n, " -c '%s' -o '%s'", src, tmp);
-        if (run(cmd) == 0 && rename(tmp, out) == 0)
-            return 0;
+    char base[CMD_MAX], obj[PATH_MAX], objdir[PATH_MAX + 32] = "", abs_rt[PATH_MAX];
+    snprintf(base, sizeof base, "%s -std=c11 -O2 -Wall -Wextra -fopenmp %s -I'%s'", cc, extra, runtime_dir);
+    path_of(src, sizeof src, dir, name, ".c");
+    path_of(obj, sizeof obj, dir, name, ".o");
+    int status = 2;
+
+    /* 1. The model, with the target's ISA flags. */
+    snprintf(tmp, sizeof tmp, "%s.tmp", obj);
+    snprintf(cmd, sizeof cmd, "%s %s -c '%s' -o '%s'", base, isa, src, tmp);
+    if (run(cmd) || rename(tmp, obj)) {
         remove(tmp);
-        break;
-    case EMIT_LIB: {
-        /* The model and the runtime compiled by the same compiler into one archive. */
-        char objdir[PATH_MAX + 32], abs_src[PATH_MAX], abs_rt[PATH_MAX];
-        snprintf(objdir, sizeof objdir, "%s/.kiln-lib-XXXXXX", dir);
-        if (!mkdtemp(objdir) || !realpath(src, abs_src) || !realpath(runtime_dir, abs_rt)) {
+        goto failed;
+    }
+    if (bopt->emit == EMIT_OBJ)
+        return 0;
+    /* 2. The runtime, without them (its CPU check must run on any CPU): the prebuilt library for the
+          host compiler, else its sources compiled by the given one. */
+    const char *runtime = NULL;
+    char runtime_objs[PATH_MAX + 64];
+    if (bopt->cc || bopt->emit == EMIT_LIB) {
+        snprintf(objdir, sizeof objdir, "%s/.kiln-build-XXXXXX", dir);
+        if (!mkdtemp(objdir) || !realpath(runtime_dir, abs_rt)) {
             fprintf(stderr, "kilnc: cannot create a temporary folder in %s: %s\n", dir, strerror(errno));
-            return 1;
+            objdir[0] = '\0';
+            status = 1;
+            goto failed;
         }
+        snprintf(cmd, sizeof cmd, "cd '%s' && %s -c", objdir, base);
+        append_runtime_sources(cmd, sizeof cmd, abs_rt);
+        if (run(cmd))
+            goto failed;
+        snprintf(runtime_objs, sizeof runtime_objs, "'%s'/*.o", objdir);
+        runtime = runtime_objs;
+    } else {
+        snprintf(runtime_objs, sizeof runtime_objs, "'%s/libkiln_rt.a'", self_dir());
+        runtime = runtime_objs;
+    }
+    /* 3. The archive or the binary. */
+    if (bopt->emit == EMIT_LIB) {
         snprintf(out, sizeof out, "%s/lib%s.a", dir, name);
         snprintf(tmp, sizeof tmp, "%s.tmp", out);
-        char compile[2 * CMD_MAX + 2 * PATH_MAX];
-        snprintf(compile, sizeof compile, "cd '%s' && %s -c '%s'", objdir, cmd, abs_src);
-        append_runtime_sources(compile, sizeof compile, abs_rt);
-        snprintf(compile + strlen(compile), sizeof compile - strlen(compile), " && ar rcs '%s' *.o", "lib.a");
-        int rc = run(compile);
-        char lib_in_objdir[PATH_MAX + 48];
-        snprintf(lib_in_objdir, sizeof lib_in_objdir, "%s/lib.a", objdir);
-        if (rc == 0)
-            rc = rename(lib_in_objdir, out);
-        snprintf(compile, sizeof compile, "rm -rf '%s'", objdir);
-        run(compile);
-        if (rc == 0)
-            return 0;
-        break;
-    }
-    case EMIT_EXE:
+        remove(tmp);
+        snprintf(cmd, sizeof cmd, "ar rcs '%s' '%s' %s", tmp, obj, runtime);
+    } else {
         path_of(out, sizeof out, dir, name, "");
         snprintf(tmp, sizeof tmp, "%s.tmp", out);
-        n += snprintf(cmd + n, sizeof cmd - (size_t)n, " '%s' -o '%s'", src, tmp);
-        if (bopt->cc)
-            append_runtime_sources(cmd, sizeof cmd, runtime_dir);
-        else
-            snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " '%s/libkiln_rt.a'", self_dir());
-        snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " -lm");
-        if (run(cmd) == 0 && rename(tmp, out) == 0)
-            return 0;
-        remove(tmp);
-        break;
-    case EMIT_C:
-        break;
+        snprintf(cmd, sizeof cmd, "%s '%s' %s -lm -o '%s'", base, obj, runtime, tmp);
     }
-    fprintf(stderr, "kilnc: internal error: the C compiler failed on %s (run with KILN_VERBOSE=1 to see the command)\n", src);
-    return 2;
+    if (run(cmd) == 0 && rename(tmp, out) == 0)
+        status = 0;
+    remove(tmp);
+failed:
+    if (bopt->emit != EMIT_OBJ)
+        remove(obj);
+    if (objdir[0]) {
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", objdir);
+        run(cmd);
+    }
+    if (status == 2)
+        fprintf(stderr, "kilnc: internal error: the C compiler failed on %s (run with KILN_VERBOSE=1 to see the "
+                        "commands)\n", src);
+    return status;
 }

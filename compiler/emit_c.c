@@ -411,7 +411,8 @@ static void emit_descriptor(const struct emitter *e, FILE *out, const struct emi
     fprintf(out, "};\n\n");
     const struct transformer_spec *t = &m->temporal, *d = &m->depformer;
     fprintf(out, "const struct kiln_model_desc %s_desc = {\n", e->name);
-    fprintf(out, "    .name = \"%s\",\n    .target = \"%s\",\n    .weight_format = \"f32\",\n", e->name, opt->target->name);
+    fprintf(out, "    .name = \"%s\",\n    .target = \"%s\",\n    .cpu_features = \"%s\",\n    .weight_format = \"f32\",\n",
+            e->name, opt->target->name, opt->simde ? "" : opt->target->features);
     fprintf(out, "    .text_card = %d, .card = %d, .n_q = %d, .dep_q = %d, .num_streams = %d, .delays = delays,\n",
             m->text_card, m->card, m->n_q, m->dep_q, 1 + m->n_q);
     fprintf(out, "    .dim = %d, .num_heads = %d, .num_layers = %d, .context = %d, .ffn_hidden = %d,\n", t->dim,

@@ -459,6 +459,12 @@ static void print_usage(FILE *out, const struct kiln_model_desc *d)
 int kiln_cli_main(const struct kiln_model_desc *desc, int argc, char **argv)
 {
     prog = desc->name;
+    const char *missing = kiln_missing_cpu_feature(desc);
+    if (missing) {
+        fprintf(stderr, "%s: error: this binary was built for target %s and needs the CPU feature '%s', which this "
+                        "CPU lacks; rebuild with kilnc --target native (or scalar)\n", prog, desc->target, missing);
+        return 1;
+    }
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         print_usage(argc < 2 ? stderr : stdout, desc);
         return argc < 2 ? 1 : 0;

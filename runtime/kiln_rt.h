@@ -34,6 +34,7 @@ enum kiln_component { KILN_EMBED, KILN_TEMPORAL, KILN_TEXT_HEAD, KILN_DEPFORMER,
 struct kiln_model_desc {
     const char *name;                /* the model's C identifier */
     const char *target;              /* scalar | avx2 | avx512 | neon */
+    const char *cpu_features;        /* what the kernels need, comma-separated ("avx2,fma"; "" for none) */
     const char *weight_format;       /* f32 */
     int text_card, card;             /* output vocabularies; inputs have one extra (initial) row */
     int n_q, dep_q;                  /* audio streams in, audio codebooks generated */
@@ -152,6 +153,10 @@ const int32_t *kiln_gen_last_input(const struct kiln_gen *gen);
 size_t kiln_gen_state_size(const struct kiln_gen *gen);
 void kiln_gen_save(const struct kiln_gen *gen, void *buf);
 int kiln_gen_restore(struct kiln_gen *gen, const void *buf, size_t size);
+
+/* The first of desc->cpu_features this CPU lacks, or NULL when it has them all (cpu.c). Loading
+   a model and the CLI check it before any generated kernel runs. */
+const char *kiln_missing_cpu_feature(const struct kiln_model_desc *desc);
 
 /* Whole-program entry: the generated binary's main() calls this (subcommands info, forward, bench). */
 int kiln_cli_main(const struct kiln_model_desc *desc, int argc, char **argv);

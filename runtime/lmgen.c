@@ -164,10 +164,23 @@ int kiln_gen_restore(struct kiln_gen *g, const void *buf, size_t size)
     return 0;
 }
 
+static int check_cpu(const struct kiln_model_desc *desc, char *err, size_t errlen)
+{
+    const char *missing = kiln_missing_cpu_feature(desc);
+    if (missing)
+        snprintf(err, errlen, "%s: built for target %s, needs the CPU feature '%s', which this CPU lacks", desc->name,
+                 desc->target, missing);
+    return missing != NULL;
+}
+
 int kiln_model_load(const struct kiln_model_desc *desc, const char *path, struct kiln_model *out, char *err,
                     size_t errlen)
 {
     out->desc = desc;
+    if (check_cpu(desc, err, errlen)) {
+        memset(&out->weights, 0, sizeof out->weights);
+        return 1;
+    }
     return kiln_weights_load(desc, path, &out->weights, err, errlen);
 }
 
@@ -175,6 +188,10 @@ int kiln_model_random(const struct kiln_model_desc *desc, uint64_t seed, struct 
                       size_t errlen)
 {
     out->desc = desc;
+    if (check_cpu(desc, err, errlen)) {
+        memset(&out->weights, 0, sizeof out->weights);
+        return 1;
+    }
     return kiln_weights_random(desc, seed, &out->weights, err, errlen);
 }
 
