@@ -15,7 +15,7 @@ RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-asan demo bench bench-context examples clean
+.PHONY: all deps test test-asan test-cross demo bench bench-context examples clean
 all: $(BUILD)/kilnc $(BUILD)/libkiln_rt.a $(BUILD)/npycmp $(BUILD)/gen_ttt $(UNIT_BIN)
 
 deps:
@@ -73,6 +73,12 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan EXTRA_CFLAGS="$(SAN) -O1" EXTRA_LDFLAGS="$(SAN)" all
 	@KILN_BUILD=build-asan KILN_EXTRA_CFLAGS="$(SAN) -O1" tests/run.sh
+
+# Every target against the goldens: native, avx2, avx512 and neon through SIMDe, neon
+# cross-compiled and run under qemu-aarch64 (also part of `make test`).
+test-cross: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/targets.sh | tail -n 20
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -3,6 +3,7 @@
 #ifndef KILN_MODEL_H
 #define KILN_MODEL_H
 #include <stdbool.h>
+#include <stdio.h>
 #include "diag.h"
 
 enum mixer_kind { MIXER_ATTENTION, MIXER_TTT_LINEAR, MIXER_TTT_MLP };
@@ -50,4 +51,7 @@ struct model {
 };
 
 void model_free(struct model *m);
+/* Prints every field, one per line, the name alone on the first line (so that two models can be
+   compared after dropping it): `kilnc --dump=model`. */
+void model_dump(FILE *out, const struct model *m);
 #endif

@@ -10,9 +10,9 @@
 #     config.json, Moshiko's configuration);
 #  4. the graphs/*.kiln themselves check.
 # Prints "FAIL ..." with a diff for each failure and ends with `RESULT passed=N failed=M`.
-# Usage: tests/errors.sh  (KILNC=build-asan/kilnc tests/errors.sh for the sanitized build)
+# Usage: tests/errors.sh  (KILNC=build-asan/kilnc, or KILN_BUILD=build-asan, for the sanitized build)
 cd "$(dirname "$0")/.." || exit 2
-KILNC=${KILNC:-build/kilnc}
+KILNC=${KILNC:-${KILN_BUILD:-build}/kilnc}
 passed=0
 failed=0
 tmp=$(mktemp -d) || exit 2

@@ -1,0 +1,75 @@
+/* model.c: the checked model's lifetime and its dump (`kilnc --dump=model`). */
+#include <stdlib.h>
+#include "model.h"
+
+void model_free(struct model *m)
+{
+    free(m->delays);
+    free(m->temporal.layers);
+    free(m->depformer.layers);
+    m->delays = NULL;
+    m->temporal.layers = m->depformer.layers = NULL;
+}
+
+static const char *mixer_name(enum mixer_kind kind)
+{
+    switch (kind) {
+    case MIXER_ATTENTION: return "attention";
+    case MIXER_TTT_LINEAR: return "ttt_linear";
+    case MIXER_TTT_MLP: return "ttt_mlp";
+    }
+    return "?";
+}
+
+static const char *weights_name(enum weight_format w)
+{
+    switch (w) {
+    case WEIGHTS_F32: return "f32";
+    case WEIGHTS_BF16: return "bf16";
+    case WEIGHTS_Q8: return "q8";
+    case WEIGHTS_Q4: return "q4";
+    }
+    return "?";
+}
+
+/* Doubles in %.17g: two dumps are equal exactly when the values are. */
+static void dump_stack(FILE *out, const char *name, const struct transformer_spec *t)
+{
+    fprintf(out, "%s.dim %d\n", name, t->dim);
+    fprintf(out, "%s.num_heads %d\n", name, t->num_heads);
+    fprintf(out, "%s.num_layers %d\n", name, t->num_layers);
+    fprintf(out, "%s.ffn_hidden %d\n", name, t->ffn_hidden);
+    fprintf(out, "%s.norm_eps %.17g\n", name, t->norm_eps);
+    fprintf(out, "%s.rope %s\n", name, t->rope ? "true" : "false");
+    fprintf(out, "%s.rope_max_period %.17g\n", name, t->rope_max_period);
+    fprintf(out, "%s.context %d\n", name, t->context);
+    for (int i = 0; t->layers && i < t->num_layers; i++) {
+        const struct layer_spec *l = &t->layers[i];
+        fprintf(out, "%s.layers[%d] %s", name, i, mixer_name(l->mixer));
+        if (l->mixer != MIXER_ATTENTION) {
+            const struct ttt_params *p = &l->ttt;
+            fprintf(out, " mini_batch=%d base_lr=%.17g gate=%s share_qk=%s conv_kernel=%d eps=%.17g rope_base=%.17g",
+                    p->mini_batch, p->base_lr, p->use_gate ? "true" : "false", p->share_qk ? "true" : "false",
+                    p->conv_kernel, p->eps, p->rope_base);
+        }
+        fputc('\n', out);
+    }
+}
+
+void model_dump(FILE *out, const struct model *m)
+{
+    fprintf(out, "name %s\n", m->name);
+    fprintf(out, "text_card %d\n", m->text_card);
+    fprintf(out, "card %d\n", m->card);
+    fprintf(out, "n_q %d\n", m->n_q);
+    fprintf(out, "dep_q %d\n", m->dep_q);
+    fputs("delays", out);
+    for (int i = 0; m->delays && i < 1 + m->n_q; i++)
+        fprintf(out, " %d", m->delays[i]);
+    fputc('\n', out);
+    fprintf(out, "frame_rate %.17g\n", m->frame_rate);
+    fprintf(out, "text_padding_id %d\n", m->text_padding_id);
+    fprintf(out, "weights %s\n", weights_name(m->weights));
+    dump_stack(out, "temporal", &m->temporal);
+    dump_stack(out, "depformer", &m->depformer);
+}
