@@ -16,7 +16,7 @@ UNIT_SRC     := $(wildcard tests/unit/*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps test test-asan test-cross demo bench bench-context examples clean
-all: $(BUILD)/kilnc $(BUILD)/libkiln_rt.a $(BUILD)/npycmp $(BUILD)/gen_ttt $(UNIT_BIN)
+all: $(BUILD)/kilnc $(BUILD)/libkiln_rt.a $(BUILD)/npycmp $(BUILD)/gen_ttt $(BUILD)/gen_kernels $(UNIT_BIN)
 
 deps:
 	@scripts/deps.sh
@@ -52,6 +52,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkiln_rt.a tests/check.h
 
 $(BUILD)/gen_ttt: tests/ttt/gen_ttt.c compiler/emit_ttt.c $(wildcard compiler/*.h)
 	$(CC) $(CFLAGS) -Icompiler -o $@ tests/ttt/gen_ttt.c compiler/emit_ttt.c $(LDFLAGS)
+
+GEN_KERNELS_SRC := tests/bench/gen_kernels.c compiler/emit_matmul.c compiler/emit_kernels.c compiler/target.c \
+                   compiler/plan.c compiler/ir.c
+$(BUILD)/gen_kernels: $(GEN_KERNELS_SRC) $(wildcard compiler/*.h)
+	$(CC) $(CFLAGS) -Icompiler -o $@ $(GEN_KERNELS_SRC) $(LDFLAGS) -lm
 
 $(BUILD)/npycmp: tests/tools/npycmp.c $(BUILD)/libkiln_rt.a
 	$(CC) $(CFLAGS) -Iruntime -o $@ $< $(BUILD)/libkiln_rt.a $(LDFLAGS) -fopenmp -lm

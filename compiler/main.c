@@ -35,6 +35,7 @@ static const char usage[] =
     "  --dump=STAGE           print ast | model | ir | fused | plan and stop\n"
     "  --rows N               frames per temporal call in a teacher-forced forward (default 32)\n"
     "  --no-fuse              skip the fusion passes (for testing the fused kernels)\n"
+    "  --print-target T       print what T resolves to (native: this host's best) and exit\n"
     "  -h, --help             this text\n";
 
 static int option_error(const char *fmt, const char *arg)
@@ -65,6 +66,12 @@ static int parse_options(int argc, char **argv, struct options *opt)
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(usage, stdout);
+            exit(0);
+        } else if ((value = option_value(argc, argv, &i, "--print-target"))) {
+            const struct target *t = target_find(value);
+            if (!t)
+                return option_error("unknown target '%s' (native, scalar, avx2, avx512, neon)", value);
+            printf("%s\n", t->name);
             exit(0);
         } else if ((value = option_value(argc, argv, &i, "-o"))) {
             opt->build.out_dir = value;

@@ -1,0 +1,45 @@
+#!/bin/sh
+# bench.sh (make bench): kiln against this machine's limits and OpenBLAS, in one run.
+#   1. the machine: DRAM read bandwidth and FMA peak, 1 thread and all threads (tests/bench/machine.c);
+#   2. the packed matmul kernels kilnc emits for the native target at Moshi's shapes: matrix-vector
+#      GB/s beside OpenBLAS sgemv, matrix-matrix GFLOP/s beside sgemm (tests/bench/bench_kernels.c);
+#   3. whole streaming steps of the mid-size model and of a 7B-shaped one (4 of its 32 layers):
+#      `bench --json`, with achieved GB/s against the measured bandwidth.
+# Results: build/bench/{machine.json, kernels.json, steps.json} and the tables printed here.
+set -e
+BUILD=${KILN_BUILD:-build}
+OUT=$BUILD/bench
+mkdir -p "$OUT"
+TARGET=$("$BUILD/kilnc" --print-target native)
+case $TARGET in
+  avx2) ISA="-mavx2 -mfma" ;; avx512) ISA="-mavx512f -mavx512bw -mavx512vl -mfma" ;; *) ISA="" ;;
+esac
+
+echo "== machine ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores)"
+cc -O2 $ISA -ffp-contract=fast -fopenmp -o "$OUT/machine" tests/bench/machine.c
+"$OUT/machine" | tee "$OUT/machine.json"
+read_n=$(sed 's/.*"read_gb_s_n": \([0-9.]*\).*/\1/' "$OUT/machine.json")
+fma_n=$(sed 's/.*"fma_gflops_n": \([0-9.]*\).*/\1/' "$OUT/machine.json")
+
+echo
+echo "== kernels ($TARGET) against OpenBLAS (bandwidth ${read_n} GB/s, FMA peak ${fma_n} GFLOP/s, all threads)"
+"$BUILD/gen_kernels" "$TARGET" 12288x4096 22528x4096 4096x11264 4096x4096 3072x1024 5632x1024 1024x2816 \
+  >"$OUT/kernels.h"
+cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L $ISA -fopenmp -include "$OUT/kernels.h" -o "$OUT/bench_kernels" \
+  tests/bench/bench_kernels.c -lopenblas -lm
+"$OUT/bench_kernels" "$OUT/kernels.json"
+awk -v bw="$read_n" -v peak="$fma_n" -F'[:,}]' '
+  /kiln_gb_s/ { printf "  %sx%s: %.0f%% of the read bandwidth\n", $2, $4, 100 * $6 / bw }
+  /kiln_gflops/ { printf "  %sx%s T=%s: %.0f%% of the FMA peak\n", $2, $4, $6, 100 * $8 / peak }' "$OUT/kernels.json" |
+  sed 's/ //2'
+
+echo
+echo "== streaming steps ($TARGET, all threads)"
+: >"$OUT/steps.json"
+for m in graphs/moshi-mid.kiln graphs/tests/moshi-7b-4layers.kiln; do
+  name=$(sed -n 's/^model \([A-Za-z0-9_]*\).*/\1/p' "$m")
+  "$BUILD/kilnc" "$m" -o "$OUT/$name" >/dev/null
+  "$OUT/$name/$name" bench --random-weights 1 --steps ${STEPS:-20} --json | tee -a "$OUT/steps.json"
+  awk -v bw="$read_n" -F'"gb_per_s": ' '{ split($2, a, ","); printf "  %.1f GB/s: %.0f%% of the read bandwidth\n", a[1], 100 * a[1] / bw }' \
+    "$OUT/steps.json" | tail -n 1
+done

@@ -1,0 +1,125 @@
+/* bench_kernels: the packed matmul kernels kilnc emits (built with -include of gen_kernels' output)
+ * against OpenBLAS, in one run, all threads:
+ *   matmul-vector (one frame, streaming): GB/s of weights read, beside cblas_sgemv's;
+ *   matmul-matrix (T = 64..512 frames, teacher-forced): GFLOP/s, beside cblas_sgemm's.
+ * Weights rotate among copies larger than the last-level cache, so matrix-vector reads come from
+ * DRAM. Medians of repeats; also checks each kernel's result against sgemv's. Prints a table, and
+ * JSON lines to the file given as argv[1]. */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int compare(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *x, int n)
+{
+    qsort(x, (size_t)n, sizeof *x, compare);
+    return x[n / 2];
+}
+
+/* Row-major [rows][cols] -> panels [rows / NR][cols][NR] (kiln's layout, zero-padded). */
+static void pack(const float *w, int rows, int cols, float *p)
+{
+    int panels = (rows + BENCH_PACK_NR - 1) / BENCH_PACK_NR;
+    for (int q = 0; q < panels; q++)
+        for (int c = 0; c < cols; c++)
+            for (int j = 0; j < BENCH_PACK_NR; j++) {
+                int r = q * BENCH_PACK_NR + j;
+                p[((size_t)q * cols + c) * BENCH_PACK_NR + j] = r < rows ? w[(size_t)r * cols + c] : 0.0f;
+            }
+}
+
+#define REPEATS 15
+#define WORKING_SET ((size_t)512 << 20) /* bytes of weight copies the vector runs rotate through */
+
+int main(int argc, char **argv)
+{
+    FILE *json = argc > 1 ? fopen(argv[1], "w") : NULL;
+    int threads = omp_get_max_threads();
+    openblas_set_num_threads(threads);
+    printf("target %s, %d threads; medians of %d runs\n", BENCH_TARGET, threads, REPEATS);
+    printf("%-12s %10s %10s %7s   %-5s %10s %10s %7s\n", "shape", "kiln GB/s", "sgemv", "ratio", "T", "kiln GF/s",
+           "sgemm", "ratio");
+    for (size_t k = 0; k < sizeof bench_kernels / sizeof bench_kernels[0]; k++) {
+        const int R = bench_kernels[k].rows, C = bench_kernels[k].cols, panels = (R + BENCH_PACK_NR - 1) / BENCH_PACK_NR;
+        size_t bytes = (size_t)R * C * sizeof(float), packed = (size_t)panels * BENCH_PACK_NR * C;
+        int copies = (int)(WORKING_SET / bytes) + 1;
+        if (copies > 64)
+            copies = 64;
+        float **w = malloc((size_t)copies * sizeof *w), **wp = malloc((size_t)copies * sizeof *wp);
+        float *x = malloc((size_t)512 * C * sizeof *x), *y = malloc((size_t)512 * R * sizeof *y);
+        float *y_ref = malloc((size_t)R * sizeof *y_ref);
+        unsigned seed = 1;
+        for (int i = 0; i < 512 * C; i++)
+            x[i] = (float)((seed = seed * 1103515245u + 12345u) >> 8) / 16777216.0f - 0.5f;
+        for (int c = 0; c < copies; c++) {
+            w[c] = aligned_alloc(64, (bytes + 63) / 64 * 64);
+            wp[c] = aligned_alloc(64, (packed * sizeof(float) + 63) / 64 * 64);
+            for (size_t i = 0; i < (size_t)R * C; i++)
+                w[c][i] = (float)((seed = seed * 1103515245u + 12345u) >> 8) / 16777216.0f - 0.5f;
+            pack(w[c], R, C, wp[c]);
+        }
+        /* correctness: kiln's row against sgemv's */
+#pragma omp parallel
+        bench_kernels[k].fn(wp[0], x, y, 1);
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, R, C, 1.0f, w[0], C, x, 1, 0.0f, y_ref, 1);
+        double err = 0, ref = 0;
+        for (int r = 0; r < R; r++)
+            err = fmax(err, fabs(y[r] - y_ref[r])), ref = fmax(ref, fabs(y_ref[r]));
+        double t_kiln[REPEATS], t_blas[REPEATS];
+        for (int i = 0; i < REPEATS * copies; i++) {
+            int c = i % copies;
+            double s = now();
+#pragma omp parallel
+            bench_kernels[k].fn(wp[c], x, y, 1);
+            double m = now();
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, R, C, 1.0f, w[c], C, x, 1, 0.0f, y_ref, 1);
+            double e = now();
+            if (i % copies == 0)
+                t_kiln[i / copies] = m - s, t_blas[i / copies] = e - m;
+        }
+        double gk = bytes / median(t_kiln, REPEATS) / 1e9, gb = bytes / median(t_blas, REPEATS) / 1e9;
+        printf("%5dx%-6d %10.2f %10.2f %7.2f", R, C, gk, gb, gk / gb);
+        if (json)
+            fprintf(json, "{\"rows\": %d, \"cols\": %d, \"kiln_gb_s\": %.3f, \"sgemv_gb_s\": %.3f, \"rel_err\": %.3g}\n", R,
+                    C, gk, gb, err / ref);
+        for (int T = 64; T <= 512; T *= 2) {
+            double tk[5], tb[5];
+            for (int r = 0; r < 5; r++) {
+                double s = now();
+#pragma omp parallel
+                bench_kernels[k].fn(wp[0], x, y, T);
+                double m = now();
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, R, C, 1.0f, x, C, w[0], C, 0.0f, y, R);
+                tk[r] = m - s, tb[r] = now() - m;
+            }
+            double flops = 2.0 * R * C * T, fk = flops / median(tk, 5) / 1e9, fb = flops / median(tb, 5) / 1e9;
+            printf("%s   %-5d %10.1f %10.1f %7.2f\n", T == 64 ? "" : "                                           ", T,
+                   fk, fb, fk / fb);
+            if (json)
+                fprintf(json, "{\"rows\": %d, \"cols\": %d, \"T\": %d, \"kiln_gflops\": %.2f, \"sgemm_gflops\": %.2f}\n",
+                        R, C, T, fk, fb);
+        }
+        printf("%12s max |kiln - sgemv| / max |sgemv| = %.2g\n", "", err / ref);
+        for (int c = 0; c < copies; c++)
+            free(w[c]), free(wp[c]);
+        free(w), free(wp), free(x), free(y), free(y_ref);
+    }
+    if (json)
+        fclose(json);
+    return 0;
+}

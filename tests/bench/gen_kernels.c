@@ -1,0 +1,40 @@
+/* gen_kernels: writes the packed matmul kernels kilnc emits for a target (compiler/emit_matmul.c),
+ * for the shapes the kernel benchmark measures, plus a table of them.
+ * usage: gen_kernels TARGET ROWSxCOLS... > kernels.h */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "emit_internal.h"
+
+int main(int argc, char **argv)
+{
+    const struct target *t = argc > 1 ? target_find(argv[1]) : NULL;
+    if (!t || t->width == 1 || argc < 3) {
+        fprintf(stderr, "usage: gen_kernels avx2|avx512|neon ROWSxCOLS...\n");
+        return 2;
+    }
+    int n = argc - 2;
+    struct ir_weight *weights = calloc((size_t)n, sizeof *weights);
+    struct ir_module mod = {.weights = weights, .num_weights = n};
+    struct ir_graph g = {.name = "bench"};
+    struct emitter e = {.mod = &mod, .target = t, .threaded = true, .name = "bench", .kernels = stdout};
+    printf("#include <math.h>\n#include <stdint.h>\n#include <string.h>\n");
+    target_emit_vocabulary(stdout, t, false);
+    char (*names)[96] = calloc((size_t)n, sizeof *names);
+    for (int i = 0; i < n; i++) {
+        int rows, cols;
+        if (sscanf(argv[2 + i], "%dx%d", &rows, &cols) != 2)
+            return 2;
+        weights[i] = (struct ir_weight){.rows = rows, .cols = cols, .pack_nr = 2 * t->width, .pack_rows = rows,
+                                        .fold_alpha = -1};
+        struct ir_op op = {.code = OP_MATMUL, .weight = i, .scale = -1, .epilogue = EPI_STORE};
+        snprintf(names[i], sizeof names[i], "matmul_%dx%d_p%d", rows, cols, 2 * t->width);
+        packed_matmul_kernel(&e, &g, &op, names[i]);
+    }
+    printf("struct bench_kernel { int rows, cols; void (*fn)(const float *, const float *, float *, int); };\n");
+    printf("static const struct bench_kernel bench_kernels[] = {\n");
+    for (int i = 0; i < n; i++)
+        printf("    {%d, %d, %s},\n", weights[i].rows, weights[i].cols, names[i]);
+    printf("};\n#define BENCH_PACK_NR %d\n#define BENCH_TARGET \"%s\"\n", 2 * t->width, t->name);
+    return 0;
+}

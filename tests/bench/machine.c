@@ -1,0 +1,96 @@
+/* machine: this machine's own limits, the anchors the benchmarks are judged against:
+ * DRAM read bandwidth (a 1 GiB array, summed; 1 thread and all threads) and the f32 FMA peak
+ * (independent vector FMA chains in registers; 1 thread and all threads). Medians of repeats.
+ * Built with the host's vector flags; prints one JSON object. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef float v8 __attribute__((vector_size(32)));
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int compare(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *x, int n)
+{
+    qsort(x, (size_t)n, sizeof *x, compare);
+    return x[n / 2];
+}
+
+static float sink;
+
+/* GB/s reading `bytes` of a once with `threads` threads. */
+static double read_bandwidth(const v8 *a, size_t n, int threads)
+{
+    double t[7];
+    for (int r = 0; r < 7; r++) {
+        double start = now();
+        v8 total = {0};
+#pragma omp parallel num_threads(threads)
+        {
+            v8 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+#pragma omp for schedule(static) nowait
+            for (size_t i = 0; i < n; i += 4) {
+                s0 += a[i], s1 += a[i + 1], s2 += a[i + 2], s3 += a[i + 3];
+            }
+#pragma omp critical
+            total += s0 + s1 + s2 + s3;
+        }
+        t[r] = now() - start;
+        sink += total[0];
+    }
+    return (double)n * sizeof(v8) / median(t, 7) / 1e9;
+}
+
+/* GFLOP/s of FMAs with `threads` threads: 12 independent chains per thread. */
+static double fma_peak(int threads)
+{
+    const long iters = 20000000;
+    double t[5];
+    for (int r = 0; r < 5; r++) {
+        double start = now();
+#pragma omp parallel num_threads(threads)
+        {
+            v8 acc[12], m = {1.0000001f, 1.0000001f, 1.0000001f, 1.0000001f, 1.0000001f, 1.0000001f, 1.0000001f, 1.0000001f};
+            v8 c = {1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f};
+            for (int k = 0; k < 12; k++)
+                acc[k] = c * (float)k;
+            for (long i = 0; i < iters; i++)
+                for (int k = 0; k < 12; k++)
+                    acc[k] = acc[k] * m + c;
+            v8 s = {0};
+            for (int k = 0; k < 12; k++)
+                s += acc[k];
+#pragma omp critical
+            sink += s[0];
+        }
+        t[r] = now() - start;
+    }
+    return 2.0 * 8 * 12 * (double)iters * threads / median(t, 5) / 1e9;
+}
+
+int main(void)
+{
+    const size_t bytes = (size_t)1 << 30, n = bytes / sizeof(v8);
+    v8 *a = aligned_alloc(64, bytes);
+    if (!a)
+        return 1;
+    memset(a, 1, bytes);
+    int threads = omp_get_max_threads();
+    printf("{\"threads\": %d, \"read_gb_s_1\": %.2f, \"read_gb_s_n\": %.2f, \"fma_gflops_1\": %.1f, \"fma_gflops_n\": %.1f}\n",
+           threads, read_bandwidth(a, n, 1), read_bandwidth(a, n, threads), fma_peak(1), fma_peak(threads));
+    free(a);
+    return sink == 12345.0f;
+}

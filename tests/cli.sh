@@ -1,0 +1,47 @@
+#!/bin/sh
+# cli.sh: the generated binary as a user drives it: info, bad weight files and bad codes (exact
+# messages, exit status 1, no output written), usage errors, the runtime's CPU guard.
+. tests/lib.sh
+G=tests/goldens
+check "lm_attn_a compiles" "$KILNC" graphs/lm_attn_a.kiln -o "$TMP/a"
+B=$TMP/a/lm_attn_a
+
+if "$B" info >"$TMP/info" && grep -q '^parameters     431488 ' "$TMP/info"; then pass; else fail "info: $(cat "$TMP/info")"; fi
+check "7b compiles" "$KILNC" graphs/moshi-7b.kiln -o "$TMP/7b"
+if "$TMP/7b/moshi_7b" info >"$TMP/info7" && grep -q '^parameters     7687729152 ' "$TMP/info7"; then pass; else
+  fail "7B info: $(cat "$TMP/info7")"; fi
+
+expect_error "weights of another model" 1 \
+  "lm_attn_a forward: error: $G/lm_attn_c/weights.safetensors: tensor 'text_emb.weight' has shape [91, 80]; the model expects [101, 64]" \
+  "$B" forward --weights $G/lm_attn_c/weights.safetensors --codes $G/lm_attn_a/codes.npy --out "$TMP/out1"
+head -c 5000 $G/lm_attn_a/weights.safetensors >"$TMP/truncated.safetensors"
+expect_error "truncated weights" 1 \
+  "lm_attn_a forward: error: $TMP/truncated.safetensors: header length 9344 past the end of the file (5000 bytes)" \
+  "$B" forward --weights "$TMP/truncated.safetensors" --codes $G/lm_attn_a/codes.npy --out "$TMP/out2"
+expect_error "codes of another model" 1 \
+  "lm_attn_a forward: error: $G/lm_attn_c/codes.npy: codes must have shape [B, K, T] with K = 1 + n_q (K = 17 for this model)" \
+  "$B" forward --weights $G/lm_attn_a/weights.safetensors --codes $G/lm_attn_c/codes.npy --out "$TMP/out3"
+
+# codes.npy int32 [1, 17, 1], all 0 but codes[0, 3, 0] = 999
+{ printf '\223NUMPY\001\000\166\000'
+  printf "{'descr': '<i4', 'fortran_order': False, 'shape': (1, 17, 1), }%54s\n" ''
+  head -c 12 /dev/zero; printf '\347\003\000\000'; head -c 52 /dev/zero; } >"$TMP/bad_codes.npy"
+expect_error "a code out of range" 1 \
+  "lm_attn_a forward: error: $TMP/bad_codes.npy: codes[0, 3, 0] = 999 is outside [0, 64) and is neither -1 (zero token) nor the initial token 64" \
+  "$B" forward --weights $G/lm_attn_a/weights.safetensors --codes "$TMP/bad_codes.npy" --out "$TMP/out4"
+for d in out1 out2 out3 out4; do
+  if [ -e "$TMP/$d" ]; then fail "$d was written after an error"; else pass; fi
+done
+
+expect_error "missing arguments" 1 "lm_attn_a forward: error: --weights, --codes and --out are required
+(lm_attn_a forward --help shows the usage)" "$B" forward --weights x
+expect_error "too many steps" 1 \
+  "lm_attn_a generate: error: $G/lm_attn_a_stream/user_codes.npy holds 30 frames; --steps 300 asks for more" \
+  "$B" generate --weights $G/lm_attn_a/weights.safetensors --user $G/lm_attn_a_stream/user_codes.npy --steps 300 \
+  --out "$TMP/gen.npy"
+if [ -e "$TMP/gen.npy" ]; then fail "gen.npy written after an error"; else pass; fi
+expect_error "kilnc: unknown target" 1 "kilnc: error: unknown target 'sse9' (native, scalar, avx2, avx512, neon)
+(kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --target sse9
+expect_error "kilnc: unsupported weight format" 1 "kilnc: error: --weights q4 is not supported yet: kiln stores weights in f32 for now
+(kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --weights q4
+finish
