@@ -95,7 +95,7 @@ static void report(const struct kiln_model_desc *d, const struct bench_options *
     /* The KV ring is allocated whole; the part holding live positions grows until the window fills. */
     int64_t window = context < d->context ? context : d->context;
     double live_kv = d->context > 0 ? (double)d->kv_bytes * (double)window / (double)(d->context + d->max_rows - 1) : 0;
-    const int threads = 1; /* the kernels are single-threaded for now */
+    const int threads = strcmp(d->target, "scalar") ? kiln_threads() : 1; /* the scalar reference is serial */
     if (opt->json) {
         printf("{\"model\": \"%s\", \"target\": \"%s\", \"frames\": %d, \"context\": %lld, \"ms_median\": %.6f, "
                "\"ms_p99\": %.6f, \"weight_bytes_per_frame\": %lld, \"gb_per_s\": %.4f, \"rtf\": %.4f, "
@@ -107,7 +107,7 @@ static void report(const struct kiln_model_desc *d, const struct bench_options *
         printf("}}\n");
         return;
     }
-    printf("%s bench: %d frames after %d warm-up, context %lld, %d thread, target %s\n", d->name, opt->steps,
+    printf("%s bench: %d frames after %d warm-up, context %lld, %d thread(s), target %s\n", d->name, opt->steps,
            opt->warmup, (long long)context, threads, d->target);
     printf("  per frame     median %.3f ms, p99 %.3f ms (%.1f frames/s)\n", median, p99, 1000.0 / median);
     printf("  real time     %.2fx (a frame is %.0f ms of audio)\n", frame_budget_ms / median, frame_budget_ms);

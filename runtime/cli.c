@@ -266,6 +266,8 @@ static int parse_generate(int argc, char **argv, struct generate_args *a)
             a->out = v;
         else if ((v = flag_value(argc, argv, &i, "--logits-out", &missing)))
             a->logits_out = v;
+        else if ((v = flag_value(argc, argv, &i, "--threads", &missing)))
+            kiln_set_threads((int)strtol(v, &end, 10));
         else if (strcmp(argv[i], "--progress") == 0)
             a->progress = true;
         else
@@ -420,8 +422,7 @@ static int cmd_bench(const struct kiln_model_desc *d, int argc, char **argv)
     }
     if (opt.steps < 1 || opt.threads < 0 || opt.warmup < 0)
         return usage_error("bench", "%s", "--steps must be >= 1; --threads and --warmup >= 0");
-    if (opt.threads > 1)
-        fprintf(stderr, "%s bench: note: the kernels run on one thread for now\n", prog);
+    kiln_set_threads(opt.threads);
     if (!weights && !random)
         return usage_error("bench", "%s", "give --weights W or --random-weights SEED");
     struct kiln_weights w;
@@ -437,7 +438,8 @@ static const struct subcommand subcommands[] = {
     {"forward", "forward --weights W --codes CODES.npy --out DIR\n"
                 "                          teacher-forced logits (Moshi's LMModel.forward)", cmd_forward},
     {"generate", "generate --weights W --user USER.npy --steps N --out OUT.npy [--seed S] [--temp-text 0.7]\n"
-                 "                          [--top-k-text 25] [--temp 0.8] [--top-k 250] [--logits-out DIR] [--progress]\n"
+                 "                          [--top-k-text 25] [--temp 0.8] [--top-k 250] [--logits-out DIR] [--threads T]\n"
+                 "                          [--progress]\n"
                  "                          streaming generation, one LMGen step per frame (temperature 0: greedy);\n"
                  "                          --random-weights SEED instead of --weights; without --user the user's\n"
                  "                          streams get -1 (Moshi's zero token)", cmd_generate},

@@ -154,6 +154,10 @@ size_t kiln_gen_state_size(const struct kiln_gen *gen);
 void kiln_gen_save(const struct kiln_gen *gen, void *buf);
 int kiln_gen_restore(struct kiln_gen *gen, const void *buf, size_t size);
 
+/* Threads of the team each graph call uses (threads.c): 0 keeps OMP_NUM_THREADS or all cores. */
+void kiln_set_threads(int threads);
+int kiln_threads(void);
+
 /* The first of desc->cpu_features this CPU lacks, or NULL when it has them all (cpu.c). Loading
    a model and the CLI check it before any generated kernel runs. */
 const char *kiln_missing_cpu_feature(const struct kiln_model_desc *desc);

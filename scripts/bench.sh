@@ -28,10 +28,15 @@ echo "== kernels ($TARGET) against OpenBLAS (bandwidth ${read_n} GB/s, FMA peak 
 cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L $ISA -fopenmp -include "$OUT/kernels.h" -o "$OUT/bench_kernels" \
   tests/bench/bench_kernels.c -lopenblas -lm
 "$OUT/bench_kernels" "$OUT/kernels.json"
-awk -v bw="$read_n" -v peak="$fma_n" -F'[:,}]' '
-  /kiln_gb_s/ { printf "  %sx%s: %.0f%% of the read bandwidth\n", $2, $4, 100 * $6 / bw }
-  /kiln_gflops/ { printf "  %sx%s T=%s: %.0f%% of the FMA peak\n", $2, $4, $6, 100 * $8 / peak }' "$OUT/kernels.json" |
-  sed 's/ //2'
+echo "against this machine (read ${read_n} GB/s, FMA ${fma_n} GFLOP/s):"
+sed 's/[{}",:]/ /g' "$OUT/kernels.json" | awk -v bw="$read_n" -v peak="$fma_n" '{
+    delete f; for (i = 1; i < NF; i += 2) f[$i] = $(i + 1)
+    if ("kiln_gb_s" in f)
+      printf "  %5dx%-6d matrix-vector %5.1f GB/s = %3.0f%% of the read bandwidth (sgemv %3.0f%%)\n", f["rows"],
+             f["cols"], f["kiln_gb_s"], 100 * f["kiln_gb_s"] / bw, 100 * f["sgemv_gb_s"] / bw
+    else
+      printf "  %5dx%-6d T=%-4d %6.1f GFLOP/s = %3.0f%% of the FMA peak (sgemm %3.0f%%)\n", f["rows"], f["cols"], f["T"],
+             f["kiln_gflops"], 100 * f["kiln_gflops"] / peak, 100 * f["sgemm_gflops"] / peak }'
 
 echo
 echo "== streaming steps ($TARGET, all threads)"
@@ -40,6 +45,9 @@ for m in graphs/moshi-mid.kiln graphs/tests/moshi-7b-4layers.kiln; do
   name=$(sed -n 's/^model \([A-Za-z0-9_]*\).*/\1/p' "$m")
   "$BUILD/kilnc" "$m" -o "$OUT/$name" >/dev/null
   "$OUT/$name/$name" bench --random-weights 1 --steps ${STEPS:-20} --json | tee -a "$OUT/steps.json"
-  awk -v bw="$read_n" -F'"gb_per_s": ' '{ split($2, a, ","); printf "  %.1f GB/s: %.0f%% of the read bandwidth\n", a[1], 100 * a[1] / bw }' \
-    "$OUT/steps.json" | tail -n 1
+  tail -n 1 "$OUT/steps.json" | sed 's/[{}",:]/ /g' | awk -v bw="$read_n" '{
+    for (i = 1; i < NF; i++) f[$i] = $(i + 1)
+    floor = f["weight_bytes_per_frame"] / (bw * 1e9) * 1e3
+    printf "  %.1f ms per frame, %.1f GB/s = %.0f%% of the read bandwidth; the weight-bytes floor is %.1f ms (%.2fx)\n",
+           f["ms_median"], f["gb_per_s"], 100 * f["gb_per_s"] / bw, floor, f["ms_median"] / floor }'
 done

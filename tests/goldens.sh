@@ -42,4 +42,9 @@ for case in lm_attn_a lm_attn_c; do
   run_forward "$TMP/import_$case/$case" $case weights.safetensors "" "$case (imported)"
   run_forward "$TMP/import_$case/$case" $case weights_bf16.safetensors _bf16w "$case (imported, bf16)"
 done
+# The hybrid through the importer, as a user makes it from a Moshi config.
+check "import lm_hybrid" "$KILNC" import moshi "$G/lm_attn_a/config.json" -o "$TMP/imported/lm_hybrid.kiln" \
+  --ttt-layers 1..1 --ttt linear
+build_model import_hybrid "$TMP/imported/lm_hybrid.kiln"
+run_forward "$TMP/import_hybrid/lm_hybrid" lm_hybrid weights.safetensors "" "lm_hybrid (imported)"
 finish

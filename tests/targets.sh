@@ -1,6 +1,6 @@
 #!/bin/sh
-# targets.sh: every target against the goldens and against the scalar reference.
-#   native and avx2 here; avx512 and neon through SIMDe's portable intrinsics; neon also
+# targets.sh: every target against the goldens.
+#   scalar (the plain reference kernels), native and avx2 here; avx512 and neon through SIMDe's portable intrinsics; neon also
 #   cross-compiled for aarch64 and run under qemu-aarch64 (when the cross compiler is installed).
 # Also: the instructions each target is for are in its hot kernel (the disassembly of the matmul
 # microkernel, as Halide's simd_op_check does), and 1 and 2 threads give bitwise identical outputs.
@@ -33,7 +33,7 @@ disassembly() {
   fi
 }
 
-for spec in "native" "avx2" "avx512 --simde" "neon --simde"; do
+for spec in "scalar" "native" "avx2" "avx512 --simde" "neon --simde"; do
   set -- $spec
   label=$(echo "$spec" | tr -d ' -')
   for case in lm_attn_a lm_attn_c lm_hybrid; do

@@ -40,13 +40,14 @@ static double read_bandwidth(const v8 *a, size_t n, int threads)
         v8 total = {0};
 #pragma omp parallel num_threads(threads)
         {
-            v8 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+            v8 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0}, s4 = {0}, s5 = {0}, s6 = {0}, s7 = {0};
 #pragma omp for schedule(static) nowait
-            for (size_t i = 0; i < n; i += 4) {
+            for (size_t i = 0; i < n; i += 8) {
                 s0 += a[i], s1 += a[i + 1], s2 += a[i + 2], s3 += a[i + 3];
+                s4 += a[i + 4], s5 += a[i + 5], s6 += a[i + 6], s7 += a[i + 7];
             }
 #pragma omp critical
-            total += s0 + s1 + s2 + s3;
+            total += s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7;
         }
         t[r] = now() - start;
         sink += total[0];
@@ -54,31 +55,30 @@ static double read_bandwidth(const v8 *a, size_t n, int threads)
     return (double)n * sizeof(v8) / median(t, 7) / 1e9;
 }
 
-/* GFLOP/s of FMAs with `threads` threads: 12 independent chains per thread. */
+/* GFLOP/s of FMAs with `threads` threads: 10 independent chains per thread, in registers. */
+#define CHAIN(k) a##k = a##k * m + c
 static double fma_peak(int threads)
 {
-    const long iters = 20000000;
+    const long iters = 50000000;
     double t[5];
     for (int r = 0; r < 5; r++) {
         double start = now();
 #pragma omp parallel num_threads(threads)
         {
-            v8 acc[12], m = {1.0000001f, 1.0000001f, 1.0000001f, 1.0000001f, 1.0000001f, 1.0000001f, 1.0000001f, 1.0000001f};
-            v8 c = {1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f};
-            for (int k = 0; k < 12; k++)
-                acc[k] = c * (float)k;
-            for (long i = 0; i < iters; i++)
-                for (int k = 0; k < 12; k++)
-                    acc[k] = acc[k] * m + c;
-            v8 s = {0};
-            for (int k = 0; k < 12; k++)
-                s += acc[k];
+            const v8 m = {1.0000001f, 1.0000001f, 1.0000001f, 1.0000001f, 1.0000001f, 1.0000001f, 1.0000001f, 1.0000001f};
+            const v8 c = {1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f};
+            v8 a0 = c, a1 = c * 2, a2 = c * 3, a3 = c * 4, a4 = c * 5, a5 = c * 6, a6 = c * 7, a7 = c * 8, a8 = c * 9,
+               a9 = c * 10;
+            for (long i = 0; i < iters; i++) {
+                CHAIN(0), CHAIN(1), CHAIN(2), CHAIN(3), CHAIN(4), CHAIN(5), CHAIN(6), CHAIN(7), CHAIN(8), CHAIN(9);
+            }
+            v8 s = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9;
 #pragma omp critical
             sink += s[0];
         }
         t[r] = now() - start;
     }
-    return 2.0 * 8 * 12 * (double)iters * threads / median(t, 5) / 1e9;
+    return 2.0 * 8 * 10 * (double)iters * threads / median(t, 5) / 1e9;
 }
 
 int main(void)

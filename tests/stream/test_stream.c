@@ -1,7 +1,7 @@
 /* test_stream.c: the streaming API of a generated model (built against its NAME.h; the script
  * tests/stream.sh compiles it with -DMODEL_HEADER and -DMODEL_DESC). Checks:
  *   - stepping a stream equals `forward` on the replayed inputs (hidden state and text logits, 1e-5);
- *   - a 20,000-step run stays finite with flat resident memory;
+ *   - a 45,000-step run (an hour of frames) stays finite with flat resident memory;
  *   - a stream saved at step 5,000 and restored into a new one continues bit-identically;
  *   - two streams stepped alternately equal the same two run alone;
  *   - kiln_gen_step never allocates (malloc and friends are wrapped by the linker and counted).
@@ -133,9 +133,11 @@ static bool logits_finite(const struct kiln_gen *g)
     return true;
 }
 
-/* 20,000 sampled steps: finite, flat memory, no allocation; save/restore at 5,000. */
+/* A long sampled run (45,000 steps, an hour of conversation; KILN_LONG_STEPS overrides): finite,
+   flat memory, no allocation; save/restore at 5,000. */
 static void check_long_run(const struct kiln_model *model)
 {
+    const int steps = getenv("KILN_LONG_STEPS") ? atoi(getenv("KILN_LONG_STEPS")) : 45000;
     struct kiln_sampling sampling = KILN_SAMPLING_DEFAULT;
     sampling.seed = 11;
     struct kiln_gen *gen = kiln_gen_new(model, &sampling), *copy = kiln_gen_new(model, &sampling);
@@ -145,7 +147,7 @@ static void check_long_run(const struct kiln_model *model)
     int32_t frame[64], out[64];
     bool finite = true, in_range = true, continued = true;
     long rss_early = 0, before = allocations;
-    for (int t = 0; t < 20000; t++) {
+    for (int t = 0; t < steps; t++) {
         user_frame(&rng, frame);
         if (t == 5000) {
             kiln_gen_save(gen, saved);
@@ -170,13 +172,13 @@ static void check_long_run(const struct kiln_model *model)
             rss_early = resident_kib();
     }
     long rss_late = resident_kib();
-    CHECK(finite, "logits stay finite over 20,000 steps");
+    CHECK(finite, "logits stay finite over %d steps", steps);
     CHECK(in_range, "every generated token is in its vocabulary");
     CHECK(allocations == before, "kiln_gen_step allocated %ld times", allocations - before);
-    CHECK(rss_late - rss_early <= 256, "resident memory grew by %ld KiB between steps 6,000 and 20,000",
-          rss_late - rss_early);
-    printf("  20,000 steps: resident %ld KiB at step 6,000, %ld KiB at 20,000; %ld allocations in steps\n", rss_early,
-           rss_late, allocations - before);
+    CHECK(rss_late - rss_early <= 256, "resident memory grew by %ld KiB between step 6,000 and step %d",
+          rss_late - rss_early, steps);
+    printf("  %d steps: resident %ld KiB at step 6,000, %ld KiB at the end; %ld allocations in steps\n", steps,
+           rss_early, rss_late, allocations - before);
     ((char *)saved)[0] ^= 1;
     CHECK(kiln_gen_restore(copy, saved, state_size) == 1, "restore refuses a damaged state");
     CHECK(kiln_gen_restore(copy, saved, state_size - 1) == 1, "restore refuses a state of the wrong size");
