@@ -77,7 +77,7 @@ test: deps
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan EXTRA_CFLAGS="$(SAN) -O1" EXTRA_LDFLAGS="$(SAN)" all
-	@KILN_BUILD=build-asan KILN_EXTRA_CFLAGS="$(SAN) -O1" KILN_LONG_STEPS=6000 tests/run.sh
+	@KILN_BUILD=build-asan KILN_EXTRA_CFLAGS="$(SAN) -O1" KILN_LONG_STEPS=8000 tests/run.sh
 
 # Every target against the goldens: native, avx2, avx512 and neon through SIMDe, neon
 # cross-compiled and run under qemu-aarch64 (also part of `make test`).

@@ -146,13 +146,19 @@ static void emit_op(struct emitter *e, FILE *out, const struct ir_graph *g, cons
     case OP_RMS_SCALE:
         fprintf(out, "    %s(%s, %s, %s, %s);\n", kernel_rms(e, D, false), in, eps, dst, rows);
         break;
-    case OP_MATMUL:
+    case OP_MATMUL: {
+        char sums[72] = "";
+        if (op->work >= 0) { /* the cache-blocked form's sums */
+            value_expr(sums, sizeof sums - 2, g, op->work);
+            strcat(sums, ", ");
+        }
         if (op->epilogue == EPI_ROPE_KV)
-            fprintf(out, "    %s(%s, %s, %s%s, %s, %s, %s, %s);\n", kernel_matmul(e, g, op), wexpr, in, scale, dst,
-                    k_ring, v_ring, pos, rows);
+            fprintf(out, "    %s(%s, %s, %s%s, %s, %s, %s, %s%s);\n", kernel_matmul(e, g, op), wexpr, in, scale, dst,
+                    k_ring, v_ring, pos, sums, rows);
         else
-            fprintf(out, "    %s(%s, %s, %s%s, %s);\n", kernel_matmul(e, g, op), wexpr, in, scale, dst, rows);
+            fprintf(out, "    %s(%s, %s, %s%s, %s%s);\n", kernel_matmul(e, g, op), wexpr, in, scale, dst, sums, rows);
         break;
+    }
     case OP_ROPE_QK:
         fprintf(out, "    %s(%s, %s, %s);\n", kernel_rope_qk(e, g), in, pos, rows);
         break;

@@ -65,8 +65,8 @@ const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const str
     const bool rope = op->epilogue == EPI_ROPE_KV && g->rope, scaled = op->scale >= 0;
     if (w->pack_nr) {
         char name[96];
-        snprintf(name, sizeof name, "matmul_%dx%d_%s%s%s_p%d", R, C, epilogue_suffix[op->epilogue], rope ? "_rope" : "",
-                 scaled ? "_scaled" : "", w->pack_nr);
+        snprintf(name, sizeof name, "matmul_%dx%d_%s%s%s_p%d%s", R, C, epilogue_suffix[op->epilogue], rope ? "_rope" : "",
+                 scaled ? "_scaled" : "", w->pack_nr, g->rows > 1 ? "_blocked" : "");
         if (!seen_kernel(e, name))
             packed_matmul_kernel(e, g, op, name);
         snprintf(kernel_name, sizeof kernel_name, "%s", name);

@@ -95,38 +95,92 @@ static void epilogue(FILE *k, const struct ir_graph *g, const struct ir_op *op, 
     }
 }
 
+/* panelacc_C_MxNR(panel, x, kw, acc, first): acc[M][NR] (= if first, else +=) x[M][0:kw] . panel[0:kw][NR],
+   x's rows C floats apart: one column block of a cache-blocked multiplication. Each accumulator
+   continues from the value stored, so the sum over columns keeps its order across blocks. */
+static void accumulating_microkernel(struct emitter *e, int C, int M, int NR, char *name, size_t size)
+{
+    snprintf(name, size, "panelacc_%d_%dx%d", C, M, NR);
+    if (seen_kernel(e, name))
+        return;
+    FILE *k = e->kernels;
+    fprintf(k, "/* acc[%d][%d] (+)= x[%d][kw] . panel[kw][%d], x rows %d apart */\n", M, NR, M, NR, C);
+    fprintf(k, "static inline void %s(const float *restrict panel, const float *restrict x, int kw, float *restrict acc,\n"
+               "    int first)\n{\n", name);
+    for (int i = 0; i < M; i++)
+        fprintf(k, "    vf a%d_0 = first ? vf_zero() : vf_load(acc + %d), a%d_1 = first ? vf_zero() : vf_load(acc + %d + VF_WIDTH);\n",
+                i, i * NR, i, i * NR);
+    fprintf(k, "    for (int c = 0; c < kw; c++) {\n"
+               "        const vf w0 = vf_load(panel + (size_t)c * %d), w1 = vf_load(panel + (size_t)c * %d + VF_WIDTH);\n",
+            NR, NR);
+    for (int i = 0; i < M; i++)
+        fprintf(k, "        { const vf xb = vf_set1(x[%d + c]); a%d_0 = vf_fma(xb, w0, a%d_0); a%d_1 = vf_fma(xb, w1, a%d_1); }\n",
+                i * C, i, i, i, i);
+    fprintf(k, "    }\n");
+    for (int i = 0; i < M; i++)
+        fprintf(k, "    vf_store(acc + %d, a%d_0);\n    vf_store(acc + %d + VF_WIDTH, a%d_1);\n", i * NR, i, i * NR, i);
+    fprintf(k, "}\n\n");
+}
+
+/* A packed matmul kernel. One frame (T == 1, streaming): each panel streams once through registers.
+   Several frames (a teacher-forced chunk; graphs with rows > 1): cache-blocked, the columns in
+   blocks of KC so that a panel's block stays in L1 while every tile of frames passes over it; the
+   sums wait in `acc` [panels][T][NR] until the last block, then the epilogue runs. A thread keeps
+   the same panels in every block (static schedule), so the blocks need no barrier between them. */
 void packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const struct ir_op *op, const char *name)
 {
     const struct ir_weight *w = &e->mod->weights[op->weight];
-    const int C = w->cols, NR = w->pack_nr, MR = e->target->tile_rows;
+    const int C = w->cols, NR = w->pack_nr, MR = e->target->tile_rows, KC = 4096 / NR;
     const int panels = ir_weight_panels(w) * (op->epilogue == EPI_ROPE_KV ? 3 : 1);
-    const bool scaled = op->scale >= 0;
-    char one[64], many[64];
+    const bool scaled = op->scale >= 0, blocked = g->rows > 1;
+    char one[64], acc_one[64], acc_many[64];
     microkernel(e, C, 1, NR, one, sizeof one);
-    microkernel(e, C, MR, NR, many, sizeof many);
+    if (blocked) {
+        accumulating_microkernel(e, C, 1, NR, acc_one, sizeof acc_one);
+        accumulating_microkernel(e, C, MR, NR, acc_many, sizeof acc_many);
+    }
     FILE *k = e->kernels;
     static const char *const what[] = {"out = acc", "out += acc", "out = silu(a) * b", "q, k and v from acc"};
     fprintf(k, "/* matmul of packed W [%d panels][%d][%d] by x[T][%d]%s; epilogue: %s */\n", panels, C, NR, C,
             scaled ? ", scaled by s[t]" : "", what[op->epilogue]);
+    const char *sparam = scaled ? "const float *restrict s, " : "", *accparam = blocked ? "float *restrict sums, " : "";
     if (op->epilogue == EPI_ROPE_KV)
         fprintf(k, "static void %s(const float *restrict W, const float *restrict x, %sfloat *restrict q,\n"
-                   "    float *restrict k_ring, float *restrict v_ring, int64_t pos0, int T)\n{\n",
-                name, scaled ? "const float *restrict s, " : "");
+                   "    float *restrict k_ring, float *restrict v_ring, int64_t pos0, %sint T)\n{\n",
+                name, sparam, accparam);
     else
-        fprintf(k, "static void %s(const float *restrict W, const float *restrict x, %sfloat *restrict out, int T)\n{\n",
-                name, scaled ? "const float *restrict s, " : "");
+        fprintf(k, "static void %s(const float *restrict W, const float *restrict x, %sfloat *restrict out, %sint T)\n{\n",
+                name, sparam, accparam);
+    if (blocked)
+        fprintf(k, "    if (T > 1) {\n"
+                   "        for (int kc = 0; kc < %d; kc += %d) {\n"
+                   "            const int kw = %d - kc < %d ? %d - kc : %d;\n"
+                   "            #pragma omp for schedule(static) nowait\n"
+                   "            for (int p = 0; p < %d; p++) {\n"
+                   "                const float *panel = W + ((size_t)p * %d + kc) * %d;\n"
+                   "                int t0 = 0;\n"
+                   "                for (; t0 + %d <= T; t0 += %d)\n"
+                   "                    %s(panel, x + (size_t)t0 * %d + kc, kw, sums + ((size_t)p * T + t0) * %d, kc == 0);\n"
+                   "                for (; t0 < T; t0++)\n"
+                   "                    %s(panel, x + (size_t)t0 * %d + kc, kw, sums + ((size_t)p * T + t0) * %d, kc == 0);\n"
+                   "            }\n        }\n"
+                   "        #pragma omp for schedule(static)\n"
+                   "        for (int p = 0; p < %d; p++)\n"
+                   "            for (int t = 0; t < T; t++) {\n"
+                   "                const float *acc = sums + ((size_t)p * T + t) * %d;\n",
+                C, KC, C, KC, C, KC, panels, C, NR, MR, MR, acc_many, C, NR, acc_one, C, NR, panels, NR);
+    if (blocked) {
+        epilogue(k, g, op, w, scaled);
+        fprintf(k, "            }\n        return;\n    }\n");
+    }
+    if (!blocked)
+        fprintf(k, "    (void)T; /* one frame per call */\n");
     fprintf(k, "    #pragma omp for schedule(static)\n"
                "    for (int p = 0; p < %d; p++) {\n"
-               "        const float *panel = W + (size_t)p * %d * %d;\n"
-               "        float tile[%d * %d];\n"
-               "        for (int t0 = 0; t0 < T;) {\n"
-               "            const int m = T - t0 >= %d ? %d : 1;\n"
-               "            if (m == %d)\n                %s(panel, x + (size_t)t0 * %d, tile);\n"
-               "            else\n                %s(panel, x + (size_t)t0 * %d, tile);\n"
-               "            for (int i = 0; i < m; i++) {\n"
-               "                const int t = t0 + i;\n"
-               "                const float *acc = tile + i * %d;\n",
-            panels, C, NR, MR, NR, MR, MR, MR, many, C, one, C, NR);
+               "        float acc[%d];\n"
+               "        %s(W + (size_t)p * %d * %d, x, acc);\n"
+               "        {\n            const int t = 0;\n            {\n",
+            panels, NR, one, C, NR);
     epilogue(k, g, op, w, scaled);
-    fprintf(k, "            }\n            t0 += m;\n        }\n    }\n}\n\n");
+    fprintf(k, "            }\n        }\n    }\n}\n\n");
 }

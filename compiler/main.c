@@ -170,8 +170,8 @@ static int compile(struct options *opt)
         run_pass(mod, pass_fuse_gating, "fuse_gating");
         run_pass(mod, pass_fuse_rope_kv, "fuse_rope_kv");
     }
-    plan_buffers(mod);
     plan_weights(mod, opt->build.target->width);
+    plan_buffers(mod);
     int status = 0;
     if (opt->dump == DUMP_IR || opt->dump == DUMP_FUSED)
         ir_dump(stdout, mod);

@@ -83,7 +83,9 @@ long long ir_weight_storage(const struct ir_weight *w)
     return rows / block_rows * ir_weight_panels(w) * w->pack_nr * (long long)w->cols;
 }
 
-/* Every matmul weight of a vector target is packed in panels of two vectors' worth of rows. */
+/* Every matmul weight of a vector target is packed in panels of two vectors' worth of rows; in a
+   graph that takes several rows per call, the matmul also gets the scratch its cache-blocked form
+   keeps its sums in ([panels][rows][NR], emit_matmul.c). Runs before plan_buffers. */
 void plan_weights(struct ir_module *mod, int vector_width)
 {
     if (vector_width <= 1)
@@ -91,7 +93,7 @@ void plan_weights(struct ir_module *mod, int vector_width)
     struct ir_graph *graphs[] = {&mod->temporal, &mod->depformer};
     for (int gi = 0; gi < 2; gi++)
         for (int i = 0; i < graphs[gi]->num_ops; i++) {
-            const struct ir_op *op = &graphs[gi]->ops[i];
+            struct ir_op *op = &graphs[gi]->ops[i];
             if (op->dead || op->code != OP_MATMUL)
                 continue;
             struct ir_weight *w = &mod->weights[op->weight];
@@ -100,5 +102,9 @@ void plan_weights(struct ir_module *mod, int vector_width)
             w->pack_rows = op->epilogue == EPI_SILU_GATE ? w->rows / 2 : op->epilogue == EPI_ROPE_KV ? w->rows / 3 : w->rows;
             if (w->step == STEP_ROW_BLOCK)
                 w->step_stride = ir_weight_storage(w) / w->steps;
+            if (graphs[gi]->rows > 1) {
+                int panels = ir_weight_panels(w) * (op->epilogue == EPI_ROPE_KV ? 3 : 1);
+                op->work = ir_value(graphs[gi], VAL_ACT, panels * w->pack_nr, "%s.sums", graphs[gi]->values[op->out].name);
+            }
         }
 }

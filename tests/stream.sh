@@ -51,8 +51,10 @@ run_api_tests lm_hybrid graphs/lm_hybrid.kiln $G/lm_attn_a_stream $G/lm_hybrid/w
 run_api_tests hybrid_mix graphs/tests/hybrid_mix.kiln $G/lm_attn_a_stream random
 
 # The example embeds a generated model through its header and runs two streams side by side.
-if make -s --no-print-directory examples BUILD="$KILN_BUILD" >"$TMP/err" 2>&1 &&
-   "$KILN_BUILD/examples/two_streams" "$G/lm_attn_a/weights.safetensors" 12 >"$TMP/example" 2>&1 &&
+if "$KILNC" graphs/lm_attn_a.kiln --emit lib -o "$TMP/example_lib" >"$TMP/err" 2>&1 &&
+   $CC -std=c11 -O2 -Wall -Wextra -Werror $KILN_EXTRA_CFLAGS -I"$TMP/example_lib" -o "$TMP/two_streams" \
+     examples/two_streams.c "$TMP/example_lib/liblm_attn_a.a" -fopenmp -lm >"$TMP/err" 2>&1 &&
+   "$TMP/two_streams" "$G/lm_attn_a/weights.safetensors" 12 >"$TMP/example" 2>&1 &&
    [ "$(grep -c '^frame' "$TMP/example")" = 12 ]; then
   pass
 else

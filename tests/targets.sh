@@ -24,7 +24,7 @@ forward_goldens() {
 # projection (a hot kernel of every layer) contains PATTERN.
 disassembly() {
   local label=$1 objdump=$2 bin=$3 pattern=$4 fn n
-  fn=$($objdump -d "$bin" | grep -o '<matmul_64x64_acc_p[0-9]*[^>]*>:' | head -n 1)
+  fn=$($objdump -d "$bin" | grep -o '<matmul_64x64_acc_p[0-9]*_blocked[^>]*>:' | head -n 1)
   n=$($objdump -d "$bin" | sed -n "/$fn/,/^\$/p" | grep -Ec "$pattern")
   if [ -n "$fn" ] && [ "${n:-0}" -gt 0 ]; then
     pass; echo "  $label: $fn has $n instructions matching $pattern"

@@ -63,6 +63,7 @@ int main(int argc, char **argv)
         float **w = malloc((size_t)copies * sizeof *w), **wp = malloc((size_t)copies * sizeof *wp);
         float *x = malloc((size_t)512 * C * sizeof *x), *y = malloc((size_t)512 * R * sizeof *y);
         float *y_ref = malloc((size_t)R * sizeof *y_ref);
+        float *sums = aligned_alloc(64, (size_t)panels * BENCH_PACK_NR * 512 * sizeof(float)); /* blocked form */
         unsigned seed = 1;
         for (int i = 0; i < 512 * C; i++)
             x[i] = (float)((seed = seed * 1103515245u + 12345u) >> 8) / 16777216.0f - 0.5f;
@@ -75,7 +76,7 @@ int main(int argc, char **argv)
         }
         /* correctness: kiln's row against sgemv's */
 #pragma omp parallel
-        bench_kernels[k].fn(wp[0], x, y, 1);
+        bench_kernels[k].fn(wp[0], x, y, sums, 1);
         cblas_sgemv(CblasRowMajor, CblasNoTrans, R, C, 1.0f, w[0], C, x, 1, 0.0f, y_ref, 1);
         double err = 0, ref = 0;
         for (int r = 0; r < R; r++)
@@ -85,7 +86,7 @@ int main(int argc, char **argv)
             int c = i % copies;
             double s = now();
 #pragma omp parallel
-            bench_kernels[k].fn(wp[c], x, y, 1);
+            bench_kernels[k].fn(wp[c], x, y, sums, 1);
             double m = now();
             cblas_sgemv(CblasRowMajor, CblasNoTrans, R, C, 1.0f, w[c], C, x, 1, 0.0f, y_ref, 1);
             double e = now();
@@ -98,16 +99,16 @@ int main(int argc, char **argv)
             fprintf(json, "{\"rows\": %d, \"cols\": %d, \"kiln_gb_s\": %.3f, \"sgemv_gb_s\": %.3f, \"rel_err\": %.3g}\n", R,
                     C, gk, gb, err / ref);
         for (int T = 64; T <= 512; T *= 2) {
-            double tk[5], tb[5];
-            for (int r = 0; r < 5; r++) {
+            double tk[9], tb[9];
+            for (int r = 0; r < 9; r++) {
                 double s = now();
 #pragma omp parallel
-                bench_kernels[k].fn(wp[0], x, y, T);
+                bench_kernels[k].fn(wp[0], x, y, sums, T);
                 double m = now();
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, R, C, 1.0f, x, C, w[0], C, 0.0f, y, R);
                 tk[r] = m - s, tb[r] = now() - m;
             }
-            double flops = 2.0 * R * C * T, fk = flops / median(tk, 5) / 1e9, fb = flops / median(tb, 5) / 1e9;
+            double flops = 2.0 * R * C * T, fk = flops / median(tk, 9) / 1e9, fb = flops / median(tb, 9) / 1e9;
             printf("%s   %-5d %10.1f %10.1f %7.2f\n", T == 64 ? "" : "                                           ", T,
                    fk, fb, fk / fb);
             if (json)
@@ -117,7 +118,7 @@ int main(int argc, char **argv)
         printf("%12s max |kiln - sgemv| / max |sgemv| = %.2g\n", "", err / ref);
         for (int c = 0; c < copies; c++)
             free(w[c]), free(wp[c]);
-        free(w), free(wp), free(x), free(y), free(y_ref);
+        free(w), free(wp), free(x), free(y), free(y_ref), free(sums);
     }
     if (json)
         fclose(json);

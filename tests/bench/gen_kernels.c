@@ -16,7 +16,7 @@ int main(int argc, char **argv)
     int n = argc - 2;
     struct ir_weight *weights = calloc((size_t)n, sizeof *weights);
     struct ir_module mod = {.weights = weights, .num_weights = n};
-    struct ir_graph g = {.name = "bench"};
+    struct ir_graph g = {.name = "bench", .rows = 512}; /* the cache-blocked form, for up to 512 frames */
     struct emitter e = {.mod = &mod, .target = t, .threaded = true, .name = "bench", .kernels = stdout};
     printf("#include <math.h>\n#include <stdint.h>\n#include <string.h>\n");
     target_emit_vocabulary(stdout, t, false);
@@ -29,9 +29,10 @@ int main(int argc, char **argv)
                                         .fold_alpha = -1};
         struct ir_op op = {.code = OP_MATMUL, .weight = i, .scale = -1, .epilogue = EPI_STORE};
         snprintf(names[i], sizeof names[i], "matmul_%dx%d_p%d", rows, cols, 2 * t->width);
+        weights[i].pack_nr = 2 * t->width; /* (panels below need pack_rows set first) */
         packed_matmul_kernel(&e, &g, &op, names[i]);
     }
-    printf("struct bench_kernel { int rows, cols; void (*fn)(const float *, const float *, float *, int); };\n");
+    printf("struct bench_kernel { int rows, cols; void (*fn)(const float *, const float *, float *, float *, int); };\n");
     printf("static const struct bench_kernel bench_kernels[] = {\n");
     for (int i = 0; i < n; i++)
         printf("    {%d, %d, %s},\n", weights[i].rows, weights[i].cols, names[i]);

@@ -63,6 +63,14 @@ static void load(const char *path, struct layer *L, float base_lr, bool mlp)
     st_close(&f);
 }
 
+static void free_layer(struct layer *L)
+{
+    free(L->q), free(L->k), free(L->v), free(L->o), free(L->lr_w);
+    free((void *)L->p.W1), free((void *)L->p.b1), free((void *)L->p.W2), free((void *)L->p.b2);
+    free((void *)L->p.norm_w), free((void *)L->p.norm_b), free((void *)L->p.lr_bias), free((void *)L->p.token_idx);
+    free((void *)L->p.post_w), free((void *)L->p.post_b), free((void *)L->p.rope_inv_freq);
+}
+
 /* y[T][R] = x[T][C] W^T, W [R][C] */
 static void linear(const float *x, const float *W, float *y, int T, int R, int C)
 {
@@ -154,6 +162,7 @@ int main(int argc, char **argv)
         else
             run_layer(&L, x.data, T, prefill, T - 31, out);
         double e = compare(out, dir, cases[c].golden, (size_t)T * D);
+        free_layer(&L);
         printf("  %s %s: relative error %.3g\n", argv[2], cases[c].what, e);
         CHECK(e <= 1e-5, "%s %s: %g", argv[2], cases[c].what, e);
     }
