@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include "bench.h"
+#include "sample.h"
 #include "stats.h"
 
 static bool profiling;
@@ -26,15 +27,6 @@ void kiln_profile_mark(enum kiln_component c)
     double t = now_ms();
     component_ms[c] += t - last_mark;
     last_mark = t;
-}
-
-static int argmax(const float *x, int n)
-{
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best])
-            best = i;
-    return best;
 }
 
 static int64_t weight_bytes_per_frame(const struct kiln_model_desc *d)
@@ -66,12 +58,12 @@ static double bench_frame(const struct kiln_model_desc *d, const struct kiln_wei
     profiling = true;
     double start = last_mark = now_ms();
     d->temporal(w->table, b->stream, b->tokens, 1, b->text_logits, b->hidden);
-    int32_t prev = argmax(b->text_logits, d->text_card);
+    int32_t prev = sample_argmax(b->text_logits, d->text_card);
     kiln_profile_mark(KILN_SAMPLE);
     b->tokens[0] = prev;
     for (int q = 0; q < d->dep_q; q++) {
         d->depformer_step(w->table, b->stream, q, prev, b->hidden, b->audio_logits);
-        prev = argmax(b->audio_logits, d->card);
+        prev = sample_argmax(b->audio_logits, d->card);
         kiln_profile_mark(KILN_SAMPLE);
         b->tokens[1 + q] = prev;
     }

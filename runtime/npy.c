@@ -3,6 +3,7 @@
  * dict literal such as {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } padded with
  * spaces and a '\n' so that the data starts on a multiple of 64 bytes, then the data in C order. */
 #include "npy.h"
+#include "report.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -24,18 +25,6 @@ static const struct {
     {"<i4", NPY_I32, 4}, {"<i8", NPY_I64, 8}, {"<f4", NPY_F32, 4}, {"|u1", NPY_U8, 1}, {"|b1", NPY_U8, 1},
 };
 #define NPY_NUM_TYPES (sizeof npy_types / sizeof npy_types[0])
-
-static int fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
-{
-    int n = snprintf(err, errlen, "%s: ", path);
-    if (n >= 0 && (size_t)n < errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-    return 1;
-}
 
 /* A shape as Python writes it: "()", "(40,)", "(2, 3)". */
 static void format_tuple(char *buf, size_t len, int rank, const int64_t *shape)
@@ -60,7 +49,7 @@ struct dict_scan {
 
 static int expected(struct dict_scan *s, const char *what)
 {
-    return fail(s->err, s->errlen, s->path, "malformed header: expected %s at byte %zu", what,
+    return kiln_report(s->err, s->errlen, s->path, "malformed header: expected %s at byte %zu", what,
                 s->file_offset + (size_t)(s->p - s->start));
 }
 
@@ -97,13 +86,13 @@ static int parse_shape(struct dict_scan *s, struct npy_array *a)
     a->rank = 0;
     while (!accept(s, ')')) {
         if (a->rank == NPY_MAX_RANK)
-            return fail(s->err, s->errlen, s->path, "shape has more than %d dimensions", NPY_MAX_RANK);
+            return kiln_report(s->err, s->errlen, s->path, "shape has more than %d dimensions", NPY_MAX_RANK);
         if (s->p == s->end || *s->p < '0' || *s->p > '9')
             return expected(s, "a dimension");
         int64_t dim = 0;
         for (; s->p < s->end && *s->p >= '0' && *s->p <= '9'; s->p++) {
             if (dim > (INT64_MAX - 9) / 10)
-                return fail(s->err, s->errlen, s->path, "shape has a dimension too large");
+                return kiln_report(s->err, s->errlen, s->path, "shape has a dimension too large");
             dim = dim * 10 + (*s->p - '0');
         }
         accept(s, 'L');              /* Python 2 wrote long integers as 3L */
@@ -131,7 +120,7 @@ static int parse_entry(struct dict_scan *s, struct npy_array *a, const char **de
         return parse_shape(s, a);
     }
     if (key_len != 13 || memcmp(key, "fortran_order", 13))
-        return fail(s->err, s->errlen, s->path, "malformed header: unknown key '%.*s'", (int)key_len, key);
+        return kiln_report(s->err, s->errlen, s->path, "malformed header: unknown key '%.*s'", (int)key_len, key);
     accept(s, ' ');
     size_t left = (size_t)(s->end - s->p);
     *fortran_order = left >= 4 && !memcmp(s->p, "True", 4) ? 1 : left >= 5 && !memcmp(s->p, "False", 5) ? 0 : -1;
@@ -160,23 +149,23 @@ static int parse_header(struct dict_scan *s, struct npy_array *a, size_t *item_s
     if (s->p != s->end)
         return expected(s, "the end of the header");
     if (!descr || fortran_order < 0 || !have_shape)
-        return fail(s->err, s->errlen, s->path, "malformed header: no '%s'",
+        return kiln_report(s->err, s->errlen, s->path, "malformed header: no '%s'",
                     !descr ? "descr" : fortran_order < 0 ? "fortran_order" : "shape");
     if (fortran_order)
-        return fail(s->err, s->errlen, s->path, "fortran_order arrays are not supported (save in C order)");
+        return kiln_report(s->err, s->errlen, s->path, "fortran_order arrays are not supported (save in C order)");
     size_t t = 0;
     while (t < NPY_NUM_TYPES && (strlen(npy_types[t].descr) != descr_len ||
                                  memcmp(npy_types[t].descr, descr, descr_len)))
         t++;
     if (t == NPY_NUM_TYPES)
-        return fail(s->err, s->errlen, s->path,
+        return kiln_report(s->err, s->errlen, s->path,
                     "unsupported dtype '%.*s' (kiln reads '<i4', '<i8', '<f4', '|u1' and '|b1')", (int)descr_len, descr);
     a->dtype = npy_types[t].dtype;
     *item_size = npy_types[t].size;
     a->count = 1;
     for (int i = 0; i < a->rank; i++) {
         if (a->shape[i] && a->count > SIZE_MAX / *item_size / (uint64_t)a->shape[i])
-            return fail(s->err, s->errlen, s->path, "shape is too large");
+            return kiln_report(s->err, s->errlen, s->path, "shape is too large");
         a->count *= (size_t)a->shape[i];
     }
     return 0;
@@ -188,27 +177,27 @@ static int read_file(FILE *file, const char *path, struct npy_array *a, char *er
     unsigned char preamble[12];
     size_t got = fread(preamble, 1, 10, file);
     if (got < 6 || memcmp(preamble, "\x93NUMPY", 6))
-        return fail(err, errlen, path, "not a .npy file (bad magic)");
+        return kiln_report(err, errlen, path, "not a .npy file (bad magic)");
     if (got < 10)
-        return fail(err, errlen, path, "truncated header");
+        return kiln_report(err, errlen, path, "truncated header");
     int major = preamble[6], minor = preamble[7];
     if (major < 1 || major > 3)
-        return fail(err, errlen, path, "unsupported .npy version %d.%d", major, minor);
+        return kiln_report(err, errlen, path, "unsupported .npy version %d.%d", major, minor);
     size_t preamble_len = major == 1 ? 10 : 12, header_len = preamble[8] | (size_t)preamble[9] << 8;
     if (major > 1) {
         if (fread(preamble + 10, 1, 2, file) != 2)
-            return fail(err, errlen, path, "truncated header");
+            return kiln_report(err, errlen, path, "truncated header");
         header_len |= (size_t)preamble[10] << 16 | (size_t)preamble[11] << 24;
     }
     if (header_len > NPY_MAX_HEADER_BYTES)
-        return fail(err, errlen, path, "header length %zu is over the limit of %u bytes", header_len,
+        return kiln_report(err, errlen, path, "header length %zu is over the limit of %u bytes", header_len,
                     NPY_MAX_HEADER_BYTES);
     char *header = malloc(header_len + 1);
     if (!header)
-        return fail(err, errlen, path, "out of memory");
+        return kiln_report(err, errlen, path, "out of memory");
     struct dict_scan scan = {header, header, header + header_len, preamble_len, path, err, errlen};
     size_t item_size = 0;
-    int rc = fread(header, 1, header_len, file) != header_len ? fail(err, errlen, path, "truncated header")
+    int rc = fread(header, 1, header_len, file) != header_len ? kiln_report(err, errlen, path, "truncated header")
                                                                : parse_header(&scan, a, &item_size);
     free(header);
     if (rc)
@@ -216,21 +205,21 @@ static int read_file(FILE *file, const char *path, struct npy_array *a, char *er
 
     struct stat st;
     if (fstat(fileno(file), &st) != 0)
-        return fail(err, errlen, path, "%s", strerror(errno));
+        return kiln_report(err, errlen, path, "%s", strerror(errno));
     size_t data_bytes = a->count * item_size;
     long long file_data_bytes = (long long)st.st_size - (long long)(preamble_len + header_len);
     if (file_data_bytes != (long long)data_bytes) {
         char shape[200];
         format_tuple(shape, sizeof shape, a->rank, a->shape);
-        return fail(err, errlen, path, "%s: the file holds %lld bytes of data but shape %s needs %zu",
+        return kiln_report(err, errlen, path, "%s: the file holds %lld bytes of data but shape %s needs %zu",
                     file_data_bytes < (long long)data_bytes ? "truncated data" : "extra data",
                     file_data_bytes, shape, data_bytes);
     }
     a->data = malloc(data_bytes ? data_bytes : 1);
     if (!a->data)
-        return fail(err, errlen, path, "out of memory (%zu bytes)", data_bytes);
+        return kiln_report(err, errlen, path, "out of memory (%zu bytes)", data_bytes);
     if (fread(a->data, 1, data_bytes, file) != data_bytes)
-        return fail(err, errlen, path, "read error: %s", ferror(file) ? strerror(errno) : "file shrank");
+        return kiln_report(err, errlen, path, "read error: %s", ferror(file) ? strerror(errno) : "file shrank");
     return 0;
 }
 
@@ -239,7 +228,7 @@ int npy_read(const char *path, struct npy_array *a, char *err, size_t errlen)
     memset(a, 0, sizeof *a);
     FILE *file = fopen(path, "rb");
     if (!file)
-        return fail(err, errlen, path, "%s", strerror(errno));
+        return kiln_report(err, errlen, path, "%s", strerror(errno));
     int rc = read_file(file, path, a, err, errlen);
     fclose(file);
     if (rc)
@@ -276,18 +265,18 @@ int npy_write(const char *path, enum npy_dtype dtype, int rank, const int64_t *s
     while (t < NPY_NUM_TYPES && npy_types[t].dtype != dtype)
         t++;
     if (t == NPY_NUM_TYPES || rank < 0 || rank > NPY_MAX_RANK)
-        return fail(err, errlen, path, "cannot write dtype %d with rank %d", (int)dtype, rank);
+        return kiln_report(err, errlen, path, "cannot write dtype %d with rank %d", (int)dtype, rank);
     size_t data_bytes = npy_types[t].size;
     for (int i = 0; i < rank; i++) {
         if (shape[i] < 0 || (shape[i] && data_bytes > SIZE_MAX / (uint64_t)shape[i]))
-            return fail(err, errlen, path, "cannot write shape entry %" PRId64, shape[i]);
+            return kiln_report(err, errlen, path, "cannot write shape entry %" PRId64, shape[i]);
         data_bytes *= (size_t)shape[i];
     }
 
     size_t temp_len = strlen(path) + 32;
     char *temp_path = malloc(temp_len);
     if (!temp_path)
-        return fail(err, errlen, path, "out of memory");
+        return kiln_report(err, errlen, path, "out of memory");
     snprintf(temp_path, temp_len, "%s.tmp.%ld", path, (long)getpid());
     FILE *file = fopen(temp_path, "wb");
     int error = file ? write_stream(file, npy_types[t].descr, rank, shape, data, data_bytes) : errno;
@@ -298,7 +287,7 @@ int npy_write(const char *path, enum npy_dtype dtype, int rank, const int64_t *s
     if (error && file)
         remove(temp_path);
     free(temp_path);
-    return error ? fail(err, errlen, path, "%s", strerror(error)) : 0;
+    return error ? kiln_report(err, errlen, path, "%s", strerror(error)) : 0;
 }
 
 void npy_free(struct npy_array *a)

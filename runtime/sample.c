@@ -34,7 +34,7 @@ static uint64_t rng_next(struct kiln_rng *rng)
 
 double rng_uniform(struct kiln_rng *rng) { return (double)(rng_next(rng) >> 11) * 0x1.0p-53; }
 
-static int argmax(const float *x, int n)
+int sample_argmax(const float *x, int n)
 {
     int best = 0;
     for (int i = 1; i < n; i++)
@@ -73,8 +73,8 @@ static void select_top_k(const float *p, int *index, int n, int k)
 int sample_token(const float *logits, int n, float temp, int top_k, struct kiln_rng *rng, float *p, int *index)
 {
     if (temp <= 0.0f)
-        return argmax(logits, n);
-    float max = logits[argmax(logits, n)] / temp, sum = 0.0f;
+        return sample_argmax(logits, n);
+    float max = logits[sample_argmax(logits, n)] / temp, sum = 0.0f;
     for (int i = 0; i < n; i++) {
         p[i] = expf(logits[i] / temp - max);
         sum += p[i];

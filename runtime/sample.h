@@ -8,6 +8,9 @@ struct kiln_rng { uint64_t s[4]; };   /* xoshiro256** */
 void rng_seed(struct kiln_rng *rng, uint64_t seed);
 double rng_uniform(struct kiln_rng *rng);   /* [0, 1), 53 bits */
 
+/* The index of the first largest of x[n] (torch.argmax's choice on ties). */
+int sample_argmax(const float *x, int n);
+
 /* Moshi's sample_token on logits[n]: temp <= 0 -> argmax (first maximum); else
    p = softmax(logits / temp), keep the top_k largest (top_k <= 0 or >= n: all), and draw
    argmax_i p_i / E_i with E_i ~ Exp(1) (the exponential race, a categorical draw).

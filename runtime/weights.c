@@ -3,6 +3,7 @@
  * KILN_ALIGN boundary; the table's `const float *` fields point into it. Norm weights that the
  * descriptor folds into a following matmul scale that matrix's columns once, here, in f32. */
 #include "kiln_rt.h"
+#include "report.h"
 #include "safetensors.h"
 
 #include <math.h>
@@ -21,18 +22,6 @@
 
 #define ALIGN_FLOATS (KILN_ALIGN / sizeof(float))
 #define CONVERT_CHUNK ((size_t)1 << 18) /* floats per parallel conversion task */
-
-static int fail(char *err, size_t errlen, const char *prefix, const char *fmt, ...)
-{
-    int n = snprintf(err, errlen, "%s: ", prefix);
-    if (n >= 0 && (size_t)n < errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-    return 1;
-}
 
 static size_t weight_numel(const struct kiln_weight_desc *w)
 {
@@ -54,16 +43,16 @@ static int check_desc(const struct kiln_model_desc *desc, char *err, size_t errl
     for (int i = 0; i < desc->num_weights; i++) {
         const struct kiln_weight_desc *w = &desc->weights[i];
         if (w->rank < 0 || w->rank > KILN_MAX_RANK)
-            return fail(err, errlen, desc->name, "weight '%s' has rank %d", w->name, w->rank);
+            return kiln_report(err, errlen, desc->name, "weight '%s' has rank %d", w->name, w->rank);
         for (int d = 0; d < w->rank; d++)
             if (w->shape[d] < 0)
-                return fail(err, errlen, desc->name, "weight '%s' has a negative dimension", w->name);
+                return kiln_report(err, errlen, desc->name, "weight '%s' has a negative dimension", w->name);
         int j = w->fold_alpha;
         if (j < 0)
             continue;
         if (j >= desc->num_weights || j == i || desc->weights[j].fold_alpha >= 0 || w->rank < 1 ||
             weight_numel(&desc->weights[j]) != (size_t)w->shape[w->rank - 1])
-            return fail(err, errlen, desc->name, "weight '%s' cannot fold weight %d", w->name, j);
+            return kiln_report(err, errlen, desc->name, "weight '%s' cannot fold weight %d", w->name, j);
     }
     return 0;
 }
@@ -124,7 +113,7 @@ static int apply_packing(const struct kiln_model_desc *desc, struct kiln_weights
 {
     for (int i = 0; i < desc->num_weights; i++)
         if (desc->weights[i].pack_nr && pack(&desc->weights[i], weight_data(desc, out, i)))
-            return fail(err, errlen, prefix, "out of memory packing '%s'", desc->weights[i].name);
+            return kiln_report(err, errlen, prefix, "out of memory packing '%s'", desc->weights[i].name);
     return 0;
 }
 
@@ -141,7 +130,7 @@ static int allocate(const struct kiln_model_desc *desc, struct kiln_weights *out
     out->table = calloc(1, desc->weights_struct_size ? desc->weights_struct_size : 1);
     if (!out->arena || !out->table) {
         kiln_weights_free(out);
-        return fail(err, errlen, prefix, "out of memory (%zu bytes for the weights)", bytes);
+        return kiln_report(err, errlen, prefix, "out of memory (%zu bytes for the weights)", bytes);
     }
     out->arena_floats = total;
     float *next = out->arena;
@@ -182,16 +171,16 @@ static int match_tensors(const struct kiln_model_desc *desc, const struct st_fil
         char expected[160], actual[160];
         st_format_shape(expected, sizeof expected, w->rank, w->shape);
         if (!t)
-            return fail(err, errlen, file->path, "missing tensor '%s' (the model expects %s)", w->name, expected);
+            return kiln_report(err, errlen, file->path, "missing tensor '%s' (the model expects %s)", w->name, expected);
         if (t->dtype == ST_OTHER)
-            return fail(err, errlen, file->path, "tensor '%s' has dtype %s; expected F32, BF16 or F16",
+            return kiln_report(err, errlen, file->path, "tensor '%s' has dtype %s; expected F32, BF16 or F16",
                         w->name, t->dtype_name);
         int same = t->rank == w->rank;
         for (int d = 0; same && d < w->rank; d++)
             same = t->shape[d] == w->shape[d];
         st_format_shape(actual, sizeof actual, t->rank, t->shape);
         if (!same)
-            return fail(err, errlen, file->path, "tensor '%s' has shape %s; the model expects %s", w->name,
+            return kiln_report(err, errlen, file->path, "tensor '%s' has shape %s; the model expects %s", w->name,
                         actual, expected);
         found[i] = t;
     }
@@ -231,7 +220,7 @@ int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, stru
     if (st_open(path, &file, err, errlen))
         return 1;
     const struct st_tensor **found = calloc((size_t)desc->num_weights + 1, sizeof *found);
-    int rc = !found ? fail(err, errlen, path, "out of memory")
+    int rc = !found ? kiln_report(err, errlen, path, "out of memory")
                     : match_tensors(desc, &file, found, err, errlen) || allocate(desc, out, path, err, errlen);
     if (!rc) {
         for (int i = 0; i < desc->num_weights; i++)

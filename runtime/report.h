@@ -1,0 +1,8 @@
+/* report.h: the runtime's error messages: "PREFIX: message" into the caller's buffer (report.c). */
+#ifndef KILN_REPORT_H
+#define KILN_REPORT_H
+#include <stddef.h>
+
+/* Writes "prefix: " and the formatted message into err; returns 1 (the runtime's failure status). */
+int kiln_report(char *err, size_t errlen, const char *prefix, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#endif
