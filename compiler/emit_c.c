@@ -196,7 +196,8 @@ static void emit_op(struct emitter *e, FILE *out, const struct ir_graph *g, cons
    runs on one thread of it (`omp single`, whose barrier orders it with what follows). */
 static bool shared_by_team(const struct emitter *e, const struct ir_op *op)
 {
-    return (op->code == OP_MATMUL && e->mod->weights[op->weight].pack_nr) || op->code == OP_ATTENTION;
+    return (op->code == OP_MATMUL && e->mod->weights[op->weight].pack_nr) || op->code == OP_ATTENTION ||
+           op->code == OP_TTT;
 }
 
 /* The ops of a graph, with bench's component marks: embed | layers | out_norm + text head. On a

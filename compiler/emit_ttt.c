@@ -8,7 +8,8 @@
  * every gradient g_j taken at (W, c); the piece then adds its gradients into GW, gc, and the row
  * that closes a mini-batch commits W -= tok_{b-1} GW, c -= tok_{b-1} gc. A teacher-forced forward
  * passes whole mini-batches (the reference's dual form); streaming passes one row at a time (its
- * decode path). Weights come in as one `struct ttt_weights`; the state is the stream's. */
+ * decode path). Weights come in as one `struct ttt_weights`; the state is the stream's. The heads
+ * are shared out among the calling team (each head's result is one thread's), the rest is single. */
 #include <stdlib.h>
 #include <string.h>
 #include "emit_internal.h"
@@ -123,27 +124,33 @@ static const char *const common[] = {
     "            if (r >= 0)\n                memcpy(history + (size_t)j * D, xq + (size_t)r * D, (size_t)D * sizeof(float));\n"
     "            else\n                memmove(history + (size_t)j * D, history + (size_t)(j + T) * D, (size_t)D * sizeof(float));\n"
     "        }\n    }\n}\n\n",
-    "/* post_norm over the width, in place, for T rows */\n"
+    "/* post_norm over the width, in place, for T rows (shared out among the team) */\n"
     "static void ttt_post_norm(const struct ttt_weights *p, float *out, int T, int D)\n{\n"
+    "    #pragma omp for schedule(static)\n"
     "    for (int t = 0; t < T; t++)\n        ttt_ln(out + (size_t)t * D, p->post_w, p->post_b, p->eps, out + (size_t)t * D, D);\n}\n\n",
 };
 
-/* The piece loop shared by both kinds; $HEAD_PREP, $ROW, $ACCUMULATE and $COMMIT are the parts that differ. */
+/* The piece loop shared by both kinds; $START, $HEAD, $GRAD, $ROW, $ACCUMULATE and $COMMIT are the parts
+   that differ. */
 static const char kernel_frame[] =
     "/* TTT-$KIND, $NH heads of $HD, mini-batch $MB: T rows from position pos0 (see emit_ttt.c). */\n"
     "static void $NAME(const struct ttt_weights *p, struct $NAME_state *st, const float *xq, const float *xk,\n"
     "    const float *xv, const float *lr_logit, int64_t pos0, int T, float *work, float *out)\n{\n"
     "    enum { NH = $NH, HD = $HD, F = $F, D = $D, MB = $MB };\n"
-    "    float *Q = work, *K = work + (size_t)T * D, *piece = K + (size_t)T * D;\n"
-    "    float lr[MB];\n"
-    "    if (!st->ready) {\n"
+    "    float *Q = work, *K = work + (size_t)T * D, *pieces = K + (size_t)T * D;\n"
+    "    #pragma omp single\n    {\n"
+    "        if (!st->ready) {\n"
     "$START"
-    "        memset(st->history, 0, sizeof st->history);\n"
-    "        st->ready = 1;\n    }\n"
-    "    ttt_prepare_qk(p, &st->history[0][0], xq, xk, pos0, T, D, HD, MB, $KS, Q, K);\n"
+    "            memset(st->history, 0, sizeof st->history);\n"
+    "            st->ready = 1;\n        }\n"
+    "        ttt_prepare_qk(p, &st->history[0][0], xq, xk, pos0, T, D, HD, MB, $KS, Q, K);\n"
+    "    }\n"
     "    for (int t0 = 0; t0 < T;) {\n"
     "        const int i0 = (int)((pos0 + t0) % MB), m = T - t0 < MB - i0 ? T - t0 : MB - i0;\n"
+    "        /* heads are independent: shared out among the team, each with its own scratch */\n"
+    "        #pragma omp for schedule(static)\n"
     "        for (int h = 0; h < NH; h++) {\n"
+    "            float *const piece = pieces + (size_t)h * $PIECE, lr[MB];\n"
     "            const float *gamma = p->norm_w + h * HD, *beta = p->norm_b + h * HD;\n"
     "$HEAD"
     "            for (int j = 0; j < m; j++) {\n"
@@ -186,8 +193,8 @@ static const char linear_state[] =
     "};\n\n";
 
 static const struct { const char *name, *text; } linear_parts[] = {
-    {"START", "        memcpy(st->W, p->W1, sizeof st->W);\n        memcpy(st->c, p->b1, sizeof st->c);\n"
-              "        memset(st->GW, 0, sizeof st->GW);\n        memset(st->gc, 0, sizeof st->gc);\n"},
+    {"START", "            memcpy(st->W, p->W1, sizeof st->W);\n            memcpy(st->c, p->b1, sizeof st->c);\n"
+              "            memset(st->GW, 0, sizeof st->GW);\n            memset(st->gc, 0, sizeof st->gc);\n"},
     {"HEAD", "            float *W = &st->W[h][0][0], *c = st->c[h], *GW = &st->GW[h][0][0], *gc = st->gc[h];\n"
              "            float *g = piece; /* [m][HD] gradients at (W, c) */\n"},
     {"GRAD", "                float z[HD];\n                ttt_vec_mat(k, W, c, z, HD, HD);\n"
@@ -217,10 +224,10 @@ static const char mlp_state[] =
     "};\n\n";
 
 static const struct { const char *name, *text; } mlp_parts[] = {
-    {"START", "        memcpy(st->W1, p->W1, sizeof st->W1);\n        memcpy(st->c1, p->b1, sizeof st->c1);\n"
-              "        memcpy(st->W2, p->W2, sizeof st->W2);\n        memcpy(st->c2, p->b2, sizeof st->c2);\n"
-              "        memset(st->GW1, 0, sizeof st->GW1);\n        memset(st->gc1, 0, sizeof st->gc1);\n"
-              "        memset(st->GW2, 0, sizeof st->GW2);\n        memset(st->gc2, 0, sizeof st->gc2);\n"},
+    {"START", "            memcpy(st->W1, p->W1, sizeof st->W1);\n            memcpy(st->c1, p->b1, sizeof st->c1);\n"
+              "            memcpy(st->W2, p->W2, sizeof st->W2);\n            memcpy(st->c2, p->b2, sizeof st->c2);\n"
+              "            memset(st->GW1, 0, sizeof st->GW1);\n            memset(st->gc1, 0, sizeof st->gc1);\n"
+              "            memset(st->GW2, 0, sizeof st->GW2);\n            memset(st->gc2, 0, sizeof st->gc2);\n"},
     {"HEAD", "            float *W1 = &st->W1[h][0][0], *c1 = st->c1[h], *W2 = &st->W2[h][0][0], *c2 = st->c2[h];\n"
              "            float *GW1 = &st->GW1[h][0][0], *gc1 = st->gc1[h], *GW2 = &st->GW2[h][0][0], *gc2 = st->gc2[h];\n"
              "            /* per row j of the piece, all at the boundary weights: */\n"
@@ -286,6 +293,7 @@ static int make_substs(const struct ttt_shape *s, struct subst *subs)
     set(subs, &n, "MB", s->mini_batch);
     set(subs, &n, "KS", s->conv_kernel);
     set(subs, &n, "HIST", s->conv_kernel > 1 ? s->conv_kernel - 1 : 1);
+    set(subs, &n, "PIECE", ttt_piece_floats(s));
     return n;
 }
 

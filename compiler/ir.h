@@ -115,6 +115,7 @@ struct ttt_shape {
 };
 void ttt_shape_of(const struct model *m, int layer, struct ttt_shape *s);
 int ttt_work_floats(const struct ttt_shape *s, int rows);
+int ttt_piece_floats(const struct ttt_shape *s);
 
 /* passes.c: the fusion passes, in the order the driver runs them. */
 void pass_fold_norms(struct ir_module *mod);

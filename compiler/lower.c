@@ -211,21 +211,6 @@ static void lower_layers(struct ir_module *mod, struct ir_graph *g, const struct
     }
 }
 
-void ttt_shape_of(const struct model *m, int layer, struct ttt_shape *s)
-{
-    const struct layer_spec *l = &m->temporal.layers[layer];
-    *s = (struct ttt_shape){.mlp = l->mixer == MIXER_TTT_MLP, .heads = m->temporal.num_heads,
-                            .head_dim = m->temporal.dim / m->temporal.num_heads, .mini_batch = l->ttt.mini_batch,
-                            .conv_kernel = l->ttt.share_qk ? l->ttt.conv_kernel : 0};
-}
-
-/* Q and K rows of the call, then one mini-batch of per-row vectors (MLP: Z1, X2, G1 [b][4hd], G2 [b][hd]). */
-int ttt_work_floats(const struct ttt_shape *s, int rows)
-{
-    int F = s->mlp ? 4 * s->head_dim : s->head_dim;
-    return 2 * rows * s->heads * s->head_dim + (s->mlp ? 4 : 1) * s->mini_batch * F;
-}
-
 static void init_graph(struct ir_graph *g, const char *name, const struct transformer_spec *t, bool per_step,
                        int rows)
 {

@@ -93,7 +93,7 @@ static void run_layer(const struct layer *L, const float *X, int T, const int *c
     linear(X, L->q, xq, T, D, D), linear(X, L->k, xk, T, D, D), linear(X, L->v, xv, T, D, D);
     linear(X, L->lr_w, lr, T, L->NH, D);
     TTT_STATE *st = calloc(1, sizeof *st);
-    float *work = malloc((size_t)(2 * T * D + 4 * L->MB * 4 * L->HD) * sizeof(float));
+    float *work = malloc((size_t)(2 * T * D + L->NH * 4 * L->MB * 4 * L->HD) * sizeof(float));
     int t0 = 0;
     for (int c = 0; c < ncalls; c++) {
         TTT_KERNEL(&L->p, st, xq + (size_t)t0 * D, xk + (size_t)t0 * D, xv + (size_t)t0 * D, lr + (size_t)t0 * L->NH,
