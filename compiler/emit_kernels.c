@@ -56,6 +56,23 @@ static void dot(struct emitter *e, int n, char *name, size_t size)
     snprintf(name, size, "dot_%d", n);
 }
 
+/* axpy_N(a, x, y): y += a * x, the accumulation of attention's values and of embedding rows. */
+static void axpy(struct emitter *e, int n, char *name, size_t size)
+{
+    const int W = e->target->width;
+    if (!seen(e, "axpy_%d", n)) {
+        fprintf(e->kernels, "static inline void axpy_%d(float a, const float *restrict x, float *restrict y)\n{\n", n);
+        if (W > 1 && n >= W)
+            fprintf(e->kernels, "    const vf va = vf_set1(a);\n    int i = 0;\n"
+                                "    for (; i + VF_WIDTH <= %d; i += VF_WIDTH)\n"
+                                "        vf_store(y + i, vf_fma(va, vf_load(x + i), vf_load(y + i)));\n"
+                                "    for (; i < %d; i++)\n        y[i] += a * x[i];\n}\n\n", n, n);
+        else
+            fprintf(e->kernels, "    for (int i = 0; i < %d; i++)\n        y[i] += a * x[i];\n}\n\n", n);
+    }
+    snprintf(name, size, "axpy_%d", n);
+}
+
 static const char *const epilogue_suffix[] = {"store", "acc", "silu_gate", "rope_kv"};
 
 const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const struct ir_op *op)
@@ -140,8 +157,9 @@ const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const str
 const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_stride)
 {
     const int D = g->dim, H = g->heads, HD = g->head_dim, cap = g->kv_capacity, window = g->context;
-    char d[32], scale[32];
+    char d[32], ax[32], scale[32];
     dot(e, HD, d, sizeof d);
+    axpy(e, HD, ax, sizeof ax);
     if (seen(e, "attention_%dx%d_ring%d_window%d%s", H, HD, cap, window, q_stride != D ? "_in_qkv" : ""))
         return kernel_name;
     float_literal(scale, sizeof scale, 1.0f / sqrtf((float)HD));
@@ -174,16 +192,17 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
             "            for (int j = 0; j < %d; j++) {\n"
             "                if (weight[j] == 0.0f)\n                    continue;\n"
             "                const float *vj = v + (size_t)j * %d + h * %d;\n"
-            "                float p = weight[j] / sum;\n"
-            "                for (int i = 0; i < %d; i++)\n                    oh[i] += p * vj[i];\n"
+            "                %s(weight[j] / sum, vj, oh);\n"
             "            }\n        }\n}\n\n",
             HD, H, cap, window, D, q_stride, kernel_name, cap, H, q_stride, HD, cap, window, d, D, HD, scale, cap, D,
-            HD, HD, cap, D, HD, HD);
+            HD, HD, cap, D, HD, ax);
     return kernel_name;
 }
 
 const char *kernel_rms(struct emitter *e, int n, bool materialize)
 {
+    char d[32];
+    dot(e, n, d, sizeof d);
     if (seen(e, "%s_%d", materialize ? "rms_norm" : "rms_scale", n))
         return kernel_name;
     FILE *k = e->kernels;
@@ -194,9 +213,8 @@ const char *kernel_rms(struct emitter *e, int n, bool materialize)
     else
         fprintf(k, "/* s[t] = rsqrt(eps + mean(x[t]^2)): RMSNorm whose alpha the next matmuls hold */\n"
                    "static void %s(const float *restrict x, float eps, float *restrict s, int T)\n{\n", kernel_name);
-    fprintf(k, "    for (int t = 0; t < T; t++) {\n        const float *xt = x + t * %d;\n        float sum = 0.0f;\n"
-               "        for (int i = 0; i < %d; i++)\n            sum += xt[i] * xt[i];\n"
-               "        float r = 1.0f / sqrtf(sum / %d.0f + eps);\n", n, n, n);
+    fprintf(k, "    for (int t = 0; t < T; t++) {\n        const float *xt = x + t * %d;\n"
+               "        float r = 1.0f / sqrtf(%s(xt, xt) / %d.0f + eps);\n", n, d, n);
     if (materialize)
         fprintf(k, "        for (int i = 0; i < %d; i++)\n            out[t * %d + i] = xt[i] * (alpha[i] * r);\n", n, n);
     else
@@ -207,11 +225,13 @@ const char *kernel_rms(struct emitter *e, int n, bool materialize)
 
 const char *kernel_embed_add(struct emitter *e, int n)
 {
+    char ax[32];
+    axpy(e, n, ax, sizeof ax);
     if (!seen(e, "embed_add_%d", n))
         fprintf(e->kernels, "/* out += table[token]; token -1 is Moshi's zero token (adds nothing) */\n"
                             "static void %s(float *restrict out, const float *restrict table, int32_t token)\n{\n"
-                            "    if (token < 0)\n        return;\n    const float *row = table + (size_t)token * %d;\n"
-                            "    for (int i = 0; i < %d; i++)\n        out[i] += row[i];\n}\n\n", kernel_name, n, n);
+                            "    if (token >= 0)\n        %s(1.0f, table + (size_t)token * %d, out);\n}\n\n",
+                kernel_name, ax, n);
     return kernel_name;
 }
 
