@@ -3,62 +3,21 @@
  * expression (in double; int() truncates) and checks the value against the key's type and range
  * at once; a variant's assignment replaces its base's. When every file has run, the checks that
  * involve several keys (heads divide dim, delays match n_q, layer ranges fit, ...) are made and the
- * model is filled in, defaults included. Every error points at the most useful token. */
-#include <math.h>
+ * model is filled in, defaults included. Every error points at the most useful token.
+ * Expressions are evaluated, and values checked, in check_eval.c; check_internal.h holds what the
+ * two files share. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ast.h"
+#include "check_internal.h"
 #include "frontend.h"
 
-enum { MAX_ERRORS = 50, MAX_LETS = 65536, LET_BUCKETS = 4096 };
+/* ---- what may be written: keys, sections ---- */
 
-/* ---- values ---- */
-
-enum vkind { V_ERROR, V_NUMBER, V_BOOL, V_SYMBOL, V_LIST, V_CALL };
-
-struct call_arg;
-
-struct value {
-    enum vkind kind;                 /* V_ERROR: already reported; stay silent */
-    struct loc loc;
-    double number;
-    bool boolean;
-    const char *symbol;              /* V_SYMBOL: an unbound name (an enum value?); V_CALL: callee */
-    int count;                       /* V_LIST items, V_CALL args */
-    struct value *items;             /* V_LIST */
-    struct call_arg *args;           /* V_CALL */
-};
-
-struct call_arg {
-    const char *name;
-    struct loc loc;
-    struct value value;
-};
-
-/* ---- what may be written: keys, sections, calls ---- */
-
-enum scope { SCOPE_TOP, SCOPE_TEMPORAL, SCOPE_DEPFORMER, NSCOPES };
 static const char *const scope_names[NSCOPES] = { "model", "temporal", "depformer" };
 
-enum key_type { T_INT, T_POSITIVE, T_DELAYS, T_WEIGHTS, T_FFN, T_NORM, T_ROPE };
-
-/* grep ORDER KEYS: key_id and keys[] list the same keys in the same order. */
-enum key_id {
-    K_TEXT_CARD, K_CARD, K_N_Q, K_DEP_Q, K_DELAYS, K_FRAME_RATE, K_TEXT_PADDING_ID, K_WEIGHTS,
-    K_DIM, K_NUM_HEADS, K_NUM_LAYERS, K_FFN, K_NORM, K_ROPE, K_CONTEXT, NKEYS
-};
-enum { FIRST_SECTION_KEY = K_DIM };
-
-struct key_spec {
-    const char *name;
-    enum key_type type;
-    double min, max;                 /* T_INT (inclusive), T_POSITIVE (max), T_DELAYS (each item) */
-    unsigned required;               /* bit per scope */
-};
-
 #define IN(scope) (1u << (scope))
-static const struct key_spec keys[NKEYS] = {
+const struct key_spec check_keys[NKEYS] = {
     { "text_card", T_INT, 1, 1 << 24, IN(SCOPE_TOP) },
     { "card", T_INT, 1, 1 << 24, IN(SCOPE_TOP) },
     { "n_q", T_INT, 1, 1024, IN(SCOPE_TOP) },
@@ -78,87 +37,7 @@ static const struct key_spec keys[NKEYS] = {
 
 static const char *const weight_names[] = { "f32", "bf16", "q8", "q4" }; /* ORDER enum weight_format */
 
-enum arg_type { A_INT, A_POSITIVE, A_BOOL };
-
-struct arg_spec {
-    const char *name;
-    enum arg_type type;
-    double min, max;                 /* A_INT: inclusive; A_POSITIVE: > 0 and <= max */
-};
-
-struct call_spec {
-    const char *name;
-    const struct arg_spec *args;
-    int nargs;
-};
-
-static const struct arg_spec gated_silu_args[] = {
-    { "dim_feedforward", A_INT, 1, 1 << 24 },
-    { "hidden", A_INT, 1, 1 << 24 },
-};
-static const struct arg_spec rms_norm_args[] = { { "eps", A_POSITIVE, 0, 1 } };
-static const struct arg_spec interleaved_args[] = { { "max_period", A_POSITIVE, 0, 1e12 } };
-static const struct arg_spec ttt_args[] = {
-    { "mini_batch", A_INT, 1, 65536 },
-    { "base_lr", A_POSITIVE, 0, 1e6 },
-    { "gate", A_BOOL, 0, 0 },
-    { "share_qk", A_BOOL, 0, 0 },
-    { "conv_kernel", A_INT, 1, 64 },
-    { "eps", A_POSITIVE, 0, 1 },
-    { "rope_base", A_POSITIVE, 0, 1e12 },
-};
-
-#define SPEC(name, args) { name, args, (int)(sizeof args / sizeof *args) }
-static const struct call_spec calls[] = {
-    SPEC("gated_silu", gated_silu_args),
-    SPEC("rms_norm", rms_norm_args),
-    SPEC("interleaved", interleaved_args),
-    SPEC("ttt_linear", ttt_args),
-    SPEC("ttt_mlp", ttt_args),
-};
-enum { NCALLS = sizeof calls / sizeof *calls };
-
 /* ---- the checker's state ---- */
-
-struct setting {
-    bool set;                        /* assigned, perhaps with a bad value */
-    bool ok;                         /* the value passed the key's checks */
-    struct value value;
-    struct loc key_loc;
-    const struct ast_file *file;     /* where it was assigned (duplicates are per file) */
-};
-
-struct let {
-    const char *name;
-    enum scope scope;
-    struct value value;
-    struct loc loc;
-    const struct ast_file *file;
-    struct let *next_in_bucket, *next_in_order;
-};
-
-struct layer_range {
-    int first, last;
-    struct value mixer;              /* a checked V_CALL of ttt_linear / ttt_mlp, or V_SYMBOL attention */
-    struct loc loc;
-    const struct ast_file *file;
-    struct layer_range *next;
-};
-
-struct checker {
-    struct arena *arena;
-    const struct ast_file *file;     /* the file whose statements run */
-    enum scope scope;
-    struct setting settings[NSCOPES][NKEYS];
-    bool section_seen[NSCOPES];
-    struct loc section_loc[NSCOPES]; /* first opening of each section */
-    struct let *buckets[LET_BUCKETS];
-    struct let *lets, *last_let;     /* in definition order, for suggestions */
-    int let_count;
-    struct layer_range *ranges, *last_range;
-    int first_error_count;
-    bool stopped;                    /* MAX_ERRORS reached */
-};
 
 static bool too_many_errors(struct checker *c)
 {
@@ -169,353 +48,12 @@ static bool too_many_errors(struct checker *c)
     return c->stopped;
 }
 
-/* ---- names ---- */
-
-static unsigned hash_name(const char *s, enum scope scope)
-{
-    unsigned h = 2166136261u ^ (unsigned)scope;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % LET_BUCKETS;
-}
-
-static struct let *find_let(struct checker *c, const char *name, enum scope scope)
-{
-    for (struct let *l = c->buckets[hash_name(name, scope)]; l; l = l->next_in_bucket)
-        if (l->scope == scope && strcmp(l->name, name) == 0)
-            return l;
-    return NULL;
-}
-
-static int find_key(const char *name, int from, int to)
-{
-    for (int k = from; k < to; k++)
-        if (strcmp(keys[k].name, name) == 0)
-            return k;
-    return -1;
-}
-
-static bool key_in_scope(int k, enum scope scope)
-{
-    return scope == SCOPE_TOP ? k < FIRST_SECTION_KEY : k >= FIRST_SECTION_KEY;
-}
-
-static const struct call_spec *find_call(const char *name)
-{
-    for (int i = 0; i < NCALLS; i++)
-        if (strcmp(calls[i].name, name) == 0)
-            return &calls[i];
-    return NULL;
-}
-
-/* A name in an expression: constants of the section, then of the model, then the keys already set
-   in the section, then the model's keys. */
-static const struct value *lookup(struct checker *c, const char *name)
-{
-    static const struct value error = { .kind = V_ERROR };
-    struct let *l = c->scope != SCOPE_TOP ? find_let(c, name, c->scope) : NULL;
-    if (!l)
-        l = find_let(c, name, SCOPE_TOP);
-    if (l)
-        return &l->value;
-    int k = find_key(name, 0, NKEYS);
-    enum scope scopes[2] = { c->scope, SCOPE_TOP };
-    for (int i = 0; k >= 0 && i < 2; i++) {
-        const struct setting *s = &c->settings[scopes[i]][k];
-        if (key_in_scope(k, scopes[i]) && s->set)
-            return s->ok ? &s->value : &error;
-    }
-    return NULL;
-}
-
-/* "; did you mean 'x'?" or "" */
-static const char *suggestion(char *buf, size_t size, const char *name, const char *const *names, size_t n)
-{
-    const char *best = diag_suggest(name, names, n);
-    if (best)
-        snprintf(buf, size, "; did you mean '%s'?", best);
-    else
-        buf[0] = 0;
-    return buf;
-}
-
-static void unknown_name(struct checker *c, const struct value *v)
-{
-    int k = find_key(v->symbol, 0, NKEYS);
-    if (k >= 0 && (key_in_scope(k, c->scope) || key_in_scope(k, SCOPE_TOP))) {
-        diag_error(v->loc, "'%s' is used before it is set", v->symbol);
-        return;
-    }
-    if (k >= 0) {
-        diag_error(v->loc, "'%s' is a key of the sections; it can be read only inside one", v->symbol);
-        return;
-    }
-    size_t cap = 2 * NKEYS + (size_t)c->let_count, n = 0;
-    const char **names = malloc(cap * sizeof *names);
-    if (!names)
-        abort();
-    for (struct let *l = c->lets; l; l = l->next_in_order)
-        if (l->scope == SCOPE_TOP || l->scope == c->scope)
-            names[n++] = l->name;
-    for (int k = 0; k < NKEYS; k++)
-        if ((key_in_scope(k, c->scope) && c->settings[c->scope][k].set)
-            || (c->scope != SCOPE_TOP && key_in_scope(k, SCOPE_TOP) && c->settings[SCOPE_TOP][k].set))
-            names[n++] = keys[k].name;
-    char hint[96];
-    diag_error(v->loc, "unknown name '%s'%s", v->symbol, suggestion(hint, sizeof hint, v->symbol, names, n));
-    free(names);
-}
-
-/* ---- value checks ---- */
-
-static const char *describe(const struct value *v, char *buf, size_t size)
-{
-    switch (v->kind) {
-    case V_NUMBER: ast_format_number(buf, size, v->number); break;
-    case V_BOOL: snprintf(buf, size, "%s", v->boolean ? "true" : "false"); break;
-    case V_SYMBOL: snprintf(buf, size, "'%s'", v->symbol); break;
-    case V_LIST: snprintf(buf, size, "a list"); break;
-    case V_CALL: snprintf(buf, size, "%s(...)", v->symbol); break;
-    case V_ERROR: snprintf(buf, size, "an invalid value"); break;
-    }
-    return buf;
-}
-
-/* A number, or an error naming what was found instead (an unbound name is an unknown name). */
-static bool need_number(struct checker *c, const struct value *v, const char *what)
-{
-    char got[64];
-    if (v->kind == V_NUMBER)
-        return true;
-    if (v->kind == V_SYMBOL)
-        unknown_name(c, v);
-    else if (v->kind != V_ERROR)
-        diag_error(v->loc, "%s must be a number, got %s", what, describe(v, got, sizeof got));
-    return false;
-}
-
-static bool check_int(struct checker *c, const struct value *v, const char *what, double min, double max)
-{
-    char got[64];
-    if (!need_number(c, v, what))
-        return false;
-    describe(v, got, sizeof got);
-    if (v->number != floor(v->number)) {
-        diag_error(v->loc, "%s must be an integer, got %s", what, got);
-        return false;
-    }
-    if (v->number < min) {
-        if (min == 1)
-            diag_error(v->loc, "%s must be positive, got %s", what, got);
-        else if (min == 0)
-            diag_error(v->loc, "%s must not be negative, got %s", what, got);
-        else
-            diag_error(v->loc, "%s must be at least %.0f, got %s", what, min, got);
-        return false;
-    }
-    if (v->number > max) {
-        diag_error(v->loc, "%s must be at most %.0f, got %s", what, max, got);
-        return false;
-    }
-    return true;
-}
-
-static bool check_positive(struct checker *c, const struct value *v, const char *what, double max)
-{
-    char got[64], limit[40];
-    if (!need_number(c, v, what))
-        return false;
-    describe(v, got, sizeof got);
-    if (!(v->number > 0)) {
-        diag_error(v->loc, "%s must be positive, got %s", what, got);
-        return false;
-    }
-    if (v->number > max) {
-        ast_format_number(limit, sizeof limit, max);
-        diag_error(v->loc, "%s must be at most %s, got %s", what, limit, got);
-        return false;
-    }
-    return true;
-}
-
-static bool check_bool(const struct value *v, const char *what)
-{
-    char got[64];
-    if (v->kind == V_BOOL)
-        return true;
-    if (v->kind != V_ERROR)
-        diag_error(v->loc, "%s must be true or false, got %s", what, describe(v, got, sizeof got));
-    return false;
-}
-
-static bool check_arg(struct checker *c, const struct arg_spec *spec, const struct value *v)
-{
-    char what[64];
-    snprintf(what, sizeof what, "'%s'", spec->name);
-    switch (spec->type) {
-    case A_INT: return check_int(c, v, what, spec->min, spec->max);
-    case A_POSITIVE: return check_positive(c, v, what, spec->max);
-    case A_BOOL: return check_bool(v, what);
-    }
-    return false;
-}
-
-/* ---- evaluation ---- */
-
-static struct value eval(struct checker *c, const struct ast_expr *e);
-
-static struct value error_value(struct loc loc)
-{
-    return (struct value){ .kind = V_ERROR, .loc = loc };
-}
-
-static struct value number_value(struct loc loc, double x)
-{
-    return (struct value){ .kind = V_NUMBER, .loc = loc, .number = x };
-}
-
-static struct value eval_arithmetic(struct checker *c, const struct ast_expr *e)
-{
-    char what[40];
-    snprintf(what, sizeof what, "the operand of '%c'", e->op);
-    struct value l = eval(c, e->lhs);
-    if (e->kind == EXPR_NEG)
-        return need_number(c, &l, what) ? number_value(e->loc, -l.number) : error_value(e->loc);
-    struct value r = eval(c, e->rhs);
-    bool ok = need_number(c, &l, what);
-    if (!need_number(c, &r, what) || !ok)
-        return error_value(e->loc);
-    double x;
-    switch (e->op) {
-    case '+': x = l.number + r.number; break;
-    case '-': x = l.number - r.number; break;
-    case '*': x = l.number * r.number; break;
-    default:
-        if (r.number == 0) {
-            diag_error(e->rhs->loc, "division by zero");
-            return error_value(e->loc);
-        }
-        x = l.number / r.number;
-        break;
-    }
-    if (!isfinite(x)) {
-        diag_error(e->op_loc, "arithmetic overflow");
-        return error_value(e->loc);
-    }
-    return number_value(e->loc, x);
-}
-
-/* int(x): truncation toward zero, as Python's int() */
-static struct value eval_int(struct checker *c, const struct ast_expr *e)
-{
-    if (e->arg_count != 1 || e->args->name) {
-        diag_error(e->loc, "int() takes one value, as in int(4.125 * dim)");
-        return error_value(e->loc);
-    }
-    struct value v = eval(c, e->args->value);
-    if (!need_number(c, &v, "the value of int()"))
-        return error_value(e->loc);
-    return number_value(e->loc, trunc(v.number));
-}
-
-/* gated_silu names its size one way only */
-static bool check_ffn_args(const struct value *call)
-{
-    if (strcmp(call->symbol, "gated_silu") != 0)
-        return true;
-    if (call->count == 1)
-        return true;
-    if (call->count == 0)
-        diag_error(call->loc, "gated_silu needs dim_feedforward = N (Moshi's size) or hidden = H");
-    else
-        diag_error(call->loc, "gated_silu takes dim_feedforward or hidden, not both");
-    return false;
-}
-
-static struct value eval_call(struct checker *c, const struct ast_expr *e)
-{
-    if (strcmp(e->name, "int") == 0)
-        return eval_int(c, e);
-    char hint[96];
-    const struct call_spec *spec = find_call(e->name);
-    if (!spec) {
-        const char *names[NCALLS + 1];
-        for (int i = 0; i < NCALLS; i++)
-            names[i] = calls[i].name;
-        names[NCALLS] = "int";
-        diag_error(e->loc, "unknown function '%s'%s", e->name, suggestion(hint, sizeof hint, e->name, names, NCALLS + 1));
-        return error_value(e->loc);
-    }
-    struct value v = { .kind = V_CALL, .loc = e->loc, .symbol = spec->name };
-    v.args = arena_alloc(c->arena, (size_t)e->arg_count * sizeof *v.args);
-    bool ok = true;
-    for (const struct ast_arg *a = e->args; a; a = a->next) {
-        struct value value = eval(c, a->value);
-        const struct arg_spec *arg = NULL;
-        for (int i = 0; a->name && i < spec->nargs; i++)
-            if (strcmp(spec->args[i].name, a->name) == 0)
-                arg = &spec->args[i];
-        const char *names[8];
-        for (int i = 0; i < spec->nargs; i++)
-            names[i] = spec->args[i].name;
-        if (!a->name) {
-            diag_error(a->loc, "%s takes named arguments, such as %s = ...", spec->name, spec->args[0].name);
-            ok = false;
-        } else if (!arg) {
-            diag_error(a->loc, "unknown argument '%s' of %s%s", a->name, spec->name,
-                       suggestion(hint, sizeof hint, a->name, names, (size_t)spec->nargs));
-            ok = false;
-        } else if (!check_arg(c, arg, &value)) {
-            ok = false;
-        } else {
-            for (int i = 0; i < v.count; i++) {
-                if (strcmp(v.args[i].name, a->name) == 0) {
-                    diag_error(a->loc, "argument '%s' is given twice", a->name);
-                    ok = false;
-                }
-            }
-            v.args[v.count++] = (struct call_arg){ a->name, a->loc, value };
-        }
-    }
-    if (!ok || !check_ffn_args(&v))
-        return error_value(e->loc);
-    return v;
-}
-
-static struct value eval(struct checker *c, const struct ast_expr *e)
-{
-    switch (e->kind) {
-    case EXPR_NUMBER: return number_value(e->loc, e->number);
-    case EXPR_BOOL: return (struct value){ .kind = V_BOOL, .loc = e->loc, .boolean = e->boolean };
-    case EXPR_NAME: {
-        const struct value *bound = lookup(c, e->name);
-        if (!bound)
-            return (struct value){ .kind = V_SYMBOL, .loc = e->loc, .symbol = e->name };
-        struct value v = *bound;
-        v.loc = e->loc;              /* errors about this use point here */
-        return v;
-    }
-    case EXPR_NEG:
-    case EXPR_BINARY: return eval_arithmetic(c, e);
-    case EXPR_LIST: {
-        struct value v = { .kind = V_LIST, .loc = e->loc, .count = e->arg_count };
-        v.items = arena_alloc(c->arena, (size_t)e->arg_count * sizeof *v.items);
-        int i = 0;
-        for (const struct ast_arg *a = e->args; a; a = a->next)
-            v.items[i++] = eval(c, a->value);
-        return v;
-    }
-    case EXPR_CALL: return eval_call(c, e);
-    }
-    return error_value(e->loc);
-}
-
 /* ---- keys ---- */
 
 /* A bare name of a known call stands for the call with no arguments: `norm = rms_norm;`. */
 static void promote_symbol(struct value *v)
 {
-    if (v->kind == V_SYMBOL && find_call(v->symbol)) {
+    if (v->kind == V_SYMBOL && check_find_call(v->symbol)) {
         v->kind = V_CALL;
         v->count = 0;
         v->args = NULL;
@@ -533,7 +71,7 @@ static bool check_choice(const struct value *v, const char *kind, const char *co
         for (size_t i = 0; i < n; i++)
             if (strcmp(v->symbol, choices[i]) == 0)
                 return true;
-        diag_error(v->loc, "unknown %s '%s'%s", kind, v->symbol, suggestion(hint, sizeof hint, v->symbol, choices, n));
+        diag_error(v->loc, "unknown %s '%s'%s", kind, v->symbol, check_suggestion(hint, sizeof hint, v->symbol, choices, n));
         return false;
     }
     char list[128] = "";
@@ -541,7 +79,7 @@ static bool check_choice(const struct value *v, const char *kind, const char *co
         size_t used = strlen(list);
         snprintf(list + used, sizeof list - used, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", choices[i]);
     }
-    diag_error(v->loc, "%s must be %s, got %s", what, list, describe(v, got, sizeof got));
+    diag_error(v->loc, "%s must be %s, got %s", what, list, check_describe(v, got, sizeof got));
     return false;
 }
 
@@ -552,9 +90,9 @@ static bool check_delays(struct checker *c, const struct value *v, const struct 
         return false;
     if (v->kind != V_LIST) {
         if (v->kind == V_SYMBOL)
-            unknown_name(c, v);
+            check_unknown_name(c, v);
         else
-            diag_error(v->loc, "'delays' must be a list such as [0, 0, 1, 1], got %s", describe(v, got, sizeof got));
+            diag_error(v->loc, "'delays' must be a list such as [0, 0, 1, 1], got %s", check_describe(v, got, sizeof got));
         return false;
     }
     bool ok = true;
@@ -589,8 +127,8 @@ static bool check_key_value(struct checker *c, const struct key_spec *key, struc
 static int resolve_key(struct checker *c, const struct ast_stmt *s)
 {
     char hint[96];
-    int k = find_key(s->name, 0, NKEYS);
-    if (k >= 0 && key_in_scope(k, c->scope)) {
+    int k = check_find_key(s->name, 0, NKEYS);
+    if (k >= 0 && check_key_in_scope(k, c->scope)) {
         if (c->scope == SCOPE_DEPFORMER && k == K_ROPE) {
             diag_error(s->loc, "the depformer has no positional embedding (Moshi's depformer_pos_emb is "
                                "\"none\"); remove 'rope'");
@@ -613,11 +151,11 @@ static int resolve_key(struct checker *c, const struct ast_stmt *s)
         const char *names[NKEYS];
         size_t n = 0;
         for (int i = 0; i < NKEYS; i++)
-            if (key_in_scope(i, c->scope))
-                names[n++] = keys[i].name;
+            if (check_key_in_scope(i, c->scope))
+                names[n++] = check_keys[i].name;
         diag_error(s->loc, "unknown key '%s'%s%s", s->name,
                    c->scope == SCOPE_TOP ? "" : c->scope == SCOPE_TEMPORAL ? " in temporal" : " in depformer",
-                   suggestion(hint, sizeof hint, s->name, names, n));
+                   check_suggestion(hint, sizeof hint, s->name, names, n));
     }
     return -1;
 }
@@ -633,25 +171,25 @@ static void run_assign(struct checker *c, const struct ast_stmt *s)
         diag_note(set->key_loc, "'%s' is first set here", s->name);
         return;
     }
-    struct value v = eval(c, s->value);
-    bool ok = check_key_value(c, &keys[k], &v);
+    struct value v = check_eval(c, s->value);
+    bool ok = check_key_value(c, &check_keys[k], &v);
     *set = (struct setting){ true, ok, v, s->loc, c->file };
 }
 
 static void run_let(struct checker *c, const struct ast_stmt *s)
 {
-    if (find_key(s->name, 0, NKEYS) >= 0) {
+    if (check_find_key(s->name, 0, NKEYS) >= 0) {
         /* it would hide the key in every expression after it (constants are looked up first) */
         diag_error(s->loc, "'%s' is the name of a key; give the constant another name", s->name);
         return;
     }
-    struct let *old = find_let(c, s->name, c->scope);
+    struct let *old = check_find_let(c, s->name, c->scope);
     if (old && old->file == c->file) {
         diag_error(s->loc, "'%s' is already defined at line %d", s->name, old->loc.line);
         diag_note(old->loc, "'%s' is first defined here", s->name);
         return;
     }
-    struct value v = eval(c, s->value);
+    struct value v = check_eval(c, s->value);
     if (old) {                       /* a variant redefines its base's constant */
         old->value = v;
         old->loc = s->loc;
@@ -664,7 +202,7 @@ static void run_let(struct checker *c, const struct ast_stmt *s)
     }
     struct let *l = arena_alloc(c->arena, sizeof *l);
     *l = (struct let){ s->name, c->scope, v, s->loc, c->file, NULL, NULL };
-    unsigned h = hash_name(s->name, c->scope);
+    unsigned h = check_hash_name(s->name, c->scope);
     l->next_in_bucket = c->buckets[h];
     c->buckets[h] = l;
     if (c->last_let)
@@ -683,7 +221,7 @@ static bool check_mixer(struct value *v)
     promote_symbol(v);
     if (v->kind == V_CALL && strcmp(v->symbol, "ttt_linear") != 0 && strcmp(v->symbol, "ttt_mlp") != 0) {
         char hint[96];
-        diag_error(v->loc, "%s(...) is not a mixer%s", v->symbol, suggestion(hint, sizeof hint, v->symbol, mixers, 3));
+        diag_error(v->loc, "%s(...) is not a mixer%s", v->symbol, check_suggestion(hint, sizeof hint, v->symbol, mixers, 3));
         return false;
     }
     return check_choice(v, "mixer", mixers, 3, "a layer's mixer");
@@ -696,9 +234,9 @@ static void run_layers(struct checker *c, const struct ast_stmt *s)
                    c->scope == SCOPE_DEPFORMER ? " (the depformer's layers are all attention)" : "");
         return;
     }
-    struct value first = eval(c, s->first);
-    struct value last = s->last == s->first ? first : eval(c, s->last);
-    struct value mixer = eval(c, s->value);
+    struct value first = check_eval(c, s->first);
+    struct value last = s->last == s->first ? first : check_eval(c, s->last);
+    struct value mixer = check_eval(c, s->value);
     bool ok = check_int(c, &first, "a layer index", 0, 4095);
     if (s->last != s->first && !check_int(c, &last, "a layer index", 0, 4095))
         ok = false;
@@ -738,7 +276,7 @@ static void run_section(struct checker *c, const struct ast_stmt *s)
     }
     enum scope scope = !strcmp(s->name, "temporal") ? SCOPE_TEMPORAL : !strcmp(s->name, "depformer") ? SCOPE_DEPFORMER : SCOPE_TOP;
     if (scope == SCOPE_TOP) {
-        diag_error(s->loc, "unknown section '%s'%s", s->name, suggestion(hint, sizeof hint, s->name, scope_names + 1, 2));
+        diag_error(s->loc, "unknown section '%s'%s", s->name, check_suggestion(hint, sizeof hint, s->name, scope_names + 1, 2));
         return;
     }
     if (!c->section_seen[scope]) {
@@ -819,9 +357,9 @@ static void check_required(struct checker *c, const struct ast_file *top)
         char list[256] = "";
         int missing = 0;
         for (int k = 0; k < NKEYS; k++) {
-            if ((keys[k].required & IN(scope)) && !c->settings[scope][k].set) {
+            if ((check_keys[k].required & IN(scope)) && !c->settings[scope][k].set) {
                 size_t used = strlen(list);
-                snprintf(list + used, sizeof list - used, "%s'%s'", missing ? ", " : "", keys[k].name);
+                snprintf(list + used, sizeof list - used, "%s'%s'", missing ? ", " : "", check_keys[k].name);
                 missing++;
             }
         }

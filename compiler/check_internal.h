@@ -1,0 +1,134 @@
+/* check_internal.h: shared by the checker's two files. check_eval.c evaluates expressions to
+ * values (names looked up, calls and their arguments checked) and checks a value against a type and
+ * range; check.c runs the statements, makes the checks across keys and fills in the model
+ * (check_model). The types of the tables of what may be written live here; the tables themselves
+ * live in the file that reads them (check_keys[], read by both, in check.c). */
+#ifndef KILN_CHECK_INTERNAL_H
+#define KILN_CHECK_INTERNAL_H
+#include <stdbool.h>
+#include <stddef.h>
+#include "ast.h"
+
+enum { MAX_ERRORS = 50, MAX_LETS = 65536, LET_BUCKETS = 4096 };
+
+/* ---- values ---- */
+
+enum vkind { V_ERROR, V_NUMBER, V_BOOL, V_SYMBOL, V_LIST, V_CALL };
+
+struct call_arg;
+
+struct value {
+    enum vkind kind;                 /* V_ERROR: already reported; stay silent */
+    struct loc loc;
+    double number;
+    bool boolean;
+    const char *symbol;              /* V_SYMBOL: an unbound name (an enum value?); V_CALL: callee */
+    int count;                       /* V_LIST items, V_CALL args */
+    struct value *items;             /* V_LIST */
+    struct call_arg *args;           /* V_CALL */
+};
+
+struct call_arg {
+    const char *name;
+    struct loc loc;
+    struct value value;
+};
+
+/* ---- what may be written: keys, sections, calls ---- */
+
+enum scope { SCOPE_TOP, SCOPE_TEMPORAL, SCOPE_DEPFORMER, NSCOPES };
+
+enum key_type { T_INT, T_POSITIVE, T_DELAYS, T_WEIGHTS, T_FFN, T_NORM, T_ROPE };
+
+/* grep ORDER KEYS: key_id and check_keys[] list the same keys in the same order. */
+enum key_id {
+    K_TEXT_CARD, K_CARD, K_N_Q, K_DEP_Q, K_DELAYS, K_FRAME_RATE, K_TEXT_PADDING_ID, K_WEIGHTS,
+    K_DIM, K_NUM_HEADS, K_NUM_LAYERS, K_FFN, K_NORM, K_ROPE, K_CONTEXT, NKEYS
+};
+enum { FIRST_SECTION_KEY = K_DIM };
+
+struct key_spec {
+    const char *name;
+    enum key_type type;
+    double min, max;                 /* T_INT (inclusive), T_POSITIVE (max), T_DELAYS (each item) */
+    unsigned required;               /* bit per scope */
+};
+extern const struct key_spec check_keys[NKEYS];   /* check.c */
+
+enum arg_type { A_INT, A_POSITIVE, A_BOOL };
+
+struct arg_spec {
+    const char *name;
+    enum arg_type type;
+    double min, max;                 /* A_INT: inclusive; A_POSITIVE: > 0 and <= max */
+};
+
+struct call_spec {
+    const char *name;
+    const struct arg_spec *args;
+    int nargs;
+};
+
+/* ---- the checker's state ---- */
+
+struct setting {
+    bool set;                        /* assigned, perhaps with a bad value */
+    bool ok;                         /* the value passed the key's checks */
+    struct value value;
+    struct loc key_loc;
+    const struct ast_file *file;     /* where it was assigned (duplicates are per file) */
+};
+
+struct let {
+    const char *name;
+    enum scope scope;
+    struct value value;
+    struct loc loc;
+    const struct ast_file *file;
+    struct let *next_in_bucket, *next_in_order;
+};
+
+struct layer_range {
+    int first, last;
+    struct value mixer;              /* a checked V_CALL of ttt_linear / ttt_mlp, or V_SYMBOL attention */
+    struct loc loc;
+    const struct ast_file *file;
+    struct layer_range *next;
+};
+
+struct checker {
+    struct arena *arena;
+    const struct ast_file *file;     /* the file whose statements run */
+    enum scope scope;
+    struct setting settings[NSCOPES][NKEYS];
+    bool section_seen[NSCOPES];
+    struct loc section_loc[NSCOPES]; /* first opening of each section */
+    struct let *buckets[LET_BUCKETS];
+    struct let *lets, *last_let;     /* in definition order, for suggestions */
+    int let_count;
+    struct layer_range *ranges, *last_range;
+    int first_error_count;
+    bool stopped;                    /* MAX_ERRORS reached */
+};
+
+/* ---- check_eval.c: names ---- */
+
+unsigned check_hash_name(const char *s, enum scope scope);
+struct let *check_find_let(struct checker *c, const char *name, enum scope scope);
+int check_find_key(const char *name, int from, int to);
+bool check_key_in_scope(int k, enum scope scope);
+const struct call_spec *check_find_call(const char *name);
+/* "; did you mean 'x'?" or "" */
+const char *check_suggestion(char *buf, size_t size, const char *name, const char *const *names, size_t n);
+void check_unknown_name(struct checker *c, const struct value *v);
+
+/* ---- check_eval.c: value checks and evaluation ---- */
+
+const char *check_describe(const struct value *v, char *buf, size_t size);
+bool check_int(struct checker *c, const struct value *v, const char *what, double min, double max);
+bool check_positive(struct checker *c, const struct value *v, const char *what, double max);
+/* gated_silu names its size one way only */
+bool check_ffn_args(const struct value *call);
+/* The value of e; errors are reported where they occur and give a V_ERROR value. */
+struct value check_eval(struct checker *c, const struct ast_expr *e);
+#endif
