@@ -28,10 +28,10 @@ column -t "$OUT/context.tsv"
 gnuplot <<PLOT
 set terminal pngcairo size 900,560 noenhanced
 set output "$OUT/context.png"
-set title "Per-frame latency against context (mid-size model: dim 1536, 12 layers; $(uname -m), 1 thread)"
+set title "Per-frame latency against context (mid-size model: dim 1536, 12 layers; $(uname -m), $(nproc) threads)"
 set xlabel "context (frames; 12.5 frames = 1 s)"
 set ylabel "ms per frame (median)"
-set key top left
+set key bottom right
 set grid
 plot for [v in "moshi-mid moshi-mid-hybrid moshi-mid-ttt"] "$OUT/context.tsv" using 2:(strcol(1) eq v ? \$3 : 1/0) with linespoints title v
 PLOT
