@@ -153,14 +153,14 @@ static void emit_op(struct emitter *e, FILE *out, const struct ir_graph *g, cons
             strcat(sums, ", ");
         }
         if (op->epilogue == EPI_ROPE_KV)
-            fprintf(out, "    %s(%s, %s, %s%s, %s, %s, %s, %s%s);\n", kernel_matmul(e, g, op), wexpr, in, scale, dst,
-                    k_ring, v_ring, pos, sums, rows);
+            fprintf(out, "    %s(%s, %s, %s%s, %s, %s, %s, %s%s%s);\n", kernel_matmul(e, g, op), wexpr, in, scale, dst,
+                    k_ring, v_ring, pos, g->rope ? "&s->rope_cs[0][0][0], " : "", sums, rows);
         else
             fprintf(out, "    %s(%s, %s, %s%s, %s%s);\n", kernel_matmul(e, g, op), wexpr, in, scale, dst, sums, rows);
         break;
     }
     case OP_ROPE_QK:
-        fprintf(out, "    %s(%s, %s, %s);\n", kernel_rope_qk(e, g), in, pos, rows);
+        fprintf(out, "    %s(%s, &s->rope_cs[0][0][0], %s);\n", kernel_rope_qk(e, g), in, rows);
         break;
     case OP_KV_WRITE:
         fprintf(out, "    %s(%s, %s, %s, %s, %s);\n", kernel_kv_write(e, g), in, k_ring, v_ring, pos, rows);
@@ -311,6 +311,9 @@ static void emit_stream_struct(const struct emitter *e, FILE *out)
     fprintf(out, "    int64_t dep_kv_pos[%d];          /* depformer slot k holds step k of this frame; -1: empty */\n",
             d->kv_capacity);
     int rings = attention_index(e->mod->model, t->num_layers);
+    if (t->rope && rings > 0)
+        fprintf(out, "    float rope_cs[%d][%d][2];        /* cos, sin of each position of the current call (RoPE) */\n",
+                t->rows, t->head_dim / 2);
     if (rings > 0)
         fprintf(out, "    _Alignas(64) float kv[%d][2][%d][%d];       /* temporal KV: [attention layer][k, v][slot][channel] */\n",
                 rings, t->kv_capacity, t->dim);
@@ -360,6 +363,13 @@ static void emit_steps(struct emitter *e, FILE *out)
                  "    float *const a = s->scratch;\n    const int64_t pos = s->pos;\n"
                  "    for (int t = 0; t < T; t++)\n        s->kv_pos[(pos + t) %% %d] = pos + t;\n",
             n, n, t->kv_capacity);
+    if (t->rope && has_attention(m))
+        fprintf(out, "    for (int t = 0; t < T; t++) /* once per call, not per layer */\n"
+                     "        for (int i = 0; i < %d; i++) {\n"
+                     "            float angle = (float)(pos + t) * rope_freq[i];\n"
+                     "            s->rope_cs[t][i][0] = cosf(angle);\n            s->rope_cs[t][i][1] = sinf(angle);\n"
+                     "        }\n",
+                t->head_dim / 2);
     emit_graph_ops(e, out, t, true);
     fprintf(out, "    s->pos = pos + T;\n}\n\n");
 

@@ -122,26 +122,24 @@ const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const str
         fprintf(k, "/* [q; k; v] = W[%d, %d] . x[t]%s;%s q -> q[t]; k, v -> ring slot (pos0 + t) %% %d */\n", R, C,
                 scaled ? " * s[t]" : "", rope ? " interleaved RoPE at position pos0 + t on q and k;" : "", cap);
         fprintf(k, "static void %s(const float *restrict W, const float *restrict x, %sfloat *restrict q,\n"
-                   "    float *restrict k_ring, float *restrict v_ring, int64_t pos0, int T)\n{\n"
+                   "    float *restrict k_ring, float *restrict v_ring, int64_t pos0, %sint T)\n{\n"
                    "    for (int t = 0; t < T; t++) {\n"
                    "        const float *xt = x + t * %d;\n"
                    "        const int64_t slot = (pos0 + t) %% %d;\n"
                    "        float *dst[3] = {q + t * %d, k_ring + slot * %d, v_ring + slot * %d};\n",
-                kernel_name, sparam, C, cap, D, D, D);
+                kernel_name, sparam, rope ? "const float *restrict rope_cs, " : "", C, cap, D, D, D);
         if (rope)
-            fprintf(k, "        const float pos = (float)(pos0 + t);\n"
-                       "        for (int part = 0; part < 2; part++)\n"
+            fprintf(k, "        for (int part = 0; part < 2; part++)\n"
                        "            for (int r = 0; r < %d; r += 2) {\n"
                        "                const float *Wr = W + (size_t)(part * %d + r) * %d;\n"
-                       "                float angle = pos * rope_freq[(r %% %d) / 2];\n"
-                       "                float c = cosf(angle), sn = sinf(angle);\n"
+                       "                const float *cs = rope_cs + ((size_t)t * %d + (r %% %d) / 2) * 2, c = cs[0], sn = cs[1];\n"
                        "                float re = %s(Wr, xt)%s, im = %s(Wr + %d, xt)%s;\n"
                        "                dst[part][r] = re * c - im * sn;\n"
                        "                dst[part][r + 1] = re * sn + im * c;\n"
                        "            }\n"
                        "        for (int r = 0; r < %d; r++)\n"
                        "            dst[2][r] = %s(W + (size_t)(%d + r) * %d, xt)%s;\n",
-                    D, D, C, g->head_dim, d, s, d, C, s, D, d, 2 * D, C, s);
+                    D, D, C, g->head_dim / 2, g->head_dim, d, s, d, C, s, D, d, 2 * D, C, s);
         else
             fprintf(k, "        for (int part = 0; part < 3; part++)\n"
                        "            for (int r = 0; r < %d; r++)\n"
@@ -270,14 +268,14 @@ const char *kernel_rope_qk(struct emitter *e, const struct ir_graph *g)
 {
     if (!seen(e, "rope_qk_%d", g->dim))
         fprintf(e->kernels,
-                "/* Interleaved RoPE on the q and k thirds of qkv[t][%d] at position pos0 + t. */\n"
-                "static void %s(float *qkv, int64_t pos0, int T)\n{\n"
+                "/* Interleaved RoPE on the q and k thirds of qkv[t][%d] (rope_cs: this call's cos, sin). */\n"
+                "static void %s(float *qkv, const float *restrict rope_cs, int T)\n{\n"
                 "    for (int t = 0; t < T; t++)\n        for (int r = 0; r < %d; r += 2) {\n"
                 "            float *x = qkv + t * %d + r;\n"
-                "            float angle = (float)(pos0 + t) * rope_freq[(r %% %d) / 2];\n"
-                "            float c = cosf(angle), sn = sinf(angle), re = x[0], im = x[1];\n"
+                "            const float *cs = rope_cs + ((size_t)t * %d + (r %% %d) / 2) * 2;\n"
+                "            float c = cs[0], sn = cs[1], re = x[0], im = x[1];\n"
                 "            x[0] = re * c - im * sn;\n            x[1] = re * sn + im * c;\n        }\n}\n\n",
-                3 * g->dim, kernel_name, 2 * g->dim, 3 * g->dim, g->head_dim);
+                3 * g->dim, kernel_name, 2 * g->dim, 3 * g->dim, g->head_dim / 2, g->head_dim);
     return kernel_name;
 }
 

@@ -77,15 +77,14 @@ static void epilogue(FILE *k, const struct ir_graph *g, const struct ir_op *op, 
         fprintf(k, "                float *dst = part == 0 ? q + (size_t)t * %d : (part == 1 ? k_ring : v_ring) + slot * %d;\n",
                 rows, rows);
         if (g->rope) {
-            fprintf(k, "                const float pos = (float)(pos0 + t);\n");
             fprintf(k, "                for (int j = 0; j < %d && r0 + j < %d; j += 2) {\n", NR, rows);
             fprintf(k, "                    const int r = r0 + j;\n                    float re = acc[j]%s, im = acc[j + 1]%s;\n"
                        "                    if (part < 2) {\n"
-                       "                        float angle = pos * rope_freq[(r %% %d) / 2], c = cosf(angle), sn = sinf(angle);\n"
+                       "                        const float *cs = rope_cs + ((size_t)t * %d + (r %% %d) / 2) * 2, c = cs[0], sn = cs[1];\n"
                        "                        dst[r] = re * c - im * sn;\n                        dst[r + 1] = re * sn + im * c;\n"
                        "                    } else {\n                        dst[r] = re;\n                        dst[r + 1] = im;\n"
                        "                    }\n                }\n",
-                    sc, sc, g->head_dim);
+                    sc, sc, g->head_dim / 2, g->head_dim);
         } else {
             fprintf(k, "                for (int j = 0; j < %d && r0 + j < %d; j++)\n                    dst[r0 + j] = acc[j]%s;\n",
                     NR, rows, sc);
@@ -146,8 +145,8 @@ void packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const str
     const char *sparam = scaled ? "const float *restrict s, " : "", *accparam = blocked ? "float *restrict sums, " : "";
     if (op->epilogue == EPI_ROPE_KV)
         fprintf(k, "static void %s(const float *restrict W, const float *restrict x, %sfloat *restrict q,\n"
-                   "    float *restrict k_ring, float *restrict v_ring, int64_t pos0, %sint T)\n{\n",
-                name, sparam, accparam);
+                   "    float *restrict k_ring, float *restrict v_ring, int64_t pos0, %s%sint T)\n{\n",
+                name, sparam, g->rope ? "const float *restrict rope_cs, " : "", accparam);
     else
         fprintf(k, "static void %s(const float *restrict W, const float *restrict x, %sfloat *restrict out, %sint T)\n{\n",
                 name, sparam, accparam);
