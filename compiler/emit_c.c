@@ -315,10 +315,10 @@ static void emit_stream_struct(const struct emitter *e, FILE *out)
         fprintf(out, "    float rope_cs[%d][%d][2];        /* cos, sin of each position of the current call (RoPE) */\n",
                 t->rows, t->head_dim / 2);
     if (rings > 0)
-        fprintf(out, "    _Alignas(64) float kv[%d][2][%d][%d];       /* temporal KV: [attention layer][k, v][slot][channel] */\n",
-                rings, t->kv_capacity, t->dim);
-    fprintf(out, "    _Alignas(64) float dep_kv[%d][2][%d][%d];   /* depformer KV, refilled every frame */\n",
-            d->num_layers, d->kv_capacity, d->dim);
+        fprintf(out, "    _Alignas(64) float kv[%d][2][%d][%d];     /* temporal KV: [attention layer][k, v][head * slot][head_dim] */\n",
+                rings, t->heads * t->kv_capacity, t->head_dim);
+    fprintf(out, "    _Alignas(64) float dep_kv[%d][2][%d][%d];   /* depformer KV, refilled every frame, head-major too */\n",
+            d->num_layers, d->heads * d->kv_capacity, d->head_dim);
     for (int l = 0; l < t->num_layers; l++)
         if (is_ttt(e->mod->model, l)) {
             struct ttt_shape shape;

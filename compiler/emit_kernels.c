@@ -119,32 +119,36 @@ const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const str
         break;
     case EPI_ROPE_KV: {
         const int D = R / 3, cap = g->kv_capacity;
-        fprintf(k, "/* [q; k; v] = W[%d, %d] . x[t]%s;%s q -> q[t]; k, v -> ring slot (pos0 + t) %% %d */\n", R, C,
-                scaled ? " * s[t]" : "", rope ? " interleaved RoPE at position pos0 + t on q and k;" : "", cap);
+        const int HD = g->head_dim, stride = (cap - 1) * HD;
+        fprintf(k, "/* [q; k; v] = W[%d, %d] . x[t]%s;%s q -> q[t]; k, v -> ring slot (pos0 + t) %% %d, whose\n"
+                   "   channel r of head r / %d sits at [r / %d][slot][r %% %d] (rings are head-major) */\n", R, C,
+                scaled ? " * s[t]" : "", rope ? " interleaved RoPE at position pos0 + t on q and k;" : "", cap, HD, HD, HD);
         fprintf(k, "static void %s(const float *restrict W, const float *restrict x, %sfloat *restrict q,\n"
                    "    float *restrict k_ring, float *restrict v_ring, int64_t pos0, %sint T)\n{\n"
                    "    for (int t = 0; t < T; t++) {\n"
                    "        const float *xt = x + t * %d;\n"
                    "        const int64_t slot = (pos0 + t) %% %d;\n"
-                   "        float *dst[3] = {q + t * %d, k_ring + slot * %d, v_ring + slot * %d};\n",
-                kernel_name, sparam, rope ? "const float *restrict rope_cs, " : "", C, cap, D, D, D);
+                   "        float *dst[3] = {q + t * %d, k_ring + slot * %d, v_ring + slot * %d};\n"
+                   "        const int stride[3] = {0, %d, %d}; /* channel r is at r + (r / %d) * stride */\n",
+                kernel_name, sparam, rope ? "const float *restrict rope_cs, " : "", C, cap, D, HD, HD, stride, stride, HD);
         if (rope)
             fprintf(k, "        for (int part = 0; part < 2; part++)\n"
                        "            for (int r = 0; r < %d; r += 2) {\n"
                        "                const float *Wr = W + (size_t)(part * %d + r) * %d;\n"
                        "                const float *cs = rope_cs + ((size_t)t * %d + (r %% %d) / 2) * 2, c = cs[0], sn = cs[1];\n"
                        "                float re = %s(Wr, xt)%s, im = %s(Wr + %d, xt)%s;\n"
-                       "                dst[part][r] = re * c - im * sn;\n"
-                       "                dst[part][r + 1] = re * sn + im * c;\n"
+                       "                float *o = dst[part] + r + (r / %d) * stride[part];\n"
+                       "                o[0] = re * c - im * sn;\n"
+                       "                o[1] = re * sn + im * c;\n"
                        "            }\n"
                        "        for (int r = 0; r < %d; r++)\n"
-                       "            dst[2][r] = %s(W + (size_t)(%d + r) * %d, xt)%s;\n",
-                    D, D, C, g->head_dim / 2, g->head_dim, d, s, d, C, s, D, d, 2 * D, C, s);
+                       "            dst[2][r + (r / %d) * stride[2]] = %s(W + (size_t)(%d + r) * %d, xt)%s;\n",
+                    D, D, C, g->head_dim / 2, g->head_dim, d, s, d, C, s, HD, D, HD, d, 2 * D, C, s);
         else
             fprintf(k, "        for (int part = 0; part < 3; part++)\n"
                        "            for (int r = 0; r < %d; r++)\n"
-                       "                dst[part][r] = %s(W + (size_t)(part * %d + r) * %d, xt)%s;\n",
-                    D, d, D, C, s);
+                       "                dst[part][r + (r / %d) * stride[part]] = %s(W + (size_t)(part * %d + r) * %d, xt)%s;\n",
+                    D, HD, d, D, C, s);
         fprintf(k, "    }\n}\n\n");
         break;
     }
@@ -163,8 +167,8 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
     float_literal(scale, sizeof scale, 1.0f / sqrtf((float)HD));
     fprintf(e->kernels,
             "/* out[t] = softmax(q[t] k^T / sqrt(%d)) v per head (%d heads), over the %d ring slots whose position\n"
-            "   p' satisfies 0 <= (pos0 + t) - p' < %d (slot_pos -1: never written). Ring rows: [slot][%d];\n"
-            "   q rows are %d floats apart. */\n"
+            "   p' satisfies 0 <= (pos0 + t) - p' < %d (slot_pos -1: never written). Rings are head-major,\n"
+            "   [head][slot][%d], so a head's keys and values are read as one stream; q rows are %d floats apart. */\n"
             "static void %s(const float *restrict q, const float *restrict k, const float *restrict v,\n"
             "    const int64_t *restrict slot_pos, int64_t pos0, float *restrict out, int T)\n{\n"
             "    float weight[%d];\n"
@@ -177,7 +181,7 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
             "                int64_t age = pos0 + t - slot_pos[j];\n"
             "                weight[j] = -INFINITY;\n"
             "                if (slot_pos[j] < 0 || age < 0 || age >= %d)\n                    continue;\n"
-            "                weight[j] = %s(qh, k + (size_t)j * %d + h * %d) * %s;\n"
+            "                weight[j] = %s(qh, k + ((size_t)h * %d + j) * %d) * %s;\n"
             "                max = weight[j] > max ? weight[j] : max;\n"
             "            }\n"
             "            float sum = 0.0f;\n"
@@ -189,11 +193,11 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
             "            for (int i = 0; i < %d; i++)\n                oh[i] = 0.0f;\n"
             "            for (int j = 0; j < %d; j++) {\n"
             "                if (weight[j] == 0.0f)\n                    continue;\n"
-            "                const float *vj = v + (size_t)j * %d + h * %d;\n"
+            "                const float *vj = v + ((size_t)h * %d + j) * %d;\n"
             "                %s(weight[j] / sum, vj, oh);\n"
             "            }\n        }\n}\n\n",
-            HD, H, cap, window, D, q_stride, kernel_name, cap, H, q_stride, HD, cap, window, d, D, HD, scale, cap, D,
-            HD, HD, cap, D, HD, ax);
+            HD, H, cap, window, HD, q_stride, kernel_name, cap, H, q_stride, HD, cap, window, d, cap, HD, scale, cap, D,
+            HD, HD, cap, cap, HD, ax);
     return kernel_name;
 }
 
@@ -284,12 +288,15 @@ const char *kernel_kv_write(struct emitter *e, const struct ir_graph *g)
     const int D = g->dim;
     if (!seen(e, "kv_write_%d_ring%d", D, g->kv_capacity))
         fprintf(e->kernels,
-                "/* The k and v thirds of qkv[t][%d] into ring slot (pos0 + t) %% %d. */\n"
+                "/* The k and v thirds of qkv[t][%d] into ring slot (pos0 + t) %% %d, head by head ([head][slot][%d]). */\n"
                 "static void %s(const float *qkv, float *k_ring, float *v_ring, int64_t pos0, int T)\n{\n"
                 "    for (int t = 0; t < T; t++) {\n        int64_t slot = (pos0 + t) %% %d;\n"
-                "        memcpy(k_ring + slot * %d, qkv + t * %d + %d, %d * sizeof(float));\n"
-                "        memcpy(v_ring + slot * %d, qkv + t * %d + %d, %d * sizeof(float));\n    }\n}\n\n",
-                3 * D, g->kv_capacity, kernel_name, g->kv_capacity, D, 3 * D, D, D, D, 3 * D, 2 * D, D);
+                "        for (int h = 0; h < %d; h++) {\n"
+                "            memcpy(k_ring + ((size_t)h * %d + slot) * %d, qkv + t * %d + %d + h * %d, %d * sizeof(float));\n"
+                "            memcpy(v_ring + ((size_t)h * %d + slot) * %d, qkv + t * %d + %d + h * %d, %d * sizeof(float));\n"
+                "        }\n    }\n}\n\n",
+                3 * D, g->kv_capacity, g->head_dim, kernel_name, g->kv_capacity, g->heads, g->kv_capacity, g->head_dim,
+                3 * D, D, g->head_dim, g->head_dim, g->kv_capacity, g->head_dim, 3 * D, 2 * D, g->head_dim, g->head_dim);
     return kernel_name;
 }
 

@@ -74,20 +74,25 @@ static void epilogue(FILE *k, const struct ir_graph *g, const struct ir_op *op, 
         const int cap = g->kv_capacity;
         fprintf(k, "                const int part = p / %d, r0 = (p %% %d) * %d;\n", panels, panels, NR);
         fprintf(k, "                const int64_t slot = (pos0 + t) %% %d;\n", cap);
-        fprintf(k, "                float *dst = part == 0 ? q + (size_t)t * %d : (part == 1 ? k_ring : v_ring) + slot * %d;\n",
-                rows, rows);
+        /* k and v rings are head-major: channel r of the slot sits at r + (r / hd) * stride */
+        fprintf(k, "                float *dst = part == 0 ? q + (size_t)t * %d : (part == 1 ? k_ring : v_ring) + slot * %d;\n"
+                   "                const int stride = part == 0 ? 0 : %d;\n",
+                rows, g->head_dim, (cap - 1) * g->head_dim);
         if (g->rope) {
             fprintf(k, "                for (int j = 0; j < %d && r0 + j < %d; j += 2) {\n", NR, rows);
             fprintf(k, "                    const int r = r0 + j;\n                    float re = acc[j]%s, im = acc[j + 1]%s;\n"
                        "                    if (part < 2) {\n"
                        "                        const float *cs = rope_cs + ((size_t)t * %d + (r %% %d) / 2) * 2, c = cs[0], sn = cs[1];\n"
-                       "                        dst[r] = re * c - im * sn;\n                        dst[r + 1] = re * sn + im * c;\n"
-                       "                    } else {\n                        dst[r] = re;\n                        dst[r + 1] = im;\n"
+                       "                        float *o = dst + r + (r / %d) * stride;\n"
+                       "                        o[0] = re * c - im * sn;\n                        o[1] = re * sn + im * c;\n"
+                       "                    } else {\n                        float *o = dst + r + (r / %d) * stride;\n"
+                       "                        o[0] = re;\n                        o[1] = im;\n"
                        "                    }\n                }\n",
-                    sc, sc, g->head_dim / 2, g->head_dim);
+                    sc, sc, g->head_dim / 2, g->head_dim, g->head_dim, g->head_dim);
         } else {
-            fprintf(k, "                for (int j = 0; j < %d && r0 + j < %d; j++)\n                    dst[r0 + j] = acc[j]%s;\n",
-                    NR, rows, sc);
+            fprintf(k, "                for (int j = 0; j < %d && r0 + j < %d; j++)\n"
+                       "                    dst[r0 + j + (r0 + j) / %d * stride] = acc[j]%s;\n",
+                    NR, rows, g->head_dim, sc);
         }
         break;
     }
