@@ -200,31 +200,66 @@ static bool shared_by_team(const struct emitter *e, const struct ir_op *op)
            op->code == OP_TTT;
 }
 
+/* Copies text to out with every non-empty line indented by `spaces` more. */
+static void indented(FILE *out, const char *text, int spaces)
+{
+    for (const char *line = text; *line;) {
+        size_t n = strcspn(line, "\n");
+        if (n)
+            fprintf(out, "%*s%.*s", spaces, "", (int)n, line);
+        fputc('\n', out);
+        line += n + (line[n] == '\n');
+    }
+}
+
+/* One op: on a threaded target an op that does not share its work runs in an `omp single` block. */
+static void emit_op_in_team(struct emitter *e, FILE *out, const struct ir_graph *g, const struct ir_op *op, bool temporal)
+{
+    if (!e->threaded || shared_by_team(e, op)) {
+        emit_op(e, out, g, op, temporal);
+        return;
+    }
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&text, &size);
+    emit_op(e, mem, g, op, temporal);
+    fclose(mem);
+    fprintf(out, "    #pragma omp single\n    {\n");
+    indented(out, text, 4);
+    fprintf(out, "    }\n");
+    free(text);
+}
+
+static void emit_mark(const struct emitter *e, FILE *out, const char *component)
+{
+    fprintf(out, "%s    kiln_profile_mark(%s);\n", e->threaded ? "    #pragma omp single\n" : "", component);
+}
+
 /* The ops of a graph, with bench's component marks: embed | layers | out_norm + text head. On a
    threaded target the whole body is one parallel region: one fork-join per call, not per op. */
 static void emit_graph_ops(struct emitter *e, FILE *out, const struct ir_graph *g, bool temporal)
 {
-    const char *single = e->threaded ? "    #pragma omp single\n" : "";
-    if (e->threaded)
-        fprintf(out, "    #pragma omp parallel\n    {\n");
+    char *text = NULL;
+    size_t size = 0;
+    FILE *body = e->threaded ? open_memstream(&text, &size) : out;
     for (int i = 0; i < g->num_ops; i++) {
         const struct ir_op *op = &g->ops[i];
         if (op->dead)
             continue;
         if (temporal && op->out >= 0 && g->values[op->out].kind == VAL_OUTPUT && op->code == OP_RMS_NORM)
-            fprintf(out, "%s    kiln_profile_mark(KILN_TEMPORAL);\n", single);
-        bool alone = e->threaded && !shared_by_team(e, op);
-        if (alone)
-            fprintf(out, "%s    {\n", single);
-        emit_op(e, out, g, op, temporal);
-        if (alone)
-            fprintf(out, "    }\n");
+            emit_mark(e, body, "KILN_TEMPORAL");
+        emit_op_in_team(e, body, g, op, temporal);
         if (op->code == OP_EMBED_SUM)
-            fprintf(out, "%s    kiln_profile_mark(KILN_EMBED);\n", single);
+            emit_mark(e, body, "KILN_EMBED");
     }
-    fprintf(out, "%s    kiln_profile_mark(%s);\n", single, temporal ? "KILN_TEXT_HEAD" : "KILN_DEPFORMER");
-    if (e->threaded)
-        fprintf(out, "    }\n");
+    emit_mark(e, body, temporal ? "KILN_TEXT_HEAD" : "KILN_DEPFORMER");
+    if (!e->threaded)
+        return;
+    fclose(body);
+    fprintf(out, "    #pragma omp parallel\n    {\n");
+    indented(out, text, 4);
+    fprintf(out, "    }\n");
+    free(text);
 }
 
 /* ---- structs, descriptor, header --------------------------------------------------------- */
