@@ -50,8 +50,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkiln_rt.a tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fopenmp -Iruntime -Itests -o $@ $< $(BUILD)/libkiln_rt.a $(LDFLAGS) -lm
 
-$(BUILD)/gen_ttt: tests/ttt/gen_ttt.c compiler/emit_ttt.c compiler/ttt_shape.c $(wildcard compiler/*.h)
-	$(CC) $(CFLAGS) -Icompiler -o $@ tests/ttt/gen_ttt.c compiler/emit_ttt.c compiler/ttt_shape.c $(LDFLAGS)
+GEN_TTT_SRC := tests/ttt/gen_ttt.c compiler/emit_ttt.c compiler/ttt_shape.c compiler/target.c
+$(BUILD)/gen_ttt: $(GEN_TTT_SRC) $(wildcard compiler/*.h)
+	$(CC) $(CFLAGS) -Icompiler -o $@ $(GEN_TTT_SRC) $(LDFLAGS)
 
 GEN_KERNELS_SRC := tests/bench/gen_kernels.c compiler/emit_matmul.c compiler/emit_kernels.c compiler/target.c \
                    compiler/plan.c compiler/ir.c

@@ -307,7 +307,7 @@ static void emit_ttt_types(const struct emitter *e, FILE *out)
         if (!is_ttt(m, l))
             continue;
         if (!any)
-            emit_ttt_common(out), any = true;
+            emit_ttt_common(out, e->target), any = true;
         struct ttt_shape shape, earlier;
         ttt_shape_of(m, l, &shape);
         char name[64], earlier_name[64];

@@ -40,19 +40,8 @@ static void expand(FILE *out, const char *tmpl, const struct subst *subs, int n)
     }
 }
 
-/* Helpers every TTT kernel shares; written once per file. */
-static const char *const common[] = {
-    "/* Everything a TTT kernel reads besides its state (reference/ttt.md §1.1 names). */\n"
-    "struct ttt_weights {\n"
-    "    const float *W1, *b1, *W2, *b2;          /* initial inner weights: [nh][in][out], [nh][1][out] */\n"
-    "    const float *norm_w, *norm_b;            /* ttt_norm: per-head LayerNorm [nh][hd] */\n"
-    "    const float *lr_bias;                    /* learnable_ttt_lr_bias [nh] (its weight is a matmul) */\n"
-    "    const float *token_idx;                  /* learnable_token_idx [b] */\n"
-    "    const float *post_w, *post_b;            /* post_norm over the whole width */\n"
-    "    const float *conv_q_w, *conv_q_b, *conv_k_w, *conv_k_b; /* share_qk: causal depthwise convs */\n"
-    "    const float *rope_inv_freq;              /* [hd / 2]: 1 / base^(2i / hd) */\n"
-    "    float base_lr, eps;\n"
-    "};\n\n",
+/* The inner loop's linear algebra, plain: y = x W (+ b), W += a x^T y, x . y. */
+static const char *const algebra_scalar[] = {
     "/* y[n_out] = x[n_in] W[n_in][n_out] (+ bias) */\n"
     "static inline void ttt_vec_mat(const float *restrict x, const float *restrict W, const float *restrict bias,\n"
     "    float *restrict y, int n_in, int n_out)\n{\n"
@@ -66,6 +55,62 @@ static const char *const common[] = {
     "            W[(size_t)i * n_out + o] += a * x[i] * y[o];\n}\n\n",
     "static inline float ttt_dot(const float *a, const float *b, int n)\n{\n"
     "    float s = 0.0f;\n    for (int i = 0; i < n; i++)\n        s += a[i] * b[i];\n    return s;\n}\n\n",
+};
+
+/* The same in the target's vector vocabulary (compiler/target.c): four output vectors at a time, so
+   four FMA chains are in flight; scalar tails. */
+static const char *const algebra_vector[] = {
+    "/* y[n_out] = x[n_in] W[n_in][n_out] (+ bias) */\n"
+    "static inline void ttt_vec_mat(const float *restrict x, const float *restrict W, const float *restrict bias,\n"
+    "    float *restrict y, int n_in, int n_out)\n{\n"
+    "    int o = 0;\n"
+    "    for (; o + 4 * VF_WIDTH <= n_out; o += 4 * VF_WIDTH) {\n"
+    "        vf a0 = bias ? vf_load(bias + o) : vf_zero(), a1 = bias ? vf_load(bias + o + VF_WIDTH) : vf_zero();\n"
+    "        vf a2 = bias ? vf_load(bias + o + 2 * VF_WIDTH) : vf_zero(), a3 = bias ? vf_load(bias + o + 3 * VF_WIDTH) : vf_zero();\n"
+    "        for (int i = 0; i < n_in; i++) {\n"
+    "            const vf xi = vf_set1(x[i]);\n"
+    "            const float *Wi = W + (size_t)i * n_out + o;\n"
+    "            a0 = vf_fma(xi, vf_load(Wi), a0);\n            a1 = vf_fma(xi, vf_load(Wi + VF_WIDTH), a1);\n"
+    "            a2 = vf_fma(xi, vf_load(Wi + 2 * VF_WIDTH), a2);\n            a3 = vf_fma(xi, vf_load(Wi + 3 * VF_WIDTH), a3);\n"
+    "        }\n"
+    "        vf_store(y + o, a0);\n        vf_store(y + o + VF_WIDTH, a1);\n"
+    "        vf_store(y + o + 2 * VF_WIDTH, a2);\n        vf_store(y + o + 3 * VF_WIDTH, a3);\n"
+    "    }\n"
+    "    for (; o < n_out; o++) {\n"
+    "        float acc = bias ? bias[o] : 0.0f;\n"
+    "        for (int i = 0; i < n_in; i++)\n            acc += x[i] * W[(size_t)i * n_out + o];\n"
+    "        y[o] = acc;\n    }\n}\n\n",
+    "/* W[n_in][n_out] += a * x^T y (a rank-1 update) */\n"
+    "static inline void ttt_rank1(float *restrict W, float a, const float *restrict x, const float *restrict y,\n"
+    "    int n_in, int n_out)\n{\n"
+    "    for (int i = 0; i < n_in; i++) {\n"
+    "        const float axi = a * x[i];\n        const vf vaxi = vf_set1(axi);\n"
+    "        float *Wi = W + (size_t)i * n_out;\n        int o = 0;\n"
+    "        for (; o + VF_WIDTH <= n_out; o += VF_WIDTH)\n"
+    "            vf_store(Wi + o, vf_fma(vaxi, vf_load(y + o), vf_load(Wi + o)));\n"
+    "        for (; o < n_out; o++)\n            Wi[o] += axi * y[o];\n    }\n}\n\n",
+    "static inline float ttt_dot(const float *a, const float *b, int n)\n{\n"
+    "    vf s0 = vf_zero(), s1 = vf_zero();\n    int i = 0;\n"
+    "    for (; i + 2 * VF_WIDTH <= n; i += 2 * VF_WIDTH) {\n"
+    "        s0 = vf_fma(vf_load(a + i), vf_load(b + i), s0);\n"
+    "        s1 = vf_fma(vf_load(a + i + VF_WIDTH), vf_load(b + i + VF_WIDTH), s1);\n    }\n"
+    "    float s = vf_sum(vf_add(s0, s1));\n"
+    "    for (; i < n; i++)\n        s += a[i] * b[i];\n    return s;\n}\n\n",
+};
+
+/* Helpers every TTT kernel shares; written once per file (after the linear algebra). */
+static const char *const common[] = {
+    "/* Everything a TTT kernel reads besides its state (reference/ttt.md §1.1 names). */\n"
+    "struct ttt_weights {\n"
+    "    const float *W1, *b1, *W2, *b2;          /* initial inner weights: [nh][in][out], [nh][1][out] */\n"
+    "    const float *norm_w, *norm_b;            /* ttt_norm: per-head LayerNorm [nh][hd] */\n"
+    "    const float *lr_bias;                    /* learnable_ttt_lr_bias [nh] (its weight is a matmul) */\n"
+    "    const float *token_idx;                  /* learnable_token_idx [b] */\n"
+    "    const float *post_w, *post_b;            /* post_norm over the whole width */\n"
+    "    const float *conv_q_w, *conv_q_b, *conv_k_w, *conv_k_b; /* share_qk: causal depthwise convs */\n"
+    "    const float *rope_inv_freq;              /* [hd / 2]: 1 / base^(2i / hd) */\n"
+    "    float base_lr, eps;\n"
+    "};\n\n",
     "/* LayerNorm statistics: mean and sqrt(biased variance + eps) */\n"
     "static inline void ttt_ln_stats(const float *x, int n, float eps, float *mu, float *std)\n{\n"
     "    float m = 0.0f, v = 0.0f;\n    for (int i = 0; i < n; i++)\n        m += x[i];\n    m /= (float)n;\n"
@@ -297,9 +342,16 @@ static int make_substs(const struct ttt_shape *s, struct subst *subs)
     return n;
 }
 
-void emit_ttt_common(FILE *out)
+void emit_ttt_common(FILE *out, const struct target *target)
 {
-    for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
+    fputs(common[0], out); /* struct ttt_weights */
+    if (target->width > 1)
+        for (size_t i = 0; i < sizeof algebra_vector / sizeof algebra_vector[0]; i++)
+            fputs(algebra_vector[i], out);
+    else
+        for (size_t i = 0; i < sizeof algebra_scalar / sizeof algebra_scalar[0]; i++)
+            fputs(algebra_scalar[i], out);
+    for (size_t i = 1; i < sizeof common / sizeof common[0]; i++)
         fputs(common[i], out);
 }
 

@@ -1,5 +1,6 @@
 /* gen_ttt: writes one TTT kernel as kilnc emits it (compiler/emit_ttt.c), with its helpers and
- * state type, for the layer-level tests. usage: gen_ttt linear|mlp HEADS HEAD_DIM MINI_BATCH CONV_KERNEL */
+ * state type, for the layer-level tests.
+ * usage: gen_ttt linear|mlp HEADS HEAD_DIM MINI_BATCH CONV_KERNEL [TARGET [simde]] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,8 +8,9 @@
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: gen_ttt linear|mlp HEADS HEAD_DIM MINI_BATCH CONV_KERNEL\n");
+    const struct target *target = target_find(argc > 6 ? argv[6] : "scalar");
+    if (argc < 6 || argc > 8 || !target) {
+        fprintf(stderr, "usage: gen_ttt linear|mlp HEADS HEAD_DIM MINI_BATCH CONV_KERNEL [TARGET [simde]]\n");
         return 2;
     }
     struct ttt_shape s = {.mlp = strcmp(argv[1], "mlp") == 0, .heads = atoi(argv[2]), .head_dim = atoi(argv[3]),
@@ -16,7 +18,8 @@ int main(int argc, char **argv)
     char name[64];
     ttt_kernel_name(name, sizeof name, &s);
     printf("#include <math.h>\n#include <stdint.h>\n#include <string.h>\n");
-    emit_ttt_common(stdout);
+    target_emit_vocabulary(stdout, target, argc > 7);
+    emit_ttt_common(stdout, target);
     emit_ttt_state_type(stdout, &s);
     emit_ttt_kernel(stdout, &s);
     printf("#define TTT_KERNEL %s\n#define TTT_STATE struct %s_state\n", name, name);
