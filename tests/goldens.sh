@@ -42,6 +42,25 @@ for case in lm_attn_a lm_attn_c; do
   run_forward "$TMP/import_$case/$case" $case weights.safetensors "" "$case (imported)"
   run_forward "$TMP/import_$case/$case" $case weights_bf16.safetensors _bf16w "$case (imported, bf16)"
 done
+# A batch of two: forward on codes [2, K, T] (the golden codes twice) gives the golden logits twice.
+# double_batch IN OUT: the .npy IN with its leading dimension 1 -> 2 and its data repeated.
+double_batch() {
+  local header
+  header=$((10 + $(od -An -tu2 -j8 -N2 "$1")))
+  head -c "$header" "$1" | sed 's/(1, /(2, /' >"$2"
+  tail -c +$((header + 1)) "$1" >>"$2"
+  tail -c +$((header + 1)) "$1" >>"$2"
+}
+for f in codes text_logits audio_logits; do double_batch $G/lm_attn_a/$f.npy "$TMP/batch2_$f.npy"; done
+if "$TMP/graph_a/lm_attn_a" forward --weights $G/lm_attn_a/weights.safetensors --codes "$TMP/batch2_codes.npy" \
+     --out "$TMP/batch2" 2>"$TMP/err"; then
+  pass
+  compare "lm_attn_a batch of 2 text_logits" "$TMP/batch2/text_logits.npy" "$TMP/batch2_text_logits.npy" 1e-4
+  compare "lm_attn_a batch of 2 audio_logits" "$TMP/batch2/audio_logits.npy" "$TMP/batch2_audio_logits.npy" 1e-4
+else
+  fail "batch of 2: $(cat "$TMP/err")"
+fi
+
 # The hybrid through the importer, as a user makes it from a Moshi config.
 check "import lm_hybrid" "$KILNC" import moshi "$G/lm_attn_a/config.json" -o "$TMP/imported/lm_hybrid.kiln" \
   --ttt-layers 1..1 --ttt linear
