@@ -9,20 +9,23 @@ static const struct target targets[] = {
      .include_simde = "#define SIMDE_ENABLE_NATIVE_ALIASES\n#include <simde/x86/avx2.h>\n#include <simde/x86/fma.h>\n",
      .vtype = "__m256", .load = "_mm256_loadu_ps(p)", .store = "_mm256_storeu_ps(p, v)", .set1 = "_mm256_set1_ps(x)",
      .zero = "_mm256_setzero_ps()", .fma = "_mm256_fmadd_ps(a, b, c)", .add = "_mm256_add_ps(a, b)",
-     .mul = "_mm256_mul_ps(a, b)", .max = "_mm256_max_ps(a, b)"},
+     .mul = "_mm256_mul_ps(a, b)", .max = "_mm256_max_ps(a, b)",
+     .sum = "__m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));\n"
+            "    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));\n"
+            "    return _mm_cvtss_f32(_mm_add_ss(lo, _mm_movehdup_ps(lo)));"},
     {.name = "avx512", .cflags = "-mavx512f -mavx512bw -mavx512vl -mavx512vnni -mfma", .width = 16, .tile_rows = 8,
      .features = "avx512f,avx512bw,avx512vl",
      .include = "#include <immintrin.h>\n",
      .include_simde = "#define SIMDE_ENABLE_NATIVE_ALIASES\n#include <simde/x86/avx512.h>\n",
      .vtype = "__m512", .load = "_mm512_loadu_ps(p)", .store = "_mm512_storeu_ps(p, v)", .set1 = "_mm512_set1_ps(x)",
      .zero = "_mm512_setzero_ps()", .fma = "_mm512_fmadd_ps(a, b, c)", .add = "_mm512_add_ps(a, b)",
-     .mul = "_mm512_mul_ps(a, b)", .max = "_mm512_max_ps(a, b)"},
+     .mul = "_mm512_mul_ps(a, b)", .max = "_mm512_max_ps(a, b)", .sum = "return _mm512_reduce_add_ps(v);"},
     {.name = "neon", .cflags = "-march=armv8.2-a+dotprod+fp16", .width = 4, .tile_rows = 8, .features = "neon",
      .include = "#include <arm_neon.h>\n",
      .include_simde = "#define SIMDE_ENABLE_NATIVE_ALIASES\n#include <simde/arm/neon.h>\n",
      .vtype = "float32x4_t", .load = "vld1q_f32(p)", .store = "vst1q_f32(p, v)", .set1 = "vdupq_n_f32(x)",
      .zero = "vdupq_n_f32(0.0f)", .fma = "vfmaq_f32(c, a, b)", .add = "vaddq_f32(a, b)", .mul = "vmulq_f32(a, b)",
-     .max = "vmaxq_f32(a, b)"},
+     .max = "vmaxq_f32(a, b)", .sum = "return vaddvq_f32(v);"},
 };
 
 const struct target *target_find(const char *name)
@@ -62,6 +65,9 @@ void target_emit_vocabulary(FILE *out, const struct target *t, bool simde)
     fprintf(out, "static inline vf vf_add(vf a, vf b) { return %s; }\n", t->add);
     fprintf(out, "static inline vf vf_mul(vf a, vf b) { return %s; }\n", t->mul);
     fprintf(out, "static inline vf vf_max(vf a, vf b) { return %s; }\n", t->max);
-    fprintf(out, "static inline float vf_sum(vf v)\n{\n    float lane[VF_WIDTH], s = 0.0f;\n    vf_store(lane, v);\n"
-                 "    for (int i = 0; i < VF_WIDTH; i++)\n        s += lane[i];\n    return s;\n}\n\n");
+    if (t->sum && !simde) /* (SIMDe lacks some reductions: then through memory) */
+        fprintf(out, "static inline float vf_sum(vf v)\n{\n    %s\n}\n\n", t->sum);
+    else
+        fprintf(out, "static inline float vf_sum(vf v)\n{\n    float lane[VF_WIDTH], s = 0.0f;\n    vf_store(lane, v);\n"
+                     "    for (int i = 0; i < VF_WIDTH; i++)\n        s += lane[i];\n    return s;\n}\n\n");
 }

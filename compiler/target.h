@@ -19,6 +19,7 @@ struct target {
     const char *set1, *zero;         /* (x) / () */
     const char *fma;                 /* (a, b, c) = a * b + c */
     const char *add, *mul, *max;     /* (a, b) */
+    const char *sum;                 /* body of float vf_sum(vf v), native builds; NULL: through memory */
 };
 
 /* The target named `name` ("native" resolves to the best target this host runs), or NULL. */
