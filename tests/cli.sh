@@ -22,6 +22,21 @@ expect_error "codes of another model" 1 \
   "lm_attn_a forward: error: $G/lm_attn_c/codes.npy: codes must have shape [B, K, T] with K = 1 + n_q (K = 17 for this model)" \
   "$B" forward --weights $G/lm_attn_a/weights.safetensors --codes $G/lm_attn_c/codes.npy --out "$TMP/out3"
 
+# edit_header OUT SED_EXPRESSION: the golden weights with their JSON header edited (same length).
+edit_header() {
+  local n
+  n=$((8 + $(od -An -tu8 -N8 $G/lm_attn_a/weights.safetensors)))
+  { head -c "$n" $G/lm_attn_a/weights.safetensors | sed "$2"; tail -c +$((n + 1)) $G/lm_attn_a/weights.safetensors; } >"$1"
+}
+edit_header "$TMP/renamed.safetensors" 's/"out_norm.alpha"/"out_norm.alphX"/'
+expect_error "a missing tensor" 1 \
+  "lm_attn_a forward: error: $TMP/renamed.safetensors: missing tensor 'out_norm.alpha' (the model expects [1, 1, 64])" \
+  "$B" forward --weights "$TMP/renamed.safetensors" --codes $G/lm_attn_a/codes.npy --out "$TMP/out5"
+edit_header "$TMP/dtype.safetensors" 's/\("out_norm.alpha":{"dtype":"\)F32/\1I32/'
+expect_error "a tensor of the wrong dtype" 1 \
+  "lm_attn_a forward: error: $TMP/dtype.safetensors: tensor 'out_norm.alpha' has dtype I32; expected F32, BF16 or F16" \
+  "$B" forward --weights "$TMP/dtype.safetensors" --codes $G/lm_attn_a/codes.npy --out "$TMP/out6"
+
 # codes.npy int32 [1, 17, 1], all 0 but codes[0, 3, 0] = 999
 { printf '\223NUMPY\001\000\166\000'
   printf "{'descr': '<i4', 'fortran_order': False, 'shape': (1, 17, 1), }%54s\n" ''
@@ -29,7 +44,7 @@ expect_error "codes of another model" 1 \
 expect_error "a code out of range" 1 \
   "lm_attn_a forward: error: $TMP/bad_codes.npy: codes[0, 3, 0] = 999 is outside [0, 64) and is neither -1 (zero token) nor the initial token 64" \
   "$B" forward --weights $G/lm_attn_a/weights.safetensors --codes "$TMP/bad_codes.npy" --out "$TMP/out4"
-for d in out1 out2 out3 out4; do
+for d in out1 out2 out3 out4 out5 out6; do
   if [ -e "$TMP/$d" ]; then fail "$d was written after an error"; else pass; fi
 done
 
