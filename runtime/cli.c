@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "bench.h"
+#include "kw.h"
 #include "stats.h"
 #include "kiln_rt.h"
 #include "npy.h"
@@ -373,6 +374,26 @@ done:
     return rc;
 }
 
+static int cmd_pack(const struct kiln_model_desc *d, int argc, char **argv)
+{
+    if (argc != 3)
+        return usage_error("pack", "%s", "wants IN.safetensors and OUT.kw");
+    if (kw_is_kw(argv[1]))
+        return usage_error("pack", "%s is packed already", argv[1]);
+    struct kiln_weights w;
+    char err[1024];
+    if (load_weights(d, "pack", argv[1], 0, false, &w))
+        return 1;
+    int rc = kw_write(d, &w, argv[2], err, sizeof err);
+    if (rc)
+        fprintf(stderr, "%s pack: error: %s\n", prog, err);
+    else
+        printf("%s: %d tensors, %.1f MiB, packed for target %s (mapped at load, nothing to convert)\n", argv[2],
+               d->num_weights, (double)w.arena_floats * 4 / 1048576, d->target);
+    kiln_weights_free(&w);
+    return rc;
+}
+
 /* "0,1000,3000" -> opt->contexts; returns nonzero when malformed. */
 static int parse_contexts(const char *list, struct bench_options *opt)
 {
@@ -435,6 +456,8 @@ static int cmd_bench(const struct kiln_model_desc *d, int argc, char **argv)
 
 static const struct subcommand subcommands[] = {
     {"info", "info                      the compiled configuration, target, weight format, memory", cmd_info},
+    {"pack", "pack IN.safetensors OUT.kw     this binary's weights, folded and packed, as one mmap-able file:\n"
+             "                          --weights OUT.kw then loads without converting anything", cmd_pack},
     {"forward", "forward --weights W --codes CODES.npy --out DIR\n"
                 "                          teacher-forced logits (Moshi's LMModel.forward)", cmd_forward},
     {"generate", "generate --weights W --user USER.npy --steps N --out OUT.npy [--seed S] [--temp-text 0.7]\n"

@@ -73,13 +73,16 @@ struct kiln_model_desc {
 /* Loaded weights: the generated weight struct filled with pointers into one aligned f32 arena. */
 struct kiln_weights {
     void *table;                     /* struct NAME_weights */
-    float *arena;
+    float *arena;                    /* loaded from a checkpoint (or random), or NULL when mapped */
     size_t arena_floats;
+    void *map;                       /* a mapped .kw file (packed weights), or NULL */
+    size_t map_bytes;
 };
 
 /* Loads a checkpoint (.safetensors, F32/BF16/F16) for `desc`, checking every tensor's presence,
-   dtype and shape; applies the load-time folds. Returns 0, or 1 with a message naming the file and
-   the tensor written to err. Unused extra tensors are reported on stderr as warnings. */
+   dtype and shape; applies the load-time folds and packing. A packed weight file (.kw, written by
+   `NAME pack`) is mapped instead, with nothing to convert. Returns 0, or 1 with a message naming the
+   file and the tensor written to err. Unused extra tensors are reported on stderr as warnings. */
 int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, struct kiln_weights *out,
                       char *err, size_t errlen);
 /* Fills every weight with deterministic pseudo-random values (for bench), folds applied. */

@@ -3,6 +3,7 @@
  * KILN_ALIGN boundary; the table's `const float *` fields point into it. Norm weights that the
  * descriptor folds into a following matmul scale that matrix's columns once, here, in f32. */
 #include "kiln_rt.h"
+#include "kw.h"
 #include "report.h"
 #include "safetensors.h"
 
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #ifdef _OPENMP
 #define PRAGMA(text) _Pragma(#text)
@@ -64,7 +66,7 @@ static size_t panels_per_block(const struct kiln_weight_desc *w)
     return ((size_t)w->pack_rows + per_panel - 1) / per_panel;
 }
 
-static size_t stored_floats(const struct kiln_weight_desc *w)
+size_t weights_stored_floats(const struct kiln_weight_desc *w)
 {
     if (!w->pack_nr)
         return weight_numel(w);
@@ -75,7 +77,7 @@ static size_t stored_floats(const struct kiln_weight_desc *w)
 
 static size_t padded_floats(const struct kiln_weight_desc *w)
 {
-    size_t n = stored_floats(w) > weight_numel(w) ? stored_floats(w) : weight_numel(w);
+    size_t n = weights_stored_floats(w) > weight_numel(w) ? weights_stored_floats(w) : weight_numel(w);
     return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
 }
 
@@ -216,6 +218,8 @@ int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, stru
     memset(out, 0, sizeof *out);
     if (check_desc(desc, err, errlen))
         return 1;
+    if (kw_is_kw(path))
+        return kw_load(desc, path, out, err, errlen);
     struct st_file file;
     if (st_open(path, &file, err, errlen))
         return 1;
@@ -290,6 +294,8 @@ int kiln_weights_random(const struct kiln_model_desc *desc, uint64_t seed, struc
 
 void kiln_weights_free(struct kiln_weights *w)
 {
+    if (w->map)
+        munmap(w->map, w->map_bytes);
     free(w->arena);
     free(w->table);
     memset(w, 0, sizeof *w);

@@ -1,6 +1,6 @@
 #!/bin/sh
 # cli.sh: the generated binary as a user drives it: info, bad weight files and bad codes (exact
-# messages, exit status 1, no output written), usage errors, the runtime's CPU guard.
+# messages, exit status 1, no output written), packed weight files, usage errors.
 . tests/lib.sh
 G=tests/goldens
 check "lm_attn_a compiles" "$KILNC" graphs/lm_attn_a.kiln -o "$TMP/a"
@@ -44,9 +44,25 @@ expect_error "a tensor of the wrong dtype" 1 \
 expect_error "a code out of range" 1 \
   "lm_attn_a forward: error: $TMP/bad_codes.npy: codes[0, 3, 0] = 999 is outside [0, 64) and is neither -1 (zero token) nor the initial token 64" \
   "$B" forward --weights $G/lm_attn_a/weights.safetensors --codes "$TMP/bad_codes.npy" --out "$TMP/out4"
-for d in out1 out2 out3 out4 out5 out6; do
+for d in out1 out2 out3 out4 out5 out6 out7 out8; do
   if [ -e "$TMP/$d" ]; then fail "$d was written after an error"; else pass; fi
 done
+
+# Packed weights: `pack` then forward from the .kw gives exactly the safetensors results.
+check "pack" "$B" pack $G/lm_attn_a/weights.safetensors "$TMP/a.kw"
+check "forward from .kw" "$B" forward --weights "$TMP/a.kw" --codes $G/lm_attn_a/codes.npy --out "$TMP/kw"
+check "forward from safetensors" "$B" forward --weights $G/lm_attn_a/weights.safetensors --codes $G/lm_attn_a/codes.npy \
+  --out "$TMP/st"
+for f in text_logits.npy audio_logits.npy; do
+  if cmp -s "$TMP/kw/$f" "$TMP/st/$f"; then pass; else fail ".kw and .safetensors give different $f"; fi
+done
+check "lm_attn_c compiles" "$KILNC" graphs/lm_attn_c.kiln -o "$TMP/c"
+expect_error "a .kw of another model" 1 \
+  "lm_attn_c forward: error: $TMP/a.kw: packed for lm_attn_a (target $("$KILNC" --print-target native)) with another weight layout; pack it again with this binary" \
+  "$TMP/c/lm_attn_c" forward --weights "$TMP/a.kw" --codes $G/lm_attn_c/codes.npy --out "$TMP/out7"
+head -c 5000 "$TMP/a.kw" >"$TMP/truncated.kw"
+expect_error "a truncated .kw" 1 "lm_attn_a forward: error: $TMP/truncated.kw: truncated packed weight file" \
+  "$B" forward --weights "$TMP/truncated.kw" --codes $G/lm_attn_a/codes.npy --out "$TMP/out8"
 
 expect_error "missing arguments" 1 "lm_attn_a forward: error: --weights, --codes and --out are required
 (lm_attn_a forward --help shows the usage)" "$B" forward --weights x

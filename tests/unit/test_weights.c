@@ -230,10 +230,10 @@ static void check_load_error(const char *message)
 {
     char err[512] = "", expected[512];
     snprintf(expected, sizeof expected, "%s: %s", path, message);
-    struct kiln_weights w = {(void *)1, (float *)1, 1};
+    struct kiln_weights w = {(void *)1, (float *)1, 1, (void *)1, 1};
     CHECK(kiln_weights_load(&tiny, path, &w, err, sizeof err) == 1, "load should fail with %s", message);
     CHECK(strcmp(err, expected) == 0, "\n  got      '%s'\n  expected '%s'", err, expected);
-    CHECK(w.table == NULL && w.arena == NULL && w.arena_floats == 0, "a failed load leaves `out` set");
+    CHECK(w.table == NULL && w.arena == NULL && w.arena_floats == 0 && w.map == NULL, "a failed load leaves `out` set");
 }
 
 /* A header with one tensor entry `w` (as text) over `data_len` zero bytes. */
