@@ -165,39 +165,44 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
     if (seen(e, "attention_%dx%d_ring%d_window%d%s", H, HD, cap, window, q_stride != D ? "_in_qkv" : ""))
         return kernel_name;
     float_literal(scale, sizeof scale, 1.0f / sqrtf((float)HD));
-    fprintf(e->kernels,
-            "/* out[t] = softmax(q[t] k^T / sqrt(%d)) v per head (%d heads), over the %d ring slots whose position\n"
-            "   p' satisfies 0 <= (pos0 + t) - p' < %d (slot_pos -1: never written). Rings are head-major,\n"
-            "   [head][slot][%d], so a head's keys and values are read as one stream; q rows are %d floats apart. */\n"
-            "static void %s(const float *restrict q, const float *restrict k, const float *restrict v,\n"
-            "    const int64_t *restrict slot_pos, int64_t pos0, float *restrict out, int T)\n{\n"
-            "    float weight[%d];\n"
-            "    #pragma omp for collapse(2) schedule(static)\n"
-            "    for (int t = 0; t < T; t++)\n"
-            "        for (int h = 0; h < %d; h++) {\n"
-            "            const float *qh = q + t * %d + h * %d;\n"
-            "            float max = -INFINITY;\n"
-            "            for (int j = 0; j < %d; j++) {\n"
-            "                int64_t age = pos0 + t - slot_pos[j];\n"
-            "                weight[j] = -INFINITY;\n"
-            "                if (slot_pos[j] < 0 || age < 0 || age >= %d)\n                    continue;\n"
-            "                weight[j] = %s(qh, k + ((size_t)h * %d + j) * %d) * %s;\n"
-            "                max = weight[j] > max ? weight[j] : max;\n"
-            "            }\n"
-            "            float sum = 0.0f;\n"
-            "            for (int j = 0; j < %d; j++) {\n"
-            "                weight[j] = weight[j] == -INFINITY ? 0.0f : expf(weight[j] - max);\n"
-            "                sum += weight[j];\n"
-            "            }\n"
-            "            float *oh = out + t * %d + h * %d;\n"
-            "            for (int i = 0; i < %d; i++)\n                oh[i] = 0.0f;\n"
-            "            for (int j = 0; j < %d; j++) {\n"
-            "                if (weight[j] == 0.0f)\n                    continue;\n"
-            "                const float *vj = v + ((size_t)h * %d + j) * %d;\n"
-            "                %s(weight[j] / sum, vj, oh);\n"
-            "            }\n        }\n}\n\n",
-            HD, H, cap, window, HD, q_stride, kernel_name, cap, H, q_stride, HD, cap, window, d, cap, HD, scale, cap, D,
-            HD, HD, cap, cap, HD, ax);
+    FILE *k = e->kernels;
+    fprintf(k, "/* out[t] = softmax(q[t] k^T / sqrt(%d)) v per head (%d heads), over the %d ring slots whose position\n"
+               "   p' satisfies 0 <= (pos0 + t) - p' < %d (slot_pos -1: never written). Rings are head-major,\n"
+               "   [head][slot][%d], so a head's keys and values are read as one stream; q rows are %d floats apart.\n"
+               "   The visible slots' scores are gathered first, so the exponentials run over a dense array. */\n"
+               "static void %s(const float *restrict q, const float *restrict k, const float *restrict v,\n"
+               "    const int64_t *restrict slot_pos, int64_t pos0, float *restrict out, int T)\n{\n"
+               "    float weight[%d];\n    int slot[%d];\n"
+               "    #pragma omp for collapse(2) schedule(static)\n"
+               "    for (int t = 0; t < T; t++)\n"
+               "        for (int h = 0; h < %d; h++) {\n"
+               "            const float *qh = q + t * %d + h * %d;\n"
+               "            float max = -INFINITY;\n"
+               "            int n = 0;\n"
+               "            for (int j = 0; j < %d; j++) {\n"
+               "                int64_t age = pos0 + t - slot_pos[j];\n"
+               "                if (slot_pos[j] < 0 || age < 0 || age >= %d)\n                    continue;\n"
+               "                weight[n] = %s(qh, k + ((size_t)h * %d + j) * %d) * %s;\n"
+               "                max = weight[n] > max ? weight[n] : max;\n"
+               "                slot[n++] = j;\n"
+               "            }\n"
+               "            float sum = 0.0f;\n"
+               "            int i = 0;\n",
+            HD, H, cap, window, HD, q_stride, kernel_name, cap, cap, H, q_stride, HD, cap, window, d, cap, HD, scale);
+    if (e->target->width > 1)
+        fprintf(k, "            vf vsum = vf_zero();\n"
+                   "            for (; i + VF_WIDTH <= n; i += VF_WIDTH) {\n"
+                   "                const vf w = vf_exp(vf_sub(vf_load(weight + i), vf_set1(max)));\n"
+                   "                vf_store(weight + i, w);\n                vsum = vf_add(vsum, w);\n            }\n"
+                   "            sum = vf_sum(vsum);\n");
+    fprintf(k, "            for (; i < n; i++) {\n"
+               "                weight[i] = expf(weight[i] - max);\n                sum += weight[i];\n            }\n"
+               "            float *oh = out + t * %d + h * %d;\n"
+               "            for (int c = 0; c < %d; c++)\n                oh[c] = 0.0f;\n"
+               "            for (i = 0; i < n; i++)\n"
+               "                %s(weight[i] / sum, v + ((size_t)h * %d + slot[i]) * %d, oh);\n"
+               "        }\n}\n\n",
+            D, HD, HD, ax, cap, HD);
     return kernel_name;
 }
 

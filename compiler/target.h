@@ -18,8 +18,10 @@ struct target {
     const char *load, *store;        /* (p) / (p, v) */
     const char *set1, *zero;         /* (x) / () */
     const char *fma;                 /* (a, b, c) = a * b + c */
-    const char *add, *mul, *max;     /* (a, b) */
+    const char *add, *sub, *mul, *max, *min; /* (a, b) */
     const char *sum;                 /* body of float vf_sum(vf v), native builds; NULL: through memory */
+    const char *floor;               /* (x): round toward minus infinity */
+    const char *pow2i;               /* (n): 2^n for a vector of integral n in [-126, 127] */
 };
 
 /* The target named `name` ("native" resolves to the best target this host runs), or NULL. */
