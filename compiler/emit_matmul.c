@@ -63,6 +63,13 @@ static void epilogue(FILE *k, const struct ir_graph *g, const struct ir_op *op, 
                 op->epilogue == EPI_STORE ? "=" : "+=", sc);
         break;
     case EPI_SILU_GATE:
+        /* a panel's halves are one vector each: the gate in vectors where the panel is whole */
+        fprintf(k, "                if (p * %d + %d <= %d) {\n"
+                   "                    const vf a = vf_mul(vf_load(acc), vf_set1(%s)), b = vf_mul(vf_load(acc + %d), vf_set1(%s));\n"
+                   "                    vf_store(out + (size_t)t * %d + p * %d,\n"
+                   "                             vf_mul(vf_div(a, vf_add(vf_set1(1.0f), vf_exp(vf_sub(vf_zero(), a)))), b));\n"
+                   "                    continue;\n                }\n",
+                NR / 2, NR / 2, rows, scaled ? "s[t]" : "1.0f", NR / 2, scaled ? "s[t]" : "1.0f", rows, NR / 2);
         fprintf(k, "                for (int j = 0; j < %d; j++) {\n                    int r = p * %d + j;\n", NR / 2, NR / 2);
         if (rows % (NR / 2))
             fprintf(k, "                    if (r >= %d)\n                        break;\n", rows);

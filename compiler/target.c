@@ -10,6 +10,7 @@ static const struct target targets[] = {
      .vtype = "__m256", .load = "_mm256_loadu_ps(p)", .store = "_mm256_storeu_ps(p, v)", .set1 = "_mm256_set1_ps(x)",
      .zero = "_mm256_setzero_ps()", .fma = "_mm256_fmadd_ps(a, b, c)", .add = "_mm256_add_ps(a, b)",
      .sub = "_mm256_sub_ps(a, b)", .mul = "_mm256_mul_ps(a, b)", .max = "_mm256_max_ps(a, b)", .min = "_mm256_min_ps(a, b)",
+     .div = "_mm256_div_ps(a, b)",
      .sum = "__m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));\n"
             "    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));\n"
             "    return _mm_cvtss_f32(_mm_add_ss(lo, _mm_movehdup_ps(lo)));",
@@ -22,7 +23,8 @@ static const struct target targets[] = {
      .include_simde = "#define SIMDE_ENABLE_NATIVE_ALIASES\n#include <simde/x86/avx512.h>\n",
      .vtype = "__m512", .load = "_mm512_loadu_ps(p)", .store = "_mm512_storeu_ps(p, v)", .set1 = "_mm512_set1_ps(x)",
      .zero = "_mm512_setzero_ps()", .fma = "_mm512_fmadd_ps(a, b, c)", .add = "_mm512_add_ps(a, b)",
-     .sub = "_mm512_sub_ps(a, b)", .mul = "_mm512_mul_ps(a, b)", .max = "_mm512_max_ps(a, b)", .min = "_mm512_min_ps(a, b)", .sum = "return _mm512_reduce_add_ps(v);",
+     .sub = "_mm512_sub_ps(a, b)", .mul = "_mm512_mul_ps(a, b)", .max = "_mm512_max_ps(a, b)", .min = "_mm512_min_ps(a, b)",
+     .div = "_mm512_div_ps(a, b)", .sum = "return _mm512_reduce_add_ps(v);",
      .floor = "_mm512_roundscale_ps(x, 0x09)",
      .pow2i = "_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_castps_si512(_mm512_add_ps(n, "
               "_mm512_set1_ps(12582912.0f))), _mm512_set1_epi32(127 - 0x4B400000)), 23))"},
@@ -31,7 +33,7 @@ static const struct target targets[] = {
      .include_simde = "#define SIMDE_ENABLE_NATIVE_ALIASES\n#include <simde/arm/neon.h>\n",
      .vtype = "float32x4_t", .load = "vld1q_f32(p)", .store = "vst1q_f32(p, v)", .set1 = "vdupq_n_f32(x)",
      .zero = "vdupq_n_f32(0.0f)", .fma = "vfmaq_f32(c, a, b)", .add = "vaddq_f32(a, b)", .sub = "vsubq_f32(a, b)",
-     .mul = "vmulq_f32(a, b)", .max = "vmaxq_f32(a, b)", .min = "vminq_f32(a, b)", .sum = "return vaddvq_f32(v);", .floor = "vrndmq_f32(x)",
+     .mul = "vmulq_f32(a, b)", .max = "vmaxq_f32(a, b)", .min = "vminq_f32(a, b)", .div = "vdivq_f32(a, b)", .sum = "return vaddvq_f32(v);", .floor = "vrndmq_f32(x)",
      .pow2i = "vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vreinterpretq_s32_f32(vaddq_f32(n, "
               "vdupq_n_f32(12582912.0f))), vdupq_n_s32(127 - 0x4B400000)), 23))"},
 };
@@ -75,6 +77,12 @@ void target_emit_vocabulary(FILE *out, const struct target *t, bool simde)
     fprintf(out, "static inline vf vf_mul(vf a, vf b) { return %s; }\n", t->mul);
     fprintf(out, "static inline vf vf_max(vf a, vf b) { return %s; }\n", t->max);
     fprintf(out, "static inline vf vf_min(vf a, vf b) { return %s; }\n", t->min);
+    if (t->div && !simde) /* (SIMDe's NEON has no vdivq_f32) */
+        fprintf(out, "static inline vf vf_div(vf a, vf b) { return %s; }\n", t->div);
+    else
+        fprintf(out, "static inline vf vf_div(vf a, vf b)\n{\n    float x[VF_WIDTH], y[VF_WIDTH];\n"
+                     "    vf_store(x, a);\n    vf_store(y, b);\n    for (int i = 0; i < VF_WIDTH; i++)\n"
+                     "        x[i] /= y[i];\n    return vf_load(x);\n}\n");
     fprintf(out, "static inline vf vf_floor(vf x) { return %s; }\n", t->floor);
     fprintf(out, "static inline vf vf_pow2i(vf n) { return %s; }\n", t->pow2i);
     /* e^x = 2^n 2^f, x log2(e) = n + f, f in [0, 1): 2^f by its Taylor series to degree 9 (relative

@@ -19,6 +19,7 @@ struct target {
     const char *set1, *zero;         /* (x) / () */
     const char *fma;                 /* (a, b, c) = a * b + c */
     const char *add, *sub, *mul, *max, *min; /* (a, b) */
+    const char *div;                 /* (a, b), native builds; NULL or SIMDe: lane by lane */
     const char *sum;                 /* body of float vf_sum(vf v), native builds; NULL: through memory */
     const char *floor;               /* (x): round toward minus infinity */
     const char *pow2i;               /* (n): 2^n for a vector of integral n in [-126, 127] */
