@@ -173,26 +173,24 @@ static int check_cpu(const struct kiln_model_desc *desc, char *err, size_t errle
     return missing != NULL;
 }
 
+/* Both loaders: the CPU check first, so no generated kernel ever runs on a CPU without its ISA. */
+static int model_init(const struct kiln_model_desc *desc, struct kiln_model *out, char *err, size_t errlen)
+{
+    out->desc = desc;
+    memset(&out->weights, 0, sizeof out->weights);
+    return check_cpu(desc, err, errlen);
+}
+
 int kiln_model_load(const struct kiln_model_desc *desc, const char *path, struct kiln_model *out, char *err,
                     size_t errlen)
 {
-    out->desc = desc;
-    if (check_cpu(desc, err, errlen)) {
-        memset(&out->weights, 0, sizeof out->weights);
-        return 1;
-    }
-    return kiln_weights_load(desc, path, &out->weights, err, errlen);
+    return model_init(desc, out, err, errlen) || kiln_weights_load(desc, path, &out->weights, err, errlen);
 }
 
 int kiln_model_random(const struct kiln_model_desc *desc, uint64_t seed, struct kiln_model *out, char *err,
                       size_t errlen)
 {
-    out->desc = desc;
-    if (check_cpu(desc, err, errlen)) {
-        memset(&out->weights, 0, sizeof out->weights);
-        return 1;
-    }
-    return kiln_weights_random(desc, seed, &out->weights, err, errlen);
+    return model_init(desc, out, err, errlen) || kiln_weights_random(desc, seed, &out->weights, err, errlen);
 }
 
 void kiln_model_free(struct kiln_model *model) { kiln_weights_free(&model->weights); }
