@@ -13,18 +13,6 @@
 
 #include "bench_util.h"
 
-/* Row-major [rows][cols] -> panels [rows / NR][cols][NR] (kiln's layout, zero-padded). */
-static void pack(const float *w, int rows, int cols, float *p)
-{
-    int panels = (rows + BENCH_PACK_NR - 1) / BENCH_PACK_NR;
-    for (int q = 0; q < panels; q++)
-        for (int c = 0; c < cols; c++)
-            for (int j = 0; j < BENCH_PACK_NR; j++) {
-                int r = q * BENCH_PACK_NR + j;
-                p[((size_t)q * cols + c) * BENCH_PACK_NR + j] = r < rows ? w[(size_t)r * cols + c] : 0.0f;
-            }
-}
-
 #define REPEATS 15
 #define WORKING_SET ((size_t)512 << 20) /* bytes of weight copies the vector runs rotate through */
 
@@ -54,7 +42,7 @@ int main(int argc, char **argv)
             wp[c] = aligned_alloc(64, (packed * sizeof(float) + 63) / 64 * 64);
             for (size_t i = 0; i < (size_t)R * C; i++)
                 w[c][i] = (float)((seed = seed * 1103515245u + 12345u) >> 8) / 16777216.0f - 0.5f;
-            pack(w[c], R, C, wp[c]);
+            pack_panels(w[c], R, C, BENCH_PACK_NR, wp[c]);
         }
         /* correctness: kiln's row against sgemv's */
 #pragma omp parallel

@@ -1,4 +1,5 @@
-/* bench_util.h: the clock and the median the benchmark programs share. */
+/* bench_util.h: what the kernel benchmark and the kernel test share: a clock, a median, and
+ * kiln's panel packing (kiln_rt.h, struct kiln_weight_desc) for a plain matrix. */
 #ifndef KILN_BENCH_UTIL_H
 #define KILN_BENCH_UTIL_H
 #include <stdlib.h>
@@ -22,5 +23,16 @@ static inline double median(double *x, int n)
 {
     qsort(x, (size_t)n, sizeof *x, compare_doubles);
     return x[n / 2];
+}
+/* Row-major [rows][cols] -> panels [ceil(rows / nr)][cols][nr], zero-padded. */
+static inline void pack_panels(const float *w, int rows, int cols, int nr, float *p)
+{
+    int panels = (rows + nr - 1) / nr;
+    for (int q = 0; q < panels; q++)
+        for (int c = 0; c < cols; c++)
+            for (int j = 0; j < nr; j++) {
+                int r = q * nr + j;
+                p[((size_t)q * cols + c) * nr + j] = r < rows ? w[(size_t)r * cols + c] : 0.0f;
+            }
 }
 #endif

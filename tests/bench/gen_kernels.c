@@ -1,6 +1,6 @@
 /* gen_kernels: writes the packed matmul kernels kilnc emits for a target (compiler/emit_matmul.c),
  * for the shapes the kernel benchmark measures, plus a table of them.
- * usage: gen_kernels TARGET ROWSxCOLS... > kernels.h */
+ * usage: gen_kernels TARGET[,simde] ROWSxCOLS... > kernels.h */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,9 +8,18 @@
 
 int main(int argc, char **argv)
 {
-    const struct target *t = argc > 1 ? target_find(argv[1]) : NULL;
+    char name[32] = "";
+    bool simde = false;
+    if (argc > 1) {
+        snprintf(name, sizeof name, "%s", argv[1]);
+        char *comma = strchr(name, ',');
+        simde = comma && strcmp(comma + 1, "simde") == 0;
+        if (comma)
+            *comma = '\0';
+    }
+    const struct target *t = target_find(name);
     if (!t || t->width == 1 || argc < 3) {
-        fprintf(stderr, "usage: gen_kernels avx2|avx512|neon ROWSxCOLS...\n");
+        fprintf(stderr, "usage: gen_kernels avx2|avx512|neon[,simde] ROWSxCOLS...\n");
         return 2;
     }
     int n = argc - 2;
@@ -19,7 +28,7 @@ int main(int argc, char **argv)
     struct ir_graph g = {.name = "bench", .rows = 512}; /* the cache-blocked form, for up to 512 frames */
     struct emitter e = {.mod = &mod, .target = t, .threaded = true, .name = "bench", .kernels = stdout};
     printf("#include <math.h>\n#include <stdint.h>\n#include <string.h>\n");
-    target_emit_vocabulary(stdout, t, false);
+    target_emit_vocabulary(stdout, t, simde);
     char (*names)[96] = calloc((size_t)n, sizeof *names);
     for (int i = 0; i < n; i++) {
         int rows, cols;

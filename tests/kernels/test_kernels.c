@@ -1,0 +1,50 @@
+/* test_kernels.c: every packed matmul kernel in the file given with -include (gen_kernels' output for
+ * one target) against a plain double-precision matmul, on random weights and inputs, for frame
+ * counts 1 (the streaming form) to 37 (the cache-blocked form with full and partial tiles). The
+ * shapes are odd on purpose: rows not a multiple of the panel, columns not a multiple of anything. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "bench_util.h"
+#include "check.h"
+
+static float random_uniform(unsigned *seed)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return (float)(*seed >> 8) / 16777216.0f - 0.5f;
+}
+
+int main(void)
+{
+    static const int frames[] = {1, 2, 5, 7, 13, 37};
+    unsigned seed = 7;
+    for (size_t k = 0; k < sizeof bench_kernels / sizeof bench_kernels[0]; k++) {
+        const int R = bench_kernels[k].rows, C = bench_kernels[k].cols, NR = BENCH_PACK_NR;
+        const int panels = (R + NR - 1) / NR, T_MAX = 37;
+        float *w = malloc((size_t)R * C * sizeof *w), *wp = malloc((size_t)panels * NR * C * sizeof *wp);
+        float *x = malloc((size_t)T_MAX * C * sizeof *x), *y = malloc((size_t)T_MAX * R * sizeof *y);
+        float *sums = malloc((size_t)panels * NR * 512 * sizeof *sums);
+        for (size_t i = 0; i < (size_t)R * C; i++)
+            w[i] = random_uniform(&seed);
+        for (size_t i = 0; i < (size_t)T_MAX * C; i++)
+            x[i] = random_uniform(&seed);
+        pack_panels(w, R, C, NR, wp);
+        for (size_t f = 0; f < sizeof frames / sizeof frames[0]; f++) {
+            const int T = frames[f];
+            bench_kernels[k].fn(wp, x, y, sums, T);
+            double max_err = 0, max_ref = 0;
+            for (int t = 0; t < T; t++)
+                for (int r = 0; r < R; r++) {
+                    double ref = 0;
+                    for (int c = 0; c < C; c++)
+                        ref += (double)w[(size_t)r * C + c] * x[(size_t)t * C + c];
+                    max_err = fmax(max_err, fabs(y[(size_t)t * R + r] - ref));
+                    max_ref = fmax(max_ref, fabs(ref));
+                }
+            CHECK(max_err <= 1e-5 * max_ref, "%s: %dx%d with %d frames: relative error %g", BENCH_TARGET, R, C, T,
+                  max_err / max_ref);
+        }
+        free(w), free(wp), free(x), free(y), free(sums);
+    }
+    return check_finish();
+}
