@@ -46,5 +46,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++)
         printf("    {%d, %d, %s},\n", weights[i].rows, weights[i].cols, names[i]);
     printf("};\n#define BENCH_PACK_NR %d\n#define BENCH_TARGET \"%s\"\n", 2 * t->width, t->name);
+    for (int i = 0; i < e.num_kernels; i++)
+        free(e.kernel_names[i]);
+    free(e.kernel_names), free(names), free(weights);
     return 0;
 }
