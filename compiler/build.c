@@ -125,7 +125,7 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
         return 0;
     const char *cc = bopt->cc ? bopt->cc : "cc";
     const char *extra = getenv("KILN_EXTRA_CFLAGS") ? getenv("KILN_EXTRA_CFLAGS") : "";
-    const char *isa = bopt->simde ? "-mavx2 -mfma -mf16c -Wno-psabi" : bopt->target->cflags;
+    const char *isa = eopt->simde ? "-mavx2 -mfma -mf16c -Wno-psabi" : eopt->target->cflags;
     char base[CMD_MAX], obj[PATH_MAX], objdir[PATH_MAX + 32] = "", abs_rt[PATH_MAX];
     snprintf(base, sizeof base, "%s -std=c11 -O2 -Wall -Wextra -fopenmp %s -I'%s'", cc, extra, runtime_dir);
     path_of(src, sizeof src, dir, name, ".c");

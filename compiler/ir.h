@@ -34,7 +34,6 @@ struct ir_weight {
     enum step_select step;
     int steps;                       /* table entries (STEP_TABLE) or row blocks (STEP_ROW_BLOCK) */
     int fold_alpha;                  /* weight whose values scale this one's columns at load, or -1 */
-    bool is_norm;                    /* an RMSNorm alpha [1, 1, D] */
     bool is_embedding;               /* a lookup table: a frame reads one row of it */
     /* Layout, chosen by the planner for the target (plan.c): pack_nr 0 keeps the checkpoint's
        row-major [rows][cols]; otherwise blocks of pack_rows rows (the q/k/v thirds of an in_proj,
@@ -67,7 +66,6 @@ struct ir_op {
     enum matmul_epilogue epilogue;
     /* attributes */
     double eps;
-    int heads;
 };
 
 struct ir_graph {

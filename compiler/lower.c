@@ -43,9 +43,7 @@ static int matrix(struct ir_module *mod, int rows, int cols, const char *name)
 
 static int norm_alpha(struct ir_module *mod, int dim, const char *name)
 {
-    int id = add_weight(mod, STEP_NONE, 1, 1, dim, 3, (long long[]){1, 1, dim}, "%s", name);
-    mod->weights[id].is_norm = true;
-    return id;
+    return add_weight(mod, STEP_NONE, 1, 1, dim, 3, (long long[]){1, 1, dim}, "%s", name);
 }
 
 /* Weights of one layer, as its graph selects them. Per-step (depformer) projections are stacked
@@ -97,7 +95,7 @@ static void lower_attention(struct ir_module *mod, struct ir_graph *g, const str
     ir_op(g, OP_KV_WRITE, qkv, -1, -1)->layer = l;
     int attn = ir_value(g, VAL_ACT, D, "l%d.attn", l);
     struct ir_op *op = ir_op(g, OP_ATTENTION, qkv, -1, attn);
-    op->layer = l, op->heads = t->num_heads;
+    op->layer = l;
     snprintf(name, sizeof name, "%s.layers.%d.self_attn.out_proj.weight", prefix, l);
     int proj = ir_value(g, VAL_ACT, D, "l%d.attn_out", l);
     ir_op(g, OP_MATMUL, attn, -1, proj)->weight = layer_matrix(mod, g, D, D, name);

@@ -99,7 +99,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
         } else if ((value = option_value(argc, argv, &i, "--cc"))) {
             opt->build.cc = value;
         } else if (strcmp(a, "--simde") == 0) {
-            opt->emit.simde = opt->build.simde = true;
+            opt->emit.simde = true;
         } else if ((value = option_value(argc, argv, &i, "--dump"))) {
             int k = 1;
             while (k < 6 && strcmp(value, dump_names[k]) != 0)
@@ -125,10 +125,10 @@ static int parse_options(int argc, char **argv, struct options *opt)
     }
     if (!opt->input)
         return option_error("%s", "no input file");
-    opt->build.target = opt->emit.target = target_find(target);
-    if (!opt->build.target)
+    opt->emit.target = target_find(target);
+    if (!opt->emit.target)
         return option_error("unknown target '%s' (native, scalar, avx2, avx512, neon)", target);
-    if (opt->emit.simde && opt->build.target->width == 1)
+    if (opt->emit.simde && opt->emit.target->width == 1)
         return option_error("--simde is for vector targets (avx2, avx512, neon), not '%s'", target);
     opt->emit.source = opt->input;
     return 0;
@@ -170,7 +170,7 @@ static int compile(struct options *opt)
         run_pass(mod, pass_fuse_gating, "fuse_gating");
         run_pass(mod, pass_fuse_rope_kv, "fuse_rope_kv");
     }
-    plan_weights(mod, opt->build.target->width);
+    plan_weights(mod, opt->emit.target->width);
     plan_buffers(mod);
     int status = 0;
     if (opt->dump == DUMP_IR || opt->dump == DUMP_FUSED)

@@ -43,6 +43,17 @@ static const char *flag_value(int argc, char **argv, int *i, const char *flag, b
     return argv[++*i];
 }
 
+/* After a flag's value was read: a missing value, or text where a number was parsed, is a usage
+   error (end: where strtol/strtof stopped, NULL for a text value). */
+static int check_value(const char *cmd, bool missing, const char *v, const char *end)
+{
+    if (missing)
+        return usage_error(cmd, "%s needs a value", v);
+    if (end && (*end || end == v))
+        return usage_error(cmd, "'%s' is not a number", v);
+    return 0;
+}
+
 static bool wants_help(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
@@ -99,6 +110,12 @@ static int load_weights(const struct kiln_model_desc *d, const char *cmd, const 
 }
 
 /* Reads CODES.npy (int32 or int64, [B, num_streams, T]) into int32. */
+/* Element i of an int32 or int64 array. */
+static int64_t code_at(const struct npy_array *a, size_t i)
+{
+    return a->dtype == NPY_I32 ? ((const int32_t *)a->data)[i] : ((const int64_t *)a->data)[i];
+}
+
 static int32_t *read_codes(const struct kiln_model_desc *d, const char *path, int *B, int *T)
 {
     struct npy_array a;
@@ -122,7 +139,7 @@ static int32_t *read_codes(const struct kiln_model_desc *d, const char *path, in
     *B = (int)a.shape[0], *T = (int)a.shape[2];
     int32_t *codes = malloc(a.count * sizeof *codes);
     for (size_t i = 0; codes && i < a.count; i++) {
-        int64_t v = a.dtype == NPY_I32 ? ((int32_t *)a.data)[i] : ((int64_t *)a.data)[i];
+        int64_t v = code_at(&a, i);
         codes[i] = v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : (int32_t)v;
     }
     npy_free(&a);
@@ -154,8 +171,8 @@ static int cmd_forward(const struct kiln_model_desc *d, int argc, char **argv)
             out = v;
         else
             return usage_error("forward", "unknown argument '%s'", argv[i]);
-        if (missing)
-            return usage_error("forward", "%s needs a value", v);
+        if (check_value("forward", missing, v, NULL))
+            return 1;
     }
     if (!weights || !codes_path || !out)
         return usage_error("forward", "%s", "--weights, --codes and --out are required");
@@ -215,7 +232,7 @@ static int32_t *read_user_codes(const struct kiln_model_desc *d, const char *pat
     }
     int32_t *codes = malloc(a.count * sizeof *codes);
     for (size_t i = 0; codes && i < a.count; i++) {
-        int64_t v = a.dtype == NPY_I32 ? ((int32_t *)a.data)[i] : ((int64_t *)a.data)[i];
+        int64_t v = code_at(&a, i);
         if (v < -1 || v >= d->card) {
             fprintf(stderr, "%s generate: error: %s: user code [0, %zu, %zu] = %lld is outside [0, %d) and is not -1\n",
                     prog, path, i / (size_t)a.shape[2], i % (size_t)a.shape[2], (long long)v, d->card);
@@ -273,10 +290,8 @@ static int parse_generate(int argc, char **argv, struct generate_args *a)
             a->progress = true;
         else
             return usage_error("generate", "unknown argument '%s'", argv[i]);
-        if (missing)
-            return usage_error("generate", "%s needs a value", v);
-        if (end && (*end || end == v))
-            return usage_error("generate", "'%s' is not a number", v);
+        if (check_value("generate", missing, v, end))
+            return 1;
     }
     if (!a->out || a->steps < 1 || (!a->weights && !a->random))
         return usage_error("generate", "%s", "--weights W (or --random-weights SEED), --steps N >= 1 and --out are required");
@@ -436,10 +451,8 @@ static int cmd_bench(const struct kiln_model_desc *d, int argc, char **argv)
             opt.json = true;
         else
             return usage_error("bench", "unknown argument '%s'", argv[i]);
-        if (missing)
-            return usage_error("bench", "%s needs a value", v);
-        if (end && (*end || end == v))
-            return usage_error("bench", "'%s' is not a number", v);
+        if (check_value("bench", missing, v, end))
+            return 1;
     }
     if (opt.steps < 1 || opt.threads < 0 || opt.warmup < 0)
         return usage_error("bench", "%s", "--steps must be >= 1; --threads and --warmup >= 0");
