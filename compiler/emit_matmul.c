@@ -8,6 +8,9 @@
 #include <string.h>
 #include "emit_internal.h"
 
+/* The packed x tiles one panel's block passes over at a time: what stays in L2 beside the rest. */
+enum { MATMUL_CHUNK_BYTES = 192 * 1024 };
+
 /* panel_C_MxNR(panel, x, tile): tile[M][NR] = x[M][C] . panel[C][NR], registers only. */
 static void microkernel(struct emitter *e, int C, int M, int NR, char *name, size_t size)
 {
@@ -106,50 +109,72 @@ static void epilogue(FILE *k, const struct ir_graph *g, const struct ir_op *op, 
     }
 }
 
-/* panelacc_C_MxNR(panel, x, kw, acc, first): acc[M][NR] (= if first, else +=) x[M][0:kw] . panel[0:kw][NR],
-   x's rows C floats apart: one column block of a cache-blocked multiplication. Each accumulator
-   continues from the value stored, so the sum over columns keeps its order across blocks. */
-static void accumulating_microkernel(struct emitter *e, int C, int M, int NR, char *name, size_t size)
+/* panelpk_MxNR(panel, xp, kw, acc, first): acc[M][NR] (= if first, else +=) x[M][0:kw] .
+   panel[0:kw][NR], x packed column by column (xp[c][M]), so that the M frames' values of a column
+   share a cache line where rows a multiple of 4 KiB apart would compete for one L1 set. One column
+   block of a cache-blocked multiplication: each accumulator continues from the value stored, so
+   the sum over columns keeps its order. */
+static void tile_kernel(FILE *k, int M, int NR)
 {
-    snprintf(name, size, "panelacc_%d_%dx%d", C, M, NR);
-    if (seen_kernel(e, name))
-        return;
-    FILE *k = e->kernels;
-    fprintf(k, "/* acc[%d][%d] (+)= x[%d][kw] . panel[kw][%d], x rows %d apart */\n", M, NR, M, NR, C);
-    fprintf(k, "static inline void %s(const float *restrict panel, const float *restrict x, int kw, float *restrict acc,\n"
-               "    int first)\n{\n", name);
+    fprintf(k, "static void panelpk_%dx%d(const float *restrict panel, const float *restrict xp, int kw, float *restrict acc,\n"
+               "    int first)\n{\n", M, NR);
     for (int i = 0; i < M; i++)
         fprintf(k, "    vf a%d_0 = first ? vf_zero() : vf_load(acc + %d), a%d_1 = first ? vf_zero() : vf_load(acc + %d + VF_WIDTH);\n",
                 i, i * NR, i, i * NR);
-    fprintf(k, "    for (int c = 0; c < kw; c++) {\n"
-               "        const vf w0 = vf_load(panel + (size_t)c * %d), w1 = vf_load(panel + (size_t)c * %d + VF_WIDTH);\n",
-            NR, NR);
-    for (int i = 0; i < M; i++)
-        fprintf(k, "        { const vf xb = vf_set1(x[%d + c]); a%d_0 = vf_fma(xb, w0, a%d_0); a%d_1 = vf_fma(xb, w1, a%d_1); }\n",
-                i * C, i, i, i, i);
-    fprintf(k, "    }\n");
+    /* two columns per iteration (then the odd one): the loop's own instructions, halved, no
+       longer compete with the FMAs */
+    fprintf(k, "    int c = 0;\n");
+    for (int unroll = 2; unroll >= 1; unroll--) {
+        fprintf(k, "    for (; c + %d <= kw; c += %d) {\n", unroll, unroll);
+        for (int u = 0; u < unroll; u++) {
+            fprintf(k, "        {\n            const vf w0 = vf_load(panel + (size_t)(c + %d) * %d), w1 = vf_load(panel + (size_t)(c + %d) * %d + VF_WIDTH);\n",
+                    u, NR, u, NR);
+            for (int i = 0; i < M; i++)
+                fprintf(k, "            { const vf xb = vf_set1(xp[(c + %d) * %d + %d]); a%d_0 = vf_fma(xb, w0, a%d_0); a%d_1 = vf_fma(xb, w1, a%d_1); }\n",
+                        u, M, i, i, i, i, i);
+            fprintf(k, "        }\n");
+        }
+        fprintf(k, "    }\n");
+    }
     for (int i = 0; i < M; i++)
         fprintf(k, "    vf_store(acc + %d, a%d_0);\n    vf_store(acc + %d + VF_WIDTH, a%d_1);\n", i * NR, i, i * NR, i);
     fprintf(k, "}\n\n");
 }
 
+/* panelpk_NR[m]: the tile kernels of m = 1 to MR frames (a full tile, and the last one's rest). */
+static void tile_kernels(struct emitter *e, int MR, int NR, char *name, size_t size)
+{
+    snprintf(name, size, "panelpk_%d", NR);
+    if (seen_kernel(e, name))
+        return;
+    for (int m = 1; m <= MR; m++)
+        tile_kernel(e->kernels, m, NR);
+    fprintf(e->kernels, "static void (*const %s[%d])(const float *restrict, const float *restrict, int, float *restrict, int) = {\n"
+                        "    NULL", name, MR + 1);
+    for (int m = 1; m <= MR; m++)
+        fprintf(e->kernels, ", panelpk_%dx%d", m, NR);
+    fprintf(e->kernels, "};\n\n");
+}
+
 /* A packed matmul kernel. One frame (T == 1, streaming): each panel streams once through registers.
-   Several frames (a teacher-forced chunk; graphs with rows > 1): cache-blocked, the columns in
-   blocks of KC so that a panel's block stays in L1 while every tile of frames passes over it; the
-   sums wait in `acc` [panels][T][NR] until the last block, then the epilogue runs. A thread keeps
-   the same panels in every block (static schedule), so the blocks need no barrier between them. */
+   Several frames (a teacher-forced chunk; graphs with rows > 1), cache-blocked as in GotoBLAS: the
+   columns in blocks of KC, so that a panel's block (16 KiB) stays in L1 while tiles of MR frames
+   pass over it. Per block, the threads first pack x's tiles together (xp: [tile][kw][m], m = MR
+   but in a shorter last tile); then each takes its panels (static schedule: the same panels in
+   every block, so the sums, [panels][T][NR] in the scratch, need no barrier), over chunks of
+   tiles that stay in L2, prefetching the next panel's block into L2 as it goes. The packed x
+   needs the barrier: the next block's packing overwrites it. The epilogue runs after the last. */
 void packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const struct ir_op *op, const char *name)
 {
     const struct ir_weight *w = &e->mod->weights[op->weight];
-    const int C = w->cols, NR = w->pack_nr, MR = e->target->tile_rows, KC = 4096 / NR;
+    const int C = w->cols, NR = w->pack_nr, MR = e->target->tile_rows, KC = MATMUL_BLOCK_FLOATS / NR;
     const int panels = ir_weight_panels(w) * (op->epilogue == EPI_ROPE_KV ? 3 : 1);
+    const int chunk = MATMUL_CHUNK_BYTES / (KC * MR * (int)sizeof(float)), lines = KC * NR * (int)sizeof(float) / 64;
     const bool scaled = op->scale >= 0, blocked = g->rows > 1;
-    char one[64], acc_one[64], acc_many[64];
+    char one[64], tiles[64];
     microkernel(e, C, 1, NR, one, sizeof one);
-    if (blocked) {
-        accumulating_microkernel(e, C, 1, NR, acc_one, sizeof acc_one);
-        accumulating_microkernel(e, C, MR, NR, acc_many, sizeof acc_many);
-    }
+    if (blocked)
+        tile_kernels(e, MR, NR, tiles, sizeof tiles);
     FILE *k = e->kernels;
     static const char *const what[] = {"out = acc", "out += acc", "out = silu(a) * b", "q, k and v from acc"};
     fprintf(k, "/* matmul of packed W [%d panels][%d][%d] by x[T][%d]%s; epilogue: %s */\n", panels, C, NR, C,
@@ -162,25 +187,44 @@ void packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const str
     else
         fprintf(k, "static void %s(const float *restrict W, const float *restrict x, %sfloat *restrict out, %sint T)\n{\n",
                 name, sparam, accparam);
-    if (blocked)
+    if (blocked) {
         fprintf(k, "    if (T > 1) {\n"
+                   "        float *restrict xp = sums + (size_t)T * %d; /* the packed x block */\n"
+                   "        const int tiles = (T + %d) / %d;\n"
                    "        for (int kc = 0; kc < %d; kc += %d) {\n"
                    "            const int kw = %d - kc < %d ? %d - kc : %d;\n"
-                   "            #pragma omp for schedule(static) nowait\n"
-                   "            for (int p = 0; p < %d; p++) {\n"
-                   "                const float *panel = W + ((size_t)p * %d + kc) * %d;\n"
-                   "                int t0 = 0;\n"
-                   "                for (; t0 + %d <= T; t0 += %d)\n"
-                   "                    %s(panel, x + (size_t)t0 * %d + kc, kw, sums + ((size_t)p * T + t0) * %d, kc == 0);\n"
-                   "                for (; t0 < T; t0++)\n"
-                   "                    %s(panel, x + (size_t)t0 * %d + kc, kw, sums + ((size_t)p * T + t0) * %d, kc == 0);\n"
-                   "            }\n        }\n"
+                   "            #pragma omp for schedule(static)\n"
+                   "            for (int i = 0; i < tiles; i++) {\n"
+                   "                const int m = T - i * %d < %d ? T - i * %d : %d;\n"
+                   "                for (int c = 0; c < kw; c++)\n"
+                   "                    for (int r = 0; r < m; r++)\n"
+                   "                        xp[(size_t)i * kw * %d + c * m + r] = x[((size_t)i * %d + r) * %d + kc + c];\n"
+                   "            }\n"
+                   "            for (int i0 = 0; i0 < tiles; i0 += %d) {\n"
+                   "                const int i1 = i0 + %d < tiles ? i0 + %d : tiles;\n"
+                   "                #pragma omp for schedule(static) nowait\n"
+                   "                for (int p = 0; p < %d; p++) {\n"
+                   "                    const float *panel = W + ((size_t)p * %d + kc) * %d;\n"
+                   "                    const char *next = (const char *)(panel + (size_t)%d * %d);\n"
+                   "                    for (int i = i0; i < i1; i++) { /* (prefetch: the next panel's block into L2, and the next tile's sums) */\n"
+                   "                        for (int l = (i - i0) * %d / (i1 - i0); l < (i - i0 + 1) * %d / (i1 - i0); l++)\n"
+                   "                            __builtin_prefetch(next + l * 64, 0, 2);\n"
+                   "                        const int m = T - i * %d < %d ? T - i * %d : %d;\n"
+                   "                        float *acc = sums + ((size_t)p * T + i * %d) * %d;\n"
+                   "                        for (int l = 0; l < m * %d; l += 16)\n"
+                   "                            __builtin_prefetch(acc + m * %d + l, 1, 3);\n"
+                   "                        %s[m](panel, xp + (size_t)i * kw * %d, kw, acc, kc == 0);\n"
+                   "                    }\n"
+                   "                }\n"
+                   "            }\n"
+                   "            #pragma omp barrier\n"
+                   "        }\n"
                    "        #pragma omp for schedule(static)\n"
                    "        for (int p = 0; p < %d; p++)\n"
                    "            for (int t = 0; t < T; t++) {\n"
                    "                const float *acc = sums + ((size_t)p * T + t) * %d;\n",
-                C, KC, C, KC, C, KC, panels, C, NR, MR, MR, acc_many, C, NR, acc_one, C, NR, panels, NR);
-    if (blocked) {
+                panels * NR, MR - 1, MR, C, KC, C, KC, C, KC, MR, MR, MR, MR, MR, MR, C, chunk, chunk, chunk, panels, C, NR,
+                C, NR, lines, lines, MR, MR, MR, MR, MR, NR, NR, NR, tiles, MR, panels, NR);
         epilogue(k, g, op, w, scaled);
         fprintf(k, "            }\n        return;\n    }\n");
     }

@@ -74,6 +74,12 @@ int ir_weight_panels(const struct ir_weight *w)
     return (w->pack_rows + per_panel - 1) / per_panel;
 }
 
+int ir_matmul_work_len(const struct ir_weight *w, const struct ir_op *op)
+{
+    int panels = ir_weight_panels(w) * (op->epilogue == EPI_ROPE_KV ? 3 : 1);
+    return panels * w->pack_nr + MATMUL_BLOCK_FLOATS / w->pack_nr;
+}
+
 long long ir_weight_storage(const struct ir_weight *w)
 {
     long long numel = ir_weight_numel(w) / (w->step == STEP_TABLE ? w->steps : 1);
@@ -84,8 +90,8 @@ long long ir_weight_storage(const struct ir_weight *w)
 }
 
 /* Every matmul weight of a vector target is packed in panels of two vectors' worth of rows; in a
-   graph that takes several rows per call, the matmul also gets the scratch its cache-blocked form
-   keeps its sums in ([panels][rows][NR], emit_matmul.c). Runs before plan_buffers. */
+   graph that takes several rows per call, the matmul also gets the scratch of its cache-blocked
+   form (ir.h). Runs before plan_buffers. */
 void plan_weights(struct ir_module *mod, int vector_width)
 {
     if (vector_width <= 1)
@@ -102,9 +108,8 @@ void plan_weights(struct ir_module *mod, int vector_width)
             w->pack_rows = op->epilogue == EPI_SILU_GATE ? w->rows / 2 : op->epilogue == EPI_ROPE_KV ? w->rows / 3 : w->rows;
             if (w->step == STEP_ROW_BLOCK)
                 w->step_stride = ir_weight_storage(w) / w->steps;
-            if (graphs[gi]->rows > 1) {
-                int panels = ir_weight_panels(w) * (op->epilogue == EPI_ROPE_KV ? 3 : 1);
-                op->work = ir_value(graphs[gi], VAL_ACT, panels * w->pack_nr, "%s.sums", graphs[gi]->values[op->out].name);
-            }
+            if (graphs[gi]->rows > 1)
+                op->work = ir_value(graphs[gi], VAL_ACT, ir_matmul_work_len(w, op), "%s.sums",
+                                    graphs[gi]->values[op->out].name);
         }
 }

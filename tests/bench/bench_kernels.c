@@ -33,7 +33,7 @@ int main(int argc, char **argv)
         float **w = malloc((size_t)copies * sizeof *w), **wp = malloc((size_t)copies * sizeof *wp);
         float *x = malloc((size_t)512 * C * sizeof *x), *y = malloc((size_t)512 * R * sizeof *y);
         float *y_ref = malloc((size_t)R * sizeof *y_ref);
-        float *sums = aligned_alloc(64, (size_t)panels * BENCH_PACK_NR * 512 * sizeof(float)); /* blocked form */
+        float *sums = aligned_alloc(64, (size_t)bench_kernels[k].scratch * 512 * sizeof(float)); /* blocked form */
         unsigned seed = 1;
         for (int i = 0; i < 512 * C; i++)
             x[i] = (float)((seed = seed * 1103515245u + 12345u) >> 8) / 16777216.0f - 0.5f;

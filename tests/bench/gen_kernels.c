@@ -41,10 +41,12 @@ int main(int argc, char **argv)
         weights[i].pack_nr = 2 * t->width; /* (panels below need pack_rows set first) */
         packed_matmul_kernel(&e, &g, &op, names[i]);
     }
-    printf("struct bench_kernel { int rows, cols; void (*fn)(const float *, const float *, float *, float *, int); };\n");
+    printf("/* scratch: floats of the cache-blocked form's scratch per frame */\n"
+           "struct bench_kernel { int rows, cols, scratch; void (*fn)(const float *, const float *, float *, float *, int); };\n");
     printf("static const struct bench_kernel bench_kernels[] = {\n");
     for (int i = 0; i < n; i++)
-        printf("    {%d, %d, %s},\n", weights[i].rows, weights[i].cols, names[i]);
+        printf("    {%d, %d, %d, %s},\n", weights[i].rows, weights[i].cols,
+               ir_matmul_work_len(&weights[i], &(struct ir_op){.epilogue = EPI_STORE}), names[i]);
     printf("};\n#define BENCH_PACK_NR %d\n#define BENCH_TARGET \"%s\"\n", 2 * t->width, t->name);
     for (int i = 0; i < e.num_kernels; i++)
         free(e.kernel_names[i]);

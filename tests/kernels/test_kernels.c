@@ -23,7 +23,7 @@ int main(void)
         const int panels = (R + NR - 1) / NR, T_MAX = 37;
         float *w = malloc((size_t)R * C * sizeof *w), *wp = malloc((size_t)panels * NR * C * sizeof *wp);
         float *x = malloc((size_t)T_MAX * C * sizeof *x), *y = malloc((size_t)T_MAX * R * sizeof *y);
-        float *sums = malloc((size_t)panels * NR * 512 * sizeof *sums);
+        float *sums = malloc((size_t)bench_kernels[k].scratch * 512 * sizeof *sums);
         for (size_t i = 0; i < (size_t)R * C; i++)
             w[i] = random_uniform(&seed);
         for (size_t i = 0; i < (size_t)T_MAX * C; i++)
