@@ -189,7 +189,7 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
                "            float sum = 0.0f;\n"
                "            int i = 0;\n",
             HD, H, cap, window, HD, q_stride, kernel_name, cap, cap, H, q_stride, HD, cap, window, d, cap, HD, scale);
-    if (e->target->width > 1)
+    if (e->target->width > 1 && cap >= e->target->width) /* (a ring shorter than a vector: all scalar) */
         fprintf(k, "            vf vsum = vf_zero();\n"
                    "            for (; i + VF_WIDTH <= n; i += VF_WIDTH) {\n"
                    "                const vf w = vf_exp(vf_sub(vf_load(weight + i), vf_set1(max)));\n"
