@@ -510,20 +510,24 @@ static void fill_model(struct checker *c, const struct ast_file *top, struct mod
     d->context = m->dep_q;
 }
 
-/* TTT layers rotate pairs within each head (RoPE), so their heads need an even size too. */
+/* TTT layers rotate pairs within each head (RoPE), so their heads need an even size too; their
+   kernels keep a head's rows on the stack (emit_ttt.c), up to TTT_MAX_HEAD_DIM floats. */
 static void check_ttt_heads(struct checker *c)
 {
     if (!ok(c, SCOPE_TEMPORAL, K_DIM) || !ok(c, SCOPE_TEMPORAL, K_NUM_HEADS))
         return;
-    int dim = int_of(c, SCOPE_TEMPORAL, K_DIM), heads = int_of(c, SCOPE_TEMPORAL, K_NUM_HEADS);
-    if (dim % heads != 0 || (dim / heads) % 2 == 0)
+    int dim = int_of(c, SCOPE_TEMPORAL, K_DIM), heads = int_of(c, SCOPE_TEMPORAL, K_NUM_HEADS), hd = dim / heads;
+    if (dim % heads != 0 || (hd % 2 == 0 && hd <= TTT_MAX_HEAD_DIM))
         return;
     for (struct layer_range *r = c->ranges; r; r = r->next) {
-        if (r->mixer.kind == V_CALL) {
-            diag_error(r->loc, "TTT layers need an even head dimension (they apply RoPE); dim / num_heads = %d",
-                       dim / heads);
-            return;
-        }
+        if (r->mixer.kind != V_CALL)
+            continue;
+        if (hd % 2)
+            diag_error(r->loc, "TTT layers need an even head dimension (they apply RoPE); dim / num_heads = %d", hd);
+        else
+            diag_error(r->loc, "TTT layers support head dimensions up to %d; dim / num_heads = %d",
+                       TTT_MAX_HEAD_DIM, hd);
+        return;
     }
 }
 

@@ -347,8 +347,9 @@ static void emit_stream_struct(const struct emitter *e, FILE *out)
             d->kv_capacity);
     int rings = attention_index(e->mod->model, t->num_layers);
     if (t->rope && rings > 0)
-        fprintf(out, "    float rope_cs[%d][%d][2];        /* cos, sin of each position of the current call (RoPE) */\n",
-                t->rows, t->head_dim / 2);
+        fprintf(out, "    float rope_cs[%d][2][%d];       /* RoPE at each position of the current call: [cos_i, cos_i]\n"
+                     "                                        and [-sin_i, sin_i] for each pair i of a head */\n",
+                t->rows, t->head_dim);
     if (rings > 0)
         fprintf(out, "    _Alignas(64) float kv[%d][2][%d][%d];     /* temporal KV: [attention layer][k, v][head * slot][head_dim] */\n",
                 rings, t->heads * t->kv_capacity, t->head_dim);
@@ -401,8 +402,9 @@ static void emit_steps(struct emitter *e, FILE *out)
     if (t->rope && has_attention(m))
         fprintf(out, "    for (int t = 0; t < T; t++) /* once per call, not per layer */\n"
                      "        for (int i = 0; i < %d; i++) {\n"
-                     "            float angle = (float)(pos + t) * rope_freq[i];\n"
-                     "            s->rope_cs[t][i][0] = cosf(angle);\n            s->rope_cs[t][i][1] = sinf(angle);\n"
+                     "            const float angle = (float)(pos + t) * rope_freq[i], c = cosf(angle), sn = sinf(angle);\n"
+                     "            s->rope_cs[t][0][2 * i] = s->rope_cs[t][0][2 * i + 1] = c;\n"
+                     "            s->rope_cs[t][1][2 * i] = -sn;\n            s->rope_cs[t][1][2 * i + 1] = sn;\n"
                      "        }\n",
                 t->head_dim / 2);
     emit_graph_ops(e, out, t, true);
@@ -483,7 +485,8 @@ static void emit_descriptor(const struct emitter *e, FILE *out, const struct emi
             fprintf(out, " + sizeof(((struct %s_stream *)0)->ttt_l%d)", e->name, l);
     fprintf(out, ",\n    .max_rows = %d,\n", mod->temporal.rows);
     fprintf(out, "    .stream_reset = stream_reset,\n    .temporal = temporal,\n"
-                 "    .depformer_step = depformer_step,\n    .stream_advance = stream_advance,\n};\n");
+                 "    .depformer_step = depformer_step,\n    .stream_advance = stream_advance,\n"
+                 "    .softmax_exp = softmax_exp,\n};\n");
     free(first_entry);
 }
 
@@ -545,6 +548,7 @@ void emit_c(const struct ir_module *mod, const struct emit_options *opt, FILE *h
         exit(2);
     }
     emit_steps(&e, steps);
+    kernel_softmax_exp(&e);
     fclose(e.kernels);
     fclose(steps);
 

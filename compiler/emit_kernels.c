@@ -135,7 +135,7 @@ const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const str
             fprintf(k, "        for (int part = 0; part < 2; part++)\n"
                        "            for (int r = 0; r < %d; r += 2) {\n"
                        "                const float *Wr = W + (size_t)(part * %d + r) * %d;\n"
-                       "                const float *cs = rope_cs + ((size_t)t * %d + (r %% %d) / 2) * 2, c = cs[0], sn = cs[1];\n"
+                       "                const float *cs = rope_cs + (size_t)t * %d + r %% %d, c = cs[0], sn = cs[%d + 1];\n"
                        "                float re = %s(Wr, xt)%s, im = %s(Wr + %d, xt)%s;\n"
                        "                float *o = dst[part] + r + (r / %d) * stride[part];\n"
                        "                o[0] = re * c - im * sn;\n"
@@ -143,7 +143,7 @@ const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const str
                        "            }\n"
                        "        for (int r = 0; r < %d; r++)\n"
                        "            dst[2][r + (r / %d) * stride[2]] = %s(W + (size_t)(%d + r) * %d, xt)%s;\n",
-                    D, D, C, g->head_dim / 2, g->head_dim, d, s, d, C, s, HD, D, HD, d, 2 * D, C, s);
+                    D, D, C, 2 * HD, HD, HD, d, s, d, C, s, HD, D, HD, d, 2 * D, C, s);
         else
             fprintf(k, "        for (int part = 0; part < 3; part++)\n"
                        "            for (int r = 0; r < %d; r++)\n"
@@ -273,18 +273,46 @@ const char *kernel_gelu_gate(struct emitter *e, int n)
     return kernel_name;
 }
 
+void kernel_softmax_exp(struct emitter *e)
+{
+    FILE *k = e->kernels;
+    fprintf(k, "/* Sampling (kiln_rt.h softmax_exp): p[i] = exp(logits[i] / temp - max), and their sum. */\n"
+               "static float softmax_exp(const float *logits, int n, float temp, float max, float *p)\n{\n"
+               "    float sum = 0.0f;\n    int i = 0;\n");
+    if (e->target->width > 1)
+        fprintf(k, "    const vf vtemp = vf_set1(temp), vmax = vf_set1(max);\n    vf vsum = vf_zero();\n"
+                   "    for (; i + VF_WIDTH <= n; i += VF_WIDTH) {\n"
+                   "        const vf x = vf_exp(vf_sub(vf_div(vf_load(logits + i), vtemp), vmax));\n"
+                   "        vf_store(p + i, x);\n        vsum = vf_add(vsum, x);\n    }\n"
+                   "    sum = vf_sum(vsum);\n");
+    fprintf(k, "    for (; i < n; i++) {\n        p[i] = expf(logits[i] / temp - max);\n        sum += p[i];\n    }\n"
+               "    return sum;\n}\n\n");
+}
+
+/* Interleaved RoPE on the q and k thirds of qkv: in vectors where a vector never straddles two
+   heads (the head size a multiple of its width), else pair by pair; both round alike. */
 const char *kernel_rope_qk(struct emitter *e, const struct ir_graph *g)
 {
-    if (!seen(e, "rope_qk_%d", g->dim))
-        fprintf(e->kernels,
-                "/* Interleaved RoPE on the q and k thirds of qkv[t][%d] (rope_cs: this call's cos, sin). */\n"
-                "static void %s(float *qkv, const float *restrict rope_cs, int T)\n{\n"
-                "    for (int t = 0; t < T; t++)\n        for (int r = 0; r < %d; r += 2) {\n"
-                "            float *x = qkv + t * %d + r;\n"
-                "            const float *cs = rope_cs + ((size_t)t * %d + (r %% %d) / 2) * 2;\n"
-                "            float c = cs[0], sn = cs[1], re = x[0], im = x[1];\n"
-                "            x[0] = re * c - im * sn;\n            x[1] = re * sn + im * c;\n        }\n}\n\n",
-                3 * g->dim, kernel_name, 2 * g->dim, 3 * g->dim, g->head_dim / 2, g->head_dim);
+    const int D = g->dim, HD = g->head_dim, W = e->target->width;
+    if (seen(e, "rope_qk_%d", D))
+        return kernel_name;
+    FILE *k = e->kernels;
+    fprintf(k, "/* Interleaved RoPE on the q and k thirds of qkv[t][%d] (rope_cs: this call's table). */\n"
+               "static void %s(float *qkv, const float *restrict rope_cs, int T)\n{\n"
+               "    for (int t = 0; t < T; t++)\n", 3 * D, kernel_name);
+    if (W > 1 && HD % W == 0)
+        fprintf(k, "        for (int r = 0; r < %d; r += VF_WIDTH) {\n"
+                   "            const float *c = rope_cs + (size_t)t * %d + r %% %d;\n"
+                   "            vf_store(qkv + t * %d + r, vf_rope(vf_load(qkv + t * %d + r), c, c + %d));\n"
+                   "        }\n}\n\n",
+                2 * D, 2 * HD, HD, 3 * D, 3 * D, HD);
+    else
+        fprintf(k, "        for (int r = 0; r < %d; r += 2) {\n"
+                   "            float *x = qkv + t * %d + r;\n"
+                   "            const float *cs = rope_cs + (size_t)t * %d + r %% %d;\n"
+                   "            float c = cs[0], sn = cs[%d + 1], re = x[0], im = x[1];\n"
+                   "            x[0] = re * c - im * sn;\n            x[1] = re * sn + im * c;\n        }\n}\n\n",
+                2 * D, 3 * D, 2 * HD, HD, HD);
     return kernel_name;
 }
 

@@ -52,7 +52,8 @@ static void microkernel(struct emitter *e, int C, int M, int NR, char *name, siz
 }
 
 /* The epilogue of one tile row `acc` (frame t) of panel p. */
-static void epilogue(FILE *k, const struct ir_graph *g, const struct ir_op *op, const struct ir_weight *w, bool scaled)
+static void epilogue(FILE *k, const struct ir_graph *g, const struct ir_op *op, const struct ir_weight *w, bool scaled,
+                     int width)
 {
     const int NR = w->pack_nr, rows = w->pack_rows, panels = ir_weight_panels(w);
     const char *sc = scaled ? " * s[t]" : "";
@@ -81,28 +82,42 @@ static void epilogue(FILE *k, const struct ir_graph *g, const struct ir_op *op, 
                 sc, NR / 2, sc, rows);
         break;
     case EPI_ROPE_KV: {
-        const int cap = g->kv_capacity;
+        const int cap = g->kv_capacity, HD = g->head_dim;
         fprintf(k, "                const int part = p / %d, r0 = (p %% %d) * %d;\n", panels, panels, NR);
         fprintf(k, "                const int64_t slot = (pos0 + t) %% %d;\n", cap);
         /* k and v rings are head-major: channel r of the slot sits at r + (r / hd) * stride */
         fprintf(k, "                float *dst = part == 0 ? q + (size_t)t * %d : (part == 1 ? k_ring : v_ring) + slot * %d;\n"
                    "                const int stride = part == 0 ? 0 : %d;\n",
-                rows, g->head_dim, (cap - 1) * g->head_dim);
+                rows, HD, (cap - 1) * HD);
+        if (g->rope)
+            fprintf(k, "                const float *cs = rope_cs + (size_t)t * %d; /* [cos, cos], then [-sin, sin] */\n", 2 * HD);
+        if (HD % width == 0) { /* a whole panel in vectors, none straddling two heads */
+            fprintf(k, "                if (r0 + %d <= %d) {\n"
+                       "                    for (int v = 0; v < 2; v++) {\n"
+                       "                        const int r = r0 + v * VF_WIDTH;\n"
+                       "                        vf x = %s;\n",
+                    NR, rows, scaled ? "vf_mul(vf_load(acc + v * VF_WIDTH), vf_set1(s[t]))" : "vf_load(acc + v * VF_WIDTH)");
+            if (g->rope)
+                fprintf(k, "                        if (part < 2)\n"
+                           "                            x = vf_rope(x, cs + r %% %d, cs + %d + r %% %d);\n", HD, HD, HD);
+            fprintf(k, "                        vf_store(dst + r + r / %d * stride, x);\n"
+                       "                    }\n                    continue;\n                }\n", HD);
+        }
         if (g->rope) {
             fprintf(k, "                for (int j = 0; j < %d && r0 + j < %d; j += 2) {\n", NR, rows);
             fprintf(k, "                    const int r = r0 + j;\n                    float re = acc[j]%s, im = acc[j + 1]%s;\n"
+                       "                    float *o = dst + r + (r / %d) * stride;\n"
                        "                    if (part < 2) {\n"
-                       "                        const float *cs = rope_cs + ((size_t)t * %d + (r %% %d) / 2) * 2, c = cs[0], sn = cs[1];\n"
-                       "                        float *o = dst + r + (r / %d) * stride;\n"
+                       "                        const float c = cs[r %% %d], sn = cs[%d + r %% %d + 1];\n"
                        "                        o[0] = re * c - im * sn;\n                        o[1] = re * sn + im * c;\n"
-                       "                    } else {\n                        float *o = dst + r + (r / %d) * stride;\n"
+                       "                    } else {\n"
                        "                        o[0] = re;\n                        o[1] = im;\n"
                        "                    }\n                }\n",
-                    sc, sc, g->head_dim / 2, g->head_dim, g->head_dim, g->head_dim);
+                    sc, sc, HD, HD, HD, HD);
         } else {
             fprintf(k, "                for (int j = 0; j < %d && r0 + j < %d; j++)\n"
                        "                    dst[r0 + j + (r0 + j) / %d * stride] = acc[j]%s;\n",
-                    NR, rows, g->head_dim, sc);
+                    NR, rows, HD, sc);
         }
         break;
     }
@@ -225,7 +240,7 @@ void packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const str
                    "                const float *acc = sums + ((size_t)p * T + t) * %d;\n",
                 panels * NR, MR - 1, MR, C, KC, C, KC, C, KC, MR, MR, MR, MR, MR, MR, C, chunk, chunk, chunk, panels, C, NR,
                 C, NR, lines, lines, MR, MR, MR, MR, MR, NR, NR, NR, tiles, MR, panels, NR);
-        epilogue(k, g, op, w, scaled);
+        epilogue(k, g, op, w, scaled, e->target->width);
         fprintf(k, "            }\n        return;\n    }\n");
     }
     if (!blocked)
@@ -236,6 +251,6 @@ void packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const str
                "        %s(W + (size_t)p * %d * %d, x, acc);\n"
                "        {\n            const int t = 0;\n            {\n",
             panels, NR, one, C, NR);
-    epilogue(k, g, op, w, scaled);
+    epilogue(k, g, op, w, scaled, e->target->width);
     fprintf(k, "            }\n        }\n    }\n}\n\n");
 }

@@ -14,6 +14,10 @@
 #include <string.h>
 #include "emit_internal.h"
 
+#define STRING_(x) #x
+#define STRING(x) STRING_(x)
+#define MAX_HD STRING(TTT_MAX_HEAD_DIM) /* (as text, for the templates below) */
+
 /* Writes tmpl with every "$X" replaced by the value of the substitution named X. */
 struct subst { const char *name; char value[72]; };
 
@@ -55,6 +59,31 @@ static const char *const algebra_scalar[] = {
     "            W[(size_t)i * n_out + o] += a * x[i] * y[o];\n}\n\n",
     "static inline float ttt_dot(const float *a, const float *b, int n)\n{\n"
     "    float s = 0.0f;\n    for (int i = 0; i < n; i++)\n        s += a[i] * b[i];\n    return s;\n}\n\n",
+    "/* LayerNorm statistics: mean and sqrt(biased variance + eps) */\n"
+    "static inline void ttt_ln_stats(const float *x, int n, float eps, float *mu, float *std)\n{\n"
+    "    float m = 0.0f, v = 0.0f;\n    for (int i = 0; i < n; i++)\n        m += x[i];\n    m /= (float)n;\n"
+    "    for (int i = 0; i < n; i++)\n        v += (x[i] - m) * (x[i] - m);\n"
+    "    *mu = m;\n    *std = sqrtf(v / (float)n + eps);\n}\n\n",
+    "static inline void ttt_ln(const float *x, const float *gamma, const float *beta, float eps, float *y, int n)\n{\n"
+    "    float mu, std;\n    ttt_ln_stats(x, n, eps, &mu, &std);\n"
+    "    for (int i = 0; i < n; i++)\n        y[i] = gamma[i] * ((x[i] - mu) / std) + beta[i];\n}\n\n",
+    "/* The gradient of 1/2 |LN(z) - target|^2 with respect to z (ttt.py ln_fused_l2_bwd): a pass for\n"
+    "   the two sums, then one for g, each recomputing xhat and gx rather than keeping them. */\n"
+    "static inline void ttt_ln_l2_grad(const float *z, const float *target, const float *gamma, const float *beta,\n"
+    "    float eps, float *g, int n)\n{\n"
+    "    float mu, std, sum_g = 0.0f, sum_gx = 0.0f;\n"
+    "    ttt_ln_stats(z, n, eps, &mu, &std);\n"
+    "    for (int i = 0; i < n; i++) {\n"
+    "        const float xhat = (z[i] - mu) / std, gx = (gamma[i] * xhat + beta[i] - target[i]) * gamma[i];\n"
+    "        sum_g += gx;\n        sum_gx += gx * xhat;\n    }\n"
+    "    for (int i = 0; i < n; i++) {\n"
+    "        const float xhat = (z[i] - mu) / std, gx = (gamma[i] * xhat + beta[i] - target[i]) * gamma[i];\n"
+    "        g[i] = (1.0f / (float)n) * ((float)n * gx - sum_g - xhat * sum_gx) / std;\n    }\n}\n\n",
+    "/* Interleaved RoPE on the pairs of every head of x[D] (cs: [cos, cos] and [-sin, sin], [2][hd]) */\n"
+    "static inline void ttt_rope(float *x, const float *cs, int D, int hd)\n{\n"
+    "    for (int c = 0; c < D; c += 2) {\n"
+    "        const float co = cs[c % hd], sn = cs[hd + c % hd + 1], x0 = x[c], x1 = x[c + 1];\n"
+    "        x[c] = x0 * co - x1 * sn;\n        x[c + 1] = x1 * co + x0 * sn;\n    }\n}\n\n",
 };
 
 /* The same in the target's vector vocabulary (compiler/target.c): four output vectors at a time, so
@@ -96,6 +125,53 @@ static const char *const algebra_vector[] = {
     "        s1 = vf_fma(vf_load(a + i + VF_WIDTH), vf_load(b + i + VF_WIDTH), s1);\n    }\n"
     "    float s = vf_sum(vf_add(s0, s1));\n"
     "    for (; i < n; i++)\n        s += a[i] * b[i];\n    return s;\n}\n\n",
+    "/* LayerNorm statistics: mean and sqrt(biased variance + eps) */\n"
+    "static inline void ttt_ln_stats(const float *x, int n, float eps, float *mu, float *std)\n{\n"
+    "    vf vs = vf_zero();\n    int i = 0;\n"
+    "    for (; i + VF_WIDTH <= n; i += VF_WIDTH)\n        vs = vf_add(vs, vf_load(x + i));\n"
+    "    float m = vf_sum(vs);\n    for (; i < n; i++)\n        m += x[i];\n    m /= (float)n;\n"
+    "    const vf vm = vf_set1(m);\n    vf vv = vf_zero();\n"
+    "    for (i = 0; i + VF_WIDTH <= n; i += VF_WIDTH) {\n"
+    "        const vf d = vf_sub(vf_load(x + i), vm);\n        vv = vf_fma(d, d, vv);\n    }\n"
+    "    float v = vf_sum(vv);\n    for (; i < n; i++)\n        v += (x[i] - m) * (x[i] - m);\n"
+    "    *mu = m;\n    *std = sqrtf(v / (float)n + eps);\n}\n\n",
+    "static inline void ttt_ln(const float *x, const float *gamma, const float *beta, float eps, float *y, int n)\n{\n"
+    "    float mu, std;\n    ttt_ln_stats(x, n, eps, &mu, &std);\n"
+    "    const vf vmu = vf_set1(mu), vstd = vf_set1(std);\n    int i = 0;\n"
+    "    for (; i + VF_WIDTH <= n; i += VF_WIDTH)\n"
+    "        vf_store(y + i, vf_add(vf_mul(vf_load(gamma + i), vf_div(vf_sub(vf_load(x + i), vmu), vstd)), vf_load(beta + i)));\n"
+    "    for (; i < n; i++)\n        y[i] = gamma[i] * ((x[i] - mu) / std) + beta[i];\n}\n\n",
+    "/* The gradient of 1/2 |LN(z) - target|^2 with respect to z (ttt.py ln_fused_l2_bwd), as above */\n"
+    "static inline void ttt_ln_l2_grad(const float *z, const float *target, const float *gamma, const float *beta,\n"
+    "    float eps, float *g, int n)\n{\n"
+    "    float mu, std;\n    ttt_ln_stats(z, n, eps, &mu, &std);\n"
+    "    const vf vmu = vf_set1(mu), vstd = vf_set1(std);\n    vf vg = vf_zero(), vgx = vf_zero();\n    int i = 0;\n"
+    "    for (; i + VF_WIDTH <= n; i += VF_WIDTH) {\n"
+    "        const vf xhat = vf_div(vf_sub(vf_load(z + i), vmu), vstd), gm = vf_load(gamma + i);\n"
+    "        const vf gx = vf_mul(vf_sub(vf_add(vf_mul(gm, xhat), vf_load(beta + i)), vf_load(target + i)), gm);\n"
+    "        vg = vf_add(vg, gx);\n        vgx = vf_fma(gx, xhat, vgx);\n    }\n"
+    "    float sum_g = vf_sum(vg), sum_gx = vf_sum(vgx);\n"
+    "    for (; i < n; i++) {\n"
+    "        const float xhat = (z[i] - mu) / std, gx = (gamma[i] * xhat + beta[i] - target[i]) * gamma[i];\n"
+    "        sum_g += gx;\n        sum_gx += gx * xhat;\n    }\n"
+    "    const vf inv_n = vf_set1(1.0f / (float)n), vn = vf_set1((float)n), vsg = vf_set1(sum_g), vsgx = vf_set1(sum_gx);\n"
+    "    for (i = 0; i + VF_WIDTH <= n; i += VF_WIDTH) {\n"
+    "        const vf xhat = vf_div(vf_sub(vf_load(z + i), vmu), vstd), gm = vf_load(gamma + i);\n"
+    "        const vf gx = vf_mul(vf_sub(vf_add(vf_mul(gm, xhat), vf_load(beta + i)), vf_load(target + i)), gm);\n"
+    "        vf_store(g + i, vf_div(vf_mul(inv_n, vf_sub(vf_sub(vf_mul(vn, gx), vsg), vf_mul(xhat, vsgx))), vstd));\n    }\n"
+    "    for (; i < n; i++) {\n"
+    "        const float xhat = (z[i] - mu) / std, gx = (gamma[i] * xhat + beta[i] - target[i]) * gamma[i];\n"
+    "        g[i] = (1.0f / (float)n) * ((float)n * gx - sum_g - xhat * sum_gx) / std;\n    }\n}\n\n",
+    "/* Interleaved RoPE on the pairs of every head of x[D] (cs: [cos, cos] and [-sin, sin], [2][hd]);\n"
+    "   in vectors where none straddles two heads. */\n"
+    "static inline void ttt_rope(float *x, const float *cs, int D, int hd)\n{\n"
+    "    if (hd % VF_WIDTH == 0) {\n"
+    "        for (int c = 0; c < D; c += VF_WIDTH)\n"
+    "            vf_store(x + c, vf_rope(vf_load(x + c), cs + c % hd, cs + hd + c % hd));\n"
+    "        return;\n    }\n"
+    "    for (int c = 0; c < D; c += 2) {\n"
+    "        const float co = cs[c % hd], sn = cs[hd + c % hd + 1], x0 = x[c], x1 = x[c + 1];\n"
+    "        x[c] = x0 * co - x1 * sn;\n        x[c + 1] = x1 * co + x0 * sn;\n    }\n}\n\n",
 };
 
 /* Helpers every TTT kernel shares; written once per file (after the linear algebra). */
@@ -111,25 +187,6 @@ static const char *const common[] = {
     "    const float *rope_inv_freq;              /* [hd / 2]: 1 / base^(2i / hd) */\n"
     "    float base_lr, eps;\n"
     "};\n\n",
-    "/* LayerNorm statistics: mean and sqrt(biased variance + eps) */\n"
-    "static inline void ttt_ln_stats(const float *x, int n, float eps, float *mu, float *std)\n{\n"
-    "    float m = 0.0f, v = 0.0f;\n    for (int i = 0; i < n; i++)\n        m += x[i];\n    m /= (float)n;\n"
-    "    for (int i = 0; i < n; i++)\n        v += (x[i] - m) * (x[i] - m);\n"
-    "    *mu = m;\n    *std = sqrtf(v / (float)n + eps);\n}\n\n",
-    "static inline void ttt_ln(const float *x, const float *gamma, const float *beta, float eps, float *y, int n)\n{\n"
-    "    float mu, std;\n    ttt_ln_stats(x, n, eps, &mu, &std);\n"
-    "    for (int i = 0; i < n; i++)\n        y[i] = gamma[i] * ((x[i] - mu) / std) + beta[i];\n}\n\n",
-    "/* The gradient of 1/2 |LN(z) - target|^2 with respect to z (ttt.py ln_fused_l2_bwd). */\n"
-    "static inline void ttt_ln_l2_grad(const float *z, const float *target, const float *gamma, const float *beta,\n"
-    "    float eps, float *g, int n)\n{\n"
-    "    float mu, std, sum_g = 0.0f, sum_gx = 0.0f, xhat[512], gx[512];\n"
-    "    ttt_ln_stats(z, n, eps, &mu, &std);\n"
-    "    for (int i = 0; i < n; i++) {\n"
-    "        xhat[i] = (z[i] - mu) / std;\n"
-    "        gx[i] = (gamma[i] * xhat[i] + beta[i] - target[i]) * gamma[i];\n"
-    "        sum_g += gx[i];\n        sum_gx += gx[i] * xhat[i];\n    }\n"
-    "    for (int i = 0; i < n; i++)\n"
-    "        g[i] = (1.0f / (float)n) * ((float)n * gx[i] - sum_g - xhat[i] * sum_gx) / std;\n}\n\n",
     "static inline float ttt_gelu(float x)\n{\n"
     "    return 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));\n}\n\n",
     "/* Megatron's tanh-GELU derivative, as ttt.py's gelu_bwd */\n"
@@ -157,12 +214,13 @@ static const char *const common[] = {
     "        } else {\n"
     "            memcpy(q, xq + (size_t)t * D, (size_t)D * sizeof(float));\n"
     "            memcpy(k, xk + (size_t)t * D, (size_t)D * sizeof(float));\n        }\n"
-    "        float pos = (float)((pos0 + t) % b);\n"
-    "        for (int c = 0; c < D; c += 2) {\n"
-    "            float angle = pos * p->rope_inv_freq[(c % hd) / 2], cs = cosf(angle), sn = sinf(angle);\n"
-    "            float q0 = q[c], q1 = q[c + 1], k0 = k[c], k1 = k[c + 1];\n"
-    "            q[c] = q0 * cs - q1 * sn;\n            q[c + 1] = q1 * cs + q0 * sn;\n"
-    "            k[c] = k0 * cs - k1 * sn;\n            k[c + 1] = k1 * cs + k0 * sn;\n        }\n    }\n"
+    "        const float pos = (float)((pos0 + t) % b);\n"
+    "        float cs[2 * " MAX_HD "]; /* RoPE at pos, the same for every head: [cos, cos] x hd / 2, then [-sin, sin] */\n"
+    "        for (int i = 0; i < hd / 2; i++) {\n"
+    "            const float angle = pos * p->rope_inv_freq[i], c = cosf(angle), sn = sinf(angle);\n"
+    "            cs[2 * i] = cs[2 * i + 1] = c;\n            cs[hd + 2 * i] = -sn;\n            cs[hd + 2 * i + 1] = sn;\n"
+    "        }\n"
+    "        ttt_rope(q, cs, D, hd);\n        ttt_rope(k, cs, D, hd);\n    }\n"
     "    if (!xk && ks > 1) { /* keep the last ks - 1 rows of (history, xq) */\n"
     "        for (int j = 0; j < ks - 1; j++) {\n"
     "            int r = T - (ks - 1) + j;\n"

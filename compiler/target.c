@@ -14,7 +14,7 @@ static const struct target targets[] = {
      .sum = "__m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));\n"
             "    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));\n"
             "    return _mm_cvtss_f32(_mm_add_ss(lo, _mm_movehdup_ps(lo)));",
-     .floor = "_mm256_floor_ps(x)",
+     .floor = "_mm256_floor_ps(x)", .swap_pairs = "_mm256_permute_ps(v, 0xB1)",
      .pow2i = "_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(_mm256_add_ps(n, "
               "_mm256_set1_ps(12582912.0f))), _mm256_set1_epi32(127 - 0x4B400000)), 23))"},
     {.name = "avx512", .cflags = "-mavx512f -mavx512bw -mavx512vl -mavx512vnni -mfma", .width = 16, .tile_rows = 8,
@@ -25,7 +25,7 @@ static const struct target targets[] = {
      .zero = "_mm512_setzero_ps()", .fma = "_mm512_fmadd_ps(a, b, c)", .add = "_mm512_add_ps(a, b)",
      .sub = "_mm512_sub_ps(a, b)", .mul = "_mm512_mul_ps(a, b)", .max = "_mm512_max_ps(a, b)", .min = "_mm512_min_ps(a, b)",
      .div = "_mm512_div_ps(a, b)", .sum = "return _mm512_reduce_add_ps(v);",
-     .floor = "_mm512_roundscale_ps(x, 0x09)",
+     .floor = "_mm512_roundscale_ps(x, 0x09)", .swap_pairs = "_mm512_shuffle_ps(v, v, 0xB1)",
      .pow2i = "_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_castps_si512(_mm512_add_ps(n, "
               "_mm512_set1_ps(12582912.0f))), _mm512_set1_epi32(127 - 0x4B400000)), 23))"},
     {.name = "neon", .cflags = "-march=armv8.2-a+dotprod+fp16", .width = 4, .tile_rows = 8, .features = "neon",
@@ -34,6 +34,7 @@ static const struct target targets[] = {
      .vtype = "float32x4_t", .load = "vld1q_f32(p)", .store = "vst1q_f32(p, v)", .set1 = "vdupq_n_f32(x)",
      .zero = "vdupq_n_f32(0.0f)", .fma = "vfmaq_f32(c, a, b)", .add = "vaddq_f32(a, b)", .sub = "vsubq_f32(a, b)",
      .mul = "vmulq_f32(a, b)", .max = "vmaxq_f32(a, b)", .min = "vminq_f32(a, b)", .div = "vdivq_f32(a, b)", .sum = "return vaddvq_f32(v);", .floor = "vrndmq_f32(x)",
+     .swap_pairs = "vrev64q_f32(v)",
      .pow2i = "vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vreinterpretq_s32_f32(vaddq_f32(n, "
               "vdupq_n_f32(12582912.0f))), vdupq_n_s32(127 - 0x4B400000)), 23))"},
 };
@@ -85,16 +86,23 @@ void target_emit_vocabulary(FILE *out, const struct target *t, bool simde)
                      "        x[i] /= y[i];\n    return vf_load(x);\n}\n");
     fprintf(out, "static inline vf vf_floor(vf x) { return %s; }\n", t->floor);
     fprintf(out, "static inline vf vf_pow2i(vf n) { return %s; }\n", t->pow2i);
-    /* e^x = 2^n 2^f, x log2(e) = n + f, f in [0, 1): 2^f by its Taylor series to degree 9 (relative
-       error below 1e-8); x is clamped to where e^x is a normal float. */
+    fprintf(out, "static inline vf vf_swap_pairs(vf v) { return %s; }\n", t->swap_pairs);
+    /* Interleaved RoPE of the pairs (x[2i], x[2i + 1]), from a table of [cos, cos] and [-sin, sin]:
+       x * c + swap(x) * s, rounded as the scalar re * cos - im * sin and re * sin + im * cos are. */
+    fprintf(out, "static inline vf vf_rope(vf x, const float *c, const float *s)\n{\n"
+                 "    return vf_add(vf_mul(x, vf_load(c)), vf_mul(vf_swap_pairs(x), vf_load(s)));\n}\n");
+    /* e^x = 2^n e^r with n = floor(x log2(e)) and r = x - n ln(2) in [0, ln 2), n ln(2) taken off in
+       two parts (Cody and Waite: the high part has few bits, so n times it is exact); e^r by its
+       Taylor series to degree 9 (truncation below 1e-8 relative). x is clamped to where e^x is a
+       normal float. */
     fprintf(out, "static inline vf vf_exp(vf x)\n{\n"
                  "    x = vf_max(vf_min(x, vf_set1(88.0f)), vf_set1(-87.0f));\n"
-                 "    const vf y = vf_mul(x, vf_set1(1.44269504f)), n = vf_floor(y), f = vf_sub(y, n);\n"
-                 "    static const float c[10] = {1.0f, 0.693147181f, 0.240226507f, 0.0555041087f, 0.00961812911f,\n"
-                 "                                0.00133335581f, 0.000154035304f, 1.52527339e-05f, 1.32154867e-06f,\n"
-                 "                                1.01780860e-07f};\n"
+                 "    const vf n = vf_floor(vf_mul(x, vf_set1(1.44269504f)));\n"
+                 "    const vf r = vf_fma(n, vf_set1(-1.42860677e-06f), vf_fma(n, vf_set1(-0.693145751953125f), x));\n"
+                 "    static const float c[10] = {1.0f, 1.0f, 1.0f / 2, 1.0f / 6, 1.0f / 24, 1.0f / 120, 1.0f / 720,\n"
+                 "                                1.0f / 5040, 1.0f / 40320, 1.0f / 362880};\n"
                  "    vf p = vf_set1(c[9]);\n"
-                 "    for (int k = 8; k >= 0; k--)\n        p = vf_fma(p, f, vf_set1(c[k]));\n"
+                 "    for (int k = 8; k >= 0; k--)\n        p = vf_fma(p, r, vf_set1(c[k]));\n"
                  "    return vf_mul(p, vf_pow2i(n));\n}\n\n");
     if (t->sum && !simde) /* (SIMDe lacks some reductions: then through memory) */
         fprintf(out, "static inline float vf_sum(vf v)\n{\n    %s\n}\n\n", t->sum);

@@ -23,6 +23,7 @@ struct target {
     const char *sum;                 /* body of float vf_sum(vf v), native builds; NULL: through memory */
     const char *floor;               /* (x): round toward minus infinity */
     const char *pow2i;               /* (n): 2^n for a vector of integral n in [-126, 127] */
+    const char *swap_pairs;          /* (v): lanes 2i and 2i + 1 exchanged (interleaved RoPE) */
 };
 
 /* The target named `name` ("native" resolves to the best target this host runs), or NULL. */

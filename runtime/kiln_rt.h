@@ -68,6 +68,9 @@ struct kiln_model_desc {
     /* Positions the stream as if `frames` frames had been stepped (the KV ring marked full with
        whatever it holds): for benchmarks at a given context. */
     void (*stream_advance)(void *stream, int64_t frames);
+    /* Sampling's reduction in the target's vectors: p[i] = exp(logits[i] / temp - max) for i < n;
+       returns their sum. */
+    float (*softmax_exp)(const float *logits, int n, float temp, float max, float *p);
 };
 
 /* Loaded weights: the generated weight struct filled with pointers into one aligned f32 arena. */

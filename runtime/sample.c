@@ -70,16 +70,14 @@ static void select_top_k(const float *p, int *index, int n, int k)
     }
 }
 
-int sample_token(const float *logits, int n, float temp, int top_k, struct kiln_rng *rng, float *p, int *index)
+int sample_token(const float *logits, int n, float temp, int top_k, struct kiln_rng *rng, float *p, int *index,
+                 float (*softmax_exp)(const float *logits, int n, float temp, float max, float *p))
 {
     if (temp <= 0.0f)
         return sample_argmax(logits, n);
-    float max = logits[sample_argmax(logits, n)] / temp, sum = 0.0f;
-    for (int i = 0; i < n; i++) {
-        p[i] = expf(logits[i] / temp - max);
-        sum += p[i];
+    const float sum = softmax_exp(logits, n, temp, logits[sample_argmax(logits, n)] / temp, p);
+    for (int i = 0; i < n; i++)
         index[i] = i;
-    }
     int k = top_k <= 0 || top_k > n ? n : top_k;
     if (k < n)
         select_top_k(p, index, n, k);

@@ -14,7 +14,8 @@ int sample_argmax(const float *x, int n);
 /* Moshi's sample_token on logits[n]: temp <= 0 -> argmax (first maximum); else
    p = softmax(logits / temp), keep the top_k largest (top_k <= 0 or >= n: all), and draw
    argmax_i p_i / E_i with E_i ~ Exp(1) (the exponential race, a categorical draw).
-   scratch_p[n] and scratch_index[n] are the caller's, so that sampling never allocates. */
+   scratch_p[n] and scratch_index[n] are the caller's, so that sampling never allocates. softmax_exp
+   is the model's (kiln_rt.h): the exponentials in the target's vectors. */
 int sample_token(const float *logits, int n, float temp, int top_k, struct kiln_rng *rng, float *scratch_p,
-                 int *scratch_index);
+                 int *scratch_index, float (*softmax_exp)(const float *logits, int n, float temp, float max, float *p));
 #endif

@@ -1,7 +1,8 @@
 /* test_kernels.c: every packed matmul kernel in the file given with -include (gen_kernels' output for
  * one target) against a plain double-precision matmul, on random weights and inputs, for frame
  * counts 1 (the streaming form) to 37 (the cache-blocked form with full and partial tiles). The
- * shapes are odd on purpose: rows not a multiple of the panel, columns not a multiple of anything. */
+ * shapes are odd on purpose: rows not a multiple of the panel, columns not a multiple of anything.
+ * Also the sampling's exponentials (softmax_exp, the vector exp) against libm's. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +15,31 @@ static float random_uniform(unsigned *seed)
     return (float)(*seed >> 8) / 16777216.0f - 0.5f;
 }
 
+/* p[i] = exp(logits[i] / temp - max) and their sum, on an odd length, against exp in double. */
+static void test_softmax_exp(unsigned *seed)
+{
+    enum { N = 2051 };
+    static float logits[N], p[N];
+    const float temp = 0.7f;
+    float max = -INFINITY;
+    for (int i = 0; i < N; i++)
+        logits[i] = 20.0f * random_uniform(seed), max = fmaxf(max, logits[i]);
+    const float sum = softmax_exp(logits, N, temp, max / temp, p);
+    double ref_sum = 0, max_err = 0;
+    for (int i = 0; i < N; i++) {
+        const double ref = exp((double)(logits[i] / temp - max / temp));
+        ref_sum += ref;
+        max_err = fmax(max_err, fabs(p[i] - ref) / ref);
+    }
+    CHECK(max_err <= 2e-7, "%s softmax_exp: relative error %g", BENCH_TARGET, max_err);
+    CHECK(fabs(sum - ref_sum) <= 1e-5 * ref_sum, "%s softmax_exp: sum %g, want %g", BENCH_TARGET, sum, ref_sum);
+}
+
 int main(void)
 {
     static const int frames[] = {1, 2, 5, 7, 13, 37};
     unsigned seed = 7;
+    test_softmax_exp(&seed);
     for (size_t k = 0; k < sizeof bench_kernels / sizeof bench_kernels[0]; k++) {
         const int R = bench_kernels[k].rows, C = bench_kernels[k].cols, NR = BENCH_PACK_NR;
         const int panels = (R + NR - 1) / NR, T_MAX = 37;
