@@ -44,7 +44,18 @@ static void expand(FILE *out, const char *tmpl, const struct subst *subs, int n)
     }
 }
 
-/* The inner loop's linear algebra, plain: y = x W (+ b), W += a x^T y, x . y. */
+/* tanh-GELU and its derivative, one value (the vector forms' tails call them too). */
+static const char *const gelu_scalar[] = {
+    "static inline float ttt_gelu(float x)\n{\n"
+    "    return 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));\n}\n\n",
+    "/* Megatron's tanh-GELU derivative, as ttt.py's gelu_bwd */\n"
+    "static inline float ttt_gelu_grad(float x)\n{\n"
+    "    float t = tanhf(0.79788456f * x * (1.0f + 0.044715f * x * x));\n"
+    "    return 0.5f * x * ((1.0f - t * t) * (0.79788456f + 0.1070322243f * x * x)) + 0.5f * (1.0f + t);\n}\n\n",
+};
+
+/* The inner loop's linear algebra, plain: y = x W (+ b), W += a x^T y, x . y, y += a x, and GELU
+   (and its derivative) over a row. */
 static const char *const algebra_scalar[] = {
     "/* y[n_out] = x[n_in] W[n_in][n_out] (+ bias) */\n"
     "static inline void ttt_vec_mat(const float *restrict x, const float *restrict W, const float *restrict bias,\n"
@@ -84,6 +95,13 @@ static const char *const algebra_scalar[] = {
     "    for (int c = 0; c < D; c += 2) {\n"
     "        const float co = cs[c % hd], sn = cs[hd + c % hd + 1], x0 = x[c], x1 = x[c + 1];\n"
     "        x[c] = x0 * co - x1 * sn;\n        x[c + 1] = x1 * co + x0 * sn;\n    }\n}\n\n",
+    "/* y[n] += a x[n] */\n"
+    "static inline void ttt_axpy(float *restrict y, float a, const float *restrict x, int n)\n{\n"
+    "    for (int i = 0; i < n; i++)\n        y[i] += a * x[i];\n}\n\n",
+    "static inline void ttt_gelu_n(const float *z, float *x, int n)\n{\n"
+    "    for (int i = 0; i < n; i++)\n        x[i] = ttt_gelu(z[i]);\n}\n\n",
+    "static inline void ttt_gelu_grad_n(const float *z, float *d, int n)\n{\n"
+    "    for (int i = 0; i < n; i++)\n        d[i] = ttt_gelu_grad(z[i]);\n}\n\n",
 };
 
 /* The same in the target's vector vocabulary (compiler/target.c): four output vectors at a time, so
@@ -172,6 +190,29 @@ static const char *const algebra_vector[] = {
     "    for (int c = 0; c < D; c += 2) {\n"
     "        const float co = cs[c % hd], sn = cs[hd + c % hd + 1], x0 = x[c], x1 = x[c + 1];\n"
     "        x[c] = x0 * co - x1 * sn;\n        x[c + 1] = x1 * co + x0 * sn;\n    }\n}\n\n",
+    "/* y[n] += a x[n] */\n"
+    "static inline void ttt_axpy(float *restrict y, float a, const float *restrict x, int n)\n{\n"
+    "    const vf va = vf_set1(a);\n    int i = 0;\n"
+    "    for (; i + VF_WIDTH <= n; i += VF_WIDTH)\n        vf_store(y + i, vf_fma(va, vf_load(x + i), vf_load(y + i)));\n"
+    "    for (; i < n; i++)\n        y[i] += a * x[i];\n}\n\n",
+    "/* tanh(u) = 1 - 2 / (e^(2u) + 1): what GELU needs (1 + tanh, 1 - tanh^2) to an absolute 1e-7 */\n"
+    "static inline vf ttt_vtanh(vf u)\n{\n"
+    "    return vf_sub(vf_set1(1.0f), vf_div(vf_set1(2.0f), vf_add(vf_exp(vf_add(u, u)), vf_set1(1.0f))));\n}\n\n",
+    "static inline void ttt_gelu_n(const float *z, float *x, int n)\n{\n"
+    "    int i = 0;\n"
+    "    for (; i + VF_WIDTH <= n; i += VF_WIDTH) {\n"
+    "        const vf v = vf_load(z + i);\n"
+    "        const vf u = vf_mul(vf_set1(0.7978845608f), vf_add(v, vf_mul(vf_set1(0.044715f), vf_mul(v, vf_mul(v, v)))));\n"
+    "        vf_store(x + i, vf_mul(vf_mul(vf_set1(0.5f), v), vf_add(vf_set1(1.0f), ttt_vtanh(u))));\n    }\n"
+    "    for (; i < n; i++)\n        x[i] = ttt_gelu(z[i]);\n}\n\n",
+    "static inline void ttt_gelu_grad_n(const float *z, float *d, int n)\n{\n"
+    "    int i = 0;\n"
+    "    for (; i + VF_WIDTH <= n; i += VF_WIDTH) {\n"
+    "        const vf v = vf_load(z + i), v2 = vf_mul(v, v);\n"
+    "        const vf t = ttt_vtanh(vf_mul(vf_mul(vf_set1(0.79788456f), v), vf_add(vf_set1(1.0f), vf_mul(vf_set1(0.044715f), v2))));\n"
+    "        const vf slope = vf_mul(vf_sub(vf_set1(1.0f), vf_mul(t, t)), vf_add(vf_set1(0.79788456f), vf_mul(vf_set1(0.1070322243f), v2)));\n"
+    "        vf_store(d + i, vf_add(vf_mul(vf_mul(vf_set1(0.5f), v), slope), vf_mul(vf_set1(0.5f), vf_add(vf_set1(1.0f), t))));\n    }\n"
+    "    for (; i < n; i++)\n        d[i] = ttt_gelu_grad(z[i]);\n}\n\n",
 };
 
 /* Helpers every TTT kernel shares; written once per file (after the linear algebra). */
@@ -187,12 +228,6 @@ static const char *const common[] = {
     "    const float *rope_inv_freq;              /* [hd / 2]: 1 / base^(2i / hd) */\n"
     "    float base_lr, eps;\n"
     "};\n\n",
-    "static inline float ttt_gelu(float x)\n{\n"
-    "    return 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));\n}\n\n",
-    "/* Megatron's tanh-GELU derivative, as ttt.py's gelu_bwd */\n"
-    "static inline float ttt_gelu_grad(float x)\n{\n"
-    "    float t = tanhf(0.79788456f * x * (1.0f + 0.044715f * x * x));\n"
-    "    return 0.5f * x * ((1.0f - t * t) * (0.79788456f + 0.1070322243f * x * x)) + 0.5f * (1.0f + t);\n}\n\n",
     "/* tok_i = max(0, 1 / (i + 1) + learnable_token_idx[i]) */\n"
     "static inline float ttt_token_scale(const struct ttt_weights *p, int i)\n{\n"
     "    float t = 1.0f / (float)(i + 1) + p->token_idx[i];\n    return t > 0.0f ? t : 0.0f;\n}\n\n",
@@ -306,15 +341,15 @@ static const struct { const char *name, *text; } linear_parts[] = {
             "                ttt_vec_mat(q, W, c, z, HD, HD);\n                ttt_vec_mat(q, GW, gc, corr, HD, HD);\n"
             "                for (int j = 0; j <= i; j++) {\n"
             "                    float a = lr[j] * (ttt_dot(q, K + (size_t)(t0 + j) * D + h * HD, HD) + 1.0f);\n"
-            "                    for (int e = 0; e < HD; e++)\n                        corr[e] += a * g[j * HD + e];\n"
+            "                    ttt_axpy(corr, a, g + j * HD, HD);\n"
             "                }\n"
-            "                for (int e = 0; e < HD; e++)\n                    z[e] -= tok * corr[e];\n"
+            "                ttt_axpy(z, -tok, corr, HD);\n"
             "                ttt_ln(z, gamma, beta, p->eps, o, HD);\n"
-            "                for (int e = 0; e < HD; e++)\n                    o[e] += q[e];\n"},
+            "                ttt_axpy(o, 1.0f, q, HD);\n"},
     {"ACCUMULATE", "                ttt_rank1(GW, lr[j], k, g + j * HD, HD, HD);\n"
-                   "                for (int e = 0; e < HD; e++)\n                    gc[e] += lr[j] * g[j * HD + e];\n"},
-    {"COMMIT", "                for (int e = 0; e < HD * HD; e++)\n                    W[e] -= tok * GW[e], GW[e] = 0.0f;\n"
-               "                for (int e = 0; e < HD; e++)\n                    c[e] -= tok * gc[e], gc[e] = 0.0f;\n"},
+                   "                ttt_axpy(gc, lr[j], g + j * HD, HD);\n"},
+    {"COMMIT", "                ttt_axpy(W, -tok, GW, HD * HD);\n                memset(GW, 0, HD * HD * sizeof *GW);\n"
+               "                ttt_axpy(c, -tok, gc, HD);\n                memset(gc, 0, HD * sizeof *gc);\n"},
 };
 
 static const char mlp_state[] =
@@ -337,34 +372,34 @@ static const struct { const char *name, *text; } mlp_parts[] = {
              "            float *Z1 = piece, *X2 = Z1 + MB * F, *G1 = X2 + MB * F, *G2 = G1 + MB * F;\n"},
     {"GRAD", "                float z2[HD];\n"
              "                ttt_vec_mat(k, W1, c1, Z1 + j * F, HD, F);\n"
-             "                for (int e = 0; e < F; e++)\n                    X2[j * F + e] = ttt_gelu(Z1[j * F + e]);\n"
+             "                ttt_gelu_n(Z1 + j * F, X2 + j * F, F);\n"
              "                ttt_vec_mat(X2 + j * F, W2, c2, z2, F, HD);\n"
              "                ttt_ln_l2_grad(z2, target, gamma, beta, p->eps, G2 + j * HD, HD);\n"
+             "                float slope[F];\n                ttt_gelu_grad_n(Z1 + j * F, slope, F);\n"
              "                for (int r = 0; r < F; r++)\n"
-             "                    G1[j * F + r] = ttt_dot(G2 + j * HD, W2 + (size_t)r * HD, HD) * ttt_gelu_grad(Z1[j * F + r]);\n"},
+             "                    G1[j * F + r] = ttt_dot(G2 + j * HD, W2 + (size_t)r * HD, HD) * slope[r];\n"},
     {"ROW", "                float z1[F], corr1[F], x2[F], z2[HD], corr2[HD];\n"
             "                ttt_vec_mat(q, W1, c1, z1, HD, F);\n                ttt_vec_mat(q, GW1, gc1, corr1, HD, F);\n"
             "                for (int j = 0; j <= i; j++) {\n"
             "                    float a = lr[j] * (ttt_dot(q, K + (size_t)(t0 + j) * D + h * HD, HD) + 1.0f);\n"
-            "                    for (int e = 0; e < F; e++)\n                        corr1[e] += a * G1[j * F + e];\n"
+            "                    ttt_axpy(corr1, a, G1 + j * F, F);\n"
             "                }\n"
-            "                for (int e = 0; e < F; e++)\n                    x2[e] = ttt_gelu(z1[e] - tok * corr1[e]);\n"
+            "                ttt_axpy(z1, -tok, corr1, F);\n                ttt_gelu_n(z1, x2, F);\n"
             "                ttt_vec_mat(x2, W2, c2, z2, F, HD);\n                ttt_vec_mat(x2, GW2, gc2, corr2, F, HD);\n"
             "                for (int j = 0; j <= i; j++) {\n"
             "                    float a = lr[j] * (ttt_dot(x2, X2 + j * F, F) + 1.0f);\n"
-            "                    for (int e = 0; e < HD; e++)\n                        corr2[e] += a * G2[j * HD + e];\n"
+            "                    ttt_axpy(corr2, a, G2 + j * HD, HD);\n"
             "                }\n"
-            "                for (int e = 0; e < HD; e++)\n                    z2[e] -= tok * corr2[e];\n"
+            "                ttt_axpy(z2, -tok, corr2, HD);\n"
             "                ttt_ln(z2, gamma, beta, p->eps, o, HD);\n"
-            "                for (int e = 0; e < HD; e++)\n                    o[e] += q[e];\n"},
+            "                ttt_axpy(o, 1.0f, q, HD);\n"},
     {"ACCUMULATE", "                ttt_rank1(GW1, lr[j], k, G1 + j * F, HD, F);\n"
                    "                ttt_rank1(GW2, lr[j], X2 + j * F, G2 + j * HD, F, HD);\n"
-                   "                for (int e = 0; e < F; e++)\n                    gc1[e] += lr[j] * G1[j * F + e];\n"
-                   "                for (int e = 0; e < HD; e++)\n                    gc2[e] += lr[j] * G2[j * HD + e];\n"},
-    {"COMMIT", "                for (int e = 0; e < HD * F; e++)\n"
-               "                    W1[e] -= tok * GW1[e], GW1[e] = 0.0f, W2[e] -= tok * GW2[e], GW2[e] = 0.0f;\n"
-               "                for (int e = 0; e < F; e++)\n                    c1[e] -= tok * gc1[e], gc1[e] = 0.0f;\n"
-               "                for (int e = 0; e < HD; e++)\n                    c2[e] -= tok * gc2[e], gc2[e] = 0.0f;\n"},
+                   "                ttt_axpy(gc1, lr[j], G1 + j * F, F);\n                ttt_axpy(gc2, lr[j], G2 + j * HD, HD);\n"},
+    {"COMMIT", "                ttt_axpy(W1, -tok, GW1, HD * F);\n                memset(GW1, 0, HD * F * sizeof *GW1);\n"
+               "                ttt_axpy(W2, -tok, GW2, F * HD);\n                memset(GW2, 0, F * HD * sizeof *GW2);\n"
+               "                ttt_axpy(c1, -tok, gc1, F);\n                memset(gc1, 0, F * sizeof *gc1);\n"
+               "                ttt_axpy(c2, -tok, gc2, HD);\n                memset(gc2, 0, HD * sizeof *gc2);\n"},
 };
 
 void ttt_kernel_name(char *buf, size_t size, const struct ttt_shape *s)
@@ -403,6 +438,8 @@ static int make_substs(const struct ttt_shape *s, struct subst *subs)
 void emit_ttt_common(FILE *out, const struct target *target)
 {
     fputs(common[0], out); /* struct ttt_weights */
+    for (size_t i = 0; i < sizeof gelu_scalar / sizeof gelu_scalar[0]; i++)
+        fputs(gelu_scalar[i], out);
     if (target->width > 1)
         for (size_t i = 0; i < sizeof algebra_vector / sizeof algebra_vector[0]; i++)
             fputs(algebra_vector[i], out);
