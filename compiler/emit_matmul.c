@@ -10,45 +10,42 @@
 
 /* The packed x tiles one panel's block passes over at a time: what stays in L2 beside the rest. */
 enum { MATMUL_CHUNK_BYTES = 192 * 1024 };
+/* The column ranges the streaming form reads at once (streaming_kernel). */
+enum { MATVEC_STREAMS = 4 };
 
-/* panel_C_MxNR(panel, x, tile): tile[M][NR] = x[M][C] . panel[C][NR], registers only. */
-static void microkernel(struct emitter *e, int C, int M, int NR, char *name, size_t size)
+/* panel_C_NR(panel, x, tile): tile[NR] = x[C] . panel[C][NR], registers only: one frame, the
+   streaming form, bound by memory. The columns are cut into MATVEC_STREAMS ranges walked in lockstep:
+   as many sequential reads in flight per thread, where one stream leaves DRAM bandwidth unused
+   (and 2 x MATVEC_STREAMS FMA chains). The ranges' sums add up in order at the end. */
+static void streaming_kernel(struct emitter *e, int C, int NR, char *name, size_t size)
 {
-    snprintf(name, size, "panel_%d_%dx%d", C, M, NR);
+    snprintf(name, size, "panel_%d_%d", C, NR);
     if (seen_kernel(e, name))
         return;
     FILE *k = e->kernels;
-    /* One frame: two interleaved column streams hide the FMA latency; M frames: M x 2 chains. */
-    const int sets = M == 1 ? 2 : 1;
-    fprintf(k, "/* tile[%d][%d] = x[%d][%d] . panel[%d][%d] */\n", M, NR, M, C, C, NR);
+    const int S = C >= MATVEC_STREAMS ? MATVEC_STREAMS : 1, L = C / S;
+    fprintf(k, "/* tile[%d] = x[%d] . panel[%d][%d], columns in %d streams of %d */\n", NR, C, C, NR, S, L);
     fprintf(k, "static inline void %s(const float *restrict panel, const float *restrict x, float *restrict tile)\n{\n",
             name);
-    for (int i = 0; i < M * sets; i++)
-        fprintf(k, "    vf a%d_0 = vf_zero(), a%d_1 = vf_zero();\n", i, i);
-    fprintf(k, "    int c = 0;\n");
-    fprintf(k, "    for (; c + %d <= %d; c += %d) {\n", sets, C, sets);
-    for (int u = 0; u < sets; u++) {
-        fprintf(k, "        const vf w%d_0 = vf_load(panel + (size_t)(c + %d) * %d), w%d_1 = vf_load(panel + (size_t)(c + %d) * %d + VF_WIDTH);\n",
-                u, u, NR, u, u, NR);
-        for (int i = 0; i < M; i++) {
-            int a = i * sets + u;
-            fprintf(k, "        { const vf xb = vf_set1(x[%d * %d + c + %d]); a%d_0 = vf_fma(xb, w%d_0, a%d_0); a%d_1 = vf_fma(xb, w%d_1, a%d_1); }\n",
-                    i, C, u, a, u, a, a, u, a);
-        }
-    }
+    for (int u = 0; u < S; u++)
+        fprintf(k, "    vf a%d_0 = vf_zero(), a%d_1 = vf_zero();\n", u, u);
+    fprintf(k, "    for (int c = 0; c < %d; c++) {\n", L);
+    for (int u = 0; u < S; u++)
+        fprintf(k, "        {\n            const float *w = panel + (size_t)(c + %d) * %d;\n"
+                   "            const vf xb = vf_set1(x[c + %d]);\n"
+                   "            a%d_0 = vf_fma(xb, vf_load(w), a%d_0);\n            a%d_1 = vf_fma(xb, vf_load(w + VF_WIDTH), a%d_1);\n"
+                   "        }\n",
+                u * L, NR, u * L, u, u, u, u);
     fprintf(k, "    }\n");
-    if (C % sets) /* the last odd column */
-        fprintf(k, "    for (; c < %d; c++) {\n        const vf w0 = vf_load(panel + (size_t)c * %d), w1 = vf_load(panel + (size_t)c * %d + VF_WIDTH);\n"
-                   "        const vf xb = vf_set1(x[c]);\n        a0_0 = vf_fma(xb, w0, a0_0);\n        a0_1 = vf_fma(xb, w1, a0_1);\n    }\n",
-                C, NR, NR);
-    for (int i = 0; i < M; i++) {
-        if (sets == 2)
-            fprintf(k, "    a%d_0 = vf_add(a%d_0, a%d_0);\n    a%d_1 = vf_add(a%d_1, a%d_1);\n", i * 2, i * 2, i * 2 + 1,
-                    i * 2, i * 2, i * 2 + 1);
-        fprintf(k, "    vf_store(tile + %d, a%d_0);\n    vf_store(tile + %d + VF_WIDTH, a%d_1);\n", i * NR, i * sets,
-                i * NR, i * sets);
-    }
-    fprintf(k, "}\n\n");
+    if (C > S * L) /* the columns past the streams' common length, into the last one */
+        fprintf(k, "    for (int c = %d; c < %d; c++) {\n"
+                   "        const vf xb = vf_set1(x[c]);\n"
+                   "        a%d_0 = vf_fma(xb, vf_load(panel + (size_t)c * %d), a%d_0);\n"
+                   "        a%d_1 = vf_fma(xb, vf_load(panel + (size_t)c * %d + VF_WIDTH), a%d_1);\n    }\n",
+                S * L, C, S - 1, NR, S - 1, S - 1, NR, S - 1);
+    for (int u = 1; u < S; u++)
+        fprintf(k, "    a0_0 = vf_add(a0_0, a%d_0);\n    a0_1 = vf_add(a0_1, a%d_1);\n", u, u);
+    fprintf(k, "    vf_store(tile, a0_0);\n    vf_store(tile + VF_WIDTH, a0_1);\n}\n\n");
 }
 
 /* The epilogue of one tile row `acc` (frame t) of panel p. */
@@ -187,7 +184,7 @@ void packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const str
     const int chunk = MATMUL_CHUNK_BYTES / (KC * MR * (int)sizeof(float)), lines = KC * NR * (int)sizeof(float) / 64;
     const bool scaled = op->scale >= 0, blocked = g->rows > 1;
     char one[64], tiles[64];
-    microkernel(e, C, 1, NR, one, sizeof one);
+    streaming_kernel(e, C, NR, one, sizeof one);
     if (blocked)
         tile_kernels(e, MR, NR, tiles, sizeof tiles);
     FILE *k = e->kernels;
