@@ -1,11 +1,11 @@
 #!/bin/sh
 # ttt.sh: the TTT kernels kilnc emits, one layer at a time, against ttt-lm-pytorch's outputs
 # (tests/goldens/ttt_linear, ttt_mlp): dual form, decode one by one, prefill then decode; 1e-5;
-# with the scalar inner loop and in the vector vocabulary (AVX2, and NEON through SIMDe).
+# with the scalar inner loop and in the vector vocabulary (AVX2; AVX-512 and NEON through SIMDe).
 . tests/lib.sh
 CC=${CC:-cc}
 # target: its extra gen_ttt arguments and C flags (the scalar reference, AVX2, NEON through SIMDe)
-for spec in "scalar|" "avx2|-mavx2 -mfma" "neon simde|-mavx2 -mfma -Wno-psabi"; do
+for spec in "scalar|" "avx2|-mavx2 -mfma" "avx512 simde|-mavx2 -mfma -Wno-psabi" "neon simde|-mavx2 -mfma -Wno-psabi"; do
 for kind in linear mlp; do
   target=${spec%%|*} flags=${spec#*|}
   if "$KILN_BUILD/gen_ttt" $kind 4 16 16 0 $target >"$TMP/ttt_$kind.h" &&
