@@ -5,7 +5,7 @@
 #      GB/s beside OpenBLAS sgemv, matrix-matrix GFLOP/s beside sgemm (tests/bench/bench_kernels.c);
 #   3. whole streaming steps of the mid-size model and of a 7B-shaped one (4 of its 32 layers):
 #      `bench --json`, with achieved GB/s against the measured bandwidth.
-# Results: build/bench/{machine.json, kernels.json, steps.json} and the tables printed here.
+# Results: build/bench/{machine.json, kernels.json, machine_steps.json, steps.json} and the tables printed here.
 set -e
 BUILD=${KILN_BUILD:-build}
 OUT=$BUILD/bench
@@ -39,7 +39,9 @@ sed 's/[{}",:]/ /g' "$OUT/kernels.json" | awk -v bw="$read_n" -v peak="$fma_n" '
              f["kiln_gflops"], 100 * f["kiln_gflops"] / peak, 100 * f["sgemm_gflops"] / peak }'
 
 echo
-echo "== streaming steps ($TARGET, all threads)"
+# (the shared machine's bandwidth drifts over minutes: measured again, just before the steps)
+read_n=$("$OUT/machine" | tee "$OUT/machine_steps.json" | sed 's/.*"read_gb_s_n": \([0-9.]*\).*/\1/')
+echo "== streaming steps ($TARGET, all threads; read bandwidth now ${read_n} GB/s)"
 : >"$OUT/steps.json"
 for m in graphs/moshi-mid.kiln graphs/tests/moshi-7b-4layers.kiln; do
   name=$(sed -n 's/^model \([A-Za-z0-9_]*\).*/\1/p' "$m")
