@@ -37,7 +37,9 @@ for spec in "scalar" "native" "avx2" "avx512 --simde" "neon --simde"; do
   set -- $spec
   label=$(echo "$spec" | tr -d ' -')
   for case in lm_attn_a lm_attn_c lm_hybrid; do
-    check "$label $case compiles" "$KILNC" graphs/$case.kiln --target $spec -o "$TMP/$label"
+    # (warnings are errors: what kilnc hands the C compiler compiles cleanly on every target)
+    check "$label $case compiles" env KILN_EXTRA_CFLAGS="${KILN_EXTRA_CFLAGS:-} -Werror" \
+      "$KILNC" graphs/$case.kiln --target $spec -o "$TMP/$label"
     forward_goldens "$label" "" "$TMP/$label" $case
   done
 done
