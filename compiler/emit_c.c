@@ -486,7 +486,7 @@ static void emit_descriptor(const struct emitter *e, FILE *out, const struct emi
     fprintf(out, ",\n    .max_rows = %d,\n", mod->temporal.rows);
     fprintf(out, "    .stream_reset = stream_reset,\n    .temporal = temporal,\n"
                  "    .depformer_step = depformer_step,\n    .stream_advance = stream_advance,\n"
-                 "    .softmax_exp = softmax_exp,\n};\n");
+                 "    .argmax = argmax,\n    .softmax_exp = softmax_exp,\n};\n");
     free(first_entry);
 }
 
@@ -548,7 +548,7 @@ void emit_c(const struct ir_module *mod, const struct emit_options *opt, FILE *h
         exit(2);
     }
     emit_steps(&e, steps);
-    kernel_softmax_exp(&e);
+    kernel_sampling(&e);
     fclose(e.kernels);
     fclose(steps);
 

@@ -21,8 +21,8 @@ const char *kernel_rms(struct emitter *e, int n, bool materialize);
 const char *kernel_embed_add(struct emitter *e, int n);
 const char *kernel_add(struct emitter *e, int n);
 const char *kernel_silu_gate(struct emitter *e, int n);
-/* The sampling's reduction, for the descriptor's softmax_exp (kiln_rt.h). */
-void kernel_softmax_exp(struct emitter *e);
+/* The sampling's reductions, for the descriptor's argmax and softmax_exp (kiln_rt.h). */
+void kernel_sampling(struct emitter *e);
 const char *kernel_rope_qk(struct emitter *e, const struct ir_graph *g);
 const char *kernel_gelu_gate(struct emitter *e, int n);
 /* emit_matmul.c: a matmul over packed weights in the target's vector vocabulary. */

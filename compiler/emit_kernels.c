@@ -273,9 +273,25 @@ const char *kernel_gelu_gate(struct emitter *e, int n)
     return kernel_name;
 }
 
-void kernel_softmax_exp(struct emitter *e)
+/* The sampling's reductions (kiln_rt.h argmax, softmax_exp). argmax keeps the scalar rule exactly:
+   the first index of the largest value, NaNs never chosen unless x[0] is one (then 0). In vectors:
+   the largest value first (vf_max(x, m) keeps m where x is NaN), then the first index holding it. */
+void kernel_sampling(struct emitter *e)
 {
     FILE *k = e->kernels;
+    fprintf(k, "/* Sampling (kiln_rt.h argmax): the first index of the largest of x[n]. */\n"
+               "static int argmax(const float *x, int n)\n{\n");
+    if (e->target->width > 1)
+        fprintf(k, "    if (x[0] != x[0])\n        return 0;\n"
+                   "    vf vm = vf_set1(x[0]);\n    int i = 0;\n"
+                   "    for (; i + VF_WIDTH <= n; i += VF_WIDTH)\n        vm = vf_max(vf_load(x + i), vm);\n"
+                   "    float lane[VF_WIDTH], m = x[0];\n    vf_store(lane, vm);\n"
+                   "    for (int j = 0; j < VF_WIDTH; j++)\n        m = lane[j] > m ? lane[j] : m;\n"
+                   "    for (; i < n; i++)\n        m = x[i] > m ? x[i] : m;\n"
+                   "    for (i = 0; x[i] != m; i++)\n        ;\n    return i;\n}\n\n");
+    else
+        fprintf(k, "    int best = 0;\n    for (int i = 1; i < n; i++)\n        if (x[i] > x[best])\n            best = i;\n"
+                   "    return best;\n}\n\n");
     fprintf(k, "/* Sampling (kiln_rt.h softmax_exp): p[i] = exp(logits[i] / temp - max), and their sum. */\n"
                "static float softmax_exp(const float *logits, int n, float temp, float max, float *p)\n{\n"
                "    float sum = 0.0f;\n    int i = 0;\n");

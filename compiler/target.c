@@ -33,7 +33,7 @@ static const struct target targets[] = {
      .include_simde = "#define SIMDE_ENABLE_NATIVE_ALIASES\n#include <simde/arm/neon.h>\n",
      .vtype = "float32x4_t", .load = "vld1q_f32(p)", .store = "vst1q_f32(p, v)", .set1 = "vdupq_n_f32(x)",
      .zero = "vdupq_n_f32(0.0f)", .fma = "vfmaq_f32(c, a, b)", .add = "vaddq_f32(a, b)", .sub = "vsubq_f32(a, b)",
-     .mul = "vmulq_f32(a, b)", .max = "vmaxq_f32(a, b)", .min = "vminq_f32(a, b)", .div = "vdivq_f32(a, b)", .sum = "return vaddvq_f32(v);", .floor = "vrndmq_f32(x)",
+     .mul = "vmulq_f32(a, b)", .max = "vmaxnmq_f32(a, b)", .min = "vminq_f32(a, b)", .div = "vdivq_f32(a, b)", .sum = "return vaddvq_f32(v);", .floor = "vrndmq_f32(x)",
      .swap_pairs = "vrev64q_f32(v)",
      .pow2i = "vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vreinterpretq_s32_f32(vaddq_f32(n, "
               "vdupq_n_f32(12582912.0f))), vdupq_n_s32(127 - 0x4B400000)), 23))"},

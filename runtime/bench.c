@@ -6,7 +6,6 @@
 #include <string.h>
 #include <time.h>
 #include "bench.h"
-#include "sample.h"
 #include "stats.h"
 
 static bool profiling;
@@ -58,12 +57,12 @@ static double bench_frame(const struct kiln_model_desc *d, const struct kiln_wei
     profiling = true;
     double start = last_mark = now_ms();
     d->temporal(w->table, b->stream, b->tokens, 1, b->text_logits, b->hidden);
-    int32_t prev = sample_argmax(b->text_logits, d->text_card);
+    int32_t prev = d->argmax(b->text_logits, d->text_card);
     kiln_profile_mark(KILN_SAMPLE);
     b->tokens[0] = prev;
     for (int q = 0; q < d->dep_q; q++) {
         d->depformer_step(w->table, b->stream, q, prev, b->hidden, b->audio_logits);
-        prev = sample_argmax(b->audio_logits, d->card);
+        prev = d->argmax(b->audio_logits, d->card);
         kiln_profile_mark(KILN_SAMPLE);
         b->tokens[1 + q] = prev;
     }

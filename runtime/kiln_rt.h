@@ -68,8 +68,10 @@ struct kiln_model_desc {
     /* Positions the stream as if `frames` frames had been stepped (the KV ring marked full with
        whatever it holds): for benchmarks at a given context. */
     void (*stream_advance)(void *stream, int64_t frames);
-    /* Sampling's reduction in the target's vectors: p[i] = exp(logits[i] / temp - max) for i < n;
-       returns their sum. */
+    /* Sampling's reductions, in the target's vectors. argmax: the index of the first largest of x[n]
+       (torch.argmax's choice on ties; NaNs are never chosen unless x[0] is one: then 0).
+       softmax_exp: p[i] = exp(logits[i] / temp - max) for i < n; returns their sum. */
+    int (*argmax)(const float *x, int n);
     float (*softmax_exp)(const float *logits, int n, float temp, float max, float *p);
 };
 

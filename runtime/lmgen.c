@@ -113,7 +113,7 @@ int kiln_gen_step(struct kiln_gen *g, const int32_t *user_codes, int32_t *out)
     d->temporal(w, g->stream, g->tokens, 1, g->text_logits, g->hidden);
     const struct kiln_sampling *s = &g->sampling;
     int32_t prev = sample_token(g->text_logits, d->text_card, s->temp_text, s->top_k_text, &g->state->rng,
-                                g->sample_p, g->sample_index, d->softmax_exp);
+                                g->sample_p, g->sample_index, d);
     kiln_profile_mark(KILN_SAMPLE);
     /* 5. Everything sampled now is written at column o + 1. */
     int col = (int)((o + 1) % CT);
@@ -121,8 +121,7 @@ int kiln_gen_step(struct kiln_gen *g, const int32_t *user_codes, int32_t *out)
     for (int q = 0; q < d->dep_q; q++) {
         float *logits = g->audio_logits + (size_t)q * d->card;
         d->depformer_step(w, g->stream, q, prev, g->hidden, logits);
-        prev = sample_token(logits, d->card, s->temp, s->top_k, &g->state->rng, g->sample_p, g->sample_index,
-                            d->softmax_exp);
+        prev = sample_token(logits, d->card, s->temp, s->top_k, &g->state->rng, g->sample_p, g->sample_index, d);
         kiln_profile_mark(KILN_SAMPLE);
         cache[(1 + q) * CT + col] = prev;
     }

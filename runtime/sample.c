@@ -1,6 +1,7 @@
 /* sample.c: xoshiro256** seeded by splitmix64, and Moshi's sample_token (utils/sampling.py):
  * temperature softmax, top-k, then the exponential race argmax(p_i / E_i). */
 #include <math.h>
+#include "kiln_rt.h"
 #include "sample.h"
 
 static uint64_t splitmix64(uint64_t *x)
@@ -34,15 +35,6 @@ static uint64_t rng_next(struct kiln_rng *rng)
 
 double rng_uniform(struct kiln_rng *rng) { return (double)(rng_next(rng) >> 11) * 0x1.0p-53; }
 
-int sample_argmax(const float *x, int n)
-{
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best])
-            best = i;
-    return best;
-}
-
 /* Moves the k indices with the largest p to index[0..k) (quickselect; order within is unspecified). */
 static void select_top_k(const float *p, int *index, int n, int k)
 {
@@ -71,11 +63,12 @@ static void select_top_k(const float *p, int *index, int n, int k)
 }
 
 int sample_token(const float *logits, int n, float temp, int top_k, struct kiln_rng *rng, float *p, int *index,
-                 float (*softmax_exp)(const float *logits, int n, float temp, float max, float *p))
+                 const struct kiln_model_desc *model)
 {
+    const int top = model->argmax(logits, n);
     if (temp <= 0.0f)
-        return sample_argmax(logits, n);
-    const float sum = softmax_exp(logits, n, temp, logits[sample_argmax(logits, n)] / temp, p);
+        return top;
+    const float sum = model->softmax_exp(logits, n, temp, logits[top] / temp, p);
     for (int i = 0; i < n; i++)
         index[i] = i;
     int k = top_k <= 0 || top_k > n ? n : top_k;

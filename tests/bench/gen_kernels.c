@@ -1,5 +1,5 @@
 /* gen_kernels: writes the packed matmul kernels kilnc emits for a target (compiler/emit_matmul.c),
- * for the shapes the kernel benchmark measures, plus a table of them, and the sampling's softmax_exp.
+ * for the shapes the kernel benchmark measures, plus a table of them, and the sampling's argmax and softmax_exp.
  * usage: gen_kernels TARGET[,simde] ROWSxCOLS... > kernels.h */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +41,7 @@ int main(int argc, char **argv)
         weights[i].pack_nr = 2 * t->width; /* (panels below need pack_rows set first) */
         packed_matmul_kernel(&e, &g, &op, names[i]);
     }
-    kernel_softmax_exp(&e); /* (the sampling's reduction: tested beside the matmuls) */
+    kernel_sampling(&e); /* (the sampling's reductions: tested beside the matmuls) */
     printf("/* scratch: floats of the cache-blocked form's scratch per frame */\n"
            "struct bench_kernel { int rows, cols, scratch; void (*fn)(const float *, const float *, float *, float *, int); };\n");
     printf("static const struct bench_kernel bench_kernels[] = {\n");

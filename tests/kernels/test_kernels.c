@@ -2,10 +2,12 @@
  * one target) against a plain double-precision matmul, on random weights and inputs, for frame
  * counts 1 (the streaming form) to 37 (the cache-blocked form with full and partial tiles). The
  * shapes are odd on purpose: rows not a multiple of the panel, columns not a multiple of anything.
- * Also the sampling's exponentials (softmax_exp, the vector exp) against libm's. */
+ * Also the sampling's reductions: softmax_exp (the vector exp) against libm's exp, argmax against
+ * the scalar rule, ties, NaNs and signed zeros included. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "argmax_reference.h"
 #include "bench_util.h"
 #include "check.h"
 
@@ -35,11 +37,34 @@ static void test_softmax_exp(unsigned *seed)
     CHECK(fabs(sum - ref_sum) <= 1e-5 * ref_sum, "%s softmax_exp: sum %g, want %g", BENCH_TARGET, sum, ref_sum);
 }
 
+static void test_argmax(unsigned *seed)
+{
+    enum { N = 2053 };
+    static float x[N];
+    int mismatch = -1;
+    for (int trial = 0; trial < 200; trial++) {
+        const int n = 1 + trial * 10 % N;
+        for (int i = 0; i < n; i++) /* few distinct values: ties are common */
+            x[i] = (float)(int)(8.0f * random_uniform(seed));
+        if (trial % 4 == 1)
+            x[(trial * 7) % n] = NAN;
+        if (trial % 8 == 2)
+            x[0] = NAN;
+        if (trial % 8 == 3)
+            for (int i = 0; i < n; i++)
+                x[i] = i % 3 ? -0.0f : (i % 2 ? 0.0f : -1.0f);
+        if (argmax(x, n) != argmax_reference(x, n) && mismatch < 0)
+            mismatch = trial;
+    }
+    CHECK(mismatch < 0, "%s argmax differs from the scalar rule, first in trial %d", BENCH_TARGET, mismatch);
+}
+
 int main(void)
 {
     static const int frames[] = {1, 2, 5, 7, 13, 37};
     unsigned seed = 7;
     test_softmax_exp(&seed);
+    test_argmax(&seed);
     for (size_t k = 0; k < sizeof bench_kernels / sizeof bench_kernels[0]; k++) {
         const int R = bench_kernels[k].rows, C = bench_kernels[k].cols, NR = BENCH_PACK_NR;
         const int panels = (R + NR - 1) / NR, T_MAX = 37;
