@@ -127,7 +127,10 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
     const char *extra = getenv("KILN_EXTRA_CFLAGS") ? getenv("KILN_EXTRA_CFLAGS") : "";
     const char *isa = eopt->simde ? "-mavx2 -mfma -mf16c -Wno-psabi" : eopt->target->cflags;
     char base[CMD_MAX], obj[PATH_MAX], objdir[PATH_MAX + 32] = "", abs_rt[PATH_MAX];
-    snprintf(base, sizeof base, "%s -std=c11 -O2 -Wall -Wextra -fopenmp %s -I'%s'", cc, extra, runtime_dir);
+    /* (-ffp-contract=off: no compiler fuses a * b + c behind the kernels' back; where they want an
+       FMA they say vf_fma, so every target rounds as its kernels read) */
+    snprintf(base, sizeof base, "%s -std=c11 -O2 -ffp-contract=off -Wall -Wextra -fopenmp %s -I'%s'", cc, extra,
+             runtime_dir);
     path_of(src, sizeof src, dir, name, ".c");
     path_of(obj, sizeof obj, dir, name, ".o");
     int status = 2;

@@ -181,7 +181,8 @@ void packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const str
     const struct ir_weight *w = &e->mod->weights[op->weight];
     const int C = w->cols, NR = w->pack_nr, MR = e->target->tile_rows, KC = MATMUL_BLOCK_FLOATS / NR;
     const int panels = ir_weight_panels(w) * (op->epilogue == EPI_ROPE_KV ? 3 : 1);
-    const int chunk = MATMUL_CHUNK_BYTES / (KC * MR * (int)sizeof(float)), lines = KC * NR * (int)sizeof(float) / 64;
+    const int chunk_bytes = KC * MR * (int)sizeof(float), lines = KC * NR * (int)sizeof(float) / 64;
+    const int chunk = MATMUL_CHUNK_BYTES > chunk_bytes ? MATMUL_CHUNK_BYTES / chunk_bytes : 1; /* tiles */
     const bool scaled = op->scale >= 0, blocked = g->rows > 1;
     char one[64], tiles[64];
     streaming_kernel(e, C, NR, one, sizeof one);

@@ -88,15 +88,16 @@ void target_emit_vocabulary(FILE *out, const struct target *t, bool simde)
     fprintf(out, "static inline vf vf_pow2i(vf n) { return %s; }\n", t->pow2i);
     fprintf(out, "static inline vf vf_swap_pairs(vf v) { return %s; }\n", t->swap_pairs);
     /* Interleaved RoPE of the pairs (x[2i], x[2i + 1]), from a table of [cos, cos] and [-sin, sin]:
-       x * c + swap(x) * s, rounded as the scalar re * cos - im * sin and re * sin + im * cos are. */
+       x * c + swap(x) * s, rounded as the scalar re * cos - im * sin and re * sin + im * cos are
+       (build.c compiles with -ffp-contract=off, so neither side is fused). */
     fprintf(out, "static inline vf vf_rope(vf x, const float *c, const float *s)\n{\n"
                  "    return vf_add(vf_mul(x, vf_load(c)), vf_mul(vf_swap_pairs(x), vf_load(s)));\n}\n");
-    /* e^x = 2^n e^r with n = floor(x log2(e)) and r = x - n ln(2) in [0, ln 2), n ln(2) taken off in
+    /* e^x = 2^n e^r with n = floor(x log2(e)) and r = x - n ln(2) in about [0, ln 2), n ln(2) taken off in
        two parts (Cody and Waite: the high part has few bits, so n times it is exact); e^r by its
        Taylor series to degree 9 (truncation below 1e-8 relative). x is clamped to where e^x is a
        normal float. */
     fprintf(out, "static inline vf vf_exp(vf x)\n{\n"
-                 "    x = vf_max(vf_min(x, vf_set1(88.0f)), vf_set1(-87.0f));\n"
+                 "    x = vf_min(vf_max(x, vf_set1(-87.0f)), vf_set1(88.0f)); /* (NaN -> -87 on every ISA) */\n"
                  "    const vf n = vf_floor(vf_mul(x, vf_set1(1.44269504f)));\n"
                  "    const vf r = vf_fma(n, vf_set1(-1.42860677e-06f), vf_fma(n, vf_set1(-0.693145751953125f), x));\n"
                  "    static const float c[10] = {1.0f, 1.0f, 1.0f / 2, 1.0f / 6, 1.0f / 24, 1.0f / 120, 1.0f / 720,\n"

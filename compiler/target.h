@@ -18,7 +18,7 @@ struct target {
     const char *load, *store;        /* (p) / (p, v) */
     const char *set1, *zero;         /* (x) / () */
     const char *fma;                 /* (a, b, c) = a * b + c */
-    const char *add, *sub, *mul, *max, *min; /* (a, b); max(a, b) is b where a is NaN (argmax relies on it) */
+    const char *add, *sub, *mul, *max, *min; /* (a, b); max(a, b) is b where a is NaN (argmax and vf_exp rely on it) */
     const char *div;                 /* (a, b), native builds; NULL or SIMDe: lane by lane */
     const char *sum;                 /* body of float vf_sum(vf v), native builds; NULL: through memory */
     const char *floor;               /* (x): round toward minus infinity */

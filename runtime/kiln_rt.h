@@ -69,7 +69,8 @@ struct kiln_model_desc {
        whatever it holds): for benchmarks at a given context. */
     void (*stream_advance)(void *stream, int64_t frames);
     /* Sampling's reductions, in the target's vectors. argmax: the index of the first largest of x[n]
-       (torch.argmax's choice on ties; NaNs are never chosen unless x[0] is one: then 0).
+       (torch.argmax's choice on ties; unlike torch, which takes NaN for the largest, NaNs are never
+       chosen unless x[0] is one: then 0).
        softmax_exp: p[i] = exp(logits[i] / temp - max) for i < n; returns their sum. */
     int (*argmax)(const float *x, int n);
     float (*softmax_exp)(const float *logits, int n, float temp, float max, float *p);
