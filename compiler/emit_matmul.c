@@ -92,12 +92,12 @@ static void epilogue(FILE *k, const struct ir_graph *g, const struct ir_op *op, 
             fprintf(k, "                if (r0 + %d <= %d) {\n"
                        "                    for (int v = 0; v < 2; v++) {\n"
                        "                        const int r = r0 + v * VF_WIDTH;\n"
-                       "                        vf x = %s;\n",
+                       "                        vf val = %s;\n",
                     NR, rows, scaled ? "vf_mul(vf_load(acc + v * VF_WIDTH), vf_set1(s[t]))" : "vf_load(acc + v * VF_WIDTH)");
             if (g->rope)
                 fprintf(k, "                        if (part < 2)\n"
-                           "                            x = vf_rope(x, cs + r %% %d, cs + %d + r %% %d);\n", HD, HD, HD);
-            fprintf(k, "                        vf_store(dst + r + r / %d * stride, x);\n"
+                           "                            val = vf_rope(val, cs + r %% %d, cs + %d + r %% %d);\n", HD, HD, HD);
+            fprintf(k, "                        vf_store(dst + r + r / %d * stride, val);\n"
                        "                    }\n                    continue;\n                }\n", HD);
         }
         if (g->rope) {
@@ -201,43 +201,46 @@ void packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const str
         fprintf(k, "static void %s(const float *restrict W, const float *restrict x, %sfloat *restrict out, %sint T)\n{\n",
                 name, sparam, accparam);
     if (blocked) {
+        /* the shape as names, so that the loops below read as the comment above */
         fprintf(k, "    if (T > 1) {\n"
-                   "        float *restrict xp = sums + (size_t)T * %d; /* the packed x block */\n"
-                   "        const int tiles = (T + %d) / %d;\n"
-                   "        for (int kc = 0; kc < %d; kc += %d) {\n"
-                   "            const int kw = %d - kc < %d ? %d - kc : %d;\n"
+                   "        enum { COLS = %d, NR = %d, MR = %d, KC = %d, PANELS = %d, CHUNK = %d, LINES = %d };\n",
+                C, NR, MR, KC, panels, chunk, lines);
+        fprintf(k, "        float *restrict xp = sums + (size_t)T * PANELS * NR; /* the packed x block */\n"
+                   "        const int tiles = (T + MR - 1) / MR;\n"
+                   "        for (int kc = 0; kc < COLS; kc += KC) {\n"
+                   "            const int kw = COLS - kc < KC ? COLS - kc : KC;\n"
                    "            #pragma omp for schedule(static)\n"
                    "            for (int i = 0; i < tiles; i++) {\n"
-                   "                const int m = T - i * %d < %d ? T - i * %d : %d;\n"
+                   "                const int m = T - i * MR < MR ? T - i * MR : MR; /* frames in tile i */\n"
                    "                for (int c = 0; c < kw; c++)\n"
                    "                    for (int r = 0; r < m; r++)\n"
-                   "                        xp[(size_t)i * kw * %d + c * m + r] = x[((size_t)i * %d + r) * %d + kc + c];\n"
+                   "                        xp[(size_t)i * kw * MR + c * m + r] = x[((size_t)i * MR + r) * COLS + kc + c];\n"
                    "            }\n"
-                   "            for (int i0 = 0; i0 < tiles; i0 += %d) {\n"
-                   "                const int i1 = i0 + %d < tiles ? i0 + %d : tiles;\n"
+                   "            for (int i0 = 0; i0 < tiles; i0 += CHUNK) {\n"
+                   "                const int i1 = i0 + CHUNK < tiles ? i0 + CHUNK : tiles;\n"
                    "                #pragma omp for schedule(static) nowait\n"
-                   "                for (int p = 0; p < %d; p++) {\n"
-                   "                    const float *panel = W + ((size_t)p * %d + kc) * %d;\n"
-                   "                    const char *next = (const char *)(panel + (size_t)%d * %d);\n"
-                   "                    for (int i = i0; i < i1; i++) { /* (prefetch: the next panel's block into L2, and the next tile's sums) */\n"
-                   "                        for (int l = (i - i0) * %d / (i1 - i0); l < (i - i0 + 1) * %d / (i1 - i0); l++)\n"
+                   "                for (int p = 0; p < PANELS; p++) {\n"
+                   "                    const float *panel = W + ((size_t)p * COLS + kc) * NR;\n"
+                   "                    const char *next = (const char *)(panel + (size_t)COLS * NR);\n"
+                   "                    for (int i = i0; i < i1; i++) {\n"
+                   "                        /* the next panel's block into L2, spread over the tiles; the next tile's sums */\n"
+                   "                        for (int l = (i - i0) * LINES / (i1 - i0); l < (i - i0 + 1) * LINES / (i1 - i0); l++)\n"
                    "                            __builtin_prefetch(next + l * 64, 0, 2);\n"
-                   "                        const int m = T - i * %d < %d ? T - i * %d : %d;\n"
-                   "                        float *acc = sums + ((size_t)p * T + i * %d) * %d;\n"
-                   "                        for (int l = 0; l < m * %d; l += 16)\n"
-                   "                            __builtin_prefetch(acc + m * %d + l, 1, 3);\n"
-                   "                        %s[m](panel, xp + (size_t)i * kw * %d, kw, acc, kc == 0);\n"
+                   "                        const int m = T - i * MR < MR ? T - i * MR : MR;\n"
+                   "                        float *acc = sums + ((size_t)p * T + i * MR) * NR;\n"
+                   "                        for (int l = 0; l < m * NR; l += 16)\n"
+                   "                            __builtin_prefetch(acc + m * NR + l, 1, 3);\n"
+                   "                        %s[m](panel, xp + (size_t)i * kw * MR, kw, acc, kc == 0);\n"
                    "                    }\n"
                    "                }\n"
                    "            }\n"
                    "            #pragma omp barrier\n"
                    "        }\n"
                    "        #pragma omp for schedule(static)\n"
-                   "        for (int p = 0; p < %d; p++)\n"
+                   "        for (int p = 0; p < PANELS; p++)\n"
                    "            for (int t = 0; t < T; t++) {\n"
-                   "                const float *acc = sums + ((size_t)p * T + t) * %d;\n",
-                panels * NR, MR - 1, MR, C, KC, C, KC, C, KC, MR, MR, MR, MR, MR, MR, C, chunk, chunk, chunk, panels, C, NR,
-                C, NR, lines, lines, MR, MR, MR, MR, MR, NR, NR, NR, tiles, MR, panels, NR);
+                   "                const float *acc = sums + ((size_t)p * T + t) * NR;\n",
+                tiles);
         epilogue(k, g, op, w, scaled, e->target->width);
         fprintf(k, "            }\n        return;\n    }\n");
     }
