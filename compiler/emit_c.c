@@ -61,6 +61,19 @@ static int attention_index(const struct model *m, int layer)
 
 static bool has_attention(const struct model *m) { return attention_index(m, m->temporal.num_layers) > 0; }
 
+/* The TTT layer whose RoPE table layer l reads: the first with the same base, head size and
+   mini-batch (emit_ttt_types writes one table per such layer). */
+static int ttt_rope_table_layer(const struct model *m, int l)
+{
+    const struct layer_spec *a = &m->temporal.layers[l];
+    for (int j = 0; j < l; j++) {
+        const struct layer_spec *b = &m->temporal.layers[j];
+        if (is_ttt(m, j) && b->ttt.rope_base == a->ttt.rope_base && b->ttt.mini_batch == a->ttt.mini_batch)
+            return j; /* (every layer has the model's head size) */
+    }
+    return l;
+}
+
 /* A TTT op: its weights gathered into a struct ttt_weights, its state the stream's. */
 static void emit_ttt_call(struct emitter *e, FILE *out, const struct ir_graph *g, const struct ir_op *op,
                           const char *xq, const char *dst)
@@ -92,7 +105,8 @@ static void emit_ttt_call(struct emitter *e, FILE *out, const struct ir_graph *g
     fprintf(out, "    {\n        const struct ttt_weights p = {\n");
     for (int i = 0; i < n; i++)
         fprintf(out, "            .%s = w->%s,\n", fields[i], e->mod->weights[op->weight + i].field);
-    fprintf(out, "            .rope_inv_freq = ttt_rope_inv_freq_l%d, .base_lr = %s, .eps = %s};\n", op->layer, base_lr, eps);
+    fprintf(out, "            .rope_cs = &ttt_rope_cs_l%d[0][0][0], .base_lr = %s, .eps = %s};\n", ttt_rope_table_layer(e->mod->model, op->layer),
+            base_lr, eps);
     fprintf(out, "        %s(&p, &s->ttt_l%d, %s, %s, %s, %s, pos, T, %s, %s);\n    }\n", kernel, op->layer, xq, xk, xv, lr,
             work, dst);
 }
@@ -298,7 +312,7 @@ static int scratch_floats(const struct ir_module *mod)
     return n > 0 ? n : 1;
 }
 
-/* TTT helpers, one state type per distinct kernel shape, and each TTT layer's RoPE table. */
+/* TTT helpers, one state type per distinct kernel shape, and the TTT layers' RoPE tables. */
 static void emit_ttt_types(const struct emitter *e, FILE *out)
 {
     const struct model *m = e->mod->model;
@@ -321,14 +335,27 @@ static void emit_ttt_types(const struct emitter *e, FILE *out)
             }
         if (first)
             emit_ttt_state_type(out, &shape);
-        const int HD = shape.head_dim;
+        if (ttt_rope_table_layer(m, l) != l)
+            continue; /* an earlier layer's table serves */
+        const int HD = shape.head_dim, MB = shape.mini_batch;
         const float base = (float)m->temporal.layers[l].ttt.rope_base;
-        fprintf(out, "/* Layer %d's TTT RoPE: 1 / base^(2i / %d), base %g, as ttt.py computes it in f32. */\n", l, HD,
-                (double)base);
-        fprintf(out, "static const float ttt_rope_inv_freq_l%d[%d] = {", l, HD / 2);
-        for (int i = 0; i < HD / 2; i++)
-            fprintf(out, "%s%a", i == 0 ? "\n    " : i % 6 ? ", " : ",\n    ",
-                    (double)(1.0f / powf(base, (float)(2 * i) / (float)HD)));
+        fprintf(out, "/* TTT RoPE of layer %d (and the later ones alike) at in-batch positions 0..%d, as ttt.py computes it\n"
+                     "   in f32: [cos, cos] and [-sin, sin] of pos / base^(2i / %d) per pair i, base %g. */\n",
+                l, MB - 1, HD, (double)base);
+        fprintf(out, "static const float ttt_rope_cs_l%d[%d][2][%d] = {", l, MB, HD);
+        for (int pos = 0; pos < MB; pos++) {
+            fprintf(out, "%s\n    {", pos ? "," : "");
+            for (int half = 0; half < 2; half++) {
+                fprintf(out, "%s{", half ? ",\n     " : "");
+                for (int j = 0; j < HD; j++) {
+                    const float angle = (float)pos * (1.0f / powf(base, (float)(j / 2 * 2) / (float)HD));
+                    const float v = half == 0 ? cosf(angle) : j % 2 ? sinf(angle) : -sinf(angle);
+                    fprintf(out, "%s%a", j == 0 ? "" : j % 6 ? ", " : ",\n      ", (double)v);
+                }
+                fprintf(out, "}");
+            }
+            fprintf(out, "}");
+        }
         fprintf(out, "\n};\n\n");
     }
 }

@@ -14,9 +14,6 @@
 #include <string.h>
 #include "emit_internal.h"
 
-#define STRING_(x) #x
-#define STRING(x) STRING_(x)
-#define MAX_HD STRING(TTT_MAX_HEAD_DIM) /* (as text, for the templates below) */
 
 /* Writes tmpl with every "$X" replaced by the value of the substitution named X. */
 struct subst { const char *name; char value[72]; };
@@ -44,14 +41,23 @@ static void expand(FILE *out, const char *tmpl, const struct subst *subs, int n)
     }
 }
 
-/* tanh-GELU and its derivative, one value (the vector forms' tails call them too). */
-static const char *const gelu_scalar[] = {
+/* One value or pair at a time: tanh-GELU and its derivative, a LayerNorm gradient's terms, RoPE
+   on pairs (the scalar forms and the vector forms' tails both call them). */
+static const char *const one_at_a_time[] = {
     "static inline float ttt_gelu(float x)\n{\n"
     "    return 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));\n}\n\n",
     "/* Megatron's tanh-GELU derivative, as ttt.py's gelu_bwd */\n"
     "static inline float ttt_gelu_grad(float x)\n{\n"
     "    float t = tanhf(0.79788456f * x * (1.0f + 0.044715f * x * x));\n"
     "    return 0.5f * x * ((1.0f - t * t) * (0.79788456f + 0.1070322243f * x * x)) + 0.5f * (1.0f + t);\n}\n\n",
+    "/* LN(z)'s normalized xhat of one z, and gx = (gamma xhat + beta - target) gamma */\n"
+    "static inline float ttt_ln_gx(float z, float mu, float std, float gamma, float beta, float target, float *xhat)\n{\n"
+    "    *xhat = (z - mu) / std;\n    return (gamma * *xhat + beta - target) * gamma;\n}\n\n",
+    "/* Interleaved RoPE on the pairs of every head of x[D] (cs: [cos, cos] and [-sin, sin], [2][hd]) */\n"
+    "static inline void ttt_rope_pairs(float *x, const float *cs, int D, int hd)\n{\n"
+    "    for (int c = 0; c < D; c += 2) {\n"
+    "        const float co = cs[c % hd], sn = cs[hd + c % hd + 1], x0 = x[c], x1 = x[c + 1];\n"
+    "        x[c] = x0 * co - x1 * sn;\n        x[c + 1] = x1 * co + x0 * sn;\n    }\n}\n\n",
 };
 
 /* The inner loop's linear algebra, plain: y = x W (+ b), W += a x^T y, x . y, y += a x, and GELU
@@ -85,16 +91,13 @@ static const char *const algebra_scalar[] = {
     "    float mu, std, sum_g = 0.0f, sum_gx = 0.0f;\n"
     "    ttt_ln_stats(z, n, eps, &mu, &std);\n"
     "    for (int i = 0; i < n; i++) {\n"
-    "        const float xhat = (z[i] - mu) / std, gx = (gamma[i] * xhat + beta[i] - target[i]) * gamma[i];\n"
+    "        float xhat;\n        const float gx = ttt_ln_gx(z[i], mu, std, gamma[i], beta[i], target[i], &xhat);\n"
     "        sum_g += gx;\n        sum_gx += gx * xhat;\n    }\n"
     "    for (int i = 0; i < n; i++) {\n"
-    "        const float xhat = (z[i] - mu) / std, gx = (gamma[i] * xhat + beta[i] - target[i]) * gamma[i];\n"
+    "        float xhat;\n        const float gx = ttt_ln_gx(z[i], mu, std, gamma[i], beta[i], target[i], &xhat);\n"
     "        g[i] = (1.0f / (float)n) * ((float)n * gx - sum_g - xhat * sum_gx) / std;\n    }\n}\n\n",
-    "/* Interleaved RoPE on the pairs of every head of x[D] (cs: [cos, cos] and [-sin, sin], [2][hd]) */\n"
     "static inline void ttt_rope(float *x, const float *cs, int D, int hd)\n{\n"
-    "    for (int c = 0; c < D; c += 2) {\n"
-    "        const float co = cs[c % hd], sn = cs[hd + c % hd + 1], x0 = x[c], x1 = x[c + 1];\n"
-    "        x[c] = x0 * co - x1 * sn;\n        x[c + 1] = x1 * co + x0 * sn;\n    }\n}\n\n",
+    "    ttt_rope_pairs(x, cs, D, hd);\n}\n\n",
     "/* y[n] += a x[n] */\n"
     "static inline void ttt_axpy(float *restrict y, float a, const float *restrict x, int n)\n{\n"
     "    for (int i = 0; i < n; i++)\n        y[i] += a * x[i];\n}\n\n",
@@ -170,7 +173,7 @@ static const char *const algebra_vector[] = {
     "        vg = vf_add(vg, gx);\n        vgx = vf_fma(gx, xhat, vgx);\n    }\n"
     "    float sum_g = vf_sum(vg), sum_gx = vf_sum(vgx);\n"
     "    for (; i < n; i++) {\n"
-    "        const float xhat = (z[i] - mu) / std, gx = (gamma[i] * xhat + beta[i] - target[i]) * gamma[i];\n"
+    "        float xhat;\n        const float gx = ttt_ln_gx(z[i], mu, std, gamma[i], beta[i], target[i], &xhat);\n"
     "        sum_g += gx;\n        sum_gx += gx * xhat;\n    }\n"
     "    const vf inv_n = vf_set1(1.0f / (float)n), vn = vf_set1((float)n), vsg = vf_set1(sum_g), vsgx = vf_set1(sum_gx);\n"
     "    for (i = 0; i + VF_WIDTH <= n; i += VF_WIDTH) {\n"
@@ -178,7 +181,7 @@ static const char *const algebra_vector[] = {
     "        const vf gx = vf_mul(vf_sub(vf_add(vf_mul(gm, xhat), vf_load(beta + i)), vf_load(target + i)), gm);\n"
     "        vf_store(g + i, vf_div(vf_mul(inv_n, vf_sub(vf_sub(vf_mul(vn, gx), vsg), vf_mul(xhat, vsgx))), vstd));\n    }\n"
     "    for (; i < n; i++) {\n"
-    "        const float xhat = (z[i] - mu) / std, gx = (gamma[i] * xhat + beta[i] - target[i]) * gamma[i];\n"
+    "        float xhat;\n        const float gx = ttt_ln_gx(z[i], mu, std, gamma[i], beta[i], target[i], &xhat);\n"
     "        g[i] = (1.0f / (float)n) * ((float)n * gx - sum_g - xhat * sum_gx) / std;\n    }\n}\n\n",
     "/* Interleaved RoPE on the pairs of every head of x[D] (cs: [cos, cos] and [-sin, sin], [2][hd]);\n"
     "   in vectors where none straddles two heads. */\n"
@@ -187,9 +190,7 @@ static const char *const algebra_vector[] = {
     "        for (int c = 0; c < D; c += VF_WIDTH)\n"
     "            vf_store(x + c, vf_rope(vf_load(x + c), cs + c % hd, cs + hd + c % hd));\n"
     "        return;\n    }\n"
-    "    for (int c = 0; c < D; c += 2) {\n"
-    "        const float co = cs[c % hd], sn = cs[hd + c % hd + 1], x0 = x[c], x1 = x[c + 1];\n"
-    "        x[c] = x0 * co - x1 * sn;\n        x[c + 1] = x1 * co + x0 * sn;\n    }\n}\n\n",
+    "    ttt_rope_pairs(x, cs, D, hd);\n}\n\n",
     "/* y[n] += a x[n] */\n"
     "static inline void ttt_axpy(float *restrict y, float a, const float *restrict x, int n)\n{\n"
     "    const vf va = vf_set1(a);\n    int i = 0;\n"
@@ -225,7 +226,8 @@ static const char *const common[] = {
     "    const float *token_idx;                  /* learnable_token_idx [b] */\n"
     "    const float *post_w, *post_b;            /* post_norm over the whole width */\n"
     "    const float *conv_q_w, *conv_q_b, *conv_k_w, *conv_k_b; /* share_qk: causal depthwise convs */\n"
-    "    const float *rope_inv_freq;              /* [hd / 2]: 1 / base^(2i / hd) */\n"
+    "    const float *rope_cs;                    /* [b][2][hd]: RoPE at in-batch position pos, [cos, cos]\n"
+    "                                                and [-sin, sin] of pos / base^(2i / hd) per pair i */\n"
     "    float base_lr, eps;\n"
     "};\n\n",
     "/* tok_i = max(0, 1 / (i + 1) + learnable_token_idx[i]) */\n"
@@ -249,12 +251,7 @@ static const char *const common[] = {
     "        } else {\n"
     "            memcpy(q, xq + (size_t)t * D, (size_t)D * sizeof(float));\n"
     "            memcpy(k, xk + (size_t)t * D, (size_t)D * sizeof(float));\n        }\n"
-    "        const float pos = (float)((pos0 + t) % b);\n"
-    "        float cs[2 * " MAX_HD "]; /* RoPE at pos, the same for every head: [cos, cos] x hd / 2, then [-sin, sin] */\n"
-    "        for (int i = 0; i < hd / 2; i++) {\n"
-    "            const float angle = pos * p->rope_inv_freq[i], c = cosf(angle), sn = sinf(angle);\n"
-    "            cs[2 * i] = cs[2 * i + 1] = c;\n            cs[hd + 2 * i] = -sn;\n            cs[hd + 2 * i + 1] = sn;\n"
-    "        }\n"
+    "        const float *cs = p->rope_cs + (size_t)((pos0 + t) % b) * 2 * hd; /* the same for every head */\n"
     "        ttt_rope(q, cs, D, hd);\n        ttt_rope(k, cs, D, hd);\n    }\n"
     "    if (!xk && ks > 1) { /* keep the last ks - 1 rows of (history, xq) */\n"
     "        for (int j = 0; j < ks - 1; j++) {\n"
@@ -438,8 +435,8 @@ static int make_substs(const struct ttt_shape *s, struct subst *subs)
 void emit_ttt_common(FILE *out, const struct target *target)
 {
     fputs(common[0], out); /* struct ttt_weights */
-    for (size_t i = 0; i < sizeof gelu_scalar / sizeof gelu_scalar[0]; i++)
-        fputs(gelu_scalar[i], out);
+    for (size_t i = 0; i < sizeof one_at_a_time / sizeof one_at_a_time[0]; i++)
+        fputs(one_at_a_time[i], out);
     if (target->width > 1)
         for (size_t i = 0; i < sizeof algebra_vector / sizeof algebra_vector[0]; i++)
             fputs(algebra_vector[i], out);

@@ -49,9 +49,13 @@ static void load(const char *path, struct layer *L, float base_lr, bool mlp)
     L->q = tensor(&f, "q_proj.weight", (size_t)D * D), L->k = tensor(&f, "k_proj.weight", (size_t)D * D);
     L->v = tensor(&f, "v_proj.weight", (size_t)D * D), L->o = tensor(&f, "o_proj.weight", (size_t)D * D);
     L->lr_w = tensor(&f, "learnable_ttt_lr_weight", (size_t)L->NH * D);
-    float *inv_freq = malloc((size_t)L->HD / 2 * sizeof *inv_freq);
-    for (int i = 0; i < L->HD / 2; i++)
-        inv_freq[i] = 1.0f / powf(10000.0f, (float)(2 * i) / (float)L->HD);
+    float *rope_cs = malloc((size_t)L->MB * 2 * L->HD * sizeof *rope_cs); /* [b][2][hd], struct ttt_weights */
+    for (int pos = 0; pos < L->MB; pos++)
+        for (int j = 0; j < L->HD; j++) {
+            const float angle = (float)pos * (1.0f / powf(10000.0f, (float)(j / 2 * 2) / (float)L->HD));
+            rope_cs[((size_t)pos * 2 + 0) * L->HD + j] = cosf(angle);
+            rope_cs[((size_t)pos * 2 + 1) * L->HD + j] = j % 2 ? sinf(angle) : -sinf(angle);
+        }
     L->p = (struct ttt_weights){
         .W1 = tensor(&f, "W1", (size_t)L->NH * L->HD * F), .b1 = tensor(&f, "b1", (size_t)L->NH * F),
         .W2 = mlp ? tensor(&f, "W2", (size_t)L->NH * L->HD * F) : NULL, .b2 = mlp ? tensor(&f, "b2", (size_t)D) : NULL,
@@ -59,7 +63,7 @@ static void load(const char *path, struct layer *L, float base_lr, bool mlp)
         .lr_bias = tensor(&f, "learnable_ttt_lr_bias", (size_t)L->NH),
         .token_idx = tensor(&f, "learnable_token_idx", (size_t)L->MB),
         .post_w = tensor(&f, "post_norm.weight", (size_t)D), .post_b = tensor(&f, "post_norm.bias", (size_t)D),
-        .rope_inv_freq = inv_freq, .base_lr = base_lr, .eps = 1e-6f};
+        .rope_cs = rope_cs, .base_lr = base_lr, .eps = 1e-6f};
     st_close(&f);
 }
 
@@ -68,7 +72,7 @@ static void free_layer(struct layer *L)
     free(L->q), free(L->k), free(L->v), free(L->o), free(L->lr_w);
     free((void *)L->p.W1), free((void *)L->p.b1), free((void *)L->p.W2), free((void *)L->p.b2);
     free((void *)L->p.norm_w), free((void *)L->p.norm_b), free((void *)L->p.lr_bias), free((void *)L->p.token_idx);
-    free((void *)L->p.post_w), free((void *)L->p.post_b), free((void *)L->p.rope_inv_freq);
+    free((void *)L->p.post_w), free((void *)L->p.post_b), free((void *)L->p.rope_cs);
 }
 
 /* y[T][R] = x[T][C] W^T, W [R][C] */
