@@ -135,15 +135,12 @@ const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const str
             fprintf(k, "        for (int part = 0; part < 2; part++)\n"
                        "            for (int r = 0; r < %d; r += 2) {\n"
                        "                const float *Wr = W + (size_t)(part * %d + r) * %d;\n"
-                       "                const float *cs = rope_cs + (size_t)t * %d + r %% %d, c = cs[0], sn = cs[%d + 1];\n"
                        "                float re = %s(Wr, xt)%s, im = %s(Wr + %d, xt)%s;\n"
-                       "                float *o = dst[part] + r + (r / %d) * stride[part];\n"
-                       "                o[0] = re * c - im * sn;\n"
-                       "                o[1] = re * sn + im * c;\n"
+                       "                rope_pair(dst[part] + r + (r / %d) * stride[part], re, im, rope_cs + (size_t)t * %d + r %% %d);\n"
                        "            }\n"
                        "        for (int r = 0; r < %d; r++)\n"
                        "            dst[2][r + (r / %d) * stride[2]] = %s(W + (size_t)(%d + r) * %d, xt)%s;\n",
-                    D, D, C, 2 * HD, HD, HD, d, s, d, C, s, HD, D, HD, d, 2 * D, C, s);
+                    D, D, C, d, s, d, C, s, HD, 2 * HD, HD, D, HD, d, 2 * D, C, s);
         else
             fprintf(k, "        for (int part = 0; part < 3; part++)\n"
                        "            for (int r = 0; r < %d; r++)\n"
@@ -325,10 +322,8 @@ const char *kernel_rope_qk(struct emitter *e, const struct ir_graph *g)
     else
         fprintf(k, "        for (int r = 0; r < %d; r += 2) {\n"
                    "            float *x = qkv + t * %d + r;\n"
-                   "            const float *cs = rope_cs + (size_t)t * %d + r %% %d;\n"
-                   "            float c = cs[0], sn = cs[%d + 1], re = x[0], im = x[1];\n"
-                   "            x[0] = re * c - im * sn;\n            x[1] = re * sn + im * c;\n        }\n}\n\n",
-                2 * D, 3 * D, 2 * HD, HD, HD);
+                   "            rope_pair(x, x[0], x[1], rope_cs + (size_t)t * %d + r %% %d);\n        }\n}\n\n",
+                2 * D, 3 * D, 2 * HD, HD);
     return kernel_name;
 }
 
@@ -360,4 +355,10 @@ void emit_rope_table(FILE *out, const struct ir_graph *g)
     for (int i = 0; i < half; i++)
         fprintf(out, "%s%a", i == 0 ? "\n    " : i % 6 ? ", " : ",\n    ", (double)expf((float)i * step));
     fprintf(out, "\n};\n\n");
+    fprintf(out, "/* One pair (re, im) rotated into o by the per-call table's entry at cs (its [cos, cos] row; the\n"
+                 "   [-sin, sin] row is %d floats on): the scalar RoPE every kernel's non-vector path uses. */\n"
+                 "static inline void rope_pair(float *o, float re, float im, const float *cs)\n{\n"
+                 "    const float c = cs[0], sn = cs[%d + 1];\n"
+                 "    o[0] = re * c - im * sn;\n    o[1] = re * sn + im * c;\n}\n\n",
+            g->head_dim, g->head_dim);
 }
