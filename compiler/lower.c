@@ -1,5 +1,5 @@
 /* lower.c: the checked model (model.h) -> the graph IR (ir.h), one op per step of the math in
- * reference/moshi.md §2-§4, unfused. The passes (passes.c) fuse; this file states the model. */
+ * docs/moshi.md §2-§4, unfused. The passes (passes.c) fuse; this file states the model. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +47,7 @@ static int norm_alpha(struct ir_module *mod, int dim, const char *name)
 }
 
 /* Weights of one layer, as its graph selects them. Per-step (depformer) projections are stacked
-   along dim 0 in one tensor; per-step gating is a table of tensors (reference/moshi.md §6.1). */
+   along dim 0 in one tensor; per-step gating is a table of tensors (docs/moshi.md §6.1). */
 static int layer_matrix(struct ir_module *mod, const struct ir_graph *g, int rows, int cols, const char *name)
 {
     if (!g->per_step)
@@ -119,7 +119,7 @@ static int ttt_param(struct ir_module *mod, int l, const char *what, int rank, c
 }
 
 /* x += o_proj(gate(TTT(q_proj(n1), k_proj(n1), v_proj(n1), lr(n1)))): ttt-lm-pytorch's TTTBase
-   where Moshi's self_attn sits (DESIGN.md, Contracts; reference/ttt.md §1.2). The TTT op's
+   where Moshi's self_attn sits (docs/ttt.md §1.1-§1.2). The TTT op's
    weights are the consecutive block W1, b1, [W2, b2,] ttt_norm_weight, ttt_norm_bias,
    learnable_ttt_lr_bias, learnable_token_idx, post_norm.weight, post_norm.bias, [conv_q.weight,
    conv_q.bias, conv_k.weight, conv_k.bias]. */

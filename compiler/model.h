@@ -9,7 +9,7 @@
 enum mixer_kind { MIXER_ATTENTION, MIXER_TTT_LINEAR, MIXER_TTT_MLP };
 enum weight_format { WEIGHTS_F32, WEIGHTS_BF16, WEIGHTS_Q8, WEIGHTS_Q4 };
 
-/* Hyper-parameters of a TTT sequence mixer (reference/ttt.md §1). */
+/* Hyper-parameters of a TTT sequence mixer (docs/ttt.md §1.3). */
 #define TTT_MAX_HEAD_DIM 512          /* each thread keeps a head's rows (up to 4 x hd floats) on its stack */
 struct ttt_params {
     int mini_batch;                  /* b, > 0 (default 16) */

@@ -1,7 +1,7 @@
 #!/bin/sh
 # goldens.sh: models compiled by kilnc against the reference outputs (tests/goldens/README.md).
 # lm_attn_a through the hand-written graph and through `kilnc import moshi`, lm_attn_c through the
-# importer; f32 and bf16 checkpoints; fused and unfused kernels. Tolerance 1e-4 relative (DESIGN.md).
+# importer; f32 and bf16 checkpoints; fused and unfused kernels. Tolerance 1e-4 relative (docs/contracts.md, Numerics).
 . tests/lib.sh
 G=tests/goldens
 

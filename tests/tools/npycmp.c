@@ -1,4 +1,4 @@
-/* npycmp: compares two .npy arrays as the tests require (DESIGN.md, Numerics).
+/* npycmp: compares two .npy arrays as the tests require (docs/contracts.md, Numerics).
  *   npycmp GOT.npy REF.npy TOL   floats: max |got - ref| / max |ref| <= TOL, NaN exactly where ref has NaN;
  *                                ints:   every element equal (TOL ignored).
  * Prints one line "rel_err=X max_abs_err=Y" (or the first mismatch) and exits 0 when within
