@@ -105,9 +105,28 @@ static void print_excerpt(struct loc loc)
     fputs("^\n", stderr);
 }
 
+static struct {
+    char *file;
+    struct loc (*relocate)(struct loc loc, void *ctx);
+    void *ctx;
+} relocation;
+
+void diag_set_relocation(const char *file, struct loc (*relocate)(struct loc loc, void *ctx), void *ctx)
+{
+    free(relocation.file);
+    relocation.file = file ? xstrdup(file) : NULL;
+    relocation.relocate = relocate;
+    relocation.ctx = ctx;
+}
+
 static void report(struct loc loc, const char *kind, const char *fmt, va_list ap)
 {
     fflush(stdout);
+    if (relocation.file && loc.file && loc.line > 0 && strcmp(loc.file, relocation.file) == 0) {
+        struct loc moved = relocation.relocate(loc, relocation.ctx);
+        if (moved.file)
+            loc = moved;
+    }
     if (!loc.file)
         fprintf(stderr, "kilnc: %s: ", kind);
     else if (loc.line <= 0)

@@ -15,6 +15,10 @@ struct loc {
 void diag_error(struct loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void diag_note(struct loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int diag_error_count(void);
+/* Diagnostics at a line of `file` are shown where relocate(loc, ctx) says instead, when it names a
+   file (kilnc import: a line of the description it generates is shown at the JSON key that line
+   came from). file NULL: no relocation. */
+void diag_set_relocation(const char *file, struct loc (*relocate)(struct loc loc, void *ctx), void *ctx);
 /* Registers a file's text so that diagnostics can print its source lines. */
 void diag_add_source(const char *file, const char *text);
 /* The closest of candidates[0..n) to name within a small edit distance, or NULL. */

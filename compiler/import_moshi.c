@@ -1,5 +1,5 @@
 /* import_moshi.c: `kilnc import moshi CONFIG.json -o FILE.kiln [--ttt-layers A..B --ttt KIND ...]`.
- * Reads Moshi's LMModel keyword arguments (`_lm_kwargs`, reference/moshi.md §1.1) from a flat JSON
+ * Reads Moshi's LMModel keyword arguments (`_lm_kwargs`, docs/moshi.md §1.1) from a flat JSON
  * object or from its "lm_kwargs" member, fills the keys it lacks with Moshiko 7B's values, refuses
  * the options kiln does not implement (naming the key), writes a readable description, and checks
  * that description with the front end before it is written (temp file + rename: all or nothing). */
@@ -308,6 +308,34 @@ static struct loc json_error_loc(const char *path, const char *text, const char 
     return loc;
 }
 
+/* The config's text, to point diagnostics at the key they are about. */
+struct json_source {
+    const char *path, *text;
+    const char *object;              /* where the options' object starts: the text, or "lm_kwargs"'s value */
+};
+
+/* The first `"name":` in text from `from` on (its opening quote), or NULL. */
+static const char *find_key(const char *from, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = strchr(from, '"'); p; p = strchr(p + 1, '"')) {
+        if (strncmp(p + 1, name, n) != 0 || p[n + 1] != '"')
+            continue;
+        const char *q = p + n + 2;
+        q += strspn(q, " \t\r\n");
+        if (*q == ':')
+            return p;
+    }
+    return NULL;
+}
+
+/* Where key `name` of the options' object is (the whole file when it cannot be found). */
+static struct loc key_loc(const struct json_source *src, const char *name)
+{
+    const char *p = find_key(src->object, name);
+    return p ? json_error_loc(src->path, src->text, p) : (struct loc){ src->path, 0, 0 };
+}
+
 /* The JSON text of a value, shortened, for messages. */
 static void json_text(const cJSON *item, char *buf, size_t size)
 {
@@ -348,9 +376,10 @@ static bool json_integer(const cJSON *item, long long *out)
     return true;
 }
 
-static bool read_key(const char *path, const struct json_key *key, const cJSON *item, struct moshi_config *cfg)
+static bool read_key(const struct json_source *src, const struct json_key *key, const cJSON *item,
+                     struct moshi_config *cfg)
 {
-    struct loc at = { path, 0, 0 };
+    struct loc at = key_loc(src, key->name);
     char text[64];
     json_text(item, text, sizeof text);
     char *field = (char *)cfg + key->offset;
@@ -422,10 +451,10 @@ static bool read_key(const char *path, const struct json_key *key, const cJSON *
 }
 
 /* A key kiln does not know: a file name is ignored with a note, anything else is an error. */
-static bool unknown_key(const char *path, const cJSON *item)
+static bool unknown_key(const struct json_source *src, const cJSON *item)
 {
-    struct loc at = { path, 0, 0 };
     const char *name = item->string;
+    struct loc at = key_loc(src, name);
     size_t n = strlen(name);
     bool names_a_file = cJSON_IsString(item) && n > 5
         && (strcmp(name + n - 5, "_name") == 0 || strcmp(name + n - 5, "_path") == 0 || strcmp(name + n - 5, "_file") == 0);
@@ -444,13 +473,13 @@ static bool unknown_key(const char *path, const cJSON *item)
     return false;
 }
 
-static bool read_config(const char *path, const cJSON *object, struct moshi_config *cfg)
+static bool read_config(const struct json_source *src, const cJSON *object, struct moshi_config *cfg)
 {
     bool ok = true;
     for (const cJSON *item = object->child; item; item = item->next) {
         for (const cJSON *prev = object->child; prev != item; prev = prev->next) {
             if (strcmp(prev->string, item->string) == 0) {
-                diag_error((struct loc){ path, 0, 0 }, "key '%s' appears twice", item->string);
+                diag_error((struct loc){ src->path, 0, 0 }, "key '%s' appears twice", item->string);
                 ok = false;
             }
         }
@@ -458,17 +487,19 @@ static bool read_config(const char *path, const cJSON *object, struct moshi_conf
         for (int i = 0; i < NJSON_KEYS && !key; i++)
             if (strcmp(json_keys[i].name, item->string) == 0)
                 key = &json_keys[i];
-        if (!(key ? read_key(path, key, item, cfg) : unknown_key(path, item)))
+        if (!(key ? read_key(src, key, item, cfg) : unknown_key(src, item)))
             ok = false;
     }
     return ok;
 }
 
-/* Parses CONFIG.json into cfg (Moshiko's values where a key is absent). */
-static bool load_config(const char *path, struct moshi_config *cfg)
+/* Parses CONFIG.json into cfg (Moshiko's values where a key is absent). src keeps its text, for
+   later diagnostics; the caller frees src->text. */
+static bool load_config(const char *path, struct moshi_config *cfg, struct json_source *src)
 {
     size_t len;
     char *text = read_file(path, &len);
+    *src = (struct json_source){ path, text, text };
     if (!text)
         return false;
     diag_add_source(path, text);
@@ -481,13 +512,15 @@ static bool load_config(const char *path, struct moshi_config *cfg)
         diag_error((struct loc){ path, 0, 0 }, "expected a JSON object of Moshi's LMModel options");
     } else {
         const cJSON *kwargs = cJSON_GetObjectItemCaseSensitive(root, "lm_kwargs");
+        const char *at = kwargs ? find_key(text, "lm_kwargs") : NULL;
+        if (at)
+            src->object = at;
         if (kwargs && !cJSON_IsObject(kwargs))
-            diag_error((struct loc){ path, 0, 0 }, "'lm_kwargs' must be an object");
+            diag_error(key_loc(src, "lm_kwargs"), "'lm_kwargs' must be an object");
         else
-            ok = read_config(path, kwargs ? kwargs : root, cfg);
+            ok = read_config(src, kwargs ? kwargs : root, cfg);
     }
     cJSON_Delete(root);
-    free(text);
     return ok;
 }
 
@@ -521,10 +554,12 @@ static bool model_name(const char *output, char *name, size_t size)
     return true;
 }
 
-/* A growing string. */
+/* A growing string; line_key[n]: the JSON key line n came from (NULL: none). */
+#define MAX_KEYED_LINES 64
 struct text {
     char *s;
     size_t len, cap;
+    const char *line_key[MAX_KEYED_LINES];
 };
 
 static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -546,6 +581,23 @@ static void put(struct text *t, const char *fmt, ...)
     vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
     va_end(ap);
     t->len += (size_t)n;
+}
+
+/* put(), for a line that comes from JSON key `key` (diagnostics about it point at the key). */
+static void put_keyed(struct text *t, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void put_keyed(struct text *t, const char *key, const char *fmt, ...)
+{
+    int line = 1;
+    for (size_t i = 0; i < t->len; i++)
+        line += t->s[i] == '\n';
+    if (line < MAX_KEYED_LINES)
+        t->line_key[line] = key;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    put(t, "%s", buf);
 }
 
 static const char *number(char *buf, double x)
@@ -586,26 +638,38 @@ static void write_description(struct text *t, const char *name, const struct mos
     put_sanitized(t, o->config);
     put(t, "\n// (Moshi's LMModel options; the keys it does not set take Moshiko 7B's values).\n");
     put(t, "model %s;\n\n", name);
-    put(t, "text_card = %lld;\ncard = %lld;\nn_q = %lld;\ndep_q = %lld;\ndelays = [", c->text_card, c->card, c->n_q, c->dep_q);
+    put_keyed(t, "text_card", "text_card = %lld;\n", c->text_card);
+    put_keyed(t, "card", "card = %lld;\n", c->card);
+    put_keyed(t, "n_q", "n_q = %lld;\n", c->n_q);
+    put_keyed(t, "dep_q", "dep_q = %lld;\n", c->dep_q);
+    put_keyed(t, "delays", "delays = [");
     for (int i = 0; i < c->delay_count; i++)
         put(t, "%s%lld", i ? ", " : "", c->delays[i]);
-    put(t, "];\nframe_rate = 12.5;\ntext_padding_id = %lld;\nweights = f32;\n\n", c->text_padding_id);
-    put(t, "let hidden_scale = %s;\n\n", number(a, c->hidden_scale));
-    put(t, "temporal {\n    dim = %lld;\n    num_heads = %lld;\n    num_layers = %lld;\n", c->dim, c->num_heads, c->num_layers);
-    put(t, "    ffn = gated_silu(dim_feedforward = int(hidden_scale * dim));\n");
-    put(t, "    norm = rms_norm(eps = %s);\n", number(a, c->norm_eps));
-    if (c->rope)
-        put(t, "    rope = interleaved(max_period = %s);\n", number(b, c->max_period));
-    else
-        put(t, "    rope = none;\n");
-    put(t, "    context = %lld;\n", c->context);
+    put(t, "];\nframe_rate = 12.5;\n");
+    put_keyed(t, "existing_text_padding_id", "text_padding_id = %lld;\nweights = f32;\n\n", c->text_padding_id);
+    put_keyed(t, "hidden_scale", "let hidden_scale = %s;\n\ntemporal {\n", number(a, c->hidden_scale));
+    put_keyed(t, "dim", "    dim = %lld;\n", c->dim);
+    put_keyed(t, "num_heads", "    num_heads = %lld;\n", c->num_heads);
+    put_keyed(t, "num_layers", "    num_layers = %lld;\n", c->num_layers);
+    put_keyed(t, "hidden_scale", "    ffn = gated_silu(dim_feedforward = int(hidden_scale * dim));\n");
+    put_keyed(t, "norm", "    norm = rms_norm(eps = %s);\n", number(a, c->norm_eps));
+    if (c->rope) {
+        put_keyed(t, "max_period", "    rope = interleaved(max_period = %s);\n", number(b, c->max_period));
+    } else {
+        put_keyed(t, "positional_embedding", "    rope = none;\n");
+    }
+    put_keyed(t, "context", "    context = %lld;\n", c->context);
     if (o->ttt_kind)
         write_ttt(t, o);
-    put(t, "}\n\ndepformer {\n    dim = %lld;\n    num_heads = %lld;\n    num_layers = %lld;\n", c->dep_dim, c->dep_num_heads, c->dep_num_layers);
+    put(t, "}\n\ndepformer {\n");
+    put_keyed(t, "depformer_dim", "    dim = %lld;\n", c->dep_dim);
+    put_keyed(t, "depformer_num_heads", "    num_heads = %lld;\n", c->dep_num_heads);
+    put_keyed(t, "depformer_num_layers", "    num_layers = %lld;\n", c->dep_num_layers);
     if (c->dep_dim_feedforward < 0)
-        put(t, "    ffn = gated_silu(dim_feedforward = int(hidden_scale * dim));\n}\n");
+        put_keyed(t, "hidden_scale", "    ffn = gated_silu(dim_feedforward = int(hidden_scale * dim));\n}\n");
     else
-        put(t, "    ffn = gated_silu(dim_feedforward = %lld);\n}\n", c->dep_dim_feedforward);
+        put_keyed(t, "depformer_dim_feedforward", "    ffn = gated_silu(dim_feedforward = %lld);\n}\n",
+                  c->dep_dim_feedforward);
 }
 
 /* Writes text to path through a temporary file in the same folder, renamed over it at the end. */
@@ -641,21 +705,41 @@ static bool write_atomically(const char *path, const char *text, size_t len)
 }
 
 /* The description must check to a model (and its TTT range fit it) before it is written. */
-static bool check_description(const char *output, const char *config, const struct text *t, const struct moshi_config *c,
-                              const struct import_options *o)
+/* A diagnostic at a line of the generated description: shown at the JSON key the line came from,
+   when the config has that key (otherwise at the description's line, whose text it quotes). */
+struct keyed_text {
+    const struct text *t;
+    const struct json_source *src;
+};
+
+static struct loc relocate_to_key(struct loc loc, void *ctx)
 {
+    const struct keyed_text *k = ctx;
+    const char *key = loc.line < MAX_KEYED_LINES ? k->t->line_key[loc.line] : NULL;
+    struct loc at = key ? key_loc(k->src, key) : (struct loc){ NULL, 0, 0 };
+    return at.line > 0 ? at : (struct loc){ NULL, 0, 0 };
+}
+
+static bool check_description(const char *output, const struct json_source *src, const struct text *t,
+                              const struct moshi_config *c, const struct import_options *o)
+{
+    const char *config = src->path;
     if (o->ttt_kind && o->ttt_last >= c->num_layers) {
         diag_error(no_loc, "--ttt-layers %s: the model has %lld layers (0..%lld)", o->ttt_layers, c->num_layers, c->num_layers - 1);
         return false;
     }
+    struct keyed_text keyed = { t, src };
+    diag_set_relocation(output, relocate_to_key, &keyed);
     struct ast_file *ast = parse_text(output, t->s, t->len);
     struct model m;
     bool ok = ast && check_model(ast, &m);
     ast_free(ast);
+    diag_set_relocation(NULL, NULL, NULL);
     if (ok)
         model_free(&m);
     else
-        diag_note((struct loc){ config, 0, 0 }, "the description it gives is not valid (see above); nothing was written");
+        diag_note((struct loc){ config, 0, 0 }, "the description it would write to %s is not valid (see above); "
+                                                "nothing was written", output);
     return ok;
 }
 
@@ -682,12 +766,17 @@ int import_main(int argc, char **argv)
     struct import_options o = { 0 };
     char name[64];
     struct moshi_config cfg = moshiko;
-    if (!parse_args(argc, argv, &o) || !check_ttt_args(&o) || !model_name(o.output, name, sizeof name)
-        || !load_config(o.config, &cfg))
+    if (!parse_args(argc, argv, &o) || !check_ttt_args(&o) || !model_name(o.output, name, sizeof name))
         return 1;
+    struct json_source src;
+    if (!load_config(o.config, &cfg, &src)) {
+        free((char *)src.text);
+        return 1;
+    }
     struct text t = { 0 };
     write_description(&t, name, &cfg, &o);
-    bool ok = check_description(o.output, o.config, &t, &cfg, &o) && write_atomically(o.output, t.s, t.len);
+    bool ok = check_description(o.output, &src, &t, &cfg, &o) && write_atomically(o.output, t.s, t.len);
     free(t.s);
+    free((char *)src.text);
     return ok && diag_error_count() == 0 ? 0 : 1;
 }
