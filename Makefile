@@ -10,22 +10,23 @@ LDFLAGS := $(EXTRA_LDFLAGS)
 
 COMPILER_SRC := $(wildcard compiler/*.c)
 RUNTIME_SRC  := $(wildcard runtime/*.c)
-COMPILER_OBJ := $(COMPILER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/lexer.o $(BUILD)/gen/parser.o
+# (kilnc shares runtime/cpu.c, what this CPU runs, with the runtime: for --target native)
+COMPILER_OBJ := $(COMPILER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/lexer.o $(BUILD)/gen/parser.o $(BUILD)/runtime/cpu.o
 RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-asan test-cross demo bench bench-context examples clean
+.PHONY: all deps test test-asan test-cross demo bench bench-context examples clean fuzz
 all: $(BUILD)/kilnc $(BUILD)/libkiln_rt.a $(BUILD)/npycmp $(BUILD)/gen_ttt $(BUILD)/gen_kernels $(UNIT_BIN)
 
 deps:
 	@scripts/deps.sh
 
-$(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h: compiler/lexer.l
+$(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h &: compiler/lexer.l
 	@mkdir -p $(BUILD)/gen
 	flex -o $(BUILD)/gen/lexer.c --header-file=$(BUILD)/gen/lexer.h $<
 
-$(BUILD)/gen/parser.c $(BUILD)/gen/parser.h: compiler/parser.y
+$(BUILD)/gen/parser.c $(BUILD)/gen/parser.h &: compiler/parser.y
 	@mkdir -p $(BUILD)/gen
 	bison -d -o $(BUILD)/gen/parser.c $<
 
@@ -34,7 +35,7 @@ $(BUILD)/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
 
 $(BUILD)/compiler/%.o: compiler/%.c $(wildcard compiler/*.h) $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Icompiler -I$(BUILD)/gen -c $< -o $@
+	$(CC) $(CFLAGS) -Icompiler -Iruntime -I$(BUILD)/gen -c $< -o $@
 
 $(BUILD)/runtime/%.o: runtime/%.c $(wildcard runtime/*.h)
 	@mkdir -p $(dir $@)
@@ -50,14 +51,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkiln_rt.a tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fopenmp -Iruntime -Itests -o $@ $< $(BUILD)/libkiln_rt.a $(LDFLAGS) -lm
 
-GEN_TTT_SRC := tests/ttt/gen_ttt.c compiler/emit_ttt.c compiler/ttt_shape.c compiler/target.c
+GEN_TTT_SRC := tests/ttt/gen_ttt.c compiler/emit_ttt.c compiler/ttt_shape.c compiler/target.c runtime/cpu.c
 $(BUILD)/gen_ttt: $(GEN_TTT_SRC) $(wildcard compiler/*.h)
-	$(CC) $(CFLAGS) -Icompiler -o $@ $(GEN_TTT_SRC) $(LDFLAGS)
+	$(CC) $(CFLAGS) -Icompiler -Iruntime -o $@ $(GEN_TTT_SRC) $(LDFLAGS)
 
 GEN_KERNELS_SRC := tests/bench/gen_kernels.c compiler/emit_matmul.c compiler/emit_kernels.c compiler/target.c \
-                   compiler/plan.c compiler/ir.c
+                   compiler/plan.c compiler/ir.c runtime/cpu.c
 $(BUILD)/gen_kernels: $(GEN_KERNELS_SRC) $(wildcard compiler/*.h)
-	$(CC) $(CFLAGS) -Icompiler -o $@ $(GEN_KERNELS_SRC) $(LDFLAGS) -lm
+	$(CC) $(CFLAGS) -Icompiler -Iruntime -o $@ $(GEN_KERNELS_SRC) $(LDFLAGS) -lm
 
 $(BUILD)/npycmp: tests/tools/npycmp.c $(BUILD)/libkiln_rt.a
 	$(CC) $(CFLAGS) -Iruntime -o $@ $< $(BUILD)/libkiln_rt.a $(LDFLAGS) -fopenmp -lm
@@ -101,4 +102,73 @@ bench-context: deps
 	@scripts/bench_context.sh
 
 clean:
-	rm -rf build build-asan generated/*/
+	rm -rf build build-asan build-fuzz generated/*/
+
+# ---- Fuzzing (docs/fuzzing.md) ----
+# `make fuzz`: each libFuzzer harness of tests/fuzz/ (clang-14, ASan and UBSan) runs FUZZ_RUNS
+# inputs, or FUZZ_TIME seconds at most, from a scratch copy of tests/fuzz/corpus/NAME/ (plus the
+# inputs of tests/fuzz/crashes/NAME/), and prints its executions and time. Any crash, leak, hang
+# (FUZZ_TIMEOUT seconds on one input) or use of more than 2 GiB fails the target; the input is left
+# in $(FUZZ_DIR)/artifacts/NAME/. FUZZ_MERGE=1 merges the inputs that add coverage into the corpus.
+FUZZ_CC        := clang-14
+FUZZ_DIR       := $(BUILD)-fuzz/libfuzzer
+FUZZ_RUNS      ?= 1000000
+FUZZ_TIME      ?= 600
+FUZZ_TIMEOUT   ?= 10
+FUZZ_SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS    := -std=c11 -O1 -g $(WARN) -D_POSIX_C_SOURCE=200809L $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_HARNESSES := frontend import_moshi safetensors kw npy
+# What the harnesses read: the front end without the driver (compiler/main.c), the importer, and
+# the runtime's file readers. One archive: each harness links the members it uses.
+FUZZ_LIB_SRC   := compiler/ast.c compiler/diag.c compiler/check.c compiler/check_eval.c compiler/model.c \
+                  compiler/import_moshi.c runtime/safetensors.c runtime/kw.c runtime/npy.c runtime/report.c \
+                  runtime/weights.c
+FUZZ_LIB_OBJ   := $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(FUZZ_DIR)/gen/lexer.o $(FUZZ_DIR)/gen/parser.o
+
+$(FUZZ_DIR)/gen/lexer.c $(FUZZ_DIR)/gen/lexer.h &: compiler/lexer.l
+	@mkdir -p $(FUZZ_DIR)/gen
+	flex -o $(FUZZ_DIR)/gen/lexer.c --header-file=$(FUZZ_DIR)/gen/lexer.h $<
+
+$(FUZZ_DIR)/gen/parser.c $(FUZZ_DIR)/gen/parser.h &: compiler/parser.y
+	@mkdir -p $(FUZZ_DIR)/gen
+	bison -d -o $(FUZZ_DIR)/gen/parser.c $<
+
+$(FUZZ_DIR)/gen/%.o: $(FUZZ_DIR)/gen/%.c $(FUZZ_DIR)/gen/parser.h $(FUZZ_DIR)/gen/lexer.h
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Icompiler -I$(FUZZ_DIR)/gen -c $< -o $@
+
+$(FUZZ_DIR)/obj/%.o: %.c $(wildcard compiler/*.h runtime/*.h) $(FUZZ_DIR)/gen/parser.h $(FUZZ_DIR)/gen/lexer.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Icompiler -Iruntime -I$(FUZZ_DIR)/gen -c $< -o $@
+
+# diag_suggest's edit distances, traced compare by compare, took half of every run's time.
+$(FUZZ_DIR)/obj/compiler/diag.o: FUZZ_CFLAGS += -fno-sanitize-coverage=trace-cmp
+
+# `make -s print-fuzz-HARNESSES`, `print-fuzz-LIB_SRC`: the lists, for tests/fuzz.sh's gcc replay.
+print-fuzz-%:
+	@echo $(FUZZ_$*)
+
+$(FUZZ_DIR)/libfuzzed.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_DIR)/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(FUZZ_DIR)/libfuzzed.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Icompiler -Iruntime -I$(FUZZ_DIR)/gen -o $@ $< \
+	    $(FUZZ_DIR)/libfuzzed.a -lcjson -lm
+
+fuzz: $(FUZZ_HARNESSES:%=$(FUZZ_DIR)/%)
+	@status=0; for name in $(FUZZ_HARNESSES); do \
+	    scratch=$(FUZZ_DIR)/corpus/$$name artifacts=$(FUZZ_DIR)/artifacts/$$name/ log=$(FUZZ_DIR)/$$name.log; \
+	    rm -rf $$scratch && mkdir -p $$scratch $$artifacts && cp tests/fuzz/corpus/$$name/* $$scratch/; \
+	    start=$$(date +%s.%N); \
+	    $(FUZZ_DIR)/$$name -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_TIME) -timeout=$(FUZZ_TIMEOUT) \
+	        -rss_limit_mb=2048 -close_fd_mask=3 -print_final_stats=1 -artifact_prefix=$$artifacts \
+	        $$scratch tests/fuzz/crashes/$$name > $$log 2>&1; \
+	    rc=$$?; end=$$(date +%s.%N); \
+	    runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $$log); \
+	    printf 'fuzz %-12s %9s executions in %6.1f s, corpus %s -> %s inputs: %s\n' $$name "$${runs:-?}" \
+	        $$(awk "BEGIN { print $$end - $$start }") $$(ls tests/fuzz/corpus/$$name | wc -l) $$(ls $$scratch | wc -l) \
+	        $$([ $$rc = 0 ] && echo ok || echo "FAILED (exit $$rc; see $$log and $$artifacts)"); \
+	    if [ $$rc != 0 ]; then status=1; grep -E '^(==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)' $$log | head -n 8; fi; \
+	    if [ "$(FUZZ_MERGE)" = 1 ] && [ $$rc = 0 ]; then \
+	        $(FUZZ_DIR)/$$name -merge=1 -close_fd_mask=3 tests/fuzz/corpus/$$name $$scratch >> $$log 2>&1 || status=1; \
+	    fi; \
+	done; exit $$status

@@ -1,7 +1,8 @@
-/* build.c: writes the generated sources and drives the C compiler and archiver. The runtime is
- * found beside the compiler: BUILD/kilnc uses BUILD/libkiln_rt.a and the headers in BUILD/../runtime; with
- * --cc (a cross compiler) the runtime's sources are compiled with that compiler instead. */
-#define _XOPEN_SOURCE 700 /* realpath, mkdtemp */
+/* build.c: writes the generated sources and drives the C compiler and archiver, each run with an
+ * argument vector (process.h), never through a shell. The runtime is found beside the compiler:
+ * BUILD/kilnc uses BUILD/libkiln_rt.a and the headers in BUILD/../runtime; with --cc (another
+ * compiler, a cross compiler) and for --emit lib the runtime's sources are compiled instead. */
+#define _XOPEN_SOURCE 700 /* mkdtemp */
 #include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
@@ -10,11 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "build.h"
-
-#define CMD_MAX 16384
+#include "process.h"
 
 static char compiler_dir[PATH_MAX]; /* where kilnc lives (the build folder) */
 
@@ -42,14 +41,6 @@ static int mkdir_p(const char *path)
         *p = '/';
     }
     return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
-}
-
-static int run(const char *cmd)
-{
-    if (getenv("KILN_VERBOSE"))
-        fprintf(stderr, "kilnc: %s\n", cmd);
-    int status = system(cmd);
-    return status == 0 ? 0 : -1;
 }
 
 /* "DIR/NAME.ext" */
@@ -90,104 +81,246 @@ static int write_sources(const struct ir_module *mod, const struct emit_options 
     return 0;
 }
 
-/* Appends the runtime's .c files (for a cross compiler) to cmd. */
-static void append_runtime_sources(char *cmd, size_t size, const char *runtime_dir)
+/* Copies src to dst (through dst.tmp and a rename). */
+static int copy_file(const char *src, const char *dst)
+{
+    char tmp[3 * PATH_MAX], buf[1 << 16];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    FILE *in = fopen(src, "rb"), *out = in ? fopen(tmp, "wb") : NULL;
+    bool ok = out != NULL;
+    for (size_t n; ok && (n = fread(buf, 1, sizeof buf, in)) > 0;)
+        ok = fwrite(buf, 1, n, out) == n;
+    ok = ok && !ferror(in);
+    if (out)
+        ok = (fclose(out) == 0) & ok;
+    if (in)
+        fclose(in);
+    if (!ok || rename(tmp, dst)) {
+        fprintf(stderr, "kilnc: cannot copy %s to %s: %s\n", src, dst, strerror(errno));
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* The architecture a C compiler builds for: the first word of `CC -dumpmachine` (x86_64, aarch64). */
+static bool compiler_arch(const char *cc, char *arch, size_t size)
+{
+    struct arg_list a = {0};
+    arg_push(&a, cc);
+    arg_push(&a, "-dumpmachine");
+    bool ok = spawn_first_line(&a, arch, size);
+    arg_free(&a);
+    if (ok)
+        arch[strcspn(arch, "-")] = '\0';
+    return ok && arch[0];
+}
+
+/* Refuses, before anything is written, a compiler that is not there or builds for another
+   architecture than the target's. Returns 0 or 1 (message printed). */
+static int check_compiler(const struct emit_options *eopt, const struct build_options *bopt)
+{
+    const char *cc = bopt->cc ? bopt->cc : "cc";
+    if (!program_exists(cc)) {
+        if (strchr(cc, '/'))
+            fprintf(stderr, "kilnc: error: C compiler '%s' is not an executable file; name another with --cc\n", cc);
+        else
+            fprintf(stderr, "kilnc: error: C compiler '%s' not found in PATH; install it or name another with --cc%s\n",
+                    cc, cc[strcspn(cc, " \t")] ? " (--cc names one program; flags go in --cflags)" : "");
+        return 1;
+    }
+    char arch[256];
+    if (!compiler_arch(cc, arch, sizeof arch)) {
+        fprintf(stderr, "kilnc: error: '%s -dumpmachine' failed: --cc wants a C compiler (gcc, clang or a cross "
+                        "compiler such as aarch64-linux-gnu-gcc)\n", cc);
+        return 1;
+    }
+    const struct target *t = eopt->target;
+    const char *wants = eopt->simde ? "x86_64" : strcmp(t->name, "neon") == 0 ? "aarch64" : t->width > 1 ? "x86_64" : NULL;
+    if (!wants || strcmp(arch, wants) == 0)
+        return 0;
+    if (eopt->simde)
+        fprintf(stderr, "kilnc: error: --simde builds for an x86-64 host, and '%s' compiles for %s: drop --simde "
+                        "(or --cc)\n", cc, arch);
+    else if (strcmp(wants, "aarch64") == 0)
+        fprintf(stderr, "kilnc: error: --target %s needs a C compiler for aarch64, and '%s' compiles for %s: add "
+                        "--cc aarch64-linux-gnu-gcc (a cross compiler), --simde (to run it on this host through "
+                        "SIMDe) or --emit c\n", t->name, cc, arch);
+    else
+        fprintf(stderr, "kilnc: error: --target %s needs a C compiler for x86_64, and '%s' compiles for %s: use "
+                        "--target neon or scalar, or another --cc\n", t->name, cc, arch);
+    return 1;
+}
+
+/* The compiler and the flags every compile gets: no shell splits them, kilnc does (KILN_EXTRA_CFLAGS
+   and --cflags, on whitespace). */
+static void compile_command(struct arg_list *a, const struct build_options *bopt, const char *runtime_dir)
+{
+    arg_push(a, bopt->cc ? bopt->cc : "cc");
+    /* (-ffp-contract=off: no compiler fuses a * b + c behind the kernels' back; where they want an
+       FMA they say vf_fma, so every target rounds as its kernels read) */
+    arg_push_words(a, "-std=c11 -O2 -ffp-contract=off -Wall -Wextra -fopenmp");
+    arg_push_words(a, getenv("KILN_EXTRA_CFLAGS"));
+    arg_push_words(a, bopt->cflags);
+    arg_push(a, "-I");
+    arg_push(a, runtime_dir);
+}
+
+/* Compiles every runtime source into objdir, all at once; their object paths go to objs. */
+static bool compile_runtime(const struct build_options *bopt, const char *runtime_dir, const char *objdir,
+                            struct arg_list *objs)
 {
     DIR *d = opendir(runtime_dir);
-    if (!d)
-        return;
-    for (struct dirent *ent; (ent = readdir(d));) {
+    if (!d) {
+        fprintf(stderr, "kilnc: cannot read the runtime's sources in %s: %s\n", runtime_dir, strerror(errno));
+        return false;
+    }
+    pid_t pids[64];
+    int started = 0;
+    bool ok = true;
+    for (struct dirent *ent; ok && (ent = readdir(d));) {
         size_t len = strlen(ent->d_name);
-        if (len > 2 && strcmp(ent->d_name + len - 2, ".c") == 0)
-            snprintf(cmd + strlen(cmd), size - strlen(cmd), " %s/%s", runtime_dir, ent->d_name);
+        if (len < 3 || strcmp(ent->d_name + len - 2, ".c") != 0)
+            continue;
+        char src[2 * PATH_MAX], obj[2 * PATH_MAX];
+        snprintf(src, sizeof src, "%s/%s", runtime_dir, ent->d_name);
+        snprintf(obj, sizeof obj, "%s/%.*s.o", objdir, (int)len - 2, ent->d_name);
+        struct arg_list a = {0};
+        compile_command(&a, bopt, runtime_dir);
+        arg_push(&a, "-c");
+        arg_push(&a, src);
+        arg_push(&a, "-o");
+        arg_push(&a, obj);
+        pid_t pid = started < 64 ? spawn_start(&a) : -1;
+        arg_free(&a);
+        if (pid > 0) {
+            pids[started++] = pid;
+            arg_push(objs, obj);
+        }
+        ok = pid > 0;
     }
     closedir(d);
+    for (int i = 0; i < started; i++)
+        ok = spawn_wait(pids[i]) & ok;
+    return ok;
+}
+
+/* What a successful build wrote, on stdout. */
+static void report(const struct emit_options *eopt, const struct build_options *bopt, const char *dir, const char *name)
+{
+    static const char *const kinds[] = {"C source", "an object", "a static library of the model and the runtime",
+                                        "an executable"};
+    static const char *const products[] = {"%s.c", "%s.o", "lib%s.a", "%s"};
+    char product[PATH_MAX];
+    snprintf(product, sizeof product, products[bopt->emit], name);
+    printf("kilnc: wrote %s/%s (%s for target %s%s), beside %s%s.h and kiln_rt.h\n", dir, product, kinds[bopt->emit],
+           eopt->target->name, eopt->simde ? " through SIMDe" : "", bopt->emit == EMIT_C ? "" : "the C source, ", name);
 }
 
 int build_model(const struct ir_module *mod, const struct emit_options *eopt, const struct build_options *bopt)
 {
     const char *name = mod->model->name, *dir = bopt->out_dir;
+    if (bopt->emit != EMIT_C && check_compiler(eopt, bopt))
+        return 1;
     if (mkdir_p(dir)) {
         fprintf(stderr, "kilnc: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
     }
     if (write_sources(mod, eopt, dir, name, bopt->emit == EMIT_EXE))
         return 1;
-    char runtime_dir[PATH_MAX + 16], cmd[2 * CMD_MAX], out[PATH_MAX], tmp[PATH_MAX + 8], src[PATH_MAX];
+    char runtime_dir[PATH_MAX + 16], path[2 * PATH_MAX], out[PATH_MAX], tmp[PATH_MAX + 8], src[2 * PATH_MAX];
+    char obj[PATH_MAX], objdir[PATH_MAX + 32] = "";
     snprintf(runtime_dir, sizeof runtime_dir, "%s/../runtime", self_dir());
     /* NAME.h includes kiln_rt.h: ship it beside, so DIR is all a program embedding the model needs. */
-    snprintf(cmd, sizeof cmd, "cp '%s/kiln_rt.h' '%s/kiln_rt.h'", runtime_dir, dir);
-    if (run(cmd)) {
-        fprintf(stderr, "kilnc: cannot copy kiln_rt.h into %s\n", dir);
+    snprintf(src, sizeof src, "%s/kiln_rt.h", runtime_dir);
+    snprintf(path, sizeof path, "%s/kiln_rt.h", dir);
+    if (copy_file(src, path))
         return 1;
-    }
-    if (bopt->emit == EMIT_C)
+    if (bopt->emit == EMIT_C) {
+        report(eopt, bopt, dir, name);
         return 0;
-    const char *cc = bopt->cc ? bopt->cc : "cc";
-    const char *extra = getenv("KILN_EXTRA_CFLAGS") ? getenv("KILN_EXTRA_CFLAGS") : "";
-    const char *isa = eopt->simde ? "-mavx2 -mfma -mf16c -Wno-psabi" : eopt->target->cflags;
-    char base[CMD_MAX], obj[PATH_MAX], objdir[PATH_MAX + 32] = "", abs_rt[PATH_MAX];
-    /* (-ffp-contract=off: no compiler fuses a * b + c behind the kernels' back; where they want an
-       FMA they say vf_fma, so every target rounds as its kernels read) */
-    snprintf(base, sizeof base, "%s -std=c11 -O2 -ffp-contract=off -Wall -Wextra -fopenmp %s -I'%s'", cc, extra,
-             runtime_dir);
+    }
     path_of(src, sizeof src, dir, name, ".c");
     path_of(obj, sizeof obj, dir, name, ".o");
     int status = 2;
+    struct arg_list cmd = {0}, runtime_objs = {0};
 
     /* 1. The model, with the target's ISA flags. */
     snprintf(tmp, sizeof tmp, "%s.tmp", obj);
-    snprintf(cmd, sizeof cmd, "%s %s -c '%s' -o '%s'", base, isa, src, tmp);
-    if (run(cmd) || rename(tmp, obj)) {
+    compile_command(&cmd, bopt, runtime_dir);
+    arg_push_words(&cmd, target_isa(eopt->target, eopt->simde)->cflags);
+    if (eopt->simde)
+        arg_push(&cmd, "-Wno-psabi");
+    arg_push(&cmd, "-c");
+    arg_push(&cmd, src);
+    arg_push(&cmd, "-o");
+    arg_push(&cmd, tmp);
+    if (!spawn_run(&cmd) || rename(tmp, obj)) {
         remove(tmp);
         goto failed;
     }
-    if (bopt->emit == EMIT_OBJ)
-        return 0;
+    if (bopt->emit == EMIT_OBJ) {
+        status = 0;
+        goto failed;
+    }
     /* 2. The runtime, without them (its CPU check must run on any CPU): the prebuilt library for the
           host compiler, else its sources compiled by the given one. */
-    const char *runtime = NULL;
-    char runtime_objs[PATH_MAX + 64];
     if (bopt->cc || bopt->emit == EMIT_LIB) {
         snprintf(objdir, sizeof objdir, "%s/.kiln-build-XXXXXX", dir);
-        if (!mkdtemp(objdir) || !realpath(runtime_dir, abs_rt)) {
+        if (!mkdtemp(objdir)) {
             fprintf(stderr, "kilnc: cannot create a temporary folder in %s: %s\n", dir, strerror(errno));
             objdir[0] = '\0';
             status = 1;
             goto failed;
         }
-        snprintf(cmd, sizeof cmd, "cd '%s' && %s -c", objdir, base);
-        append_runtime_sources(cmd, sizeof cmd, abs_rt);
-        if (run(cmd))
+        if (!compile_runtime(bopt, runtime_dir, objdir, &runtime_objs))
             goto failed;
-        snprintf(runtime_objs, sizeof runtime_objs, "'%s'/*.o", objdir);
-        runtime = runtime_objs;
     } else {
-        snprintf(runtime_objs, sizeof runtime_objs, "'%s/libkiln_rt.a'", self_dir());
-        runtime = runtime_objs;
+        snprintf(path, sizeof path, "%s/libkiln_rt.a", self_dir());
+        arg_push(&runtime_objs, path);
     }
     /* 3. The archive or the binary. */
+    arg_free(&cmd);
     if (bopt->emit == EMIT_LIB) {
         snprintf(out, sizeof out, "%s/lib%s.a", dir, name);
         snprintf(tmp, sizeof tmp, "%s.tmp", out);
         remove(tmp);
-        snprintf(cmd, sizeof cmd, "ar rcs '%s' '%s' %s", tmp, obj, runtime);
+        arg_push(&cmd, "ar");
+        arg_push(&cmd, "rcs");
+        arg_push(&cmd, tmp);
+        arg_push(&cmd, obj);
     } else {
         path_of(out, sizeof out, dir, name, "");
         snprintf(tmp, sizeof tmp, "%s.tmp", out);
-        snprintf(cmd, sizeof cmd, "%s '%s' %s -lm -o '%s'", base, obj, runtime, tmp);
+        compile_command(&cmd, bopt, runtime_dir);
+        arg_push(&cmd, obj);
     }
-    if (run(cmd) == 0 && rename(tmp, out) == 0)
+    for (int i = 0; i < runtime_objs.count; i++)
+        arg_push(&cmd, runtime_objs.argv[i]);
+    if (bopt->emit == EMIT_EXE) {
+        arg_push(&cmd, "-lm");
+        arg_push(&cmd, "-o");
+        arg_push(&cmd, tmp);
+    }
+    if (spawn_run(&cmd) && rename(tmp, out) == 0)
         status = 0;
     remove(tmp);
 failed:
     if (bopt->emit != EMIT_OBJ)
         remove(obj);
     if (objdir[0]) {
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", objdir);
-        run(cmd);
+        for (int i = 0; i < runtime_objs.count; i++)
+            remove(runtime_objs.argv[i]);
+        rmdir(objdir);
     }
-    if (status == 2)
+    arg_free(&cmd);
+    arg_free(&runtime_objs);
+    if (status == 0)
+        report(eopt, bopt, dir, name);
+    else if (status == 2 && (bopt->cflags || getenv("KILN_EXTRA_CFLAGS")))
+        fprintf(stderr, "kilnc: error: the C compiler failed on %s with the flags added by --cflags or "
+                        "KILN_EXTRA_CFLAGS (run with KILN_VERBOSE=1 to see the commands)\n", src);
+    else if (status == 2)
         fprintf(stderr, "kilnc: internal error: the C compiler failed on %s (run with KILN_VERBOSE=1 to see the "
                         "commands)\n", src);
     return status;

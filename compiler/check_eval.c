@@ -16,7 +16,9 @@ static const struct arg_spec gated_silu_args[] = {
     { "hidden", A_INT, 1, 1 << 24 },
 };
 static const struct arg_spec rms_norm_args[] = { { "eps", A_POSITIVE, 0, 1 } };
-static const struct arg_spec interleaved_args[] = { { "max_period", A_POSITIVE, 0, 1e12 } };
+/* A RoPE period is at least 1: below, the frequencies period^(-2i / head_dim) exceed 1 and soon
+   overflow f32 (angles of inf, NaN outputs). */
+static const struct arg_spec interleaved_args[] = { { "max_period", A_POSITIVE, 1, 1e12 } };
 static const struct arg_spec ttt_args[] = {
     { "mini_batch", A_INT, 1, 65536 },
     { "base_lr", A_POSITIVE, 0, 1e6 },
@@ -24,7 +26,7 @@ static const struct arg_spec ttt_args[] = {
     { "share_qk", A_BOOL, 0, 0 },
     { "conv_kernel", A_INT, 1, 64 },
     { "eps", A_POSITIVE, 0, 1 },
-    { "rope_base", A_POSITIVE, 0, 1e12 },
+    { "rope_base", A_POSITIVE, 1, 1e12 },
 };
 
 #define SPEC(name, args) { name, args, (int)(sizeof args / sizeof *args) }
@@ -188,7 +190,7 @@ bool check_int(struct checker *c, const struct value *v, const char *what, doubl
     return true;
 }
 
-bool check_positive(struct checker *c, const struct value *v, const char *what, double max)
+bool check_positive(struct checker *c, const struct value *v, const char *what, double min, double max)
 {
     char got[64], limit[40];
     if (!need_number(c, v, what))
@@ -196,6 +198,11 @@ bool check_positive(struct checker *c, const struct value *v, const char *what, 
     check_describe(v, got, sizeof got);
     if (!(v->number > 0)) {
         diag_error(v->loc, "%s must be positive, got %s", what, got);
+        return false;
+    }
+    if (v->number < min) {
+        ast_format_number(limit, sizeof limit, min);
+        diag_error(v->loc, "%s must be at least %s, got %s", what, limit, got);
         return false;
     }
     if (v->number > max) {
@@ -222,7 +229,7 @@ static bool check_arg(struct checker *c, const struct arg_spec *spec, const stru
     snprintf(what, sizeof what, "'%s'", spec->name);
     switch (spec->type) {
     case A_INT: return check_int(c, v, what, spec->min, spec->max);
-    case A_POSITIVE: return check_positive(c, v, what, spec->max);
+    case A_POSITIVE: return check_positive(c, v, what, spec->min, spec->max);
     case A_BOOL: return check_bool(v, what);
     }
     return false;

@@ -50,7 +50,7 @@ enum { FIRST_SECTION_KEY = K_DIM };
 struct key_spec {
     const char *name;
     enum key_type type;
-    double min, max;                 /* T_INT (inclusive), T_POSITIVE (max), T_DELAYS (each item) */
+    double min, max;                 /* T_INT (inclusive), T_POSITIVE (> 0, >= min, <= max), T_DELAYS (each item) */
     unsigned required;               /* bit per scope */
 };
 extern const struct key_spec check_keys[NKEYS];   /* check.c */
@@ -60,7 +60,7 @@ enum arg_type { A_INT, A_POSITIVE, A_BOOL };
 struct arg_spec {
     const char *name;
     enum arg_type type;
-    double min, max;                 /* A_INT: inclusive; A_POSITIVE: > 0 and <= max */
+    double min, max;                 /* A_INT: inclusive; A_POSITIVE: > 0, >= min and <= max */
 };
 
 struct call_spec {
@@ -126,7 +126,8 @@ void check_unknown_name(struct checker *c, const struct value *v);
 
 const char *check_describe(const struct value *v, char *buf, size_t size);
 bool check_int(struct checker *c, const struct value *v, const char *what, double min, double max);
-bool check_positive(struct checker *c, const struct value *v, const char *what, double max);
+/* > 0, >= min (when min > 0) and <= max */
+bool check_positive(struct checker *c, const struct value *v, const char *what, double min, double max);
 /* gated_silu names its size one way only */
 bool check_ffn_args(const struct value *call);
 /* The value of e; errors are reported where they occur and give a V_ERROR value. */

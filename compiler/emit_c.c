@@ -61,6 +61,28 @@ static int attention_index(const struct model *m, int layer)
 
 static bool has_attention(const struct model *m) { return attention_index(m, m->temporal.num_layers) > 0; }
 
+static bool same_mixer(const struct layer_spec *a, const struct layer_spec *b)
+{
+    return a->mixer == b->mixer && (a->mixer == MIXER_ATTENTION || a->ttt.mini_batch == b->ttt.mini_batch);
+}
+
+/* The temporal layers' mixers as runs, for `info`: "0..1 attention, 2..3 TTT-Linear (mini-batch 16)". */
+static void emit_layer_mixers(FILE *out, const struct transformer_spec *t)
+{
+    static const char *const names[] = {"attention", "TTT-Linear", "TTT-MLP"};
+    for (int first = 0, last; first < t->num_layers; first = last + 1) {
+        const struct layer_spec *l = &t->layers[first];
+        for (last = first; last + 1 < t->num_layers && same_mixer(l, &t->layers[last + 1]);)
+            last++;
+        fprintf(out, "%s%d", first ? ", " : "", first);
+        if (last > first)
+            fprintf(out, "..%d", last);
+        fprintf(out, " %s", names[l->mixer]);
+        if (l->mixer != MIXER_ATTENTION)
+            fprintf(out, " (mini-batch %d)", l->ttt.mini_batch);
+    }
+}
+
 /* The TTT layer whose RoPE table layer l reads: the first with the same base, head size and
    mini-batch (emit_ttt_types writes one table per such layer). */
 static int ttt_rope_table_layer(const struct model *m, int l)
@@ -136,7 +158,7 @@ static void emit_op(struct emitter *e, FILE *out, const struct ir_graph *g, cons
     emit_op_comment(out, e, g, op);
     switch (op->code) {
     case OP_EMBED_SUM: {
-        /* Moshi's order: the audio streams' embeddings, then text (reference/moshi.md §3.1). */
+        /* Moshi's order: the audio streams' embeddings, then text (docs/moshi.md §3.1). */
         const struct model *m = e->mod->model;
         const int K = 1 + m->n_q;
         const char *add = kernel_embed_add(e, D);
@@ -150,8 +172,14 @@ static void emit_op(struct emitter *e, FILE *out, const struct ir_graph *g, cons
         break;
     }
     case OP_STEP_EMBED_ADD:
-        fprintf(out, "    %s(%s, k == 0 ? w->%s : w->%s[k - 1], prev_token);\n", kernel_embed_add(e, D), dst,
-                e->mod->weights[op->weight].field, e->mod->weights[op->weight + 1].field);
+        /* With dep_q = 1 the one step is k = 0, the text token's: there is no audio table
+           (lower_depformer), and weight + 1 is whatever follows. */
+        if (e->mod->model->dep_q == 1)
+            fprintf(out, "    %s(%s, w->%s, prev_token);\n", kernel_embed_add(e, D), dst,
+                    e->mod->weights[op->weight].field);
+        else
+            fprintf(out, "    %s(%s, k == 0 ? w->%s : w->%s[k - 1], prev_token);\n", kernel_embed_add(e, D), dst,
+                    e->mod->weights[op->weight].field, e->mod->weights[op->weight + 1].field);
         break;
     case OP_RMS_NORM:
         fprintf(out, "    %s(%s, w->%s, %s, %s, %s);\n", kernel_rms(e, D, true), in, e->mod->weights[op->weight].field,
@@ -312,16 +340,44 @@ static int scratch_floats(const struct ir_module *mod)
     return n > 0 ? n : 1;
 }
 
+/* The TTT layers' RoPE tables, filled once, when the first stream is reset: a table holds
+   mini_batch x 2 x head_dim floats (up to 65536 x 2 x 512), too many to write out as C. In f32, as
+   ttt.py computes them. */
+static void emit_ttt_rope_init(const struct emitter *e, FILE *out)
+{
+    const struct model *m = e->mod->model;
+    fprintf(out, "static void ttt_rope_tables(void)\n{\n    static int ready;\n"
+                 "#pragma omp critical(kiln_%s_ttt_rope)\n    if (!ready) {\n", e->name);
+    for (int l = 0; l < m->temporal.num_layers; l++) {
+        if (!is_ttt(m, l) || ttt_rope_table_layer(m, l) != l)
+            continue;
+        struct ttt_shape shape;
+        ttt_shape_of(m, l, &shape);
+        char base[32];
+        float_literal(base, sizeof base, (float)m->temporal.layers[l].ttt.rope_base);
+        fprintf(out, "        for (int pos = 0; pos < %d; pos++)\n"
+                     "            for (int j = 0; j < %d; j++) {\n"
+                     "                const float angle = (float)pos * (1.0f / powf(%s, (float)(j / 2 * 2) / %d.0f));\n"
+                     "                ttt_rope_cs_l%d[pos][0][j] = cosf(angle);\n"
+                     "                ttt_rope_cs_l%d[pos][1][j] = j %% 2 ? sinf(angle) : -sinf(angle);\n"
+                     "            }\n",
+                shape.mini_batch, shape.head_dim, base, shape.head_dim, l, l);
+    }
+    fprintf(out, "        ready = 1;\n    }\n}\n\n");
+}
+
 /* TTT helpers, one state type per distinct kernel shape, and the TTT layers' RoPE tables. */
 static void emit_ttt_types(const struct emitter *e, FILE *out)
 {
     const struct model *m = e->mod->model;
-    bool any = false;
+    bool any = false, mlp = false;
+    for (int l = 0; l < m->temporal.num_layers; l++)
+        mlp |= m->temporal.layers[l].mixer == MIXER_TTT_MLP;
     for (int l = 0; l < m->temporal.num_layers; l++) {
         if (!is_ttt(m, l))
             continue;
         if (!any)
-            emit_ttt_common(out, e->target), any = true;
+            emit_ttt_common(out, e->target, mlp), any = true;
         struct ttt_shape shape, earlier;
         ttt_shape_of(m, l, &shape);
         char name[64], earlier_name[64];
@@ -338,26 +394,13 @@ static void emit_ttt_types(const struct emitter *e, FILE *out)
         if (ttt_rope_table_layer(m, l) != l)
             continue; /* an earlier layer's table serves */
         const int HD = shape.head_dim, MB = shape.mini_batch;
-        const float base = (float)m->temporal.layers[l].ttt.rope_base;
-        fprintf(out, "/* TTT RoPE of layer %d (and the later ones alike) at in-batch positions 0..%d, as ttt.py computes it\n"
-                     "   in f32: [cos, cos] and [-sin, sin] of pos / base^(2i / %d) per pair i, base %g. */\n",
-                l, MB - 1, HD, (double)base);
-        fprintf(out, "static const float ttt_rope_cs_l%d[%d][2][%d] = {", l, MB, HD);
-        for (int pos = 0; pos < MB; pos++) {
-            fprintf(out, "%s\n    {", pos ? "," : "");
-            for (int half = 0; half < 2; half++) {
-                fprintf(out, "%s{", half ? ",\n     " : "");
-                for (int j = 0; j < HD; j++) {
-                    const float angle = (float)pos * (1.0f / powf(base, (float)(j / 2 * 2) / (float)HD));
-                    const float v = half == 0 ? cosf(angle) : j % 2 ? sinf(angle) : -sinf(angle);
-                    fprintf(out, "%s%a", j == 0 ? "" : j % 6 ? ", " : ",\n      ", (double)v);
-                }
-                fprintf(out, "}");
-            }
-            fprintf(out, "}");
-        }
-        fprintf(out, "\n};\n\n");
+        fprintf(out, "/* TTT RoPE of layer %d (and the later ones alike) at in-batch positions 0..%d: [cos, cos] and\n"
+                     "   [-sin, sin] of pos / base^(2i / %d) per pair i, base %g (ttt_rope_tables fills it). */\n"
+                     "static float ttt_rope_cs_l%d[%d][2][%d];\n\n",
+                l, MB - 1, HD, m->temporal.layers[l].ttt.rope_base, l, MB, HD);
     }
+    if (any)
+        emit_ttt_rope_init(e, out);
 }
 
 static void emit_stream_struct(const struct emitter *e, FILE *out)
@@ -404,9 +447,14 @@ static void emit_steps(struct emitter *e, FILE *out)
                  "    for (int j = 0; j < %d; j++)\n        s->kv_pos[j] = -1;\n"
                  "    for (int j = 0; j < %d; j++)\n        s->dep_kv_pos[j] = -1;\n",
             n, t->kv_capacity, d->kv_capacity);
+    bool any_ttt = false;
     for (int l = 0; l < t->num_layers; l++)
-        if (is_ttt(m, l))
+        if (is_ttt(m, l)) {
             fprintf(out, "    s->ttt_l%d.ready = 0; /* the inner weights restart from the learned W0 */\n", l);
+            any_ttt = true;
+        }
+    if (any_ttt)
+        fprintf(out, "    ttt_rope_tables();\n");
     fprintf(out, "}\n\n");
     fprintf(out, "/* As if `frames` frames had been stepped: the ring holds the last %d positions (zeros). */\n"
                  "static void stream_advance(void *stream, int64_t frames)\n{\n"
@@ -493,14 +541,16 @@ static void emit_descriptor(const struct emitter *e, FILE *out, const struct emi
     const struct transformer_spec *t = &m->temporal, *d = &m->depformer;
     fprintf(out, "const struct kiln_model_desc %s_desc = {\n", e->name);
     fprintf(out, "    .name = \"%s\",\n    .target = \"%s\",\n    .cpu_features = \"%s\",\n    .weight_format = \"f32\",\n",
-            e->name, opt->target->name, opt->simde ? "" : opt->target->features);
+            e->name, opt->target->name, target_isa(opt->target, opt->simde)->features);
     fprintf(out, "    .text_card = %d, .card = %d, .n_q = %d, .dep_q = %d, .num_streams = %d, .delays = delays,\n",
             m->text_card, m->card, m->n_q, m->dep_q, 1 + m->n_q);
     fprintf(out, "    .dim = %d, .num_heads = %d, .num_layers = %d, .context = %d, .ffn_hidden = %d,\n", t->dim,
             t->num_heads, t->num_layers, t->context, t->ffn_hidden);
     fprintf(out, "    .depformer_dim = %d, .depformer_num_heads = %d, .depformer_num_layers = %d, .depformer_ffn_hidden = %d,\n",
             d->dim, d->num_heads, d->num_layers, d->ffn_hidden);
-    fprintf(out, "    .frame_rate = %.17g,\n", m->frame_rate);
+    fprintf(out, "    .layer_mixers = \"");
+    emit_layer_mixers(out, t);
+    fprintf(out, "\",\n    .frame_rate = %.17g,\n", m->frame_rate);
     fprintf(out, "    .num_params = %lldLL,\n    .num_weights = %d,\n    .weights = weights,\n", params, entries);
     fprintf(out, "    .weights_struct_size = sizeof(struct %s_weights),\n    .stream_bytes = sizeof(struct %s_stream),\n",
             e->name, e->name);

@@ -35,7 +35,7 @@ void emit_rope_table(FILE *out, const struct ir_graph *g);
 /* emit_ttt.c: a TTT kernel is specialized for its shape (ir.h); base lr, eps and the RoPE table
    are arguments (struct ttt_weights). */
 void ttt_kernel_name(char *buf, size_t size, const struct ttt_shape *s);
-void emit_ttt_common(FILE *out, const struct target *target);
+void emit_ttt_common(FILE *out, const struct target *target, bool mlp); /* mlp: with the GELU helpers */
 void emit_ttt_state_type(FILE *out, const struct ttt_shape *s);
 void emit_ttt_kernel(FILE *out, const struct ttt_shape *s);
 void float_literal(char *buf, size_t size, float value);

@@ -153,6 +153,70 @@ const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const str
     return kernel_name;
 }
 
+/* Rings of more than ATTENTION_CHUNK slots (contexts beyond ~16k frames): a thread's score buffers
+   would outgrow its stack, so the slots are taken a chunk at a time with an online softmax (the
+   sums so far rescaled whenever a chunk raises the max). Smaller rings keep the one-pass kernel. */
+#define ATTENTION_CHUNK 16384
+
+static void chunked_attention(struct emitter *e, const struct ir_graph *g, int q_stride, const char *d,
+                              const char *ax, const char *scale)
+{
+    const int D = g->dim, H = g->heads, HD = g->head_dim, cap = g->kv_capacity, window = g->context;
+    FILE *k = e->kernels;
+    fprintf(k, "/* out[t] = softmax(q[t] k^T / sqrt(%d)) v per head (%d heads), over the %d ring slots whose position\n"
+               "   p' satisfies 0 <= (pos0 + t) - p' < %d (slot_pos -1: never written). Rings are head-major,\n"
+               "   [head][slot][%d]; q rows are %d floats apart. The slots are taken %d at a time (a thread's\n"
+               "   buffers stay small): each chunk's visible scores are gathered, exponentiated against the\n"
+               "   running max, and added in; a chunk that raises the max rescales the sums so far. */\n"
+               "static void %s(const float *restrict q, const float *restrict k, const float *restrict v,\n"
+               "    const int64_t *restrict slot_pos, int64_t pos0, float *restrict out, int T)\n{\n"
+               "    float weight[%d];\n    int slot[%d];\n"
+               "    #pragma omp for collapse(2) schedule(static)\n"
+               "    for (int t = 0; t < T; t++)\n"
+               "        for (int h = 0; h < %d; h++) {\n"
+               "            const float *qh = q + t * %d + h * %d;\n"
+               "            float *oh = out + t * %d + h * %d;\n"
+               "            for (int c = 0; c < %d; c++)\n                oh[c] = 0.0f;\n"
+               "            float max = -INFINITY, sum = 0.0f;\n"
+               "            for (int j0 = 0; j0 < %d; j0 += %d) {\n"
+               "                const int j1 = j0 + %d < %d ? j0 + %d : %d;\n"
+               "                float chunk_max = -INFINITY;\n"
+               "                int n = 0;\n"
+               "                for (int j = j0; j < j1; j++) {\n"
+               "                    int64_t age = pos0 + t - slot_pos[j];\n"
+               "                    if (slot_pos[j] < 0 || age < 0 || age >= %d)\n                        continue;\n"
+               "                    weight[n] = %s(qh, k + ((size_t)h * %d + j) * %d) * %s;\n"
+               "                    chunk_max = weight[n] > chunk_max ? weight[n] : chunk_max;\n"
+               "                    slot[n++] = j;\n"
+               "                }\n"
+               "                if (n == 0)\n                    continue;\n"
+               "                if (chunk_max > max) {\n"
+               "                    const float r = expf(max - chunk_max); /* (0 for the first chunk) */\n"
+               "                    sum *= r;\n"
+               "                    for (int c = 0; c < %d; c++)\n                        oh[c] *= r;\n"
+               "                    max = chunk_max;\n"
+               "                }\n"
+               "                int i = 0;\n",
+            HD, H, cap, window, HD, q_stride, ATTENTION_CHUNK, kernel_name, ATTENTION_CHUNK, ATTENTION_CHUNK, H,
+            q_stride, HD, D, HD, HD, cap, ATTENTION_CHUNK, ATTENTION_CHUNK, cap, ATTENTION_CHUNK, cap, window, d, cap,
+            HD, scale, HD);
+    if (e->target->width > 1)
+        fprintf(k, "                vf vsum = vf_zero();\n"
+                   "                for (; i + VF_WIDTH <= n; i += VF_WIDTH) {\n"
+                   "                    const vf w = vf_exp(vf_sub(vf_load(weight + i), vf_set1(max)));\n"
+                   "                    vf_store(weight + i, w);\n                    vsum = vf_add(vsum, w);\n                }\n"
+                   "                sum += vf_sum(vsum);\n");
+    fprintf(k, "                for (; i < n; i++) {\n"
+               "                    weight[i] = expf(weight[i] - max);\n                    sum += weight[i];\n                }\n"
+               "                for (i = 0; i < n; i++)\n"
+               "                    %s(weight[i], v + ((size_t)h * %d + slot[i]) * %d, oh);\n"
+               "            }\n"
+               "            if (sum > 0.0f)\n"
+               "                for (int c = 0; c < %d; c++)\n                    oh[c] /= sum;\n"
+               "        }\n}\n\n",
+            ax, cap, HD, HD);
+}
+
 const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_stride)
 {
     const int D = g->dim, H = g->heads, HD = g->head_dim, cap = g->kv_capacity, window = g->context;
@@ -162,6 +226,10 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
     if (seen(e, "attention_%dx%d_ring%d_window%d%s", H, HD, cap, window, q_stride != D ? "_in_qkv" : ""))
         return kernel_name;
     float_literal(scale, sizeof scale, 1.0f / sqrtf((float)HD));
+    if (cap > ATTENTION_CHUNK) {
+        chunked_attention(e, g, q_stride, d, ax, scale);
+        return kernel_name;
+    }
     FILE *k = e->kernels;
     fprintf(k, "/* out[t] = softmax(q[t] k^T / sqrt(%d)) v per head (%d heads), over the %d ring slots whose position\n"
                "   p' satisfies 0 <= (pos0 + t) - p' < %d (slot_pos -1: never written). Rings are head-major,\n"

@@ -1,4 +1,4 @@
-/* emit_ttt.c: the TTT sequence mixers' kernels (reference/ttt.md §2-§3), as C text.
+/* emit_ttt.c: the TTT sequence mixers' kernels (docs/ttt.md §2-§3), as C text.
  *
  * One kernel serves both modes: a call takes T rows from absolute position pos0 and cuts them at
  * mini-batch boundaries into pieces. A piece of m rows (in-batch offset i0) runs the dual form
@@ -41,15 +41,9 @@ static void expand(FILE *out, const char *tmpl, const struct subst *subs, int n)
     }
 }
 
-/* One value or pair at a time: tanh-GELU and its derivative, a LayerNorm gradient's terms, RoPE
-   on pairs (the scalar forms and the vector forms' tails both call them). */
+/* One value or pair at a time: a LayerNorm gradient's terms, RoPE on pairs (the scalar forms and
+   the vector forms' tails both call them). */
 static const char *const one_at_a_time[] = {
-    "static inline float ttt_gelu(float x)\n{\n"
-    "    return 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));\n}\n\n",
-    "/* Megatron's tanh-GELU derivative, as ttt.py's gelu_bwd */\n"
-    "static inline float ttt_gelu_grad(float x)\n{\n"
-    "    float t = tanhf(0.79788456f * x * (1.0f + 0.044715f * x * x));\n"
-    "    return 0.5f * x * ((1.0f - t * t) * (0.79788456f + 0.1070322243f * x * x)) + 0.5f * (1.0f + t);\n}\n\n",
     "/* LN(z)'s normalized xhat of one z, and gx = (gamma xhat + beta - target) gamma */\n"
     "static inline float ttt_ln_gx(float z, float mu, float std, float gamma, float beta, float target, float *xhat)\n{\n"
     "    *xhat = (z - mu) / std;\n    return (gamma * *xhat + beta - target) * gamma;\n}\n\n",
@@ -60,8 +54,7 @@ static const char *const one_at_a_time[] = {
     "        x[c] = x0 * co - x1 * sn;\n        x[c + 1] = x1 * co + x0 * sn;\n    }\n}\n\n",
 };
 
-/* The inner loop's linear algebra, plain: y = x W (+ b), W += a x^T y, x . y, y += a x, and GELU
-   (and its derivative) over a row. */
+/* The inner loop's linear algebra, plain: y = x W (+ b), W += a x^T y, x . y, y += a x. */
 static const char *const algebra_scalar[] = {
     "/* y[n_out] = x[n_in] W[n_in][n_out] (+ bias) */\n"
     "static inline void ttt_vec_mat(const float *restrict x, const float *restrict W, const float *restrict bias,\n"
@@ -101,10 +94,6 @@ static const char *const algebra_scalar[] = {
     "/* y[n] += a x[n] */\n"
     "static inline void ttt_axpy(float *restrict y, float a, const float *restrict x, int n)\n{\n"
     "    for (int i = 0; i < n; i++)\n        y[i] += a * x[i];\n}\n\n",
-    "static inline void ttt_gelu_n(const float *z, float *x, int n)\n{\n"
-    "    for (int i = 0; i < n; i++)\n        x[i] = ttt_gelu(z[i]);\n}\n\n",
-    "static inline void ttt_gelu_grad_n(const float *z, float *d, int n)\n{\n"
-    "    for (int i = 0; i < n; i++)\n        d[i] = ttt_gelu_grad(z[i]);\n}\n\n",
 };
 
 /* The same in the target's vector vocabulary (compiler/target.c): four output vectors at a time, so
@@ -196,6 +185,27 @@ static const char *const algebra_vector[] = {
     "    const vf va = vf_set1(a);\n    int i = 0;\n"
     "    for (; i + VF_WIDTH <= n; i += VF_WIDTH)\n        vf_store(y + i, vf_fma(va, vf_load(x + i), vf_load(y + i)));\n"
     "    for (; i < n; i++)\n        y[i] += a * x[i];\n}\n\n",
+};
+
+/* TTT-MLP's tanh-GELU and its derivative: one value at a time, then over a row, plain or in the
+   target's vectors (with scalar tails). Written only into files with a TTT-MLP layer. */
+static const char *const gelu_one[] = {
+    "static inline float ttt_gelu(float x)\n{\n"
+    "    return 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));\n}\n\n",
+    "/* Megatron's tanh-GELU derivative, as ttt.py's gelu_bwd */\n"
+    "static inline float ttt_gelu_grad(float x)\n{\n"
+    "    float t = tanhf(0.79788456f * x * (1.0f + 0.044715f * x * x));\n"
+    "    return 0.5f * x * ((1.0f - t * t) * (0.79788456f + 0.1070322243f * x * x)) + 0.5f * (1.0f + t);\n}\n\n",
+};
+
+static const char *const gelu_scalar[] = {
+    "static inline void ttt_gelu_n(const float *z, float *x, int n)\n{\n"
+    "    for (int i = 0; i < n; i++)\n        x[i] = ttt_gelu(z[i]);\n}\n\n",
+    "static inline void ttt_gelu_grad_n(const float *z, float *d, int n)\n{\n"
+    "    for (int i = 0; i < n; i++)\n        d[i] = ttt_gelu_grad(z[i]);\n}\n\n",
+};
+
+static const char *const gelu_vector[] = {
     "/* tanh(u) = 1 - 2 / (e^(2u) + 1): what GELU needs (1 + tanh, 1 - tanh^2) to an absolute 1e-7 */\n"
     "static inline vf ttt_vtanh(vf u)\n{\n"
     "    return vf_sub(vf_set1(1.0f), vf_div(vf_set1(2.0f), vf_add(vf_exp(vf_add(u, u)), vf_set1(1.0f))));\n}\n\n",
@@ -218,7 +228,7 @@ static const char *const algebra_vector[] = {
 
 /* Helpers every TTT kernel shares; written once per file (after the linear algebra). */
 static const char *const common[] = {
-    "/* Everything a TTT kernel reads besides its state (reference/ttt.md §1.1 names). */\n"
+    "/* Everything a TTT kernel reads besides its state (docs/ttt.md §1.1 names). */\n"
     "struct ttt_weights {\n"
     "    const float *W1, *b1, *W2, *b2;          /* initial inner weights: [nh][in][out], [nh][1][out] */\n"
     "    const float *norm_w, *norm_b;            /* ttt_norm: per-head LayerNorm [nh][hd] */\n"
@@ -432,17 +442,27 @@ static int make_substs(const struct ttt_shape *s, struct subst *subs)
     return n;
 }
 
-void emit_ttt_common(FILE *out, const struct target *target)
+#define PUT_ALL(out, texts)                                                                                    \
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)                                                \
+        fputs(texts[i], out)
+
+void emit_ttt_common(FILE *out, const struct target *target, bool mlp)
 {
     fputs(common[0], out); /* struct ttt_weights */
-    for (size_t i = 0; i < sizeof one_at_a_time / sizeof one_at_a_time[0]; i++)
-        fputs(one_at_a_time[i], out);
-    if (target->width > 1)
-        for (size_t i = 0; i < sizeof algebra_vector / sizeof algebra_vector[0]; i++)
-            fputs(algebra_vector[i], out);
-    else
-        for (size_t i = 0; i < sizeof algebra_scalar / sizeof algebra_scalar[0]; i++)
-            fputs(algebra_scalar[i], out);
+    PUT_ALL(out, one_at_a_time);
+    if (target->width > 1) {
+        PUT_ALL(out, algebra_vector);
+    } else {
+        PUT_ALL(out, algebra_scalar);
+    }
+    if (mlp) {
+        PUT_ALL(out, gelu_one);
+        if (target->width > 1) {
+            PUT_ALL(out, gelu_vector);
+        } else {
+            PUT_ALL(out, gelu_scalar);
+        }
+    }
     for (size_t i = 1; i < sizeof common / sizeof common[0]; i++)
         fputs(common[i], out);
 }

@@ -116,7 +116,7 @@ static void verify_matmul(const struct ir_module *mod, const struct ir_graph *g,
     int expect = op->epilogue == EPI_SILU_GATE ? w->rows / 2 : op->epilogue == EPI_ROPE_KV ? w->rows / 3 : w->rows;
     if (out_len != expect)
         violation(g, i, stage, "matmul output length %d, expected %d", out_len, expect);
-    if (op->scale >= 0 && g->values[op->scale].len != 1)
+    if (op->scale >= 0 && (!g->values[op->scale].scalar || g->values[op->scale].len != 1))
         violation(g, i, stage, "matmul scale is not a scalar");
 }
 
@@ -142,6 +142,9 @@ bool ir_verify(const struct ir_module *mod, const char *stage)
                 else if (!defined[in])
                     violation(g, i, stage, "%s reads '%s' before it is written", ir_opcode_name(op->code),
                               g->values[in].name);
+                else if (g->values[in].scalar)
+                    violation(g, i, stage, "%s reads the scalar '%s' as a vector", ir_opcode_name(op->code),
+                              g->values[in].name);
             }
             if (op->scale >= 0 && !defined[op->scale])
                 violation(g, i, stage, "scale '%s' read before it is written", g->values[op->scale].name);
@@ -151,8 +154,10 @@ bool ir_verify(const struct ir_module *mod, const char *stage)
                 violation(g, i, stage, "%s has no output", ir_opcode_name(op->code));
             if (op->code == OP_MATMUL)
                 verify_matmul(mod, g, i, stage);
-            if ((op->code == OP_RMS_SCALE) != (op->out >= 0 && g->values[op->out].len == 1))
+            if (op->out >= 0 && (op->code == OP_RMS_SCALE) != g->values[op->out].scalar)
                 violation(g, i, stage, "only rms_scale produces a scalar");
+            if (op->code == OP_RMS_SCALE && g->values[op->out].len != 1)
+                violation(g, i, stage, "rms_scale's output has length %d, not 1", g->values[op->out].len);
         }
         for (int v = 0; v < g->num_values; v++)
             if (g->values[v].kind == VAL_OUTPUT && !defined[v])

@@ -19,6 +19,8 @@ struct ir_value {
     char name[48];
     enum value_kind kind;
     int len;                         /* floats per row */
+    bool scalar;                     /* an rms_scale's output, read only as a matmul's scale (a
+                                        vector of length 1, as dim = 1 gives, is not a scalar) */
     int offset;                      /* planned: floats from the start of the scratch arena */
 };
 
@@ -105,7 +107,7 @@ int ir_weight(struct ir_module *mod, const struct ir_weight *w);
 const char *ir_opcode_name(enum ir_opcode code);
 long long ir_weight_numel(const struct ir_weight *w);  /* whole tensor(s), all steps */
 
-/* A TTT op's kernel shape (reference/ttt.md), and the scratch floats a call of `rows` rows needs. */
+/* A TTT op's kernel shape (docs/ttt.md), and the scratch floats a call of `rows` rows needs. */
 struct ttt_shape {
     bool mlp;
     int heads, head_dim, mini_batch;

@@ -29,7 +29,10 @@ static const char usage[] =
     "  --weights F            f32 (bf16, q8, q4: not yet supported)\n"
     "  --backend B            c (llvm: not yet supported)\n"
     "  --emit E               c | obj | lib | exe (default exe): NAME.{h,c}, NAME.o, libNAME.a, NAME\n"
-    "  --cc CC                C compiler (default cc; another one also compiles the runtime)\n"
+    "  --cc CC                C compiler, one program (default cc; another one also compiles the\n"
+    "                         runtime, e.g. clang-14 or the cross compiler aarch64-linux-gnu-gcc)\n"
+    "  --cflags \"FLAGS\"       more flags for every compile, split on whitespace (KILN_EXTRA_CFLAGS\n"
+    "                         in the environment adds to them)\n"
     "  --simde                build a vector target's code against SIMDe's portable intrinsics\n"
     "                         (an avx512 or neon build that runs on this x86-64 host)\n"
     "  --dump=STAGE           print ast | model | ir | fused | plan and stop\n"
@@ -46,16 +49,21 @@ static int option_error(const char *fmt, const char *arg)
     return 1;
 }
 
+/* The value of `flag` at argv[*i] ("FLAG VALUE" or "FLAG=VALUE"), NULL when argv[*i] is another
+   option; a flag without a value (the last argument, or empty) is an error: exit status 1. */
 static const char *option_value(int argc, char **argv, int *i, const char *flag)
 {
     size_t n = strlen(flag);
+    const char *value;
     if (strncmp(argv[*i], flag, n) == 0 && argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (strcmp(argv[*i], flag) != 0)
+        value = argv[*i] + n + 1;
+    else if (strcmp(argv[*i], flag) != 0)
         return NULL;
-    if (*i + 1 >= argc)
-        return "";
-    return argv[++*i];
+    else
+        value = *i + 1 < argc ? argv[++*i] : "";
+    if (!*value)
+        exit(option_error("%s needs a value", flag));
+    return value;
 }
 
 static int parse_options(int argc, char **argv, struct options *opt)
@@ -98,6 +106,8 @@ static int parse_options(int argc, char **argv, struct options *opt)
             opt->build.emit = (enum emit_kind)k;
         } else if ((value = option_value(argc, argv, &i, "--cc"))) {
             opt->build.cc = value;
+        } else if ((value = option_value(argc, argv, &i, "--cflags"))) {
+            opt->build.cflags = value;
         } else if (strcmp(a, "--simde") == 0) {
             opt->emit.simde = true;
         } else if ((value = option_value(argc, argv, &i, "--dump"))) {

@@ -59,6 +59,7 @@ static void fold_norms_in(struct ir_module *mod, struct ir_graph *g)
         }
         norm->code = OP_RMS_SCALE;
         g->values[norm->out].len = 1;
+        g->values[norm->out].scalar = true;
         snprintf(g->values[norm->out].name + strlen(g->values[norm->out].name), 8, ".rms");
     }
 }

@@ -1,10 +1,11 @@
 /* target.c: the table of target ISAs (target.h) and the vector vocabulary each one defines. */
 #include <string.h>
+#include "cpu.h"
 #include "target.h"
 
 static const struct target targets[] = {
     {.name = "scalar", .cflags = "", .width = 1, .tile_rows = 1, .features = ""},
-    {.name = "avx2", .cflags = "-mavx2 -mfma -mf16c", .width = 8, .tile_rows = 6, .features = "avx2,fma",
+    {.name = "avx2", .cflags = "-mavx2 -mfma -mf16c", .width = 8, .tile_rows = 6, .features = "avx2,fma,f16c",
      .include = "#include <immintrin.h>\n",
      .include_simde = "#define SIMDE_ENABLE_NATIVE_ALIASES\n#include <simde/x86/avx2.h>\n#include <simde/x86/fma.h>\n",
      .vtype = "__m256", .load = "_mm256_loadu_ps(p)", .store = "_mm256_storeu_ps(p, v)", .set1 = "_mm256_set1_ps(x)",
@@ -17,8 +18,8 @@ static const struct target targets[] = {
      .floor = "_mm256_floor_ps(x)", .swap_pairs = "_mm256_permute_ps(v, 0xB1)",
      .pow2i = "_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(_mm256_add_ps(n, "
               "_mm256_set1_ps(12582912.0f))), _mm256_set1_epi32(127 - 0x4B400000)), 23))"},
-    {.name = "avx512", .cflags = "-mavx512f -mavx512bw -mavx512vl -mavx512vnni -mfma", .width = 16, .tile_rows = 8,
-     .features = "avx512f,avx512bw,avx512vl",
+    {.name = "avx512", .cflags = "-mavx512f -mavx512bw -mavx512vl -mfma", .width = 16, .tile_rows = 8,
+     .features = "avx512f,avx512bw,avx512vl,fma",
      .include = "#include <immintrin.h>\n",
      .include_simde = "#define SIMDE_ENABLE_NATIVE_ALIASES\n#include <simde/x86/avx512.h>\n",
      .vtype = "__m512", .load = "_mm512_loadu_ps(p)", .store = "_mm512_storeu_ps(p, v)", .set1 = "_mm512_set1_ps(x)",
@@ -28,7 +29,7 @@ static const struct target targets[] = {
      .floor = "_mm512_roundscale_ps(x, 0x09)", .swap_pairs = "_mm512_shuffle_ps(v, v, 0xB1)",
      .pow2i = "_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_castps_si512(_mm512_add_ps(n, "
               "_mm512_set1_ps(12582912.0f))), _mm512_set1_epi32(127 - 0x4B400000)), 23))"},
-    {.name = "neon", .cflags = "-march=armv8.2-a+dotprod+fp16", .width = 4, .tile_rows = 8, .features = "neon",
+    {.name = "neon", .cflags = "-march=armv8.2-a+dotprod+fp16", .width = 4, .tile_rows = 8, .features = "neon,asimddp,asimdhp",
      .include = "#include <arm_neon.h>\n",
      .include_simde = "#define SIMDE_ENABLE_NATIVE_ALIASES\n#include <simde/arm/neon.h>\n",
      .vtype = "float32x4_t", .load = "vld1q_f32(p)", .store = "vst1q_f32(p, v)", .set1 = "vdupq_n_f32(x)",
@@ -39,26 +40,43 @@ static const struct target targets[] = {
               "vdupq_n_f32(12582912.0f))), vdupq_n_s32(127 - 0x4B400000)), 23))"},
 };
 
+/* Whether this host has every feature of t (a comma-separated list). */
+static bool host_runs(const struct target *t)
+{
+    for (const char *p = t->features; *p;) {
+        char feature[32];
+        size_t n = strcspn(p, ",");
+        if (n >= sizeof feature)
+            return false;
+        memcpy(feature, p, n);
+        feature[n] = '\0';
+        if (!kiln_cpu_has(feature))
+            return false;
+        p += n + (p[n] == ',');
+    }
+    return true;
+}
+
 const struct target *target_find(const char *name)
 {
+    size_t count = sizeof targets / sizeof targets[0];
     if (strcmp(name, "native") == 0) {
-#if defined(__x86_64__)
-        __builtin_cpu_init();
-        name = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                       __builtin_cpu_supports("avx512vl")
-                   ? "avx512"
-               : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "avx2"
-                                                                                 : "scalar";
-#elif defined(__aarch64__)
-        name = "neon";
-#else
-        name = "scalar";
-#endif
+        /* the widest vector target whose every feature this CPU has */
+        const struct target *best = &targets[0];
+        for (size_t i = 1; i < count; i++)
+            if (targets[i].width > best->width && host_runs(&targets[i]))
+                best = &targets[i];
+        return best;
     }
-    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
+    for (size_t i = 0; i < count; i++)
         if (strcmp(targets[i].name, name) == 0)
             return &targets[i];
     return NULL;
+}
+
+const struct target *target_isa(const struct target *t, bool simde)
+{
+    return simde ? target_find("avx2") : t;
 }
 
 void target_emit_vocabulary(FILE *out, const struct target *t, bool simde)

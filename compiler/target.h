@@ -7,10 +7,11 @@
 
 struct target {
     const char *name;                /* scalar | avx2 | avx512 | neon */
-    const char *cflags;              /* what the C compiler needs for this ISA */
+    const char *cflags;              /* what the C compiler needs for this ISA: exactly `features` */
     int width;                       /* floats per vector; 1: the plain scalar reference */
     int tile_rows;                   /* rows (frames) a matmul microkernel keeps in registers */
-    const char *features;            /* CPU features the runtime checks before running ("avx2,fma") */
+    const char *features;            /* CPU features the runtime checks before running ("avx2,fma,f16c"),
+                                        as runtime/cpu.c names them */
     /* The vector vocabulary, as C text (unused for scalar): */
     const char *include;             /* the intrinsics header, native build */
     const char *include_simde;       /* the same through SIMDe (x86-64 hosts), or NULL */
@@ -28,6 +29,9 @@ struct target {
 
 /* The target named `name` ("native" resolves to the best target this host runs), or NULL. */
 const struct target *target_find(const char *name);
+/* The ISA a build of t is compiled for, whose cflags it gets and whose features its binary checks:
+   t itself, or with SIMDe (portable intrinsics for an x86-64 host) the avx2 target's. */
+const struct target *target_isa(const struct target *t, bool simde);
 /* Writes the vector vocabulary of t (typedef vf, VF_WIDTH, vf_* inline functions) to out. */
 #include <stdio.h>
 void target_emit_vocabulary(FILE *out, const struct target *t, bool simde);

@@ -1,6 +1,7 @@
 /* bench.c: per-frame latency of streaming steps (temporal step, greedy text token, the depformer's
  * dep_q steps with greedy audio tokens fed back), with the median, p99, real-time factor, weight
  * bytes each frame reads and the GB/s that implies, and the time of each component. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, with any compiler's -std=c11 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,16 +1,23 @@
-/* cli.c: the generated binary's command line: `NAME info | forward | bench` (DESIGN.md, Contracts).
+/* cli.c: the generated binary's command line: `NAME info | pack | forward | generate | bench`
+ * (docs/contracts.md). Every option's value is range-checked against the limits below.
  * Exit status: 0 success, 1 bad input (a message naming the file and what is wrong), 2 internal. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, with any compiler's -std=c11 */
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include "bench.h"
 #include "kw.h"
 #include "stats.h"
 #include "kiln_rt.h"
 #include "npy.h"
+#include "safetensors.h"
 
 struct subcommand {
     const char *name;
@@ -20,38 +27,113 @@ struct subcommand {
 
 static const char *prog = "kiln";
 
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
+#define MAX_STEPS 1000000             /* frames of generate and bench: 22 hours at 12.5 Hz */
+#define MAX_CONTEXT (1LL << 40)       /* bench --context, in frames */
+
+static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(const char *cmd, const char *fmt, ...)
 {
     fprintf(stderr, "%s %s: error: ", prog, cmd);
-    fprintf(stderr, fmt, arg);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fprintf(stderr, "\n(%s %s --help shows the usage)\n", prog, cmd);
     return 1;
 }
 
-/* Matches "--flag VALUE" or "--flag=VALUE"; NULL if argv[*i] is not flag. */
-static const char *flag_value(int argc, char **argv, int *i, const char *flag, bool *missing)
+/* A subcommand's options as a table: each flag's kind, where its value goes and its range. */
+enum option_kind {
+    OPT_TEXT,                        /* const char *: a path */
+    OPT_INT,                         /* int in [lo, hi] */
+    OPT_U64,                         /* uint64_t: a seed */
+    OPT_FLOAT,                       /* float: finite, >= 0 */
+    OPT_SWITCH,                      /* bool: no value */
+};
+
+struct option {
+    const char *flag;
+    enum option_kind kind;
+    void *value;
+    long long lo, hi;                /* OPT_INT */
+    bool *given;                     /* set when the flag is there (may be NULL) */
+};
+
+/* Parses one value of o; 0, or 1 after a usage error that says what it wants. */
+static int parse_value(const char *cmd, const struct option *o, const char *v)
 {
-    size_t n = strlen(flag);
-    if (strncmp(argv[*i], flag, n) == 0 && argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (strcmp(argv[*i], flag) != 0)
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return flag;
+    char *end;
+    errno = 0;
+    switch (o->kind) {
+    case OPT_TEXT:
+        if (!*v)
+            return usage_error(cmd, "%s needs a value", o->flag);
+        *(const char **)o->value = v;
+        return 0;
+    case OPT_INT: {
+        long long x = strtoll(v, &end, 10);
+        if (end == v || *end || errno == ERANGE || x < o->lo || x > o->hi)
+            return usage_error(cmd, "%s wants an integer from %lld to %lld, not '%s'", o->flag, o->lo, o->hi, v);
+        *(int *)o->value = (int)x;
+        return 0;
     }
-    return argv[++*i];
+    case OPT_U64: {
+        unsigned long long x = strtoull(v, &end, 10);
+        if (end == v || *end || errno == ERANGE || v[strspn(v, " \t")] == '-')
+            return usage_error(cmd, "%s wants an integer from 0 to %llu, not '%s'", o->flag, (unsigned long long)UINT64_MAX, v);
+        *(uint64_t *)o->value = x;
+        return 0;
+    }
+    case OPT_FLOAT: {
+        float x = strtof(v, &end);
+        if (end == v || *end || !isfinite(x) || x < 0)
+            return usage_error(cmd, "%s wants a finite number >= 0, not '%s'", o->flag, v);
+        *(float *)o->value = x;
+        return 0;
+    }
+    case OPT_SWITCH:
+        break;
+    }
+    return 0;
 }
 
-/* After a flag's value was read: a missing value, or text where a number was parsed, is a usage
-   error (end: where strtol/strtof stopped, NULL for a text value). */
-static int check_value(const char *cmd, bool missing, const char *v, const char *end)
+/* Parses argv[1..argc) ("--flag VALUE" or "--flag=VALUE") into the table's values; 0, or 1 after a
+   usage error (an unknown argument, a missing value, a value out of range). */
+static int parse_options(const char *cmd, int argc, char **argv, const struct option *opts, int num_opts)
 {
-    if (missing)
-        return usage_error(cmd, "%s needs a value", v);
-    if (end && (*end || end == v))
-        return usage_error(cmd, "'%s' is not a number", v);
+    for (int i = 1; i < argc; i++) {
+        const struct option *o = NULL;
+        const char *v = NULL;
+        for (int k = 0; k < num_opts && !o; k++) {
+            size_t n = strlen(opts[k].flag);
+            if (strncmp(argv[i], opts[k].flag, n) != 0)
+                continue;
+            if (argv[i][n] == '\0')
+                o = &opts[k];
+            else if (argv[i][n] == '=' && opts[k].kind != OPT_SWITCH)
+                o = &opts[k], v = argv[i] + n + 1;
+        }
+        if (!o)
+            return usage_error(cmd, "unknown argument '%s'", argv[i]);
+        if (o->given)
+            *o->given = true;
+        if (o->kind == OPT_SWITCH) {
+            *(bool *)o->value = true;
+            continue;
+        }
+        if (!v && i + 1 >= argc)
+            return usage_error(cmd, "%s needs a value", o->flag);
+        if (parse_value(cmd, o, v ? v : argv[++i]))
+            return 1;
+    }
     return 0;
+}
+#define NUM_OPTIONS(opts) (int)(sizeof opts / sizeof opts[0])
+
+/* --threads: 1 to this machine's processors (more only slow a memory-bound step down). */
+static struct option threads_option(int *threads)
+{
+    return (struct option){"--threads", OPT_INT, threads, 1, kiln_max_threads(), NULL};
 }
 
 static bool wants_help(int argc, char **argv)
@@ -92,6 +174,7 @@ static int cmd_info(const struct kiln_model_desc *d, int argc, char **argv)
     printf("\nvocabularies   text %d, audio %d\n", d->text_card, d->card);
     printf("temporal       %d layers, dim %d, %d heads, ffn hidden %d, context %d\n", d->num_layers, d->dim,
            d->num_heads, d->ffn_hidden, d->context);
+    printf("layers         %s\n", d->layer_mixers ? d->layer_mixers : "");
     printf("depformer      %d layers, dim %d, %d heads, ffn hidden %d, %d steps per frame\n", d->depformer_num_layers,
            d->depformer_dim, d->depformer_num_heads, d->depformer_ffn_hidden, d->dep_q);
     printf("stream state   %s per stream (%s of it KV cache, %s TTT state)\n", stream, kv, ttt);
@@ -99,23 +182,25 @@ static int cmd_info(const struct kiln_model_desc *d, int argc, char **argv)
     return 0;
 }
 
+/* Loads W (or random weights); --strict: a NaN or Inf in a tensor is an error, not a warning. */
 static int load_weights(const struct kiln_model_desc *d, const char *cmd, const char *path, uint64_t seed,
-                        bool random, struct kiln_weights *w)
+                        bool random, bool strict, struct kiln_weights *w)
 {
     char err[1024];
+    kiln_set_strict_weights(strict);
     int rc = random ? kiln_weights_random(d, seed, w, err, sizeof err) : kiln_weights_load(d, path, w, err, sizeof err);
     if (rc)
         fprintf(stderr, "%s %s: error: %s\n", prog, cmd, err);
     return rc;
 }
 
-/* Reads CODES.npy (int32 or int64, [B, num_streams, T]) into int32. */
 /* Element i of an int32 or int64 array. */
 static int64_t code_at(const struct npy_array *a, size_t i)
 {
     return a->dtype == NPY_I32 ? ((const int32_t *)a->data)[i] : ((const int64_t *)a->data)[i];
 }
 
+/* Reads CODES.npy (int32 or int64, [B, num_streams, T]) into int32. */
 static int32_t *read_codes(const struct kiln_model_desc *d, const char *path, int *B, int *T)
 {
     struct npy_array a;
@@ -124,15 +209,20 @@ static int32_t *read_codes(const struct kiln_model_desc *d, const char *path, in
         fprintf(stderr, "%s forward: error: %s\n", prog, err);
         return NULL;
     }
-    const char *problem = NULL;
+    char shape[160], problem[256] = "";
+    st_format_shape(shape, sizeof shape, a.rank, a.shape);
     if (a.dtype != NPY_I32 && a.dtype != NPY_I64)
-        problem = "must hold int32 or int64 codes";
-    else if (a.rank != 3 || a.shape[1] != d->num_streams || a.shape[0] < 1 || a.shape[2] < 1)
-        problem = "must have shape [B, K, T] with K = 1 + n_q";
+        snprintf(problem, sizeof problem, "codes must be int32 or int64");
+    else if (a.rank != 3 || a.shape[1] != d->num_streams)
+        snprintf(problem, sizeof problem, "codes must have shape [B, K, T] with K = 1 + n_q = %d; it has shape %s",
+                 d->num_streams, shape);
+    else if (a.shape[0] < 1 || a.shape[2] < 1)
+        snprintf(problem, sizeof problem, "codes must hold one batch entry (B) and one frame (T) at least; it has "
+                 "shape %s", shape);
     else if (a.shape[0] > 1 << 20 || a.shape[2] > 1 << 24)
-        problem = "is too large";
-    if (problem) {
-        fprintf(stderr, "%s forward: error: %s: codes %s (K = %d for this model)\n", prog, path, problem, d->num_streams);
+        snprintf(problem, sizeof problem, "codes of shape %s are too large: B is at most 2^20 and T 2^24", shape);
+    if (problem[0]) {
+        fprintf(stderr, "%s forward: error: %s: %s\n", prog, path, problem);
         npy_free(&a);
         return NULL;
     }
@@ -146,34 +236,84 @@ static int32_t *read_codes(const struct kiln_model_desc *d, const char *path, in
     return codes;
 }
 
-static int write_output(const char *cmd, const char *dir, const char *file, int rank, const int64_t *shape,
-                        const float *data)
+/* The files one command writes: each under a temporary name first, all renamed into place only when
+   every one is written, so that a failed run leaves nothing (a folder it made is removed again). */
+#define MAX_OUTPUTS 4
+struct outputs {
+    const char *cmd;
+    int count;
+    char path[MAX_OUTPUTS][4096], part[MAX_OUTPUTS][4128];
+    int made_dirs;
+    char made_dir[2][4096];
+};
+
+/* DIR for files to come: created when missing (and removed again if the command fails). */
+static int output_dir(struct outputs *o, const char *dir)
 {
-    char path[4096], err[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    if (npy_write(path, NPY_F32, rank, shape, data, err, sizeof err)) {
-        fprintf(stderr, "%s %s: error: %s\n", prog, cmd, err);
+    struct stat st;
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return 0;
+    if (mkdir(dir, 0777) != 0) {
+        fprintf(stderr, "%s %s: error: cannot create %s: %s\n", prog, o->cmd, dir, strerror(errno));
         return 1;
+    }
+    snprintf(o->made_dir[o->made_dirs++], sizeof o->made_dir[0], "%s", dir);
+    return 0;
+}
+
+/* Writes DIR/FILE (dir NULL: FILE) under a temporary name. */
+static int output_npy(struct outputs *o, const char *dir, const char *file, enum npy_dtype dtype, int rank,
+                      const int64_t *shape, const void *data)
+{
+    char err[1024];
+    int i = o->count++;
+    char path[4096];
+    snprintf(path, sizeof path, "%s%s%s", dir ? dir : "", dir ? "/" : "", file);
+    snprintf(o->path[i], sizeof o->path[i], "%s", path);
+    snprintf(o->part[i], sizeof o->part[i], "%s.part.%ld", path, (long)getpid());
+    if (npy_write(o->part[i], dtype, rank, shape, data, err, sizeof err)) {
+        fprintf(stderr, "%s %s: error: %s\n", prog, o->cmd, err);
+        o->part[i][0] = '\0';
+        return 1;
+    }
+    return 0;
+}
+
+/* Removes whatever was written (and the folders made). Returns 1. */
+static int outputs_discard(struct outputs *o)
+{
+    for (int i = 0; i < o->count; i++)
+        if (o->part[i][0])
+            remove(o->part[i]);
+    for (int i = o->made_dirs - 1; i >= 0; i--)
+        rmdir(o->made_dir[i]);
+    o->count = o->made_dirs = 0;
+    return 1;
+}
+
+/* Renames every file into place; 0, or 1 (and nothing left) when one cannot be. */
+static int outputs_commit(struct outputs *o)
+{
+    for (int i = 0; i < o->count; i++) {
+        if (rename(o->part[i], o->path[i]) != 0) {
+            fprintf(stderr, "%s %s: error: cannot write %s: %s\n", prog, o->cmd, o->path[i], strerror(errno));
+            for (int j = 0; j < i; j++)
+                remove(o->path[j]);
+            return outputs_discard(o);
+        }
     }
     return 0;
 }
 
 static int cmd_forward(const struct kiln_model_desc *d, int argc, char **argv)
 {
-    const char *weights = NULL, *codes_path = NULL, *out = NULL, *v;
-    bool missing = false;
-    for (int i = 1; i < argc; i++) {
-        if ((v = flag_value(argc, argv, &i, "--weights", &missing)))
-            weights = v;
-        else if ((v = flag_value(argc, argv, &i, "--codes", &missing)))
-            codes_path = v;
-        else if ((v = flag_value(argc, argv, &i, "--out", &missing)))
-            out = v;
-        else
-            return usage_error("forward", "unknown argument '%s'", argv[i]);
-        if (check_value("forward", missing, v, NULL))
-            return 1;
-    }
+    const char *weights = NULL, *codes_path = NULL, *out = NULL;
+    bool strict = false;
+    const struct option opts[] = {
+        {"--weights", OPT_TEXT, &weights, 0, 0, NULL}, {"--codes", OPT_TEXT, &codes_path, 0, 0, NULL},
+        {"--out", OPT_TEXT, &out, 0, 0, NULL}, {"--strict", OPT_SWITCH, &strict, 0, 0, NULL}};
+    if (parse_options("forward", argc, argv, opts, NUM_OPTIONS(opts)))
+        return 1;
     if (!weights || !codes_path || !out)
         return usage_error("forward", "%s", "--weights, --codes and --out are required");
     int B, T;
@@ -187,18 +327,13 @@ static int cmd_forward(const struct kiln_model_desc *d, int argc, char **argv)
         return 1;
     }
     struct kiln_weights w;
-    if (load_weights(d, "forward", weights, 0, false, &w)) {
+    if (load_weights(d, "forward", weights, 0, false, strict, &w)) {
         free(codes);
-        return 1;
-    }
-    struct stat st;
-    if (stat(out, &st) != 0 && mkdir(out, 0777) != 0) {
-        fprintf(stderr, "%s forward: error: cannot create %s: %s\n", prog, out, strerror(errno));
-        free(codes), kiln_weights_free(&w);
         return 1;
     }
     size_t text_n = (size_t)B * T * d->text_card, audio_n = (size_t)B * d->dep_q * T * d->card;
     float *text = malloc(text_n * sizeof *text), *audio = malloc(audio_n * sizeof *audio);
+    struct outputs o = {.cmd = "forward"};
     int rc = 2;
     if (!text || !audio)
         fprintf(stderr, "%s forward: error: out of memory\n", prog);
@@ -206,14 +341,15 @@ static int cmd_forward(const struct kiln_model_desc *d, int argc, char **argv)
         fprintf(stderr, "%s forward: error: %s\n", prog, err), rc = 1;
     else {
         int64_t text_shape[4] = {B, 1, T, d->text_card}, audio_shape[4] = {B, d->dep_q, T, d->card};
-        rc = write_output("forward", out, "text_logits.npy", 4, text_shape, text) ||
-             write_output("forward", out, "audio_logits.npy", 4, audio_shape, audio);
+        rc = output_dir(&o, out) || output_npy(&o, out, "text_logits.npy", NPY_F32, 4, text_shape, text) ||
+                     output_npy(&o, out, "audio_logits.npy", NPY_F32, 4, audio_shape, audio)
+                 ? outputs_discard(&o)
+                 : outputs_commit(&o);
     }
     free(codes), free(text), free(audio), kiln_weights_free(&w);
     return rc;
 }
 
-/* Reads USER.npy (int32 or int64 [1, n_q - dep_q, N]) into int32 [n_q - dep_q][N]. */
 static int32_t *read_user_codes(const struct kiln_model_desc *d, const char *path, int *frames)
 {
     struct npy_array a;
@@ -249,54 +385,36 @@ static int32_t *read_user_codes(const struct kiln_model_desc *d, const char *pat
 
 struct generate_args {
     const char *weights, *user, *out, *logits_out;
-    bool random, progress;
+    bool random, progress, strict;
     uint64_t weight_seed;
-    int steps;
+    int steps, threads;
     struct kiln_sampling sampling;
 };
 
 static int parse_generate(int argc, char **argv, struct generate_args *a)
 {
     *a = (struct generate_args){.sampling = KILN_SAMPLING_DEFAULT};
-    const char *v;
-    bool missing = false;
-    for (int i = 1; i < argc; i++) {
-        char *end = NULL;
-        if ((v = flag_value(argc, argv, &i, "--weights", &missing)))
-            a->weights = v;
-        else if ((v = flag_value(argc, argv, &i, "--random-weights", &missing)))
-            a->random = true, a->weight_seed = strtoull(v, &end, 10);
-        else if ((v = flag_value(argc, argv, &i, "--user", &missing)))
-            a->user = v;
-        else if ((v = flag_value(argc, argv, &i, "--steps", &missing)))
-            a->steps = (int)strtol(v, &end, 10);
-        else if ((v = flag_value(argc, argv, &i, "--seed", &missing)))
-            a->sampling.seed = strtoull(v, &end, 10);
-        else if ((v = flag_value(argc, argv, &i, "--temp-text", &missing)))
-            a->sampling.temp_text = strtof(v, &end);
-        else if ((v = flag_value(argc, argv, &i, "--top-k-text", &missing)))
-            a->sampling.top_k_text = (int)strtol(v, &end, 10);
-        else if ((v = flag_value(argc, argv, &i, "--temp", &missing)))
-            a->sampling.temp = strtof(v, &end);
-        else if ((v = flag_value(argc, argv, &i, "--top-k", &missing)))
-            a->sampling.top_k = (int)strtol(v, &end, 10);
-        else if ((v = flag_value(argc, argv, &i, "--out", &missing)))
-            a->out = v;
-        else if ((v = flag_value(argc, argv, &i, "--logits-out", &missing)))
-            a->logits_out = v;
-        else if ((v = flag_value(argc, argv, &i, "--threads", &missing)))
-            kiln_set_threads((int)strtol(v, &end, 10));
-        else if (strcmp(argv[i], "--progress") == 0)
-            a->progress = true;
-        else
-            return usage_error("generate", "unknown argument '%s'", argv[i]);
-        if (check_value("generate", missing, v, end))
-            return 1;
-    }
+    const struct option opts[] = {
+        {"--weights", OPT_TEXT, &a->weights, 0, 0, NULL},
+        {"--random-weights", OPT_U64, &a->weight_seed, 0, 0, &a->random},
+        {"--user", OPT_TEXT, &a->user, 0, 0, NULL},
+        {"--steps", OPT_INT, &a->steps, 1, MAX_STEPS, NULL},
+        {"--seed", OPT_U64, &a->sampling.seed, 0, 0, NULL},
+        {"--temp-text", OPT_FLOAT, &a->sampling.temp_text, 0, 0, NULL},
+        {"--top-k-text", OPT_INT, &a->sampling.top_k_text, 0, INT_MAX, NULL},
+        {"--temp", OPT_FLOAT, &a->sampling.temp, 0, 0, NULL},
+        {"--top-k", OPT_INT, &a->sampling.top_k, 0, INT_MAX, NULL},
+        {"--out", OPT_TEXT, &a->out, 0, 0, NULL},
+        {"--logits-out", OPT_TEXT, &a->logits_out, 0, 0, NULL},
+        threads_option(&a->threads),
+        {"--progress", OPT_SWITCH, &a->progress, 0, 0, NULL},
+        {"--strict", OPT_SWITCH, &a->strict, 0, 0, NULL},
+    };
+    if (parse_options("generate", argc, argv, opts, NUM_OPTIONS(opts)))
+        return 1;
     if (!a->out || a->steps < 1 || (!a->weights && !a->random))
-        return usage_error("generate", "%s", "--weights W (or --random-weights SEED), --steps N >= 1 and --out are required");
-    if (a->sampling.temp_text < 0 || a->sampling.temp < 0 || a->sampling.top_k_text < 0 || a->sampling.top_k < 0)
-        return usage_error("generate", "%s", "temperatures and top-k must be >= 0");
+        return usage_error("generate", "%s", "--weights W (or --random-weights SEED), --steps N and --out are required");
+    kiln_set_threads(a->threads);
     return 0;
 }
 
@@ -322,23 +440,38 @@ static int cmd_generate(const struct kiln_model_desc *d, int argc, char **argv)
         free(user);
         return 1;
     }
+    const int N = a.steps, W = 1 + d->dep_q;
+    double logit_bytes = a.logits_out ? (double)N * (d->text_card + (double)d->dep_q * d->card) * sizeof(float) : 0;
+    if (logit_bytes > (double)(SIZE_MAX / 2)) {
+        fprintf(stderr, "%s generate: error: --logits-out for %d steps would keep %.0f GiB of logits\n", prog, N,
+                logit_bytes / 1073741824.0);
+        free(user);
+        return 1;
+    }
     struct kiln_model model;
     char err[1024];
+    kiln_set_strict_weights(a.strict);
     if (a.random ? kiln_model_random(d, a.weight_seed, &model, err, sizeof err)
                  : kiln_model_load(d, a.weights, &model, err, sizeof err)) {
         fprintf(stderr, "%s generate: error: %s\n", prog, err);
         free(user);
         return 1;
     }
-    const int N = a.steps, W = 1 + d->dep_q;
     struct kiln_gen *gen = kiln_gen_new(&model, &a.sampling);
-    int32_t *out = malloc((size_t)N * W * sizeof *out), *frame_user = malloc((size_t)users * sizeof *frame_user);
+    int32_t *out = malloc((size_t)N * W * sizeof *out), *frame_user = malloc((size_t)(users + 1) * sizeof *frame_user);
     float *text = a.logits_out ? malloc((size_t)N * d->text_card * sizeof *text) : NULL;
     float *audio = a.logits_out ? malloc((size_t)N * d->dep_q * d->card * sizeof *audio) : NULL;
     double *frame_ms = malloc((size_t)N * sizeof *frame_ms);
+    struct outputs o = {.cmd = "generate"};
     int rc = 2;
-    if (!gen || !out || !frame_user || !frame_ms || (a.logits_out && (!text || !audio))) {
+    if (!gen || !out || !frame_user || !frame_ms) {
         fprintf(stderr, "%s generate: error: out of memory\n", prog);
+        goto done;
+    }
+    if (a.logits_out && (!text || !audio)) {
+        fprintf(stderr, "%s generate: error: out of memory for --logits-out (%.1f GiB for %d steps)\n", prog,
+                logit_bytes / 1073741824.0, N);
+        rc = 1;
         goto done;
     }
     for (int t = 0; t < N; t++) {
@@ -361,27 +494,20 @@ static int cmd_generate(const struct kiln_model_desc *d, int argc, char **argv)
     if (a.progress)
         fputc('\n', stderr);
     int64_t out_shape[2] = {N, W}, text_shape[2] = {N, d->text_card}, audio_shape[3] = {N, d->dep_q, d->card};
-    rc = 1;
-    if (npy_write(a.out, NPY_I32, 2, out_shape, out, err, sizeof err)) {
-        fprintf(stderr, "%s generate: error: %s\n", prog, err);
+    if (output_npy(&o, NULL, a.out, NPY_I32, 2, out_shape, out) ||
+        (a.logits_out && (output_dir(&o, a.logits_out) ||
+                          output_npy(&o, a.logits_out, "stream_text_logits.npy", NPY_F32, 2, text_shape, text) ||
+                          output_npy(&o, a.logits_out, "stream_audio_logits.npy", NPY_F32, 3, audio_shape, audio)))) {
+        rc = outputs_discard(&o);
         goto done;
     }
-    if (a.logits_out) {
-        struct stat st;
-        if (stat(a.logits_out, &st) != 0 && mkdir(a.logits_out, 0777) != 0) {
-            fprintf(stderr, "%s generate: error: cannot create %s: %s\n", prog, a.logits_out, strerror(errno));
-            goto done;
-        }
-        if (write_output("generate", a.logits_out, "stream_text_logits.npy", 2, text_shape, text) ||
-            write_output("generate", a.logits_out, "stream_audio_logits.npy", 3, audio_shape, audio))
-            goto done;
-    }
+    if ((rc = outputs_commit(&o)))
+        goto done;
     if (a.progress) {
         double median = median_of(frame_ms, N);
         printf("%d frames, median %.2f ms per frame, real-time factor %.2fx (a frame is %.0f ms)\n", N, median,
                1000.0 / d->frame_rate / median, 1000.0 / d->frame_rate);
     }
-    rc = 0;
 done:
     kiln_gen_free(gen);
     kiln_model_free(&model);
@@ -391,19 +517,24 @@ done:
 
 static int cmd_pack(const struct kiln_model_desc *d, int argc, char **argv)
 {
-    if (argc != 3)
-        return usage_error("pack", "%s", "wants IN.safetensors and OUT.kw");
-    if (kw_is_kw(argv[1]))
-        return usage_error("pack", "%s is packed already", argv[1]);
+    bool strict = argc == 4 && strcmp(argv[3], "--strict") == 0;
+    if (argc != 3 && !strict)
+        return usage_error("pack", "%s", "wants IN.safetensors and OUT.kw (and optionally --strict)");
+    const char *in = argv[1], *out_path = argv[2];
+    if (kw_is_kw(in))
+        return usage_error("pack", "%s is packed already", in);
+    struct stat a, b;
+    if (stat(in, &a) == 0 && stat(out_path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        return usage_error("pack", "%s and %s are the same file: packing would overwrite its own input", in, out_path);
     struct kiln_weights w;
     char err[1024];
-    if (load_weights(d, "pack", argv[1], 0, false, &w))
+    if (load_weights(d, "pack", in, 0, false, strict, &w))
         return 1;
-    int rc = kw_write(d, &w, argv[2], err, sizeof err);
+    int rc = kw_write(d, &w, out_path, err, sizeof err);
     if (rc)
         fprintf(stderr, "%s pack: error: %s\n", prog, err);
     else
-        printf("%s: %d tensors, %.1f MiB, packed for target %s (mapped at load, nothing to convert)\n", argv[2],
+        printf("%s: %d tensors, %.1f MiB, packed for target %s (mapped at load, nothing to convert)\n", out_path,
                d->num_weights, (double)w.arena_floats * 4 / 1048576, d->target);
     kiln_weights_free(&w);
     return rc;
@@ -415,8 +546,10 @@ static int parse_contexts(const char *list, struct bench_options *opt)
     opt->num_contexts = 0;
     for (const char *p = list;; p++) {
         char *end;
+        errno = 0;
         long long v = strtoll(p, &end, 10);
-        if (end == p || v < 0 || opt->num_contexts == BENCH_MAX_CONTEXTS || (*end && *end != ','))
+        if (end == p || errno == ERANGE || v < 0 || v > MAX_CONTEXT || opt->num_contexts == BENCH_MAX_CONTEXTS ||
+            (*end && *end != ','))
             return 1;
         opt->contexts[opt->num_contexts++] = v;
         if (!*end)
@@ -428,39 +561,29 @@ static int parse_contexts(const char *list, struct bench_options *opt)
 static int cmd_bench(const struct kiln_model_desc *d, int argc, char **argv)
 {
     struct bench_options opt = {.steps = 100, .warmup = 5, .threads = 0, .num_contexts = 1};
-    const char *weights = NULL, *v;
-    bool random = false, missing = false;
-    for (int i = 1; i < argc; i++) {
-        char *end = NULL;
-        if ((v = flag_value(argc, argv, &i, "--weights", &missing)))
-            weights = v;
-        else if ((v = flag_value(argc, argv, &i, "--random-weights", &missing)))
-            random = true, opt.seed = strtoull(v, &end, 10);
-        else if ((v = flag_value(argc, argv, &i, "--steps", &missing)))
-            opt.steps = (int)strtol(v, &end, 10);
-        else if ((v = flag_value(argc, argv, &i, "--warmup", &missing)))
-            opt.warmup = (int)strtol(v, &end, 10);
-        else if ((v = flag_value(argc, argv, &i, "--threads", &missing)))
-            opt.threads = (int)strtol(v, &end, 10);
-        else if ((v = flag_value(argc, argv, &i, "--context", &missing))) {
-            if (!missing && parse_contexts(v, &opt))
-                return usage_error("bench", "--context wants frame counts >= 0, comma-separated (at most 32): '%s'", v);
-        } else if ((v = flag_value(argc, argv, &i, "--trace", &missing)))
-            opt.trace = v;
-        else if (strcmp(argv[i], "--json") == 0)
-            opt.json = true;
-        else
-            return usage_error("bench", "unknown argument '%s'", argv[i]);
-        if (check_value("bench", missing, v, end))
-            return 1;
-    }
-    if (opt.steps < 1 || opt.threads < 0 || opt.warmup < 0)
-        return usage_error("bench", "%s", "--steps must be >= 1; --threads and --warmup >= 0");
-    kiln_set_threads(opt.threads);
+    const char *weights = NULL, *contexts = NULL;
+    bool random = false, strict = false;
+    const struct option opts[] = {
+        {"--weights", OPT_TEXT, &weights, 0, 0, NULL},
+        {"--random-weights", OPT_U64, &opt.seed, 0, 0, &random},
+        {"--steps", OPT_INT, &opt.steps, 1, MAX_STEPS, NULL},
+        {"--warmup", OPT_INT, &opt.warmup, 0, MAX_STEPS, NULL},
+        threads_option(&opt.threads),
+        {"--context", OPT_TEXT, &contexts, 0, 0, NULL},
+        {"--trace", OPT_TEXT, &opt.trace, 0, 0, NULL},
+        {"--json", OPT_SWITCH, &opt.json, 0, 0, NULL},
+        {"--strict", OPT_SWITCH, &strict, 0, 0, NULL},
+    };
+    if (parse_options("bench", argc, argv, opts, NUM_OPTIONS(opts)))
+        return 1;
+    if (contexts && parse_contexts(contexts, &opt))
+        return usage_error("bench", "--context wants frame counts from 0 to %lld, comma-separated (at most %d): '%s'",
+                           MAX_CONTEXT, BENCH_MAX_CONTEXTS, contexts);
     if (!weights && !random)
         return usage_error("bench", "%s", "give --weights W or --random-weights SEED");
+    kiln_set_threads(opt.threads);
     struct kiln_weights w;
-    if (load_weights(d, "bench", weights, opt.seed, random, &w))
+    if (load_weights(d, "bench", weights, opt.seed, random, strict, &w))
         return 1;
     int rc = bench_run(d, &w, &opt);
     kiln_weights_free(&w);
@@ -468,19 +591,26 @@ static int cmd_bench(const struct kiln_model_desc *d, int argc, char **argv)
 }
 
 static const struct subcommand subcommands[] = {
-    {"info", "info                      the compiled configuration, target, weight format, memory", cmd_info},
-    {"pack", "pack IN.safetensors OUT.kw     this binary's weights, folded and packed, as one mmap-able file:\n"
+    {"info", "info                      the compiled configuration, target, layers, weight format, memory", cmd_info},
+    {"pack", "pack IN.safetensors OUT.kw [--strict]\n"
+             "                          this binary's weights, folded and packed, as one mmap-able file:\n"
              "                          --weights OUT.kw then loads without converting anything", cmd_pack},
-    {"forward", "forward --weights W --codes CODES.npy --out DIR\n"
-                "                          teacher-forced logits (Moshi's LMModel.forward)", cmd_forward},
+    {"forward", "forward --weights W --codes CODES.npy --out DIR [--strict]\n"
+                "                          teacher-forced logits (Moshi's LMModel.forward). CODES.npy: int32 or\n"
+                "                          int64 [B, 1 + n_q, T], undelayed (row 0 text, -1: zero token). Writes\n"
+                "                          DIR/text_logits.npy [B, 1, T, text_card] and DIR/audio_logits.npy\n"
+                "                          [B, dep_q, T, card], float32, NaN where Moshi masks", cmd_forward},
     {"generate", "generate --weights W --user USER.npy --steps N --out OUT.npy [--seed S] [--temp-text 0.7]\n"
                  "                          [--top-k-text 25] [--temp 0.8] [--top-k 250] [--logits-out DIR] [--threads T]\n"
-                 "                          [--progress]\n"
-                 "                          streaming generation, one LMGen step per frame (temperature 0: greedy);\n"
-                 "                          --random-weights SEED instead of --weights; without --user the user's\n"
-                 "                          streams get -1 (Moshi's zero token)", cmd_generate},
+                 "                          [--progress] [--strict]\n"
+                 "                          streaming generation, one LMGen step per frame (temperature 0: greedy).\n"
+                 "                          USER.npy: [1, n_q - dep_q, N] (without --user: all -1, Moshi's zero\n"
+                 "                          token); --random-weights SEED instead of --weights. OUT.npy: int32\n"
+                 "                          [N, 1 + dep_q], per step the text token then the audio tokens; the\n"
+                 "                          first max(delays) rows are -2 (nothing generated yet). --logits-out\n"
+                 "                          DIR adds stream_text_logits.npy and stream_audio_logits.npy", cmd_generate},
     {"bench", "bench [--weights W | --random-weights SEED] [--steps N] [--warmup N] [--threads T]\n"
-              "                          [--context C[,C...]] [--json] [--trace FILE]\n"
+              "                          [--context C[,C...]] [--json] [--trace FILE] [--strict]\n"
               "                          per-frame latency of streaming steps after C frames of context (one\n"
               "                          report, or JSON line, per C); --trace writes every frame's ms", cmd_bench},
 };
@@ -492,6 +622,9 @@ static void print_usage(FILE *out, const struct kiln_model_desc *d)
             d->weight_format);
     for (int i = 0; i < NUM_SUBCOMMANDS; i++)
         fprintf(out, "  %s %s\n", prog, subcommands[i].usage);
+    fprintf(out, "W: a .safetensors checkpoint (F32, BF16 or F16) or a .kw file from pack. --strict: a NaN or Inf\n"
+                 "in a weight is an error (otherwise a warning naming the tensor). --threads: 1 to %d here.\n"
+                 "Exit status: 0 done, 1 bad input (nothing written), 2 internal error.\n", kiln_max_threads());
 }
 
 int kiln_cli_main(const struct kiln_model_desc *desc, int argc, char **argv)
@@ -499,8 +632,9 @@ int kiln_cli_main(const struct kiln_model_desc *desc, int argc, char **argv)
     prog = desc->name;
     const char *missing = kiln_missing_cpu_feature(desc);
     if (missing) {
-        fprintf(stderr, "%s: error: this binary was built for target %s and needs the CPU feature '%s', which this "
-                        "CPU lacks; rebuild with kilnc --target native (or scalar)\n", prog, desc->target, missing);
+        fprintf(stderr, "%s: error: this binary was built for target %s, compiled for the CPU features %s, and this "
+                        "CPU lacks '%s'; rebuild with kilnc --target native (or scalar)\n", prog, desc->target,
+                desc->cpu_features, missing);
         return 1;
     }
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

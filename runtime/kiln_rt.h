@@ -28,13 +28,13 @@ struct kiln_weight_desc {
     int pack_nr, pack_rows, pack_gated;
 };
 
-/* Stream timing components reported by `bench` (DESIGN.md, bench --json). */
+/* Stream timing components reported by `bench` (docs/contracts.md, bench --json). */
 enum kiln_component { KILN_EMBED, KILN_TEMPORAL, KILN_TEXT_HEAD, KILN_DEPFORMER, KILN_SAMPLE, KILN_NUM_COMPONENTS };
 
 struct kiln_model_desc {
     const char *name;                /* the model's C identifier */
     const char *target;              /* scalar | avx2 | avx512 | neon */
-    const char *cpu_features;        /* what the kernels need, comma-separated ("avx2,fma"; "" for none) */
+    const char *cpu_features;        /* what its code was compiled for, comma-separated ("avx2,fma,f16c"; "" for none) */
     const char *weight_format;       /* f32 */
     int text_card, card;             /* output vocabularies; inputs have one extra (initial) row */
     int n_q, dep_q;                  /* audio streams in, audio codebooks generated */
@@ -42,6 +42,7 @@ struct kiln_model_desc {
     const int *delays;               /* [num_streams] */
     int dim, num_heads, num_layers, context, ffn_hidden;
     int depformer_dim, depformer_num_heads, depformer_num_layers, depformer_ffn_hidden;
+    const char *layer_mixers;        /* the temporal layers' mixers: "0..1 attention, 2..3 TTT-Linear (mini-batch 16)" */
     int64_t num_params;              /* parameters the model reads (what info reports) */
     double frame_rate;               /* frames per second (Moshi: 12.5, i.e. 80 ms frames) */
 
@@ -88,9 +89,13 @@ struct kiln_weights {
 /* Loads a checkpoint (.safetensors, F32/BF16/F16) for `desc`, checking every tensor's presence,
    dtype and shape; applies the load-time folds and packing. A packed weight file (.kw, written by
    `NAME pack`) is mapped instead, with nothing to convert. Returns 0, or 1 with a message naming the
-   file and the tensor written to err. Unused extra tensors are reported on stderr as warnings. */
+   file and the tensor written to err. Unused extra tensors, and tensors holding NaN or Inf, are
+   reported on stderr as warnings (see kiln_set_strict_weights). */
 int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, struct kiln_weights *out,
                       char *err, size_t errlen);
+/* Strict loading (process-wide, like the thread count): a tensor holding NaN or Inf is an error
+   instead of a warning, and a mapped .kw file is read through to check it too. */
+void kiln_set_strict_weights(int strict);
 /* Fills every weight with deterministic pseudo-random values (for bench), folds applied. */
 int kiln_weights_random(const struct kiln_model_desc *desc, uint64_t seed, struct kiln_weights *out,
                         char *err, size_t errlen);
@@ -104,7 +109,7 @@ void kiln_profile_mark(enum kiln_component c);
 void *kiln_stream_new(const struct kiln_model_desc *desc);
 void kiln_stream_free(void *stream);
 
-/* Teacher-forced forward with the semantics of Moshi's LMModel.forward (reference/moshi.md §3):
+/* Teacher-forced forward with the semantics of Moshi's LMModel.forward (docs/moshi.md §3):
    codes [B, num_streams, T] undelayed (int32), -> text_logits [B, 1, T, text_card] and
    audio_logits [B, dep_q, T, card], NaN where Moshi's masks are 0; hidden (NULL: not wanted) gets
    the temporal transformer's output after out_norm per model step, [B, T, dim]. Returns 0, or 1 with err set
@@ -163,9 +168,12 @@ size_t kiln_gen_state_size(const struct kiln_gen *gen);
 void kiln_gen_save(const struct kiln_gen *gen, void *buf);
 int kiln_gen_restore(struct kiln_gen *gen, const void *buf, size_t size);
 
-/* Threads of the team each graph call uses (threads.c): 0 keeps OMP_NUM_THREADS or all cores. */
-void kiln_set_threads(int threads);
+/* Threads of the team each graph call uses (threads.c), from 1 to kiln_max_threads() (this
+   machine's processors); 0 keeps OMP_NUM_THREADS or all cores. Returns 0, or 1 (and changes
+   nothing) for a count outside that range. */
+int kiln_set_threads(int threads);
 int kiln_threads(void);
+int kiln_max_threads(void);
 
 /* The first of desc->cpu_features this CPU lacks, or NULL when it has them all (cpu.c). Loading
    a model and the CLI check it before any generated kernel runs. */

@@ -1,4 +1,4 @@
-/* lmgen.c: Moshi's LMGen.step (reference/moshi.md §3.3-§5) over the generated step functions.
+/* lmgen.c: Moshi's LMGen.step (docs/moshi.md §4-§5) over the generated step functions.
  * A kiln_gen is one conversation: the model's stream state (KV rings, depformer state), the delay
  * cache of tokens [num_streams][max_delay + 2] (-2: not generated yet), the offset, the sampler and
  * every buffer a step needs, all allocated by kiln_gen_new so that a step never allocates. */
@@ -168,8 +168,8 @@ static int check_cpu(const struct kiln_model_desc *desc, char *err, size_t errle
 {
     const char *missing = kiln_missing_cpu_feature(desc);
     if (missing)
-        snprintf(err, errlen, "%s: built for target %s, needs the CPU feature '%s', which this CPU lacks", desc->name,
-                 desc->target, missing);
+        snprintf(err, errlen, "%s: built for target %s, compiled for the CPU features %s, and this CPU lacks '%s'",
+                 desc->name, desc->target, desc->cpu_features, missing);
     return missing != NULL;
 }
 

@@ -2,6 +2,7 @@
  * Layout: "\x93NUMPY", major, minor, the header length (u16 LE in 1.0, u32 LE after), a Python
  * dict literal such as {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } padded with
  * spaces and a '\n' so that the data starts on a multiple of 64 bytes, then the data in C order. */
+#define _POSIX_C_SOURCE 200809L /* fileno, with any compiler's -std=c11 */
 #include "npy.h"
 #include "report.h"
 

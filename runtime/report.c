@@ -14,3 +14,18 @@ int kiln_report(char *err, size_t errlen, const char *prefix, const char *fmt, .
     }
     return 1;
 }
+
+void kiln_escape(char *buf, size_t size, const char *text)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p && n + 5 < size; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", *p);
+        else if (*p == '\\')
+            buf[n++] = '\\', buf[n++] = '\\';
+        else
+            buf[n++] = (char)*p;
+    }
+    if (size)
+        buf[n < size ? n : size - 1] = '\0';
+}

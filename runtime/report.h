@@ -5,4 +5,7 @@
 
 /* Writes "prefix: " and the formatted message into err; returns 1 (the runtime's failure status). */
 int kiln_report(char *err, size_t errlen, const char *prefix, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* text into buf (at most size - 1 bytes, always terminated), each control byte (< 0x20, 0x7f) and
+   backslash written as \xNN or \\, so that names read from a file print as one readable line. */
+void kiln_escape(char *buf, size_t size, const char *text);
 #endif

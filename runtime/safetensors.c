@@ -3,6 +3,7 @@
  * File layout: u64 LE header length N, N bytes of JSON, then the data section that every
  * tensor's data_offsets [begin, end) index. The scanner never reads past the header's end. */
 #include "safetensors.h"
+#include "report.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,15 +72,17 @@ struct scan {
     int tensor_capacity;
 };
 
+/* "PATH: message", the message escaped (kiln_escape): it may quote names read from the file. */
 static int fail(struct scan *s, const char *fmt, ...)
 {
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
     int n = snprintf(s->err, s->errlen, "%s: ", s->path);
-    if (n >= 0 && (size_t)n < s->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(s->err + n, s->errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
+    if (n >= 0 && (size_t)n < s->errlen)
+        kiln_escape(s->err + n, s->errlen - (size_t)n, message);
     return 1;
 }
 
@@ -261,16 +264,29 @@ static int parse_count_list(struct scan *s, const char *tensor, const char *fiel
 /* "__metadata__": an object of strings, checked and dropped. */
 static int parse_metadata(struct scan *s)
 {
-    if (expect(s, '{'))
-        return 1;
+    skip_space(s);
+    if (s->p >= s->end || *s->p != '{')
+        return fail(s, "__metadata__ must be an object of strings (byte %zu)", (size_t)(s->p - s->file));
+    s->p++;
     if (accept(s, '}'))
         return 0;
     do {
-        char *text;
-        if (parse_string(s, &text))
+        char *key, *text;
+        if (parse_string(s, &key))
             return 1;
-        free(text);
-        if (expect(s, ':') || parse_string(s, &text))
+        if (expect(s, ':')) {
+            free(key);
+            return 1;
+        }
+        skip_space(s);
+        if (s->p < s->end && *s->p != '"') {
+            int rc = fail(s, "__metadata__ '%s' is not a string (byte %zu): safetensors metadata maps strings to strings",
+                          key, (size_t)(s->p - s->file));
+            free(key);
+            return rc;
+        }
+        free(key);
+        if (parse_string(s, &text))
             return 1;
         free(text);
     } while (accept(s, ','));

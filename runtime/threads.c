@@ -5,10 +5,15 @@
 #include <omp.h>
 #include "kiln_rt.h"
 
-void kiln_set_threads(int threads)
+int kiln_set_threads(int threads)
 {
+    if (threads < 0 || threads > kiln_max_threads())
+        return 1;
     if (threads > 0)
         omp_set_num_threads(threads);
+    return 0;
 }
 
 int kiln_threads(void) { return omp_get_max_threads(); }
+
+int kiln_max_threads(void) { return omp_get_num_procs(); }

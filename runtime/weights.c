@@ -200,15 +200,48 @@ static void convert(const struct st_tensor *t, float *dst, size_t numel)
     }
 }
 
+static bool strict_weights; /* kiln_set_strict_weights */
+
+void kiln_set_strict_weights(int strict)
+{
+    strict_weights = strict != 0;
+}
+
+/* NaN or Inf in a weight: a warning naming the tensor, or (strict) an error. Checks the first
+   `floats` values of every weight's slot (a packed slot's padding is zeros). */
+static int check_finite(const struct kiln_model_desc *desc, const struct kiln_weights *out, const char *path,
+                        bool packed, char *err, size_t errlen)
+{
+    for (int i = 0; i < desc->num_weights; i++) {
+        const struct kiln_weight_desc *w = &desc->weights[i];
+        const float *x = weight_data(desc, out, i);
+        size_t n = packed ? weights_stored_floats(w) : weight_numel(w), bad = 0;
+        for (size_t e = 0; e < n; e++)
+            bad += !isfinite(x[e]);
+        if (!bad)
+            continue;
+        if (strict_weights)
+            return kiln_report(err, errlen, path, "tensor '%s' holds %zu NaN or Inf values (of %zu); strict loading "
+                               "refuses them", w->name, bad, weight_numel(w));
+        fprintf(stderr, "%s: warning: tensor '%s' holds %zu NaN or Inf values (of %zu)\n", path, w->name, bad,
+                weight_numel(w));
+    }
+    return 0;
+}
+
 /* One warning line per tensor in the file that no weight reads. */
 static void warn_unused(const struct st_file *file, const struct st_tensor **found, int num_found)
 {
     char *used = calloc((size_t)file->num_tensors + 1, 1);
     for (int i = 0; used && i < num_found; i++)
         used[found[i] - file->tensors] = 1;
-    for (int i = 0; i < file->num_tensors; i++)
-        if (!used || !used[i])
-            fprintf(stderr, "%s: warning: unused tensor '%s'\n", file->path, file->tensors[i].name);
+    for (int i = 0; i < file->num_tensors; i++) {
+        if (!used || !used[i]) {
+            char name[512];
+            kiln_escape(name, sizeof name, file->tensors[i].name);
+            fprintf(stderr, "%s: warning: unused tensor '%s'\n", file->path, name);
+        }
+    }
     free(used);
 }
 
@@ -218,8 +251,16 @@ int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, stru
     memset(out, 0, sizeof *out);
     if (check_desc(desc, err, errlen))
         return 1;
-    if (kw_is_kw(path))
-        return kw_load(desc, path, out, err, errlen);
+    if (kw_is_kw(path)) {
+        /* (a mapped file is only read through when strict: `pack` warned when it was written) */
+        if (kw_load(desc, path, out, err, errlen))
+            return 1;
+        if (strict_weights && check_finite(desc, out, path, true, err, errlen)) {
+            kiln_weights_free(out);
+            return 1;
+        }
+        return 0;
+    }
     struct st_file file;
     if (st_open(path, &file, err, errlen))
         return 1;
@@ -229,8 +270,11 @@ int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, stru
     if (!rc) {
         for (int i = 0; i < desc->num_weights; i++)
             convert(found[i], weight_data(desc, out, i), weight_numel(&desc->weights[i]));
-        apply_folds(desc, out);
-        rc = apply_packing(desc, out, path, err, errlen);
+        rc = check_finite(desc, out, path, false, err, errlen);
+        if (!rc) {
+            apply_folds(desc, out);
+            rc = apply_packing(desc, out, path, err, errlen);
+        }
         if (!rc)
             warn_unused(&file, found, desc->num_weights);
         else

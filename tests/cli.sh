@@ -19,7 +19,7 @@ expect_error "truncated weights" 1 \
   "lm_attn_a forward: error: $TMP/truncated.safetensors: header length 9344 past the end of the file (5000 bytes)" \
   "$B" forward --weights "$TMP/truncated.safetensors" --codes $G/lm_attn_a/codes.npy --out "$TMP/out2"
 expect_error "codes of another model" 1 \
-  "lm_attn_a forward: error: $G/lm_attn_c/codes.npy: codes must have shape [B, K, T] with K = 1 + n_q (K = 17 for this model)" \
+  "lm_attn_a forward: error: $G/lm_attn_c/codes.npy: codes must have shape [B, K, T] with K = 1 + n_q = 17; it has shape [1, 9, 45]" \
   "$B" forward --weights $G/lm_attn_a/weights.safetensors --codes $G/lm_attn_c/codes.npy --out "$TMP/out3"
 
 # edit_header OUT SED_EXPRESSION: the golden weights with their JSON header edited (same length).
@@ -75,4 +75,101 @@ expect_error "kilnc: unknown target" 1 "kilnc: error: unknown target 'sse9' (nat
 (kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --target sse9
 expect_error "kilnc: unsupported weight format" 1 "kilnc: error: --weights q4 is not supported yet: kiln stores weights in f32 for now
 (kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --weights q4
+
+# ---- every option's value range-checked ----
+# usage_is CMD EXPECTED_MESSAGE ARGS...: exit 1 with "B CMD: error: MESSAGE" and the --help hint.
+usage_is() {
+  local cmd=$1 message=$2; shift 2
+  expect_error "$cmd $*" 1 "lm_attn_a $cmd: error: $message
+(lm_attn_a $cmd --help shows the usage)" "$B" "$cmd" "$@"
+}
+nproc_max=$("$B" --help | sed -n 's/.*--threads: 1 to \([0-9]*\) here.*/\1/p')
+GEN="--random-weights 1 --out $TMP/gen2.npy"
+usage_is generate "--steps wants an integer from 1 to 1000000, not '4294967299'" $GEN --steps 4294967299
+usage_is generate "--steps wants an integer from 1 to 1000000, not '99999999999'" $GEN --steps 99999999999
+usage_is generate "--steps wants an integer from 1 to 1000000, not '3x'" $GEN --steps 3x
+for t in 0 -1 1000; do
+  usage_is generate "--threads wants an integer from 1 to $nproc_max, not '$t'" $GEN --steps 2 --threads $t
+  usage_is bench "--threads wants an integer from 1 to $nproc_max, not '$t'" --random-weights 1 --threads $t
+done
+usage_is generate "--temp wants a finite number >= 0, not 'nan'" $GEN --steps 2 --temp nan
+usage_is generate "--temp-text wants a finite number >= 0, not 'inf'" $GEN --steps 2 --temp-text inf
+usage_is generate "--temp wants a finite number >= 0, not '-0.5'" $GEN --steps 2 --temp=-0.5
+usage_is generate "--seed wants an integer from 0 to 18446744073709551615, not '-1'" $GEN --steps 2 --seed -1
+usage_is generate "--top-k wants an integer from 0 to 2147483647, not '4294967296'" $GEN --steps 2 --top-k 4294967296
+usage_is generate "--random-weights wants an integer from 0 to 18446744073709551615, not '99999999999999999999'" \
+  --random-weights 99999999999999999999 --steps 2 --out "$TMP/gen2.npy"
+usage_is generate "--out needs a value" --random-weights 1 --steps 2 --out
+usage_is generate "--out needs a value" --random-weights 1 --steps 2 --out=
+usage_is bench "--steps wants an integer from 1 to 1000000, not '0'" --random-weights 1 --steps 0
+usage_is bench "--warmup wants an integer from 0 to 1000000, not '4294967296'" --random-weights 1 --warmup 4294967296
+usage_is bench "--context wants frame counts from 0 to 1099511627776, comma-separated (at most 32): '1,99999999999999999999'" \
+  --random-weights 1 --context 1,99999999999999999999
+if [ -e "$TMP/gen2.npy" ]; then fail "gen2.npy written after a usage error"; else pass; fi
+
+# ---- a failed run leaves no output ----
+: >"$TMP/a_file"
+expect_error "generate: --logits-out cannot be made" 1 \
+  "lm_attn_a generate: error: cannot create $TMP/a_file/logits: Not a directory" \
+  "$B" generate --random-weights 1 --steps 3 --out "$TMP/gen3.npy" --logits-out "$TMP/a_file/logits"
+if [ -e "$TMP/gen3.npy" ] || ls "$TMP" | grep -q 'gen3.npy'; then fail "gen3.npy written although generate failed"; else pass; fi
+mkdir -p "$TMP/ro_out/text_logits.npy"
+expect_error "forward: an output cannot be written" 1 \
+  "lm_attn_a forward: error: cannot write $TMP/ro_out/text_logits.npy: Is a directory" \
+  "$B" forward --weights $G/lm_attn_a/weights.safetensors --codes $G/lm_attn_a/codes.npy --out "$TMP/ro_out"
+if [ -e "$TMP/ro_out/audio_logits.npy" ] || ls "$TMP/ro_out" | grep -q part; then
+  fail "forward left audio_logits.npy or a part file after failing"; else pass; fi
+cp $G/lm_attn_a/weights.safetensors "$TMP/same.safetensors"
+ln -f "$TMP/same.safetensors" "$TMP/link.safetensors"
+expect_error "pack onto its input" 1 \
+  "lm_attn_a pack: error: $TMP/same.safetensors and $TMP/same.safetensors are the same file: packing would overwrite its own input
+(lm_attn_a pack --help shows the usage)" "$B" pack "$TMP/same.safetensors" "$TMP/same.safetensors"
+expect_error "pack onto a hard link of its input" 1 \
+  "lm_attn_a pack: error: $TMP/same.safetensors and $TMP/link.safetensors are the same file: packing would overwrite its own input
+(lm_attn_a pack --help shows the usage)" "$B" pack "$TMP/same.safetensors" "$TMP/link.safetensors"
+if cmp -s "$TMP/same.safetensors" $G/lm_attn_a/weights.safetensors; then pass; else fail "pack overwrote its input"; fi
+
+# ---- messages ----
+edit_header "$TMP/meta.safetensors" 's/"format":"pt"/"format":1234/'
+expect_error "a __metadata__ value that is not a string" 1 \
+  "lm_attn_a forward: error: $TMP/meta.safetensors: __metadata__ 'format' is not a string (byte 9324): safetensors metadata maps strings to strings" \
+  "$B" forward --weights "$TMP/meta.safetensors" --codes $G/lm_attn_a/codes.npy --out "$TMP/out9"
+edit_header "$TMP/ctrl.safetensors" 's/"out_norm.alpha":{"dtype":"F32"/"\\u0007\\u001brm.alpha":{"dtype":"X32"/'
+expect_error "a tensor name with control characters, escaped" 1 \
+  "lm_attn_a forward: error: $TMP/ctrl.safetensors: tensor '\\x07\\x1brm.alpha': unknown dtype 'X32'" \
+  "$B" forward --weights "$TMP/ctrl.safetensors" --codes $G/lm_attn_a/codes.npy --out "$TMP/out10"
+{ printf '\223NUMPY\001\000\166\000'
+  printf "{'descr': '<i4', 'fortran_order': False, 'shape': (1, 17, 0), }%54s\n" ''; } >"$TMP/no_frames.npy"
+expect_error "codes without frames" 1 \
+  "lm_attn_a forward: error: $TMP/no_frames.npy: codes must hold one batch entry (B) and one frame (T) at least; it has shape [1, 17, 0]" \
+  "$B" forward --weights $G/lm_attn_a/weights.safetensors --codes "$TMP/no_frames.npy" --out "$TMP/out11"
+
+# NaN and Inf in a weight: a warning naming the tensor, an error under --strict.
+cp $G/lm_attn_a/weights.safetensors "$TMP/nan.safetensors"
+at=$((8 + $(od -An -tu8 -N8 "$TMP/nan.safetensors") + 1271808)) # out_norm.alpha's data_offsets begin
+printf '\000\000\300\177\000\000\200\177' | dd of="$TMP/nan.safetensors" bs=1 seek=$at conv=notrunc 2>/dev/null
+"$B" forward --weights "$TMP/nan.safetensors" --codes $G/lm_attn_a/codes.npy --out "$TMP/nan_out" 2>"$TMP/nan.err"
+if [ "$(cat "$TMP/nan.err")" = "$TMP/nan.safetensors: warning: tensor 'out_norm.alpha' holds 2 NaN or Inf values (of 64)" ]; then
+  pass; else fail "NaN weights: $(cat "$TMP/nan.err")"; fi
+for cmd in "forward --codes $G/lm_attn_a/codes.npy --out $TMP/out12" "generate --steps 2 --out $TMP/out12.npy" \
+           "bench --steps 1" "pack"; do
+  set -- $cmd
+  sub=$1; shift
+  if [ "$sub" = pack ]; then set -- "$TMP/nan.safetensors" "$TMP/out12.kw" --strict; else set -- --weights "$TMP/nan.safetensors" "$@" --strict; fi
+  expect_error "$sub --strict" 1 \
+    "lm_attn_a $sub: error: $TMP/nan.safetensors: tensor 'out_norm.alpha' holds 2 NaN or Inf values (of 64); strict loading refuses them" \
+    "$B" "$sub" "$@"
+done
+for f in out9 out10 out11 out12 out12.npy out12.kw; do
+  if [ -e "$TMP/$f" ]; then fail "$f was written after an error"; else pass; fi
+done
+check "pack warns and packs" "$B" pack "$TMP/nan.safetensors" "$TMP/nan.kw"
+expect_error "a .kw holding NaN, --strict" 1 \
+  "lm_attn_a forward: error: $TMP/nan.kw: tensor 'out_norm.alpha' holds 2 NaN or Inf values (of 64); strict loading refuses them" \
+  "$B" forward --weights "$TMP/nan.kw" --codes $G/lm_attn_a/codes.npy --out "$TMP/out13" --strict
+
+# info names the mixer of every temporal layer.
+check "lm_hybrid compiles" "$KILNC" graphs/lm_hybrid.kiln -o "$TMP/h"
+if "$TMP/h/lm_hybrid" info | grep -qx 'layers         0 attention, 1 TTT-Linear (mini-batch 16)'; then pass; else
+  fail "info on a hybrid: $("$TMP/h/lm_hybrid" info)"; fi
 finish

@@ -123,7 +123,6 @@ same_model() {
 }
 for case in lm_attn_a lm_attn_c; do
     config=tests/goldens/$case/config.json
-    [ -f "$config" ] || config=/work/shared/goldens/$case/config.json
     if [ -f "$config" ]; then
         same_model "$config" "$case" "graphs/$case.kiln"
     else

@@ -53,7 +53,7 @@ if grep -q avx512f /proc/cpuinfo; then
 else
   # the runtime guard: a clear message and exit status 1, not SIGILL
   expect_error "avx512 binary on a CPU without it" 1 \
-    "lm_attn_a: error: this binary was built for target avx512 and needs the CPU feature 'avx512f', which this CPU lacks; rebuild with kilnc --target native (or scalar)" \
+    "lm_attn_a: error: this binary was built for target avx512, compiled for the CPU features avx512f,avx512bw,avx512vl,fma, and this CPU lacks 'avx512f'; rebuild with kilnc --target native (or scalar)" \
     "$TMP/avx512/lm_attn_a" info
 fi
 

@@ -19,7 +19,7 @@ int main(int argc, char **argv)
     ttt_kernel_name(name, sizeof name, &s);
     printf("#include <math.h>\n#include <stdint.h>\n#include <string.h>\n");
     target_emit_vocabulary(stdout, target, argc > 7);
-    emit_ttt_common(stdout, target);
+    emit_ttt_common(stdout, target, s.mlp);
     emit_ttt_state_type(stdout, &s);
     emit_ttt_kernel(stdout, &s);
     printf("#define TTT_KERNEL %s\n#define TTT_STATE struct %s_state\n", name, name);
