@@ -154,16 +154,14 @@ static const char *option_value(int argc, char **argv, int *i, const char *name,
     size_t n = strlen(name);
     if (strncmp(argv[*i], name, n) != 0)
         return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] != 0)
+    if (argv[*i][n] != 0 && argv[*i][n] != '=')
         return NULL;
-    if (*i + 1 >= argc) {
+    if (argv[*i][n] == '=' ? !argv[*i][n + 1] : *i + 1 >= argc || !argv[*i + 1][0]) {
         diag_error(no_loc, "%s needs a value", name);
         *error = true;
         return NULL;
     }
-    return argv[++*i];
+    return argv[*i][n] == '=' ? argv[*i] + n + 1 : argv[++*i];
 }
 
 static bool parse_args(int argc, char **argv, struct import_options *o)

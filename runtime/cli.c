@@ -517,10 +517,22 @@ done:
 
 static int cmd_pack(const struct kiln_model_desc *d, int argc, char **argv)
 {
-    bool strict = argc == 4 && strcmp(argv[3], "--strict") == 0;
-    if (argc != 3 && !strict)
+    const char *files[2];
+    int num_files = 0;
+    bool strict = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--strict") == 0)
+            strict = true;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return usage_error("pack", "unknown argument '%s'", argv[i]);
+        else if (num_files < 2)
+            files[num_files++] = argv[i];
+        else
+            num_files = 3;
+    }
+    if (num_files != 2)
         return usage_error("pack", "%s", "wants IN.safetensors and OUT.kw (and optionally --strict)");
-    const char *in = argv[1], *out_path = argv[2];
+    const char *in = files[0], *out_path = files[1];
     if (kw_is_kw(in))
         return usage_error("pack", "%s is packed already", in);
     struct stat a, b;

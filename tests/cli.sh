@@ -172,4 +172,8 @@ expect_error "a .kw holding NaN, --strict" 1 \
 check "lm_hybrid compiles" "$KILNC" graphs/lm_hybrid.kiln -o "$TMP/h"
 if "$TMP/h/lm_hybrid" info | grep -qx 'layers         0 attention, 1 TTT-Linear (mini-batch 16)'; then pass; else
   fail "info on a hybrid: $("$TMP/h/lm_hybrid" info)"; fi
+expect_error "import -o= empty" 1 "kilnc: error: -o needs a value" "$KILNC" import moshi tests/import/moshiko_defaults.json -o=
+expect_error "import -o last" 1 "kilnc: error: -o needs a value" "$KILNC" import moshi tests/import/moshiko_defaults.json -o
+usage_is pack "unknown argument '--bogus'" --bogus $G/lm_attn_a/weights.safetensors "$TMP/bogus.kw"
+check "pack --strict before the files" "$B" pack --strict $G/lm_attn_a/weights.safetensors "$TMP/strict_first.kw"
 finish
