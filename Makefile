@@ -16,22 +16,27 @@ RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-asan test-cross demo bench bench-context examples clean fuzz
+.PHONY: all deps test test-asan test-cross demo bench bench-context examples clean fuzz fuzz-replay
 all: $(BUILD)/kilnc $(BUILD)/libkiln_rt.a $(BUILD)/npycmp $(BUILD)/gen_ttt $(BUILD)/gen_kernels $(UNIT_BIN)
 
 deps:
 	@scripts/deps.sh
 
-$(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h &: compiler/lexer.l
-	@mkdir -p $(BUILD)/gen
-	flex -o $(BUILD)/gen/lexer.c --header-file=$(BUILD)/gen/lexer.h $<
+# The lexer and parser, generated into $(1)/gen and compiled there by $($(2)) $($(3)) (variable
+# names: their values hold commas); once for each build folder that needs them.
+define GEN_RULES
+$(1)/gen/lexer.c $(1)/gen/lexer.h &: compiler/lexer.l
+	@mkdir -p $(1)/gen
+	flex -o $(1)/gen/lexer.c --header-file=$(1)/gen/lexer.h $$<
 
-$(BUILD)/gen/parser.c $(BUILD)/gen/parser.h &: compiler/parser.y
-	@mkdir -p $(BUILD)/gen
-	bison -d -o $(BUILD)/gen/parser.c $<
+$(1)/gen/parser.c $(1)/gen/parser.h &: compiler/parser.y
+	@mkdir -p $(1)/gen
+	bison -d -o $(1)/gen/parser.c $$<
 
-$(BUILD)/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
-	$(CC) $(CFLAGS) -Icompiler -I$(BUILD)/gen -c $< -o $@
+$(1)/gen/%.o: $(1)/gen/%.c $(1)/gen/parser.h $(1)/gen/lexer.h
+	$$($(2)) $$($(3)) -Icompiler -I$(1)/gen -c $$< -o $$@
+endef
+$(eval $(call GEN_RULES,$(BUILD),CC,CFLAGS))
 
 $(BUILD)/compiler/%.o: compiler/%.c $(wildcard compiler/*.h) $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
 	@mkdir -p $(dir $@)
@@ -117,42 +122,43 @@ FUZZ_TIME      ?= 600
 FUZZ_TIMEOUT   ?= 10
 FUZZ_SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS    := -std=c11 -O1 -g $(WARN) -D_POSIX_C_SOURCE=200809L $(FUZZ_SAN) -fsanitize=fuzzer-no-link
-FUZZ_HARNESSES := frontend import_moshi safetensors kw npy
+# (one harness per folder of seeds: tests/fuzz/NAME.c and tests/fuzz/corpus/NAME/)
+FUZZ_HARNESSES := $(notdir $(wildcard tests/fuzz/corpus/*))
 # What the harnesses read: the front end without the driver (compiler/main.c), the importer, and
 # the runtime's file readers. One archive: each harness links the members it uses.
 FUZZ_LIB_SRC   := compiler/ast.c compiler/diag.c compiler/check.c compiler/check_eval.c compiler/model.c \
                   compiler/import_moshi.c runtime/safetensors.c runtime/kw.c runtime/npy.c runtime/report.c \
                   runtime/weights.c
-FUZZ_LIB_OBJ   := $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(FUZZ_DIR)/gen/lexer.o $(FUZZ_DIR)/gen/parser.o
+# The replay build (tests/fuzz.sh, part of make test): the same harnesses with the host compiler and
+# the sanitizers, each linked with tests/fuzz/replay.c's main instead of libFuzzer's.
+REPLAY_DIR     := $(BUILD)/fuzz
+REPLAY_CFLAGS  := -std=c11 -O1 -g $(WARN) -D_POSIX_C_SOURCE=200809L $(FUZZ_SAN)
 
-$(FUZZ_DIR)/gen/lexer.c $(FUZZ_DIR)/gen/lexer.h &: compiler/lexer.l
-	@mkdir -p $(FUZZ_DIR)/gen
-	flex -o $(FUZZ_DIR)/gen/lexer.c --header-file=$(FUZZ_DIR)/gen/lexer.h $<
+# Everything a set of harnesses needs in folder $(1): the library of FUZZ_LIB_SRC and one program
+# per harness, compiled by $($(2)) $($(3)) and linked with $(4).
+define FUZZ_RULES
+$(call GEN_RULES,$(1),$(2),$(3))
 
-$(FUZZ_DIR)/gen/parser.c $(FUZZ_DIR)/gen/parser.h &: compiler/parser.y
-	@mkdir -p $(FUZZ_DIR)/gen
-	bison -d -o $(FUZZ_DIR)/gen/parser.c $<
+$(1)/obj/%.o: %.c $(wildcard compiler/*.h runtime/*.h) $(1)/gen/parser.h $(1)/gen/lexer.h
+	@mkdir -p $$(dir $$@)
+	$$($(2)) $$($(3)) -Icompiler -Iruntime -I$(1)/gen -c $$< -o $$@
 
-$(FUZZ_DIR)/gen/%.o: $(FUZZ_DIR)/gen/%.c $(FUZZ_DIR)/gen/parser.h $(FUZZ_DIR)/gen/lexer.h
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Icompiler -I$(FUZZ_DIR)/gen -c $< -o $@
+$(1)/libfuzzed.a: $(FUZZ_LIB_SRC:%.c=$(1)/obj/%.o) $(1)/gen/lexer.o $(1)/gen/parser.o
+	rm -f $$@ && ar rcs $$@ $$^
 
-$(FUZZ_DIR)/obj/%.o: %.c $(wildcard compiler/*.h runtime/*.h) $(FUZZ_DIR)/gen/parser.h $(FUZZ_DIR)/gen/lexer.h
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Icompiler -Iruntime -I$(FUZZ_DIR)/gen -c $< -o $@
+$(1)/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(1)/libfuzzed.a
+	$$($(2)) $$($(3)) -Icompiler -Iruntime -I$(1)/gen -o $$@ $$< $(4) $(1)/libfuzzed.a -lcjson -lm
+endef
+$(eval $(call FUZZ_RULES,$(FUZZ_DIR),FUZZ_CC,FUZZ_CFLAGS,-fsanitize=fuzzer))
+$(eval $(call FUZZ_RULES,$(REPLAY_DIR),CC,REPLAY_CFLAGS,tests/fuzz/replay.c))
 
 # diag_suggest's edit distances, traced compare by compare, took half of every run's time.
 $(FUZZ_DIR)/obj/compiler/diag.o: FUZZ_CFLAGS += -fno-sanitize-coverage=trace-cmp
 
-# `make -s print-fuzz-HARNESSES`, `print-fuzz-LIB_SRC`: the lists, for tests/fuzz.sh's gcc replay.
-print-fuzz-%:
-	@echo $(FUZZ_$*)
-
-$(FUZZ_DIR)/libfuzzed.a: $(FUZZ_LIB_OBJ)
-	rm -f $@ && ar rcs $@ $^
-
-$(FUZZ_DIR)/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(FUZZ_DIR)/libfuzzed.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Icompiler -Iruntime -I$(FUZZ_DIR)/gen -o $@ $< \
-	    $(FUZZ_DIR)/libfuzzed.a -lcjson -lm
+# What tests/fuzz.sh runs: every harness for replay, and seeds.c (the weight-file seeds' writer).
+$(REPLAY_DIR)/seeds: tests/fuzz/seeds.c $(wildcard tests/fuzz/*.h) $(REPLAY_DIR)/libfuzzed.a
+	$(CC) $(REPLAY_CFLAGS) -Iruntime -Itests/fuzz -o $@ $< $(REPLAY_DIR)/libfuzzed.a -lm
+fuzz-replay: $(FUZZ_HARNESSES:%=$(REPLAY_DIR)/%) $(REPLAY_DIR)/seeds
 
 fuzz: $(FUZZ_HARNESSES:%=$(FUZZ_DIR)/%)
 	@status=0; for name in $(FUZZ_HARNESSES); do \

@@ -171,16 +171,18 @@ static void emit_op(struct emitter *e, FILE *out, const struct ir_graph *g, cons
                 e->mod->weights[op->weight].field, K);
         break;
     }
-    case OP_STEP_EMBED_ADD:
-        /* With dep_q = 1 the one step is k = 0, the text token's: there is no audio table
-           (lower_depformer), and weight + 1 is whatever follows. */
-        if (e->mod->model->dep_q == 1)
-            fprintf(out, "    %s(%s, w->%s, prev_token);\n", kernel_embed_add(e, D), dst,
-                    e->mod->weights[op->weight].field);
+    case OP_STEP_EMBED_ADD: {
+        /* step 0 embeds the text token, step k the audio token of codebook k - 1: the table after
+           the text one, which lower_depformer adds only when there are such steps (dep_q > 1) */
+        const char *text = e->mod->weights[op->weight].field;
+        char table[160];
+        if (e->mod->model->dep_q > 1)
+            snprintf(table, sizeof table, "k == 0 ? w->%s : w->%s[k - 1]", text, e->mod->weights[op->weight + 1].field);
         else
-            fprintf(out, "    %s(%s, k == 0 ? w->%s : w->%s[k - 1], prev_token);\n", kernel_embed_add(e, D), dst,
-                    e->mod->weights[op->weight].field, e->mod->weights[op->weight + 1].field);
+            snprintf(table, sizeof table, "w->%s", text);
+        fprintf(out, "    %s(%s, %s, prev_token);\n", kernel_embed_add(e, D), dst, table);
         break;
+    }
     case OP_RMS_NORM:
         fprintf(out, "    %s(%s, w->%s, %s, %s, %s);\n", kernel_rms(e, D, true), in, e->mod->weights[op->weight].field,
                 eps, dst, rows);

@@ -155,41 +155,96 @@ const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const str
 
 /* Rings of more than ATTENTION_CHUNK slots (contexts beyond ~16k frames): a thread's score buffers
    would outgrow its stack, so the slots are taken a chunk at a time with an online softmax (the
-   sums so far rescaled whenever a chunk raises the max). Smaller rings keep the one-pass kernel. */
+   sums so far rescaled whenever a chunk raises the max). Smaller rings are one chunk: one pass. */
 #define ATTENTION_CHUNK 16384
 
-static void chunked_attention(struct emitter *e, const struct ir_graph *g, int q_stride, const char *d,
-                              const char *ax, const char *scale)
+/* The scores of the visible slots j in [from, to) into weight[n], slot[n], their max into `max`;
+   `in` indents the loop. */
+static void attention_scores(FILE *k, const char *in, const char *from, const char *to, const char *max, int window,
+                             const char *d, int cap, int HD, const char *scale)
+{
+    fprintf(k, "%sfor (int j = %s; j < %s; j++) {\n"
+               "%s    int64_t age = pos0 + t - slot_pos[j];\n"
+               "%s    if (slot_pos[j] < 0 || age < 0 || age >= %d)\n%s        continue;\n"
+               "%s    weight[n] = %s(qh, k + ((size_t)h * %d + j) * %d) * %s;\n"
+               "%s    %s = weight[n] > %s ? weight[n] : %s;\n"
+               "%s    slot[n++] = j;\n"
+               "%s}\n",
+            in, from, to, in, in, window, in, in, d, cap, HD, scale, in, max, max, max, in, in);
+}
+
+/* weight[i] = exp(weight[i] - max) for i < n, their sum added to `sum` (`set`: "=" for the first
+   addition, "+=" after); vectors where the target has them. */
+static void attention_exp(const struct emitter *e, FILE *k, const char *in, const char *set, int cap)
+{
+    if (e->target->width > 1 && cap >= e->target->width) /* (a ring shorter than a vector: all scalar) */
+        fprintf(k, "%svf vsum = vf_zero();\n"
+                   "%sfor (; i + VF_WIDTH <= n; i += VF_WIDTH) {\n"
+                   "%s    const vf w = vf_exp(vf_sub(vf_load(weight + i), vf_set1(max)));\n"
+                   "%s    vf_store(weight + i, w);\n%s    vsum = vf_add(vsum, w);\n%s}\n"
+                   "%ssum %s vf_sum(vsum);\n",
+                in, in, in, in, in, in, in, set);
+    fprintf(k, "%sfor (; i < n; i++) {\n%s    weight[i] = expf(weight[i] - max);\n%s    sum += weight[i];\n%s}\n", in,
+            in, in, in);
+}
+
+const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_stride)
 {
     const int D = g->dim, H = g->heads, HD = g->head_dim, cap = g->kv_capacity, window = g->context;
+    const bool chunked = cap > ATTENTION_CHUNK;
+    const int buffer = chunked ? ATTENTION_CHUNK : cap;
+    char d[32], ax[32], scale[32];
+    dot(e, HD, d, sizeof d);
+    axpy(e, HD, ax, sizeof ax);
+    if (seen(e, "attention_%dx%d_ring%d_window%d%s", H, HD, cap, window, q_stride != D ? "_in_qkv" : ""))
+        return kernel_name;
+    float_literal(scale, sizeof scale, 1.0f / sqrtf((float)HD));
     FILE *k = e->kernels;
     fprintf(k, "/* out[t] = softmax(q[t] k^T / sqrt(%d)) v per head (%d heads), over the %d ring slots whose position\n"
-               "   p' satisfies 0 <= (pos0 + t) - p' < %d (slot_pos -1: never written). Rings are head-major,\n"
-               "   [head][slot][%d]; q rows are %d floats apart. The slots are taken %d at a time (a thread's\n"
-               "   buffers stay small): each chunk's visible scores are gathered, exponentiated against the\n"
-               "   running max, and added in; a chunk that raises the max rescales the sums so far. */\n"
-               "static void %s(const float *restrict q, const float *restrict k, const float *restrict v,\n"
+               "   p' satisfies 0 <= (pos0 + t) - p' < %d (slot_pos -1: never written). Rings are head-major,\n",
+            HD, H, cap, window);
+    if (chunked)
+        fprintf(k, "   [head][slot][%d]; q rows are %d floats apart. The slots are taken %d at a time (a thread's\n"
+                   "   buffers stay small): each chunk's visible scores are gathered, exponentiated against the\n"
+                   "   running max, and added in; a chunk that raises the max rescales the sums so far. */\n",
+                HD, q_stride, ATTENTION_CHUNK);
+    else
+        fprintf(k, "   [head][slot][%d], so a head's keys and values are read as one stream; q rows are %d floats apart.\n"
+                   "   The visible slots' scores are gathered first, so the exponentials run over a dense array. */\n",
+                HD, q_stride);
+    fprintf(k, "static void %s(const float *restrict q, const float *restrict k, const float *restrict v,\n"
                "    const int64_t *restrict slot_pos, int64_t pos0, float *restrict out, int T)\n{\n"
                "    float weight[%d];\n    int slot[%d];\n"
                "    #pragma omp for collapse(2) schedule(static)\n"
                "    for (int t = 0; t < T; t++)\n"
                "        for (int h = 0; h < %d; h++) {\n"
-               "            const float *qh = q + t * %d + h * %d;\n"
-               "            float *oh = out + t * %d + h * %d;\n"
+               "            const float *qh = q + t * %d + h * %d;\n",
+            kernel_name, buffer, buffer, H, q_stride, HD);
+    if (!chunked) {
+        fprintf(k, "            float max = -INFINITY;\n            int n = 0;\n");
+        char to[16];
+        snprintf(to, sizeof to, "%d", cap);
+        attention_scores(k, "            ", "0", to, "max", window, d, cap, HD, scale);
+        fprintf(k, "            float sum = 0.0f;\n            int i = 0;\n");
+        attention_exp(e, k, "            ", "=", cap);
+        fprintf(k, "            float *oh = out + t * %d + h * %d;\n"
+                   "            for (int c = 0; c < %d; c++)\n                oh[c] = 0.0f;\n"
+                   "            for (i = 0; i < n; i++)\n"
+                   "                %s(weight[i] / sum, v + ((size_t)h * %d + slot[i]) * %d, oh);\n"
+                   "        }\n}\n\n",
+                D, HD, HD, ax, cap, HD);
+        return kernel_name;
+    }
+    fprintf(k, "            float *oh = out + t * %d + h * %d;\n"
                "            for (int c = 0; c < %d; c++)\n                oh[c] = 0.0f;\n"
                "            float max = -INFINITY, sum = 0.0f;\n"
                "            for (int j0 = 0; j0 < %d; j0 += %d) {\n"
                "                const int j1 = j0 + %d < %d ? j0 + %d : %d;\n"
                "                float chunk_max = -INFINITY;\n"
-               "                int n = 0;\n"
-               "                for (int j = j0; j < j1; j++) {\n"
-               "                    int64_t age = pos0 + t - slot_pos[j];\n"
-               "                    if (slot_pos[j] < 0 || age < 0 || age >= %d)\n                        continue;\n"
-               "                    weight[n] = %s(qh, k + ((size_t)h * %d + j) * %d) * %s;\n"
-               "                    chunk_max = weight[n] > chunk_max ? weight[n] : chunk_max;\n"
-               "                    slot[n++] = j;\n"
-               "                }\n"
-               "                if (n == 0)\n                    continue;\n"
+               "                int n = 0;\n",
+            D, HD, HD, cap, ATTENTION_CHUNK, ATTENTION_CHUNK, cap, ATTENTION_CHUNK, cap);
+    attention_scores(k, "                ", "j0", "j1", "chunk_max", window, d, cap, HD, scale);
+    fprintf(k, "                if (n == 0)\n                    continue;\n"
                "                if (chunk_max > max) {\n"
                "                    const float r = expf(max - chunk_max); /* (0 for the first chunk) */\n"
                "                    sum *= r;\n"
@@ -197,77 +252,15 @@ static void chunked_attention(struct emitter *e, const struct ir_graph *g, int q
                "                    max = chunk_max;\n"
                "                }\n"
                "                int i = 0;\n",
-            HD, H, cap, window, HD, q_stride, ATTENTION_CHUNK, kernel_name, ATTENTION_CHUNK, ATTENTION_CHUNK, H,
-            q_stride, HD, D, HD, HD, cap, ATTENTION_CHUNK, ATTENTION_CHUNK, cap, ATTENTION_CHUNK, cap, window, d, cap,
-            HD, scale, HD);
-    if (e->target->width > 1)
-        fprintf(k, "                vf vsum = vf_zero();\n"
-                   "                for (; i + VF_WIDTH <= n; i += VF_WIDTH) {\n"
-                   "                    const vf w = vf_exp(vf_sub(vf_load(weight + i), vf_set1(max)));\n"
-                   "                    vf_store(weight + i, w);\n                    vsum = vf_add(vsum, w);\n                }\n"
-                   "                sum += vf_sum(vsum);\n");
-    fprintf(k, "                for (; i < n; i++) {\n"
-               "                    weight[i] = expf(weight[i] - max);\n                    sum += weight[i];\n                }\n"
-               "                for (i = 0; i < n; i++)\n"
+            HD);
+    attention_exp(e, k, "                ", "+=", cap);
+    fprintf(k, "                for (i = 0; i < n; i++)\n"
                "                    %s(weight[i], v + ((size_t)h * %d + slot[i]) * %d, oh);\n"
                "            }\n"
                "            if (sum > 0.0f)\n"
                "                for (int c = 0; c < %d; c++)\n                    oh[c] /= sum;\n"
                "        }\n}\n\n",
             ax, cap, HD, HD);
-}
-
-const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_stride)
-{
-    const int D = g->dim, H = g->heads, HD = g->head_dim, cap = g->kv_capacity, window = g->context;
-    char d[32], ax[32], scale[32];
-    dot(e, HD, d, sizeof d);
-    axpy(e, HD, ax, sizeof ax);
-    if (seen(e, "attention_%dx%d_ring%d_window%d%s", H, HD, cap, window, q_stride != D ? "_in_qkv" : ""))
-        return kernel_name;
-    float_literal(scale, sizeof scale, 1.0f / sqrtf((float)HD));
-    if (cap > ATTENTION_CHUNK) {
-        chunked_attention(e, g, q_stride, d, ax, scale);
-        return kernel_name;
-    }
-    FILE *k = e->kernels;
-    fprintf(k, "/* out[t] = softmax(q[t] k^T / sqrt(%d)) v per head (%d heads), over the %d ring slots whose position\n"
-               "   p' satisfies 0 <= (pos0 + t) - p' < %d (slot_pos -1: never written). Rings are head-major,\n"
-               "   [head][slot][%d], so a head's keys and values are read as one stream; q rows are %d floats apart.\n"
-               "   The visible slots' scores are gathered first, so the exponentials run over a dense array. */\n"
-               "static void %s(const float *restrict q, const float *restrict k, const float *restrict v,\n"
-               "    const int64_t *restrict slot_pos, int64_t pos0, float *restrict out, int T)\n{\n"
-               "    float weight[%d];\n    int slot[%d];\n"
-               "    #pragma omp for collapse(2) schedule(static)\n"
-               "    for (int t = 0; t < T; t++)\n"
-               "        for (int h = 0; h < %d; h++) {\n"
-               "            const float *qh = q + t * %d + h * %d;\n"
-               "            float max = -INFINITY;\n"
-               "            int n = 0;\n"
-               "            for (int j = 0; j < %d; j++) {\n"
-               "                int64_t age = pos0 + t - slot_pos[j];\n"
-               "                if (slot_pos[j] < 0 || age < 0 || age >= %d)\n                    continue;\n"
-               "                weight[n] = %s(qh, k + ((size_t)h * %d + j) * %d) * %s;\n"
-               "                max = weight[n] > max ? weight[n] : max;\n"
-               "                slot[n++] = j;\n"
-               "            }\n"
-               "            float sum = 0.0f;\n"
-               "            int i = 0;\n",
-            HD, H, cap, window, HD, q_stride, kernel_name, cap, cap, H, q_stride, HD, cap, window, d, cap, HD, scale);
-    if (e->target->width > 1 && cap >= e->target->width) /* (a ring shorter than a vector: all scalar) */
-        fprintf(k, "            vf vsum = vf_zero();\n"
-                   "            for (; i + VF_WIDTH <= n; i += VF_WIDTH) {\n"
-                   "                const vf w = vf_exp(vf_sub(vf_load(weight + i), vf_set1(max)));\n"
-                   "                vf_store(weight + i, w);\n                vsum = vf_add(vsum, w);\n            }\n"
-                   "            sum = vf_sum(vsum);\n");
-    fprintf(k, "            for (; i < n; i++) {\n"
-               "                weight[i] = expf(weight[i] - max);\n                sum += weight[i];\n            }\n"
-               "            float *oh = out + t * %d + h * %d;\n"
-               "            for (int c = 0; c < %d; c++)\n                oh[c] = 0.0f;\n"
-               "            for (i = 0; i < n; i++)\n"
-               "                %s(weight[i] / sum, v + ((size_t)h * %d + slot[i]) * %d, oh);\n"
-               "        }\n}\n\n",
-            D, HD, HD, ax, cap, HD);
     return kernel_name;
 }
 

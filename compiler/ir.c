@@ -36,12 +36,15 @@ static void *grow(void *items, int *cap, int need, size_t size)
 
 int ir_value(struct ir_graph *g, enum value_kind kind, int len, const char *fmt, ...)
 {
-    g->values = grow(g->values, &g->cap_values, g->num_values + 1, sizeof *g->values);
-    struct ir_value *v = &g->values[g->num_values];
+    /* (the name first: its arguments may be other values' names, which growing moves) */
+    char name[sizeof g->values->name];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(v->name, sizeof v->name, fmt, ap);
+    vsnprintf(name, sizeof name, fmt, ap);
     va_end(ap);
+    g->values = grow(g->values, &g->cap_values, g->num_values + 1, sizeof *g->values);
+    struct ir_value *v = &g->values[g->num_values];
+    memcpy(v->name, name, sizeof name);
     v->kind = kind;
     v->len = len;
     v->offset = -1;

@@ -3,7 +3,6 @@
  * reads it, and two values whose lives overlap never share bytes. Offsets are in floats, aligned
  * to a cache line. */
 #include <stdlib.h>
-#include <string.h>
 #include "ir.h"
 
 #define ALIGN_FLOATS 16
@@ -109,11 +108,8 @@ void plan_weights(struct ir_module *mod, int vector_width)
             w->pack_rows = op->epilogue == EPI_SILU_GATE ? w->rows / 2 : op->epilogue == EPI_ROPE_KV ? w->rows / 3 : w->rows;
             if (w->step == STEP_ROW_BLOCK)
                 w->step_stride = ir_weight_storage(w) / w->steps;
-            if (graphs[gi]->rows > 1) {
-                /* (a copy: ir_value may move the values, the name among them, before it reads it) */
-                char out_name[sizeof graphs[gi]->values[op->out].name];
-                memcpy(out_name, graphs[gi]->values[op->out].name, sizeof out_name);
-                op->work = ir_value(graphs[gi], VAL_ACT, ir_matmul_work_len(w, op), "%s.sums", out_name);
-            }
+            if (graphs[gi]->rows > 1)
+                op->work = ir_value(graphs[gi], VAL_ACT, ir_matmul_work_len(w, op), "%s.sums",
+                                    graphs[gi]->values[op->out].name);
         }
 }

@@ -40,23 +40,6 @@ static const struct target targets[] = {
               "vdupq_n_f32(12582912.0f))), vdupq_n_s32(127 - 0x4B400000)), 23))"},
 };
 
-/* Whether this host has every feature of t (a comma-separated list). */
-static bool host_runs(const struct target *t)
-{
-    for (const char *p = t->features; *p;) {
-        char feature[32];
-        size_t n = strcspn(p, ",");
-        if (n >= sizeof feature)
-            return false;
-        memcpy(feature, p, n);
-        feature[n] = '\0';
-        if (!kiln_cpu_has(feature))
-            return false;
-        p += n + (p[n] == ',');
-    }
-    return true;
-}
-
 const struct target *target_find(const char *name)
 {
     size_t count = sizeof targets / sizeof targets[0];
@@ -64,7 +47,7 @@ const struct target *target_find(const char *name)
         /* the widest vector target whose every feature this CPU has */
         const struct target *best = &targets[0];
         for (size_t i = 1; i < count; i++)
-            if (targets[i].width > best->width && host_runs(&targets[i]))
+            if (targets[i].width > best->width && !kiln_cpu_missing(targets[i].features))
                 best = &targets[i];
         return best;
     }

@@ -57,11 +57,10 @@ bool kiln_cpu_has(const char *feature)
 #endif
 }
 
-const char *kiln_missing_cpu_feature(const struct kiln_model_desc *desc)
+const char *kiln_cpu_missing(const char *features)
 {
     static char missing[32];
-    const char *p = desc->cpu_features;
-    while (p && *p) {
+    for (const char *p = features; p && *p;) {
         size_t n = strcspn(p, ",");
         snprintf(missing, sizeof missing, "%.*s", (int)n, p);
         if (!kiln_cpu_has(missing))
@@ -69,4 +68,9 @@ const char *kiln_missing_cpu_feature(const struct kiln_model_desc *desc)
         p += n + (p[n] == ',');
     }
     return NULL;
+}
+
+const char *kiln_missing_cpu_feature(const struct kiln_model_desc *desc)
+{
+    return kiln_cpu_missing(desc->cpu_features);
 }

@@ -18,8 +18,10 @@
 #ifdef _OPENMP
 #define PRAGMA(text) _Pragma(#text)
 #define PARALLEL_FOR(condition) PRAGMA(omp parallel for schedule(static) if(condition))
+#define PARALLEL_FOR_SUM(sum, condition) PRAGMA(omp parallel for schedule(static) reduction(+ : sum) if(condition))
 #else
 #define PARALLEL_FOR(condition)
+#define PARALLEL_FOR_SUM(sum, condition)
 #endif
 
 #define ALIGN_FLOATS (KILN_ALIGN / sizeof(float))
@@ -189,15 +191,28 @@ static int match_tensors(const struct kiln_model_desc *desc, const struct st_fil
     return 0;
 }
 
-static void convert(const struct st_tensor *t, float *dst, size_t numel)
+static size_t count_nonfinite(const float *x, size_t n)
+{
+    size_t bad = 0;
+    for (size_t e = 0; e < n; e++)
+        bad += !isfinite(x[e]);
+    return bad;
+}
+
+/* Converts t into dst, chunks in parallel; returns how many of its values are NaN or Inf (counted
+   while each chunk is still in cache). */
+static size_t convert(const struct st_tensor *t, float *dst, size_t numel)
 {
     long long chunks = (long long)((numel + CONVERT_CHUNK - 1) / CONVERT_CHUNK);
-    PARALLEL_FOR(chunks > 1)
+    size_t bad = 0;
+    PARALLEL_FOR_SUM(bad, chunks > 1)
     for (long long c = 0; c < chunks; c++) {
         size_t first = (size_t)c * CONVERT_CHUNK;
         size_t count = numel - first < CONVERT_CHUNK ? numel - first : CONVERT_CHUNK;
         st_to_f32_range(t, first, count, dst + first);
+        bad += count_nonfinite(dst + first, count);
     }
+    return bad;
 }
 
 static bool strict_weights; /* kiln_set_strict_weights */
@@ -207,25 +222,16 @@ void kiln_set_strict_weights(int strict)
     strict_weights = strict != 0;
 }
 
-/* NaN or Inf in a weight: a warning naming the tensor, or (strict) an error. Checks the first
-   `floats` values of every weight's slot (a packed slot's padding is zeros). */
-static int check_finite(const struct kiln_model_desc *desc, const struct kiln_weights *out, const char *path,
-                        bool packed, char *err, size_t errlen)
+/* `bad` NaN or Inf values in weight w: a warning naming the tensor, or (strict) an error. */
+static int check_finite(const struct kiln_weight_desc *w, size_t bad, const char *path, char *err, size_t errlen)
 {
-    for (int i = 0; i < desc->num_weights; i++) {
-        const struct kiln_weight_desc *w = &desc->weights[i];
-        const float *x = weight_data(desc, out, i);
-        size_t n = packed ? weights_stored_floats(w) : weight_numel(w), bad = 0;
-        for (size_t e = 0; e < n; e++)
-            bad += !isfinite(x[e]);
-        if (!bad)
-            continue;
-        if (strict_weights)
-            return kiln_report(err, errlen, path, "tensor '%s' holds %zu NaN or Inf values (of %zu); strict loading "
-                               "refuses them", w->name, bad, weight_numel(w));
-        fprintf(stderr, "%s: warning: tensor '%s' holds %zu NaN or Inf values (of %zu)\n", path, w->name, bad,
-                weight_numel(w));
-    }
+    if (!bad)
+        return 0;
+    if (strict_weights)
+        return kiln_report(err, errlen, path, "tensor '%s' holds %zu NaN or Inf values (of %zu); strict loading "
+                           "refuses them", w->name, bad, weight_numel(w));
+    fprintf(stderr, "%s: warning: tensor '%s' holds %zu NaN or Inf values (of %zu)\n", path, w->name, bad,
+            weight_numel(w));
     return 0;
 }
 
@@ -255,11 +261,14 @@ int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, stru
         /* (a mapped file is only read through when strict: `pack` warned when it was written) */
         if (kw_load(desc, path, out, err, errlen))
             return 1;
-        if (strict_weights && check_finite(desc, out, path, true, err, errlen)) {
+        int rc = 0;
+        for (int i = 0; strict_weights && !rc && i < desc->num_weights; i++) /* (a packed slot's padding is 0) */
+            rc = check_finite(&desc->weights[i],
+                              count_nonfinite(weight_data(desc, out, i), weights_stored_floats(&desc->weights[i])),
+                              path, err, errlen);
+        if (rc)
             kiln_weights_free(out);
-            return 1;
-        }
-        return 0;
+        return rc;
     }
     struct st_file file;
     if (st_open(path, &file, err, errlen))
@@ -268,9 +277,10 @@ int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, stru
     int rc = !found ? kiln_report(err, errlen, path, "out of memory")
                     : match_tensors(desc, &file, found, err, errlen) || allocate(desc, out, path, err, errlen);
     if (!rc) {
-        for (int i = 0; i < desc->num_weights; i++)
-            convert(found[i], weight_data(desc, out, i), weight_numel(&desc->weights[i]));
-        rc = check_finite(desc, out, path, false, err, errlen);
+        for (int i = 0; i < desc->num_weights && !rc; i++)
+            rc = check_finite(&desc->weights[i],
+                              convert(found[i], weight_data(desc, out, i), weight_numel(&desc->weights[i])), path,
+                              err, errlen);
         if (!rc) {
             apply_folds(desc, out);
             rc = apply_packing(desc, out, path, err, errlen);

@@ -1,9 +1,11 @@
 /* check.h: the zero-dependency test counter every test program uses.
  * CHECK(cond, fmt, ...) counts a check and prints the failing expression with a message;
  * check_finish() prints "RESULT passed=N failed=M" for tests/run.sh to add up, and returns the
- * exit status (0 when nothing failed). */
+ * exit status (0 when nothing failed). rel_error() is the tests' distance between two arrays. */
 #ifndef KILN_CHECK_H
 #define KILN_CHECK_H
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 
 static int check_passed, check_failed;
@@ -19,6 +21,17 @@ static int check_passed, check_failed;
             fputc('\n', stderr);                                                      \
         }                                                                             \
     } while (0)
+
+/* max |got - ref| / max |ref| (the absolute error when ref is all 0) */
+static inline double rel_error(const float *got, const float *ref, size_t n)
+{
+    double max_ref = 0, max_err = 0;
+    for (size_t i = 0; i < n; i++) {
+        max_ref = fmax(max_ref, fabs(ref[i]));
+        max_err = fmax(max_err, fabs((double)got[i] - ref[i]));
+    }
+    return max_ref > 0 ? max_err / max_ref : max_err;
+}
 
 static inline int check_finish(void)
 {

@@ -16,16 +16,6 @@
 
 static const struct kiln_model_desc *const desc = &MODEL_DESC;
 
-static double rel_error(const float *got, const float *ref, size_t n)
-{
-    double max_ref = 0, max_err = 0;
-    for (size_t i = 0; i < n; i++) {
-        max_ref = fmax(max_ref, fabs(ref[i]));
-        max_err = fmax(max_err, fabs((double)got[i] - ref[i]));
-    }
-    return max_ref > 0 ? max_err / max_ref : max_err;
-}
-
 static bool all_finite(const float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)

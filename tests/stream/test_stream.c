@@ -28,16 +28,6 @@ void *__wrap_calloc(size_t n, size_t m) { allocations++; return __real_calloc(n,
 void *__wrap_realloc(void *p, size_t n) { allocations++; return __real_realloc(p, n); }
 void *__wrap_aligned_alloc(size_t a, size_t n) { allocations++; return __real_aligned_alloc(a, n); }
 
-static double rel_error(const float *got, const float *ref, size_t n)
-{
-    double max_ref = 0, max_err = 0;
-    for (size_t i = 0; i < n; i++) {
-        max_ref = fmax(max_ref, fabs(ref[i]));
-        max_err = fmax(max_err, fabs((double)got[i] - ref[i]));
-    }
-    return max_ref > 0 ? max_err / max_ref : max_err;
-}
-
 static void *read_or_die(const char *dir, const char *file, struct npy_array *a)
 {
     char path[1024], err[1024];
