@@ -8,6 +8,11 @@ WARN    := -Wall -Wextra -Wpedantic -Werror
 CFLAGS  := -std=c11 -O2 -g $(WARN) -D_POSIX_C_SOURCE=200809L $(EXTRA_CFLAGS)
 LDFLAGS := $(EXTRA_LDFLAGS)
 
+# LLVM 19's C API, for the LLVM back end (compiler/kir_llvm.c): Debian's llvm-19-dev
+LLVM_CONFIG  := llvm-config-19
+LLVM_CFLAGS  := -I$(shell $(LLVM_CONFIG) --includedir 2>/dev/null)
+LLVM_LIBS    := -L$(shell $(LLVM_CONFIG) --libdir 2>/dev/null) -lLLVM-19
+
 COMPILER_SRC := $(wildcard compiler/*.c)
 RUNTIME_SRC  := $(wildcard runtime/*.c)
 # (kilnc shares runtime/cpu.c, what this CPU runs, with the runtime: for --target native)
@@ -17,7 +22,7 @@ UNIT_SRC     := $(wildcard tests/unit/*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps test test-asan test-cross demo bench bench-context examples clean fuzz fuzz-replay
-all: $(BUILD)/kilnc $(BUILD)/libkiln_rt.a $(BUILD)/npycmp $(BUILD)/gen_ttt $(BUILD)/gen_kernels $(UNIT_BIN)
+all: $(BUILD)/kilnc $(BUILD)/libkiln_rt.a $(BUILD)/npycmp $(BUILD)/gen_ttt $(BUILD)/gen_kernels $(BUILD)/kir_gen $(UNIT_BIN)
 
 deps:
 	@scripts/deps.sh
@@ -46,8 +51,10 @@ $(BUILD)/runtime/%.o: runtime/%.c $(wildcard runtime/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fopenmp -Iruntime -c $< -o $@
 
+$(BUILD)/compiler/kir_llvm.o: CFLAGS += $(LLVM_CFLAGS)
+
 $(BUILD)/kilnc: $(COMPILER_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcjson -lm
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LLVM_LIBS) -lcjson -lm
 
 $(BUILD)/libkiln_rt.a: $(RUNTIME_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -56,14 +63,20 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkiln_rt.a tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fopenmp -Iruntime -Itests -o $@ $< $(BUILD)/libkiln_rt.a $(LDFLAGS) -lm
 
-GEN_TTT_SRC := tests/ttt/gen_ttt.c compiler/emit_ttt.c compiler/ttt_shape.c compiler/target.c runtime/cpu.c
+KIR_SRC     := compiler/kir.c compiler/kir_check.c compiler/kir_c.c compiler/kernels.c
+GEN_TTT_SRC := tests/ttt/gen_ttt.c compiler/emit_ttt.c compiler/ttt_shape.c compiler/target.c runtime/cpu.c $(KIR_SRC)
 $(BUILD)/gen_ttt: $(GEN_TTT_SRC) $(wildcard compiler/*.h)
 	$(CC) $(CFLAGS) -Icompiler -Iruntime -o $@ $(GEN_TTT_SRC) $(LDFLAGS)
 
 GEN_KERNELS_SRC := tests/bench/gen_kernels.c compiler/emit_matmul.c compiler/emit_kernels.c compiler/target.c \
-                   compiler/plan.c compiler/ir.c runtime/cpu.c
+                   compiler/plan.c compiler/ir.c runtime/cpu.c $(KIR_SRC)
 $(BUILD)/gen_kernels: $(GEN_KERNELS_SRC) $(wildcard compiler/*.h)
 	$(CC) $(CFLAGS) -Icompiler -Iruntime -o $@ $(GEN_KERNELS_SRC) $(LDFLAGS) -lm
+
+# The kernel IR's test kernels from both back ends (tests/kir.sh)
+KIR_GEN_SRC := tests/kir/kir_gen.c compiler/kir_llvm.c compiler/target.c runtime/cpu.c $(KIR_SRC)
+$(BUILD)/kir_gen: $(KIR_GEN_SRC) $(wildcard compiler/*.h)
+	$(CC) $(CFLAGS) $(LLVM_CFLAGS) -Icompiler -Iruntime -o $@ $(KIR_GEN_SRC) $(LDFLAGS) $(LLVM_LIBS) -lm
 
 $(BUILD)/npycmp: tests/tools/npycmp.c $(BUILD)/libkiln_rt.a
 	$(CC) $(CFLAGS) -Iruntime -o $@ $< $(BUILD)/libkiln_rt.a $(LDFLAGS) -fopenmp -lm

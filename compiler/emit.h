@@ -15,4 +15,6 @@ struct emit_options {
 
 /* Writes the model's header and C source to the two streams. */
 void emit_c(const struct ir_module *mod, const struct emit_options *opt, FILE *header, FILE *source);
+/* --dump=kernels: the kernels the model's code is built from, as kernel IR (kir.h), to out. */
+void emit_kernels_dump(const struct ir_module *mod, const struct emit_options *opt, FILE *out);
 #endif

@@ -615,9 +615,33 @@ static void emit_header(const struct emitter *e, FILE *out, const struct emit_op
                  "    return kiln_model_load(&%s_desc, path, model, err, errlen);\n}\n\n#endif\n", n, n);
 }
 
+static void emit_c_and_dump(const struct ir_module *mod, const struct emit_options *opt, FILE *header, FILE *source,
+                            FILE *dump);
+
 void emit_c(const struct ir_module *mod, const struct emit_options *opt, FILE *header, FILE *source)
 {
+    emit_c_and_dump(mod, opt, header, source, NULL);
+}
+
+void emit_kernels_dump(const struct ir_module *mod, const struct emit_options *opt, FILE *out)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *discard = open_memstream(&text, &size);
+    if (!discard) {
+        fprintf(stderr, "kilnc: out of memory\n");
+        exit(2);
+    }
+    emit_c_and_dump(mod, opt, discard, discard, out);
+    fclose(discard);
+    free(text);
+}
+
+static void emit_c_and_dump(const struct ir_module *mod, const struct emit_options *opt, FILE *header, FILE *source,
+                            FILE *dump)
+{
     struct emitter e = {.mod = mod, .target = opt->target, .threaded = opt->target->width > 1, .name = mod->model->name};
+    kir_module_init(&e.kir, opt->target->width, "");
     char *kernels_text = NULL, *steps_text = NULL;
     size_t kernels_size = 0, steps_size = 0;
     e.kernels = open_memstream(&kernels_text, &kernels_size);
@@ -626,6 +650,9 @@ void emit_c(const struct ir_module *mod, const struct emit_options *opt, FILE *h
         fprintf(stderr, "kilnc: out of memory\n");
         exit(2);
     }
+    kernel_vocabulary(&e);
+    const bool rope_table = mod->temporal.rope && has_attention(mod->model);
+    const int rope_pair = rope_table ? kernel_rope_pair(&e, mod->temporal.head_dim) : -1;
     emit_steps(&e, steps);
     kernel_sampling(&e);
     fclose(e.kernels);
@@ -637,12 +664,17 @@ void emit_c(const struct ir_module *mod, const struct emit_options *opt, FILE *h
             e.name, opt->source, opt->target->name, e.name, e.name);
     fprintf(source, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n"
                     "#include \"%s.h\"\n\n", e.name);
-    target_emit_vocabulary(source, opt->target, opt->simde);
+    print_vocabulary(&e, source, opt->simde);
     emit_weight_struct(&e, source);
     emit_ttt_types(&e, source);
     emit_stream_struct(&e, source);
-    if (mod->temporal.rope && has_attention(mod->model))
+    if (rope_table) {
         emit_rope_table(source, &mod->temporal);
+        fprintf(source, "/* One pair (re, im) rotated into o by the per-call table's entry at cs (its [cos, cos] row; the\n"
+                        "   [-sin, sin] row is %d floats on): the scalar RoPE every kernel's non-vector path uses. */\n",
+                mod->temporal.head_dim);
+        kir_print_c_function(source, &e.kir, rope_pair);
+    }
     fputs(kernels_text, source);
     fputs(steps_text, source);
     emit_descriptor(&e, source, opt);
@@ -651,4 +683,7 @@ void emit_c(const struct ir_module *mod, const struct emit_options *opt, FILE *h
     for (int i = 0; i < e.num_kernels; i++)
         free(e.kernel_names[i]);
     free(e.kernel_names);
+    if (dump)
+        kir_dump(dump, &e.kir);
+    kir_module_free(&e.kir);
 }

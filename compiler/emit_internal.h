@@ -3,6 +3,7 @@
 #ifndef KILN_EMIT_INTERNAL_H
 #define KILN_EMIT_INTERNAL_H
 #include "emit.h"
+#include "kir.h"
 
 struct emitter {
     const struct ir_module *mod;
@@ -11,12 +12,20 @@ struct emitter {
     const char *name;                /* model name, prefixes every public symbol */
     FILE *kernels;                   /* kernel definitions, in order of first use */
     char **kernel_names; int num_kernels;
+    struct kir_module kir;           /* the kernels built as kernel IR (kernels.c), in order of first use */
 };
 
-/* Every kernel processes T rows (T <= the graph's rows); each returns the kernel's name in a
-   static buffer that the next call overwrites. */
-const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const struct ir_op *op);
+/* Every kernel processes T rows (T <= the graph's rows); each returns the kernel's name (kernel_matmul and
+   emit_kernels.c: in a static buffer that the next call overwrites). */
+const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const struct ir_op *op); /* kernels_matmul.c */
 const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_stride);
+/* kernels.c: built as kernel IR, printed into e->kernels as they are first built. */
+void kernel_vocabulary(struct emitter *e); /* vf_exp, vf_rope (vector targets), once */
+/* The target's vector vocabulary (target_emit_vocabulary) and the functions kernel_vocabulary adds. */
+void print_vocabulary(struct emitter *e, FILE *out, bool simde);
+int kernel_dot(struct emitter *e, int n);  /* these two return the kernel's index in e->kir */
+int kernel_axpy(struct emitter *e, int n);
+int kernel_rope_pair(struct emitter *e, int head_dim); /* printed by emit_c, beside the RoPE table */
 const char *kernel_rms(struct emitter *e, int n, bool materialize);
 const char *kernel_embed_add(struct emitter *e, int n);
 const char *kernel_add(struct emitter *e, int n);
@@ -25,6 +34,9 @@ const char *kernel_silu_gate(struct emitter *e, int n);
 void kernel_sampling(struct emitter *e);
 const char *kernel_rope_qk(struct emitter *e, const struct ir_graph *g);
 const char *kernel_gelu_gate(struct emitter *e, int n);
+/* Closes a kernel being built, verifies it and prints it into e->kernels; returns its index. */
+int kernel_finish(struct emitter *e, struct kir_func *f);
+struct kir_node *silu_times(struct kir_func *f, struct kir_node *a, struct kir_node *b); /* silu(a) * b */
 /* emit_matmul.c: a matmul over packed weights in the target's vector vocabulary. */
 void packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const struct ir_op *op, const char *name);
 /* True when a kernel of this name was written already; records it otherwise. */

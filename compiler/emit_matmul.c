@@ -105,11 +105,11 @@ static void epilogue(FILE *k, const struct ir_graph *g, const struct ir_op *op, 
             fprintf(k, "                    const int r = r0 + j;\n                    float re = acc[j]%s, im = acc[j + 1]%s;\n"
                        "                    float *o = dst + r + (r / %d) * stride;\n"
                        "                    if (part < 2) {\n"
-                       "                        rope_pair(o, re, im, cs + r %% %d);\n"
+                       "                        rope_pair_%d(o, re, im, cs + r %% %d);\n"
                        "                    } else {\n"
                        "                        o[0] = re;\n                        o[1] = im;\n"
                        "                    }\n                }\n",
-                    sc, sc, HD, HD);
+                    sc, sc, HD, HD, HD);
         } else {
             fprintf(k, "                for (int j = 0; j < %d && r0 + j < %d; j++)\n"
                        "                    dst[r0 + j + (r0 + j) / %d * stride] = acc[j]%s;\n",

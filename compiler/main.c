@@ -7,8 +7,8 @@
 #include "build.h"
 #include "frontend.h"
 
-enum dump_stage { DUMP_NONE, DUMP_AST, DUMP_MODEL, DUMP_IR, DUMP_FUSED, DUMP_PLAN };
-static const char *const dump_names[] = {"", "ast", "model", "ir", "fused", "plan"};
+enum dump_stage { DUMP_NONE, DUMP_AST, DUMP_MODEL, DUMP_IR, DUMP_FUSED, DUMP_PLAN, DUMP_KERNELS, NUM_DUMPS };
+static const char *const dump_names[] = {"", "ast", "model", "ir", "fused", "plan", "kernels"};
 
 struct options {
     const char *input;
@@ -35,7 +35,7 @@ static const char usage[] =
     "                         in the environment adds to them)\n"
     "  --simde                build a vector target's code against SIMDe's portable intrinsics\n"
     "                         (an avx512 or neon build that runs on this x86-64 host)\n"
-    "  --dump=STAGE           print ast | model | ir | fused | plan and stop\n"
+    "  --dump=STAGE           print ast | model | ir | fused | plan | kernels (the kernel IR) and stop\n"
     "  --rows N               frames per temporal call in a teacher-forced forward (default 32)\n"
     "  --no-fuse              skip the fusion passes (for testing the fused kernels)\n"
     "  --print-target T       print what T resolves to (native: this host's best) and exit\n"
@@ -112,10 +112,10 @@ static int parse_options(int argc, char **argv, struct options *opt)
             opt->emit.simde = true;
         } else if ((value = option_value(argc, argv, &i, "--dump"))) {
             int k = 1;
-            while (k < 6 && strcmp(value, dump_names[k]) != 0)
+            while (k < NUM_DUMPS && strcmp(value, dump_names[k]) != 0)
                 k++;
-            if (k == 6)
-                return option_error("unknown --dump stage '%s' (ast, model, ir, fused, plan)", value);
+            if (k == NUM_DUMPS)
+                return option_error("unknown --dump stage '%s' (ast, model, ir, fused, plan, kernels)", value);
             opt->dump = (enum dump_stage)k;
         } else if ((value = option_value(argc, argv, &i, "--rows"))) {
             char *end;
@@ -187,6 +187,8 @@ static int compile(struct options *opt)
         ir_dump(stdout, mod);
     else if (opt->dump == DUMP_PLAN)
         plan_dump(stdout, mod);
+    else if (opt->dump == DUMP_KERNELS)
+        emit_kernels_dump(mod, &opt->emit, stdout);
     else {
         char dir[512];
         if (!opt->build.out_dir) {

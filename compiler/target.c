@@ -4,8 +4,9 @@
 #include "target.h"
 
 static const struct target targets[] = {
-    {.name = "scalar", .cflags = "", .width = 1, .tile_rows = 1, .features = ""},
+    {.name = "scalar", .cflags = "", .width = 1, .tile_rows = 1, .features = "", .llvm_cpu = "generic", .llvm_features = ""},
     {.name = "avx2", .cflags = "-mavx2 -mfma -mf16c", .width = 8, .tile_rows = 6, .features = "avx2,fma,f16c",
+     .llvm_triple = "x86_64-pc-linux-gnu", .llvm_cpu = "x86-64", .llvm_features = "+avx2,+fma,+f16c",
      .include = "#include <immintrin.h>\n",
      .include_simde = "#define SIMDE_ENABLE_NATIVE_ALIASES\n#include <simde/x86/avx2.h>\n#include <simde/x86/fma.h>\n",
      .vtype = "__m256", .load = "_mm256_loadu_ps(p)", .store = "_mm256_storeu_ps(p, v)", .set1 = "_mm256_set1_ps(x)",
@@ -20,6 +21,7 @@ static const struct target targets[] = {
               "_mm256_set1_ps(12582912.0f))), _mm256_set1_epi32(127 - 0x4B400000)), 23))"},
     {.name = "avx512", .cflags = "-mavx512f -mavx512bw -mavx512vl -mfma", .width = 16, .tile_rows = 8,
      .features = "avx512f,avx512bw,avx512vl,fma",
+     .llvm_triple = "x86_64-pc-linux-gnu", .llvm_cpu = "x86-64", .llvm_features = "+avx512f,+avx512bw,+avx512vl,+fma",
      .include = "#include <immintrin.h>\n",
      .include_simde = "#define SIMDE_ENABLE_NATIVE_ALIASES\n#include <simde/x86/avx512.h>\n",
      .vtype = "__m512", .load = "_mm512_loadu_ps(p)", .store = "_mm512_storeu_ps(p, v)", .set1 = "_mm512_set1_ps(x)",
@@ -30,6 +32,7 @@ static const struct target targets[] = {
      .pow2i = "_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_castps_si512(_mm512_add_ps(n, "
               "_mm512_set1_ps(12582912.0f))), _mm512_set1_epi32(127 - 0x4B400000)), 23))"},
     {.name = "neon", .cflags = "-march=armv8.2-a+dotprod+fp16", .width = 4, .tile_rows = 8, .features = "neon,asimddp,asimdhp",
+     .llvm_triple = "aarch64-unknown-linux-gnu", .llvm_cpu = "generic", .llvm_features = "+v8.2a,+neon,+dotprod,+fullfp16",
      .include = "#include <arm_neon.h>\n",
      .include_simde = "#define SIMDE_ENABLE_NATIVE_ALIASES\n#include <simde/arm/neon.h>\n",
      .vtype = "float32x4_t", .load = "vld1q_f32(p)", .store = "vst1q_f32(p, v)", .set1 = "vdupq_n_f32(x)",
@@ -88,27 +91,13 @@ void target_emit_vocabulary(FILE *out, const struct target *t, bool simde)
     fprintf(out, "static inline vf vf_floor(vf x) { return %s; }\n", t->floor);
     fprintf(out, "static inline vf vf_pow2i(vf n) { return %s; }\n", t->pow2i);
     fprintf(out, "static inline vf vf_swap_pairs(vf v) { return %s; }\n", t->swap_pairs);
-    /* Interleaved RoPE of the pairs (x[2i], x[2i + 1]), from a table of [cos, cos] and [-sin, sin]:
-       x * c + swap(x) * s, rounded as the scalar re * cos - im * sin and re * sin + im * cos are
-       (build.c compiles with -ffp-contract=off, so neither side is fused). */
-    fprintf(out, "static inline vf vf_rope(vf x, const float *c, const float *s)\n{\n"
-                 "    return vf_add(vf_mul(x, vf_load(c)), vf_mul(vf_swap_pairs(x), vf_load(s)));\n}\n");
-    /* e^x = 2^n e^r with n = floor(x log2(e)) and r = x - n ln(2) in about [0, ln 2), n ln(2) taken off in
-       two parts (Cody and Waite: the high part has few bits, so n times it is exact); e^r by its
-       Taylor series to degree 9 (truncation below 1e-8 relative). x is clamped to where e^x is a
-       normal float. */
-    fprintf(out, "static inline vf vf_exp(vf x)\n{\n"
-                 "    x = vf_min(vf_max(x, vf_set1(-87.0f)), vf_set1(88.0f)); /* (NaN -> -87 on every ISA) */\n"
-                 "    const vf n = vf_floor(vf_mul(x, vf_set1(1.44269504f)));\n"
-                 "    const vf r = vf_fma(n, vf_set1(-1.42860677e-06f), vf_fma(n, vf_set1(-0.693145751953125f), x));\n"
-                 "    static const float c[10] = {1.0f, 1.0f, 1.0f / 2, 1.0f / 6, 1.0f / 24, 1.0f / 120, 1.0f / 720,\n"
-                 "                                1.0f / 5040, 1.0f / 40320, 1.0f / 362880};\n"
-                 "    vf p = vf_set1(c[9]);\n"
-                 "    for (int k = 8; k >= 0; k--)\n        p = vf_fma(p, r, vf_set1(c[k]));\n"
-                 "    return vf_mul(p, vf_pow2i(n));\n}\n\n");
     if (t->sum && !simde) /* (SIMDe lacks some reductions: then through memory) */
         fprintf(out, "static inline float vf_sum(vf v)\n{\n    %s\n}\n\n", t->sum);
     else
         fprintf(out, "static inline float vf_sum(vf v)\n{\n    float lane[VF_WIDTH], s = 0.0f;\n    vf_store(lane, v);\n"
                      "    for (int i = 0; i < VF_WIDTH; i++)\n        s += lane[i];\n    return s;\n}\n\n");
+    /* (no lane is NaN where the kernels take this: their order does not matter) */
+    fprintf(out, "static inline float vf_max_lanes(vf v)\n{\n    float lane[VF_WIDTH], m;\n    vf_store(lane, v);\n"
+                 "    m = lane[0];\n    for (int i = 1; i < VF_WIDTH; i++)\n        m = lane[i] > m ? lane[i] : m;\n"
+                 "    return m;\n}\n\n");
 }

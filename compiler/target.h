@@ -12,6 +12,10 @@ struct target {
     int tile_rows;                   /* rows (frames) a matmul microkernel keeps in registers */
     const char *features;            /* CPU features the runtime checks before running ("avx2,fma,f16c"),
                                         as runtime/cpu.c names them */
+    /* The LLVM back end's target (kir_llvm.c): the same ISA as cflags, in LLVM's words */
+    const char *llvm_triple;         /* NULL: the host's */
+    const char *llvm_cpu;            /* the ISA's baseline CPU; --cpu replaces it */
+    const char *llvm_features;
     /* The vector vocabulary, as C text (unused for scalar): */
     const char *include;             /* the intrinsics header, native build */
     const char *include_simde;       /* the same through SIMDe (x86-64 hosts), or NULL */

@@ -27,8 +27,9 @@ int main(int argc, char **argv)
     struct ir_module mod = {.weights = weights, .num_weights = n};
     struct ir_graph g = {.name = "bench", .rows = 512}; /* the cache-blocked form, for up to 512 frames */
     struct emitter e = {.mod = &mod, .target = t, .threaded = true, .name = "bench", .kernels = stdout};
+    kir_module_init(&e.kir, t->width, "");
     printf("#include <math.h>\n#include <stdint.h>\n#include <string.h>\n");
-    target_emit_vocabulary(stdout, t, simde);
+    print_vocabulary(&e, stdout, simde);
     char (*names)[96] = calloc((size_t)n, sizeof *names);
     for (int i = 0; i < n; i++) {
         int rows, cols;
@@ -52,5 +53,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < e.num_kernels; i++)
         free(e.kernel_names[i]);
     free(e.kernel_names), free(names), free(weights);
+    kir_module_free(&e.kir);
     return 0;
 }

@@ -80,9 +80,10 @@ static const float rope_freq[8] = {
 
 /* One pair (re, im) rotated into o by the per-call table's entry at cs (its [cos, cos] row; the
    [-sin, sin] row is 16 floats on): the scalar RoPE every kernel's non-vector path uses. */
-static inline void rope_pair(float *o, float re, float im, const float *cs)
+static inline void rope_pair_16(float *o, float re, float im, const float *cs)
 {
-    const float c = cs[0], sn = cs[16 + 1];
+    const float c = cs[0];
+    const float sn = cs[17];
     o[0] = re * c - im * sn;
     o[1] = re * sn + im * c;
 }
@@ -94,10 +95,10 @@ static inline void axpy_64(float a, const float *restrict x, float *restrict y)
 }
 
 /* out += table[token]; token -1 is Moshi's zero token (adds nothing) */
-static void embed_add_64(float *restrict out, const float *restrict table, int32_t token)
+static void embed_add_64(float *restrict out, const float *restrict table, int token)
 {
     if (token >= 0)
-        axpy_64(1.0f, table + (size_t)token * 64, out);
+        axpy_64(1.0f, table + (int64_t)token * 64, out);
 }
 
 static inline float dot_64(const float *restrict a, const float *restrict b)
@@ -113,29 +114,32 @@ static void rms_scale_64(const float *restrict x, float eps, float *restrict s, 
 {
     for (int t = 0; t < T; t++) {
         const float *xt = x + t * 64;
-        float r = 1.0f / sqrtf(dot_64(xt, xt) / 64.0f + eps);
+        const float r = 1.0f / sqrtf(dot_64(xt, xt) / 64.0f + eps);
         s[t] = r;
     }
 }
 
 /* [q; k; v] = W[192, 64] . x[t] * s[t]; interleaved RoPE at position pos0 + t on q and k; q -> q[t]; k, v -> ring slot (pos0 + t) % 47, whose
    channel r of head r / 16 sits at [r / 16][slot][r % 16] (rings are head-major) */
-static void matmul_192x64_rope_kv_rope_scaled(const float *restrict W, const float *restrict x, const float *restrict s, float *restrict q,
-    float *restrict k_ring, float *restrict v_ring, int64_t pos0, const float *restrict rope_cs, int T)
+static void matmul_192x64_rope_kv_rope_scaled(const float *restrict W, const float *restrict x,
+    const float *restrict s, float *restrict q, float *restrict k_ring, float *restrict v_ring, int64_t pos0,
+    const float *restrict rope_cs, int T)
 {
     for (int t = 0; t < T; t++) {
         const float *xt = x + t * 64;
-        const int64_t slot = (pos0 + t) % 47;
-        float *dst[3] = {q + t * 64, k_ring + slot * 16, v_ring + slot * 16};
-        const int stride[3] = {0, 736, 736}; /* channel r is at r + (r / 16) * stride */
-        for (int part = 0; part < 2; part++)
-            for (int r = 0; r < 64; r += 2) {
-                const float *Wr = W + (size_t)(part * 64 + r) * 64;
-                float re = dot_64(Wr, xt) * s[t], im = dot_64(Wr + 64, xt) * s[t];
-                rope_pair(dst[part] + r + (r / 16) * stride[part], re, im, rope_cs + (size_t)t * 32 + r % 16);
-            }
+        const int64_t slot = (pos0 + (int64_t)t) % 47;
+        for (int r = 0; r < 64; r += 2) {
+            const float re = dot_64(W + (int64_t)r * 64, xt) * s[t];
+            const float im = dot_64(W + (int64_t)(1 + r) * 64, xt) * s[t];
+            rope_pair_16(q + t * 64 + r, re, im, rope_cs + (int64_t)t * 32 + (int64_t)(r % 16));
+        }
+        for (int r = 0; r < 64; r += 2) {
+            const float re = dot_64(W + (int64_t)(64 + r) * 64, xt) * s[t];
+            const float im = dot_64(W + (int64_t)(65 + r) * 64, xt) * s[t];
+            rope_pair_16(k_ring + slot * 16 + (int64_t)(r + r / 16 * 736), re, im, rope_cs + (int64_t)t * 32 + (int64_t)(r % 16));
+        }
         for (int r = 0; r < 64; r++)
-            dst[2][r + (r / 16) * stride[2]] = dot_64(W + (size_t)(128 + r) * 64, xt) * s[t];
+            v_ring[slot * 16 + (int64_t)(r + r / 16 * 736)] = dot_64(W + (int64_t)(128 + r) * 64, xt) * s[t];
     }
 }
 
@@ -195,16 +199,17 @@ static void matmul_64x64_acc(const float *restrict W, const float *restrict x, f
 {
     for (int t = 0; t < T; t++)
         for (int r = 0; r < 64; r++)
-            out[t * 64 + r] += dot_64(W + (size_t)r * 64, x + t * 64);
+            out[t * 64 + r] += dot_64(W + (int64_t)r * 64, x + t * 64);
 }
 
 /* out[t][i] = silu(W[i] . x[t]) * (W[176 + i] . x[t]), both scaled by s[t]: Moshi's gated FFN, W [352, 64] */
-static void matmul_352x64_silu_gate_scaled(const float *restrict W, const float *restrict x, const float *restrict s, float *restrict out, int T)
+static void matmul_352x64_silu_gate_scaled(const float *restrict W, const float *restrict x, const float *restrict s,
+    float *restrict out, int T)
 {
     for (int t = 0; t < T; t++)
         for (int i = 0; i < 176; i++) {
-            float a = dot_64(W + (size_t)i * 64, x + t * 64) * s[t];
-            float b = dot_64(W + (size_t)(176 + i) * 64, x + t * 64) * s[t];
+            const float a = dot_64(W + (int64_t)i * 64, x + t * 64) * s[t];
+            const float b = dot_64(W + (int64_t)(176 + i) * 64, x + t * 64) * s[t];
             out[t * 176 + i] = a / (1.0f + expf(-a)) * b;
         }
 }
@@ -222,7 +227,7 @@ static void matmul_64x176_acc(const float *restrict W, const float *restrict x, 
 {
     for (int t = 0; t < T; t++)
         for (int r = 0; r < 64; r++)
-            out[t * 64 + r] += dot_176(W + (size_t)r * 176, x + t * 176);
+            out[t * 64 + r] += dot_176(W + (int64_t)r * 176, x + t * 176);
 }
 
 /* out[t] = x[t] * (alpha * rsqrt(eps + mean(x[t]^2))), in f32 (Moshi's RMSNorm) */
@@ -230,7 +235,7 @@ static void rms_norm_64(const float *restrict x, const float *restrict alpha, fl
 {
     for (int t = 0; t < T; t++) {
         const float *xt = x + t * 64;
-        float r = 1.0f / sqrtf(dot_64(xt, xt) / 64.0f + eps);
+        const float r = 1.0f / sqrtf(dot_64(xt, xt) / 64.0f + eps);
         for (int i = 0; i < 64; i++)
             out[t * 64 + i] = xt[i] * (alpha[i] * r);
     }
@@ -241,7 +246,7 @@ static void matmul_100x64_store(const float *restrict W, const float *restrict x
 {
     for (int t = 0; t < T; t++)
         for (int r = 0; r < 100; r++)
-            out[t * 100 + r] = dot_64(W + (size_t)r * 64, x + t * 64);
+            out[t * 100 + r] = dot_64(W + (int64_t)r * 64, x + t * 64);
 }
 
 /* out[t][32] = W[32, 64] . x[t][64] */
@@ -249,7 +254,7 @@ static void matmul_32x64_store(const float *restrict W, const float *restrict x,
 {
     for (int t = 0; t < T; t++)
         for (int r = 0; r < 32; r++)
-            out[t * 32 + r] = dot_64(W + (size_t)r * 64, x + t * 64);
+            out[t * 32 + r] = dot_64(W + (int64_t)r * 64, x + t * 64);
 }
 
 static inline void axpy_32(float a, const float *restrict x, float *restrict y)
@@ -259,10 +264,10 @@ static inline void axpy_32(float a, const float *restrict x, float *restrict y)
 }
 
 /* out += table[token]; token -1 is Moshi's zero token (adds nothing) */
-static void embed_add_32(float *restrict out, const float *restrict table, int32_t token)
+static void embed_add_32(float *restrict out, const float *restrict table, int token)
 {
     if (token >= 0)
-        axpy_32(1.0f, table + (size_t)token * 32, out);
+        axpy_32(1.0f, table + (int64_t)token * 32, out);
 }
 
 static inline float dot_32(const float *restrict a, const float *restrict b)
@@ -278,24 +283,25 @@ static void rms_scale_32(const float *restrict x, float eps, float *restrict s, 
 {
     for (int t = 0; t < T; t++) {
         const float *xt = x + t * 32;
-        float r = 1.0f / sqrtf(dot_32(xt, xt) / 32.0f + eps);
+        const float r = 1.0f / sqrtf(dot_32(xt, xt) / 32.0f + eps);
         s[t] = r;
     }
 }
 
 /* [q; k; v] = W[96, 32] . x[t] * s[t]; q -> q[t]; k, v -> ring slot (pos0 + t) % 8, whose
    channel r of head r / 16 sits at [r / 16][slot][r % 16] (rings are head-major) */
-static void matmul_96x32_rope_kv_scaled(const float *restrict W, const float *restrict x, const float *restrict s, float *restrict q,
-    float *restrict k_ring, float *restrict v_ring, int64_t pos0, int T)
+static void matmul_96x32_rope_kv_scaled(const float *restrict W, const float *restrict x, const float *restrict s,
+    float *restrict q, float *restrict k_ring, float *restrict v_ring, int64_t pos0, int T)
 {
     for (int t = 0; t < T; t++) {
         const float *xt = x + t * 32;
-        const int64_t slot = (pos0 + t) % 8;
-        float *dst[3] = {q + t * 32, k_ring + slot * 16, v_ring + slot * 16};
-        const int stride[3] = {0, 112, 112}; /* channel r is at r + (r / 16) * stride */
-        for (int part = 0; part < 3; part++)
-            for (int r = 0; r < 32; r++)
-                dst[part][r + (r / 16) * stride[part]] = dot_32(W + (size_t)(part * 32 + r) * 32, xt) * s[t];
+        const int64_t slot = (pos0 + (int64_t)t) % 8;
+        for (int r = 0; r < 32; r++)
+            q[t * 32 + r] = dot_32(W + (int64_t)r * 32, xt) * s[t];
+        for (int r = 0; r < 32; r++)
+            k_ring[slot * 16 + (int64_t)(r + r / 16 * 112)] = dot_32(W + (int64_t)(32 + r) * 32, xt) * s[t];
+        for (int r = 0; r < 32; r++)
+            v_ring[slot * 16 + (int64_t)(r + r / 16 * 112)] = dot_32(W + (int64_t)(64 + r) * 32, xt) * s[t];
     }
 }
 
@@ -341,16 +347,17 @@ static void matmul_32x32_acc(const float *restrict W, const float *restrict x, f
 {
     for (int t = 0; t < T; t++)
         for (int r = 0; r < 32; r++)
-            out[t * 32 + r] += dot_32(W + (size_t)r * 32, x + t * 32);
+            out[t * 32 + r] += dot_32(W + (int64_t)r * 32, x + t * 32);
 }
 
 /* out[t][i] = silu(W[i] . x[t]) * (W[88 + i] . x[t]), both scaled by s[t]: Moshi's gated FFN, W [176, 32] */
-static void matmul_176x32_silu_gate_scaled(const float *restrict W, const float *restrict x, const float *restrict s, float *restrict out, int T)
+static void matmul_176x32_silu_gate_scaled(const float *restrict W, const float *restrict x, const float *restrict s,
+    float *restrict out, int T)
 {
     for (int t = 0; t < T; t++)
         for (int i = 0; i < 88; i++) {
-            float a = dot_32(W + (size_t)i * 32, x + t * 32) * s[t];
-            float b = dot_32(W + (size_t)(88 + i) * 32, x + t * 32) * s[t];
+            const float a = dot_32(W + (int64_t)i * 32, x + t * 32) * s[t];
+            const float b = dot_32(W + (int64_t)(88 + i) * 32, x + t * 32) * s[t];
             out[t * 88 + i] = a / (1.0f + expf(-a)) * b;
         }
 }
@@ -368,7 +375,7 @@ static void matmul_32x88_acc(const float *restrict W, const float *restrict x, f
 {
     for (int t = 0; t < T; t++)
         for (int r = 0; r < 32; r++)
-            out[t * 32 + r] += dot_88(W + (size_t)r * 88, x + t * 88);
+            out[t * 32 + r] += dot_88(W + (int64_t)r * 88, x + t * 88);
 }
 
 /* out[t][64] = W[64, 32] . x[t][32] */
@@ -376,16 +383,17 @@ static void matmul_64x32_store(const float *restrict W, const float *restrict x,
 {
     for (int t = 0; t < T; t++)
         for (int r = 0; r < 64; r++)
-            out[t * 64 + r] = dot_32(W + (size_t)r * 32, x + t * 32);
+            out[t * 64 + r] = dot_32(W + (int64_t)r * 32, x + t * 32);
 }
 
 /* Sampling (kiln_rt.h argmax): the first index of the largest of x[n]. */
 static int argmax(const float *x, int n)
 {
     int best = 0;
-    for (int i = 1; i < n; i++)
+    for (int i = 1; i < n; i++) {
         if (x[i] > x[best])
             best = i;
+    }
     return best;
 }
 
@@ -393,8 +401,7 @@ static int argmax(const float *x, int n)
 static float softmax_exp(const float *logits, int n, float temp, float max, float *p)
 {
     float sum = 0.0f;
-    int i = 0;
-    for (; i < n; i++) {
+    for (int i = 0; i < n; i++) {
         p[i] = expf(logits[i] / temp - max);
         sum += p[i];
     }
@@ -463,7 +470,7 @@ static void temporal(const void *weights, void *stream, const int32_t *tokens, i
     }
     kiln_profile_mark(KILN_EMBED);
     /* l0.norm1.rms[1] = rms_scale transformer.layers.0.norm1.alpha */
-    rms_scale_64(a + 0, 9.99999994e-09f, a + 2048, T);
+    rms_scale_64(a + 0, 1e-08f, a + 2048, T);
     /* l0.q[64] = matmul transformer.layers.0.self_attn.in_proj_weight, scaled by l0.norm1.rms, rope + kv write fused */
     matmul_192x64_rope_kv_rope_scaled(w->transformer_layers_0_self_attn_in_proj_weight, a + 0, a + 2048, a + 4096, &s->kv[0][0][0][0], &s->kv[0][1][0][0], pos, &s->rope_cs[0][0][0], T);
     /* l0.attn[64] = attention */
@@ -471,13 +478,13 @@ static void temporal(const void *weights, void *stream, const int32_t *tokens, i
     /* x[64] += matmul transformer.layers.0.self_attn.out_proj.weight */
     matmul_64x64_acc(w->transformer_layers_0_self_attn_out_proj_weight, a + 2048, a + 0, T);
     /* l0.norm2.rms[1] = rms_scale transformer.layers.0.norm2.alpha */
-    rms_scale_64(a + 0, 9.99999994e-09f, a + 2048, T);
+    rms_scale_64(a + 0, 1e-08f, a + 2048, T);
     /* l0.ffn_gated[176] = matmul transformer.layers.0.gating.linear_in.weight, scaled by l0.norm2.rms, silu gate fused */
     matmul_352x64_silu_gate_scaled(w->transformer_layers_0_gating_linear_in_weight, a + 0, a + 2048, a + 2080, T);
     /* x[64] += matmul transformer.layers.0.gating.linear_out.weight */
     matmul_64x176_acc(w->transformer_layers_0_gating_linear_out_weight, a + 2080, a + 0, T);
     /* l1.norm1.rms[1] = rms_scale transformer.layers.1.norm1.alpha */
-    rms_scale_64(a + 0, 9.99999994e-09f, a + 2048, T);
+    rms_scale_64(a + 0, 1e-08f, a + 2048, T);
     /* l1.q[64] = matmul transformer.layers.1.self_attn.in_proj_weight, scaled by l1.norm1.rms, rope + kv write fused */
     matmul_192x64_rope_kv_rope_scaled(w->transformer_layers_1_self_attn_in_proj_weight, a + 0, a + 2048, a + 4096, &s->kv[1][0][0][0], &s->kv[1][1][0][0], pos, &s->rope_cs[0][0][0], T);
     /* l1.attn[64] = attention */
@@ -485,14 +492,14 @@ static void temporal(const void *weights, void *stream, const int32_t *tokens, i
     /* x[64] += matmul transformer.layers.1.self_attn.out_proj.weight */
     matmul_64x64_acc(w->transformer_layers_1_self_attn_out_proj_weight, a + 2048, a + 0, T);
     /* l1.norm2.rms[1] = rms_scale transformer.layers.1.norm2.alpha */
-    rms_scale_64(a + 0, 9.99999994e-09f, a + 2048, T);
+    rms_scale_64(a + 0, 1e-08f, a + 2048, T);
     /* l1.ffn_gated[176] = matmul transformer.layers.1.gating.linear_in.weight, scaled by l1.norm2.rms, silu gate fused */
     matmul_352x64_silu_gate_scaled(w->transformer_layers_1_gating_linear_in_weight, a + 0, a + 2048, a + 2080, T);
     /* x[64] += matmul transformer.layers.1.gating.linear_out.weight */
     matmul_64x176_acc(w->transformer_layers_1_gating_linear_out_weight, a + 2080, a + 0, T);
     kiln_profile_mark(KILN_TEMPORAL);
     /* hidden[64] = rms_norm out_norm.alpha */
-    rms_norm_64(a + 0, w->out_norm_alpha, 9.99999994e-09f, hidden, T);
+    rms_norm_64(a + 0, w->out_norm_alpha, 1e-08f, hidden, T);
     /* text_logits[100] = matmul text_linear.weight */
     matmul_100x64_store(w->text_linear_weight, hidden, text_logits, T);
     kiln_profile_mark(KILN_TEXT_HEAD);
@@ -516,7 +523,7 @@ static void depformer_step(const void *weights, void *stream, int k, int32_t pre
     /* x[32] = step_embed_add depformer_text_emb.weight */
     embed_add_32(a + 0, k == 0 ? w->depformer_text_emb_weight : w->depformer_emb_weight[k - 1], prev_token);
     /* l0.norm1.rms[1] = rms_scale depformer.layers.0.norm1.alpha */
-    rms_scale_32(a + 0, 9.99999994e-09f, a + 32, 1);
+    rms_scale_32(a + 0, 1e-08f, a + 32, 1);
     /* l0.q[32] = matmul depformer.layers.0.self_attn.in_proj_weight, scaled by l0.norm1.rms, rope + kv write fused */
     matmul_96x32_rope_kv_scaled(w->depformer_layers_0_self_attn_in_proj_weight + (size_t)k * 96 * 32, a + 0, a + 32, a + 64, &s->dep_kv[0][0][0][0], &s->dep_kv[0][1][0][0], k, 1);
     /* l0.attn[32] = attention */
@@ -524,13 +531,13 @@ static void depformer_step(const void *weights, void *stream, int k, int32_t pre
     /* x[32] += matmul depformer.layers.0.self_attn.out_proj.weight */
     matmul_32x32_acc(w->depformer_layers_0_self_attn_out_proj_weight + (size_t)k * 32 * 32, a + 32, a + 0, 1);
     /* l0.norm2.rms[1] = rms_scale depformer.layers.0.norm2.alpha */
-    rms_scale_32(a + 0, 9.99999994e-09f, a + 32, 1);
+    rms_scale_32(a + 0, 1e-08f, a + 32, 1);
     /* l0.ffn_gated[88] = matmul depformer.layers.0.gating.{k}.linear_in.weight, scaled by l0.norm2.rms, silu gate fused */
     matmul_176x32_silu_gate_scaled(w->depformer_layers_0_gating_linear_in_weight[k], a + 0, a + 32, a + 48, 1);
     /* x[32] += matmul depformer.layers.0.gating.{k}.linear_out.weight */
     matmul_32x88_acc(w->depformer_layers_0_gating_linear_out_weight[k], a + 48, a + 0, 1);
     /* l1.norm1.rms[1] = rms_scale depformer.layers.1.norm1.alpha */
-    rms_scale_32(a + 0, 9.99999994e-09f, a + 32, 1);
+    rms_scale_32(a + 0, 1e-08f, a + 32, 1);
     /* l1.q[32] = matmul depformer.layers.1.self_attn.in_proj_weight, scaled by l1.norm1.rms, rope + kv write fused */
     matmul_96x32_rope_kv_scaled(w->depformer_layers_1_self_attn_in_proj_weight + (size_t)k * 96 * 32, a + 0, a + 32, a + 64, &s->dep_kv[1][0][0][0], &s->dep_kv[1][1][0][0], k, 1);
     /* l1.attn[32] = attention */
@@ -538,7 +545,7 @@ static void depformer_step(const void *weights, void *stream, int k, int32_t pre
     /* x[32] += matmul depformer.layers.1.self_attn.out_proj.weight */
     matmul_32x32_acc(w->depformer_layers_1_self_attn_out_proj_weight + (size_t)k * 32 * 32, a + 32, a + 0, 1);
     /* l1.norm2.rms[1] = rms_scale depformer.layers.1.norm2.alpha */
-    rms_scale_32(a + 0, 9.99999994e-09f, a + 32, 1);
+    rms_scale_32(a + 0, 1e-08f, a + 32, 1);
     /* l1.ffn_gated[88] = matmul depformer.layers.1.gating.{k}.linear_in.weight, scaled by l1.norm2.rms, silu gate fused */
     matmul_176x32_silu_gate_scaled(w->depformer_layers_1_gating_linear_in_weight[k], a + 0, a + 32, a + 48, 1);
     /* x[32] += matmul depformer.layers.1.gating.{k}.linear_out.weight */

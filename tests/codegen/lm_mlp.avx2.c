@@ -24,28 +24,46 @@ static inline vf vf_div(vf a, vf b) { return _mm256_div_ps(a, b); }
 static inline vf vf_floor(vf x) { return _mm256_floor_ps(x); }
 static inline vf vf_pow2i(vf n) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(_mm256_add_ps(n, _mm256_set1_ps(12582912.0f))), _mm256_set1_epi32(127 - 0x4B400000)), 23)); }
 static inline vf vf_swap_pairs(vf v) { return _mm256_permute_ps(v, 0xB1); }
-static inline vf vf_rope(vf x, const float *c, const float *s)
-{
-    return vf_add(vf_mul(x, vf_load(c)), vf_mul(vf_swap_pairs(x), vf_load(s)));
-}
-static inline vf vf_exp(vf x)
-{
-    x = vf_min(vf_max(x, vf_set1(-87.0f)), vf_set1(88.0f)); /* (NaN -> -87 on every ISA) */
-    const vf n = vf_floor(vf_mul(x, vf_set1(1.44269504f)));
-    const vf r = vf_fma(n, vf_set1(-1.42860677e-06f), vf_fma(n, vf_set1(-0.693145751953125f), x));
-    static const float c[10] = {1.0f, 1.0f, 1.0f / 2, 1.0f / 6, 1.0f / 24, 1.0f / 120, 1.0f / 720,
-                                1.0f / 5040, 1.0f / 40320, 1.0f / 362880};
-    vf p = vf_set1(c[9]);
-    for (int k = 8; k >= 0; k--)
-        p = vf_fma(p, r, vf_set1(c[k]));
-    return vf_mul(p, vf_pow2i(n));
-}
-
 static inline float vf_sum(vf v)
 {
     __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
     return _mm_cvtss_f32(_mm_add_ss(lo, _mm_movehdup_ps(lo)));
+}
+
+static inline float vf_max_lanes(vf v)
+{
+    float lane[VF_WIDTH], m;
+    vf_store(lane, v);
+    m = lane[0];
+    for (int i = 1; i < VF_WIDTH; i++)
+        m = lane[i] > m ? lane[i] : m;
+    return m;
+}
+
+/* e^x (kernels.c, vocabulary_exp) */
+static inline vf vf_exp(vf x)
+{
+    const vf clamped = vf_min(vf_max(x, vf_set1(-87.0f)), vf_set1(88.0f));
+    const vf n = vf_floor(vf_mul(clamped, vf_set1(1.442695f)));
+    const vf r = vf_fma(n, vf_set1(-1.4286068e-06f), vf_fma(n, vf_set1(-0.69314575f), clamped));
+    vf p = vf_set1(2.7557319e-06f);
+    p = vf_fma(p, r, vf_set1(2.4801588e-05f));
+    p = vf_fma(p, r, vf_set1(0.0001984127f));
+    p = vf_fma(p, r, vf_set1(0.0013888889f));
+    p = vf_fma(p, r, vf_set1(0.008333334f));
+    p = vf_fma(p, r, vf_set1(0.041666668f));
+    p = vf_fma(p, r, vf_set1(0.16666667f));
+    p = vf_fma(p, r, vf_set1(0.5f));
+    p = vf_fma(p, r, vf_set1(1.0f));
+    p = vf_fma(p, r, vf_set1(1.0f));
+    return vf_mul(p, vf_pow2i(n));
+}
+
+/* Interleaved RoPE of pairs (kernels.c, vocabulary_rope) */
+static inline vf vf_rope(vf x, const float *c, const float *s)
+{
+    return vf_add(vf_mul(x, vf_load(c)), vf_mul(vf_swap_pairs(x), vf_load(s)));
 }
 
 /* Weights: pointers into the loaded f32 arena, named after the checkpoint tensors.
@@ -417,7 +435,7 @@ static void ttt_rope_tables(void)
     if (!ready) {
         for (int pos = 0; pos < 8; pos++)
             for (int j = 0; j < 16; j++) {
-                const float angle = (float)pos * (1.0f / powf(10000.0f, (float)(j / 2 * 2) / 16.0f));
+                const float angle = (float)pos * (1.0f / powf(1e+04f, (float)(j / 2 * 2) / 16.0f));
                 ttt_rope_cs_l1[pos][0][j] = cosf(angle);
                 ttt_rope_cs_l1[pos][1][j] = j % 2 ? sinf(angle) : -sinf(angle);
             }
@@ -447,9 +465,10 @@ static const float rope_freq[8] = {
 
 /* One pair (re, im) rotated into o by the per-call table's entry at cs (its [cos, cos] row; the
    [-sin, sin] row is 16 floats on): the scalar RoPE every kernel's non-vector path uses. */
-static inline void rope_pair(float *o, float re, float im, const float *cs)
+static inline void rope_pair_16(float *o, float re, float im, const float *cs)
 {
-    const float c = cs[0], sn = cs[16 + 1];
+    const float c = cs[0];
+    const float sn = cs[17];
     o[0] = re * c - im * sn;
     o[1] = re * sn + im * c;
 }
@@ -457,31 +476,26 @@ static inline void rope_pair(float *o, float re, float im, const float *cs)
 static inline void axpy_64(float a, const float *restrict x, float *restrict y)
 {
     const vf va = vf_set1(a);
-    int i = 0;
-    for (; i + VF_WIDTH <= 64; i += VF_WIDTH)
+    for (int i = 0; i < 64; i += 8)
         vf_store(y + i, vf_fma(va, vf_load(x + i), vf_load(y + i)));
-    for (; i < 64; i++)
-        y[i] += a * x[i];
 }
 
 /* out += table[token]; token -1 is Moshi's zero token (adds nothing) */
-static void embed_add_64(float *restrict out, const float *restrict table, int32_t token)
+static void embed_add_64(float *restrict out, const float *restrict table, int token)
 {
     if (token >= 0)
-        axpy_64(1.0f, table + (size_t)token * 64, out);
+        axpy_64(1.0f, table + (int64_t)token * 64, out);
 }
 
 static inline float dot_64(const float *restrict a, const float *restrict b)
 {
-    vf s0 = vf_zero(), s1 = vf_zero();
-    int i = 0;
-    for (; i + 2 * VF_WIDTH <= 64; i += 2 * VF_WIDTH) {
+    vf s0 = vf_zero();
+    vf s1 = vf_zero();
+    for (int i = 0; i < 64; i += 16) {
         s0 = vf_fma(vf_load(a + i), vf_load(b + i), s0);
-        s1 = vf_fma(vf_load(a + i + VF_WIDTH), vf_load(b + i + VF_WIDTH), s1);
+        s1 = vf_fma(vf_load(a + i + 8), vf_load(b + i + 8), s1);
     }
     float acc = vf_sum(vf_add(s0, s1));
-    for (; i < 64; i++)
-        acc += a[i] * b[i];
     return acc;
 }
 
@@ -490,7 +504,7 @@ static void rms_scale_64(const float *restrict x, float eps, float *restrict s, 
 {
     for (int t = 0; t < T; t++) {
         const float *xt = x + t * 64;
-        float r = 1.0f / sqrtf(dot_64(xt, xt) / 64.0f + eps);
+        const float r = 1.0f / sqrtf(dot_64(xt, xt) / 64.0f + eps);
         s[t] = r;
     }
 }
@@ -842,7 +856,7 @@ static void matmul_192x64_rope_kv_rope_scaled_p16_blocked(const float *restrict 
                     float re = acc[j] * s[t], im = acc[j + 1] * s[t];
                     float *o = dst + r + (r / 16) * stride;
                     if (part < 2) {
-                        rope_pair(o, re, im, cs + r % 16);
+                        rope_pair_16(o, re, im, cs + r % 16);
                     } else {
                         o[0] = re;
                         o[1] = im;
@@ -878,7 +892,7 @@ static void matmul_192x64_rope_kv_rope_scaled_p16_blocked(const float *restrict 
                     float re = acc[j] * s[t], im = acc[j + 1] * s[t];
                     float *o = dst + r + (r / 16) * stride;
                     if (part < 2) {
-                        rope_pair(o, re, im, cs + r % 16);
+                        rope_pair_16(o, re, im, cs + r % 16);
                     } else {
                         o[0] = re;
                         o[1] = im;
@@ -891,26 +905,21 @@ static void matmul_192x64_rope_kv_rope_scaled_p16_blocked(const float *restrict 
 
 static inline float dot_16(const float *restrict a, const float *restrict b)
 {
-    vf s0 = vf_zero(), s1 = vf_zero();
-    int i = 0;
-    for (; i + 2 * VF_WIDTH <= 16; i += 2 * VF_WIDTH) {
+    vf s0 = vf_zero();
+    vf s1 = vf_zero();
+    for (int i = 0; i < 16; i += 16) {
         s0 = vf_fma(vf_load(a + i), vf_load(b + i), s0);
-        s1 = vf_fma(vf_load(a + i + VF_WIDTH), vf_load(b + i + VF_WIDTH), s1);
+        s1 = vf_fma(vf_load(a + i + 8), vf_load(b + i + 8), s1);
     }
     float acc = vf_sum(vf_add(s0, s1));
-    for (; i < 16; i++)
-        acc += a[i] * b[i];
     return acc;
 }
 
 static inline void axpy_16(float a, const float *restrict x, float *restrict y)
 {
     const vf va = vf_set1(a);
-    int i = 0;
-    for (; i + VF_WIDTH <= 16; i += VF_WIDTH)
+    for (int i = 0; i < 16; i += 8)
         vf_store(y + i, vf_fma(va, vf_load(x + i), vf_load(y + i)));
-    for (; i < 16; i++)
-        y[i] += a * x[i];
 }
 
 /* out[t] = softmax(q[t] k^T / sqrt(16)) v per head (4 heads), over the 47 ring slots whose position
@@ -1434,7 +1443,7 @@ static void ttt_mlp_4x16_b8_conv(const struct ttt_weights *p, struct ttt_mlp_4x1
 static void gelu_gate_64(float *restrict x, const float *restrict g, int T)
 {
     for (int i = 0; i < T * 64; i++)
-        x[i] *= 0.5f * g[i] * (1.0f + tanhf(0.7978845608f * (g[i] + 0.044715f * g[i] * g[i] * g[i])));
+        x[i] *= 0.5f * g[i] * (1.0f + tanhf(0.7978846f * (g[i] + 0.044715f * g[i] * g[i] * g[i])));
 }
 
 /* out[t] = x[t] * (alpha * rsqrt(eps + mean(x[t]^2))), in f32 (Moshi's RMSNorm) */
@@ -1442,7 +1451,7 @@ static void rms_norm_64(const float *restrict x, const float *restrict alpha, fl
 {
     for (int t = 0; t < T; t++) {
         const float *xt = x + t * 64;
-        float r = 1.0f / sqrtf(dot_64(xt, xt) / 64.0f + eps);
+        const float r = 1.0f / sqrtf(dot_64(xt, xt) / 64.0f + eps);
         for (int i = 0; i < 64; i++)
             out[t * 64 + i] = xt[i] * (alpha[i] * r);
     }
@@ -1538,31 +1547,26 @@ static void matmul_32x64_store_p16(const float *restrict W, const float *restric
 static inline void axpy_32(float a, const float *restrict x, float *restrict y)
 {
     const vf va = vf_set1(a);
-    int i = 0;
-    for (; i + VF_WIDTH <= 32; i += VF_WIDTH)
+    for (int i = 0; i < 32; i += 8)
         vf_store(y + i, vf_fma(va, vf_load(x + i), vf_load(y + i)));
-    for (; i < 32; i++)
-        y[i] += a * x[i];
 }
 
 /* out += table[token]; token -1 is Moshi's zero token (adds nothing) */
-static void embed_add_32(float *restrict out, const float *restrict table, int32_t token)
+static void embed_add_32(float *restrict out, const float *restrict table, int token)
 {
     if (token >= 0)
-        axpy_32(1.0f, table + (size_t)token * 32, out);
+        axpy_32(1.0f, table + (int64_t)token * 32, out);
 }
 
 static inline float dot_32(const float *restrict a, const float *restrict b)
 {
-    vf s0 = vf_zero(), s1 = vf_zero();
-    int i = 0;
-    for (; i + 2 * VF_WIDTH <= 32; i += 2 * VF_WIDTH) {
+    vf s0 = vf_zero();
+    vf s1 = vf_zero();
+    for (int i = 0; i < 32; i += 16) {
         s0 = vf_fma(vf_load(a + i), vf_load(b + i), s0);
-        s1 = vf_fma(vf_load(a + i + VF_WIDTH), vf_load(b + i + VF_WIDTH), s1);
+        s1 = vf_fma(vf_load(a + i + 8), vf_load(b + i + 8), s1);
     }
     float acc = vf_sum(vf_add(s0, s1));
-    for (; i < 32; i++)
-        acc += a[i] * b[i];
     return acc;
 }
 
@@ -1571,7 +1575,7 @@ static void rms_scale_32(const float *restrict x, float eps, float *restrict s, 
 {
     for (int t = 0; t < T; t++) {
         const float *xt = x + t * 32;
-        float r = 1.0f / sqrtf(dot_32(xt, xt) / 32.0f + eps);
+        const float r = 1.0f / sqrtf(dot_32(xt, xt) / 32.0f + eps);
         s[t] = r;
     }
 }
@@ -1829,35 +1833,35 @@ static int argmax(const float *x, int n)
 {
     if (x[0] != x[0])
         return 0;
+    const int whole = n / 8 * 8;
     vf vm = vf_set1(x[0]);
-    int i = 0;
-    for (; i + VF_WIDTH <= n; i += VF_WIDTH)
+    for (int i = 0; i < whole; i += 8)
         vm = vf_max(vf_load(x + i), vm);
-    float lane[VF_WIDTH], m = x[0];
-    vf_store(lane, vm);
-    for (int j = 0; j < VF_WIDTH; j++)
-        m = lane[j] > m ? lane[j] : m;
-    for (; i < n; i++)
+    float m = vf_max_lanes(vm);
+    for (int i = whole; i < n; i++)
         m = x[i] > m ? x[i] : m;
-    for (i = 0; x[i] != m; i++)
-        ;
-    return i;
+    for (int i = 0; i < n; i++) {
+        if (x[i] == m)
+            return i;
+    }
+    return 0;
 }
 
 /* Sampling (kiln_rt.h softmax_exp): p[i] = exp(logits[i] / temp - max), and their sum. */
 static float softmax_exp(const float *logits, int n, float temp, float max, float *p)
 {
     float sum = 0.0f;
-    int i = 0;
-    const vf vtemp = vf_set1(temp), vmax = vf_set1(max);
+    const int whole = n / 8 * 8;
+    const vf vtemp = vf_set1(temp);
+    const vf vmax = vf_set1(max);
     vf vsum = vf_zero();
-    for (; i + VF_WIDTH <= n; i += VF_WIDTH) {
+    for (int i = 0; i < whole; i += 8) {
         const vf x = vf_exp(vf_sub(vf_div(vf_load(logits + i), vtemp), vmax));
         vf_store(p + i, x);
         vsum = vf_add(vsum, x);
     }
     sum = vf_sum(vsum);
-    for (; i < n; i++) {
+    for (int i = whole; i < n; i++) {
         p[i] = expf(logits[i] / temp - max);
         sum += p[i];
     }
@@ -1936,7 +1940,7 @@ static void temporal(const void *weights, void *stream, const int32_t *tokens, i
         #pragma omp single
         {
             /* l0.norm1.rms[1] = rms_scale transformer.layers.0.norm1.alpha */
-            rms_scale_64(a + 0, 9.99999994e-09f, a + 2048, T);
+            rms_scale_64(a + 0, 1e-08f, a + 2048, T);
         }
         /* l0.q[64] = matmul transformer.layers.0.self_attn.in_proj_weight, scaled by l0.norm1.rms, rope + kv write fused */
         matmul_192x64_rope_kv_rope_scaled_p16_blocked(w->transformer_layers_0_self_attn_in_proj_weight, a + 0, a + 2048, a + 4096, &s->kv[0][0][0][0], &s->kv[0][1][0][0], pos, &s->rope_cs[0][0][0], a + 6144, T);
@@ -1947,7 +1951,7 @@ static void temporal(const void *weights, void *stream, const int32_t *tokens, i
         #pragma omp single
         {
             /* l0.norm2.rms[1] = rms_scale transformer.layers.0.norm2.alpha */
-            rms_scale_64(a + 0, 9.99999994e-09f, a + 2048, T);
+            rms_scale_64(a + 0, 1e-08f, a + 2048, T);
         }
         /* l0.ffn_gated[176] = matmul transformer.layers.0.gating.linear_in.weight, scaled by l0.norm2.rms, silu gate fused */
         matmul_352x64_silu_gate_scaled_p16_blocked(w->transformer_layers_0_gating_linear_in_weight, a + 0, a + 2048, a + 2080, a + 7712, T);
@@ -1956,7 +1960,7 @@ static void temporal(const void *weights, void *stream, const int32_t *tokens, i
         #pragma omp single
         {
             /* l1.norm1.rms[1] = rms_scale transformer.layers.1.norm1.alpha */
-            rms_scale_64(a + 0, 9.99999994e-09f, a + 2048, T);
+            rms_scale_64(a + 0, 1e-08f, a + 2048, T);
         }
         /* l1.ttt_q[64] = matmul transformer.layers.1.ttt.q_proj.weight, scaled by l1.norm1.rms */
         matmul_64x64_store_scaled_p16_blocked(w->transformer_layers_1_ttt_q_proj_weight, a + 0, a + 2048, a + 2080, a + 4128, T);
@@ -1981,7 +1985,7 @@ static void temporal(const void *weights, void *stream, const int32_t *tokens, i
                 .conv_q_b = w->transformer_layers_1_ttt_conv_q_bias,
                 .conv_k_w = w->transformer_layers_1_ttt_conv_k_weight,
                 .conv_k_b = w->transformer_layers_1_ttt_conv_k_bias,
-                .rope_cs = &ttt_rope_cs_l1[0][0][0], .base_lr = 0.100000001f, .eps = 9.99999997e-07f};
+                .rope_cs = &ttt_rope_cs_l1[0][0][0], .base_lr = 0.1f, .eps = 1e-06f};
             ttt_mlp_4x16_b8_conv(&p, &s->ttt_l1, a + 2080, NULL, a + 4128, a + 6176, pos, T, a + 8352, a + 6304);
         }
         /* l1.ttt_gate[64] = matmul transformer.layers.1.ttt.g_proj.weight, scaled by l1.norm1.rms */
@@ -1996,7 +2000,7 @@ static void temporal(const void *weights, void *stream, const int32_t *tokens, i
         #pragma omp single
         {
             /* l1.norm2.rms[1] = rms_scale transformer.layers.1.norm2.alpha */
-            rms_scale_64(a + 0, 9.99999994e-09f, a + 2048, T);
+            rms_scale_64(a + 0, 1e-08f, a + 2048, T);
         }
         /* l1.ffn_gated[176] = matmul transformer.layers.1.gating.linear_in.weight, scaled by l1.norm2.rms, silu gate fused */
         matmul_352x64_silu_gate_scaled_p16_blocked(w->transformer_layers_1_gating_linear_in_weight, a + 0, a + 2048, a + 2080, a + 7712, T);
@@ -2007,7 +2011,7 @@ static void temporal(const void *weights, void *stream, const int32_t *tokens, i
         #pragma omp single
         {
             /* hidden[64] = rms_norm out_norm.alpha */
-            rms_norm_64(a + 0, w->out_norm_alpha, 9.99999994e-09f, hidden, T);
+            rms_norm_64(a + 0, w->out_norm_alpha, 1e-08f, hidden, T);
         }
         /* text_logits[100] = matmul text_linear.weight */
         matmul_100x64_store_p16_blocked(w->text_linear_weight, hidden, text_logits, a + 0, T);
@@ -2041,7 +2045,7 @@ static void depformer_step(const void *weights, void *stream, int k, int32_t pre
         #pragma omp single
         {
             /* l0.norm1.rms[1] = rms_scale depformer.layers.0.norm1.alpha */
-            rms_scale_32(a + 0, 9.99999994e-09f, a + 32, 1);
+            rms_scale_32(a + 0, 1e-08f, a + 32, 1);
         }
         /* l0.q[32] = matmul depformer.layers.0.self_attn.in_proj_weight, scaled by l0.norm1.rms, rope + kv write fused */
         matmul_96x32_rope_kv_scaled_p16(w->depformer_layers_0_self_attn_in_proj_weight + (size_t)k * 3072, a + 0, a + 32, a + 64, &s->dep_kv[0][0][0][0], &s->dep_kv[0][1][0][0], k, 1);
@@ -2052,7 +2056,7 @@ static void depformer_step(const void *weights, void *stream, int k, int32_t pre
         #pragma omp single
         {
             /* l0.norm2.rms[1] = rms_scale depformer.layers.0.norm2.alpha */
-            rms_scale_32(a + 0, 9.99999994e-09f, a + 32, 1);
+            rms_scale_32(a + 0, 1e-08f, a + 32, 1);
         }
         /* l0.ffn_gated[88] = matmul depformer.layers.0.gating.{k}.linear_in.weight, scaled by l0.norm2.rms, silu gate fused */
         matmul_176x32_silu_gate_scaled_p16(w->depformer_layers_0_gating_linear_in_weight[k], a + 0, a + 32, a + 48, 1);
@@ -2061,7 +2065,7 @@ static void depformer_step(const void *weights, void *stream, int k, int32_t pre
         #pragma omp single
         {
             /* l1.norm1.rms[1] = rms_scale depformer.layers.1.norm1.alpha */
-            rms_scale_32(a + 0, 9.99999994e-09f, a + 32, 1);
+            rms_scale_32(a + 0, 1e-08f, a + 32, 1);
         }
         /* l1.q[32] = matmul depformer.layers.1.self_attn.in_proj_weight, scaled by l1.norm1.rms, rope + kv write fused */
         matmul_96x32_rope_kv_scaled_p16(w->depformer_layers_1_self_attn_in_proj_weight + (size_t)k * 3072, a + 0, a + 32, a + 64, &s->dep_kv[1][0][0][0], &s->dep_kv[1][1][0][0], k, 1);
@@ -2072,7 +2076,7 @@ static void depformer_step(const void *weights, void *stream, int k, int32_t pre
         #pragma omp single
         {
             /* l1.norm2.rms[1] = rms_scale depformer.layers.1.norm2.alpha */
-            rms_scale_32(a + 0, 9.99999994e-09f, a + 32, 1);
+            rms_scale_32(a + 0, 1e-08f, a + 32, 1);
         }
         /* l1.ffn_gated[88] = matmul depformer.layers.1.gating.{k}.linear_in.weight, scaled by l1.norm2.rms, silu gate fused */
         matmul_176x32_silu_gate_scaled_p16(w->depformer_layers_1_gating_linear_in_weight[k], a + 0, a + 32, a + 48, 1);

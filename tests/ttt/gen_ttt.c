@@ -17,11 +17,14 @@ int main(int argc, char **argv)
                           .mini_batch = atoi(argv[4]), .conv_kernel = atoi(argv[5])};
     char name[64];
     ttt_kernel_name(name, sizeof name, &s);
+    struct emitter e = {.target = target};
+    kir_module_init(&e.kir, target->width, "");
     printf("#include <math.h>\n#include <stdint.h>\n#include <string.h>\n");
-    target_emit_vocabulary(stdout, target, argc > 7);
+    print_vocabulary(&e, stdout, argc > 7);
     emit_ttt_common(stdout, target, s.mlp);
     emit_ttt_state_type(stdout, &s);
     emit_ttt_kernel(stdout, &s);
     printf("#define TTT_KERNEL %s\n#define TTT_STATE struct %s_state\n", name, name);
+    kir_module_free(&e.kir);
     return 0;
 }

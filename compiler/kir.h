@@ -1,0 +1,179 @@
+/* kir.h: the kernel IR. Every kernel kiln emits is built once as a function of this IR (typed
+ * scalar and vector values, expression trees, counted loops, parallel loops and barriers as
+ * nodes) and printed by a back end: kir_c.c prints C in the target's vector vocabulary, kir_llvm.c
+ * prints LLVM IR through LLVM's C API. Neither back end holds a kernel body.
+ *
+ * A function is a tree of statements; a statement list is linked through `next`. Expressions are
+ * trees of nodes whose leaves are constants and variables (parameters and locals, numbered in the
+ * function's variable table). The builder (kir_* below) checks types as it goes and folds
+ * constant arithmetic; kir_verify checks a whole module again before a back end prints it.
+ * docs/kernel-ir.md says how to add an op. */
+#ifndef KILN_KIR_H
+#define KILN_KIR_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "kir_ops.h"
+
+enum kir_op {
+#define KIR_ENUM(name, form, operands, c, precedence) KIR_##name,
+    KIR_OPS(KIR_ENUM)
+#undef KIR_ENUM
+    KIR_NUM_OPS
+};
+
+/* Lane (or scalar) types. bf16 and f16 are storage types: loaded, converted, stored. */
+enum kir_scalar { KIR_VOID, KIR_BOOL, KIR_I8, KIR_U8, KIR_I16, KIR_I32, KIR_I64, KIR_F16, KIR_BF16, KIR_F32 };
+
+struct kir_type {
+    unsigned char scalar;            /* enum kir_scalar: a value's, or what a pointer points to */
+    unsigned char lanes;             /* 1: a scalar; more: a vector of that many lanes */
+    bool pointer;                    /* a pointer to elements of `scalar` */
+    bool readonly;                   /* (pointers) the kernel never stores through it: const */
+};
+
+enum kir_flags {
+    KIR_RESTRICT = 1 << 0,           /* parameter: no other pointer reaches what it points to */
+    KIR_CONSTANT = 1 << 1,           /* variable: never assigned after its declaration */
+    KIR_INLINE = 1 << 2,             /* function: a small helper, inlined into its callers */
+    KIR_EXPORT = 1 << 3,             /* function: visible outside the object (tests); else internal */
+    KIR_PARALLEL = 1 << 4,           /* FOR: the iterations are shared among the team's threads (static) */
+    KIR_NOWAIT = 1 << 5,             /* parallel FOR: no barrier after it */
+};
+
+struct kir_node {
+    enum kir_op op;
+    struct kir_type type;            /* an expression's type; VOID for statements */
+    struct kir_node *arg[3];         /* operands */
+    struct kir_node **call_args; int num_args; /* CALL's arguments */
+    struct kir_node *body, *otherwise; /* FOR, IF, BLOCK: statement lists */
+    struct kir_node *next;           /* the next statement of a list */
+    int var;                         /* VAR, DECL, ASSIGN, FOR: the variable; CALL: the callee */
+    int64_t step;                    /* FOR: the increment, a positive constant */
+    int64_t ivalue;                  /* CONST of an integer type */
+    double fvalue;                   /* CONST of a floating type */
+    unsigned flags;                  /* enum kir_flags */
+    char *comment;                   /* printed before a statement, or NULL */
+};
+
+struct kir_var {
+    char *name;
+    struct kir_type type;
+    unsigned flags;
+    bool param;
+};
+
+struct kir_func {
+    char *name;
+    char *comment;                   /* what the kernel computes, printed above it; NULL: none */
+    struct kir_type result;          /* VOID: none */
+    unsigned flags;
+    struct kir_var *vars; int num_vars, num_params;
+    struct kir_node *body;
+    /* builder state: the statement lists being filled (innermost last) */
+    struct kir_node **open_tail[32]; struct kir_node *open_node[32]; int depth;
+    char *pending_comment;           /* kir_comment's text, for the next statement */
+    struct kir_module *module;
+};
+
+/* Runtime functions a kernel may call (kiln_rt.h, libm); the printers declare what they use. */
+struct kir_extern { const char *name; struct kir_type result; int num_params; struct kir_type params[4]; };
+
+struct kir_module {
+    const char *symbol_prefix;       /* before every function's symbol ("" in models; tests set one) */
+    bool export_all;                 /* every function visible outside the object (tests) */
+    int width;                       /* the target's f32 lanes (1: scalar) */
+    struct kir_func **funcs; int num_funcs;
+    struct kir_node **nodes; int num_nodes, cap_nodes; /* every node, for freeing */
+};
+
+/* ---- types ---- */
+struct kir_type kir_scalar_type(enum kir_scalar s);
+struct kir_type kir_vector_type(enum kir_scalar s, int lanes);
+struct kir_type kir_pointer_type(enum kir_scalar s, bool readonly);
+bool kir_type_equal(struct kir_type a, struct kir_type b);
+bool kir_is_float(struct kir_type t);  /* f16, bf16, f32 lanes */
+bool kir_is_integer(struct kir_type t);
+const char *kir_scalar_name(enum kir_scalar s);
+const char *kir_op_name(enum kir_op op);
+/* "f32", "f32x8", "const f32*" */
+void kir_type_name(char *buf, size_t size, struct kir_type t);
+
+/* ---- module and functions ---- */
+void kir_module_init(struct kir_module *m, int width, const char *symbol_prefix);
+void kir_module_free(struct kir_module *m);
+/* The function named `name`, or -1. */
+int kir_find(const struct kir_module *m, const char *name);
+/* A new function; its parameters next (kir_param), then its body. */
+struct kir_func *kir_begin(struct kir_module *m, const char *name, struct kir_type result, unsigned flags,
+                           const char *comment_fmt, ...) __attribute__((format(printf, 5, 6)));
+/* kir_param, kir_decl and kir_for return the variable they declare, as a VAR node to use in
+   expressions (a leaf: one node may stand in any number of places). */
+struct kir_node *kir_param(struct kir_func *f, const char *name, struct kir_type type, unsigned flags);
+/* Closes the function (every open loop, if and block closed); returns its index in the module. */
+int kir_end_function(struct kir_func *f);
+
+/* ---- expressions ---- */
+struct kir_node *kir_const_int(struct kir_func *f, enum kir_scalar s, int64_t value);
+struct kir_node *kir_int(struct kir_func *f, int64_t value);   /* an i32 constant */
+struct kir_node *kir_f32(struct kir_func *f, double value);    /* an f32 constant (rounded to f32) */
+struct kir_node *kir_binary(struct kir_func *f, enum kir_op op, struct kir_node *a, struct kir_node *b);
+struct kir_node *kir_unary(struct kir_func *f, enum kir_op op, struct kir_node *a);
+struct kir_node *kir_fma(struct kir_func *f, struct kir_node *a, struct kir_node *b, struct kir_node *c);
+struct kir_node *kir_select(struct kir_func *f, struct kir_node *cond, struct kir_node *a, struct kir_node *b);
+struct kir_node *kir_cast(struct kir_func *f, struct kir_type to, struct kir_node *a);
+struct kir_node *kir_addr(struct kir_func *f, struct kir_node *pointer, struct kir_node *index);
+/* pointer[index]: a scalar, or with lanes > 1 a vector of pointer[index .. index + lanes) */
+struct kir_node *kir_load(struct kir_func *f, struct kir_node *pointer, struct kir_node *index, int lanes);
+struct kir_node *kir_broadcast(struct kir_func *f, struct kir_node *scalar, int lanes);
+/* A call of the module's function `callee` (its index) with n arguments. */
+struct kir_node *kir_call(struct kir_func *f, int callee, int n, struct kir_node *const *args);
+
+/* ---- statements (appended to the innermost open list) ---- */
+struct kir_node *kir_decl(struct kir_func *f, const char *name, struct kir_node *init, unsigned flags);
+/* A local array of `count` elements (each thread of a team has its own); returns a pointer to it. */
+struct kir_node *kir_array(struct kir_func *f, const char *name, enum kir_scalar element, int count);
+void kir_assign(struct kir_func *f, const struct kir_node *var, struct kir_node *value);
+void kir_store(struct kir_func *f, struct kir_node *pointer, struct kir_node *index, struct kir_node *value);
+void kir_eval(struct kir_func *f, struct kir_node *call);
+void kir_return(struct kir_func *f, struct kir_node *value); /* value NULL: a void function's return */
+void kir_break(struct kir_func *f);
+void kir_continue(struct kir_func *f);
+void kir_copy(struct kir_func *f, struct kir_node *dst, struct kir_node *src, struct kir_node *count);
+void kir_prefetch(struct kir_func *f, struct kir_node *address, bool for_write);
+void kir_barrier(struct kir_func *f);
+/* Opens `for (int64 or i32 name = from; name < to; name += step)`: its body is the open list until
+   kir_end. Returns the counter. flags: KIR_PARALLEL, KIR_NOWAIT. */
+struct kir_node *kir_for(struct kir_func *f, const char *name, struct kir_node *from, struct kir_node *to, int64_t step,
+                         unsigned flags);
+void kir_if(struct kir_func *f, struct kir_node *cond);
+void kir_else(struct kir_func *f);   /* the open IF's `otherwise` list from here */
+void kir_block(struct kir_func *f);
+void kir_end(struct kir_func *f);    /* closes the innermost FOR, IF or BLOCK */
+/* Sets the comment printed before the next statement appended. */
+void kir_comment(struct kir_func *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- checking and printing ---- */
+/* Checks every function: operand counts and types, variables declared before use and in scope,
+   break/continue inside loops, parallel loops and barriers only in the function's own scope
+   (never inside a parallel loop), returns of the function's type. Reports the first error to
+   stderr ("kernel NAME: ...") and returns false. */
+bool kir_verify(const struct kir_module *m);
+bool kir_verify_function(const struct kir_module *m, int index);
+/* --dump=kernels: the module as text, one function after another. */
+void kir_dump(FILE *out, const struct kir_module *m);
+/* The C back end: function `index` of the module, in C written in the target's vector vocabulary
+   (vf_load, vf_fma, ...; target_emit_vocabulary), parallel loops as OpenMP worksharing. */
+void kir_print_c_function(FILE *out, const struct kir_module *m, int index);
+/* Its prototype: `float dot_64(const float *restrict a, const float *restrict b);` */
+void kir_print_c_declaration(FILE *out, const struct kir_module *m, int index);
+
+/* The LLVM back end (kir_llvm.c): the module through LLVM's C API, verified, optimized (O2) and
+   written to object_path (NULL: none) for the triple, CPU and features; the optimized LLVM IR also
+   to `dump` unless it is NULL. Returns false after a message on stderr. */
+struct kir_llvm_target { const char *triple, *cpu, *features; };
+struct target;
+/* The LLVM target of a kiln target (target.h); cpu replaces its baseline CPU unless NULL. */
+void target_llvm(const struct target *t, const char *cpu, struct kir_llvm_target *out);
+bool kir_llvm_emit(const struct kir_module *m, const struct kir_llvm_target *target, const char *object_path, FILE *dump);
+#endif

@@ -1,0 +1,277 @@
+/* kir_check.c: the kernel IR's verifier and its text form (--dump=kernels). The verifier runs
+ * before either back end prints a module: what it accepts, both print. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kir.h"
+
+struct checker {
+    const struct kir_module *m;
+    const struct kir_func *f;
+    bool *in_scope;                  /* per variable: declared in an enclosing list already */
+    int loops, parallel_loops;       /* how many loops (parallel ones) enclose the statement */
+    bool failed;
+};
+
+static bool fail(struct checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool fail(struct checker *c, const char *fmt, ...)
+{
+    if (!c->failed) {
+        va_list ap;
+        va_start(ap, fmt);
+        fprintf(stderr, "kilnc: internal error: kernel %s: ", c->f->name);
+        vfprintf(stderr, fmt, ap);
+        fprintf(stderr, "\n");
+        va_end(ap);
+    }
+    c->failed = true;
+    return false;
+}
+
+static bool check_expr(struct checker *c, const struct kir_node *n)
+{
+    const struct kir_type t = n->type;
+    for (int i = 0; i < 3 && n->arg[i]; i++)
+        if (!check_expr(c, n->arg[i]))
+            return false;
+    const struct kir_node *a = n->arg[0], *b = n->arg[1];
+    switch (n->op) {
+    case KIR_CONST:
+        return t.lanes == 1 && !t.pointer ? true : fail(c, "a constant of a vector or pointer type");
+    case KIR_VAR:
+        if (n->var < 0 || n->var >= c->f->num_vars || !c->in_scope[n->var])
+            return fail(c, "variable %d used outside its scope", n->var);
+        return kir_type_equal(t, c->f->vars[n->var].type) ? true : fail(c, "variable %s of another type", c->f->vars[n->var].name);
+    case KIR_ADD: case KIR_SUB: case KIR_MUL: case KIR_DIV: case KIR_REM: case KIR_MAX: case KIR_MIN:
+        if (!a || !b || !kir_type_equal(a->type, t) || !kir_type_equal(b->type, t) || t.pointer)
+            return fail(c, "%s of mismatched types", kir_op_name(n->op));
+        return n->op != KIR_REM || kir_is_integer(t) ? true : fail(c, "REM of floats");
+    case KIR_LT: case KIR_LE: case KIR_GT: case KIR_GE: case KIR_EQ: case KIR_NE: case KIR_AND: case KIR_OR:
+        if (!a || !b || !kir_type_equal(a->type, b->type) || a->type.lanes != 1 || t.scalar != KIR_BOOL)
+            return fail(c, "%s not of two scalars of one type", kir_op_name(n->op));
+        return true;
+    case KIR_NEG: case KIR_EXP: case KIR_SQRT: case KIR_TANH: case KIR_FLOOR:
+        return a && kir_type_equal(a->type, t) ? true : fail(c, "%s of another type", kir_op_name(n->op));
+    case KIR_FMA:
+        return kir_type_equal(a->type, t) && kir_type_equal(b->type, t) && kir_type_equal(n->arg[2]->type, t)
+                   ? true : fail(c, "FMA of mismatched types");
+    case KIR_SELECT:
+        return a->type.scalar == KIR_BOOL && kir_type_equal(b->type, t) && kir_type_equal(n->arg[2]->type, t)
+                   ? true : fail(c, "SELECT of mismatched types");
+    case KIR_CAST:
+        return a && a->type.lanes == t.lanes && !t.pointer ? true : fail(c, "CAST between vector lengths");
+    case KIR_ADDR:
+        return a->type.pointer && kir_type_equal(a->type, t) && kir_is_integer(b->type) ? true : fail(c, "bad ADDR");
+    case KIR_LOAD:
+        return a->type.pointer && kir_is_integer(b->type) && t.scalar == a->type.scalar && !t.pointer
+                   ? true : fail(c, "bad LOAD");
+    case KIR_BROADCAST:
+        return a->type.lanes == 1 && t.lanes > 1 && t.scalar == a->type.scalar ? true : fail(c, "bad BROADCAST");
+    case KIR_REDUCE_ADD: case KIR_REDUCE_MAX:
+        return a->type.lanes > 1 && t.lanes == 1 ? true : fail(c, "%s of a scalar", kir_op_name(n->op));
+    case KIR_SWAP_PAIRS: case KIR_POW2I:
+        return a->type.lanes > 1 && a->type.lanes % 2 == 0 && kir_type_equal(a->type, t) ? true : fail(c, "bad %s", kir_op_name(n->op));
+    case KIR_CALL: {
+        if (n->var < 0 || n->var >= c->m->num_funcs)
+            return fail(c, "CALL of no function");
+        const struct kir_func *g = c->m->funcs[n->var];
+        if (g == c->f || n->num_args != g->num_params || !kir_type_equal(t, g->result))
+            return fail(c, "CALL of %s: recursive, or arguments or result of another shape", g->name);
+        for (int i = 0; i < n->num_args; i++) {
+            if (!check_expr(c, n->call_args[i]))
+                return false;
+            struct kir_type want = g->vars[i].type, have = n->call_args[i]->type;
+            if (want.pointer && have.pointer && want.readonly)
+                have.readonly = true;
+            if (!kir_type_equal(want, have))
+                return fail(c, "CALL of %s: argument %d of another type", g->name, i + 1);
+        }
+        return true;
+    }
+    default:
+        return fail(c, "statement %s inside an expression", kir_op_name(n->op));
+    }
+}
+
+static bool check_list(struct checker *c, const struct kir_node *s);
+
+static bool check_statement(struct checker *c, const struct kir_node *s)
+{
+    if (s->type.scalar != KIR_VOID)
+        return fail(c, "expression %s used as a statement", kir_op_name(s->op));
+    for (int i = 0; i < 3 && s->arg[i]; i++)
+        if (!check_expr(c, s->arg[i]))
+            return false;
+    switch (s->op) {
+    case KIR_DECL:
+        if (c->in_scope[s->var] || !kir_type_equal(s->arg[0]->type, c->f->vars[s->var].type))
+            return fail(c, "DECL of %s twice in scope, or of another type", c->f->vars[s->var].name);
+        c->in_scope[s->var] = true;
+        return true;
+    case KIR_ARRAY:
+        if (c->in_scope[s->var] || !c->f->vars[s->var].type.pointer || s->ivalue < 1)
+            return fail(c, "ARRAY %s twice in scope, or empty", c->f->vars[s->var].name);
+        c->in_scope[s->var] = true;
+        return true;
+    case KIR_ASSIGN: {
+        const struct kir_var *v = &c->f->vars[s->var];
+        if (!c->in_scope[s->var] || (v->flags & KIR_CONSTANT) || !kir_type_equal(s->arg[0]->type, v->type))
+            return fail(c, "ASSIGN to %s: out of scope, constant, or of another type", v->name);
+        return true;
+    }
+    case KIR_STORE:
+        if (!s->arg[0]->type.pointer || s->arg[0]->type.readonly || s->arg[2]->type.scalar != s->arg[0]->type.scalar)
+            return fail(c, "STORE through a read-only pointer, or of another type");
+        return true;
+    case KIR_EVAL:
+        return s->arg[0]->op == KIR_CALL ? true : fail(c, "EVAL of no call");
+    case KIR_RETURN:
+        if (s->arg[0] ? !kir_type_equal(s->arg[0]->type, c->f->result) : c->f->result.scalar != KIR_VOID)
+            return fail(c, "RETURN of another type than the function's");
+        return !c->parallel_loops ? true : fail(c, "RETURN inside a parallel loop");
+    case KIR_BREAK:
+    case KIR_CONTINUE:
+        return c->loops ? true : fail(c, "%s outside a loop", kir_op_name(s->op));
+    case KIR_BARRIER:
+        return !c->parallel_loops ? true : fail(c, "BARRIER inside a parallel loop");
+    case KIR_COPY:
+        return !s->arg[0]->type.readonly ? true : fail(c, "COPY into a read-only pointer");
+    case KIR_PREFETCH:
+        return true;
+    case KIR_BLOCK:
+        return check_list(c, s->body);
+    case KIR_IF:
+        return check_list(c, s->body) && check_list(c, s->otherwise);
+    case KIR_FOR: {
+        if (c->in_scope[s->var] || !kir_is_integer(s->arg[0]->type) || s->step < 1)
+            return fail(c, "FOR counter %s in scope already, or bounds not integers", c->f->vars[s->var].name);
+        const bool parallel = s->flags & KIR_PARALLEL;
+        if (parallel && c->parallel_loops)
+            return fail(c, "a parallel loop inside a parallel loop");
+        c->in_scope[s->var] = true;
+        c->loops++, c->parallel_loops += parallel;
+        const bool ok = check_list(c, s->body);
+        c->loops--, c->parallel_loops -= parallel;
+        c->in_scope[s->var] = false;
+        return ok;
+    }
+    default:
+        return fail(c, "%s is not a statement", kir_op_name(s->op));
+    }
+}
+
+/* A list's declarations go out of scope at its end. */
+static bool check_list(struct checker *c, const struct kir_node *s)
+{
+    bool *saved = malloc((size_t)c->f->num_vars * sizeof *saved + 1);
+    memcpy(saved, c->in_scope, (size_t)c->f->num_vars * sizeof *saved);
+    bool ok = true;
+    for (; s && ok; s = s->next)
+        ok = check_statement(c, s);
+    memcpy(c->in_scope, saved, (size_t)c->f->num_vars * sizeof *saved);
+    free(saved);
+    return ok;
+}
+
+bool kir_verify_function(const struct kir_module *m, int index)
+{
+    const struct kir_func *f = m->funcs[index];
+    struct checker c = {.m = m, .f = f, .in_scope = calloc((size_t)f->num_vars + 1, sizeof(bool))};
+    for (int v = 0; v < f->num_params; v++)
+        c.in_scope[v] = true;
+    bool ok = f->depth == 0 || fail(&c, "not closed");
+    ok = ok && check_list(&c, f->body);
+    free(c.in_scope);
+    return ok;
+}
+
+bool kir_verify(const struct kir_module *m)
+{
+    for (int i = 0; i < m->num_funcs; i++)
+        if (!kir_verify_function(m, i))
+            return false;
+    return true;
+}
+
+/* ---- --dump=kernels ---------------------------------------------------------------------------- */
+
+static void dump_expr(FILE *out, const struct kir_module *m, const struct kir_func *f, const struct kir_node *n)
+{
+    char type[32];
+    kir_type_name(type, sizeof type, n->type);
+    switch (n->op) {
+    case KIR_CONST:
+        if (kir_is_float(n->type))
+            fprintf(out, "%.9g", n->fvalue);
+        else
+            fprintf(out, "%lld", (long long)n->ivalue);
+        return;
+    case KIR_VAR:
+        fprintf(out, "%s", f->vars[n->var].name);
+        return;
+    case KIR_CALL:
+        fprintf(out, "call %s(", m->funcs[n->var]->name);
+        for (int i = 0; i < n->num_args; i++) {
+            fprintf(out, "%s", i ? ", " : "");
+            dump_expr(out, m, f, n->call_args[i]);
+        }
+        fprintf(out, ")");
+        return;
+    default:
+        fprintf(out, "%s.%s(", kir_op_name(n->op), type);
+        for (int i = 0; i < 3 && n->arg[i]; i++) {
+            fprintf(out, "%s", i ? ", " : "");
+            dump_expr(out, m, f, n->arg[i]);
+        }
+        fprintf(out, ")");
+    }
+}
+
+static void dump_list(FILE *out, const struct kir_module *m, const struct kir_func *f, const struct kir_node *s, int depth)
+{
+    for (; s; s = s->next) {
+        if (s->comment)
+            fprintf(out, "%*s# %s\n", 2 * depth, "", s->comment);
+        fprintf(out, "%*s%s", 2 * depth, "", kir_op_name(s->op));
+        if (s->op == KIR_ARRAY)
+            fprintf(out, " %s: %s[%lld]", f->vars[s->var].name, kir_scalar_name((enum kir_scalar)f->vars[s->var].type.scalar),
+                    (long long)s->ivalue);
+        if (s->op == KIR_DECL || s->op == KIR_ASSIGN || s->op == KIR_FOR) {
+            char type[32];
+            kir_type_name(type, sizeof type, f->vars[s->var].type);
+            fprintf(out, " %s: %s", f->vars[s->var].name, type);
+        }
+        for (int i = 0; i < 3 && s->arg[i]; i++) {
+            fprintf(out, "%s", i ? ", " : " ");
+            dump_expr(out, m, f, s->arg[i]);
+        }
+        if (s->op == KIR_FOR)
+            fprintf(out, " step %lld%s%s", (long long)s->step, s->flags & KIR_PARALLEL ? " parallel" : "",
+                    s->flags & KIR_NOWAIT ? " nowait" : "");
+        fprintf(out, "\n");
+        dump_list(out, m, f, s->body, depth + 1);
+        if (s->otherwise) {
+            fprintf(out, "%*sELSE\n", 2 * depth, "");
+            dump_list(out, m, f, s->otherwise, depth + 1);
+        }
+    }
+}
+
+void kir_dump(FILE *out, const struct kir_module *m)
+{
+    for (int i = 0; i < m->num_funcs; i++) {
+        const struct kir_func *f = m->funcs[i];
+        char type[32];
+        if (f->comment)
+            fprintf(out, "# %s\n", f->comment);
+        fprintf(out, "kernel %s(", f->name);
+        for (int v = 0; v < f->num_params; v++) {
+            kir_type_name(type, sizeof type, f->vars[v].type);
+            fprintf(out, "%s%s: %s%s", v ? ", " : "", f->vars[v].name, type, f->vars[v].flags & KIR_RESTRICT ? " restrict" : "");
+        }
+        kir_type_name(type, sizeof type, f->result);
+        fprintf(out, ") -> %s%s\n", type, f->flags & KIR_INLINE ? " inline" : "");
+        dump_list(out, m, f, f->body, 1);
+        fprintf(out, "\n");
+    }
+}

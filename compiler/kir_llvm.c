@@ -1,0 +1,564 @@
+/* kir_llvm.c: the LLVM back end's printer of the kernel IR (kir.h), through LLVM 19's C API.
+ * Each function becomes an LLVM function whose variables live in stack slots (allocas) that the
+ * optimizer promotes to registers; expressions become instructions, vectors <N x float>, loops
+ * and ifs basic blocks. The module is verified, optimized with the new pass manager
+ * (default<O2>, no fast-math: the C back end's -O2 -ffp-contract=off rounds the same way) and
+ * written as an object file for the target's triple, CPU and features.
+ *
+ * Threads: a parallel loop takes its thread's contiguous share of the iterations (the static
+ * schedule) from omp_get_thread_num / omp_get_num_threads, then waits at GOMP_barrier unless it is
+ * nowait: the entry points that gcc's `#pragma omp for` and `#pragma omp barrier` use too (libgomp;
+ * clang's libomp provides them as well), so a kernel runs on the team of its caller's parallel
+ * region whichever back end printed it. */
+#include <stdlib.h>
+#include <string.h>
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include "kir.h"
+#include "target.h"
+
+struct loop_targets { LLVMBasicBlockRef latch, exit; };
+
+struct printer {
+    LLVMContextRef context;
+    LLVMModuleRef module;
+    LLVMBuilderRef builder;
+    const struct kir_module *m;
+    const char *cpu, *features;
+    LLVMValueRef *functions;         /* per kernel IR function */
+    LLVMTypeRef *function_types;
+    /* the function being printed */
+    const struct kir_func *f;
+    LLVMValueRef function;
+    LLVMValueRef *slots;             /* per variable: its alloca */
+    struct loop_targets loops[32]; int num_loops;
+};
+
+static _Noreturn void unprintable(const struct printer *p, const char *what)
+{
+    fprintf(stderr, "kilnc: internal error: kernel %s: the LLVM back end cannot print %s\n", p->f->name, what);
+    exit(2);
+}
+
+static LLVMTypeRef lane_type(const struct printer *p, enum kir_scalar s)
+{
+    switch (s) {
+    case KIR_VOID: return LLVMVoidTypeInContext(p->context);
+    case KIR_BOOL: return LLVMInt1TypeInContext(p->context);
+    case KIR_I8: case KIR_U8: return LLVMInt8TypeInContext(p->context);
+    case KIR_I16: return LLVMInt16TypeInContext(p->context);
+    case KIR_I32: return LLVMInt32TypeInContext(p->context);
+    case KIR_I64: return LLVMInt64TypeInContext(p->context);
+    case KIR_F16: return LLVMHalfTypeInContext(p->context);
+    case KIR_BF16: return LLVMBFloatTypeInContext(p->context);
+    case KIR_F32: return LLVMFloatTypeInContext(p->context);
+    }
+    return NULL;
+}
+
+static LLVMTypeRef llvm_type(const struct printer *p, struct kir_type t)
+{
+    if (t.pointer)
+        return LLVMPointerTypeInContext(p->context, 0);
+    LLVMTypeRef lane = lane_type(p, (enum kir_scalar)t.scalar);
+    return t.lanes > 1 ? LLVMVectorType(lane, t.lanes) : lane;
+}
+
+static unsigned lane_bytes(const struct printer *p, unsigned char scalar)
+{
+    return (unsigned)LLVMABISizeOfType(LLVMGetModuleDataLayout(p->module), lane_type(p, (enum kir_scalar)scalar));
+}
+
+static LLVMTypeRef i32_type(const struct printer *p) { return LLVMInt32TypeInContext(p->context); }
+static LLVMTypeRef i64_type(const struct printer *p) { return LLVMInt64TypeInContext(p->context); }
+
+/* An intrinsic such as llvm.fma.<type> for the operand type `type`. */
+static LLVMValueRef intrinsic(const struct printer *p, const char *name, LLVMTypeRef type, LLVMValueRef *args, int n)
+{
+    const unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMTypeRef overloads[1] = {type};
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(p->module, id, overloads, type ? 1 : 0);
+    LLVMTypeRef fn_type = LLVMIntrinsicGetType(p->context, id, overloads, type ? 1 : 0);
+    return LLVMBuildCall2(p->builder, fn_type, fn, args, (unsigned)n, "");
+}
+
+/* A function of the C library or the OpenMP runtime, declared on first use. */
+static LLVMValueRef runtime_call(const struct printer *p, const char *name, LLVMTypeRef result, LLVMTypeRef *params,
+                                 LLVMValueRef *args, int n)
+{
+    LLVMTypeRef type = LLVMFunctionType(result, params, (unsigned)n, 0);
+    LLVMValueRef fn = LLVMGetNamedFunction(p->module, name);
+    if (!fn)
+        fn = LLVMAddFunction(p->module, name, type);
+    return LLVMBuildCall2(p->builder, type, fn, args, (unsigned)n, "");
+}
+
+static LLVMValueRef expr(struct printer *p, const struct kir_node *n);
+
+static LLVMValueRef to_i64(const struct printer *p, LLVMValueRef index, const struct kir_node *n)
+{
+    return n->type.scalar == KIR_I64 ? index : LLVMBuildSExt(p->builder, index, i64_type(p), "");
+}
+
+/* &pointer[index] */
+static LLVMValueRef address(struct printer *p, const struct kir_node *pointer, const struct kir_node *index)
+{
+    LLVMValueRef base = expr(p, pointer), at = to_i64(p, expr(p, index), index);
+    return LLVMBuildGEP2(p->builder, lane_type(p, (enum kir_scalar)pointer->type.scalar), base, &at, 1, "");
+}
+
+/* The lanes [from, from + count) of v as a vector of count lanes, or lane `from` when count is 1. */
+static LLVMValueRef lanes(const struct printer *p, LLVMValueRef v, int from, int count)
+{
+    if (count == 1)
+        return LLVMBuildExtractElement(p->builder, v, LLVMConstInt(i32_type(p), (unsigned)from, 0), "");
+    LLVMValueRef mask[64];
+    for (int i = 0; i < count; i++)
+        mask[i] = LLVMConstInt(i32_type(p), (unsigned)(from + i), 0);
+    return LLVMBuildShuffleVector(p->builder, v, LLVMGetPoison(LLVMTypeOf(v)), LLVMConstVector(mask, (unsigned)count), "");
+}
+
+static LLVMValueRef maximum(const struct printer *p, LLVMValueRef a, LLVMValueRef b, bool is_max, bool floating)
+{
+    LLVMValueRef cmp = floating ? LLVMBuildFCmp(p->builder, is_max ? LLVMRealOGT : LLVMRealOLT, a, b, "")
+                                : LLVMBuildICmp(p->builder, is_max ? LLVMIntSGT : LLVMIntSLT, a, b, "");
+    return LLVMBuildSelect(p->builder, cmp, a, b, "");
+}
+
+/* The lanes halved until one is left, (lo half op hi half) at each step: the order of the
+   vocabulary's vf_sum on x86. */
+static LLVMValueRef reduce(const struct printer *p, LLVMValueRef v, int width, enum kir_op op)
+{
+    for (; width > 1; width /= 2) {
+        LLVMValueRef lo = lanes(p, v, 0, width / 2), hi = lanes(p, v, width / 2, width / 2);
+        v = op == KIR_REDUCE_ADD ? LLVMBuildFAdd(p->builder, lo, hi, "") : maximum(p, lo, hi, true, true);
+    }
+    return v;
+}
+
+static LLVMValueRef splat(const struct printer *p, LLVMValueRef scalar, int width)
+{
+    LLVMTypeRef vector = LLVMVectorType(LLVMTypeOf(scalar), (unsigned)width);
+    LLVMValueRef one = LLVMBuildInsertElement(p->builder, LLVMGetPoison(vector), scalar, LLVMConstInt(i32_type(p), 0, 0), "");
+    return LLVMBuildShuffleVector(p->builder, one, LLVMGetPoison(vector),
+                                  LLVMConstNull(LLVMVectorType(i32_type(p), (unsigned)width)), "");
+}
+
+/* a && b, a || b and c ? a : b evaluate as C does: the second (or the chosen) operand only when needed. */
+static LLVMValueRef lazy(struct printer *p, const struct kir_node *n)
+{
+    LLVMBasicBlockRef first = LLVMAppendBasicBlockInContext(p->context, p->function, "");
+    LLVMBasicBlockRef second = LLVMAppendBasicBlockInContext(p->context, p->function, "");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(p->context, p->function, "");
+    LLVMValueRef cond = expr(p, n->arg[0]), values[2];
+    LLVMBasicBlockRef from[2];
+    if (n->op == KIR_SELECT) {
+        LLVMBuildCondBr(p->builder, cond, first, second);
+        LLVMPositionBuilderAtEnd(p->builder, first);
+        values[0] = expr(p, n->arg[1]);
+        from[0] = LLVMGetInsertBlock(p->builder);
+        LLVMBuildBr(p->builder, join);
+    } else { /* AND: false without b; OR: true without b */
+        LLVMBuildCondBr(p->builder, cond, n->op == KIR_AND ? second : join, n->op == KIR_AND ? join : second);
+        LLVMDeleteBasicBlock(first);
+        values[0] = LLVMConstInt(LLVMInt1TypeInContext(p->context), n->op == KIR_OR, 0);
+        from[0] = LLVMGetInsertBlock(p->builder);
+    }
+    LLVMPositionBuilderAtEnd(p->builder, second);
+    values[1] = expr(p, n->arg[n->op == KIR_SELECT ? 2 : 1]);
+    from[1] = LLVMGetInsertBlock(p->builder);
+    LLVMBuildBr(p->builder, join);
+    LLVMPositionBuilderAtEnd(p->builder, join);
+    LLVMValueRef phi = LLVMBuildPhi(p->builder, llvm_type(p, n->type), "");
+    LLVMAddIncoming(phi, values, from, 2);
+    return phi;
+}
+
+static LLVMValueRef cast(struct printer *p, const struct kir_node *n)
+{
+    LLVMValueRef a = expr(p, n->arg[0]);
+    const struct kir_type from = n->arg[0]->type, to = n->type;
+    LLVMTypeRef type = llvm_type(p, to);
+    if (kir_is_integer(to) && (kir_is_integer(from) || from.scalar == KIR_BOOL)) {
+        const bool unsigned_from = from.scalar == KIR_U8 || from.scalar == KIR_BOOL;
+        return LLVMBuildIntCast2(p->builder, a, type, !unsigned_from, "");
+    }
+    if (kir_is_float(to) && kir_is_integer(from))
+        return from.scalar == KIR_U8 ? LLVMBuildUIToFP(p->builder, a, type, "") : LLVMBuildSIToFP(p->builder, a, type, "");
+    if (kir_is_integer(to) && kir_is_float(from))
+        return LLVMBuildFPToSI(p->builder, a, type, "");
+    if (kir_is_float(to) && kir_is_float(from))
+        return LLVMBuildFPCast(p->builder, a, type, "");
+    unprintable(p, "this CAST");
+}
+
+static LLVMValueRef arithmetic(struct printer *p, const struct kir_node *n)
+{
+    LLVMValueRef a = expr(p, n->arg[0]), b = expr(p, n->arg[1]);
+    const bool floating = kir_is_float(n->arg[0]->type);
+    LLVMBuilderRef B = p->builder;
+    switch (n->op) {
+    case KIR_ADD: return floating ? LLVMBuildFAdd(B, a, b, "") : LLVMBuildAdd(B, a, b, "");
+    case KIR_SUB: return floating ? LLVMBuildFSub(B, a, b, "") : LLVMBuildSub(B, a, b, "");
+    case KIR_MUL: return floating ? LLVMBuildFMul(B, a, b, "") : LLVMBuildMul(B, a, b, "");
+    case KIR_DIV: return floating ? LLVMBuildFDiv(B, a, b, "") : LLVMBuildSDiv(B, a, b, "");
+    case KIR_REM: return LLVMBuildSRem(B, a, b, "");
+    case KIR_MAX: case KIR_MIN: return maximum(p, a, b, n->op == KIR_MAX, floating);
+    default: break;
+    }
+    /* comparisons: C's, so != is true where an operand is NaN */
+    static const LLVMRealPredicate real[] = {LLVMRealOLT, LLVMRealOLE, LLVMRealOGT, LLVMRealOGE, LLVMRealOEQ, LLVMRealUNE};
+    static const LLVMIntPredicate integer[] = {LLVMIntSLT, LLVMIntSLE, LLVMIntSGT, LLVMIntSGE, LLVMIntEQ, LLVMIntNE};
+    const int k = (int)n->op - KIR_LT;
+    if (n->arg[0]->type.pointer)
+        return LLVMBuildICmp(B, integer[k], a, b, "");
+    return floating ? LLVMBuildFCmp(B, real[k], a, b, "") : LLVMBuildICmp(B, integer[k], a, b, "");
+}
+
+static LLVMValueRef expr(struct printer *p, const struct kir_node *n)
+{
+    LLVMBuilderRef B = p->builder;
+    LLVMTypeRef type = n->type.scalar == KIR_VOID ? NULL : llvm_type(p, n->type);
+    switch (n->op) {
+    case KIR_CONST:
+        return kir_is_float(n->type) ? LLVMConstReal(type, n->fvalue) : LLVMConstInt(type, (unsigned long long)n->ivalue, 1);
+    case KIR_VAR:
+        return LLVMBuildLoad2(B, type, p->slots[n->var], "");
+    case KIR_ADD: case KIR_SUB: case KIR_MUL: case KIR_DIV: case KIR_REM: case KIR_MAX: case KIR_MIN:
+    case KIR_LT: case KIR_LE: case KIR_GT: case KIR_GE: case KIR_EQ: case KIR_NE:
+        return arithmetic(p, n);
+    case KIR_AND: case KIR_OR: case KIR_SELECT:
+        return lazy(p, n);
+    case KIR_NEG:
+        return kir_is_float(n->type) ? LLVMBuildFNeg(B, expr(p, n->arg[0]), "") : LLVMBuildNeg(B, expr(p, n->arg[0]), "");
+    case KIR_FMA: {
+        LLVMValueRef args[3] = {expr(p, n->arg[0]), expr(p, n->arg[1]), expr(p, n->arg[2])};
+        return intrinsic(p, "llvm.fma", type, args, 3);
+    }
+    case KIR_SQRT: case KIR_FLOOR: {
+        LLVMValueRef a = expr(p, n->arg[0]);
+        return intrinsic(p, n->op == KIR_SQRT ? "llvm.sqrt" : "llvm.floor", type, &a, 1);
+    }
+    case KIR_EXP: case KIR_TANH: { /* libm's, as the C back end calls it */
+        LLVMValueRef a = expr(p, n->arg[0]);
+        return runtime_call(p, n->op == KIR_EXP ? "expf" : "tanhf", type, &type, &a, 1);
+    }
+    case KIR_CAST:
+        return cast(p, n);
+    case KIR_ADDR:
+        return address(p, n->arg[0], n->arg[1]);
+    case KIR_LOAD: { /* a vector's lanes need only their own alignment (unaligned loads) */
+        LLVMValueRef load = LLVMBuildLoad2(B, type, address(p, n->arg[0], n->arg[1]), "");
+        LLVMSetAlignment(load, lane_bytes(p, n->type.scalar));
+        return load;
+    }
+    case KIR_BROADCAST:
+        return splat(p, expr(p, n->arg[0]), n->type.lanes);
+    case KIR_REDUCE_ADD: case KIR_REDUCE_MAX:
+        return reduce(p, expr(p, n->arg[0]), n->arg[0]->type.lanes, n->op);
+    case KIR_SWAP_PAIRS: {
+        LLVMValueRef v = expr(p, n->arg[0]), mask[64];
+        for (int i = 0; i < n->type.lanes; i++)
+            mask[i] = LLVMConstInt(i32_type(p), (unsigned)(i ^ 1), 0);
+        return LLVMBuildShuffleVector(B, v, LLVMGetPoison(type), LLVMConstVector(mask, n->type.lanes), "");
+    }
+    case KIR_POW2I: { /* the exponent field set directly: bits((n + 1.5 * 2^23) ...) as target.c's pow2i */
+        LLVMTypeRef ints = LLVMVectorType(i32_type(p), n->type.lanes);
+        LLVMValueRef biased = LLVMBuildFAdd(B, expr(p, n->arg[0]), splat(p, LLVMConstReal(lane_type(p, KIR_F32), 12582912.0), n->type.lanes), "");
+        LLVMValueRef bits = LLVMBuildBitCast(B, biased, ints, "");
+        bits = LLVMBuildAdd(B, bits, splat(p, LLVMConstInt(i32_type(p), (unsigned)(127 - 0x4B400000), 1), n->type.lanes), "");
+        bits = LLVMBuildShl(B, bits, splat(p, LLVMConstInt(i32_type(p), 23, 0), n->type.lanes), "");
+        return LLVMBuildBitCast(B, bits, type, "");
+    }
+    case KIR_CALL: {
+        LLVMValueRef args[16];
+        if (n->num_args > 16)
+            unprintable(p, "a call of more than 16 arguments");
+        for (int i = 0; i < n->num_args; i++)
+            args[i] = expr(p, n->call_args[i]);
+        return LLVMBuildCall2(B, p->function_types[n->var], p->functions[n->var], args, (unsigned)n->num_args, "");
+    }
+    default:
+        unprintable(p, kir_op_name(n->op));
+    }
+}
+
+static void statements(struct printer *p, const struct kir_node *s);
+
+/* After a jump, the statements that follow (unreachable) go into a block of their own. */
+static void continue_after_jump(struct printer *p)
+{
+    LLVMPositionBuilderAtEnd(p->builder, LLVMAppendBasicBlockInContext(p->context, p->function, ""));
+}
+
+static LLVMValueRef omp_query(struct printer *p, const char *name)
+{
+    return runtime_call(p, name, i32_type(p), NULL, NULL, 0);
+}
+
+static void barrier(struct printer *p)
+{
+    runtime_call(p, "GOMP_barrier", LLVMVoidTypeInContext(p->context), NULL, NULL, 0);
+}
+
+/* for (var = from; var < to; var += step): serial, or over this thread's share of the iterations. */
+static void for_loop(struct printer *p, const struct kir_node *s)
+{
+    LLVMBuilderRef B = p->builder;
+    LLVMTypeRef type = llvm_type(p, s->arg[0]->type);
+    LLVMValueRef from = expr(p, s->arg[0]), step = LLVMConstInt(type, (unsigned long long)s->step, 1), end = NULL;
+    const bool parallel = s->flags & KIR_PARALLEL;
+    if (parallel) { /* iterations [first, end) of count = ceil((to - from) / step), in nthreads contiguous shares */
+        LLVMValueRef to = expr(p, s->arg[1]), zero = LLVMConstInt(type, 0, 0), one = LLVMConstInt(type, 1, 0);
+        LLVMValueRef span = LLVMBuildSub(B, to, from, "");
+        span = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSGT, span, zero, ""), span, zero, "");
+        LLVMValueRef count = LLVMBuildSDiv(B, LLVMBuildAdd(B, span, LLVMBuildSub(B, step, one, ""), ""), step, "");
+        LLVMValueRef id = LLVMBuildIntCast2(B, omp_query(p, "omp_get_thread_num"), type, 1, "");
+        LLVMValueRef threads = LLVMBuildIntCast2(B, omp_query(p, "omp_get_num_threads"), type, 1, "");
+        LLVMValueRef share = LLVMBuildSDiv(B, count, threads, ""), extra = LLVMBuildSRem(B, count, threads, "");
+        LLVMValueRef before = LLVMBuildICmp(B, LLVMIntSLT, id, extra, ""); /* threads below `extra` take one more */
+        LLVMValueRef first = LLVMBuildAdd(B, LLVMBuildMul(B, id, share, ""), LLVMBuildSelect(B, before, id, extra, ""), "");
+        LLVMValueRef last = LLVMBuildAdd(B, first, LLVMBuildAdd(B, share, LLVMBuildZExt(B, before, type, ""), ""), "");
+        end = LLVMBuildAdd(B, from, LLVMBuildMul(B, last, step, ""), "");
+        from = LLVMBuildAdd(B, from, LLVMBuildMul(B, first, step, ""), "");
+    }
+    LLVMBuildStore(B, from, p->slots[s->var]);
+    LLVMBasicBlockRef cond = LLVMAppendBasicBlockInContext(p->context, p->function, "loop");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(p->context, p->function, "body");
+    LLVMBasicBlockRef latch = LLVMAppendBasicBlockInContext(p->context, p->function, "next");
+    LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(p->context, p->function, "done");
+    LLVMBuildBr(B, cond);
+    LLVMPositionBuilderAtEnd(B, cond);
+    LLVMValueRef i = LLVMBuildLoad2(B, type, p->slots[s->var], "");
+    LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntSLT, i, parallel ? end : expr(p, s->arg[1]), ""), body, exit);
+    LLVMPositionBuilderAtEnd(B, body);
+    if (p->num_loops == (int)(sizeof p->loops / sizeof p->loops[0]))
+        unprintable(p, "loops nested this deeply");
+    p->loops[p->num_loops++] = (struct loop_targets){latch, exit};
+    statements(p, s->body);
+    p->num_loops--;
+    LLVMBuildBr(B, latch);
+    LLVMPositionBuilderAtEnd(B, latch);
+    i = LLVMBuildLoad2(B, type, p->slots[s->var], "");
+    LLVMBuildStore(B, LLVMBuildAdd(B, i, step, ""), p->slots[s->var]);
+    LLVMBuildBr(B, cond);
+    LLVMPositionBuilderAtEnd(B, exit);
+    if (parallel && !(s->flags & KIR_NOWAIT))
+        barrier(p);
+}
+
+static void statement(struct printer *p, const struct kir_node *s)
+{
+    LLVMBuilderRef B = p->builder;
+    switch (s->op) {
+    case KIR_DECL:
+    case KIR_ASSIGN:
+        LLVMBuildStore(B, expr(p, s->arg[0]), p->slots[s->var]);
+        return;
+    case KIR_ARRAY: { /* the array in the entry block (one per call, not one per loop trip) */
+        LLVMBuilderRef entry = LLVMCreateBuilderInContext(p->context);
+        LLVMPositionBuilderBefore(entry, LLVMGetFirstInstruction(LLVMGetEntryBasicBlock(p->function)));
+        LLVMTypeRef array = LLVMArrayType2(lane_type(p, (enum kir_scalar)p->f->vars[s->var].type.scalar), (uint64_t)s->ivalue);
+        LLVMValueRef storage = LLVMBuildAlloca(entry, array, p->f->vars[s->var].name);
+        LLVMDisposeBuilder(entry);
+        LLVMBuildStore(B, storage, p->slots[s->var]);
+        return;
+    }
+    case KIR_STORE: {
+        LLVMValueRef value = expr(p, s->arg[2]);
+        LLVMValueRef store = LLVMBuildStore(B, value, address(p, s->arg[0], s->arg[1]));
+        LLVMSetAlignment(store, lane_bytes(p, s->arg[0]->type.scalar));
+        return;
+    }
+    case KIR_EVAL:
+        expr(p, s->arg[0]);
+        return;
+    case KIR_RETURN:
+        if (s->arg[0])
+            LLVMBuildRet(B, expr(p, s->arg[0]));
+        else
+            LLVMBuildRetVoid(B);
+        continue_after_jump(p);
+        return;
+    case KIR_BREAK:
+    case KIR_CONTINUE:
+        LLVMBuildBr(B, s->op == KIR_BREAK ? p->loops[p->num_loops - 1].exit : p->loops[p->num_loops - 1].latch);
+        continue_after_jump(p);
+        return;
+    case KIR_BARRIER:
+        barrier(p);
+        return;
+    case KIR_COPY: {
+        const unsigned size = lane_bytes(p, s->arg[0]->type.scalar);
+        LLVMValueRef bytes = LLVMBuildMul(B, to_i64(p, expr(p, s->arg[2]), s->arg[2]), LLVMConstInt(i64_type(p), size, 0), "");
+        LLVMBuildMemCpy(B, expr(p, s->arg[0]), size, expr(p, s->arg[1]), size, bytes);
+        return;
+    }
+    case KIR_PREFETCH: { /* (address, write, locality: 3 for a write as the C back end's, else 2; data cache) */
+        LLVMValueRef args[4] = {expr(p, s->arg[0]), LLVMConstInt(i32_type(p), (unsigned long long)s->ivalue, 0),
+                                LLVMConstInt(i32_type(p), s->ivalue ? 3 : 2, 0), LLVMConstInt(i32_type(p), 1, 0)};
+        intrinsic(p, "llvm.prefetch", LLVMPointerTypeInContext(p->context, 0), args, 4);
+        return;
+    }
+    case KIR_BLOCK:
+        statements(p, s->body);
+        return;
+    case KIR_IF: {
+        LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(p->context, p->function, "then");
+        LLVMBasicBlockRef otherwise = LLVMAppendBasicBlockInContext(p->context, p->function, "else");
+        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(p->context, p->function, "endif");
+        LLVMBuildCondBr(B, expr(p, s->arg[0]), then, otherwise);
+        LLVMPositionBuilderAtEnd(B, then);
+        statements(p, s->body);
+        LLVMBuildBr(B, join);
+        LLVMPositionBuilderAtEnd(B, otherwise);
+        statements(p, s->otherwise);
+        LLVMBuildBr(B, join);
+        LLVMPositionBuilderAtEnd(B, join);
+        return;
+    }
+    case KIR_FOR:
+        for_loop(p, s);
+        return;
+    default:
+        unprintable(p, kir_op_name(s->op));
+    }
+}
+
+static void statements(struct printer *p, const struct kir_node *s)
+{
+    for (; s; s = s->next)
+        statement(p, s);
+}
+
+static void add_attribute(const struct printer *p, LLVMValueRef fn, unsigned index, const char *name)
+{
+    const unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+    LLVMAddAttributeAtIndex(fn, index, LLVMCreateEnumAttribute(p->context, kind, 0));
+}
+
+static void declare_function(struct printer *p, int index)
+{
+    const struct kir_func *f = p->m->funcs[index];
+    LLVMTypeRef params[32];
+    if (f->num_params > 32)
+        unprintable(p, "a function of more than 32 parameters");
+    for (int i = 0; i < f->num_params; i++)
+        params[i] = llvm_type(p, f->vars[i].type);
+    char symbol[256];
+    snprintf(symbol, sizeof symbol, "%s%s", p->m->symbol_prefix, f->name);
+    p->function_types[index] = LLVMFunctionType(llvm_type(p, f->result), params, (unsigned)f->num_params, 0);
+    LLVMValueRef fn = p->functions[index] = LLVMAddFunction(p->module, symbol, p->function_types[index]);
+    if (!(f->flags & KIR_EXPORT) && !p->m->export_all)
+        LLVMSetLinkage(fn, LLVMInternalLinkage);
+    for (int i = 0; i < f->num_params; i++)
+        if (f->vars[i].flags & KIR_RESTRICT)
+            add_attribute(p, fn, (unsigned)i + 1, "noalias");
+    add_attribute(p, fn, LLVMAttributeFunctionIndex, "nounwind");
+    if (f->flags & KIR_INLINE)
+        add_attribute(p, fn, LLVMAttributeFunctionIndex, "alwaysinline");
+    /* the target's instructions for every function (and so for what is inlined into it) */
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateStringAttribute(p->context, "target-cpu", 10, p->cpu, (unsigned)strlen(p->cpu)));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                            LLVMCreateStringAttribute(p->context, "target-features", 15, p->features, (unsigned)strlen(p->features)));
+}
+
+static void define_function(struct printer *p, int index)
+{
+    const struct kir_func *f = p->f = p->m->funcs[index];
+    p->function = p->functions[index];
+    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(p->context, p->function, "entry");
+    LLVMPositionBuilderAtEnd(p->builder, entry);
+    p->slots = calloc((size_t)f->num_vars + 1, sizeof *p->slots);
+    for (int v = 0; v < f->num_vars; v++) {
+        p->slots[v] = LLVMBuildAlloca(p->builder, llvm_type(p, f->vars[v].type), f->vars[v].name);
+        if (v < f->num_params) {
+            LLVMValueRef param = LLVMGetParam(p->function, (unsigned)v);
+            LLVMSetValueName2(param, f->vars[v].name, strlen(f->vars[v].name));
+            LLVMBuildStore(p->builder, param, p->slots[v]);
+        }
+    }
+    p->num_loops = 0;
+    statements(p, f->body);
+    /* the end of the body: a void function returns; a function with a value returned before */
+    if (f->result.scalar == KIR_VOID)
+        LLVMBuildRetVoid(p->builder);
+    else
+        LLVMBuildUnreachable(p->builder);
+    free(p->slots);
+}
+
+void target_llvm(const struct target *t, const char *cpu, struct kir_llvm_target *out)
+{
+    static char *host; /* (kept: the triple outlives any one module) */
+    if (!t->llvm_triple && !host)
+        host = LLVMGetDefaultTargetTriple();
+    *out = (struct kir_llvm_target){.triple = t->llvm_triple ? t->llvm_triple : host, .cpu = cpu ? cpu : t->llvm_cpu,
+                                    .features = t->llvm_features};
+}
+
+bool kir_llvm_emit(const struct kir_module *m, const struct kir_llvm_target *target, const char *object_path, FILE *dump)
+{
+    LLVMInitializeAllTargetInfos();
+    LLVMInitializeAllTargets();
+    LLVMInitializeAllTargetMCs();
+    LLVMInitializeAllAsmPrinters();
+    char *error = NULL;
+    LLVMTargetRef llvm_target;
+    if (LLVMGetTargetFromTriple(target->triple, &llvm_target, &error)) {
+        fprintf(stderr, "kilnc: LLVM has no target for %s: %s\n", target->triple, error);
+        LLVMDisposeMessage(error);
+        return false;
+    }
+    LLVMTargetMachineRef machine = LLVMCreateTargetMachine(llvm_target, target->triple, target->cpu, target->features,
+                                                           LLVMCodeGenLevelDefault, LLVMRelocPIC, LLVMCodeModelDefault);
+    struct printer p = {.context = LLVMContextCreate(), .m = m, .cpu = target->cpu, .features = target->features};
+    p.module = LLVMModuleCreateWithNameInContext("kiln", p.context);
+    p.builder = LLVMCreateBuilderInContext(p.context);
+    LLVMSetTarget(p.module, target->triple);
+    LLVMTargetDataRef layout = LLVMCreateTargetDataLayout(machine);
+    LLVMSetModuleDataLayout(p.module, layout);
+    p.functions = calloc((size_t)m->num_funcs + 1, sizeof *p.functions);
+    p.function_types = calloc((size_t)m->num_funcs + 1, sizeof *p.function_types);
+    for (int i = 0; i < m->num_funcs; i++)
+        declare_function(&p, i);
+    for (int i = 0; i < m->num_funcs; i++)
+        define_function(&p, i);
+    bool ok = true;
+    if (LLVMVerifyModule(p.module, LLVMReturnStatusAction, &error)) {
+        fprintf(stderr, "kilnc: internal error: the LLVM module does not verify: %s\n", error);
+        ok = false;
+    }
+    LLVMDisposeMessage(error);
+    error = NULL;
+    LLVMPassBuilderOptionsRef options = LLVMCreatePassBuilderOptions();
+    LLVMErrorRef failure = ok ? LLVMRunPasses(p.module, "default<O2>", machine, options) : NULL;
+    if (failure) {
+        char *message = LLVMGetErrorMessage(failure);
+        fprintf(stderr, "kilnc: internal error: LLVM's optimizer: %s\n", message);
+        LLVMDisposeErrorMessage(message);
+        ok = false;
+    }
+    LLVMDisposePassBuilderOptions(options);
+    if (ok && dump) {
+        char *text = LLVMPrintModuleToString(p.module);
+        fputs(text, dump);
+        LLVMDisposeMessage(text);
+    }
+    if (ok && object_path && LLVMTargetMachineEmitToFile(machine, p.module, object_path, LLVMObjectFile, &error)) {
+        fprintf(stderr, "kilnc: %s: %s\n", object_path, error);
+        LLVMDisposeMessage(error);
+        ok = false;
+    }
+    free(p.functions);
+    free(p.function_types);
+    LLVMDisposeBuilder(p.builder);
+    LLVMDisposeModule(p.module);
+    LLVMDisposeTargetData(layout);
+    LLVMContextDispose(p.context);
+    LLVMDisposeTargetMachine(machine);
+    return ok;
+}

@@ -1,0 +1,104 @@
+/* kir_gen: the kernel IR's test kernels, built by the same builders kilnc uses (compiler/kernels.c)
+ * and printed by both back ends, so that tests/kir/kir_test.c can run each kernel twice and compare.
+ * usage: kir_gen TARGET DIR    (TARGET: scalar | avx2 | avx512 | neon)
+ * writes DIR/c_kernels.c (the C back end's, every symbol prefixed c_), DIR/llvm_kernels.o (the LLVM
+ * back end's, prefixed llvm_), DIR/llvm_kernels.h (its prototypes) and DIR/llvm_kernels.ll (its
+ * optimized LLVM IR). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "emit_internal.h"
+
+/* A kernel of the test's own: two parallel loops, the second reading what other threads of the
+   team wrote in the first (so the barrier between them must hold), then a nowait loop and an
+   explicit barrier. */
+static void team_kernel(struct emitter *e)
+{
+    struct kir_func *f = kir_begin(&e->kir, "team", kir_scalar_type(KIR_VOID), 0, "parallel loops and barriers");
+    struct kir_node *x = kir_param(f, "x", kir_pointer_type(KIR_F32, false), 0),
+                    *y = kir_param(f, "y", kir_pointer_type(KIR_F32, false), 0), *n = kir_param(f, "n", kir_scalar_type(KIR_I32), 0);
+    struct kir_node *i = kir_for(f, "i", kir_int(f, 0), n, 1, KIR_PARALLEL);
+    kir_store(f, x, i, kir_cast(f, kir_scalar_type(KIR_F32), kir_binary(f, KIR_MUL, i, kir_int(f, 3))));
+    kir_end(f);
+    i = kir_for(f, "i", kir_int(f, 0), n, 3, KIR_PARALLEL | KIR_NOWAIT);
+    kir_store(f, y, i, kir_load(f, x, kir_binary(f, KIR_SUB, kir_binary(f, KIR_SUB, n, kir_int(f, 1)), i), 1));
+    kir_end(f);
+    kir_barrier(f);
+    i = kir_for(f, "i", kir_int(f, 1), n, 1, KIR_PARALLEL);
+    kir_if(f, kir_binary(f, KIR_AND, kir_binary(f, KIR_GT, i, kir_int(f, 2)), kir_binary(f, KIR_EQ, kir_binary(f, KIR_REM, i, kir_int(f, 3)), kir_int(f, 0))));
+    kir_continue(f);
+    kir_end(f);
+    kir_store(f, x, i, kir_binary(f, KIR_ADD, kir_load(f, y, kir_binary(f, KIR_SUB, i, kir_int(f, 1)), 1), kir_f32(f, 0.5)));
+    kir_end(f);
+    kir_end_function(f);
+}
+
+int main(int argc, char **argv)
+{
+    const struct target *t = argc == 3 ? target_find(argv[1]) : NULL;
+    if (!t) {
+        fprintf(stderr, "usage: kir_gen scalar|avx2|avx512|neon DIR\n");
+        return 2;
+    }
+    struct emitter e = {.target = t};
+    kir_module_init(&e.kir, t->width, "c_");
+    e.kir.export_all = true;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/c_kernels.c", argv[2]);
+    FILE *c = fopen(path, "w");
+    if (!c) {
+        perror(path);
+        return 2;
+    }
+    e.kernels = c;
+    fprintf(c, "#include <math.h>\n#include <stdint.h>\n#include <string.h>\n");
+    print_vocabulary(&e, c, false);
+    static const int sizes[] = {1, 5, 16, 64, 70, 100};
+    for (int i = 0; i < 6; i++) {
+        kernel_dot(&e, sizes[i]);
+        kernel_axpy(&e, sizes[i]);
+    }
+    kernel_rms(&e, 64, false);
+    kernel_rms(&e, 70, true);
+    kernel_embed_add(&e, 70);
+    kernel_add(&e, 70);
+    kernel_silu_gate(&e, 88);
+    kernel_gelu_gate(&e, 70);
+    const struct ir_graph vectors = {.dim = 64, .head_dim = 16, .heads = 4, .kv_capacity = 47};
+    const struct ir_graph pairs = {.dim = 48, .head_dim = 6, .heads = 8, .kv_capacity = 5};
+    /* (rope_pair_HD is printed by its user, emit_c, beside the RoPE table: here, before its callers) */
+    kir_print_c_function(c, &e.kir, kernel_rope_pair(&e, pairs.head_dim));
+    if (t->width == 1)
+        kir_print_c_function(c, &e.kir, kernel_rope_pair(&e, vectors.head_dim));
+    kernel_rope_qk(&e, &vectors);
+    kernel_rope_qk(&e, &pairs);
+    kernel_kv_write(&e, &vectors);
+    kernel_sampling(&e);
+    team_kernel(&e);
+    kir_print_c_function(c, &e.kir, kir_find(&e.kir, "team"));
+    fclose(c);
+    if (!kir_verify(&e.kir))
+        return 2;
+
+    snprintf(path, sizeof path, "%s/llvm_kernels.h", argv[2]);
+    FILE *h = fopen(path, "w");
+    if (!h) {
+        perror(path);
+        return 2;
+    }
+    e.kir.symbol_prefix = "llvm_";
+    for (int i = 0; i < e.kir.num_funcs; i++)
+        kir_print_c_declaration(h, &e.kir, i);
+    fclose(h);
+
+    snprintf(path, sizeof path, "%s/llvm_kernels.ll", argv[2]);
+    FILE *ll = fopen(path, "w");
+    snprintf(path, sizeof path, "%s/llvm_kernels.o", argv[2]);
+    struct kir_llvm_target llvm;
+    target_llvm(t, NULL, &llvm);
+    const bool ok = ll && kir_llvm_emit(&e.kir, &llvm, path, ll);
+    if (ll)
+        fclose(ll);
+    kir_module_free(&e.kir);
+    return ok ? 0 : 1;
+}

@@ -1,0 +1,144 @@
+/* kir_test: each test kernel of kir_gen as the C back end printed it (c_*) and as the LLVM back end
+ * compiled it (llvm_*), run on the same random inputs: both must agree within 1e-6 relative
+ * (tests/kir.sh builds this once per target, with DIR holding kir_gen's output on the include path).
+ * Prints one line per kernel and "RESULT passed=N failed=M". */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <omp.h>
+#include "c_kernels.c"
+#include "llvm_kernels.h"
+
+static int passed, failed, exact;
+
+static unsigned seed = 12345;
+static float uniform(void) /* in [-1, 1) */
+{
+    seed = seed * 1664525u + 1013904223u;
+    return (float)(seed >> 8) / (float)(1u << 23) - 1.0f;
+}
+static void fill(float *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        x[i] = uniform();
+}
+
+/* max |a - b| / max |a| over n values (NaNs must sit at the same places) */
+static void compare(const char *what, const float *a, const float *b, int n)
+{
+    double diff = 0, scale = 0;
+    int nan_mismatch = 0;
+    for (int i = 0; i < n; i++) {
+        if (isnan(a[i]) || isnan(b[i])) {
+            nan_mismatch += isnan(a[i]) != isnan(b[i]);
+            continue;
+        }
+        diff = fmax(diff, fabs((double)a[i] - b[i]));
+        scale = fmax(scale, fabs((double)a[i]));
+    }
+    const double rel = scale > 0 ? diff / scale : diff;
+    const int same = memcmp(a, b, (size_t)n * sizeof *a) == 0;
+    if (rel <= 1e-6 && !nan_mismatch) {
+        passed++;
+        exact += same;
+    } else {
+        failed++;
+    }
+    printf("%-26s %s  relative %.2e%s\n", what, rel <= 1e-6 && !nan_mismatch ? "ok  " : "FAIL", rel, same ? " (bitwise)" : "");
+}
+
+static void compare_int(const char *what, int a, int b)
+{
+    if (a == b)
+        passed++, exact++;
+    else
+        failed++;
+    printf("%-26s %s  %d vs %d\n", what, a == b ? "ok  " : "FAIL", a, b);
+}
+
+#define N 1024
+static float a[N], b[N], c1[N], c2[N], d1[N], d2[N];
+
+#define DOT_AXPY(n)                                                                                             \
+    do {                                                                                                        \
+        fill(a, n), fill(b, n);                                                                                 \
+        c1[0] = c_dot_##n(a, b), c2[0] = llvm_dot_##n(a, b);                                                    \
+        compare("dot_" #n, c1, c2, 1);                                                                          \
+        memcpy(c1, b, sizeof b), memcpy(c2, b, sizeof b);                                                       \
+        c_axpy_##n(0.75f, a, c1), llvm_axpy_##n(0.75f, a, c2);                                                  \
+        compare("axpy_" #n, c1, c2, n);                                                                         \
+    } while (0)
+
+int main(void)
+{
+    DOT_AXPY(1);
+    DOT_AXPY(5);
+    DOT_AXPY(16);
+    DOT_AXPY(64);
+    DOT_AXPY(70);
+    DOT_AXPY(100);
+
+    fill(a, 3 * 70), fill(b, 70);
+    c_rms_scale_64(a, 1e-5f, c1, 3), llvm_rms_scale_64(a, 1e-5f, c2, 3);
+    compare("rms_scale_64", c1, c2, 3);
+    c_rms_norm_70(a, b, 1e-5f, c1, 3), llvm_rms_norm_70(a, b, 1e-5f, c2, 3);
+    compare("rms_norm_70", c1, c2, 3 * 70);
+
+    fill(a, 4 * 70);
+    for (int token = -1; token < 3; token += 3) {
+        fill(c1, 70), memcpy(c2, c1, 70 * sizeof *c1);
+        c_embed_add_70(c1, a, token), llvm_embed_add_70(c2, a, token);
+        compare(token < 0 ? "embed_add_70 (token -1)" : "embed_add_70", c1, c2, 70);
+    }
+
+    fill(a, 3 * 70), fill(b, 3 * 70), memcpy(c1, a, sizeof a), memcpy(c2, a, sizeof a);
+    c_add_70(c1, b, 3), llvm_add_70(c2, b, 3);
+    compare("add_70", c1, c2, 3 * 70);
+    c_gelu_gate_70(c1, b, 3), llvm_gelu_gate_70(c2, b, 3);
+    compare("gelu_gate_70", c1, c2, 3 * 70);
+    fill(a, 2 * 176);
+    c_silu_gate_88(a, c1, 2), llvm_silu_gate_88(a, c2, 2);
+    compare("silu_gate_88", c1, c2, 2 * 88);
+
+    fill(a, 2 * 192), fill(b, 2 * 2 * 16), memcpy(c1, a, sizeof a), memcpy(c2, a, sizeof a);
+    c_rope_qk_64(c1, b, 2), llvm_rope_qk_64(c2, b, 2);
+    compare("rope_qk_64 (head 16)", c1, c2, 2 * 192);
+    fill(a, 2 * 144), fill(b, 2 * 2 * 6), memcpy(c1, a, sizeof a), memcpy(c2, a, sizeof a);
+    c_rope_qk_48(c1, b, 2), llvm_rope_qk_48(c2, b, 2);
+    compare("rope_qk_48 (head 6)", c1, c2, 2 * 144);
+
+    static float k1[4 * 47 * 16], v1[4 * 47 * 16], k2[4 * 47 * 16], v2[4 * 47 * 16];
+    fill(a, 3 * 192), fill(k1, 4 * 47 * 16), fill(v1, 4 * 47 * 16);
+    memcpy(k2, k1, sizeof k1), memcpy(v2, v1, sizeof v1);
+    c_kv_write_64_ring47(a, k1, v1, 45, 3), llvm_kv_write_64_ring47(a, k2, v2, 45, 3);
+    compare("kv_write_64_ring47 k", k1, k2, 4 * 47 * 16);
+    compare("kv_write_64_ring47 v", v1, v2, 4 * 47 * 16);
+
+    /* argmax: ties (the first wins), NaNs (never chosen unless x[0] is one), every length to 40 */
+    for (int n = 1; n <= 40; n++) {
+        fill(a, n);
+        a[n / 2] = 2.0f, a[n - 1] = 2.0f, a[n / 3] = NAN;
+        char what[32];
+        snprintf(what, sizeof what, "argmax n=%d", n);
+        compare_int(what, c_argmax(a, n), llvm_argmax(a, n));
+    }
+    a[0] = NAN;
+    compare_int("argmax x[0] NaN", c_argmax(a, 37), llvm_argmax(a, 37));
+    fill(a, 37);
+    c1[40] = c_softmax_exp(a, 37, 0.7f, 1.0f / 0.7f, c1), c2[40] = llvm_softmax_exp(a, 37, 0.7f, 1.0f / 0.7f, c2);
+    compare("softmax_exp n=37 (p)", c1, c2, 37);
+    compare("softmax_exp n=37 (sum)", c1 + 40, c2 + 40, 1);
+
+    for (int threads = 1; threads <= 3; threads += 2) {
+        memset(c1, 0, sizeof c1), memset(c2, 0, sizeof c2), memset(d1, 0, sizeof d1), memset(d2, 0, sizeof d2);
+        #pragma omp parallel num_threads(threads)
+        c_team(c1, d1, 50);
+        #pragma omp parallel num_threads(threads)
+        llvm_team(c2, d2, 50);
+        compare(threads == 1 ? "team x (1 thread)" : "team x (3 threads)", c1, c2, 50);
+        compare(threads == 1 ? "team y (1 thread)" : "team y (3 threads)", d1, d2, 50);
+    }
+    printf("%d of %d bitwise equal\n", exact, passed + failed);
+    printf("RESULT passed=%d failed=%d\n", passed, failed);
+    return failed != 0;
+}
