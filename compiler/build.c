@@ -52,11 +52,17 @@ static void path_of(char *buf, size_t size, const char *dir, const char *name, c
 static int write_sources(const struct ir_module *mod, const struct emit_options *eopt, const char *dir,
                          const char *name, bool with_main)
 {
-    char h[PATH_MAX], c[PATH_MAX], htmp[PATH_MAX + 8], ctmp[PATH_MAX + 8];
+    char h[PATH_MAX], c[PATH_MAX], k[PATH_MAX], htmp[PATH_MAX + 8], ctmp[PATH_MAX + 8], ktmp[PATH_MAX + 8];
     path_of(h, sizeof h, dir, name, ".h");
     path_of(c, sizeof c, dir, name, ".c");
+    path_of(k, sizeof k, dir, name, "_kernels.o");
     snprintf(htmp, sizeof htmp, "%s.tmp", h);
     snprintf(ctmp, sizeof ctmp, "%s.tmp", c);
+    snprintf(ktmp, sizeof ktmp, "%s.tmp", k);
+    struct emit_options options = *eopt;
+    const bool llvm = eopt->backend == BACKEND_LLVM;
+    if (llvm) /* the LLVM back end's object of the kernels, beside the C of the rest */
+        options.llvm_object = ktmp;
     FILE *hf = fopen(htmp, "w"), *cf = fopen(ctmp, "w");
     if (!hf || !cf) {
         fprintf(stderr, "kilnc: cannot write into %s: %s\n", dir, strerror(errno));
@@ -66,16 +72,16 @@ static int write_sources(const struct ir_module *mod, const struct emit_options 
             fclose(cf), remove(ctmp);
         return -1;
     }
-    emit_c(mod, eopt, hf, cf);
+    emit_c(mod, &options, hf, cf);
     if (with_main)
         fprintf(cf, "\n/* The runner CLI (info, forward, bench): built with --emit exe. */\n"
                     "int main(int argc, char **argv)\n{\n    return kiln_cli_main(&%s_desc, argc, argv);\n}\n", name);
     bool ok = !ferror(hf) && !ferror(cf);
     ok = (fclose(hf) == 0) & ok;
     ok = (fclose(cf) == 0) & ok;
-    if (!ok || rename(htmp, h) || rename(ctmp, c)) {
+    if (!ok || rename(htmp, h) || rename(ctmp, c) || (llvm && rename(ktmp, k))) {
         fprintf(stderr, "kilnc: cannot write %s: %s\n", c, strerror(errno));
-        remove(htmp), remove(ctmp);
+        remove(htmp), remove(ctmp), remove(ktmp);
         return -1;
     }
     return 0;
@@ -215,6 +221,9 @@ static void report(const struct emit_options *eopt, const struct build_options *
     snprintf(product, sizeof product, products[bopt->emit], name);
     printf("kilnc: wrote %s/%s (%s for target %s%s), beside %s%s.h and kiln_rt.h\n", dir, product, kinds[bopt->emit],
            eopt->target->name, eopt->simde ? " through SIMDe" : "", bopt->emit == EMIT_C ? "" : "the C source, ", name);
+    if (eopt->backend == BACKEND_LLVM && (bopt->emit == EMIT_C || bopt->emit == EMIT_OBJ))
+        printf("kilnc: the kernels are in %s/%s_kernels.o (LLVM's object; link it with %s.%s)\n", dir, name, name,
+               bopt->emit == EMIT_C ? "c" : "o");
 }
 
 int build_model(const struct ir_module *mod, const struct emit_options *eopt, const struct build_options *bopt)
@@ -242,6 +251,9 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
     }
     path_of(src, sizeof src, dir, name, ".c");
     path_of(obj, sizeof obj, dir, name, ".o");
+    char kernels_obj[PATH_MAX];
+    path_of(kernels_obj, sizeof kernels_obj, dir, name, "_kernels.o");
+    const bool llvm = eopt->backend == BACKEND_LLVM;
     int status = 2;
     struct arg_list cmd = {0}, runtime_objs = {0};
 
@@ -295,6 +307,8 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
         compile_command(&cmd, bopt, runtime_dir);
         arg_push(&cmd, obj);
     }
+    if (llvm)
+        arg_push(&cmd, kernels_obj);
     for (int i = 0; i < runtime_objs.count; i++)
         arg_push(&cmd, runtime_objs.argv[i]);
     if (bopt->emit == EMIT_EXE) {
@@ -306,8 +320,11 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
         status = 0;
     remove(tmp);
 failed:
-    if (bopt->emit != EMIT_OBJ)
+    if (bopt->emit != EMIT_OBJ) {
         remove(obj);
+        if (llvm)
+            remove(kernels_obj);
+    }
     if (objdir[0]) {
         for (int i = 0; i < runtime_objs.count; i++)
             remove(runtime_objs.argv[i]);

@@ -7,10 +7,16 @@
 #include "ir.h"
 #include "target.h"
 
+enum backend { BACKEND_C, BACKEND_LLVM };
+
 struct emit_options {
     const struct target *target;
     const char *source;              /* the .kiln file, named in the generated header comment */
     bool simde;                      /* the vector vocabulary through SIMDe (runs on any x86-64 host) */
+    enum backend backend;            /* LLVM: the kernels through LLVM (kir_llvm.c) into llvm_object */
+    const char *cpu;                 /* LLVM's CPU (--cpu), or NULL: the target's baseline */
+    const char *llvm_object;         /* where the LLVM back end writes the kernels' object, or NULL */
+    FILE *llvm_dump;                 /* --dump=llvm: the optimized LLVM IR, or NULL */
 };
 
 /* Writes the model's header and C source to the two streams. */

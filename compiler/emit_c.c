@@ -1,7 +1,7 @@
 /* emit_c.c: the C back end. From the planned IR it writes
  *   NAME.h: the descriptor declaration (the runtime's entry), the model's constants, a usage note;
  *   NAME.c: the weight struct and stream struct with each field's shape, the kernels
- *           (emit_kernels.c), the temporal and depformer functions with one commented call per IR
+ *           (kernels*.c as kernel IR, emit_ttt.c as text), the temporal and depformer functions with one commented call per IR
  *           op, and the descriptor the runtime reads. */
 #include <math.h>
 #include <stdarg.h>
@@ -565,7 +565,8 @@ static void emit_descriptor(const struct emitter *e, FILE *out, const struct emi
     fprintf(out, ",\n    .max_rows = %d,\n", mod->temporal.rows);
     fprintf(out, "    .stream_reset = stream_reset,\n    .temporal = temporal,\n"
                  "    .depformer_step = depformer_step,\n    .stream_advance = stream_advance,\n"
-                 "    .argmax = argmax,\n    .softmax_exp = softmax_exp,\n};\n");
+                 "    .argmax = %s,\n    .softmax_exp = %s,\n};\n", e->kir.funcs[kir_find(&e->kir, "argmax")]->symbol,
+            e->kir.funcs[kir_find(&e->kir, "softmax_exp")]->symbol);
     free(first_entry);
 }
 
@@ -615,6 +616,19 @@ static void emit_header(const struct emitter *e, FILE *out, const struct emit_op
                  "    return kiln_model_load(&%s_desc, path, model, err, errlen);\n}\n\n#endif\n", n, n);
 }
 
+/* Frequencies exactly as Moshi's rope.py computes them in float32: exp(i * (-ln(period) * 2 / hd)). */
+static void emit_rope_table(FILE *out, const struct ir_graph *g)
+{
+    const int half = g->head_dim / 2;
+    const float step = (float)(-log(g->rope_max_period) * 2.0 / g->head_dim);
+    fprintf(out, "/* RoPE frequencies for head_dim %d, max_period %g: expf(i * (-ln(period) * 2 / %d)) in f32. */\n",
+            g->head_dim, g->rope_max_period, g->head_dim);
+    fprintf(out, "static const float rope_freq[%d] = {", half);
+    for (int i = 0; i < half; i++)
+        fprintf(out, "%s%a", i == 0 ? "\n    " : i % 6 ? ", " : ",\n    ", (double)expf((float)i * step));
+    fprintf(out, "\n};\n\n");
+}
+
 static void emit_c_and_dump(const struct ir_module *mod, const struct emit_options *opt, FILE *header, FILE *source,
                             FILE *dump);
 
@@ -632,7 +646,7 @@ void emit_kernels_dump(const struct ir_module *mod, const struct emit_options *o
         fprintf(stderr, "kilnc: out of memory\n");
         exit(2);
     }
-    emit_c_and_dump(mod, opt, discard, discard, out);
+    emit_c_and_dump(mod, opt, discard, discard, out);  /* (out NULL: only the LLVM back end's dump) */
     fclose(discard);
     free(text);
 }
@@ -641,7 +655,13 @@ static void emit_c_and_dump(const struct ir_module *mod, const struct emit_optio
                             FILE *dump)
 {
     struct emitter e = {.mod = mod, .target = opt->target, .threaded = opt->target->width > 1, .name = mod->model->name};
-    kir_module_init(&e.kir, opt->target->width, "");
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%s_", e.name);
+    kir_module_init(&e.kir, opt->target->width, prefix);
+    if (opt->backend == BACKEND_LLVM) { /* the kernels into an object of their own, the model's name before theirs */
+        e.llvm = true;
+        e.kir.linkage = KIR_LINK_ENTRIES;
+    }
     char *kernels_text = NULL, *steps_text = NULL;
     size_t kernels_size = 0, steps_size = 0;
     e.kernels = open_memstream(&kernels_text, &kernels_size);
@@ -651,8 +671,6 @@ static void emit_c_and_dump(const struct ir_module *mod, const struct emit_optio
         exit(2);
     }
     kernel_vocabulary(&e);
-    const bool rope_table = mod->temporal.rope && has_attention(mod->model);
-    const int rope_pair = rope_table ? kernel_rope_pair(&e, mod->temporal.head_dim) : -1;
     emit_steps(&e, steps);
     kernel_sampling(&e);
     fclose(e.kernels);
@@ -668,13 +686,8 @@ static void emit_c_and_dump(const struct ir_module *mod, const struct emit_optio
     emit_weight_struct(&e, source);
     emit_ttt_types(&e, source);
     emit_stream_struct(&e, source);
-    if (rope_table) {
+    if (mod->temporal.rope && has_attention(mod->model))
         emit_rope_table(source, &mod->temporal);
-        fprintf(source, "/* One pair (re, im) rotated into o by the per-call table's entry at cs (its [cos, cos] row; the\n"
-                        "   [-sin, sin] row is %d floats on): the scalar RoPE every kernel's non-vector path uses. */\n",
-                mod->temporal.head_dim);
-        kir_print_c_function(source, &e.kir, rope_pair);
-    }
     fputs(kernels_text, source);
     fputs(steps_text, source);
     emit_descriptor(&e, source, opt);
@@ -685,5 +698,11 @@ static void emit_c_and_dump(const struct ir_module *mod, const struct emit_optio
     free(e.kernel_names);
     if (dump)
         kir_dump(dump, &e.kir);
+    if (e.llvm) {
+        struct kir_llvm_target llvm;
+        target_llvm(opt->target, opt->cpu, &llvm);
+        if (!kir_llvm_emit(&e.kir, &llvm, opt->llvm_object, opt->llvm_dump))
+            exit(2);
+    }
     kir_module_free(&e.kir);
 }

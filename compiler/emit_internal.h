@@ -1,5 +1,6 @@
-/* emit_internal.h: shared by the C back end's two files: emit_kernels.c writes kernel
- * definitions (each once, named by what it is specialized for), emit_c.c writes everything else. */
+/* emit_internal.h: shared by the C back end's files: kernels*.c build kernels as kernel IR (each once,
+ * named by what it is specialized for) and print them with kir_c.c; emit_ttt.c still writes its
+ * kernels as C text; emit_c.c writes everything else. */
 #ifndef KILN_EMIT_INTERNAL_H
 #define KILN_EMIT_INTERNAL_H
 #include "emit.h"
@@ -13,19 +14,21 @@ struct emitter {
     FILE *kernels;                   /* kernel definitions, in order of first use */
     char **kernel_names; int num_kernels;
     struct kir_module kir;           /* the kernels built as kernel IR (kernels.c), in order of first use */
+    bool llvm;                       /* the kernels go to the LLVM back end's object; `kernels` gets their
+                                        declarations */
 };
 
-/* Every kernel processes T rows (T <= the graph's rows); each returns the kernel's name (kernel_matmul and
-   emit_kernels.c: in a static buffer that the next call overwrites). */
+/* Every kernel processes T rows (T <= the graph's rows); each returns the kernel's symbol, the name its
+   callers call it by. */
 const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const struct ir_op *op); /* kernels_matmul.c */
-const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_stride);
+const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_stride);       /* kernels_attention.c */
 /* kernels.c: built as kernel IR, printed into e->kernels as they are first built. */
 void kernel_vocabulary(struct emitter *e); /* vf_exp, vf_rope (vector targets), once */
 /* The target's vector vocabulary (target_emit_vocabulary) and the functions kernel_vocabulary adds. */
 void print_vocabulary(struct emitter *e, FILE *out, bool simde);
 int kernel_dot(struct emitter *e, int n);  /* these two return the kernel's index in e->kir */
 int kernel_axpy(struct emitter *e, int n);
-int kernel_rope_pair(struct emitter *e, int head_dim); /* printed by emit_c, beside the RoPE table */
+int kernel_rope_pair(struct emitter *e, int head_dim);
 const char *kernel_rms(struct emitter *e, int n, bool materialize);
 const char *kernel_embed_add(struct emitter *e, int n);
 const char *kernel_add(struct emitter *e, int n);
@@ -37,12 +40,11 @@ const char *kernel_gelu_gate(struct emitter *e, int n);
 /* Closes a kernel being built, verifies it and prints it into e->kernels; returns its index. */
 int kernel_finish(struct emitter *e, struct kir_func *f);
 struct kir_node *silu_times(struct kir_func *f, struct kir_node *a, struct kir_node *b); /* silu(a) * b */
-/* emit_matmul.c: a matmul over packed weights in the target's vector vocabulary. */
+/* kernels_packed.c: a matmul over packed weights (vector targets). */
 void packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const struct ir_op *op, const char *name);
 /* True when a kernel of this name was written already; records it otherwise. */
 bool seen_kernel(struct emitter *e, const char *name);
 const char *kernel_kv_write(struct emitter *e, const struct ir_graph *g);
-void emit_rope_table(FILE *out, const struct ir_graph *g);
 
 /* emit_ttt.c: a TTT kernel is specialized for its shape (ir.h); base lr, eps and the RoPE table
    are arguments (struct ttt_weights). */

@@ -130,7 +130,7 @@ void plan_weights(struct ir_module *mod, int vector_width);
 long long ir_weight_storage(const struct ir_weight *w);
 /* Panels of a packed weight's block. */
 int ir_weight_panels(const struct ir_weight *w);
-/* The cache-blocked matmul (emit_matmul.c) takes the columns in blocks of MATMUL_BLOCK_FLOATS / NR,
+/* The cache-blocked matmul (kernels_packed.c) takes the columns in blocks of MATMUL_BLOCK_FLOATS / NR,
    so that a panel's block fills 16 KiB of L1. Its scratch, per frame of the graph's rows: the
    sums of every panel, then one block of the frame's x, packed. */
 #define MATMUL_BLOCK_FLOATS 4096

@@ -8,25 +8,19 @@
  * own: vf_exp and vf_rope. */
 #include <stdlib.h>
 #include <string.h>
-#include "emit_internal.h"
+#include "kernels.h"
 
-static struct kir_type f32(void) { return kir_scalar_type(KIR_F32); }
-static struct kir_type in_ptr(void) { return kir_pointer_type(KIR_F32, true); }
-static struct kir_type out_ptr(void) { return kir_pointer_type(KIR_F32, false); }
-static struct kir_type i32(void) { return kir_scalar_type(KIR_I32); }
-static struct kir_type i64(void) { return kir_scalar_type(KIR_I64); }
-static struct kir_type vf(const struct kir_func *f) { return kir_vector_type(KIR_F32, f->module->width); }
-
-#define ADD(a, b) kir_binary(f, KIR_ADD, a, b)
-#define SUB(a, b) kir_binary(f, KIR_SUB, a, b)
-#define MUL(a, b) kir_binary(f, KIR_MUL, a, b)
-#define DIV(a, b) kir_binary(f, KIR_DIV, a, b)
-#define INT(x) kir_int(f, x)
-#define F32(x) kir_f32(f, x)
-#define LOAD(p, i) kir_load(f, p, i, 1)
-#define VLOAD(p, i) kir_load(f, p, i, f->module->width)
-#define SET1(x) kir_broadcast(f, x, f->module->width)
-#define WIDE(x) kir_cast(f, i64(), x)
+/* The kernels still written as C text (emit_ttt.c) are recorded by name: true when
+   `name` was written already; records it otherwise. */
+bool seen_kernel(struct emitter *e, const char *name)
+{
+    for (int i = 0; i < e->num_kernels; i++)
+        if (strcmp(e->kernel_names[i], name) == 0)
+            return true;
+    e->kernel_names = realloc(e->kernel_names, (size_t)(e->num_kernels + 1) * sizeof *e->kernel_names);
+    e->kernel_names[e->num_kernels++] = strdup(name);
+    return false;
+}
 
 /* The kernel `name` if built already: its index, else -1 (and the caller builds it). */
 static int built(struct emitter *e, const char *name) { return kir_find(&e->kir, name); }
@@ -39,8 +33,10 @@ static int finish(struct emitter *e, struct kir_func *f, bool print)
     const int index = kir_end_function(f);
     if (!kir_verify_function(&e->kir, index))
         exit(2);
-    if (print)
+    if (print && !e->llvm)
         kir_print_c_function(e->kernels, &e->kir, index);
+    else if (print && kir_visible(&e->kir, index)) /* (defined in the LLVM back end's object) */
+        kir_print_c_declaration(e->kernels, &e->kir, index);
     return index;
 }
 
@@ -53,7 +49,7 @@ static int finish(struct emitter *e, struct kir_func *f, bool print)
 static int vocabulary_exp(struct emitter *e)
 {
     struct kir_func *f = kir_begin(&e->kir, "vf_exp", kir_vector_type(KIR_F32, e->kir.width), KIR_INLINE, NULL);
-    struct kir_node *x = kir_param(f, "x", vf(f), 0);
+    struct kir_node *x = kir_param(f, "x", VF_TYPE, 0);
     struct kir_node *clamped = kir_decl(f, "clamped", kir_binary(f, KIR_MIN, kir_binary(f, KIR_MAX, x, SET1(F32(-87.0))), SET1(F32(88.0))),
                                         KIR_CONSTANT);
     struct kir_node *n = kir_decl(f, "n", kir_unary(f, KIR_FLOOR, MUL(clamped, SET1(F32(1.44269504)))), KIR_CONSTANT);
@@ -78,7 +74,7 @@ static int vocabulary_exp(struct emitter *e)
 static int vocabulary_rope(struct emitter *e)
 {
     struct kir_func *f = kir_begin(&e->kir, "vf_rope", kir_vector_type(KIR_F32, e->kir.width), KIR_INLINE, NULL);
-    struct kir_node *x = kir_param(f, "x", vf(f), 0), *c = kir_param(f, "c", in_ptr(), 0), *s = kir_param(f, "s", in_ptr(), 0);
+    struct kir_node *x = kir_param(f, "x", VF_TYPE, 0), *c = kir_param(f, "c", in_ptr(), 0), *s = kir_param(f, "s", in_ptr(), 0);
     kir_return(f, ADD(MUL(x, VLOAD(c, INT(0))), MUL(kir_unary(f, KIR_SWAP_PAIRS, x), VLOAD(s, INT(0)))));
     return finish(e, f, false);
 }
@@ -120,7 +116,7 @@ int kernel_dot(struct emitter *e, int n)
     int index = built(e, name);
     if (index >= 0)
         return index;
-    struct kir_func *f = kir_begin(&e->kir, name, f32(), KIR_INLINE, NULL);
+    struct kir_func *f = kir_begin(&e->kir, name, f32_type(), KIR_INLINE, NULL);
     struct kir_node *a = kir_param(f, "a", in_ptr(), KIR_RESTRICT), *b = kir_param(f, "b", in_ptr(), KIR_RESTRICT);
     const int W = e->kir.width, whole = n >= 2 * W ? whole_vectors(e, n, 2) : 0;
     struct kir_node *acc;
@@ -151,8 +147,8 @@ int kernel_axpy(struct emitter *e, int n)
     int index = built(e, name);
     if (index >= 0)
         return index;
-    struct kir_func *f = kir_begin(&e->kir, name, kir_scalar_type(KIR_VOID), KIR_INLINE, NULL);
-    struct kir_node *a = kir_param(f, "a", f32(), 0), *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT),
+    struct kir_func *f = kir_begin(&e->kir, name, void_type(), KIR_INLINE, NULL);
+    struct kir_node *a = kir_param(f, "a", f32_type(), 0), *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT),
                     *y = kir_param(f, "y", out_ptr(), KIR_RESTRICT);
     const int W = e->kir.width, whole = whole_vectors(e, n, 1);
     if (whole) {
@@ -176,16 +172,16 @@ const char *kernel_embed_add(struct emitter *e, int n)
     int index = built(e, name);
     if (index < 0) {
         const int axpy = kernel_axpy(e, n);
-        struct kir_func *f = kir_begin(&e->kir, name, kir_scalar_type(KIR_VOID), 0,
+        struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
                                        "out += table[token]; token -1 is Moshi's zero token (adds nothing)");
         struct kir_node *out = kir_param(f, "out", out_ptr(), KIR_RESTRICT), *table = kir_param(f, "table", in_ptr(), KIR_RESTRICT),
-                        *token = kir_param(f, "token", i32(), 0);
+                        *token = kir_param(f, "token", i32_type(), 0);
         kir_if(f, kir_binary(f, KIR_GE, token, INT(0)));
         kir_eval(f, kir_call(f, axpy, 3, (struct kir_node *[]){F32(1.0), kir_addr(f, table, MUL(WIDE(token), INT(n))), out}));
         kir_end(f);
         index = finish(e, f, true);
     }
-    return e->kir.funcs[index]->name;
+    return e->kir.funcs[index]->symbol;
 }
 
 const char *kernel_rms(struct emitter *e, int n, bool materialize)
@@ -194,16 +190,16 @@ const char *kernel_rms(struct emitter *e, int n, bool materialize)
     snprintf(name, sizeof name, "%s_%d", materialize ? "rms_norm" : "rms_scale", n);
     int index = built(e, name);
     if (index >= 0)
-        return e->kir.funcs[index]->name;
+        return e->kir.funcs[index]->symbol;
     const int dot = kernel_dot(e, n);
-    struct kir_func *f = kir_begin(&e->kir, name, kir_scalar_type(KIR_VOID), 0, "%s",
+    struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0, "%s",
                                    materialize ? "out[t] = x[t] * (alpha * rsqrt(eps + mean(x[t]^2))), in f32 (Moshi's RMSNorm)"
                                                : "s[t] = rsqrt(eps + mean(x[t]^2)): RMSNorm whose alpha the next matmuls hold");
     struct kir_node *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT), *alpha = NULL;
     if (materialize)
         alpha = kir_param(f, "alpha", in_ptr(), KIR_RESTRICT);
-    struct kir_node *eps = kir_param(f, "eps", f32(), 0);
-    struct kir_node *out = kir_param(f, materialize ? "out" : "s", out_ptr(), KIR_RESTRICT), *T = kir_param(f, "T", i32(), 0);
+    struct kir_node *eps = kir_param(f, "eps", f32_type(), 0);
+    struct kir_node *out = kir_param(f, materialize ? "out" : "s", out_ptr(), KIR_RESTRICT), *T = kir_param(f, "T", i32_type(), 0);
     struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
     struct kir_node *xt = kir_decl(f, "xt", kir_addr(f, x, MUL(t, INT(n))), KIR_CONSTANT);
     struct kir_node *mean = DIV(kir_call(f, dot, 2, (struct kir_node *[]){xt, xt}), F32(n));
@@ -217,7 +213,7 @@ const char *kernel_rms(struct emitter *e, int n, bool materialize)
     }
     kir_end(f);
     const int defined = finish(e, f, true);
-    return e->kir.funcs[defined]->name;
+    return e->kir.funcs[defined]->symbol;
 }
 
 const char *kernel_add(struct emitter *e, int n)
@@ -226,15 +222,15 @@ const char *kernel_add(struct emitter *e, int n)
     snprintf(name, sizeof name, "add_%d", n);
     int index = built(e, name);
     if (index < 0) {
-        struct kir_func *f = kir_begin(&e->kir, name, kir_scalar_type(KIR_VOID), 0, NULL);
+        struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0, NULL);
         struct kir_node *x = kir_param(f, "x", out_ptr(), KIR_RESTRICT), *y = kir_param(f, "y", in_ptr(), KIR_RESTRICT),
-                        *T = kir_param(f, "T", i32(), 0);
+                        *T = kir_param(f, "T", i32_type(), 0);
         struct kir_node *i = kir_for(f, "i", INT(0), MUL(T, INT(n)), 1, 0);
         kir_store(f, x, i, ADD(LOAD(x, i), LOAD(y, i)));
         kir_end(f);
         index = finish(e, f, true);
     }
-    return e->kir.funcs[index]->name;
+    return e->kir.funcs[index]->symbol;
 }
 
 /* silu(a) * b, as a / (1 + e^-a) * b */
@@ -249,15 +245,15 @@ const char *kernel_silu_gate(struct emitter *e, int n)
     snprintf(name, sizeof name, "silu_gate_%d", n);
     int index = built(e, name);
     if (index < 0) {
-        struct kir_func *f = kir_begin(&e->kir, name, kir_scalar_type(KIR_VOID), 0, "out[t][i] = silu(h[t][i]) * h[t][%d + i]", n);
+        struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0, "out[t][i] = silu(h[t][i]) * h[t][%d + i]", n);
         struct kir_node *h = kir_param(f, "h", in_ptr(), KIR_RESTRICT), *out = kir_param(f, "out", out_ptr(), KIR_RESTRICT),
-                        *T = kir_param(f, "T", i32(), 0);
+                        *T = kir_param(f, "T", i32_type(), 0);
         struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0), *i = kir_for(f, "i", INT(0), INT(n), 1, 0);
         struct kir_node *a = kir_decl(f, "a", LOAD(h, ADD(MUL(t, INT(2 * n)), i)), KIR_CONSTANT);
         kir_store(f, out, ADD(MUL(t, INT(n)), i), silu_times(f, a, LOAD(h, ADD(ADD(MUL(t, INT(2 * n)), INT(n)), i))));
         index = finish(e, f, true);
     }
-    return e->kir.funcs[index]->name;
+    return e->kir.funcs[index]->symbol;
 }
 
 const char *kernel_gelu_gate(struct emitter *e, int n)
@@ -266,9 +262,9 @@ const char *kernel_gelu_gate(struct emitter *e, int n)
     snprintf(name, sizeof name, "gelu_gate_%d", n);
     int index = built(e, name);
     if (index < 0) {
-        struct kir_func *f = kir_begin(&e->kir, name, kir_scalar_type(KIR_VOID), 0, "x[t][i] *= gelu_tanh(g[t][i]): TTT's output gate");
+        struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0, "x[t][i] *= gelu_tanh(g[t][i]): TTT's output gate");
         struct kir_node *x = kir_param(f, "x", out_ptr(), KIR_RESTRICT), *g = kir_param(f, "g", in_ptr(), KIR_RESTRICT),
-                        *T = kir_param(f, "T", i32(), 0);
+                        *T = kir_param(f, "T", i32_type(), 0);
         struct kir_node *i = kir_for(f, "i", INT(0), MUL(T, INT(n)), 1, 0);
         struct kir_node *gi = LOAD(g, i);
         /* 0.5 g (1 + tanh(sqrt(2 / pi) (g + 0.044715 g^3))), in this order of operations */
@@ -276,14 +272,14 @@ const char *kernel_gelu_gate(struct emitter *e, int n)
         kir_store(f, x, i, MUL(LOAD(x, i), MUL(MUL(F32(0.5), gi), ADD(F32(1.0), kir_unary(f, KIR_TANH, inner)))));
         index = finish(e, f, true);
     }
-    return e->kir.funcs[index]->name;
+    return e->kir.funcs[index]->symbol;
 }
 
 /* ---- RoPE and the KV ring -------------------------------------------------------------------- */
 
 /* rope_pair_HD(o, re, im, cs): one pair rotated into o by the per-call table's entry at cs (its
-   [cos, cos] row; the [-sin, sin] row is hd floats on): the scalar RoPE every kernel's non-vector
-   path uses. */
+   [cos, cos] row; the [-sin, sin] row is HD floats on): the scalar RoPE of every kernel's non-vector
+   path. */
 int kernel_rope_pair(struct emitter *e, int head_dim)
 {
     char name[32];
@@ -291,13 +287,16 @@ int kernel_rope_pair(struct emitter *e, int head_dim)
     int index = built(e, name);
     if (index >= 0)
         return index;
-    struct kir_func *f = kir_begin(&e->kir, name, kir_scalar_type(KIR_VOID), KIR_INLINE, NULL);
-    struct kir_node *o = kir_param(f, "o", out_ptr(), 0), *re = kir_param(f, "re", f32(), 0), *im = kir_param(f, "im", f32(), 0),
+    struct kir_func *f = kir_begin(&e->kir, name, void_type(), KIR_INLINE,
+                                   "One pair (re, im) rotated into o by the per-call table's entry at cs (its [cos, cos] "
+                                   "row; the\n   [-sin, sin] row is %d floats on): the scalar RoPE of every kernel's "
+                                   "non-vector path.", head_dim);
+    struct kir_node *o = kir_param(f, "o", out_ptr(), 0), *re = kir_param(f, "re", f32_type(), 0), *im = kir_param(f, "im", f32_type(), 0),
                     *cs = kir_param(f, "cs", in_ptr(), 0);
     struct kir_node *c = kir_decl(f, "c", LOAD(cs, INT(0)), KIR_CONSTANT), *sn = kir_decl(f, "sn", LOAD(cs, INT(head_dim + 1)), KIR_CONSTANT);
     kir_store(f, o, INT(0), SUB(MUL(re, c), MUL(im, sn)));
     kir_store(f, o, INT(1), ADD(MUL(re, sn), MUL(im, c)));
-    return finish(e, f, false);
+    return finish(e, f, true);
 }
 
 /* Interleaved RoPE on the q and k thirds of qkv: in vectors where a vector never straddles two
@@ -309,13 +308,13 @@ const char *kernel_rope_qk(struct emitter *e, const struct ir_graph *g)
     snprintf(name, sizeof name, "rope_qk_%d", D);
     int index = built(e, name);
     if (index >= 0)
-        return e->kir.funcs[index]->name;
+        return e->kir.funcs[index]->symbol;
     const bool vectors = W > 1 && HD % W == 0;
     const int callee = vectors ? kir_find(&e->kir, "vf_rope") : kernel_rope_pair(e, HD);
-    struct kir_func *f = kir_begin(&e->kir, name, kir_scalar_type(KIR_VOID), 0,
+    struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
                                    "Interleaved RoPE on the q and k thirds of qkv[t][%d] (rope_cs: this call's table).", 3 * D);
     struct kir_node *qkv = kir_param(f, "qkv", out_ptr(), 0), *rope_cs = kir_param(f, "rope_cs", in_ptr(), KIR_RESTRICT),
-                    *T = kir_param(f, "T", i32(), 0);
+                    *T = kir_param(f, "T", i32_type(), 0);
     struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0), *r = kir_for(f, "r", INT(0), INT(2 * D), vectors ? W : 2, 0);
     struct kir_node *cs = kir_addr(f, rope_cs, ADD(MUL(WIDE(t), INT(2 * HD)), kir_binary(f, KIR_REM, r, INT(HD))));
     if (vectors) {
@@ -326,7 +325,7 @@ const char *kernel_rope_qk(struct emitter *e, const struct ir_graph *g)
         kir_eval(f, kir_call(f, callee, 4, (struct kir_node *[]){x, LOAD(x, INT(0)), LOAD(x, INT(1)), cs}));
     }
     const int defined = finish(e, f, true);
-    return e->kir.funcs[defined]->name;
+    return e->kir.funcs[defined]->symbol;
 }
 
 const char *kernel_kv_write(struct emitter *e, const struct ir_graph *g)
@@ -336,13 +335,13 @@ const char *kernel_kv_write(struct emitter *e, const struct ir_graph *g)
     snprintf(name, sizeof name, "kv_write_%d_ring%d", D, cap);
     int index = built(e, name);
     if (index >= 0)
-        return e->kir.funcs[index]->name;
-    struct kir_func *f = kir_begin(&e->kir, name, kir_scalar_type(KIR_VOID), 0,
+        return e->kir.funcs[index]->symbol;
+    struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
                                    "The k and v thirds of qkv[t][%d] into ring slot (pos0 + t) %% %d, head by head ([head][slot][%d]).",
                                    3 * D, cap, HD);
     struct kir_node *qkv = kir_param(f, "qkv", in_ptr(), 0), *k_ring = kir_param(f, "k_ring", out_ptr(), 0),
-                    *v_ring = kir_param(f, "v_ring", out_ptr(), 0), *pos0 = kir_param(f, "pos0", i64(), 0),
-                    *T = kir_param(f, "T", i32(), 0);
+                    *v_ring = kir_param(f, "v_ring", out_ptr(), 0), *pos0 = kir_param(f, "pos0", i64_type(), 0),
+                    *T = kir_param(f, "T", i32_type(), 0);
     struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
     struct kir_node *slot = kir_decl(f, "slot", kir_binary(f, KIR_REM, ADD(pos0, t), INT(cap)), KIR_CONSTANT);
     struct kir_node *h = kir_for(f, "h", INT(0), INT(g->heads), 1, 0);
@@ -350,7 +349,7 @@ const char *kernel_kv_write(struct emitter *e, const struct ir_graph *g)
     kir_copy(f, kir_addr(f, k_ring, at), kir_addr(f, qkv, ADD(ADD(MUL(t, INT(3 * D)), INT(D)), MUL(h, INT(HD)))), INT(HD));
     kir_copy(f, kir_addr(f, v_ring, at), kir_addr(f, qkv, ADD(ADD(MUL(t, INT(3 * D)), INT(2 * D)), MUL(h, INT(HD)))), INT(HD));
     const int defined = finish(e, f, true);
-    return e->kir.funcs[defined]->name;
+    return e->kir.funcs[defined]->symbol;
 }
 
 /* ---- the sampling's reductions (kiln_rt.h argmax, softmax_exp) -------------------------------- */
@@ -360,8 +359,8 @@ const char *kernel_kv_write(struct emitter *e, const struct ir_graph *g)
    the running maximum, where x is NaN, so no lane is ever NaN), then the first index holding it. */
 static void kernel_argmax(struct emitter *e)
 {
-    struct kir_func *f = kir_begin(&e->kir, "argmax", i32(), 0, "Sampling (kiln_rt.h argmax): the first index of the largest of x[n].");
-    struct kir_node *x = kir_param(f, "x", in_ptr(), 0), *n = kir_param(f, "n", i32(), 0);
+    struct kir_func *f = kir_begin(&e->kir, "argmax", i32_type(), 0, "Sampling (kiln_rt.h argmax): the first index of the largest of x[n].");
+    struct kir_node *x = kir_param(f, "x", in_ptr(), 0), *n = kir_param(f, "n", i32_type(), 0);
     const int W = e->kir.width;
     if (W == 1) {
         struct kir_node *best = kir_decl(f, "best", INT(0), 0);
@@ -399,10 +398,10 @@ static void kernel_argmax(struct emitter *e)
 /* p[i] = exp(logits[i] / temp - max), and their sum. */
 static void kernel_softmax_exp(struct emitter *e)
 {
-    struct kir_func *f = kir_begin(&e->kir, "softmax_exp", f32(), 0,
+    struct kir_func *f = kir_begin(&e->kir, "softmax_exp", f32_type(), 0,
                                    "Sampling (kiln_rt.h softmax_exp): p[i] = exp(logits[i] / temp - max), and their sum.");
-    struct kir_node *logits = kir_param(f, "logits", in_ptr(), 0), *n = kir_param(f, "n", i32(), 0),
-                    *temp = kir_param(f, "temp", f32(), 0), *max = kir_param(f, "max", f32(), 0), *p = kir_param(f, "p", out_ptr(), 0);
+    struct kir_node *logits = kir_param(f, "logits", in_ptr(), 0), *n = kir_param(f, "n", i32_type(), 0),
+                    *temp = kir_param(f, "temp", f32_type(), 0), *max = kir_param(f, "max", f32_type(), 0), *p = kir_param(f, "p", out_ptr(), 0);
     const int W = e->kir.width;
     struct kir_node *sum = kir_decl(f, "sum", F32(0), 0), *whole = INT(0);
     if (W > 1) {

@@ -1,19 +1,13 @@
 /* kernels_matmul.c: the matmul kernels as kernel IR (kir.h): out = W . x[t] for T rows, with the
  * fused epilogues of ir.h (store, residual add, SiLU gate, RoPE and the KV-ring write). Weights
  * in row-major order [R][C] (the scalar target) take one dot product per output; packed weights
- * (vector targets) go to emit_matmul.c. Every output element is the sum over columns in column
+ * (vector targets) go to kernels_packed.c. Every output element is the sum over columns in column
  * order, computed by one thread. */
 #include <stdlib.h>
 #include <string.h>
-#include "emit_internal.h"
+#include "kernels.h"
 
 static const char *const epilogue_suffix[] = {"store", "acc", "silu_gate", "rope_kv"};
-
-#define ADD(a, b) kir_binary(f, KIR_ADD, a, b)
-#define MUL(a, b) kir_binary(f, KIR_MUL, a, b)
-#define DIV(a, b) kir_binary(f, KIR_DIV, a, b)
-#define INT(x) kir_int(f, x)
-#define WIDE(x) kir_cast(f, kir_scalar_type(KIR_I64), x)
 
 /* dot_C(W row r, x row) scaled by s[t] when the matmul is scaled */
 static struct kir_node *row_dot(struct kir_func *f, int dot, struct kir_node *W, struct kir_node *row, int C,
@@ -35,26 +29,26 @@ static int row_major_matmul(struct emitter *e, const struct ir_graph *g, const s
     switch (op->epilogue) {
     case EPI_STORE:
     case EPI_ACCUMULATE:
-        f = kir_begin(&e->kir, name, kir_scalar_type(KIR_VOID), 0, "out[t][%d] %s W[%d, %d] . x[t][%d]%s", R,
+        f = kir_begin(&e->kir, name, void_type(), 0, "out[t][%d] %s W[%d, %d] . x[t][%d]%s", R,
                       op->epilogue == EPI_STORE ? "=" : "+=", R, C, C, sc);
         break;
     case EPI_SILU_GATE:
-        f = kir_begin(&e->kir, name, kir_scalar_type(KIR_VOID), 0,
+        f = kir_begin(&e->kir, name, void_type(), 0,
                       "out[t][i] = silu(W[i] . x[t]) * (W[%d + i] . x[t])%s: Moshi's gated FFN, W [%d, %d]", R / 2,
                       scaled ? ", both scaled by s[t]" : "", R, C);
         break;
     default:
-        f = kir_begin(&e->kir, name, kir_scalar_type(KIR_VOID), 0,
+        f = kir_begin(&e->kir, name, void_type(), 0,
                       "[q; k; v] = W[%d, %d] . x[t]%s;%s q -> q[t]; k, v -> ring slot (pos0 + t) %% %d, whose\n"
                       "   channel r of head r / %d sits at [r / %d][slot][r %% %d] (rings are head-major)",
                       R, C, sc, rope ? " interleaved RoPE at position pos0 + t on q and k;" : "", g->kv_capacity,
                       g->head_dim, g->head_dim, g->head_dim);
     }
-    struct kir_type in = kir_pointer_type(KIR_F32, true), out_type = kir_pointer_type(KIR_F32, false);
+    struct kir_type in = in_ptr(), out_type = out_ptr();
     struct kir_node *W = kir_param(f, "W", in, KIR_RESTRICT), *x = kir_param(f, "x", in, KIR_RESTRICT);
     struct kir_node *s = scaled ? kir_param(f, "s", in, KIR_RESTRICT) : NULL;
     if (op->epilogue != EPI_ROPE_KV) {
-        struct kir_node *out = kir_param(f, "out", out_type, KIR_RESTRICT), *T = kir_param(f, "T", kir_scalar_type(KIR_I32), 0);
+        struct kir_node *out = kir_param(f, "out", out_type, KIR_RESTRICT), *T = kir_param(f, "T", i32_type(), 0);
         struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
         struct kir_node *xt = kir_addr(f, x, MUL(t, INT(C)));
         if (op->epilogue == EPI_SILU_GATE) {
@@ -71,9 +65,9 @@ static int row_major_matmul(struct emitter *e, const struct ir_graph *g, const s
         const int D = R / 3, cap = g->kv_capacity, HD = g->head_dim;
         struct kir_node *q = kir_param(f, "q", out_type, KIR_RESTRICT), *k_ring = kir_param(f, "k_ring", out_type, KIR_RESTRICT),
                         *v_ring = kir_param(f, "v_ring", out_type, KIR_RESTRICT),
-                        *pos0 = kir_param(f, "pos0", kir_scalar_type(KIR_I64), 0);
+                        *pos0 = kir_param(f, "pos0", i64_type(), 0);
         struct kir_node *rope_cs = rope ? kir_param(f, "rope_cs", in, KIR_RESTRICT) : NULL;
-        struct kir_node *T = kir_param(f, "T", kir_scalar_type(KIR_I32), 0);
+        struct kir_node *T = kir_param(f, "T", i32_type(), 0);
         struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
         struct kir_node *xt = kir_decl(f, "xt", kir_addr(f, x, MUL(t, INT(C))), KIR_CONSTANT);
         struct kir_node *slot = kir_decl(f, "slot", kir_binary(f, KIR_REM, ADD(pos0, t), INT(cap)), KIR_CONSTANT);
@@ -103,17 +97,17 @@ const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const str
 {
     const struct ir_weight *w = &e->mod->weights[op->weight];
     const bool rope = op->epilogue == EPI_ROPE_KV && g->rope, scaled = op->scale >= 0;
-    static char name[96];
+    char name[96];
     if (w->pack_nr) {
         snprintf(name, sizeof name, "matmul_%dx%d_%s%s%s_p%d%s", w->rows, w->cols, epilogue_suffix[op->epilogue],
                  rope ? "_rope" : "", scaled ? "_scaled" : "", w->pack_nr, g->rows > 1 ? "_blocked" : "");
-        if (!seen_kernel(e, name))
+        if (kir_find(&e->kir, name) < 0)
             packed_matmul_kernel(e, g, op, name);
-        return name;
+    } else {
+        snprintf(name, sizeof name, "matmul_%dx%d_%s%s%s", w->rows, w->cols, epilogue_suffix[op->epilogue],
+                 rope ? "_rope" : "", scaled ? "_scaled" : "");
+        if (kir_find(&e->kir, name) < 0)
+            row_major_matmul(e, g, op, name);
     }
-    snprintf(name, sizeof name, "matmul_%dx%d_%s%s%s", w->rows, w->cols, epilogue_suffix[op->epilogue], rope ? "_rope" : "",
-             scaled ? "_scaled" : "");
-    if (kir_find(&e->kir, name) < 0)
-        row_major_matmul(e, g, op, name);
-    return name;
+    return e->kir.funcs[kir_find(&e->kir, name)]->symbol;
 }

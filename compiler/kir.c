@@ -74,12 +74,25 @@ void kir_module_free(struct kir_module *m)
             free(f->vars[v].name);
         free(f->vars);
         free(f->name);
+        free(f->symbol);
         free(f->comment);
         free(f);
     }
     free(m->funcs);
     free(m->nodes);
     memset(m, 0, sizeof *m);
+}
+
+bool kir_visible(const struct kir_module *m, int index)
+{
+    const struct kir_func *f = m->funcs[index];
+    return (f->flags & KIR_EXPORT) || m->linkage == KIR_LINK_ALL || (m->linkage == KIR_LINK_ENTRIES && !(f->flags & KIR_INLINE));
+}
+
+const char *kir_symbol(const struct kir_module *m, int index, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s", kir_visible(m, index) ? m->symbol_prefix : "", m->funcs[index]->name);
+    return buf;
 }
 
 int kir_find(const struct kir_module *m, const char *name)
@@ -140,6 +153,8 @@ int kir_end_function(struct kir_func *f)
         builder_error(f, "defined twice");
     m->funcs = realloc(m->funcs, (size_t)(m->num_funcs + 1) * sizeof *m->funcs);
     m->funcs[m->num_funcs] = f;
+    char symbol[256];
+    f->symbol = strdup(kir_symbol(m, m->num_funcs, symbol, sizeof symbol));
     f->depth = 0;
     free(f->pending_comment);
     f->pending_comment = NULL;

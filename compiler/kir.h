@@ -70,6 +70,7 @@ struct kir_func {
     unsigned flags;
     struct kir_var *vars; int num_vars, num_params;
     struct kir_node *body;
+    char *symbol;                    /* kir_symbol's, when the function was closed */
     /* builder state: the statement lists being filled (innermost last) */
     struct kir_node **open_tail[32]; struct kir_node *open_node[32]; int depth;
     char *pending_comment;           /* kir_comment's text, for the next statement */
@@ -79,9 +80,17 @@ struct kir_func {
 /* Runtime functions a kernel may call (kiln_rt.h, libm); the printers declare what they use. */
 struct kir_extern { const char *name; struct kir_type result; int num_params; struct kir_type params[4]; };
 
+/* Which functions are visible outside the object they are printed into. */
+enum kir_linkage {
+    KIR_LINK_NONE,                   /* none (the C back end: one file holds the kernels and their callers) */
+    KIR_LINK_ENTRIES,                /* the kernels that are not inline helpers (the LLVM back end's object,
+                                        called from the C of the graph functions) */
+    KIR_LINK_ALL,                    /* every function (tests) */
+};
+
 struct kir_module {
-    const char *symbol_prefix;       /* before every function's symbol ("" in models; tests set one) */
-    bool export_all;                 /* every function visible outside the object (tests) */
+    const char *symbol_prefix;       /* before the symbol of every function visible outside the object */
+    enum kir_linkage linkage;
     int width;                       /* the target's f32 lanes (1: scalar) */
     struct kir_func **funcs; int num_funcs;
     struct kir_node **nodes; int num_nodes, cap_nodes; /* every node, for freeing */
@@ -101,6 +110,10 @@ void kir_type_name(char *buf, size_t size, struct kir_type t);
 
 /* ---- module and functions ---- */
 void kir_module_init(struct kir_module *m, int width, const char *symbol_prefix);
+/* The symbol of function `index`: the prefix and its name when it is visible outside the object,
+   else its name; in buf. */
+const char *kir_symbol(const struct kir_module *m, int index, char *buf, size_t size);
+bool kir_visible(const struct kir_module *m, int index);
 void kir_module_free(struct kir_module *m);
 /* The function named `name`, or -1. */
 int kir_find(const struct kir_module *m, const char *name);
@@ -171,7 +184,10 @@ void kir_print_c_declaration(FILE *out, const struct kir_module *m, int index);
 /* The LLVM back end (kir_llvm.c): the module through LLVM's C API, verified, optimized (O2) and
    written to object_path (NULL: none) for the triple, CPU and features; the optimized LLVM IR also
    to `dump` unless it is NULL. Returns false after a message on stderr. */
-struct kir_llvm_target { const char *triple, *cpu, *features; };
+struct kir_llvm_target {
+    const char *triple, *cpu, *features;
+    bool pairwise_sum;               /* REDUCE_ADD adds neighbouring lanes (NEON's faddp), not halves */
+};
 struct target;
 /* The LLVM target of a kiln target (target.h); cpu replaces its baseline CPU unless NULL. */
 void target_llvm(const struct target *t, const char *cpu, struct kir_llvm_target *out);

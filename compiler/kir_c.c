@@ -66,6 +66,25 @@ static void declaration(const struct printer *p, const struct kir_var *v)
 
 static void expr(const struct printer *p, const struct kir_node *n, int context);
 
+/* Integer widenings C makes by itself go unprinted: an index (pointer arithmetic takes any
+   integer), and an operand of arithmetic whose other operand is already a 64-bit value. */
+static bool is_widening(const struct kir_node *n)
+{
+    return n->op == KIR_CAST && kir_is_integer(n->type) && kir_is_integer(n->arg[0]->type) &&
+           n->type.scalar > n->arg[0]->type.scalar;
+}
+
+/* prints as a 64-bit C expression of itself (not a literal, which C types as int) */
+static bool printed_wide(const struct kir_node *n)
+{
+    return n->type.scalar == KIR_I64 && n->type.lanes == 1 && n->op != KIR_CONST && !is_widening(n);
+}
+
+static const struct kir_node *index_of(const struct kir_node *index)
+{
+    return is_widening(index) ? index->arg[0] : index;
+}
+
 static void constant(const struct printer *p, const struct kir_node *n, int context)
 {
     if (kir_is_float(n->type) && isinf(n->fvalue)) {
@@ -103,7 +122,7 @@ static void address(const struct printer *p, const struct kir_node *pointer, con
         fprintf(p->out, "(");
     expr(p, pointer, 12);
     fprintf(p->out, " + ");
-    expr(p, index, 12);
+    expr(p, index_of(index), 12);
     if (context > 12)
         fprintf(p->out, ")");
 }
@@ -163,7 +182,7 @@ static void expr(const struct printer *p, const struct kir_node *n, int context)
     case KIR_LOAD:
         expr(p, n->arg[0], PRECEDENCE_POSTFIX);
         fprintf(p->out, "[");
-        expr(p, n->arg[1], 0);
+        expr(p, index_of(n->arg[1]), 0);
         fprintf(p->out, "]");
         return;
     case KIR_CAST:
@@ -207,14 +226,16 @@ static void expr(const struct printer *p, const struct kir_node *n, int context)
         if (context > 3)
             fprintf(p->out, ")");
         return;
-    case KIR_CALL:
-        fprintf(p->out, "%s%s(", p->m->symbol_prefix, p->m->funcs[n->var]->name);
+    case KIR_CALL: {
+        char symbol[256];
+        fprintf(p->out, "%s(", kir_symbol(p->m, n->var, symbol, sizeof symbol));
         for (int i = 0; i < n->num_args; i++) {
             fprintf(p->out, "%s", i ? ", " : "");
             expr(p, n->call_args[i], 0);
         }
         fprintf(p->out, ")");
         return;
+    }
     default:
         break;
     }
@@ -229,19 +250,31 @@ static void expr(const struct printer *p, const struct kir_node *n, int context)
         fprintf(p->out, ")");
         return;
     }
+    const struct kir_node *a = n->arg[0], *b = n->arg[1];
+    if (is_widening(a) && printed_wide(b))
+        a = a->arg[0];
+    else if (is_widening(b) && (printed_wide(a) || is_widening(a)))
+        b = b->arg[0];
     if (context > precedence) /* left-associative: the right operand binds one step tighter */
         fprintf(p->out, "(");
-    expr(p, n->arg[0], precedence);
+    expr(p, a, precedence);
     fprintf(p->out, " %s ", spelling[n->op].c);
-    expr(p, n->arg[1], precedence + 1);
+    expr(p, b, precedence + 1);
     if (context > precedence)
         fprintf(p->out, ")");
 }
 
 static void statements(const struct printer *p, const struct kir_node *s, int indent);
 
+/* A list of one uncommented block: the block's statements, whose braces are the list's */
+static const struct kir_node *unwrap(const struct kir_node *body)
+{
+    return body && !body->next && body->op == KIR_BLOCK && !body->comment ? body->body : body;
+}
+
 static bool needs_braces(const struct kir_node *body)
 {
+    body = unwrap(body);
     return !body || body->next || body->op == KIR_DECL || body->comment || body->op == KIR_IF;
 }
 
@@ -249,12 +282,13 @@ static bool needs_braces(const struct kir_node *body)
 static void nested(const struct printer *p, const struct kir_node *body, int indent, bool same_line_brace)
 {
     if (needs_braces(body)) {
+        body = unwrap(body);
         fprintf(p->out, "%s{\n", same_line_brace ? " " : "");
         statements(p, body, indent + 1);
         fprintf(p->out, "%*s}", 4 * indent, "");
     } else {
         fprintf(p->out, "\n");
-        statements(p, body, indent + 1);
+        statements(p, unwrap(body), indent + 1);
     }
 }
 
@@ -305,7 +339,7 @@ static void statement(const struct printer *p, const struct kir_node *s, int ind
         }
         expr(p, s->arg[0], PRECEDENCE_POSTFIX);
         fprintf(out, "[");
-        expr(p, s->arg[1], 0);
+        expr(p, index_of(s->arg[1]), 0);
         /* p[i] = p[i] op y prints as p[i] op= y */
         const struct kir_node *v = s->arg[2];
         if ((v->op == KIR_ADD || v->op == KIR_MUL) && v->arg[0]->op == KIR_LOAD && v->arg[0]->arg[0] == s->arg[0] &&
@@ -400,16 +434,17 @@ static void statements(const struct printer *p, const struct kir_node *s, int in
 }
 
 /* `static void name(params)`, the parameters wrapped onto a second line past 120 columns */
-static void signature(const struct printer *p)
+static void signature(const struct printer *p, int index)
 {
     const struct kir_func *f = p->f;
-    const bool exported = (f->flags & KIR_EXPORT) || p->m->export_all;
+    char symbol[256];
+    const bool visible = kir_visible(p->m, index);
+    kir_symbol(p->m, index, symbol, sizeof symbol);
     char *text = NULL;
     size_t size = 0;
     FILE *out = open_memstream(&text, &size);
     const struct printer into = {.out = out, .m = p->m, .f = f};
-    fprintf(out, "%s%s %s%s(", exported ? "" : f->flags & KIR_INLINE ? "static inline " : "static ", c_type(p, f->result),
-            p->m->symbol_prefix, f->name);
+    fprintf(out, "%s%s %s(", visible ? "" : f->flags & KIR_INLINE ? "static inline " : "static ", c_type(p, f->result), symbol);
     long line_start = 0;
     for (int i = 0; i < f->num_params; i++) {
         const long before = ftell(out);
@@ -432,8 +467,26 @@ static void signature(const struct printer *p)
 void kir_print_c_declaration(FILE *out, const struct kir_module *m, int index)
 {
     const struct printer p = {.out = out, .m = m, .f = m->funcs[index]};
-    signature(&p);
+    signature(&p, index);
     fprintf(out, ";\n");
+}
+
+/* Whether variable `var` occurs in the tree or statement list at n. */
+static bool uses(const struct kir_node *n, int var)
+{
+    for (; n; n = n->next) {
+        if ((n->op == KIR_VAR || n->op == KIR_ASSIGN) && n->var == var)
+            return true;
+        for (int i = 0; i < 3; i++)
+            if (n->arg[i] && uses(n->arg[i], var))
+                return true;
+        for (int i = 0; i < n->num_args; i++)
+            if (uses(n->call_args[i], var))
+                return true;
+        if (uses(n->body, var) || uses(n->otherwise, var))
+            return true;
+    }
+    return false;
 }
 
 void kir_print_c_function(FILE *out, const struct kir_module *m, int index)
@@ -441,8 +494,11 @@ void kir_print_c_function(FILE *out, const struct kir_module *m, int index)
     const struct printer p = {.out = out, .m = m, .f = m->funcs[index]};
     if (p.f->comment)
         fprintf(out, "/* %s */\n", p.f->comment);
-    signature(&p);
+    signature(&p, index);
     fprintf(out, "\n{\n");
+    for (int i = 0; i < p.f->num_params; i++) /* (a parameter this specialization does not need) */
+        if (!uses(p.f->body, i))
+            fprintf(out, "    (void)%s;\n", p.f->vars[i].name);
     statements(&p, p.f->body, 1);
     fprintf(out, "}\n\n");
 }

@@ -28,6 +28,7 @@ struct printer {
     LLVMBuilderRef builder;
     const struct kir_module *m;
     const char *cpu, *features;
+    bool pairwise_sum;
     LLVMValueRef *functions;         /* per kernel IR function */
     LLVMTypeRef *function_types;
     /* the function being printed */
@@ -129,11 +130,26 @@ static LLVMValueRef maximum(const struct printer *p, LLVMValueRef a, LLVMValueRe
 }
 
 /* The lanes halved until one is left, (lo half op hi half) at each step: the order of the
-   vocabulary's vf_sum on x86. */
+   vocabulary's vf_sum on x86; or with pairwise_sum (NEON's), lanes 2i and 2i + 1 at each step. */
 static LLVMValueRef reduce(const struct printer *p, LLVMValueRef v, int width, enum kir_op op)
 {
     for (; width > 1; width /= 2) {
-        LLVMValueRef lo = lanes(p, v, 0, width / 2), hi = lanes(p, v, width / 2, width / 2);
+        LLVMValueRef lo, hi;
+        if (p->pairwise_sum && op == KIR_REDUCE_ADD) {
+            LLVMValueRef even[32], odd[32];
+            for (int i = 0; i < width / 2; i++) {
+                even[i] = LLVMConstInt(i32_type(p), (unsigned)(2 * i), 0);
+                odd[i] = LLVMConstInt(i32_type(p), (unsigned)(2 * i + 1), 0);
+            }
+            lo = LLVMBuildShuffleVector(p->builder, v, LLVMGetPoison(LLVMTypeOf(v)), LLVMConstVector(even, (unsigned)width / 2), "");
+            hi = LLVMBuildShuffleVector(p->builder, v, LLVMGetPoison(LLVMTypeOf(v)), LLVMConstVector(odd, (unsigned)width / 2), "");
+            if (width == 2) {
+                lo = LLVMBuildExtractElement(p->builder, lo, LLVMConstInt(i32_type(p), 0, 0), "");
+                hi = LLVMBuildExtractElement(p->builder, hi, LLVMConstInt(i32_type(p), 0, 0), "");
+            }
+        } else {
+            lo = lanes(p, v, 0, width / 2), hi = lanes(p, v, width / 2, width / 2);
+        }
         v = op == KIR_REDUCE_ADD ? LLVMBuildFAdd(p->builder, lo, hi, "") : maximum(p, lo, hi, true, true);
     }
     return v;
@@ -449,10 +465,10 @@ static void declare_function(struct printer *p, int index)
     for (int i = 0; i < f->num_params; i++)
         params[i] = llvm_type(p, f->vars[i].type);
     char symbol[256];
-    snprintf(symbol, sizeof symbol, "%s%s", p->m->symbol_prefix, f->name);
+    kir_symbol(p->m, index, symbol, sizeof symbol);
     p->function_types[index] = LLVMFunctionType(llvm_type(p, f->result), params, (unsigned)f->num_params, 0);
     LLVMValueRef fn = p->functions[index] = LLVMAddFunction(p->module, symbol, p->function_types[index]);
-    if (!(f->flags & KIR_EXPORT) && !p->m->export_all)
+    if (!kir_visible(p->m, index))
         LLVMSetLinkage(fn, LLVMInternalLinkage);
     for (int i = 0; i < f->num_params; i++)
         if (f->vars[i].flags & KIR_RESTRICT)
@@ -493,11 +509,17 @@ static void define_function(struct printer *p, int index)
 
 void target_llvm(const struct target *t, const char *cpu, struct kir_llvm_target *out)
 {
-    static char *host; /* (kept: the triple outlives any one module) */
-    if (!t->llvm_triple && !host)
+    static char *host, *host_cpu, *host_features; /* (kept: they outlive any one module) */
+    if (!host) {
         host = LLVMGetDefaultTargetTriple();
-    *out = (struct kir_llvm_target){.triple = t->llvm_triple ? t->llvm_triple : host, .cpu = cpu ? cpu : t->llvm_cpu,
-                                    .features = t->llvm_features};
+        host_cpu = LLVMGetHostCPUName();
+        host_features = LLVMGetHostCPUFeatures();
+    }
+    const bool native = cpu && strcmp(cpu, "native") == 0;
+    *out = (struct kir_llvm_target){.triple = t->llvm_triple ? t->llvm_triple : host,
+                                    .cpu = native ? host_cpu : cpu ? cpu : t->llvm_cpu,
+                                    .features = native ? host_features : t->llvm_features,
+                                    .pairwise_sum = t->pairwise_sum};
 }
 
 bool kir_llvm_emit(const struct kir_module *m, const struct kir_llvm_target *target, const char *object_path, FILE *dump)
@@ -515,7 +537,8 @@ bool kir_llvm_emit(const struct kir_module *m, const struct kir_llvm_target *tar
     }
     LLVMTargetMachineRef machine = LLVMCreateTargetMachine(llvm_target, target->triple, target->cpu, target->features,
                                                            LLVMCodeGenLevelDefault, LLVMRelocPIC, LLVMCodeModelDefault);
-    struct printer p = {.context = LLVMContextCreate(), .m = m, .cpu = target->cpu, .features = target->features};
+    struct printer p = {.context = LLVMContextCreate(), .m = m, .cpu = target->cpu, .features = target->features,
+                        .pairwise_sum = target->pairwise_sum};
     p.module = LLVMModuleCreateWithNameInContext("kiln", p.context);
     p.builder = LLVMCreateBuilderInContext(p.context);
     LLVMSetTarget(p.module, target->triple);

@@ -7,8 +7,8 @@
 #include "build.h"
 #include "frontend.h"
 
-enum dump_stage { DUMP_NONE, DUMP_AST, DUMP_MODEL, DUMP_IR, DUMP_FUSED, DUMP_PLAN, DUMP_KERNELS, NUM_DUMPS };
-static const char *const dump_names[] = {"", "ast", "model", "ir", "fused", "plan", "kernels"};
+enum dump_stage { DUMP_NONE, DUMP_AST, DUMP_MODEL, DUMP_IR, DUMP_FUSED, DUMP_PLAN, DUMP_KERNELS, DUMP_LLVM, NUM_DUMPS };
+static const char *const dump_names[] = {"", "ast", "model", "ir", "fused", "plan", "kernels", "llvm"};
 
 struct options {
     const char *input;
@@ -27,7 +27,10 @@ static const char usage[] =
     "  -o DIR                 output folder (default generated/NAME)\n"
     "  --target T             native | scalar | avx2 | avx512 | neon (default native)\n"
     "  --weights F            f32 (bf16, q8, q4: not yet supported)\n"
-    "  --backend B            c (llvm: not yet supported)\n"
+    "  --backend B            c | llvm (default c): who compiles the kernels; with llvm, LLVM 19 writes them\n"
+    "                         as an object of their own (NAME_kernels.o) and the C compiler the rest\n"
+    "  --cpu NAME             LLVM's CPU for --backend llvm (znver4, sapphirerapids, neoverse-n1, ...;\n"
+    "                         default: the target's baseline, or this host's CPU for --target native)\n"
     "  --emit E               c | obj | lib | exe (default exe): NAME.{h,c}, NAME.o, libNAME.a, NAME\n"
     "  --cc CC                C compiler, one program (default cc; another one also compiles the\n"
     "                         runtime, e.g. clang-14 or the cross compiler aarch64-linux-gnu-gcc)\n"
@@ -35,7 +38,8 @@ static const char usage[] =
     "                         in the environment adds to them)\n"
     "  --simde                build a vector target's code against SIMDe's portable intrinsics\n"
     "                         (an avx512 or neon build that runs on this x86-64 host)\n"
-    "  --dump=STAGE           print ast | model | ir | fused | plan | kernels (the kernel IR) and stop\n"
+    "  --dump=STAGE           print ast | model | ir | fused | plan | kernels (the kernel IR) | llvm (the\n"
+    "                         LLVM back end's optimized module) and stop\n"
     "  --rows N               frames per temporal call in a teacher-forced forward (default 32)\n"
     "  --no-fuse              skip the fusion passes (for testing the fused kernels)\n"
     "  --print-target T       print what T resolves to (native: this host's best) and exit\n"
@@ -92,10 +96,11 @@ static int parse_options(int argc, char **argv, struct options *opt)
                                         : "--weights %s is not supported yet: kiln stores weights in f32 for now",
                                     value);
         } else if ((value = option_value(argc, argv, &i, "--backend"))) {
-            if (strcmp(value, "c") != 0)
-                return option_error(strcmp(value, "llvm") ? "unknown backend '%s' (c, llvm)"
-                                                          : "--backend %s is not supported yet: use --backend c",
-                                    value);
+            if (strcmp(value, "c") != 0 && strcmp(value, "llvm") != 0)
+                return option_error("unknown backend '%s' (c, llvm)", value);
+            opt->emit.backend = strcmp(value, "llvm") == 0 ? BACKEND_LLVM : BACKEND_C;
+        } else if ((value = option_value(argc, argv, &i, "--cpu"))) {
+            opt->emit.cpu = value;
         } else if ((value = option_value(argc, argv, &i, "--emit"))) {
             static const char *const kinds[] = {"c", "obj", "lib", "exe"};
             int k = 0;
@@ -115,7 +120,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
             while (k < NUM_DUMPS && strcmp(value, dump_names[k]) != 0)
                 k++;
             if (k == NUM_DUMPS)
-                return option_error("unknown --dump stage '%s' (ast, model, ir, fused, plan, kernels)", value);
+                return option_error("unknown --dump stage '%s' (ast, model, ir, fused, plan, kernels, llvm)", value);
             opt->dump = (enum dump_stage)k;
         } else if ((value = option_value(argc, argv, &i, "--rows"))) {
             char *end;
@@ -140,6 +145,14 @@ static int parse_options(int argc, char **argv, struct options *opt)
         return option_error("unknown target '%s' (native, scalar, avx2, avx512, neon)", target);
     if (opt->emit.simde && opt->emit.target->width == 1)
         return option_error("--simde is for vector targets (avx2, avx512, neon), not '%s'", target);
+    if (opt->emit.cpu && opt->emit.backend != BACKEND_LLVM)
+        return option_error("--cpu %s chooses LLVM's CPU: it goes with --backend llvm", opt->emit.cpu);
+    if (opt->emit.backend == BACKEND_LLVM && opt->emit.simde)
+        return option_error("%s", "--simde is for the C back end (SIMDe is a C library): LLVM compiles for the target itself");
+    if (opt->emit.backend == BACKEND_LLVM && !opt->emit.cpu && strcmp(target, "native") == 0)
+        opt->emit.cpu = "native"; /* (this host's CPU and features, as LLVM names them) */
+    if (opt->dump == DUMP_LLVM && opt->emit.backend != BACKEND_LLVM)
+        return option_error("%s", "--dump=llvm prints the LLVM back end's module: add --backend llvm");
     opt->emit.source = opt->input;
     return 0;
 }
@@ -189,6 +202,10 @@ static int compile(struct options *opt)
         plan_dump(stdout, mod);
     else if (opt->dump == DUMP_KERNELS)
         emit_kernels_dump(mod, &opt->emit, stdout);
+    else if (opt->dump == DUMP_LLVM) {
+        opt->emit.llvm_dump = stdout;
+        emit_kernels_dump(mod, &opt->emit, NULL);
+    }
     else {
         char dir[512];
         if (!opt->build.out_dir) {

@@ -33,6 +33,7 @@ static const struct target targets[] = {
               "_mm512_set1_ps(12582912.0f))), _mm512_set1_epi32(127 - 0x4B400000)), 23))"},
     {.name = "neon", .cflags = "-march=armv8.2-a+dotprod+fp16", .width = 4, .tile_rows = 8, .features = "neon,asimddp,asimdhp",
      .llvm_triple = "aarch64-unknown-linux-gnu", .llvm_cpu = "generic", .llvm_features = "+v8.2a,+neon,+dotprod,+fullfp16",
+     .pairwise_sum = true,
      .include = "#include <arm_neon.h>\n",
      .include_simde = "#define SIMDE_ENABLE_NATIVE_ALIASES\n#include <simde/arm/neon.h>\n",
      .vtype = "float32x4_t", .load = "vld1q_f32(p)", .store = "vst1q_f32(p, v)", .set1 = "vdupq_n_f32(x)",

@@ -16,6 +16,7 @@ struct target {
     const char *llvm_triple;         /* NULL: the host's */
     const char *llvm_cpu;            /* the ISA's baseline CPU; --cpu replaces it */
     const char *llvm_features;
+    bool pairwise_sum;               /* the vocabulary's vf_sum adds neighbouring lanes first (NEON's vaddvq) */
     /* The vector vocabulary, as C text (unused for scalar): */
     const char *include;             /* the intrinsics header, native build */
     const char *include_simde;       /* the same through SIMDe (x86-64 hosts), or NULL */

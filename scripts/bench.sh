@@ -4,8 +4,9 @@
 #   2. the packed matmul kernels kilnc emits for the native target at Moshi's shapes: matrix-vector
 #      GB/s beside OpenBLAS sgemv, matrix-matrix GFLOP/s beside sgemm (tests/bench/bench_kernels.c);
 #   3. whole streaming steps of the mid-size model and of a 7B-shaped one (4 of its 32 layers):
-#      `bench --json`, with achieved GB/s against the measured bandwidth.
-# Results: build/bench/{machine.json, kernels.json, machine_steps.json, steps.json} and the tables printed here.
+#      `bench --json`, with achieved GB/s against the measured bandwidth;
+#   4. the LLVM back end against the C back end (scripts/bench_backends.sh).
+# Results: build/bench/{machine.json, kernels.json, machine_steps.json, steps.json, backends.json} and the tables printed here.
 set -e
 BUILD=${KILN_BUILD:-build}
 OUT=$BUILD/bench
@@ -53,3 +54,6 @@ for m in graphs/moshi-mid.kiln graphs/tests/moshi-7b-4layers.kiln; do
     printf "  %.1f ms per frame, %.1f GB/s = %.0f%% of the read bandwidth; the weight-bytes floor is %.1f ms (%.2fx)\n",
            f["ms_median"], f["gb_per_s"], 100 * f["gb_per_s"] / bw, floor, f["ms_median"] / floor }'
 done
+
+echo
+scripts/bench_backends.sh

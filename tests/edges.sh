@@ -205,7 +205,7 @@ done <"$TMP/results"
 echo "  $(echo "$jobs" | wc -l) builds of $(ls "$TMP"/*.kiln | wc -l) models in $(($(date +%s) - start)) s"
 
 # Attention over a ring of more than 16384 slots takes its slots a chunk at a time (an online
-# softmax, compiler/emit_kernels.c): while every frame is still visible, it must give what the
+# softmax, compiler/kernels_attention.c): while every frame is still visible, it must give what the
 # one-pass kernel of a small ring gives, on the same (random) weights.
 for ctx in 20000 64; do
   edge ring$ctx 'text_card = 7; card = 5; n_q = 2; delays = [0, 1, 0];' \

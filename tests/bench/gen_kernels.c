@@ -1,4 +1,4 @@
-/* gen_kernels: writes the packed matmul kernels kilnc emits for a target (compiler/emit_matmul.c),
+/* gen_kernels: writes the packed matmul kernels kilnc emits for a target (compiler/kernels_packed.c),
  * for the shapes the kernel benchmark measures, plus a table of them, and the sampling's argmax and softmax_exp.
  * usage: gen_kernels TARGET[,simde] ROWSxCOLS... > kernels.h */
 #include <stdio.h>

@@ -138,16 +138,6 @@ static const float rope_freq[8] = {
     0x1.0624dcp-10, 0x1.4b96c2p-12
 };
 
-/* One pair (re, im) rotated into o by the per-call table's entry at cs (its [cos, cos] row; the
-   [-sin, sin] row is 16 floats on): the scalar RoPE every kernel's non-vector path uses. */
-static inline void rope_pair_16(float *o, float re, float im, const float *cs)
-{
-    const float c = cs[0];
-    const float sn = cs[17];
-    o[0] = re * c - im * sn;
-    o[1] = re * sn + im * c;
-}
-
 static inline void axpy_64(float a, const float *restrict x, float *restrict y)
 {
     const vf va = vf_set1(a);
@@ -187,34 +177,38 @@ static void rms_scale_64(const float *restrict x, float eps, float *restrict s, 
 /* tile[16] = x[64] . panel[64][16], columns in 4 streams of 16 */
 static inline void panel_64_16(const float *restrict panel, const float *restrict x, float *restrict tile)
 {
-    vf a0_0 = vf_zero(), a0_1 = vf_zero();
-    vf a1_0 = vf_zero(), a1_1 = vf_zero();
-    vf a2_0 = vf_zero(), a2_1 = vf_zero();
-    vf a3_0 = vf_zero(), a3_1 = vf_zero();
+    vf a0_0 = vf_zero();
+    vf a0_1 = vf_zero();
+    vf a1_0 = vf_zero();
+    vf a1_1 = vf_zero();
+    vf a2_0 = vf_zero();
+    vf a2_1 = vf_zero();
+    vf a3_0 = vf_zero();
+    vf a3_1 = vf_zero();
     for (int c = 0; c < 16; c++) {
         {
-            const float *w = panel + (size_t)(c + 0) * 16;
-            const vf xb = vf_set1(x[c + 0]);
+            const float *w = panel + (int64_t)c * 16;
+            const vf xb = vf_set1(x[c]);
             a0_0 = vf_fma(xb, vf_load(w), a0_0);
-            a0_1 = vf_fma(xb, vf_load(w + VF_WIDTH), a0_1);
+            a0_1 = vf_fma(xb, vf_load(w + 8), a0_1);
         }
         {
-            const float *w = panel + (size_t)(c + 16) * 16;
+            const float *w = panel + (int64_t)(c + 16) * 16;
             const vf xb = vf_set1(x[c + 16]);
             a1_0 = vf_fma(xb, vf_load(w), a1_0);
-            a1_1 = vf_fma(xb, vf_load(w + VF_WIDTH), a1_1);
+            a1_1 = vf_fma(xb, vf_load(w + 8), a1_1);
         }
         {
-            const float *w = panel + (size_t)(c + 32) * 16;
+            const float *w = panel + (int64_t)(c + 32) * 16;
             const vf xb = vf_set1(x[c + 32]);
             a2_0 = vf_fma(xb, vf_load(w), a2_0);
-            a2_1 = vf_fma(xb, vf_load(w + VF_WIDTH), a2_1);
+            a2_1 = vf_fma(xb, vf_load(w + 8), a2_1);
         }
         {
-            const float *w = panel + (size_t)(c + 48) * 16;
+            const float *w = panel + (int64_t)(c + 48) * 16;
             const vf xb = vf_set1(x[c + 48]);
             a3_0 = vf_fma(xb, vf_load(w), a3_0);
-            a3_1 = vf_fma(xb, vf_load(w + VF_WIDTH), a3_1);
+            a3_1 = vf_fma(xb, vf_load(w + 8), a3_1);
         }
     }
     a0_0 = vf_add(a0_0, a1_0);
@@ -224,315 +218,618 @@ static inline void panel_64_16(const float *restrict panel, const float *restric
     a0_0 = vf_add(a0_0, a3_0);
     a0_1 = vf_add(a0_1, a3_1);
     vf_store(tile, a0_0);
-    vf_store(tile + VF_WIDTH, a0_1);
+    vf_store(tile + 8, a0_1);
 }
 
-static void panelpk_1x16(const float *restrict panel, const float *restrict xp, int kw, float *restrict acc,
-    int first)
+static void panelpk_1x16(const float *restrict panel, const float *restrict xp, int kw, float *restrict acc, int first)
 {
-    vf a0_0 = first ? vf_zero() : vf_load(acc + 0), a0_1 = first ? vf_zero() : vf_load(acc + 0 + VF_WIDTH);
-    int c = 0;
-    for (; c + 2 <= kw; c += 2) {
+    vf a0_0 = first != 0 ? vf_zero() : vf_load(acc);
+    vf a0_1 = first != 0 ? vf_zero() : vf_load(acc + 8);
+    const int pairs = kw / 2 * 2;
+    for (int c = 0; c < pairs; c += 2) {
         {
-            const vf w0 = vf_load(panel + (size_t)(c + 0) * 16), w1 = vf_load(panel + (size_t)(c + 0) * 16 + VF_WIDTH);
-            { const vf xb = vf_set1(xp[(c + 0) * 1 + 0]); a0_0 = vf_fma(xb, w0, a0_0); a0_1 = vf_fma(xb, w1, a0_1); }
+            const vf w0 = vf_load(panel + (int64_t)c * 16);
+            const vf w1 = vf_load(panel + (int64_t)c * 16 + 8);
+            {
+                const vf xb = vf_set1(xp[c]);
+                a0_0 = vf_fma(xb, w0, a0_0);
+                a0_1 = vf_fma(xb, w1, a0_1);
+            }
         }
         {
-            const vf w0 = vf_load(panel + (size_t)(c + 1) * 16), w1 = vf_load(panel + (size_t)(c + 1) * 16 + VF_WIDTH);
-            { const vf xb = vf_set1(xp[(c + 1) * 1 + 0]); a0_0 = vf_fma(xb, w0, a0_0); a0_1 = vf_fma(xb, w1, a0_1); }
+            const vf w0 = vf_load(panel + (int64_t)(c + 1) * 16);
+            const vf w1 = vf_load(panel + (int64_t)(c + 1) * 16 + 8);
+            {
+                const vf xb = vf_set1(xp[c + 1]);
+                a0_0 = vf_fma(xb, w0, a0_0);
+                a0_1 = vf_fma(xb, w1, a0_1);
+            }
         }
     }
-    for (; c + 1 <= kw; c += 1) {
+    for (int c = pairs; c < kw; c++) {
+        const vf w0 = vf_load(panel + (int64_t)c * 16);
+        const vf w1 = vf_load(panel + (int64_t)c * 16 + 8);
         {
-            const vf w0 = vf_load(panel + (size_t)(c + 0) * 16), w1 = vf_load(panel + (size_t)(c + 0) * 16 + VF_WIDTH);
-            { const vf xb = vf_set1(xp[(c + 0) * 1 + 0]); a0_0 = vf_fma(xb, w0, a0_0); a0_1 = vf_fma(xb, w1, a0_1); }
+            const vf xb = vf_set1(xp[c]);
+            a0_0 = vf_fma(xb, w0, a0_0);
+            a0_1 = vf_fma(xb, w1, a0_1);
         }
     }
-    vf_store(acc + 0, a0_0);
-    vf_store(acc + 0 + VF_WIDTH, a0_1);
+    vf_store(acc, a0_0);
+    vf_store(acc + 8, a0_1);
 }
 
-static void panelpk_2x16(const float *restrict panel, const float *restrict xp, int kw, float *restrict acc,
-    int first)
+static void panelpk_2x16(const float *restrict panel, const float *restrict xp, int kw, float *restrict acc, int first)
 {
-    vf a0_0 = first ? vf_zero() : vf_load(acc + 0), a0_1 = first ? vf_zero() : vf_load(acc + 0 + VF_WIDTH);
-    vf a1_0 = first ? vf_zero() : vf_load(acc + 16), a1_1 = first ? vf_zero() : vf_load(acc + 16 + VF_WIDTH);
-    int c = 0;
-    for (; c + 2 <= kw; c += 2) {
+    vf a0_0 = first != 0 ? vf_zero() : vf_load(acc);
+    vf a0_1 = first != 0 ? vf_zero() : vf_load(acc + 8);
+    vf a1_0 = first != 0 ? vf_zero() : vf_load(acc + 16);
+    vf a1_1 = first != 0 ? vf_zero() : vf_load(acc + 24);
+    const int pairs = kw / 2 * 2;
+    for (int c = 0; c < pairs; c += 2) {
         {
-            const vf w0 = vf_load(panel + (size_t)(c + 0) * 16), w1 = vf_load(panel + (size_t)(c + 0) * 16 + VF_WIDTH);
-            { const vf xb = vf_set1(xp[(c + 0) * 2 + 0]); a0_0 = vf_fma(xb, w0, a0_0); a0_1 = vf_fma(xb, w1, a0_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 2 + 1]); a1_0 = vf_fma(xb, w0, a1_0); a1_1 = vf_fma(xb, w1, a1_1); }
+            const vf w0 = vf_load(panel + (int64_t)c * 16);
+            const vf w1 = vf_load(panel + (int64_t)c * 16 + 8);
+            {
+                const vf xb = vf_set1(xp[c * 2]);
+                a0_0 = vf_fma(xb, w0, a0_0);
+                a0_1 = vf_fma(xb, w1, a0_1);
+            }
+            {
+                const vf xb = vf_set1(xp[c * 2 + 1]);
+                a1_0 = vf_fma(xb, w0, a1_0);
+                a1_1 = vf_fma(xb, w1, a1_1);
+            }
         }
         {
-            const vf w0 = vf_load(panel + (size_t)(c + 1) * 16), w1 = vf_load(panel + (size_t)(c + 1) * 16 + VF_WIDTH);
-            { const vf xb = vf_set1(xp[(c + 1) * 2 + 0]); a0_0 = vf_fma(xb, w0, a0_0); a0_1 = vf_fma(xb, w1, a0_1); }
-            { const vf xb = vf_set1(xp[(c + 1) * 2 + 1]); a1_0 = vf_fma(xb, w0, a1_0); a1_1 = vf_fma(xb, w1, a1_1); }
+            const vf w0 = vf_load(panel + (int64_t)(c + 1) * 16);
+            const vf w1 = vf_load(panel + (int64_t)(c + 1) * 16 + 8);
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 2]);
+                a0_0 = vf_fma(xb, w0, a0_0);
+                a0_1 = vf_fma(xb, w1, a0_1);
+            }
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 2 + 1]);
+                a1_0 = vf_fma(xb, w0, a1_0);
+                a1_1 = vf_fma(xb, w1, a1_1);
+            }
         }
     }
-    for (; c + 1 <= kw; c += 1) {
+    for (int c = pairs; c < kw; c++) {
+        const vf w0 = vf_load(panel + (int64_t)c * 16);
+        const vf w1 = vf_load(panel + (int64_t)c * 16 + 8);
         {
-            const vf w0 = vf_load(panel + (size_t)(c + 0) * 16), w1 = vf_load(panel + (size_t)(c + 0) * 16 + VF_WIDTH);
-            { const vf xb = vf_set1(xp[(c + 0) * 2 + 0]); a0_0 = vf_fma(xb, w0, a0_0); a0_1 = vf_fma(xb, w1, a0_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 2 + 1]); a1_0 = vf_fma(xb, w0, a1_0); a1_1 = vf_fma(xb, w1, a1_1); }
+            const vf xb = vf_set1(xp[c * 2]);
+            a0_0 = vf_fma(xb, w0, a0_0);
+            a0_1 = vf_fma(xb, w1, a0_1);
+        }
+        {
+            const vf xb = vf_set1(xp[c * 2 + 1]);
+            a1_0 = vf_fma(xb, w0, a1_0);
+            a1_1 = vf_fma(xb, w1, a1_1);
         }
     }
-    vf_store(acc + 0, a0_0);
-    vf_store(acc + 0 + VF_WIDTH, a0_1);
+    vf_store(acc, a0_0);
+    vf_store(acc + 8, a0_1);
     vf_store(acc + 16, a1_0);
-    vf_store(acc + 16 + VF_WIDTH, a1_1);
+    vf_store(acc + 24, a1_1);
 }
 
-static void panelpk_3x16(const float *restrict panel, const float *restrict xp, int kw, float *restrict acc,
-    int first)
+static void panelpk_3x16(const float *restrict panel, const float *restrict xp, int kw, float *restrict acc, int first)
 {
-    vf a0_0 = first ? vf_zero() : vf_load(acc + 0), a0_1 = first ? vf_zero() : vf_load(acc + 0 + VF_WIDTH);
-    vf a1_0 = first ? vf_zero() : vf_load(acc + 16), a1_1 = first ? vf_zero() : vf_load(acc + 16 + VF_WIDTH);
-    vf a2_0 = first ? vf_zero() : vf_load(acc + 32), a2_1 = first ? vf_zero() : vf_load(acc + 32 + VF_WIDTH);
-    int c = 0;
-    for (; c + 2 <= kw; c += 2) {
+    vf a0_0 = first != 0 ? vf_zero() : vf_load(acc);
+    vf a0_1 = first != 0 ? vf_zero() : vf_load(acc + 8);
+    vf a1_0 = first != 0 ? vf_zero() : vf_load(acc + 16);
+    vf a1_1 = first != 0 ? vf_zero() : vf_load(acc + 24);
+    vf a2_0 = first != 0 ? vf_zero() : vf_load(acc + 32);
+    vf a2_1 = first != 0 ? vf_zero() : vf_load(acc + 40);
+    const int pairs = kw / 2 * 2;
+    for (int c = 0; c < pairs; c += 2) {
         {
-            const vf w0 = vf_load(panel + (size_t)(c + 0) * 16), w1 = vf_load(panel + (size_t)(c + 0) * 16 + VF_WIDTH);
-            { const vf xb = vf_set1(xp[(c + 0) * 3 + 0]); a0_0 = vf_fma(xb, w0, a0_0); a0_1 = vf_fma(xb, w1, a0_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 3 + 1]); a1_0 = vf_fma(xb, w0, a1_0); a1_1 = vf_fma(xb, w1, a1_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 3 + 2]); a2_0 = vf_fma(xb, w0, a2_0); a2_1 = vf_fma(xb, w1, a2_1); }
+            const vf w0 = vf_load(panel + (int64_t)c * 16);
+            const vf w1 = vf_load(panel + (int64_t)c * 16 + 8);
+            {
+                const vf xb = vf_set1(xp[c * 3]);
+                a0_0 = vf_fma(xb, w0, a0_0);
+                a0_1 = vf_fma(xb, w1, a0_1);
+            }
+            {
+                const vf xb = vf_set1(xp[c * 3 + 1]);
+                a1_0 = vf_fma(xb, w0, a1_0);
+                a1_1 = vf_fma(xb, w1, a1_1);
+            }
+            {
+                const vf xb = vf_set1(xp[c * 3 + 2]);
+                a2_0 = vf_fma(xb, w0, a2_0);
+                a2_1 = vf_fma(xb, w1, a2_1);
+            }
         }
         {
-            const vf w0 = vf_load(panel + (size_t)(c + 1) * 16), w1 = vf_load(panel + (size_t)(c + 1) * 16 + VF_WIDTH);
-            { const vf xb = vf_set1(xp[(c + 1) * 3 + 0]); a0_0 = vf_fma(xb, w0, a0_0); a0_1 = vf_fma(xb, w1, a0_1); }
-            { const vf xb = vf_set1(xp[(c + 1) * 3 + 1]); a1_0 = vf_fma(xb, w0, a1_0); a1_1 = vf_fma(xb, w1, a1_1); }
-            { const vf xb = vf_set1(xp[(c + 1) * 3 + 2]); a2_0 = vf_fma(xb, w0, a2_0); a2_1 = vf_fma(xb, w1, a2_1); }
+            const vf w0 = vf_load(panel + (int64_t)(c + 1) * 16);
+            const vf w1 = vf_load(panel + (int64_t)(c + 1) * 16 + 8);
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 3]);
+                a0_0 = vf_fma(xb, w0, a0_0);
+                a0_1 = vf_fma(xb, w1, a0_1);
+            }
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 3 + 1]);
+                a1_0 = vf_fma(xb, w0, a1_0);
+                a1_1 = vf_fma(xb, w1, a1_1);
+            }
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 3 + 2]);
+                a2_0 = vf_fma(xb, w0, a2_0);
+                a2_1 = vf_fma(xb, w1, a2_1);
+            }
         }
     }
-    for (; c + 1 <= kw; c += 1) {
+    for (int c = pairs; c < kw; c++) {
+        const vf w0 = vf_load(panel + (int64_t)c * 16);
+        const vf w1 = vf_load(panel + (int64_t)c * 16 + 8);
         {
-            const vf w0 = vf_load(panel + (size_t)(c + 0) * 16), w1 = vf_load(panel + (size_t)(c + 0) * 16 + VF_WIDTH);
-            { const vf xb = vf_set1(xp[(c + 0) * 3 + 0]); a0_0 = vf_fma(xb, w0, a0_0); a0_1 = vf_fma(xb, w1, a0_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 3 + 1]); a1_0 = vf_fma(xb, w0, a1_0); a1_1 = vf_fma(xb, w1, a1_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 3 + 2]); a2_0 = vf_fma(xb, w0, a2_0); a2_1 = vf_fma(xb, w1, a2_1); }
+            const vf xb = vf_set1(xp[c * 3]);
+            a0_0 = vf_fma(xb, w0, a0_0);
+            a0_1 = vf_fma(xb, w1, a0_1);
+        }
+        {
+            const vf xb = vf_set1(xp[c * 3 + 1]);
+            a1_0 = vf_fma(xb, w0, a1_0);
+            a1_1 = vf_fma(xb, w1, a1_1);
+        }
+        {
+            const vf xb = vf_set1(xp[c * 3 + 2]);
+            a2_0 = vf_fma(xb, w0, a2_0);
+            a2_1 = vf_fma(xb, w1, a2_1);
         }
     }
-    vf_store(acc + 0, a0_0);
-    vf_store(acc + 0 + VF_WIDTH, a0_1);
+    vf_store(acc, a0_0);
+    vf_store(acc + 8, a0_1);
     vf_store(acc + 16, a1_0);
-    vf_store(acc + 16 + VF_WIDTH, a1_1);
+    vf_store(acc + 24, a1_1);
     vf_store(acc + 32, a2_0);
-    vf_store(acc + 32 + VF_WIDTH, a2_1);
+    vf_store(acc + 40, a2_1);
 }
 
-static void panelpk_4x16(const float *restrict panel, const float *restrict xp, int kw, float *restrict acc,
-    int first)
+static void panelpk_4x16(const float *restrict panel, const float *restrict xp, int kw, float *restrict acc, int first)
 {
-    vf a0_0 = first ? vf_zero() : vf_load(acc + 0), a0_1 = first ? vf_zero() : vf_load(acc + 0 + VF_WIDTH);
-    vf a1_0 = first ? vf_zero() : vf_load(acc + 16), a1_1 = first ? vf_zero() : vf_load(acc + 16 + VF_WIDTH);
-    vf a2_0 = first ? vf_zero() : vf_load(acc + 32), a2_1 = first ? vf_zero() : vf_load(acc + 32 + VF_WIDTH);
-    vf a3_0 = first ? vf_zero() : vf_load(acc + 48), a3_1 = first ? vf_zero() : vf_load(acc + 48 + VF_WIDTH);
-    int c = 0;
-    for (; c + 2 <= kw; c += 2) {
+    vf a0_0 = first != 0 ? vf_zero() : vf_load(acc);
+    vf a0_1 = first != 0 ? vf_zero() : vf_load(acc + 8);
+    vf a1_0 = first != 0 ? vf_zero() : vf_load(acc + 16);
+    vf a1_1 = first != 0 ? vf_zero() : vf_load(acc + 24);
+    vf a2_0 = first != 0 ? vf_zero() : vf_load(acc + 32);
+    vf a2_1 = first != 0 ? vf_zero() : vf_load(acc + 40);
+    vf a3_0 = first != 0 ? vf_zero() : vf_load(acc + 48);
+    vf a3_1 = first != 0 ? vf_zero() : vf_load(acc + 56);
+    const int pairs = kw / 2 * 2;
+    for (int c = 0; c < pairs; c += 2) {
         {
-            const vf w0 = vf_load(panel + (size_t)(c + 0) * 16), w1 = vf_load(panel + (size_t)(c + 0) * 16 + VF_WIDTH);
-            { const vf xb = vf_set1(xp[(c + 0) * 4 + 0]); a0_0 = vf_fma(xb, w0, a0_0); a0_1 = vf_fma(xb, w1, a0_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 4 + 1]); a1_0 = vf_fma(xb, w0, a1_0); a1_1 = vf_fma(xb, w1, a1_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 4 + 2]); a2_0 = vf_fma(xb, w0, a2_0); a2_1 = vf_fma(xb, w1, a2_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 4 + 3]); a3_0 = vf_fma(xb, w0, a3_0); a3_1 = vf_fma(xb, w1, a3_1); }
+            const vf w0 = vf_load(panel + (int64_t)c * 16);
+            const vf w1 = vf_load(panel + (int64_t)c * 16 + 8);
+            {
+                const vf xb = vf_set1(xp[c * 4]);
+                a0_0 = vf_fma(xb, w0, a0_0);
+                a0_1 = vf_fma(xb, w1, a0_1);
+            }
+            {
+                const vf xb = vf_set1(xp[c * 4 + 1]);
+                a1_0 = vf_fma(xb, w0, a1_0);
+                a1_1 = vf_fma(xb, w1, a1_1);
+            }
+            {
+                const vf xb = vf_set1(xp[c * 4 + 2]);
+                a2_0 = vf_fma(xb, w0, a2_0);
+                a2_1 = vf_fma(xb, w1, a2_1);
+            }
+            {
+                const vf xb = vf_set1(xp[c * 4 + 3]);
+                a3_0 = vf_fma(xb, w0, a3_0);
+                a3_1 = vf_fma(xb, w1, a3_1);
+            }
         }
         {
-            const vf w0 = vf_load(panel + (size_t)(c + 1) * 16), w1 = vf_load(panel + (size_t)(c + 1) * 16 + VF_WIDTH);
-            { const vf xb = vf_set1(xp[(c + 1) * 4 + 0]); a0_0 = vf_fma(xb, w0, a0_0); a0_1 = vf_fma(xb, w1, a0_1); }
-            { const vf xb = vf_set1(xp[(c + 1) * 4 + 1]); a1_0 = vf_fma(xb, w0, a1_0); a1_1 = vf_fma(xb, w1, a1_1); }
-            { const vf xb = vf_set1(xp[(c + 1) * 4 + 2]); a2_0 = vf_fma(xb, w0, a2_0); a2_1 = vf_fma(xb, w1, a2_1); }
-            { const vf xb = vf_set1(xp[(c + 1) * 4 + 3]); a3_0 = vf_fma(xb, w0, a3_0); a3_1 = vf_fma(xb, w1, a3_1); }
+            const vf w0 = vf_load(panel + (int64_t)(c + 1) * 16);
+            const vf w1 = vf_load(panel + (int64_t)(c + 1) * 16 + 8);
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 4]);
+                a0_0 = vf_fma(xb, w0, a0_0);
+                a0_1 = vf_fma(xb, w1, a0_1);
+            }
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 4 + 1]);
+                a1_0 = vf_fma(xb, w0, a1_0);
+                a1_1 = vf_fma(xb, w1, a1_1);
+            }
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 4 + 2]);
+                a2_0 = vf_fma(xb, w0, a2_0);
+                a2_1 = vf_fma(xb, w1, a2_1);
+            }
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 4 + 3]);
+                a3_0 = vf_fma(xb, w0, a3_0);
+                a3_1 = vf_fma(xb, w1, a3_1);
+            }
         }
     }
-    for (; c + 1 <= kw; c += 1) {
+    for (int c = pairs; c < kw; c++) {
+        const vf w0 = vf_load(panel + (int64_t)c * 16);
+        const vf w1 = vf_load(panel + (int64_t)c * 16 + 8);
         {
-            const vf w0 = vf_load(panel + (size_t)(c + 0) * 16), w1 = vf_load(panel + (size_t)(c + 0) * 16 + VF_WIDTH);
-            { const vf xb = vf_set1(xp[(c + 0) * 4 + 0]); a0_0 = vf_fma(xb, w0, a0_0); a0_1 = vf_fma(xb, w1, a0_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 4 + 1]); a1_0 = vf_fma(xb, w0, a1_0); a1_1 = vf_fma(xb, w1, a1_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 4 + 2]); a2_0 = vf_fma(xb, w0, a2_0); a2_1 = vf_fma(xb, w1, a2_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 4 + 3]); a3_0 = vf_fma(xb, w0, a3_0); a3_1 = vf_fma(xb, w1, a3_1); }
+            const vf xb = vf_set1(xp[c * 4]);
+            a0_0 = vf_fma(xb, w0, a0_0);
+            a0_1 = vf_fma(xb, w1, a0_1);
+        }
+        {
+            const vf xb = vf_set1(xp[c * 4 + 1]);
+            a1_0 = vf_fma(xb, w0, a1_0);
+            a1_1 = vf_fma(xb, w1, a1_1);
+        }
+        {
+            const vf xb = vf_set1(xp[c * 4 + 2]);
+            a2_0 = vf_fma(xb, w0, a2_0);
+            a2_1 = vf_fma(xb, w1, a2_1);
+        }
+        {
+            const vf xb = vf_set1(xp[c * 4 + 3]);
+            a3_0 = vf_fma(xb, w0, a3_0);
+            a3_1 = vf_fma(xb, w1, a3_1);
         }
     }
-    vf_store(acc + 0, a0_0);
-    vf_store(acc + 0 + VF_WIDTH, a0_1);
+    vf_store(acc, a0_0);
+    vf_store(acc + 8, a0_1);
     vf_store(acc + 16, a1_0);
-    vf_store(acc + 16 + VF_WIDTH, a1_1);
+    vf_store(acc + 24, a1_1);
     vf_store(acc + 32, a2_0);
-    vf_store(acc + 32 + VF_WIDTH, a2_1);
+    vf_store(acc + 40, a2_1);
     vf_store(acc + 48, a3_0);
-    vf_store(acc + 48 + VF_WIDTH, a3_1);
+    vf_store(acc + 56, a3_1);
 }
 
-static void panelpk_5x16(const float *restrict panel, const float *restrict xp, int kw, float *restrict acc,
-    int first)
+static void panelpk_5x16(const float *restrict panel, const float *restrict xp, int kw, float *restrict acc, int first)
 {
-    vf a0_0 = first ? vf_zero() : vf_load(acc + 0), a0_1 = first ? vf_zero() : vf_load(acc + 0 + VF_WIDTH);
-    vf a1_0 = first ? vf_zero() : vf_load(acc + 16), a1_1 = first ? vf_zero() : vf_load(acc + 16 + VF_WIDTH);
-    vf a2_0 = first ? vf_zero() : vf_load(acc + 32), a2_1 = first ? vf_zero() : vf_load(acc + 32 + VF_WIDTH);
-    vf a3_0 = first ? vf_zero() : vf_load(acc + 48), a3_1 = first ? vf_zero() : vf_load(acc + 48 + VF_WIDTH);
-    vf a4_0 = first ? vf_zero() : vf_load(acc + 64), a4_1 = first ? vf_zero() : vf_load(acc + 64 + VF_WIDTH);
-    int c = 0;
-    for (; c + 2 <= kw; c += 2) {
+    vf a0_0 = first != 0 ? vf_zero() : vf_load(acc);
+    vf a0_1 = first != 0 ? vf_zero() : vf_load(acc + 8);
+    vf a1_0 = first != 0 ? vf_zero() : vf_load(acc + 16);
+    vf a1_1 = first != 0 ? vf_zero() : vf_load(acc + 24);
+    vf a2_0 = first != 0 ? vf_zero() : vf_load(acc + 32);
+    vf a2_1 = first != 0 ? vf_zero() : vf_load(acc + 40);
+    vf a3_0 = first != 0 ? vf_zero() : vf_load(acc + 48);
+    vf a3_1 = first != 0 ? vf_zero() : vf_load(acc + 56);
+    vf a4_0 = first != 0 ? vf_zero() : vf_load(acc + 64);
+    vf a4_1 = first != 0 ? vf_zero() : vf_load(acc + 72);
+    const int pairs = kw / 2 * 2;
+    for (int c = 0; c < pairs; c += 2) {
         {
-            const vf w0 = vf_load(panel + (size_t)(c + 0) * 16), w1 = vf_load(panel + (size_t)(c + 0) * 16 + VF_WIDTH);
-            { const vf xb = vf_set1(xp[(c + 0) * 5 + 0]); a0_0 = vf_fma(xb, w0, a0_0); a0_1 = vf_fma(xb, w1, a0_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 5 + 1]); a1_0 = vf_fma(xb, w0, a1_0); a1_1 = vf_fma(xb, w1, a1_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 5 + 2]); a2_0 = vf_fma(xb, w0, a2_0); a2_1 = vf_fma(xb, w1, a2_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 5 + 3]); a3_0 = vf_fma(xb, w0, a3_0); a3_1 = vf_fma(xb, w1, a3_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 5 + 4]); a4_0 = vf_fma(xb, w0, a4_0); a4_1 = vf_fma(xb, w1, a4_1); }
+            const vf w0 = vf_load(panel + (int64_t)c * 16);
+            const vf w1 = vf_load(panel + (int64_t)c * 16 + 8);
+            {
+                const vf xb = vf_set1(xp[c * 5]);
+                a0_0 = vf_fma(xb, w0, a0_0);
+                a0_1 = vf_fma(xb, w1, a0_1);
+            }
+            {
+                const vf xb = vf_set1(xp[c * 5 + 1]);
+                a1_0 = vf_fma(xb, w0, a1_0);
+                a1_1 = vf_fma(xb, w1, a1_1);
+            }
+            {
+                const vf xb = vf_set1(xp[c * 5 + 2]);
+                a2_0 = vf_fma(xb, w0, a2_0);
+                a2_1 = vf_fma(xb, w1, a2_1);
+            }
+            {
+                const vf xb = vf_set1(xp[c * 5 + 3]);
+                a3_0 = vf_fma(xb, w0, a3_0);
+                a3_1 = vf_fma(xb, w1, a3_1);
+            }
+            {
+                const vf xb = vf_set1(xp[c * 5 + 4]);
+                a4_0 = vf_fma(xb, w0, a4_0);
+                a4_1 = vf_fma(xb, w1, a4_1);
+            }
         }
         {
-            const vf w0 = vf_load(panel + (size_t)(c + 1) * 16), w1 = vf_load(panel + (size_t)(c + 1) * 16 + VF_WIDTH);
-            { const vf xb = vf_set1(xp[(c + 1) * 5 + 0]); a0_0 = vf_fma(xb, w0, a0_0); a0_1 = vf_fma(xb, w1, a0_1); }
-            { const vf xb = vf_set1(xp[(c + 1) * 5 + 1]); a1_0 = vf_fma(xb, w0, a1_0); a1_1 = vf_fma(xb, w1, a1_1); }
-            { const vf xb = vf_set1(xp[(c + 1) * 5 + 2]); a2_0 = vf_fma(xb, w0, a2_0); a2_1 = vf_fma(xb, w1, a2_1); }
-            { const vf xb = vf_set1(xp[(c + 1) * 5 + 3]); a3_0 = vf_fma(xb, w0, a3_0); a3_1 = vf_fma(xb, w1, a3_1); }
-            { const vf xb = vf_set1(xp[(c + 1) * 5 + 4]); a4_0 = vf_fma(xb, w0, a4_0); a4_1 = vf_fma(xb, w1, a4_1); }
+            const vf w0 = vf_load(panel + (int64_t)(c + 1) * 16);
+            const vf w1 = vf_load(panel + (int64_t)(c + 1) * 16 + 8);
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 5]);
+                a0_0 = vf_fma(xb, w0, a0_0);
+                a0_1 = vf_fma(xb, w1, a0_1);
+            }
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 5 + 1]);
+                a1_0 = vf_fma(xb, w0, a1_0);
+                a1_1 = vf_fma(xb, w1, a1_1);
+            }
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 5 + 2]);
+                a2_0 = vf_fma(xb, w0, a2_0);
+                a2_1 = vf_fma(xb, w1, a2_1);
+            }
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 5 + 3]);
+                a3_0 = vf_fma(xb, w0, a3_0);
+                a3_1 = vf_fma(xb, w1, a3_1);
+            }
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 5 + 4]);
+                a4_0 = vf_fma(xb, w0, a4_0);
+                a4_1 = vf_fma(xb, w1, a4_1);
+            }
         }
     }
-    for (; c + 1 <= kw; c += 1) {
+    for (int c = pairs; c < kw; c++) {
+        const vf w0 = vf_load(panel + (int64_t)c * 16);
+        const vf w1 = vf_load(panel + (int64_t)c * 16 + 8);
         {
-            const vf w0 = vf_load(panel + (size_t)(c + 0) * 16), w1 = vf_load(panel + (size_t)(c + 0) * 16 + VF_WIDTH);
-            { const vf xb = vf_set1(xp[(c + 0) * 5 + 0]); a0_0 = vf_fma(xb, w0, a0_0); a0_1 = vf_fma(xb, w1, a0_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 5 + 1]); a1_0 = vf_fma(xb, w0, a1_0); a1_1 = vf_fma(xb, w1, a1_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 5 + 2]); a2_0 = vf_fma(xb, w0, a2_0); a2_1 = vf_fma(xb, w1, a2_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 5 + 3]); a3_0 = vf_fma(xb, w0, a3_0); a3_1 = vf_fma(xb, w1, a3_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 5 + 4]); a4_0 = vf_fma(xb, w0, a4_0); a4_1 = vf_fma(xb, w1, a4_1); }
+            const vf xb = vf_set1(xp[c * 5]);
+            a0_0 = vf_fma(xb, w0, a0_0);
+            a0_1 = vf_fma(xb, w1, a0_1);
+        }
+        {
+            const vf xb = vf_set1(xp[c * 5 + 1]);
+            a1_0 = vf_fma(xb, w0, a1_0);
+            a1_1 = vf_fma(xb, w1, a1_1);
+        }
+        {
+            const vf xb = vf_set1(xp[c * 5 + 2]);
+            a2_0 = vf_fma(xb, w0, a2_0);
+            a2_1 = vf_fma(xb, w1, a2_1);
+        }
+        {
+            const vf xb = vf_set1(xp[c * 5 + 3]);
+            a3_0 = vf_fma(xb, w0, a3_0);
+            a3_1 = vf_fma(xb, w1, a3_1);
+        }
+        {
+            const vf xb = vf_set1(xp[c * 5 + 4]);
+            a4_0 = vf_fma(xb, w0, a4_0);
+            a4_1 = vf_fma(xb, w1, a4_1);
         }
     }
-    vf_store(acc + 0, a0_0);
-    vf_store(acc + 0 + VF_WIDTH, a0_1);
+    vf_store(acc, a0_0);
+    vf_store(acc + 8, a0_1);
     vf_store(acc + 16, a1_0);
-    vf_store(acc + 16 + VF_WIDTH, a1_1);
+    vf_store(acc + 24, a1_1);
     vf_store(acc + 32, a2_0);
-    vf_store(acc + 32 + VF_WIDTH, a2_1);
+    vf_store(acc + 40, a2_1);
     vf_store(acc + 48, a3_0);
-    vf_store(acc + 48 + VF_WIDTH, a3_1);
+    vf_store(acc + 56, a3_1);
     vf_store(acc + 64, a4_0);
-    vf_store(acc + 64 + VF_WIDTH, a4_1);
+    vf_store(acc + 72, a4_1);
 }
 
-static void panelpk_6x16(const float *restrict panel, const float *restrict xp, int kw, float *restrict acc,
-    int first)
+static void panelpk_6x16(const float *restrict panel, const float *restrict xp, int kw, float *restrict acc, int first)
 {
-    vf a0_0 = first ? vf_zero() : vf_load(acc + 0), a0_1 = first ? vf_zero() : vf_load(acc + 0 + VF_WIDTH);
-    vf a1_0 = first ? vf_zero() : vf_load(acc + 16), a1_1 = first ? vf_zero() : vf_load(acc + 16 + VF_WIDTH);
-    vf a2_0 = first ? vf_zero() : vf_load(acc + 32), a2_1 = first ? vf_zero() : vf_load(acc + 32 + VF_WIDTH);
-    vf a3_0 = first ? vf_zero() : vf_load(acc + 48), a3_1 = first ? vf_zero() : vf_load(acc + 48 + VF_WIDTH);
-    vf a4_0 = first ? vf_zero() : vf_load(acc + 64), a4_1 = first ? vf_zero() : vf_load(acc + 64 + VF_WIDTH);
-    vf a5_0 = first ? vf_zero() : vf_load(acc + 80), a5_1 = first ? vf_zero() : vf_load(acc + 80 + VF_WIDTH);
-    int c = 0;
-    for (; c + 2 <= kw; c += 2) {
+    vf a0_0 = first != 0 ? vf_zero() : vf_load(acc);
+    vf a0_1 = first != 0 ? vf_zero() : vf_load(acc + 8);
+    vf a1_0 = first != 0 ? vf_zero() : vf_load(acc + 16);
+    vf a1_1 = first != 0 ? vf_zero() : vf_load(acc + 24);
+    vf a2_0 = first != 0 ? vf_zero() : vf_load(acc + 32);
+    vf a2_1 = first != 0 ? vf_zero() : vf_load(acc + 40);
+    vf a3_0 = first != 0 ? vf_zero() : vf_load(acc + 48);
+    vf a3_1 = first != 0 ? vf_zero() : vf_load(acc + 56);
+    vf a4_0 = first != 0 ? vf_zero() : vf_load(acc + 64);
+    vf a4_1 = first != 0 ? vf_zero() : vf_load(acc + 72);
+    vf a5_0 = first != 0 ? vf_zero() : vf_load(acc + 80);
+    vf a5_1 = first != 0 ? vf_zero() : vf_load(acc + 88);
+    const int pairs = kw / 2 * 2;
+    for (int c = 0; c < pairs; c += 2) {
         {
-            const vf w0 = vf_load(panel + (size_t)(c + 0) * 16), w1 = vf_load(panel + (size_t)(c + 0) * 16 + VF_WIDTH);
-            { const vf xb = vf_set1(xp[(c + 0) * 6 + 0]); a0_0 = vf_fma(xb, w0, a0_0); a0_1 = vf_fma(xb, w1, a0_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 6 + 1]); a1_0 = vf_fma(xb, w0, a1_0); a1_1 = vf_fma(xb, w1, a1_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 6 + 2]); a2_0 = vf_fma(xb, w0, a2_0); a2_1 = vf_fma(xb, w1, a2_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 6 + 3]); a3_0 = vf_fma(xb, w0, a3_0); a3_1 = vf_fma(xb, w1, a3_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 6 + 4]); a4_0 = vf_fma(xb, w0, a4_0); a4_1 = vf_fma(xb, w1, a4_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 6 + 5]); a5_0 = vf_fma(xb, w0, a5_0); a5_1 = vf_fma(xb, w1, a5_1); }
+            const vf w0 = vf_load(panel + (int64_t)c * 16);
+            const vf w1 = vf_load(panel + (int64_t)c * 16 + 8);
+            {
+                const vf xb = vf_set1(xp[c * 6]);
+                a0_0 = vf_fma(xb, w0, a0_0);
+                a0_1 = vf_fma(xb, w1, a0_1);
+            }
+            {
+                const vf xb = vf_set1(xp[c * 6 + 1]);
+                a1_0 = vf_fma(xb, w0, a1_0);
+                a1_1 = vf_fma(xb, w1, a1_1);
+            }
+            {
+                const vf xb = vf_set1(xp[c * 6 + 2]);
+                a2_0 = vf_fma(xb, w0, a2_0);
+                a2_1 = vf_fma(xb, w1, a2_1);
+            }
+            {
+                const vf xb = vf_set1(xp[c * 6 + 3]);
+                a3_0 = vf_fma(xb, w0, a3_0);
+                a3_1 = vf_fma(xb, w1, a3_1);
+            }
+            {
+                const vf xb = vf_set1(xp[c * 6 + 4]);
+                a4_0 = vf_fma(xb, w0, a4_0);
+                a4_1 = vf_fma(xb, w1, a4_1);
+            }
+            {
+                const vf xb = vf_set1(xp[c * 6 + 5]);
+                a5_0 = vf_fma(xb, w0, a5_0);
+                a5_1 = vf_fma(xb, w1, a5_1);
+            }
         }
         {
-            const vf w0 = vf_load(panel + (size_t)(c + 1) * 16), w1 = vf_load(panel + (size_t)(c + 1) * 16 + VF_WIDTH);
-            { const vf xb = vf_set1(xp[(c + 1) * 6 + 0]); a0_0 = vf_fma(xb, w0, a0_0); a0_1 = vf_fma(xb, w1, a0_1); }
-            { const vf xb = vf_set1(xp[(c + 1) * 6 + 1]); a1_0 = vf_fma(xb, w0, a1_0); a1_1 = vf_fma(xb, w1, a1_1); }
-            { const vf xb = vf_set1(xp[(c + 1) * 6 + 2]); a2_0 = vf_fma(xb, w0, a2_0); a2_1 = vf_fma(xb, w1, a2_1); }
-            { const vf xb = vf_set1(xp[(c + 1) * 6 + 3]); a3_0 = vf_fma(xb, w0, a3_0); a3_1 = vf_fma(xb, w1, a3_1); }
-            { const vf xb = vf_set1(xp[(c + 1) * 6 + 4]); a4_0 = vf_fma(xb, w0, a4_0); a4_1 = vf_fma(xb, w1, a4_1); }
-            { const vf xb = vf_set1(xp[(c + 1) * 6 + 5]); a5_0 = vf_fma(xb, w0, a5_0); a5_1 = vf_fma(xb, w1, a5_1); }
+            const vf w0 = vf_load(panel + (int64_t)(c + 1) * 16);
+            const vf w1 = vf_load(panel + (int64_t)(c + 1) * 16 + 8);
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 6]);
+                a0_0 = vf_fma(xb, w0, a0_0);
+                a0_1 = vf_fma(xb, w1, a0_1);
+            }
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 6 + 1]);
+                a1_0 = vf_fma(xb, w0, a1_0);
+                a1_1 = vf_fma(xb, w1, a1_1);
+            }
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 6 + 2]);
+                a2_0 = vf_fma(xb, w0, a2_0);
+                a2_1 = vf_fma(xb, w1, a2_1);
+            }
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 6 + 3]);
+                a3_0 = vf_fma(xb, w0, a3_0);
+                a3_1 = vf_fma(xb, w1, a3_1);
+            }
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 6 + 4]);
+                a4_0 = vf_fma(xb, w0, a4_0);
+                a4_1 = vf_fma(xb, w1, a4_1);
+            }
+            {
+                const vf xb = vf_set1(xp[(c + 1) * 6 + 5]);
+                a5_0 = vf_fma(xb, w0, a5_0);
+                a5_1 = vf_fma(xb, w1, a5_1);
+            }
         }
     }
-    for (; c + 1 <= kw; c += 1) {
+    for (int c = pairs; c < kw; c++) {
+        const vf w0 = vf_load(panel + (int64_t)c * 16);
+        const vf w1 = vf_load(panel + (int64_t)c * 16 + 8);
         {
-            const vf w0 = vf_load(panel + (size_t)(c + 0) * 16), w1 = vf_load(panel + (size_t)(c + 0) * 16 + VF_WIDTH);
-            { const vf xb = vf_set1(xp[(c + 0) * 6 + 0]); a0_0 = vf_fma(xb, w0, a0_0); a0_1 = vf_fma(xb, w1, a0_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 6 + 1]); a1_0 = vf_fma(xb, w0, a1_0); a1_1 = vf_fma(xb, w1, a1_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 6 + 2]); a2_0 = vf_fma(xb, w0, a2_0); a2_1 = vf_fma(xb, w1, a2_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 6 + 3]); a3_0 = vf_fma(xb, w0, a3_0); a3_1 = vf_fma(xb, w1, a3_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 6 + 4]); a4_0 = vf_fma(xb, w0, a4_0); a4_1 = vf_fma(xb, w1, a4_1); }
-            { const vf xb = vf_set1(xp[(c + 0) * 6 + 5]); a5_0 = vf_fma(xb, w0, a5_0); a5_1 = vf_fma(xb, w1, a5_1); }
+            const vf xb = vf_set1(xp[c * 6]);
+            a0_0 = vf_fma(xb, w0, a0_0);
+            a0_1 = vf_fma(xb, w1, a0_1);
+        }
+        {
+            const vf xb = vf_set1(xp[c * 6 + 1]);
+            a1_0 = vf_fma(xb, w0, a1_0);
+            a1_1 = vf_fma(xb, w1, a1_1);
+        }
+        {
+            const vf xb = vf_set1(xp[c * 6 + 2]);
+            a2_0 = vf_fma(xb, w0, a2_0);
+            a2_1 = vf_fma(xb, w1, a2_1);
+        }
+        {
+            const vf xb = vf_set1(xp[c * 6 + 3]);
+            a3_0 = vf_fma(xb, w0, a3_0);
+            a3_1 = vf_fma(xb, w1, a3_1);
+        }
+        {
+            const vf xb = vf_set1(xp[c * 6 + 4]);
+            a4_0 = vf_fma(xb, w0, a4_0);
+            a4_1 = vf_fma(xb, w1, a4_1);
+        }
+        {
+            const vf xb = vf_set1(xp[c * 6 + 5]);
+            a5_0 = vf_fma(xb, w0, a5_0);
+            a5_1 = vf_fma(xb, w1, a5_1);
         }
     }
-    vf_store(acc + 0, a0_0);
-    vf_store(acc + 0 + VF_WIDTH, a0_1);
+    vf_store(acc, a0_0);
+    vf_store(acc + 8, a0_1);
     vf_store(acc + 16, a1_0);
-    vf_store(acc + 16 + VF_WIDTH, a1_1);
+    vf_store(acc + 24, a1_1);
     vf_store(acc + 32, a2_0);
-    vf_store(acc + 32 + VF_WIDTH, a2_1);
+    vf_store(acc + 40, a2_1);
     vf_store(acc + 48, a3_0);
-    vf_store(acc + 48 + VF_WIDTH, a3_1);
+    vf_store(acc + 56, a3_1);
     vf_store(acc + 64, a4_0);
-    vf_store(acc + 64 + VF_WIDTH, a4_1);
+    vf_store(acc + 72, a4_1);
     vf_store(acc + 80, a5_0);
-    vf_store(acc + 80 + VF_WIDTH, a5_1);
+    vf_store(acc + 88, a5_1);
 }
 
-static void (*const panelpk_16[7])(const float *restrict, const float *restrict, int, float *restrict, int) = {
-    NULL, panelpk_1x16, panelpk_2x16, panelpk_3x16, panelpk_4x16, panelpk_5x16, panelpk_6x16};
+/* One pair (re, im) rotated into o by the per-call table's entry at cs (its [cos, cos] row; the
+   [-sin, sin] row is 16 floats on): the scalar RoPE of every kernel's non-vector path. */
+static inline void rope_pair_16(float *o, float re, float im, const float *cs)
+{
+    const float c = cs[0];
+    const float sn = cs[17];
+    o[0] = re * c - im * sn;
+    o[1] = re * sn + im * c;
+}
 
 /* matmul of packed W [12 panels][64][16] by x[T][64], scaled by s[t]; epilogue: q, k and v from acc */
-static void matmul_192x64_rope_kv_rope_scaled_p16_blocked(const float *restrict W, const float *restrict x, const float *restrict s, float *restrict q,
-    float *restrict k_ring, float *restrict v_ring, int64_t pos0, const float *restrict rope_cs, float *restrict sums, int T)
+static void matmul_192x64_rope_kv_rope_scaled_p16_blocked(const float *restrict W, const float *restrict x,
+    const float *restrict s, float *restrict q, float *restrict k_ring, float *restrict v_ring, int64_t pos0,
+    const float *restrict rope_cs, float *restrict sums, int T)
 {
     if (T > 1) {
-        enum { COLS = 64, NR = 16, MR = 6, KC = 256, PANELS = 12, CHUNK = 32, LINES = 256 };
-        float *restrict xp = sums + (size_t)T * PANELS * NR; /* the packed x block */
-        const int tiles = (T + MR - 1) / MR;
-        for (int kc = 0; kc < COLS; kc += KC) {
-            const int kw = COLS - kc < KC ? COLS - kc : KC;
+        /* the packed x block */
+        float *xp = sums + (int64_t)T * 192;
+        const int tiles = (T + 5) / 6;
+        for (int kc = 0; kc < 64; kc += 256) {
+            const int kw = 64 - kc < 256 ? 64 - kc : 256;
             #pragma omp for schedule(static)
             for (int i = 0; i < tiles; i++) {
-                const int m = T - i * MR < MR ? T - i * MR : MR; /* frames in tile i */
+                /* frames in tile i */
+                const int m = T - i * 6 < 6 ? T - i * 6 : 6;
                 for (int c = 0; c < kw; c++)
                     for (int r = 0; r < m; r++)
-                        xp[(size_t)i * kw * MR + c * m + r] = x[((size_t)i * MR + r) * COLS + kc + c];
+                        xp[(int64_t)i * kw * 6 + c * m + r] = x[((int64_t)i * 6 + r) * 64 + kc + c];
             }
-            for (int i0 = 0; i0 < tiles; i0 += CHUNK) {
-                const int i1 = i0 + CHUNK < tiles ? i0 + CHUNK : tiles;
+            for (int i0 = 0; i0 < tiles; i0 += 32) {
+                const int i1 = i0 + 32 < tiles ? i0 + 32 : tiles;
                 #pragma omp for schedule(static) nowait
-                for (int p = 0; p < PANELS; p++) {
-                    const float *panel = W + ((size_t)p * COLS + kc) * NR;
-                    const char *next = (const char *)(panel + (size_t)COLS * NR);
+                for (int p = 0; p < 12; p++) {
+                    const float *panel = W + ((int64_t)p * 64 + kc) * 16;
+                    const float *next = panel + 1024;
                     for (int i = i0; i < i1; i++) {
-                        /* the next panel's block into L2, spread over the tiles; the next tile's sums */
-                        for (int l = (i - i0) * LINES / (i1 - i0); l < (i - i0 + 1) * LINES / (i1 - i0); l++)
-                            __builtin_prefetch(next + l * 64, 0, 2);
-                        const int m = T - i * MR < MR ? T - i * MR : MR;
-                        float *acc = sums + ((size_t)p * T + i * MR) * NR;
-                        for (int l = 0; l < m * NR; l += 16)
-                            __builtin_prefetch(acc + m * NR + l, 1, 3);
-                        panelpk_16[m](panel, xp + (size_t)i * kw * MR, kw, acc, kc == 0);
+                        /* the next panel's block into L2, spread over the tiles (16 floats a line); the next tile's sums */
+                        for (int l = (i - i0) * 256 / (i1 - i0); l < (i - i0 + 1) * 256 / (i1 - i0); l++)
+                            __builtin_prefetch(next + l * 16, 0, 2);
+                        const int m = T - i * 6 < 6 ? T - i * 6 : 6;
+                        float *acc = sums + ((int64_t)p * T + i * 6) * 16;
+                        for (int l = 0; l < m * 16; l += 16)
+                            __builtin_prefetch(acc + m * 16 + l, 1, 3);
+                        if (m == 6)
+                            panelpk_6x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 5)
+                            panelpk_5x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 4)
+                            panelpk_4x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 3)
+                            panelpk_3x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 2)
+                            panelpk_2x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 1)
+                            panelpk_1x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
                     }
                 }
             }
             #pragma omp barrier
         }
         #pragma omp for schedule(static)
-        for (int p = 0; p < PANELS; p++)
+        for (int p = 0; p < 12; p++)
             for (int t = 0; t < T; t++) {
-                const float *acc = sums + ((size_t)p * T + t) * NR;
-                const int part = p / 4, r0 = (p % 4) * 16;
+                float *acc = sums + ((int64_t)p * T + t) * 16;
+                const int part = p / 4;
+                const int r0 = p % 4 * 16;
                 const int64_t slot = (pos0 + t) % 47;
-                float *dst = part == 0 ? q + (size_t)t * 64 : (part == 1 ? k_ring : v_ring) + slot * 16;
+                float *dst = part == 0 ? q + (int64_t)t * 64 : (part == 1 ? k_ring : v_ring) + slot * 16;
                 const int stride = part == 0 ? 0 : 736;
-                const float *cs = rope_cs + (size_t)t * 32; /* [cos, cos], then [-sin, sin] */
+                /* [cos, cos], then [-sin, sin] */
+                const float *cs = rope_cs + (int64_t)t * 32;
                 if (r0 + 16 <= 64) {
-                    for (int v = 0; v < 2; v++) {
-                        const int r = r0 + v * VF_WIDTH;
-                        vf val = vf_mul(vf_load(acc + v * VF_WIDTH), vf_set1(s[t]));
+                    {
+                        const int r = r0;
+                        vf val = vf_mul(vf_load(acc), vf_set1(s[t]));
                         if (part < 2)
-                            val = vf_rope(val, cs + r % 16, cs + 16 + r % 16);
+                            val = vf_rope(val, cs + r % 16, cs + r % 16 + 16);
+                        vf_store(dst + r + r / 16 * stride, val);
+                    }
+                    {
+                        const int r = r0 + 8;
+                        vf val = vf_mul(vf_load(acc + 8), vf_set1(s[t]));
+                        if (part < 2)
+                            val = vf_rope(val, cs + r % 16, cs + r % 16 + 16);
                         vf_store(dst + r + r / 16 * stride, val);
                     }
                     continue;
                 }
-                for (int j = 0; j < 16 && r0 + j < 64; j += 2) {
+                for (int j = 0; j < (16 < 64 - r0 ? 16 : 64 - r0); j += 2) {
                     const int r = r0 + j;
-                    float re = acc[j] * s[t], im = acc[j + 1] * s[t];
-                    float *o = dst + r + (r / 16) * stride;
-                    if (part < 2) {
+                    const float re = acc[j] * s[t];
+                    const float im = acc[j + 1] * s[t];
+                    float *o = dst + r + r / 16 * stride;
+                    if (part < 2)
                         rope_pair_16(o, re, im, cs + r % 16);
-                    } else {
+                    else {
                         o[0] = re;
                         o[1] = im;
                     }
@@ -543,36 +840,43 @@ static void matmul_192x64_rope_kv_rope_scaled_p16_blocked(const float *restrict 
     #pragma omp for schedule(static)
     for (int p = 0; p < 12; p++) {
         float acc[16];
-        panel_64_16(W + (size_t)p * 64 * 16, x, acc);
-        {
-            const int t = 0;
+        panel_64_16(W + (int64_t)p * 1024, x, acc);
+        /* one frame per call */
+        const int t = 0;
+        const int part = p / 4;
+        const int r0 = p % 4 * 16;
+        const int64_t slot = (pos0 + t) % 47;
+        float *dst = part == 0 ? q + (int64_t)t * 64 : (part == 1 ? k_ring : v_ring) + slot * 16;
+        const int stride = part == 0 ? 0 : 736;
+        /* [cos, cos], then [-sin, sin] */
+        const float *cs = rope_cs + (int64_t)t * 32;
+        if (r0 + 16 <= 64) {
             {
-                const int part = p / 4, r0 = (p % 4) * 16;
-                const int64_t slot = (pos0 + t) % 47;
-                float *dst = part == 0 ? q + (size_t)t * 64 : (part == 1 ? k_ring : v_ring) + slot * 16;
-                const int stride = part == 0 ? 0 : 736;
-                const float *cs = rope_cs + (size_t)t * 32; /* [cos, cos], then [-sin, sin] */
-                if (r0 + 16 <= 64) {
-                    for (int v = 0; v < 2; v++) {
-                        const int r = r0 + v * VF_WIDTH;
-                        vf val = vf_mul(vf_load(acc + v * VF_WIDTH), vf_set1(s[t]));
-                        if (part < 2)
-                            val = vf_rope(val, cs + r % 16, cs + 16 + r % 16);
-                        vf_store(dst + r + r / 16 * stride, val);
-                    }
-                    continue;
-                }
-                for (int j = 0; j < 16 && r0 + j < 64; j += 2) {
-                    const int r = r0 + j;
-                    float re = acc[j] * s[t], im = acc[j + 1] * s[t];
-                    float *o = dst + r + (r / 16) * stride;
-                    if (part < 2) {
-                        rope_pair_16(o, re, im, cs + r % 16);
-                    } else {
-                        o[0] = re;
-                        o[1] = im;
-                    }
-                }
+                const int r = r0;
+                vf val = vf_mul(vf_load(acc), vf_set1(s[t]));
+                if (part < 2)
+                    val = vf_rope(val, cs + r % 16, cs + r % 16 + 16);
+                vf_store(dst + r + r / 16 * stride, val);
+            }
+            {
+                const int r = r0 + 8;
+                vf val = vf_mul(vf_load(acc + 8), vf_set1(s[t]));
+                if (part < 2)
+                    val = vf_rope(val, cs + r % 16, cs + r % 16 + 16);
+                vf_store(dst + r + r / 16 * stride, val);
+            }
+            continue;
+        }
+        for (int j = 0; j < (16 < 64 - r0 ? 16 : 64 - r0); j += 2) {
+            const int r = r0 + j;
+            const float re = acc[j] * s[t];
+            const float im = acc[j + 1] * s[t];
+            float *o = dst + r + r / 16 * stride;
+            if (part < 2)
+                rope_pair_16(o, re, im, cs + r % 16);
+            else {
+                o[0] = re;
+                o[1] = im;
             }
         }
     }
@@ -599,91 +903,107 @@ static inline void axpy_16(float a, const float *restrict x, float *restrict y)
 
 /* out[t] = softmax(q[t] k^T / sqrt(16)) v per head (4 heads), over the 47 ring slots whose position
    p' satisfies 0 <= (pos0 + t) - p' < 16 (slot_pos -1: never written). Rings are head-major,
-   [head][slot][16], so a head's keys and values are read as one stream; q rows are 64 floats apart.
-   The visible slots' scores are gathered first, so the exponentials run over a dense array. */
+   [head][slot][16]; q rows are 64 floats apart. The visible slots' scores are gathered first, so the
+   exponentials run over a dense array. */
 static void attention_4x16_ring47_window16(const float *restrict q, const float *restrict k, const float *restrict v,
     const int64_t *restrict slot_pos, int64_t pos0, float *restrict out, int T)
 {
     float weight[47];
     int slot[47];
-    #pragma omp for collapse(2) schedule(static)
-    for (int t = 0; t < T; t++)
-        for (int h = 0; h < 4; h++) {
-            const float *qh = q + t * 64 + h * 16;
-            float max = -INFINITY;
-            int n = 0;
-            for (int j = 0; j < 47; j++) {
-                int64_t age = pos0 + t - slot_pos[j];
-                if (slot_pos[j] < 0 || age < 0 || age >= 16)
-                    continue;
-                weight[n] = dot_16(qh, k + ((size_t)h * 47 + j) * 16) * 0.25f;
-                max = weight[n] > max ? weight[n] : max;
-                slot[n++] = j;
-            }
-            float sum = 0.0f;
-            int i = 0;
-            vf vsum = vf_zero();
-            for (; i + VF_WIDTH <= n; i += VF_WIDTH) {
-                const vf w = vf_exp(vf_sub(vf_load(weight + i), vf_set1(max)));
-                vf_store(weight + i, w);
-                vsum = vf_add(vsum, w);
-            }
-            sum = vf_sum(vsum);
-            for (; i < n; i++) {
-                weight[i] = expf(weight[i] - max);
-                sum += weight[i];
-            }
-            float *oh = out + t * 64 + h * 16;
-            for (int c = 0; c < 16; c++)
-                oh[c] = 0.0f;
-            for (i = 0; i < n; i++)
-                axpy_16(weight[i] / sum, v + ((size_t)h * 47 + slot[i]) * 16, oh);
+    /* (row, head) pairs: t = th / 4, h = th % 4 */
+    #pragma omp for schedule(static)
+    for (int th = 0; th < T * 4; th++) {
+        const int t = th / 4;
+        const int h = th % 4;
+        const float *qh = q + t * 64 + h * 16;
+        float *oh = out + t * 64 + h * 16;
+        for (int c = 0; c < 16; c++)
+            oh[c] = 0.0f;
+        float max = -INFINITY;
+        int n = 0;
+        for (int j = 0; j < 47; j++) {
+            const int64_t age = pos0 + t - slot_pos[j];
+            if (slot_pos[j] < 0 || age < 0 || age >= 16)
+                continue;
+            weight[n] = dot_16(qh, k + ((int64_t)h * 47 + j) * 16) * 0.25f;
+            max = weight[n] > max ? weight[n] : max;
+            slot[n] = j;
+            n += 1;
         }
+        float sum = 0.0f;
+        const int whole = n / 8 * 8;
+        vf vsum = vf_zero();
+        for (int i = 0; i < whole; i += 8) {
+            const vf w = vf_exp(vf_sub(vf_load(weight + i), vf_set1(max)));
+            vf_store(weight + i, w);
+            vsum = vf_add(vsum, w);
+        }
+        sum += vf_sum(vsum);
+        for (int i = whole; i < n; i++) {
+            weight[i] = expf(weight[i] - max);
+            sum += weight[i];
+        }
+        for (int i = 0; i < n; i++)
+            axpy_16(weight[i] / sum, v + ((int64_t)h * 47 + slot[i]) * 16, oh);
+    }
 }
 
 /* matmul of packed W [4 panels][64][16] by x[T][64]; epilogue: out += acc */
-static void matmul_64x64_acc_p16_blocked(const float *restrict W, const float *restrict x, float *restrict out, float *restrict sums, int T)
+static void matmul_64x64_acc_p16_blocked(const float *restrict W, const float *restrict x, float *restrict out,
+    float *restrict sums, int T)
 {
     if (T > 1) {
-        enum { COLS = 64, NR = 16, MR = 6, KC = 256, PANELS = 4, CHUNK = 32, LINES = 256 };
-        float *restrict xp = sums + (size_t)T * PANELS * NR; /* the packed x block */
-        const int tiles = (T + MR - 1) / MR;
-        for (int kc = 0; kc < COLS; kc += KC) {
-            const int kw = COLS - kc < KC ? COLS - kc : KC;
+        /* the packed x block */
+        float *xp = sums + (int64_t)T * 64;
+        const int tiles = (T + 5) / 6;
+        for (int kc = 0; kc < 64; kc += 256) {
+            const int kw = 64 - kc < 256 ? 64 - kc : 256;
             #pragma omp for schedule(static)
             for (int i = 0; i < tiles; i++) {
-                const int m = T - i * MR < MR ? T - i * MR : MR; /* frames in tile i */
+                /* frames in tile i */
+                const int m = T - i * 6 < 6 ? T - i * 6 : 6;
                 for (int c = 0; c < kw; c++)
                     for (int r = 0; r < m; r++)
-                        xp[(size_t)i * kw * MR + c * m + r] = x[((size_t)i * MR + r) * COLS + kc + c];
+                        xp[(int64_t)i * kw * 6 + c * m + r] = x[((int64_t)i * 6 + r) * 64 + kc + c];
             }
-            for (int i0 = 0; i0 < tiles; i0 += CHUNK) {
-                const int i1 = i0 + CHUNK < tiles ? i0 + CHUNK : tiles;
+            for (int i0 = 0; i0 < tiles; i0 += 32) {
+                const int i1 = i0 + 32 < tiles ? i0 + 32 : tiles;
                 #pragma omp for schedule(static) nowait
-                for (int p = 0; p < PANELS; p++) {
-                    const float *panel = W + ((size_t)p * COLS + kc) * NR;
-                    const char *next = (const char *)(panel + (size_t)COLS * NR);
+                for (int p = 0; p < 4; p++) {
+                    const float *panel = W + ((int64_t)p * 64 + kc) * 16;
+                    const float *next = panel + 1024;
                     for (int i = i0; i < i1; i++) {
-                        /* the next panel's block into L2, spread over the tiles; the next tile's sums */
-                        for (int l = (i - i0) * LINES / (i1 - i0); l < (i - i0 + 1) * LINES / (i1 - i0); l++)
-                            __builtin_prefetch(next + l * 64, 0, 2);
-                        const int m = T - i * MR < MR ? T - i * MR : MR;
-                        float *acc = sums + ((size_t)p * T + i * MR) * NR;
-                        for (int l = 0; l < m * NR; l += 16)
-                            __builtin_prefetch(acc + m * NR + l, 1, 3);
-                        panelpk_16[m](panel, xp + (size_t)i * kw * MR, kw, acc, kc == 0);
+                        /* the next panel's block into L2, spread over the tiles (16 floats a line); the next tile's sums */
+                        for (int l = (i - i0) * 256 / (i1 - i0); l < (i - i0 + 1) * 256 / (i1 - i0); l++)
+                            __builtin_prefetch(next + l * 16, 0, 2);
+                        const int m = T - i * 6 < 6 ? T - i * 6 : 6;
+                        float *acc = sums + ((int64_t)p * T + i * 6) * 16;
+                        for (int l = 0; l < m * 16; l += 16)
+                            __builtin_prefetch(acc + m * 16 + l, 1, 3);
+                        if (m == 6)
+                            panelpk_6x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 5)
+                            panelpk_5x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 4)
+                            panelpk_4x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 3)
+                            panelpk_3x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 2)
+                            panelpk_2x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 1)
+                            panelpk_1x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
                     }
                 }
             }
             #pragma omp barrier
         }
         #pragma omp for schedule(static)
-        for (int p = 0; p < PANELS; p++)
+        for (int p = 0; p < 4; p++)
             for (int t = 0; t < T; t++) {
-                const float *acc = sums + ((size_t)p * T + t) * NR;
+                float *acc = sums + ((int64_t)p * T + t) * 16;
                 for (int j = 0; j < 16; j++) {
-                    int r = p * 16 + j;
-                    out[(size_t)t * 64 + r] += acc[j];
+                    const int r = p * 16 + j;
+                    out[(int64_t)t * 64 + r] += acc[j];
                 }
             }
         return;
@@ -691,69 +1011,80 @@ static void matmul_64x64_acc_p16_blocked(const float *restrict W, const float *r
     #pragma omp for schedule(static)
     for (int p = 0; p < 4; p++) {
         float acc[16];
-        panel_64_16(W + (size_t)p * 64 * 16, x, acc);
-        {
-            const int t = 0;
-            {
-                for (int j = 0; j < 16; j++) {
-                    int r = p * 16 + j;
-                    out[(size_t)t * 64 + r] += acc[j];
-                }
-            }
+        panel_64_16(W + (int64_t)p * 1024, x, acc);
+        /* one frame per call */
+        const int t = 0;
+        for (int j = 0; j < 16; j++) {
+            const int r = p * 16 + j;
+            out[(int64_t)t * 64 + r] += acc[j];
         }
     }
 }
 
 /* matmul of packed W [22 panels][64][16] by x[T][64], scaled by s[t]; epilogue: out = silu(a) * b */
-static void matmul_352x64_silu_gate_scaled_p16_blocked(const float *restrict W, const float *restrict x, const float *restrict s, float *restrict out, float *restrict sums, int T)
+static void matmul_352x64_silu_gate_scaled_p16_blocked(const float *restrict W, const float *restrict x,
+    const float *restrict s, float *restrict out, float *restrict sums, int T)
 {
     if (T > 1) {
-        enum { COLS = 64, NR = 16, MR = 6, KC = 256, PANELS = 22, CHUNK = 32, LINES = 256 };
-        float *restrict xp = sums + (size_t)T * PANELS * NR; /* the packed x block */
-        const int tiles = (T + MR - 1) / MR;
-        for (int kc = 0; kc < COLS; kc += KC) {
-            const int kw = COLS - kc < KC ? COLS - kc : KC;
+        /* the packed x block */
+        float *xp = sums + (int64_t)T * 352;
+        const int tiles = (T + 5) / 6;
+        for (int kc = 0; kc < 64; kc += 256) {
+            const int kw = 64 - kc < 256 ? 64 - kc : 256;
             #pragma omp for schedule(static)
             for (int i = 0; i < tiles; i++) {
-                const int m = T - i * MR < MR ? T - i * MR : MR; /* frames in tile i */
+                /* frames in tile i */
+                const int m = T - i * 6 < 6 ? T - i * 6 : 6;
                 for (int c = 0; c < kw; c++)
                     for (int r = 0; r < m; r++)
-                        xp[(size_t)i * kw * MR + c * m + r] = x[((size_t)i * MR + r) * COLS + kc + c];
+                        xp[(int64_t)i * kw * 6 + c * m + r] = x[((int64_t)i * 6 + r) * 64 + kc + c];
             }
-            for (int i0 = 0; i0 < tiles; i0 += CHUNK) {
-                const int i1 = i0 + CHUNK < tiles ? i0 + CHUNK : tiles;
+            for (int i0 = 0; i0 < tiles; i0 += 32) {
+                const int i1 = i0 + 32 < tiles ? i0 + 32 : tiles;
                 #pragma omp for schedule(static) nowait
-                for (int p = 0; p < PANELS; p++) {
-                    const float *panel = W + ((size_t)p * COLS + kc) * NR;
-                    const char *next = (const char *)(panel + (size_t)COLS * NR);
+                for (int p = 0; p < 22; p++) {
+                    const float *panel = W + ((int64_t)p * 64 + kc) * 16;
+                    const float *next = panel + 1024;
                     for (int i = i0; i < i1; i++) {
-                        /* the next panel's block into L2, spread over the tiles; the next tile's sums */
-                        for (int l = (i - i0) * LINES / (i1 - i0); l < (i - i0 + 1) * LINES / (i1 - i0); l++)
-                            __builtin_prefetch(next + l * 64, 0, 2);
-                        const int m = T - i * MR < MR ? T - i * MR : MR;
-                        float *acc = sums + ((size_t)p * T + i * MR) * NR;
-                        for (int l = 0; l < m * NR; l += 16)
-                            __builtin_prefetch(acc + m * NR + l, 1, 3);
-                        panelpk_16[m](panel, xp + (size_t)i * kw * MR, kw, acc, kc == 0);
+                        /* the next panel's block into L2, spread over the tiles (16 floats a line); the next tile's sums */
+                        for (int l = (i - i0) * 256 / (i1 - i0); l < (i - i0 + 1) * 256 / (i1 - i0); l++)
+                            __builtin_prefetch(next + l * 16, 0, 2);
+                        const int m = T - i * 6 < 6 ? T - i * 6 : 6;
+                        float *acc = sums + ((int64_t)p * T + i * 6) * 16;
+                        for (int l = 0; l < m * 16; l += 16)
+                            __builtin_prefetch(acc + m * 16 + l, 1, 3);
+                        if (m == 6)
+                            panelpk_6x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 5)
+                            panelpk_5x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 4)
+                            panelpk_4x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 3)
+                            panelpk_3x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 2)
+                            panelpk_2x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 1)
+                            panelpk_1x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
                     }
                 }
             }
             #pragma omp barrier
         }
         #pragma omp for schedule(static)
-        for (int p = 0; p < PANELS; p++)
+        for (int p = 0; p < 22; p++)
             for (int t = 0; t < T; t++) {
-                const float *acc = sums + ((size_t)p * T + t) * NR;
+                float *acc = sums + ((int64_t)p * T + t) * 16;
                 if (p * 8 + 8 <= 176) {
-                    const vf a = vf_mul(vf_load(acc), vf_set1(s[t])), b = vf_mul(vf_load(acc + 8), vf_set1(s[t]));
-                    vf_store(out + (size_t)t * 176 + p * 8,
-                             vf_mul(vf_div(a, vf_add(vf_set1(1.0f), vf_exp(vf_sub(vf_zero(), a)))), b));
+                    const vf a = vf_mul(vf_load(acc), vf_set1(s[t]));
+                    const vf b = vf_mul(vf_load(acc + 8), vf_set1(s[t]));
+                    vf_store(out + (int64_t)t * 176 + p * 8, vf_mul(vf_div(a, vf_add(vf_set1(1.0f), vf_exp(vf_sub(vf_zero(), a)))), b));
                     continue;
                 }
                 for (int j = 0; j < 8; j++) {
-                    int r = p * 8 + j;
-                    float a = acc[j] * s[t], b = acc[8 + j] * s[t];
-                    out[(size_t)t * 176 + r] = a / (1.0f + expf(-a)) * b;
+                    const int r = p * 8 + j;
+                    const float a = acc[j] * s[t];
+                    const float b = acc[8 + j] * s[t];
+                    out[(int64_t)t * 176 + r] = a / (1.0f + expf(-a)) * b;
                 }
             }
         return;
@@ -761,22 +1092,20 @@ static void matmul_352x64_silu_gate_scaled_p16_blocked(const float *restrict W, 
     #pragma omp for schedule(static)
     for (int p = 0; p < 22; p++) {
         float acc[16];
-        panel_64_16(W + (size_t)p * 64 * 16, x, acc);
-        {
-            const int t = 0;
-            {
-                if (p * 8 + 8 <= 176) {
-                    const vf a = vf_mul(vf_load(acc), vf_set1(s[t])), b = vf_mul(vf_load(acc + 8), vf_set1(s[t]));
-                    vf_store(out + (size_t)t * 176 + p * 8,
-                             vf_mul(vf_div(a, vf_add(vf_set1(1.0f), vf_exp(vf_sub(vf_zero(), a)))), b));
-                    continue;
-                }
-                for (int j = 0; j < 8; j++) {
-                    int r = p * 8 + j;
-                    float a = acc[j] * s[t], b = acc[8 + j] * s[t];
-                    out[(size_t)t * 176 + r] = a / (1.0f + expf(-a)) * b;
-                }
-            }
+        panel_64_16(W + (int64_t)p * 1024, x, acc);
+        /* one frame per call */
+        const int t = 0;
+        if (p * 8 + 8 <= 176) {
+            const vf a = vf_mul(vf_load(acc), vf_set1(s[t]));
+            const vf b = vf_mul(vf_load(acc + 8), vf_set1(s[t]));
+            vf_store(out + (int64_t)t * 176 + p * 8, vf_mul(vf_div(a, vf_add(vf_set1(1.0f), vf_exp(vf_sub(vf_zero(), a)))), b));
+            continue;
+        }
+        for (int j = 0; j < 8; j++) {
+            const int r = p * 8 + j;
+            const float a = acc[j] * s[t];
+            const float b = acc[8 + j] * s[t];
+            out[(int64_t)t * 176 + r] = a / (1.0f + expf(-a)) * b;
         }
     }
 }
@@ -784,34 +1113,38 @@ static void matmul_352x64_silu_gate_scaled_p16_blocked(const float *restrict W, 
 /* tile[16] = x[176] . panel[176][16], columns in 4 streams of 44 */
 static inline void panel_176_16(const float *restrict panel, const float *restrict x, float *restrict tile)
 {
-    vf a0_0 = vf_zero(), a0_1 = vf_zero();
-    vf a1_0 = vf_zero(), a1_1 = vf_zero();
-    vf a2_0 = vf_zero(), a2_1 = vf_zero();
-    vf a3_0 = vf_zero(), a3_1 = vf_zero();
+    vf a0_0 = vf_zero();
+    vf a0_1 = vf_zero();
+    vf a1_0 = vf_zero();
+    vf a1_1 = vf_zero();
+    vf a2_0 = vf_zero();
+    vf a2_1 = vf_zero();
+    vf a3_0 = vf_zero();
+    vf a3_1 = vf_zero();
     for (int c = 0; c < 44; c++) {
         {
-            const float *w = panel + (size_t)(c + 0) * 16;
-            const vf xb = vf_set1(x[c + 0]);
+            const float *w = panel + (int64_t)c * 16;
+            const vf xb = vf_set1(x[c]);
             a0_0 = vf_fma(xb, vf_load(w), a0_0);
-            a0_1 = vf_fma(xb, vf_load(w + VF_WIDTH), a0_1);
+            a0_1 = vf_fma(xb, vf_load(w + 8), a0_1);
         }
         {
-            const float *w = panel + (size_t)(c + 44) * 16;
+            const float *w = panel + (int64_t)(c + 44) * 16;
             const vf xb = vf_set1(x[c + 44]);
             a1_0 = vf_fma(xb, vf_load(w), a1_0);
-            a1_1 = vf_fma(xb, vf_load(w + VF_WIDTH), a1_1);
+            a1_1 = vf_fma(xb, vf_load(w + 8), a1_1);
         }
         {
-            const float *w = panel + (size_t)(c + 88) * 16;
+            const float *w = panel + (int64_t)(c + 88) * 16;
             const vf xb = vf_set1(x[c + 88]);
             a2_0 = vf_fma(xb, vf_load(w), a2_0);
-            a2_1 = vf_fma(xb, vf_load(w + VF_WIDTH), a2_1);
+            a2_1 = vf_fma(xb, vf_load(w + 8), a2_1);
         }
         {
-            const float *w = panel + (size_t)(c + 132) * 16;
+            const float *w = panel + (int64_t)(c + 132) * 16;
             const vf xb = vf_set1(x[c + 132]);
             a3_0 = vf_fma(xb, vf_load(w), a3_0);
-            a3_1 = vf_fma(xb, vf_load(w + VF_WIDTH), a3_1);
+            a3_1 = vf_fma(xb, vf_load(w + 8), a3_1);
         }
     }
     a0_0 = vf_add(a0_0, a1_0);
@@ -821,52 +1154,65 @@ static inline void panel_176_16(const float *restrict panel, const float *restri
     a0_0 = vf_add(a0_0, a3_0);
     a0_1 = vf_add(a0_1, a3_1);
     vf_store(tile, a0_0);
-    vf_store(tile + VF_WIDTH, a0_1);
+    vf_store(tile + 8, a0_1);
 }
 
 /* matmul of packed W [4 panels][176][16] by x[T][176]; epilogue: out += acc */
-static void matmul_64x176_acc_p16_blocked(const float *restrict W, const float *restrict x, float *restrict out, float *restrict sums, int T)
+static void matmul_64x176_acc_p16_blocked(const float *restrict W, const float *restrict x, float *restrict out,
+    float *restrict sums, int T)
 {
     if (T > 1) {
-        enum { COLS = 176, NR = 16, MR = 6, KC = 256, PANELS = 4, CHUNK = 32, LINES = 256 };
-        float *restrict xp = sums + (size_t)T * PANELS * NR; /* the packed x block */
-        const int tiles = (T + MR - 1) / MR;
-        for (int kc = 0; kc < COLS; kc += KC) {
-            const int kw = COLS - kc < KC ? COLS - kc : KC;
+        /* the packed x block */
+        float *xp = sums + (int64_t)T * 64;
+        const int tiles = (T + 5) / 6;
+        for (int kc = 0; kc < 176; kc += 256) {
+            const int kw = 176 - kc < 256 ? 176 - kc : 256;
             #pragma omp for schedule(static)
             for (int i = 0; i < tiles; i++) {
-                const int m = T - i * MR < MR ? T - i * MR : MR; /* frames in tile i */
+                /* frames in tile i */
+                const int m = T - i * 6 < 6 ? T - i * 6 : 6;
                 for (int c = 0; c < kw; c++)
                     for (int r = 0; r < m; r++)
-                        xp[(size_t)i * kw * MR + c * m + r] = x[((size_t)i * MR + r) * COLS + kc + c];
+                        xp[(int64_t)i * kw * 6 + c * m + r] = x[((int64_t)i * 6 + r) * 176 + kc + c];
             }
-            for (int i0 = 0; i0 < tiles; i0 += CHUNK) {
-                const int i1 = i0 + CHUNK < tiles ? i0 + CHUNK : tiles;
+            for (int i0 = 0; i0 < tiles; i0 += 32) {
+                const int i1 = i0 + 32 < tiles ? i0 + 32 : tiles;
                 #pragma omp for schedule(static) nowait
-                for (int p = 0; p < PANELS; p++) {
-                    const float *panel = W + ((size_t)p * COLS + kc) * NR;
-                    const char *next = (const char *)(panel + (size_t)COLS * NR);
+                for (int p = 0; p < 4; p++) {
+                    const float *panel = W + ((int64_t)p * 176 + kc) * 16;
+                    const float *next = panel + 2816;
                     for (int i = i0; i < i1; i++) {
-                        /* the next panel's block into L2, spread over the tiles; the next tile's sums */
-                        for (int l = (i - i0) * LINES / (i1 - i0); l < (i - i0 + 1) * LINES / (i1 - i0); l++)
-                            __builtin_prefetch(next + l * 64, 0, 2);
-                        const int m = T - i * MR < MR ? T - i * MR : MR;
-                        float *acc = sums + ((size_t)p * T + i * MR) * NR;
-                        for (int l = 0; l < m * NR; l += 16)
-                            __builtin_prefetch(acc + m * NR + l, 1, 3);
-                        panelpk_16[m](panel, xp + (size_t)i * kw * MR, kw, acc, kc == 0);
+                        /* the next panel's block into L2, spread over the tiles (16 floats a line); the next tile's sums */
+                        for (int l = (i - i0) * 256 / (i1 - i0); l < (i - i0 + 1) * 256 / (i1 - i0); l++)
+                            __builtin_prefetch(next + l * 16, 0, 2);
+                        const int m = T - i * 6 < 6 ? T - i * 6 : 6;
+                        float *acc = sums + ((int64_t)p * T + i * 6) * 16;
+                        for (int l = 0; l < m * 16; l += 16)
+                            __builtin_prefetch(acc + m * 16 + l, 1, 3);
+                        if (m == 6)
+                            panelpk_6x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 5)
+                            panelpk_5x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 4)
+                            panelpk_4x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 3)
+                            panelpk_3x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 2)
+                            panelpk_2x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 1)
+                            panelpk_1x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
                     }
                 }
             }
             #pragma omp barrier
         }
         #pragma omp for schedule(static)
-        for (int p = 0; p < PANELS; p++)
+        for (int p = 0; p < 4; p++)
             for (int t = 0; t < T; t++) {
-                const float *acc = sums + ((size_t)p * T + t) * NR;
+                float *acc = sums + ((int64_t)p * T + t) * 16;
                 for (int j = 0; j < 16; j++) {
-                    int r = p * 16 + j;
-                    out[(size_t)t * 64 + r] += acc[j];
+                    const int r = p * 16 + j;
+                    out[(int64_t)t * 64 + r] += acc[j];
                 }
             }
         return;
@@ -874,15 +1220,12 @@ static void matmul_64x176_acc_p16_blocked(const float *restrict W, const float *
     #pragma omp for schedule(static)
     for (int p = 0; p < 4; p++) {
         float acc[16];
-        panel_176_16(W + (size_t)p * 176 * 16, x, acc);
-        {
-            const int t = 0;
-            {
-                for (int j = 0; j < 16; j++) {
-                    int r = p * 16 + j;
-                    out[(size_t)t * 64 + r] += acc[j];
-                }
-            }
+        panel_176_16(W + (int64_t)p * 2816, x, acc);
+        /* one frame per call */
+        const int t = 0;
+        for (int j = 0; j < 16; j++) {
+            const int r = p * 16 + j;
+            out[(int64_t)t * 64 + r] += acc[j];
         }
     }
 }
@@ -899,50 +1242,63 @@ static void rms_norm_64(const float *restrict x, const float *restrict alpha, fl
 }
 
 /* matmul of packed W [7 panels][64][16] by x[T][64]; epilogue: out = acc */
-static void matmul_100x64_store_p16_blocked(const float *restrict W, const float *restrict x, float *restrict out, float *restrict sums, int T)
+static void matmul_100x64_store_p16_blocked(const float *restrict W, const float *restrict x, float *restrict out,
+    float *restrict sums, int T)
 {
     if (T > 1) {
-        enum { COLS = 64, NR = 16, MR = 6, KC = 256, PANELS = 7, CHUNK = 32, LINES = 256 };
-        float *restrict xp = sums + (size_t)T * PANELS * NR; /* the packed x block */
-        const int tiles = (T + MR - 1) / MR;
-        for (int kc = 0; kc < COLS; kc += KC) {
-            const int kw = COLS - kc < KC ? COLS - kc : KC;
+        /* the packed x block */
+        float *xp = sums + (int64_t)T * 112;
+        const int tiles = (T + 5) / 6;
+        for (int kc = 0; kc < 64; kc += 256) {
+            const int kw = 64 - kc < 256 ? 64 - kc : 256;
             #pragma omp for schedule(static)
             for (int i = 0; i < tiles; i++) {
-                const int m = T - i * MR < MR ? T - i * MR : MR; /* frames in tile i */
+                /* frames in tile i */
+                const int m = T - i * 6 < 6 ? T - i * 6 : 6;
                 for (int c = 0; c < kw; c++)
                     for (int r = 0; r < m; r++)
-                        xp[(size_t)i * kw * MR + c * m + r] = x[((size_t)i * MR + r) * COLS + kc + c];
+                        xp[(int64_t)i * kw * 6 + c * m + r] = x[((int64_t)i * 6 + r) * 64 + kc + c];
             }
-            for (int i0 = 0; i0 < tiles; i0 += CHUNK) {
-                const int i1 = i0 + CHUNK < tiles ? i0 + CHUNK : tiles;
+            for (int i0 = 0; i0 < tiles; i0 += 32) {
+                const int i1 = i0 + 32 < tiles ? i0 + 32 : tiles;
                 #pragma omp for schedule(static) nowait
-                for (int p = 0; p < PANELS; p++) {
-                    const float *panel = W + ((size_t)p * COLS + kc) * NR;
-                    const char *next = (const char *)(panel + (size_t)COLS * NR);
+                for (int p = 0; p < 7; p++) {
+                    const float *panel = W + ((int64_t)p * 64 + kc) * 16;
+                    const float *next = panel + 1024;
                     for (int i = i0; i < i1; i++) {
-                        /* the next panel's block into L2, spread over the tiles; the next tile's sums */
-                        for (int l = (i - i0) * LINES / (i1 - i0); l < (i - i0 + 1) * LINES / (i1 - i0); l++)
-                            __builtin_prefetch(next + l * 64, 0, 2);
-                        const int m = T - i * MR < MR ? T - i * MR : MR;
-                        float *acc = sums + ((size_t)p * T + i * MR) * NR;
-                        for (int l = 0; l < m * NR; l += 16)
-                            __builtin_prefetch(acc + m * NR + l, 1, 3);
-                        panelpk_16[m](panel, xp + (size_t)i * kw * MR, kw, acc, kc == 0);
+                        /* the next panel's block into L2, spread over the tiles (16 floats a line); the next tile's sums */
+                        for (int l = (i - i0) * 256 / (i1 - i0); l < (i - i0 + 1) * 256 / (i1 - i0); l++)
+                            __builtin_prefetch(next + l * 16, 0, 2);
+                        const int m = T - i * 6 < 6 ? T - i * 6 : 6;
+                        float *acc = sums + ((int64_t)p * T + i * 6) * 16;
+                        for (int l = 0; l < m * 16; l += 16)
+                            __builtin_prefetch(acc + m * 16 + l, 1, 3);
+                        if (m == 6)
+                            panelpk_6x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 5)
+                            panelpk_5x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 4)
+                            panelpk_4x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 3)
+                            panelpk_3x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 2)
+                            panelpk_2x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
+                        if (m == 1)
+                            panelpk_1x16(panel, xp + (int64_t)i * kw * 6, kw, acc, (int)(kc == 0));
                     }
                 }
             }
             #pragma omp barrier
         }
         #pragma omp for schedule(static)
-        for (int p = 0; p < PANELS; p++)
+        for (int p = 0; p < 7; p++)
             for (int t = 0; t < T; t++) {
-                const float *acc = sums + ((size_t)p * T + t) * NR;
+                float *acc = sums + ((int64_t)p * T + t) * 16;
                 for (int j = 0; j < 16; j++) {
-                    int r = p * 16 + j;
+                    const int r = p * 16 + j;
                     if (r >= 100)
                         break;
-                    out[(size_t)t * 100 + r] = acc[j];
+                    out[(int64_t)t * 100 + r] = acc[j];
                 }
             }
         return;
@@ -950,17 +1306,14 @@ static void matmul_100x64_store_p16_blocked(const float *restrict W, const float
     #pragma omp for schedule(static)
     for (int p = 0; p < 7; p++) {
         float acc[16];
-        panel_64_16(W + (size_t)p * 64 * 16, x, acc);
-        {
-            const int t = 0;
-            {
-                for (int j = 0; j < 16; j++) {
-                    int r = p * 16 + j;
-                    if (r >= 100)
-                        break;
-                    out[(size_t)t * 100 + r] = acc[j];
-                }
-            }
+        panel_64_16(W + (int64_t)p * 1024, x, acc);
+        /* one frame per call */
+        const int t = 0;
+        for (int j = 0; j < 16; j++) {
+            const int r = p * 16 + j;
+            if (r >= 100)
+                break;
+            out[(int64_t)t * 100 + r] = acc[j];
         }
     }
 }
@@ -968,19 +1321,16 @@ static void matmul_100x64_store_p16_blocked(const float *restrict W, const float
 /* matmul of packed W [2 panels][64][16] by x[T][64]; epilogue: out = acc */
 static void matmul_32x64_store_p16(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    (void)T; /* one frame per call */
+    (void)T;
     #pragma omp for schedule(static)
     for (int p = 0; p < 2; p++) {
         float acc[16];
-        panel_64_16(W + (size_t)p * 64 * 16, x, acc);
-        {
-            const int t = 0;
-            {
-                for (int j = 0; j < 16; j++) {
-                    int r = p * 16 + j;
-                    out[(size_t)t * 32 + r] = acc[j];
-                }
-            }
+        panel_64_16(W + (int64_t)p * 1024, x, acc);
+        /* one frame per call */
+        const int t = 0;
+        for (int j = 0; j < 16; j++) {
+            const int r = p * 16 + j;
+            out[(int64_t)t * 32 + r] = acc[j];
         }
     }
 }
@@ -1024,34 +1374,38 @@ static void rms_scale_32(const float *restrict x, float eps, float *restrict s, 
 /* tile[16] = x[32] . panel[32][16], columns in 4 streams of 8 */
 static inline void panel_32_16(const float *restrict panel, const float *restrict x, float *restrict tile)
 {
-    vf a0_0 = vf_zero(), a0_1 = vf_zero();
-    vf a1_0 = vf_zero(), a1_1 = vf_zero();
-    vf a2_0 = vf_zero(), a2_1 = vf_zero();
-    vf a3_0 = vf_zero(), a3_1 = vf_zero();
+    vf a0_0 = vf_zero();
+    vf a0_1 = vf_zero();
+    vf a1_0 = vf_zero();
+    vf a1_1 = vf_zero();
+    vf a2_0 = vf_zero();
+    vf a2_1 = vf_zero();
+    vf a3_0 = vf_zero();
+    vf a3_1 = vf_zero();
     for (int c = 0; c < 8; c++) {
         {
-            const float *w = panel + (size_t)(c + 0) * 16;
-            const vf xb = vf_set1(x[c + 0]);
+            const float *w = panel + (int64_t)c * 16;
+            const vf xb = vf_set1(x[c]);
             a0_0 = vf_fma(xb, vf_load(w), a0_0);
-            a0_1 = vf_fma(xb, vf_load(w + VF_WIDTH), a0_1);
+            a0_1 = vf_fma(xb, vf_load(w + 8), a0_1);
         }
         {
-            const float *w = panel + (size_t)(c + 8) * 16;
+            const float *w = panel + (int64_t)(c + 8) * 16;
             const vf xb = vf_set1(x[c + 8]);
             a1_0 = vf_fma(xb, vf_load(w), a1_0);
-            a1_1 = vf_fma(xb, vf_load(w + VF_WIDTH), a1_1);
+            a1_1 = vf_fma(xb, vf_load(w + 8), a1_1);
         }
         {
-            const float *w = panel + (size_t)(c + 16) * 16;
+            const float *w = panel + (int64_t)(c + 16) * 16;
             const vf xb = vf_set1(x[c + 16]);
             a2_0 = vf_fma(xb, vf_load(w), a2_0);
-            a2_1 = vf_fma(xb, vf_load(w + VF_WIDTH), a2_1);
+            a2_1 = vf_fma(xb, vf_load(w + 8), a2_1);
         }
         {
-            const float *w = panel + (size_t)(c + 24) * 16;
+            const float *w = panel + (int64_t)(c + 24) * 16;
             const vf xb = vf_set1(x[c + 24]);
             a3_0 = vf_fma(xb, vf_load(w), a3_0);
-            a3_1 = vf_fma(xb, vf_load(w + VF_WIDTH), a3_1);
+            a3_1 = vf_fma(xb, vf_load(w + 8), a3_1);
         }
     }
     a0_0 = vf_add(a0_0, a1_0);
@@ -1061,127 +1415,132 @@ static inline void panel_32_16(const float *restrict panel, const float *restric
     a0_0 = vf_add(a0_0, a3_0);
     a0_1 = vf_add(a0_1, a3_1);
     vf_store(tile, a0_0);
-    vf_store(tile + VF_WIDTH, a0_1);
+    vf_store(tile + 8, a0_1);
 }
 
 /* matmul of packed W [6 panels][32][16] by x[T][32], scaled by s[t]; epilogue: q, k and v from acc */
-static void matmul_96x32_rope_kv_scaled_p16(const float *restrict W, const float *restrict x, const float *restrict s, float *restrict q,
-    float *restrict k_ring, float *restrict v_ring, int64_t pos0, int T)
+static void matmul_96x32_rope_kv_scaled_p16(const float *restrict W, const float *restrict x, const float *restrict s,
+    float *restrict q, float *restrict k_ring, float *restrict v_ring, int64_t pos0, int T)
 {
-    (void)T; /* one frame per call */
+    (void)T;
     #pragma omp for schedule(static)
     for (int p = 0; p < 6; p++) {
         float acc[16];
-        panel_32_16(W + (size_t)p * 32 * 16, x, acc);
-        {
-            const int t = 0;
+        panel_32_16(W + (int64_t)p * 512, x, acc);
+        /* one frame per call */
+        const int t = 0;
+        const int part = p / 2;
+        const int r0 = p % 2 * 16;
+        const int64_t slot = (pos0 + t) % 8;
+        float *dst = part == 0 ? q + (int64_t)t * 32 : (part == 1 ? k_ring : v_ring) + slot * 16;
+        const int stride = part == 0 ? 0 : 112;
+        /* [cos, cos], then [-sin, sin] */
+        if (r0 + 16 <= 32) {
             {
-                const int part = p / 2, r0 = (p % 2) * 16;
-                const int64_t slot = (pos0 + t) % 8;
-                float *dst = part == 0 ? q + (size_t)t * 32 : (part == 1 ? k_ring : v_ring) + slot * 16;
-                const int stride = part == 0 ? 0 : 112;
-                if (r0 + 16 <= 32) {
-                    for (int v = 0; v < 2; v++) {
-                        const int r = r0 + v * VF_WIDTH;
-                        vf val = vf_mul(vf_load(acc + v * VF_WIDTH), vf_set1(s[t]));
-                        vf_store(dst + r + r / 16 * stride, val);
-                    }
-                    continue;
-                }
-                for (int j = 0; j < 16 && r0 + j < 32; j++)
-                    dst[r0 + j + (r0 + j) / 16 * stride] = acc[j] * s[t];
+                const int r = r0;
+                vf val = vf_mul(vf_load(acc), vf_set1(s[t]));
+                vf_store(dst + r + r / 16 * stride, val);
             }
+            {
+                const int r = r0 + 8;
+                vf val = vf_mul(vf_load(acc + 8), vf_set1(s[t]));
+                vf_store(dst + r + r / 16 * stride, val);
+            }
+            continue;
+        }
+        for (int j = 0; j < (16 < 32 - r0 ? 16 : 32 - r0); j++) {
+            const int r = r0 + j;
+            dst[r + r / 16 * stride] = acc[j] * s[t];
         }
     }
 }
 
 /* out[t] = softmax(q[t] k^T / sqrt(16)) v per head (2 heads), over the 8 ring slots whose position
    p' satisfies 0 <= (pos0 + t) - p' < 8 (slot_pos -1: never written). Rings are head-major,
-   [head][slot][16], so a head's keys and values are read as one stream; q rows are 32 floats apart.
-   The visible slots' scores are gathered first, so the exponentials run over a dense array. */
+   [head][slot][16]; q rows are 32 floats apart. The visible slots' scores are gathered first, so the
+   exponentials run over a dense array. */
 static void attention_2x16_ring8_window8(const float *restrict q, const float *restrict k, const float *restrict v,
     const int64_t *restrict slot_pos, int64_t pos0, float *restrict out, int T)
 {
     float weight[8];
     int slot[8];
-    #pragma omp for collapse(2) schedule(static)
-    for (int t = 0; t < T; t++)
-        for (int h = 0; h < 2; h++) {
-            const float *qh = q + t * 32 + h * 16;
-            float max = -INFINITY;
-            int n = 0;
-            for (int j = 0; j < 8; j++) {
-                int64_t age = pos0 + t - slot_pos[j];
-                if (slot_pos[j] < 0 || age < 0 || age >= 8)
-                    continue;
-                weight[n] = dot_16(qh, k + ((size_t)h * 8 + j) * 16) * 0.25f;
-                max = weight[n] > max ? weight[n] : max;
-                slot[n++] = j;
-            }
-            float sum = 0.0f;
-            int i = 0;
-            vf vsum = vf_zero();
-            for (; i + VF_WIDTH <= n; i += VF_WIDTH) {
-                const vf w = vf_exp(vf_sub(vf_load(weight + i), vf_set1(max)));
-                vf_store(weight + i, w);
-                vsum = vf_add(vsum, w);
-            }
-            sum = vf_sum(vsum);
-            for (; i < n; i++) {
-                weight[i] = expf(weight[i] - max);
-                sum += weight[i];
-            }
-            float *oh = out + t * 32 + h * 16;
-            for (int c = 0; c < 16; c++)
-                oh[c] = 0.0f;
-            for (i = 0; i < n; i++)
-                axpy_16(weight[i] / sum, v + ((size_t)h * 8 + slot[i]) * 16, oh);
+    /* (row, head) pairs: t = th / 2, h = th % 2 */
+    #pragma omp for schedule(static)
+    for (int th = 0; th < T * 2; th++) {
+        const int t = th / 2;
+        const int h = th % 2;
+        const float *qh = q + t * 32 + h * 16;
+        float *oh = out + t * 32 + h * 16;
+        for (int c = 0; c < 16; c++)
+            oh[c] = 0.0f;
+        float max = -INFINITY;
+        int n = 0;
+        for (int j = 0; j < 8; j++) {
+            const int64_t age = pos0 + t - slot_pos[j];
+            if (slot_pos[j] < 0 || age < 0 || age >= 8)
+                continue;
+            weight[n] = dot_16(qh, k + ((int64_t)h * 8 + j) * 16) * 0.25f;
+            max = weight[n] > max ? weight[n] : max;
+            slot[n] = j;
+            n += 1;
         }
+        float sum = 0.0f;
+        const int whole = n / 8 * 8;
+        vf vsum = vf_zero();
+        for (int i = 0; i < whole; i += 8) {
+            const vf w = vf_exp(vf_sub(vf_load(weight + i), vf_set1(max)));
+            vf_store(weight + i, w);
+            vsum = vf_add(vsum, w);
+        }
+        sum += vf_sum(vsum);
+        for (int i = whole; i < n; i++) {
+            weight[i] = expf(weight[i] - max);
+            sum += weight[i];
+        }
+        for (int i = 0; i < n; i++)
+            axpy_16(weight[i] / sum, v + ((int64_t)h * 8 + slot[i]) * 16, oh);
+    }
 }
 
 /* matmul of packed W [2 panels][32][16] by x[T][32]; epilogue: out += acc */
 static void matmul_32x32_acc_p16(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    (void)T; /* one frame per call */
+    (void)T;
     #pragma omp for schedule(static)
     for (int p = 0; p < 2; p++) {
         float acc[16];
-        panel_32_16(W + (size_t)p * 32 * 16, x, acc);
-        {
-            const int t = 0;
-            {
-                for (int j = 0; j < 16; j++) {
-                    int r = p * 16 + j;
-                    out[(size_t)t * 32 + r] += acc[j];
-                }
-            }
+        panel_32_16(W + (int64_t)p * 512, x, acc);
+        /* one frame per call */
+        const int t = 0;
+        for (int j = 0; j < 16; j++) {
+            const int r = p * 16 + j;
+            out[(int64_t)t * 32 + r] += acc[j];
         }
     }
 }
 
 /* matmul of packed W [11 panels][32][16] by x[T][32], scaled by s[t]; epilogue: out = silu(a) * b */
-static void matmul_176x32_silu_gate_scaled_p16(const float *restrict W, const float *restrict x, const float *restrict s, float *restrict out, int T)
+static void matmul_176x32_silu_gate_scaled_p16(const float *restrict W, const float *restrict x,
+    const float *restrict s, float *restrict out, int T)
 {
-    (void)T; /* one frame per call */
+    (void)T;
     #pragma omp for schedule(static)
     for (int p = 0; p < 11; p++) {
         float acc[16];
-        panel_32_16(W + (size_t)p * 32 * 16, x, acc);
-        {
-            const int t = 0;
-            {
-                if (p * 8 + 8 <= 88) {
-                    const vf a = vf_mul(vf_load(acc), vf_set1(s[t])), b = vf_mul(vf_load(acc + 8), vf_set1(s[t]));
-                    vf_store(out + (size_t)t * 88 + p * 8,
-                             vf_mul(vf_div(a, vf_add(vf_set1(1.0f), vf_exp(vf_sub(vf_zero(), a)))), b));
-                    continue;
-                }
-                for (int j = 0; j < 8; j++) {
-                    int r = p * 8 + j;
-                    float a = acc[j] * s[t], b = acc[8 + j] * s[t];
-                    out[(size_t)t * 88 + r] = a / (1.0f + expf(-a)) * b;
-                }
-            }
+        panel_32_16(W + (int64_t)p * 512, x, acc);
+        /* one frame per call */
+        const int t = 0;
+        if (p * 8 + 8 <= 88) {
+            const vf a = vf_mul(vf_load(acc), vf_set1(s[t]));
+            const vf b = vf_mul(vf_load(acc + 8), vf_set1(s[t]));
+            vf_store(out + (int64_t)t * 88 + p * 8, vf_mul(vf_div(a, vf_add(vf_set1(1.0f), vf_exp(vf_sub(vf_zero(), a)))), b));
+            continue;
+        }
+        for (int j = 0; j < 8; j++) {
+            const int r = p * 8 + j;
+            const float a = acc[j] * s[t];
+            const float b = acc[8 + j] * s[t];
+            out[(int64_t)t * 88 + r] = a / (1.0f + expf(-a)) * b;
         }
     }
 }
@@ -1189,34 +1548,38 @@ static void matmul_176x32_silu_gate_scaled_p16(const float *restrict W, const fl
 /* tile[16] = x[88] . panel[88][16], columns in 4 streams of 22 */
 static inline void panel_88_16(const float *restrict panel, const float *restrict x, float *restrict tile)
 {
-    vf a0_0 = vf_zero(), a0_1 = vf_zero();
-    vf a1_0 = vf_zero(), a1_1 = vf_zero();
-    vf a2_0 = vf_zero(), a2_1 = vf_zero();
-    vf a3_0 = vf_zero(), a3_1 = vf_zero();
+    vf a0_0 = vf_zero();
+    vf a0_1 = vf_zero();
+    vf a1_0 = vf_zero();
+    vf a1_1 = vf_zero();
+    vf a2_0 = vf_zero();
+    vf a2_1 = vf_zero();
+    vf a3_0 = vf_zero();
+    vf a3_1 = vf_zero();
     for (int c = 0; c < 22; c++) {
         {
-            const float *w = panel + (size_t)(c + 0) * 16;
-            const vf xb = vf_set1(x[c + 0]);
+            const float *w = panel + (int64_t)c * 16;
+            const vf xb = vf_set1(x[c]);
             a0_0 = vf_fma(xb, vf_load(w), a0_0);
-            a0_1 = vf_fma(xb, vf_load(w + VF_WIDTH), a0_1);
+            a0_1 = vf_fma(xb, vf_load(w + 8), a0_1);
         }
         {
-            const float *w = panel + (size_t)(c + 22) * 16;
+            const float *w = panel + (int64_t)(c + 22) * 16;
             const vf xb = vf_set1(x[c + 22]);
             a1_0 = vf_fma(xb, vf_load(w), a1_0);
-            a1_1 = vf_fma(xb, vf_load(w + VF_WIDTH), a1_1);
+            a1_1 = vf_fma(xb, vf_load(w + 8), a1_1);
         }
         {
-            const float *w = panel + (size_t)(c + 44) * 16;
+            const float *w = panel + (int64_t)(c + 44) * 16;
             const vf xb = vf_set1(x[c + 44]);
             a2_0 = vf_fma(xb, vf_load(w), a2_0);
-            a2_1 = vf_fma(xb, vf_load(w + VF_WIDTH), a2_1);
+            a2_1 = vf_fma(xb, vf_load(w + 8), a2_1);
         }
         {
-            const float *w = panel + (size_t)(c + 66) * 16;
+            const float *w = panel + (int64_t)(c + 66) * 16;
             const vf xb = vf_set1(x[c + 66]);
             a3_0 = vf_fma(xb, vf_load(w), a3_0);
-            a3_1 = vf_fma(xb, vf_load(w + VF_WIDTH), a3_1);
+            a3_1 = vf_fma(xb, vf_load(w + 8), a3_1);
         }
     }
     a0_0 = vf_add(a0_0, a1_0);
@@ -1226,25 +1589,22 @@ static inline void panel_88_16(const float *restrict panel, const float *restric
     a0_0 = vf_add(a0_0, a3_0);
     a0_1 = vf_add(a0_1, a3_1);
     vf_store(tile, a0_0);
-    vf_store(tile + VF_WIDTH, a0_1);
+    vf_store(tile + 8, a0_1);
 }
 
 /* matmul of packed W [2 panels][88][16] by x[T][88]; epilogue: out += acc */
 static void matmul_32x88_acc_p16(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    (void)T; /* one frame per call */
+    (void)T;
     #pragma omp for schedule(static)
     for (int p = 0; p < 2; p++) {
         float acc[16];
-        panel_88_16(W + (size_t)p * 88 * 16, x, acc);
-        {
-            const int t = 0;
-            {
-                for (int j = 0; j < 16; j++) {
-                    int r = p * 16 + j;
-                    out[(size_t)t * 32 + r] += acc[j];
-                }
-            }
+        panel_88_16(W + (int64_t)p * 1408, x, acc);
+        /* one frame per call */
+        const int t = 0;
+        for (int j = 0; j < 16; j++) {
+            const int r = p * 16 + j;
+            out[(int64_t)t * 32 + r] += acc[j];
         }
     }
 }
@@ -1252,19 +1612,16 @@ static void matmul_32x88_acc_p16(const float *restrict W, const float *restrict 
 /* matmul of packed W [4 panels][32][16] by x[T][32]; epilogue: out = acc */
 static void matmul_64x32_store_p16(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    (void)T; /* one frame per call */
+    (void)T;
     #pragma omp for schedule(static)
     for (int p = 0; p < 4; p++) {
         float acc[16];
-        panel_32_16(W + (size_t)p * 32 * 16, x, acc);
-        {
-            const int t = 0;
-            {
-                for (int j = 0; j < 16; j++) {
-                    int r = p * 16 + j;
-                    out[(size_t)t * 64 + r] = acc[j];
-                }
-            }
+        panel_32_16(W + (int64_t)p * 512, x, acc);
+        /* one frame per call */
+        const int t = 0;
+        for (int j = 0; j < 16; j++) {
+            const int r = p * 16 + j;
+            out[(int64_t)t * 64 + r] = acc[j];
         }
     }
 }

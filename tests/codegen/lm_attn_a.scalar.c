@@ -78,16 +78,6 @@ static const float rope_freq[8] = {
     0x1.0624dcp-10, 0x1.4b96c2p-12
 };
 
-/* One pair (re, im) rotated into o by the per-call table's entry at cs (its [cos, cos] row; the
-   [-sin, sin] row is 16 floats on): the scalar RoPE every kernel's non-vector path uses. */
-static inline void rope_pair_16(float *o, float re, float im, const float *cs)
-{
-    const float c = cs[0];
-    const float sn = cs[17];
-    o[0] = re * c - im * sn;
-    o[1] = re * sn + im * c;
-}
-
 static inline void axpy_64(float a, const float *restrict x, float *restrict y)
 {
     for (int i = 0; i < 64; i++)
@@ -119,6 +109,16 @@ static void rms_scale_64(const float *restrict x, float eps, float *restrict s, 
     }
 }
 
+/* One pair (re, im) rotated into o by the per-call table's entry at cs (its [cos, cos] row; the
+   [-sin, sin] row is 16 floats on): the scalar RoPE of every kernel's non-vector path. */
+static inline void rope_pair_16(float *o, float re, float im, const float *cs)
+{
+    const float c = cs[0];
+    const float sn = cs[17];
+    o[0] = re * c - im * sn;
+    o[1] = re * sn + im * c;
+}
+
 /* [q; k; v] = W[192, 64] . x[t] * s[t]; interleaved RoPE at position pos0 + t on q and k; q -> q[t]; k, v -> ring slot (pos0 + t) % 47, whose
    channel r of head r / 16 sits at [r / 16][slot][r % 16] (rings are head-major) */
 static void matmul_192x64_rope_kv_rope_scaled(const float *restrict W, const float *restrict x,
@@ -127,19 +127,19 @@ static void matmul_192x64_rope_kv_rope_scaled(const float *restrict W, const flo
 {
     for (int t = 0; t < T; t++) {
         const float *xt = x + t * 64;
-        const int64_t slot = (pos0 + (int64_t)t) % 47;
+        const int64_t slot = (pos0 + t) % 47;
         for (int r = 0; r < 64; r += 2) {
             const float re = dot_64(W + (int64_t)r * 64, xt) * s[t];
             const float im = dot_64(W + (int64_t)(1 + r) * 64, xt) * s[t];
-            rope_pair_16(q + t * 64 + r, re, im, rope_cs + (int64_t)t * 32 + (int64_t)(r % 16));
+            rope_pair_16(q + t * 64 + r, re, im, rope_cs + (int64_t)t * 32 + r % 16);
         }
         for (int r = 0; r < 64; r += 2) {
             const float re = dot_64(W + (int64_t)(64 + r) * 64, xt) * s[t];
             const float im = dot_64(W + (int64_t)(65 + r) * 64, xt) * s[t];
-            rope_pair_16(k_ring + slot * 16 + (int64_t)(r + r / 16 * 736), re, im, rope_cs + (int64_t)t * 32 + (int64_t)(r % 16));
+            rope_pair_16(k_ring + slot * 16 + (r + r / 16 * 736), re, im, rope_cs + (int64_t)t * 32 + r % 16);
         }
         for (int r = 0; r < 64; r++)
-            v_ring[slot * 16 + (int64_t)(r + r / 16 * 736)] = dot_64(W + (int64_t)(128 + r) * 64, xt) * s[t];
+            v_ring[slot * 16 + (r + r / 16 * 736)] = dot_64(W + (int64_t)(128 + r) * 64, xt) * s[t];
     }
 }
 
@@ -159,39 +159,41 @@ static inline void axpy_16(float a, const float *restrict x, float *restrict y)
 
 /* out[t] = softmax(q[t] k^T / sqrt(16)) v per head (4 heads), over the 47 ring slots whose position
    p' satisfies 0 <= (pos0 + t) - p' < 16 (slot_pos -1: never written). Rings are head-major,
-   [head][slot][16], so a head's keys and values are read as one stream; q rows are 64 floats apart.
-   The visible slots' scores are gathered first, so the exponentials run over a dense array. */
+   [head][slot][16]; q rows are 64 floats apart. The visible slots' scores are gathered first, so the
+   exponentials run over a dense array. */
 static void attention_4x16_ring47_window16(const float *restrict q, const float *restrict k, const float *restrict v,
     const int64_t *restrict slot_pos, int64_t pos0, float *restrict out, int T)
 {
     float weight[47];
     int slot[47];
-    #pragma omp for collapse(2) schedule(static)
-    for (int t = 0; t < T; t++)
-        for (int h = 0; h < 4; h++) {
-            const float *qh = q + t * 64 + h * 16;
-            float max = -INFINITY;
-            int n = 0;
-            for (int j = 0; j < 47; j++) {
-                int64_t age = pos0 + t - slot_pos[j];
-                if (slot_pos[j] < 0 || age < 0 || age >= 16)
-                    continue;
-                weight[n] = dot_16(qh, k + ((size_t)h * 47 + j) * 16) * 0.25f;
-                max = weight[n] > max ? weight[n] : max;
-                slot[n++] = j;
-            }
-            float sum = 0.0f;
-            int i = 0;
-            for (; i < n; i++) {
-                weight[i] = expf(weight[i] - max);
-                sum += weight[i];
-            }
-            float *oh = out + t * 64 + h * 16;
-            for (int c = 0; c < 16; c++)
-                oh[c] = 0.0f;
-            for (i = 0; i < n; i++)
-                axpy_16(weight[i] / sum, v + ((size_t)h * 47 + slot[i]) * 16, oh);
+    /* (row, head) pairs: t = th / 4, h = th % 4 */
+    #pragma omp for schedule(static)
+    for (int th = 0; th < T * 4; th++) {
+        const int t = th / 4;
+        const int h = th % 4;
+        const float *qh = q + t * 64 + h * 16;
+        float *oh = out + t * 64 + h * 16;
+        for (int c = 0; c < 16; c++)
+            oh[c] = 0.0f;
+        float max = -INFINITY;
+        int n = 0;
+        for (int j = 0; j < 47; j++) {
+            const int64_t age = pos0 + t - slot_pos[j];
+            if (slot_pos[j] < 0 || age < 0 || age >= 16)
+                continue;
+            weight[n] = dot_16(qh, k + ((int64_t)h * 47 + j) * 16) * 0.25f;
+            max = weight[n] > max ? weight[n] : max;
+            slot[n] = j;
+            n += 1;
         }
+        float sum = 0.0f;
+        for (int i = 0; i < n; i++) {
+            weight[i] = expf(weight[i] - max);
+            sum += weight[i];
+        }
+        for (int i = 0; i < n; i++)
+            axpy_16(weight[i] / sum, v + ((int64_t)h * 47 + slot[i]) * 16, oh);
+    }
 }
 
 /* out[t][64] += W[64, 64] . x[t][64] */
@@ -295,51 +297,53 @@ static void matmul_96x32_rope_kv_scaled(const float *restrict W, const float *re
 {
     for (int t = 0; t < T; t++) {
         const float *xt = x + t * 32;
-        const int64_t slot = (pos0 + (int64_t)t) % 8;
+        const int64_t slot = (pos0 + t) % 8;
         for (int r = 0; r < 32; r++)
             q[t * 32 + r] = dot_32(W + (int64_t)r * 32, xt) * s[t];
         for (int r = 0; r < 32; r++)
-            k_ring[slot * 16 + (int64_t)(r + r / 16 * 112)] = dot_32(W + (int64_t)(32 + r) * 32, xt) * s[t];
+            k_ring[slot * 16 + (r + r / 16 * 112)] = dot_32(W + (int64_t)(32 + r) * 32, xt) * s[t];
         for (int r = 0; r < 32; r++)
-            v_ring[slot * 16 + (int64_t)(r + r / 16 * 112)] = dot_32(W + (int64_t)(64 + r) * 32, xt) * s[t];
+            v_ring[slot * 16 + (r + r / 16 * 112)] = dot_32(W + (int64_t)(64 + r) * 32, xt) * s[t];
     }
 }
 
 /* out[t] = softmax(q[t] k^T / sqrt(16)) v per head (2 heads), over the 8 ring slots whose position
    p' satisfies 0 <= (pos0 + t) - p' < 8 (slot_pos -1: never written). Rings are head-major,
-   [head][slot][16], so a head's keys and values are read as one stream; q rows are 32 floats apart.
-   The visible slots' scores are gathered first, so the exponentials run over a dense array. */
+   [head][slot][16]; q rows are 32 floats apart. The visible slots' scores are gathered first, so the
+   exponentials run over a dense array. */
 static void attention_2x16_ring8_window8(const float *restrict q, const float *restrict k, const float *restrict v,
     const int64_t *restrict slot_pos, int64_t pos0, float *restrict out, int T)
 {
     float weight[8];
     int slot[8];
-    #pragma omp for collapse(2) schedule(static)
-    for (int t = 0; t < T; t++)
-        for (int h = 0; h < 2; h++) {
-            const float *qh = q + t * 32 + h * 16;
-            float max = -INFINITY;
-            int n = 0;
-            for (int j = 0; j < 8; j++) {
-                int64_t age = pos0 + t - slot_pos[j];
-                if (slot_pos[j] < 0 || age < 0 || age >= 8)
-                    continue;
-                weight[n] = dot_16(qh, k + ((size_t)h * 8 + j) * 16) * 0.25f;
-                max = weight[n] > max ? weight[n] : max;
-                slot[n++] = j;
-            }
-            float sum = 0.0f;
-            int i = 0;
-            for (; i < n; i++) {
-                weight[i] = expf(weight[i] - max);
-                sum += weight[i];
-            }
-            float *oh = out + t * 32 + h * 16;
-            for (int c = 0; c < 16; c++)
-                oh[c] = 0.0f;
-            for (i = 0; i < n; i++)
-                axpy_16(weight[i] / sum, v + ((size_t)h * 8 + slot[i]) * 16, oh);
+    /* (row, head) pairs: t = th / 2, h = th % 2 */
+    #pragma omp for schedule(static)
+    for (int th = 0; th < T * 2; th++) {
+        const int t = th / 2;
+        const int h = th % 2;
+        const float *qh = q + t * 32 + h * 16;
+        float *oh = out + t * 32 + h * 16;
+        for (int c = 0; c < 16; c++)
+            oh[c] = 0.0f;
+        float max = -INFINITY;
+        int n = 0;
+        for (int j = 0; j < 8; j++) {
+            const int64_t age = pos0 + t - slot_pos[j];
+            if (slot_pos[j] < 0 || age < 0 || age >= 8)
+                continue;
+            weight[n] = dot_16(qh, k + ((int64_t)h * 8 + j) * 16) * 0.25f;
+            max = weight[n] > max ? weight[n] : max;
+            slot[n] = j;
+            n += 1;
         }
+        float sum = 0.0f;
+        for (int i = 0; i < n; i++) {
+            weight[i] = expf(weight[i] - max);
+            sum += weight[i];
+        }
+        for (int i = 0; i < n; i++)
+            axpy_16(weight[i] / sum, v + ((int64_t)h * 8 + slot[i]) * 16, oh);
+    }
 }
 
 /* out[t][32] += W[32, 32] . x[t][32] */

@@ -33,6 +33,38 @@ static void team_kernel(struct emitter *e)
     kir_end_function(f);
 }
 
+/* The packed matmuls (vector targets) the test runs, with the names kir_test calls them by. */
+static void packed_matmuls(struct emitter *e, FILE *aliases)
+{
+    static struct ir_weight weights[6];
+    static struct ir_module mod = {.weights = weights, .num_weights = 6};
+    static const struct {
+        const char *alias;
+        int rows, cols, graph_rows, epilogue, scaled, head_dim, capacity, rope;
+    } cases[] = {
+        {"M_STORE_BLOCKED", 100, 64, 32, EPI_STORE, 0, 0, 0, 0},
+        {"M_ACC_SCALED", 64, 70, 1, EPI_ACCUMULATE, 1, 0, 0, 0},
+        {"M_GATE_BLOCKED", 88, 64, 32, EPI_SILU_GATE, 1, 0, 0, 0},
+        {"M_ROPE", 192, 64, 1, EPI_ROPE_KV, 1, 16, 47, 1},
+        {"M_ROPE_BLOCKED", 192, 64, 32, EPI_ROPE_KV, 0, 16, 47, 1},
+        {"M_KV_PAIRS", 144, 48, 1, EPI_ROPE_KV, 0, 6, 8, 0},
+    };
+    e->mod = &mod;
+    const int NR = 2 * e->target->width;
+    for (int i = 0; i < 6; i++) {
+        const int epilogue = cases[i].epilogue;
+        weights[i] = (struct ir_weight){.rows = cases[i].rows, .cols = cases[i].cols, .pack_nr = NR, .fold_alpha = -1,
+                                        .pack_gated = epilogue == EPI_SILU_GATE,
+                                        .pack_rows = cases[i].rows / (epilogue == EPI_SILU_GATE ? 2 : epilogue == EPI_ROPE_KV ? 3 : 1)};
+        const struct ir_graph g = {.rows = cases[i].graph_rows, .head_dim = cases[i].head_dim, .kv_capacity = cases[i].capacity,
+                                   .rope = cases[i].rope};
+        const struct ir_op op = {.code = OP_MATMUL, .weight = i, .scale = cases[i].scaled ? 0 : -1,
+                                 .epilogue = (enum matmul_epilogue)epilogue};
+        const char *symbol = kernel_matmul(e, &g, &op); /* (c_NAME: the alias names NAME) */
+        fprintf(aliases, "#define %s %s\n", cases[i].alias, symbol + strlen(e->kir.symbol_prefix));
+    }
+}
+
 int main(int argc, char **argv)
 {
     const struct target *t = argc == 3 ? target_find(argv[1]) : NULL;
@@ -42,7 +74,7 @@ int main(int argc, char **argv)
     }
     struct emitter e = {.target = t};
     kir_module_init(&e.kir, t->width, "c_");
-    e.kir.export_all = true;
+    e.kir.linkage = KIR_LINK_ALL;
     char path[4096];
     snprintf(path, sizeof path, "%s/c_kernels.c", argv[2]);
     FILE *c = fopen(path, "w");
@@ -66,14 +98,24 @@ int main(int argc, char **argv)
     kernel_gelu_gate(&e, 70);
     const struct ir_graph vectors = {.dim = 64, .head_dim = 16, .heads = 4, .kv_capacity = 47};
     const struct ir_graph pairs = {.dim = 48, .head_dim = 6, .heads = 8, .kv_capacity = 5};
-    /* (rope_pair_HD is printed by its user, emit_c, beside the RoPE table: here, before its callers) */
-    kir_print_c_function(c, &e.kir, kernel_rope_pair(&e, pairs.head_dim));
-    if (t->width == 1)
-        kir_print_c_function(c, &e.kir, kernel_rope_pair(&e, vectors.head_dim));
     kernel_rope_qk(&e, &vectors);
     kernel_rope_qk(&e, &pairs);
     kernel_kv_write(&e, &vectors);
+    /* attention in one pass, and over a ring long enough to be taken in chunks */
+    const struct ir_graph one_pass = {.dim = 64, .heads = 4, .head_dim = 16, .kv_capacity = 47, .context = 16};
+    const struct ir_graph chunked = {.dim = 32, .heads = 2, .head_dim = 16, .kv_capacity = 16400, .context = 16390};
+    kernel_attention(&e, &one_pass, 192);
+    kernel_attention(&e, &chunked, 32);
     kernel_sampling(&e);
+    snprintf(path, sizeof path, "%s/aliases.h", argv[2]);
+    FILE *aliases = fopen(path, "w");
+    if (!aliases) {
+        perror(path);
+        return 2;
+    }
+    if (t->width > 1)
+        packed_matmuls(&e, aliases);
+    fclose(aliases);
     team_kernel(&e);
     kir_print_c_function(c, &e.kir, kir_find(&e.kir, "team"));
     fclose(c);

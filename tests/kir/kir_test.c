@@ -8,6 +8,11 @@
 #include <omp.h>
 #include "c_kernels.c"
 #include "llvm_kernels.h"
+#include "aliases.h"
+#define PASTE2(a, b) a##b
+#define PASTE(a, b) PASTE2(a, b)
+#define C_(name) PASTE(c_, name)
+#define LLVM_(name) PASTE(llvm_, name)
 
 static int passed, failed, exact;
 
@@ -128,6 +133,74 @@ int main(void)
     c1[40] = c_softmax_exp(a, 37, 0.7f, 1.0f / 0.7f, c1), c2[40] = llvm_softmax_exp(a, 37, 0.7f, 1.0f / 0.7f, c2);
     compare("softmax_exp n=37 (p)", c1, c2, 37);
     compare("softmax_exp n=37 (sum)", c1 + 40, c2 + 40, 1);
+
+    /* attention: rows 45..47 of a ring of 47 with slots written up to position 47 (some left empty);
+       then the chunked kernel over 16400 slots whose positions reach back past its window */
+    static float q[3 * 192], o1[3 * 64], o2[3 * 64];
+    static int64_t slot_pos[16400];
+    fill(q, 3 * 192), fill(k1, 4 * 47 * 16), fill(v1, 4 * 47 * 16);
+    for (int j = 0; j < 47; j++)
+        slot_pos[j] = j % 5 == 3 ? -1 : j;
+    #pragma omp parallel num_threads(3)
+    c_attention_4x16_ring47_window16_in_qkv(q, k1, v1, slot_pos, 45, o1, 3);
+    #pragma omp parallel num_threads(3)
+    llvm_attention_4x16_ring47_window16_in_qkv(q, k1, v1, slot_pos, 45, o2, 3);
+    compare("attention one pass", o1, o2, 3 * 64);
+    static float kc[2 * 16400 * 16], vc[2 * 16400 * 16];
+    fill(kc, 2 * 16400 * 16), fill(vc, 2 * 16400 * 16);
+    for (int j = 0; j < 16400; j++)
+        slot_pos[j] = j < 16000 ? j + 16400 : j; /* (slots from 16000 on hold older frames) */
+    #pragma omp parallel num_threads(3)
+    c_attention_2x16_ring16400_window16390(q, kc, vc, slot_pos, 32398, o1, 2);
+    #pragma omp parallel num_threads(3)
+    llvm_attention_2x16_ring16400_window16390(q, kc, vc, slot_pos, 32398, o2, 2);
+    compare("attention in chunks", o1, o2, 2 * 32);
+
+#ifdef M_STORE_BLOCKED
+    /* the packed matmuls (any values stand in for packed weights: both back ends read the same) */
+    static float Wp[3 * 13 * 70 * 32], xs[32 * 70], scale[32], sums1[1 << 16], sums2[1 << 16], r1[32 * 192], r2[32 * 192];
+    fill(Wp, 3 * 13 * 70 * 32), fill(xs, 32 * 70), fill(scale, 32);
+    for (int T = 1; T <= 13; T += 12) {
+        #pragma omp parallel num_threads(3)
+        C_(M_STORE_BLOCKED)(Wp, xs, r1, sums1, T);
+        #pragma omp parallel num_threads(3)
+        LLVM_(M_STORE_BLOCKED)(Wp, xs, r2, sums2, T);
+        compare(T == 1 ? "matmul store (one frame)" : "matmul store (13 frames)", r1, r2, T * 100);
+    }
+    fill(r1, 64), memcpy(r2, r1, 64 * sizeof *r1);
+    #pragma omp parallel num_threads(3)
+    C_(M_ACC_SCALED)(Wp, xs, scale, r1, 1);
+    #pragma omp parallel num_threads(3)
+    LLVM_(M_ACC_SCALED)(Wp, xs, scale, r2, 1);
+    compare("matmul += scaled (stream)", r1, r2, 64);
+    #pragma omp parallel num_threads(3)
+    C_(M_GATE_BLOCKED)(Wp, xs, scale, r1, sums1, 7);
+    #pragma omp parallel num_threads(3)
+    LLVM_(M_GATE_BLOCKED)(Wp, xs, scale, r2, sums2, 7);
+    compare("matmul silu gate (7 frames)", r1, r2, 7 * 44);
+    static float cs[32 * 32];
+    fill(cs, 32 * 32);
+    memset(k1, 0, sizeof k1), memset(v1, 0, sizeof v1), memset(k2, 0, sizeof k2), memset(v2, 0, sizeof v2);
+    #pragma omp parallel num_threads(3)
+    C_(M_ROPE)(Wp, xs, scale, r1, k1, v1, 45, cs, 1);
+    #pragma omp parallel num_threads(3)
+    LLVM_(M_ROPE)(Wp, xs, scale, r2, k2, v2, 45, cs, 1);
+    compare("matmul rope kv: q", r1, r2, 64);
+    compare("matmul rope kv: k", k1, k2, 4 * 47 * 16);
+    compare("matmul rope kv: v", v1, v2, 4 * 47 * 16);
+    #pragma omp parallel num_threads(3)
+    C_(M_ROPE_BLOCKED)(Wp, xs, r1, k1, v1, 40, cs, sums1, 5);
+    #pragma omp parallel num_threads(3)
+    LLVM_(M_ROPE_BLOCKED)(Wp, xs, r2, k2, v2, 40, cs, sums2, 5);
+    compare("matmul rope kv (5 frames): q", r1, r2, 5 * 64);
+    compare("matmul rope kv (5 frames): k", k1, k2, 4 * 47 * 16);
+    #pragma omp parallel num_threads(3)
+    C_(M_KV_PAIRS)(Wp, xs, r1, k1, v1, 13, 1);
+    #pragma omp parallel num_threads(3)
+    LLVM_(M_KV_PAIRS)(Wp, xs, r2, k2, v2, 13, 1);
+    compare("matmul kv, head 6: q", r1, r2, 48);
+    compare("matmul kv, head 6: k", k1, k2, 8 * 8 * 6);
+#endif
 
     for (int threads = 1; threads <= 3; threads += 2) {
         memset(c1, 0, sizeof c1), memset(c2, 0, sizeof c2), memset(d1, 0, sizeof d1), memset(d2, 0, sizeof d2);

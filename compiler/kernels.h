@@ -1,0 +1,26 @@
+/* kernels.h: shorthands for the kernel builders (kernels*.c). Each macro builds a node of the
+ * function being built, which is `f` wherever they are used; vectors have the target's width. */
+#ifndef KILN_KERNELS_H
+#define KILN_KERNELS_H
+#include "emit_internal.h"
+
+static inline struct kir_type f32_type(void) { return kir_scalar_type(KIR_F32); }
+static inline struct kir_type i32_type(void) { return kir_scalar_type(KIR_I32); }
+static inline struct kir_type i64_type(void) { return kir_scalar_type(KIR_I64); }
+static inline struct kir_type in_ptr(void) { return kir_pointer_type(KIR_F32, true); }   /* const float * */
+static inline struct kir_type out_ptr(void) { return kir_pointer_type(KIR_F32, false); } /* float * */
+static inline struct kir_type void_type(void) { return kir_scalar_type(KIR_VOID); }
+
+#define ADD(a, b) kir_binary(f, KIR_ADD, a, b)
+#define SUB(a, b) kir_binary(f, KIR_SUB, a, b)
+#define MUL(a, b) kir_binary(f, KIR_MUL, a, b)
+#define DIV(a, b) kir_binary(f, KIR_DIV, a, b)
+#define MIN(a, b) kir_binary(f, KIR_MIN, a, b)
+#define INT(x) kir_int(f, x)
+#define F32(x) kir_f32(f, x)
+#define LOAD(p, i) kir_load(f, p, i, 1)
+#define VLOAD(p, i) kir_load(f, p, i, f->module->width)
+#define SET1(x) kir_broadcast(f, x, f->module->width)
+#define WIDE(x) kir_cast(f, i64_type(), x)   /* an index widened before it can overflow */
+#define VF_TYPE kir_vector_type(KIR_F32, f->module->width)
+#endif

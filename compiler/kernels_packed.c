@@ -1,0 +1,338 @@
+/* kernels_packed.c: the matmuls of vector targets as kernel IR (kir.h). Weights arrive packed in
+ * panels of NR = 2 vectors' worth of rows, [panel][col][NR] (plan.c, ir.h); a microkernel multiplies
+ * MR rows of x (frames) by one panel, keeping MR x 2 vector accumulators in registers while it
+ * streams the panel once. Every output element is the sum over columns in column order, computed
+ * by one thread: the result does not depend on how panels are shared among threads. The epilogue
+ * (scale, store or residual add, SiLU gate, RoPE and the KV-ring write) runs on the tile before
+ * anything reaches memory. */
+#include <stdlib.h>
+#include "kernels.h"
+
+/* The packed x tiles one panel's block passes over at a time: what stays in L2 beside the rest. */
+enum { MATMUL_CHUNK_BYTES = 192 * 1024 };
+/* The column ranges the streaming form reads at once (streaming_kernel). */
+enum { MATVEC_STREAMS = 4 };
+
+/* panel_C_NR(panel, x, tile): tile[NR] = x[C] . panel[C][NR], registers only: one frame, the
+   streaming form, bound by memory. The columns are cut into MATVEC_STREAMS ranges walked in lockstep:
+   as many sequential reads in flight per thread, where one stream leaves DRAM bandwidth unused
+   (and 2 x MATVEC_STREAMS FMA chains). The ranges' sums add up in order at the end. */
+static int streaming_kernel(struct emitter *e, int C, int NR)
+{
+    char name[48];
+    snprintf(name, sizeof name, "panel_%d_%d", C, NR);
+    int index = kir_find(&e->kir, name);
+    if (index >= 0)
+        return index;
+    const int W = e->kir.width, S = C >= MATVEC_STREAMS ? MATVEC_STREAMS : 1, L = C / S;
+    struct kir_func *f = kir_begin(&e->kir, name, void_type(), KIR_INLINE,
+                                   "tile[%d] = x[%d] . panel[%d][%d], columns in %d streams of %d", NR, C, C, NR, S, L);
+    struct kir_node *panel = kir_param(f, "panel", in_ptr(), KIR_RESTRICT), *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT),
+                    *tile = kir_param(f, "tile", out_ptr(), KIR_RESTRICT);
+    struct kir_node *acc[MATVEC_STREAMS][2];
+    for (int u = 0; u < S; u++)
+        for (int half = 0; half < 2; half++) {
+            char var[16];
+            snprintf(var, sizeof var, "a%d_%d", u, half);
+            acc[u][half] = kir_decl(f, var, SET1(F32(0)), 0);
+        }
+    /* stream u's column c + u L, then the columns past the streams' common length into the last */
+    struct kir_node *c = kir_for(f, "c", INT(0), INT(L), 1, 0);
+    for (int u = 0; u < S; u++) {
+        kir_block(f);
+        struct kir_node *w = kir_decl(f, "w", kir_addr(f, panel, MUL(WIDE(ADD(c, INT(u * L))), INT(NR))), KIR_CONSTANT);
+        struct kir_node *xb = kir_decl(f, "xb", SET1(LOAD(x, ADD(c, INT(u * L)))), KIR_CONSTANT);
+        for (int half = 0; half < 2; half++)
+            kir_assign(f, acc[u][half], kir_fma(f, xb, VLOAD(w, INT(half * W)), acc[u][half]));
+        kir_end(f);
+    }
+    kir_end(f);
+    if (C > S * L) {
+        c = kir_for(f, "c", INT(S * L), INT(C), 1, 0);
+        struct kir_node *xb = kir_decl(f, "xb", SET1(LOAD(x, c)), KIR_CONSTANT);
+        for (int half = 0; half < 2; half++)
+            kir_assign(f, acc[S - 1][half], kir_fma(f, xb, VLOAD(panel, ADD(MUL(WIDE(c), INT(NR)), INT(half * W))), acc[S - 1][half]));
+        kir_end(f);
+    }
+    for (int u = 1; u < S; u++)
+        for (int half = 0; half < 2; half++)
+            kir_assign(f, acc[0][half], ADD(acc[0][half], acc[u][half]));
+    for (int half = 0; half < 2; half++)
+        kir_store(f, tile, INT(half * W), acc[0][half]);
+    return kernel_finish(e, f);
+}
+
+/* panelpk_MxNR(panel, xp, kw, acc, first): acc[M][NR] (= if first, else +=) x[M][0:kw] .
+   panel[0:kw][NR], x packed column by column (xp[c][M]), so that the M frames' values of a column
+   share a cache line where rows a multiple of 4 KiB apart would compete for one L1 set. One column
+   block of a cache-blocked multiplication: each accumulator continues from the value stored, so
+   the sum over columns keeps its order. Two columns per loop trip (then the odd one): the loop's
+   own instructions, halved, no longer compete with the FMAs. */
+static int tile_kernel(struct emitter *e, int M, int NR)
+{
+    char name[48];
+    snprintf(name, sizeof name, "panelpk_%dx%d", M, NR);
+    int index = kir_find(&e->kir, name);
+    if (index >= 0)
+        return index;
+    const int W = e->kir.width;
+    struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0, NULL);
+    struct kir_node *panel = kir_param(f, "panel", in_ptr(), KIR_RESTRICT), *xp = kir_param(f, "xp", in_ptr(), KIR_RESTRICT),
+                    *kw = kir_param(f, "kw", i32_type(), 0), *acc = kir_param(f, "acc", out_ptr(), KIR_RESTRICT),
+                    *first = kir_param(f, "first", i32_type(), 0);
+    struct kir_node *a[16][2];
+    for (int i = 0; i < M; i++)
+        for (int half = 0; half < 2; half++) {
+            char var[16];
+            snprintf(var, sizeof var, "a%d_%d", i, half);
+            a[i][half] = kir_decl(f, var, kir_select(f, kir_binary(f, KIR_NE, first, INT(0)), SET1(F32(0)),
+                                                     VLOAD(acc, INT(i * NR + half * W))), 0);
+        }
+    struct kir_node *pairs = kir_decl(f, "pairs", MUL(DIV(kw, INT(2)), INT(2)), KIR_CONSTANT);
+    for (int unroll = 2; unroll >= 1; unroll--) {
+        struct kir_node *c = kir_for(f, "c", unroll == 2 ? INT(0) : pairs, unroll == 2 ? pairs : kw, unroll, 0);
+        for (int u = 0; u < unroll; u++) {
+            kir_block(f);
+            struct kir_node *column = ADD(c, INT(u));
+            struct kir_node *w0 = kir_decl(f, "w0", VLOAD(panel, MUL(WIDE(column), INT(NR))), KIR_CONSTANT);
+            struct kir_node *w1 = kir_decl(f, "w1", VLOAD(panel, ADD(MUL(WIDE(column), INT(NR)), INT(W))), KIR_CONSTANT);
+            for (int i = 0; i < M; i++) {
+                kir_block(f);
+                struct kir_node *xb = kir_decl(f, "xb", SET1(LOAD(xp, ADD(MUL(column, INT(M)), INT(i)))), KIR_CONSTANT);
+                kir_assign(f, a[i][0], kir_fma(f, xb, w0, a[i][0]));
+                kir_assign(f, a[i][1], kir_fma(f, xb, w1, a[i][1]));
+                kir_end(f);
+            }
+            kir_end(f);
+        }
+        kir_end(f);
+    }
+    for (int i = 0; i < M; i++)
+        for (int half = 0; half < 2; half++)
+            kir_store(f, acc, INT(i * NR + half * W), a[i][half]);
+    return kernel_finish(e, f);
+}
+
+/* What the epilogue refers to. */
+struct matmul {
+    const struct ir_graph *g;
+    const struct ir_op *op;
+    const struct ir_weight *w;
+    struct kir_node *s, *out, *q, *k_ring, *v_ring, *pos0, *rope_cs;
+    int rope_pair;                   /* the scalar RoPE's kernel, or -1 */
+    int vf_rope, vf_exp;
+};
+
+/* The epilogue of one tile row `acc` (frame t) of panel p. */
+static void epilogue(struct emitter *e, struct kir_func *f, const struct matmul *mm, struct kir_node *p, struct kir_node *t,
+                     struct kir_node *acc)
+{
+    const int W = e->kir.width, NR = mm->w->pack_nr, rows = mm->w->pack_rows, panels = ir_weight_panels(mm->w);
+    struct kir_node *scale = mm->s ? LOAD(mm->s, t) : NULL;
+    switch (mm->op->epilogue) {
+    case EPI_STORE:
+    case EPI_ACCUMULATE: {
+        struct kir_node *j = kir_for(f, "j", INT(0), INT(NR), 1, 0);
+        struct kir_node *r = kir_decl(f, "r", ADD(MUL(p, INT(NR)), j), KIR_CONSTANT);
+        if (rows % NR) {
+            kir_if(f, kir_binary(f, KIR_GE, r, INT(rows)));
+            kir_break(f);
+            kir_end(f);
+        }
+        struct kir_node *at = ADD(MUL(WIDE(t), INT(rows)), r), *value = LOAD(acc, j);
+        value = scale ? MUL(value, scale) : value;
+        kir_store(f, mm->out, at, mm->op->epilogue == EPI_STORE ? value : ADD(LOAD(mm->out, at), value));
+        kir_end(f);
+        return;
+    }
+    case EPI_SILU_GATE: {
+        /* a panel's halves are one vector each: the gate in vectors where the panel is whole */
+        kir_if(f, kir_binary(f, KIR_LE, ADD(MUL(p, INT(NR / 2)), INT(NR / 2)), INT(rows)));
+        struct kir_node *va = VLOAD(acc, INT(0)), *vb = VLOAD(acc, INT(NR / 2));
+        struct kir_node *a = kir_decl(f, "a", scale ? MUL(va, SET1(scale)) : va, KIR_CONSTANT);
+        struct kir_node *b = kir_decl(f, "b", scale ? MUL(vb, SET1(scale)) : vb, KIR_CONSTANT);
+        struct kir_node *negated = SUB(SET1(F32(0)), a);
+        struct kir_node *sigmoid_denominator = ADD(SET1(F32(1.0)), kir_call(f, mm->vf_exp, 1, &negated));
+        kir_store(f, mm->out, ADD(MUL(WIDE(t), INT(rows)), MUL(p, INT(NR / 2))), MUL(DIV(a, sigmoid_denominator), b));
+        kir_continue(f);
+        kir_end(f);
+        struct kir_node *j = kir_for(f, "j", INT(0), INT(NR / 2), 1, 0);
+        struct kir_node *r = kir_decl(f, "r", ADD(MUL(p, INT(NR / 2)), j), KIR_CONSTANT);
+        if (rows % (NR / 2)) {
+            kir_if(f, kir_binary(f, KIR_GE, r, INT(rows)));
+            kir_break(f);
+            kir_end(f);
+        }
+        struct kir_node *sa = LOAD(acc, j), *sb = LOAD(acc, ADD(INT(NR / 2), j));
+        struct kir_node *a1 = kir_decl(f, "a", scale ? MUL(sa, scale) : sa, KIR_CONSTANT);
+        struct kir_node *b1 = kir_decl(f, "b", scale ? MUL(sb, scale) : sb, KIR_CONSTANT);
+        kir_store(f, mm->out, ADD(MUL(WIDE(t), INT(rows)), r), silu_times(f, a1, b1));
+        kir_end(f);
+        return;
+    }
+    case EPI_ROPE_KV: {
+        const struct ir_graph *g = mm->g;
+        const int cap = g->kv_capacity, HD = g->head_dim;
+        struct kir_node *part = kir_decl(f, "part", DIV(p, INT(panels)), KIR_CONSTANT);
+        struct kir_node *r0 = kir_decl(f, "r0", MUL(kir_binary(f, KIR_REM, p, INT(panels)), INT(NR)), KIR_CONSTANT);
+        struct kir_node *slot = kir_decl(f, "slot", kir_binary(f, KIR_REM, ADD(mm->pos0, t), INT(cap)), KIR_CONSTANT);
+        /* k and v rings are head-major: channel r of the slot sits at r + (r / hd) * stride */
+        struct kir_node *ring = kir_select(f, kir_binary(f, KIR_EQ, part, INT(1)), mm->k_ring, mm->v_ring);
+        struct kir_node *dst = kir_decl(f, "dst", kir_select(f, kir_binary(f, KIR_EQ, part, INT(0)),
+                                                             kir_addr(f, mm->q, MUL(WIDE(t), INT(rows))),
+                                                             kir_addr(f, ring, MUL(slot, INT(HD)))), KIR_CONSTANT);
+        struct kir_node *stride = kir_decl(f, "stride", kir_select(f, kir_binary(f, KIR_EQ, part, INT(0)), INT(0),
+                                                                   INT((cap - 1) * HD)), KIR_CONSTANT);
+        kir_comment(f, "[cos, cos], then [-sin, sin]");
+        struct kir_node *cs = g->rope ? kir_decl(f, "cs", kir_addr(f, mm->rope_cs, MUL(WIDE(t), INT(2 * HD))), KIR_CONSTANT) : NULL;
+        struct kir_node *roped = kir_binary(f, KIR_LT, part, INT(2));
+        if (HD % W == 0) { /* a whole panel in vectors, none straddling two heads */
+            kir_if(f, kir_binary(f, KIR_LE, ADD(r0, INT(NR)), INT(rows)));
+            for (int v = 0; v < 2; v++) {
+                kir_block(f);
+                struct kir_node *r = kir_decl(f, "r", ADD(r0, INT(v * W)), KIR_CONSTANT);
+                struct kir_node *loaded = VLOAD(acc, INT(v * W));
+                struct kir_node *val = kir_decl(f, "val", scale ? MUL(loaded, SET1(scale)) : loaded, 0);
+                if (g->rope) {
+                    kir_if(f, roped);
+                    struct kir_node *c = kir_addr(f, cs, kir_binary(f, KIR_REM, r, INT(HD)));
+                    kir_assign(f, val, kir_call(f, mm->vf_rope, 3, (struct kir_node *[]){val, c, kir_addr(f, c, INT(HD))}));
+                    kir_end(f);
+                }
+                kir_store(f, dst, ADD(r, MUL(DIV(r, INT(HD)), stride)), val);
+                kir_end(f);
+            }
+            kir_continue(f);
+            kir_end(f);
+        }
+        struct kir_node *j = kir_for(f, "j", INT(0), MIN(INT(NR), SUB(INT(rows), r0)), g->rope ? 2 : 1, 0);
+        struct kir_node *r = kir_decl(f, "r", ADD(r0, j), KIR_CONSTANT);
+        struct kir_node *at = ADD(r, MUL(DIV(r, INT(HD)), stride));
+        struct kir_node *re = LOAD(acc, j);
+        re = scale ? MUL(re, scale) : re;
+        if (!g->rope) {
+            kir_store(f, dst, at, re);
+            kir_end(f);
+            return;
+        }
+        struct kir_node *im = LOAD(acc, ADD(j, INT(1)));
+        im = scale ? MUL(im, scale) : im;
+        struct kir_node *vre = kir_decl(f, "re", re, KIR_CONSTANT), *vim = kir_decl(f, "im", im, KIR_CONSTANT);
+        struct kir_node *o = kir_decl(f, "o", kir_addr(f, dst, at), KIR_CONSTANT);
+        kir_if(f, roped);
+        kir_eval(f, kir_call(f, mm->rope_pair, 4,
+                             (struct kir_node *[]){o, vre, vim, kir_addr(f, cs, kir_binary(f, KIR_REM, r, INT(HD)))}));
+        kir_else(f);
+        kir_store(f, o, INT(0), vre);
+        kir_store(f, o, INT(1), vim);
+        kir_end(f);
+        kir_end(f);
+        return;
+    }
+    }
+}
+
+/* A packed matmul kernel. One frame (T == 1, streaming): each panel streams once through registers.
+   Several frames (a teacher-forced chunk; graphs with rows > 1), cache-blocked as in GotoBLAS: the
+   columns in blocks of KC, so that a panel's block (16 KiB) stays in L1 while tiles of MR frames
+   pass over it. Per block, the threads first pack x's tiles together (xp: [tile][kw][m], m = MR
+   but in a shorter last tile); then each takes its panels (static schedule: the same panels in
+   every block, so the sums, [panels][T][NR] in the scratch, need no barrier), over chunks of
+   tiles that stay in L2, prefetching the next panel's block into L2 as it goes. The packed x
+   needs the barrier: the next block's packing overwrites it. The epilogue runs after the last. */
+void packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const struct ir_op *op, const char *name)
+{
+    const struct ir_weight *w = &e->mod->weights[op->weight];
+    const int C = w->cols, NR = w->pack_nr, MR = e->target->tile_rows, KC = MATMUL_BLOCK_FLOATS / NR;
+    const int panels = ir_weight_panels(w) * (op->epilogue == EPI_ROPE_KV ? 3 : 1);
+    const int chunk_bytes = KC * MR * (int)sizeof(float), lines = KC * NR * (int)sizeof(float) / 64;
+    const int chunk = MATMUL_CHUNK_BYTES > chunk_bytes ? MATMUL_CHUNK_BYTES / chunk_bytes : 1; /* tiles */
+    const bool scaled = op->scale >= 0, blocked = g->rows > 1;
+    struct matmul mm = {.g = g, .op = op, .w = w, .rope_pair = -1};
+    const int one = streaming_kernel(e, C, NR);
+    int tiles_of[17] = {0};
+    if (blocked)
+        for (int m = 1; m <= MR; m++)
+            tiles_of[m] = tile_kernel(e, m, NR);
+    if (op->epilogue == EPI_ROPE_KV && g->rope)
+        mm.rope_pair = kernel_rope_pair(e, g->head_dim);
+    mm.vf_rope = kir_find(&e->kir, "vf_rope");
+    mm.vf_exp = kir_find(&e->kir, "vf_exp");
+    static const char *const what[] = {"out = acc", "out += acc", "out = silu(a) * b", "q, k and v from acc"};
+    struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
+                                   "matmul of packed W [%d panels][%d][%d] by x[T][%d]%s; epilogue: %s", panels, C, NR, C,
+                                   scaled ? ", scaled by s[t]" : "", what[op->epilogue]);
+    struct kir_node *W = kir_param(f, "W", in_ptr(), KIR_RESTRICT), *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT);
+    mm.s = scaled ? kir_param(f, "s", in_ptr(), KIR_RESTRICT) : NULL;
+    if (op->epilogue == EPI_ROPE_KV) {
+        mm.q = kir_param(f, "q", out_ptr(), KIR_RESTRICT);
+        mm.k_ring = kir_param(f, "k_ring", out_ptr(), KIR_RESTRICT);
+        mm.v_ring = kir_param(f, "v_ring", out_ptr(), KIR_RESTRICT);
+        mm.pos0 = kir_param(f, "pos0", i64_type(), 0);
+        mm.rope_cs = g->rope ? kir_param(f, "rope_cs", in_ptr(), KIR_RESTRICT) : NULL;
+    } else {
+        mm.out = kir_param(f, "out", out_ptr(), KIR_RESTRICT);
+    }
+    struct kir_node *sums = blocked ? kir_param(f, "sums", out_ptr(), KIR_RESTRICT) : NULL;
+    struct kir_node *T = kir_param(f, "T", i32_type(), 0);
+    if (blocked) {
+        kir_if(f, kir_binary(f, KIR_GT, T, INT(1)));
+        kir_comment(f, "the packed x block");
+        struct kir_node *xp = kir_decl(f, "xp", kir_addr(f, sums, MUL(WIDE(T), INT(panels * NR))), KIR_CONSTANT);
+        struct kir_node *tiles = kir_decl(f, "tiles", DIV(ADD(T, INT(MR - 1)), INT(MR)), KIR_CONSTANT);
+        struct kir_node *kc = kir_for(f, "kc", INT(0), INT(C), KC, 0);
+        struct kir_node *kw = kir_decl(f, "kw", MIN(SUB(INT(C), kc), INT(KC)), KIR_CONSTANT);
+        struct kir_node *i = kir_for(f, "i", INT(0), tiles, 1, KIR_PARALLEL);
+        kir_comment(f, "frames in tile i");
+        struct kir_node *m = kir_decl(f, "m", MIN(SUB(T, MUL(i, INT(MR))), INT(MR)), KIR_CONSTANT);
+        struct kir_node *c = kir_for(f, "c", INT(0), kw, 1, 0), *r = kir_for(f, "r", INT(0), m, 1, 0);
+        kir_store(f, xp, ADD(ADD(MUL(MUL(WIDE(i), kw), INT(MR)), MUL(c, m)), r),
+                  LOAD(x, ADD(ADD(MUL(ADD(MUL(WIDE(i), INT(MR)), WIDE(r)), INT(C)), kc), c)));
+        kir_end(f);
+        kir_end(f);
+        kir_end(f);
+        struct kir_node *i0 = kir_for(f, "i0", INT(0), tiles, chunk, 0);
+        struct kir_node *i1 = kir_decl(f, "i1", MIN(ADD(i0, INT(chunk)), tiles), KIR_CONSTANT);
+        struct kir_node *p = kir_for(f, "p", INT(0), INT(panels), 1, KIR_PARALLEL | KIR_NOWAIT);
+        struct kir_node *panel = kir_decl(f, "panel", kir_addr(f, W, MUL(ADD(MUL(WIDE(p), INT(C)), WIDE(kc)), INT(NR))), KIR_CONSTANT);
+        struct kir_node *next = kir_decl(f, "next", kir_addr(f, panel, kir_const_int(f, KIR_I64, (int64_t)C * NR)), KIR_CONSTANT);
+        i = kir_for(f, "i", i0, i1, 1, 0);
+        kir_comment(f, "the next panel's block into L2, spread over the tiles (16 floats a line); the next tile's sums");
+        struct kir_node *spread = SUB(i1, i0), *k = SUB(i, i0);
+        struct kir_node *l = kir_for(f, "l", DIV(MUL(k, INT(lines)), spread), DIV(MUL(ADD(k, INT(1)), INT(lines)), spread), 1, 0);
+        kir_prefetch(f, kir_addr(f, next, MUL(l, INT(16))), false);
+        kir_end(f);
+        m = kir_decl(f, "m", MIN(SUB(T, MUL(i, INT(MR))), INT(MR)), KIR_CONSTANT);
+        struct kir_node *acc = kir_decl(f, "acc", kir_addr(f, sums, MUL(ADD(MUL(WIDE(p), T), MUL(i, INT(MR))), INT(NR))), KIR_CONSTANT);
+        l = kir_for(f, "l", INT(0), MUL(m, INT(NR)), 16, 0);
+        kir_prefetch(f, kir_addr(f, acc, ADD(MUL(m, INT(NR)), l)), true);
+        kir_end(f);
+        struct kir_node *args[5] = {panel, kir_addr(f, xp, MUL(MUL(WIDE(i), kw), INT(MR))), kw, acc,
+                                    kir_cast(f, i32_type(), kir_binary(f, KIR_EQ, kc, INT(0)))};
+        for (int frames = MR; frames >= 1; frames--) { /* the tile kernel of m frames */
+            kir_if(f, kir_binary(f, KIR_EQ, m, INT(frames)));
+            kir_eval(f, kir_call(f, tiles_of[frames], 5, args));
+            kir_end(f);
+        }
+        kir_end(f);
+        kir_end(f);
+        kir_end(f);
+        kir_barrier(f);
+        kir_end(f);
+        p = kir_for(f, "p", INT(0), INT(panels), 1, KIR_PARALLEL);
+        struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
+        struct kir_node *row = kir_decl(f, "acc", kir_addr(f, sums, MUL(ADD(MUL(WIDE(p), T), t), INT(NR))), KIR_CONSTANT);
+        epilogue(e, f, &mm, p, t, row);
+        kir_end(f);
+        kir_end(f);
+        kir_return(f, NULL);
+        kir_end(f);
+    }
+    struct kir_node *p = kir_for(f, "p", INT(0), INT(panels), 1, KIR_PARALLEL);
+    struct kir_node *acc = kir_array(f, "acc", KIR_F32, NR);
+    kir_eval(f, kir_call(f, one, 3, (struct kir_node *[]){kir_addr(f, W, MUL(WIDE(p), INT(C * NR))), x, acc}));
+    kir_comment(f, "one frame per call");
+    struct kir_node *t = kir_decl(f, "t", INT(0), KIR_CONSTANT);
+    epilogue(e, f, &mm, p, t, acc);
+    kernel_finish(e, f);
+}

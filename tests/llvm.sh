@@ -1,0 +1,106 @@
+#!/bin/sh
+# llvm.sh: models built with --backend llvm (the kernels compiled by LLVM from the kernel IR, the
+# rest by the C compiler) against the goldens and against the same models built with --backend c:
+# forward logits within 1e-4 of the goldens and 1e-6 (relative) of the C back end's, greedy tokens
+# identical. Targets: scalar and avx2 here; avx512 natively where /proc/cpuinfo has avx512f
+# (otherwise skipped, and counted); neon cross-compiled (LLVM's aarch64 object, the C by
+# aarch64-linux-gnu-gcc) and run under qemu-aarch64. Also the options' errors, the objects'
+# instructions and --dump=llvm.
+. tests/lib.sh
+G=tests/goldens
+skipped=0
+
+# both LABEL RUNNER DIR CASE: forward through the LLVM build DIR/llvm and the C build DIR/c.
+both() {
+  local label=$1 runner=$2 dir=$3 case=$4
+  for backend in c llvm; do
+    if ! $runner "$dir/$backend/$case" forward --weights $G/$case/weights.safetensors --codes $G/$case/codes.npy \
+         --out "$dir/$backend/out-$case" 2>"$TMP/err"; then
+      fail "$label $case forward ($backend): $(cat "$TMP/err")"
+      return
+    fi
+  done
+  pass
+  for what in text_logits audio_logits; do
+    compare "$label $case $what (llvm vs golden)" "$dir/llvm/out-$case/$what.npy" $G/$case/$what.npy 1e-4
+    compare "$label $case $what (llvm vs c)" "$dir/llvm/out-$case/$what.npy" "$dir/c/out-$case/$what.npy" 1e-6
+  done
+}
+
+# build LABEL DIR CASE [kilnc options]: the model with both back ends, into DIR/c and DIR/llvm.
+build() {
+  local label=$1 dir=$2 case=$3
+  shift 3
+  check "$label $case --backend c" "$KILNC" graphs/$case.kiln -o "$dir/c" "$@"
+  check "$label $case --backend llvm" "$KILNC" graphs/$case.kiln -o "$dir/llvm" --backend llvm "$@"
+}
+
+# targets LABEL RUNNER [kilnc options]: every golden model on one target.
+targets() {
+  local label=$1 runner=$2
+  shift 2
+  for case in lm_attn_a lm_attn_c lm_hybrid; do
+    build "$label" "$TMP/$label" $case "$@"
+    both "$label" "$runner" "$TMP/$label" $case
+  done
+  # greedy generation: the reference's tokens, and the C back end's
+  local S=$G/lm_attn_a_stream steps
+  steps=$(sed -n 's/.*"N_steps": \([0-9]*\).*/\1/p' "$S/config.json")
+  for backend in c llvm; do
+    $runner "$TMP/$label/$backend/lm_attn_a" generate --weights $G/lm_attn_a/weights.safetensors --user "$S/user_codes.npy" \
+      --steps "$steps" --temp 0 --temp-text 0 --out "$TMP/$label/$backend/tokens.npy" 2>"$TMP/err" ||
+      fail "$label generate ($backend): $(cat "$TMP/err")"
+  done
+  compare "$label lm_attn_a greedy tokens (llvm vs golden)" "$TMP/$label/llvm/tokens.npy" "$S/lmgen_out.npy" 0
+  compare "$label lm_attn_a greedy tokens (llvm vs c)" "$TMP/$label/llvm/tokens.npy" "$TMP/$label/c/tokens.npy" 0
+}
+
+targets scalar "" --target scalar
+targets avx2 "" --target avx2
+if grep -q avx512f /proc/cpuinfo; then
+  targets avx512 "" --target avx512
+  targets native "" --target native
+else
+  skipped=$((skipped + 2)); echo "  avx512, native: skipped (this CPU has no avx512f)"
+fi
+if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null; then
+  targets neon "qemu-aarch64 -L /usr/aarch64-linux-gnu" --target neon --cc aarch64-linux-gnu-gcc
+else
+  skipped=$((skipped + 1)); echo "  neon: skipped (no aarch64 cross compiler or qemu-user: make test-cross installs them)"
+fi
+
+# The objects: AVX-512 FMAs on zmm registers, NEON's fmla on v registers (whatever the host).
+# instructions LABEL OBJDUMP OBJECT PATTERN
+instructions() {
+  local n
+  n=$($2 -d "$3" | grep -Ec "$4")
+  if [ "${n:-0}" -gt 0 ]; then pass; echo "  $1: $n instructions matching $4"; else fail "$1: no '$4' in $3"; fi
+}
+check "avx512 object" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target avx512 --emit obj -o "$TMP/obj512"
+instructions "avx512 kernels" objdump "$TMP/obj512/lm_attn_a_kernels.o" 'vfmadd[0-9a-z]*ps.*zmm'
+check "znver4 object" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target avx512 --cpu znver4 --emit obj -o "$TMP/zen4"
+instructions "znver4 kernels" objdump "$TMP/zen4/lm_attn_a_kernels.o" 'vfmadd[0-9a-z]*ps.*zmm'
+if command -v aarch64-linux-gnu-objdump >/dev/null; then
+  check "neon object" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target neon --cc aarch64-linux-gnu-gcc --emit obj \
+    -o "$TMP/objneon"
+  instructions "neon kernels" aarch64-linux-gnu-objdump "$TMP/objneon/lm_attn_a_kernels.o" 'fmla[[:space:]]+v[0-9]+\.4s'
+fi
+# --emit lib: the archive holds the kernels' object
+check "llvm lib" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target avx2 --emit lib -o "$TMP/lib"
+if ar t "$TMP/lib/liblm_attn_a.a" | grep -q lm_attn_a_kernels.o; then pass; else fail "liblm_attn_a.a lacks lm_attn_a_kernels.o"; fi
+
+# --dump=llvm prints the optimized module; the options' errors
+if "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target avx2 --dump=llvm >"$TMP/module.ll" 2>"$TMP/err" &&
+   grep -q '^define .*@lm_attn_a_attention_' "$TMP/module.ll" && grep -q 'fmuladd\|llvm.fma' "$TMP/module.ll"; then
+  pass
+else
+  fail "--dump=llvm: $(head -c 300 "$TMP/err")"
+fi
+expect_error "--cpu without llvm" 1 "kilnc: error: --cpu znver4 chooses LLVM's CPU: it goes with --backend llvm
+(kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --cpu znver4
+expect_error "--simde with llvm" 1 "kilnc: error: --simde is for the C back end (SIMDe is a C library): LLVM compiles for the target itself
+(kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target neon --simde
+expect_error "--dump=llvm without llvm" 1 "kilnc: error: --dump=llvm prints the LLVM back end's module: add --backend llvm
+(kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --dump=llvm
+echo "  skipped: $skipped"
+finish
