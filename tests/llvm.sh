@@ -4,8 +4,8 @@
 # forward logits within 1e-4 of the goldens and 1e-6 (relative) of the C back end's, greedy tokens
 # identical. Targets: scalar and avx2 here; avx512 natively where /proc/cpuinfo has avx512f
 # (otherwise skipped, and counted); neon cross-compiled (LLVM's aarch64 object, the C by
-# aarch64-linux-gnu-gcc) and run under qemu-aarch64. Also the options' errors, the objects'
-# instructions and --dump=llvm.
+# aarch64-linux-gnu-gcc) and run under qemu-aarch64. Also three configurations outside the goldens
+# (bitwise equal to the C back end), the options' errors, the objects' instructions and --dump=llvm.
 . tests/lib.sh
 G=tests/goldens
 skipped=0
@@ -68,6 +68,34 @@ if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/
 else
   skipped=$((skipped + 1)); echo "  neon: skipped (no aarch64 cross compiler or qemu-user: make test-cross installs them)"
 fi
+
+# Configurations not in the goldens: odd widths (no multiple of any vector width), heads of 6 (RoPE
+# pair by pair), a ring of 20000 slots (attention in chunks), and every kind of temporal layer mixed.
+# Greedy generation on random weights: the two back ends' tokens and logits are bitwise equal.
+mkdir -p "$TMP/configs"
+printf '%s\n' 'model odd : "lm_attn_a.kiln";' 'text_card = 37;' 'card = 19;' \
+  'temporal { dim = 42; num_heads = 7; ffn = gated_silu(hidden = 29); context = 5; }' \
+  'depformer { dim = 18; num_heads = 3; ffn = gated_silu(hidden = 11); }' >"$TMP/configs/odd.kiln"
+printf '%s\n' 'model ring : "lm_attn_a.kiln";' 'temporal { dim = 32; num_heads = 2; context = 20000; }' \
+  >"$TMP/configs/ring.kiln"
+cp graphs/lm_attn_a.kiln "$TMP/configs/"
+for config in "$TMP/configs/odd.kiln" "$TMP/configs/ring.kiln" graphs/tests/hybrid_mix.kiln; do
+  name=$(sed -n 's/^model \([A-Za-z0-9_]*\).*/\1/p' "$config")
+  for backend in c llvm; do
+    if "$KILNC" "$config" --backend $backend -o "$TMP/configs/$backend" >/dev/null 2>"$TMP/err" &&
+       "$TMP/configs/$backend/$name" generate --random-weights 11 --steps 24 --temp 0 --temp-text 0 \
+         --out "$TMP/configs/$backend/$name.npy" --logits-out "$TMP/configs/$backend/$name.logits" 2>"$TMP/err"; then
+      pass
+    else
+      fail "$name --backend $backend: $(cat "$TMP/err")"
+    fi
+  done
+  compare "$name tokens (llvm vs c)" "$TMP/configs/llvm/$name.npy" "$TMP/configs/c/$name.npy" 0
+  for what in text audio; do
+    compare "$name $what logits (llvm vs c)" "$TMP/configs/llvm/$name.logits/stream_${what}_logits.npy" \
+      "$TMP/configs/c/$name.logits/stream_${what}_logits.npy" 0
+  done
+done
 
 # The objects: AVX-512 FMAs on zmm registers, NEON's fmla on v registers (whatever the host).
 # instructions LABEL OBJDUMP OBJECT PATTERN
