@@ -32,7 +32,7 @@ static int streaming_kernel(struct emitter *e, int C, int NR)
     struct kir_node *acc[MATVEC_STREAMS][2];
     for (int u = 0; u < S; u++)
         for (int half = 0; half < 2; half++) {
-            char var[16];
+            char var[32];
             snprintf(var, sizeof var, "a%d_%d", u, half);
             acc[u][half] = kir_decl(f, var, SET1(F32(0)), 0);
         }
@@ -83,7 +83,7 @@ static int tile_kernel(struct emitter *e, int M, int NR)
     struct kir_node *a[16][2];
     for (int i = 0; i < M; i++)
         for (int half = 0; half < 2; half++) {
-            char var[16];
+            char var[32];
             snprintf(var, sizeof var, "a%d_%d", i, half);
             a[i][half] = kir_decl(f, var, kir_select(f, kir_binary(f, KIR_NE, first, INT(0)), SET1(F32(0)),
                                                      VLOAD(acc, INT(i * NR + half * W))), 0);
