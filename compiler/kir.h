@@ -168,8 +168,8 @@ void kir_comment(struct kir_func *f, const char *fmt, ...) __attribute__((format
 
 /* ---- checking and printing ---- */
 /* Checks every function: operand counts and types, variables declared before use and in scope,
-   break/continue inside loops, parallel loops and barriers only in the function's own scope
-   (never inside a parallel loop), returns of the function's type. Reports the first error to
+   break/continue inside loops (no break out of a parallel loop), parallel loops and barriers only
+   in the function's own scope (never inside a parallel loop), returns of the function's type. Reports the first error to
    stderr ("kernel NAME: ...") and returns false. */
 bool kir_verify(const struct kir_module *m);
 bool kir_verify_function(const struct kir_module *m, int index);

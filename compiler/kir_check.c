@@ -10,6 +10,7 @@ struct checker {
     const struct kir_func *f;
     bool *in_scope;                  /* per variable: declared in an enclosing list already */
     int loops, parallel_loops;       /* how many loops (parallel ones) enclose the statement */
+    bool innermost_parallel;         /* the innermost loop is a parallel one (OpenMP forbids leaving it by break) */
     bool failed;
 };
 
@@ -130,8 +131,11 @@ static bool check_statement(struct checker *c, const struct kir_node *s)
             return fail(c, "RETURN of another type than the function's");
         return !c->parallel_loops ? true : fail(c, "RETURN inside a parallel loop");
     case KIR_BREAK:
+        if (c->innermost_parallel)
+            return fail(c, "BREAK out of a parallel loop");
+        return c->loops ? true : fail(c, "BREAK outside a loop");
     case KIR_CONTINUE:
-        return c->loops ? true : fail(c, "%s outside a loop", kir_op_name(s->op));
+        return c->loops ? true : fail(c, "CONTINUE outside a loop");
     case KIR_BARRIER:
         return !c->parallel_loops ? true : fail(c, "BARRIER inside a parallel loop");
     case KIR_COPY:
@@ -149,9 +153,10 @@ static bool check_statement(struct checker *c, const struct kir_node *s)
         if (parallel && c->parallel_loops)
             return fail(c, "a parallel loop inside a parallel loop");
         c->in_scope[s->var] = true;
-        c->loops++, c->parallel_loops += parallel;
+        const bool was_parallel = c->innermost_parallel;
+        c->loops++, c->parallel_loops += parallel, c->innermost_parallel = parallel;
         const bool ok = check_list(c, s->body);
-        c->loops--, c->parallel_loops -= parallel;
+        c->loops--, c->parallel_loops -= parallel, c->innermost_parallel = was_parallel;
         c->in_scope[s->var] = false;
         return ok;
     }
