@@ -72,13 +72,17 @@ static int write_sources(const struct ir_module *mod, const struct emit_options 
             fclose(cf), remove(ctmp);
         return -1;
     }
-    emit_c(mod, &options, hf, cf);
+    const bool emitted = emit_c(mod, &options, hf, cf);
     if (with_main)
         fprintf(cf, "\n/* The runner CLI (info, forward, bench): built with --emit exe. */\n"
                     "int main(int argc, char **argv)\n{\n    return kiln_cli_main(&%s_desc, argc, argv);\n}\n", name);
     bool ok = !ferror(hf) && !ferror(cf);
     ok = (fclose(hf) == 0) & ok;
     ok = (fclose(cf) == 0) & ok;
+    if (!emitted) { /* (the LLVM back end said why) */
+        remove(htmp), remove(ctmp), remove(ktmp);
+        return -2;
+    }
     if (!ok || rename(htmp, h) || rename(ctmp, c) || (llvm && rename(ktmp, k))) {
         fprintf(stderr, "kilnc: cannot write %s: %s\n", c, strerror(errno));
         remove(htmp), remove(ctmp), remove(ktmp);
@@ -109,14 +113,21 @@ static int copy_file(const char *src, const char *dst)
     return 0;
 }
 
-/* The architecture a C compiler builds for: the first word of `CC -dumpmachine` (x86_64, aarch64). */
-static bool compiler_arch(const char *cc, char *arch, size_t size)
+/* The target triple a C compiler builds for: `CC -dumpmachine` (x86_64-linux-gnu, aarch64-linux-gnu). */
+static bool compiler_triple(const char *cc, char *triple, size_t size)
 {
     struct arg_list a = {0};
     arg_push(&a, cc);
     arg_push(&a, "-dumpmachine");
-    bool ok = spawn_first_line(&a, arch, size);
+    bool ok = spawn_first_line(&a, triple, size);
     arg_free(&a);
+    return ok && triple[0];
+}
+
+/* Its architecture: the triple's first word (x86_64, aarch64). */
+static bool compiler_arch(const char *cc, char *arch, size_t size)
+{
+    bool ok = compiler_triple(cc, arch, size);
     if (ok)
         arch[strcspn(arch, "-")] = '\0';
     return ok && arch[0];
@@ -235,8 +246,15 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
         fprintf(stderr, "kilnc: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
     }
-    if (write_sources(mod, eopt, dir, name, bopt->emit == EMIT_EXE))
-        return 1;
+    /* The scalar target has no architecture of its own: the LLVM back end's object is for the C
+       compiler's (a cross compiler's), so that the two link. */
+    struct emit_options options = *eopt;
+    char triple[256];
+    if (eopt->backend == BACKEND_LLVM && eopt->target->width == 1 && bopt->cc && compiler_triple(bopt->cc, triple, sizeof triple))
+        options.llvm_triple = triple;
+    const int written = write_sources(mod, &options, dir, name, bopt->emit == EMIT_EXE);
+    if (written)
+        return written == -2 ? 2 : 1;
     char runtime_dir[PATH_MAX + 16], path[2 * PATH_MAX], out[PATH_MAX], tmp[PATH_MAX + 8], src[2 * PATH_MAX];
     char obj[PATH_MAX], objdir[PATH_MAX + 32] = "";
     snprintf(runtime_dir, sizeof runtime_dir, "%s/../runtime", self_dir());

@@ -17,10 +17,13 @@ struct emit_options {
     const char *cpu;                 /* LLVM's CPU (--cpu), or NULL: the target's baseline */
     const char *llvm_object;         /* where the LLVM back end writes the kernels' object, or NULL */
     FILE *llvm_dump;                 /* --dump=llvm: the optimized LLVM IR, or NULL */
+    const char *llvm_triple;         /* the triple instead of the target's (scalar: the C compiler's), or NULL */
 };
 
-/* Writes the model's header and C source to the two streams. */
-void emit_c(const struct ir_module *mod, const struct emit_options *opt, FILE *header, FILE *source);
-/* --dump=kernels: the kernels the model's code is built from, as kernel IR (kir.h), to out. */
-void emit_kernels_dump(const struct ir_module *mod, const struct emit_options *opt, FILE *out);
+/* Writes the model's header and C source to the two streams (and with the LLVM back end, its kernels'
+   object). Returns false when the LLVM back end failed (an internal error, on stderr). */
+bool emit_c(const struct ir_module *mod, const struct emit_options *opt, FILE *header, FILE *source);
+/* --dump=kernels: the kernels the model's code is built from, as kernel IR (kir.h), to out; out NULL and
+   opt->llvm_dump set: --dump=llvm. */
+bool emit_kernels_dump(const struct ir_module *mod, const struct emit_options *opt, FILE *out);
 #endif

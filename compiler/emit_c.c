@@ -629,15 +629,15 @@ static void emit_rope_table(FILE *out, const struct ir_graph *g)
     fprintf(out, "\n};\n\n");
 }
 
-static void emit_c_and_dump(const struct ir_module *mod, const struct emit_options *opt, FILE *header, FILE *source,
+static bool emit_c_and_dump(const struct ir_module *mod, const struct emit_options *opt, FILE *header, FILE *source,
                             FILE *dump);
 
-void emit_c(const struct ir_module *mod, const struct emit_options *opt, FILE *header, FILE *source)
+bool emit_c(const struct ir_module *mod, const struct emit_options *opt, FILE *header, FILE *source)
 {
-    emit_c_and_dump(mod, opt, header, source, NULL);
+    return emit_c_and_dump(mod, opt, header, source, NULL);
 }
 
-void emit_kernels_dump(const struct ir_module *mod, const struct emit_options *opt, FILE *out)
+bool emit_kernels_dump(const struct ir_module *mod, const struct emit_options *opt, FILE *out)
 {
     char *text = NULL;
     size_t size = 0;
@@ -646,12 +646,13 @@ void emit_kernels_dump(const struct ir_module *mod, const struct emit_options *o
         fprintf(stderr, "kilnc: out of memory\n");
         exit(2);
     }
-    emit_c_and_dump(mod, opt, discard, discard, out);  /* (out NULL: only the LLVM back end's dump) */
+    const bool ok = emit_c_and_dump(mod, opt, discard, discard, out); /* (out NULL: only the LLVM back end's dump) */
     fclose(discard);
     free(text);
+    return ok;
 }
 
-static void emit_c_and_dump(const struct ir_module *mod, const struct emit_options *opt, FILE *header, FILE *source,
+static bool emit_c_and_dump(const struct ir_module *mod, const struct emit_options *opt, FILE *header, FILE *source,
                             FILE *dump)
 {
     struct emitter e = {.mod = mod, .target = opt->target, .threaded = opt->target->width > 1, .name = mod->model->name};
@@ -698,11 +699,14 @@ static void emit_c_and_dump(const struct ir_module *mod, const struct emit_optio
     free(e.kernel_names);
     if (dump)
         kir_dump(dump, &e.kir);
-    if (e.llvm) {
+    bool ok = true;
+    if (e.llvm && (opt->llvm_object || opt->llvm_dump)) {
         struct kir_llvm_target llvm;
         target_llvm(opt->target, opt->cpu, &llvm);
-        if (!kir_llvm_emit(&e.kir, &llvm, opt->llvm_object, opt->llvm_dump))
-            exit(2);
+        if (opt->llvm_triple)
+            llvm.triple = opt->llvm_triple;
+        ok = kir_llvm_emit(&e.kir, &llvm, opt->llvm_object, opt->llvm_dump);
     }
     kir_module_free(&e.kir);
+    return ok;
 }

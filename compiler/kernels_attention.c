@@ -74,7 +74,7 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
 {
     const int D = g->dim, H = g->heads, HD = g->head_dim, cap = g->kv_capacity, window = g->context;
     const bool chunked = cap > ATTENTION_CHUNK;
-    static char name[96];
+    char name[96];
     snprintf(name, sizeof name, "attention_%dx%d_ring%d_window%d%s", H, HD, cap, window, q_stride != D ? "_in_qkv" : "");
     const int found = kir_find(&e->kir, name);
     if (found >= 0)

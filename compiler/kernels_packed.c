@@ -183,8 +183,11 @@ static void epilogue(struct emitter *e, struct kir_func *f, const struct matmul 
                                                              kir_addr(f, ring, MUL(slot, INT(HD)))), KIR_CONSTANT);
         struct kir_node *stride = kir_decl(f, "stride", kir_select(f, kir_binary(f, KIR_EQ, part, INT(0)), INT(0),
                                                                    INT((cap - 1) * HD)), KIR_CONSTANT);
-        kir_comment(f, "[cos, cos], then [-sin, sin]");
-        struct kir_node *cs = g->rope ? kir_decl(f, "cs", kir_addr(f, mm->rope_cs, MUL(WIDE(t), INT(2 * HD))), KIR_CONSTANT) : NULL;
+        struct kir_node *cs = NULL;
+        if (g->rope) {
+            kir_comment(f, "[cos, cos], then [-sin, sin]");
+            cs = kir_decl(f, "cs", kir_addr(f, mm->rope_cs, MUL(WIDE(t), INT(2 * HD))), KIR_CONSTANT);
+        }
         struct kir_node *roped = kir_binary(f, KIR_LT, part, INT(2));
         if (HD % W == 0) { /* a whole panel in vectors, none straddling two heads */
             kir_if(f, kir_binary(f, KIR_LE, ADD(r0, INT(NR)), INT(rows)));

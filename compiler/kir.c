@@ -86,7 +86,7 @@ void kir_module_free(struct kir_module *m)
 bool kir_visible(const struct kir_module *m, int index)
 {
     const struct kir_func *f = m->funcs[index];
-    return (f->flags & KIR_EXPORT) || m->linkage == KIR_LINK_ALL || (m->linkage == KIR_LINK_ENTRIES && !(f->flags & KIR_INLINE));
+    return m->linkage == KIR_LINK_ALL || (m->linkage == KIR_LINK_ENTRIES && !(f->flags & KIR_INLINE));
 }
 
 const char *kir_symbol(const struct kir_module *m, int index, char *buf, size_t size)
@@ -198,10 +198,23 @@ struct kir_node *kir_param(struct kir_func *f, const char *name, struct kir_type
 
 /* ---- expressions ----------------------------------------------------------------------------- */
 
+/* value as a constant of type s holds it: wrapped to the type's width (as LLVM's constants are) */
+static int64_t wrap(enum kir_scalar s, int64_t value)
+{
+    switch (s) {
+    case KIR_BOOL: return value != 0;
+    case KIR_I8: return (int8_t)value;
+    case KIR_U8: return (uint8_t)value;
+    case KIR_I16: return (int16_t)value;
+    case KIR_I32: return (int32_t)(uint32_t)value;
+    default: return value;
+    }
+}
+
 struct kir_node *kir_const_int(struct kir_func *f, enum kir_scalar s, int64_t value)
 {
     struct kir_node *n = new_node(f, KIR_CONST, kir_scalar_type(s));
-    n->ivalue = value;
+    n->ivalue = wrap(s, value);
     return n;
 }
 
@@ -225,9 +238,19 @@ static void need(struct kir_func *f, bool ok, enum kir_op op, const char *what)
         builder_error(f, "%s: %s", kir_op_name(op), what);
 }
 
-/* Integers of two widths meet at the wider (as C's usual conversions do). */
+/* A scalar integer or bool narrower than i32 as an i32 (C's integer promotions). */
+static struct kir_node *promote(struct kir_func *f, struct kir_node *a)
+{
+    const bool narrow = !a->type.pointer && a->type.lanes == 1 && (kir_is_integer(a->type) || a->type.scalar == KIR_BOOL) &&
+                        a->type.scalar < KIR_I32;
+    return narrow ? kir_cast(f, kir_scalar_type(KIR_I32), a) : a;
+}
+
+/* Integers of two widths meet at the wider, after the promotions (as C's usual conversions do). */
 static void widen_pair(struct kir_func *f, struct kir_node **a, struct kir_node **b)
 {
+    *a = promote(f, *a);
+    *b = promote(f, *b);
     if (kir_is_integer((*a)->type) && kir_is_integer((*b)->type) && (*a)->type.lanes == 1 && (*b)->type.lanes == 1 &&
         (*a)->type.scalar != (*b)->type.scalar) {
         if ((*a)->type.scalar < (*b)->type.scalar)
@@ -252,9 +275,13 @@ static int64_t fold(enum kir_op op, int64_t a, int64_t b)
 struct kir_node *kir_binary(struct kir_func *f, enum kir_op op, struct kir_node *a, struct kir_node *b)
 {
     need(f, op_info[op].operands == 2 && op != KIR_ADDR && op != KIR_LOAD, op, "not a binary operator");
-    widen_pair(f, &a, &b);
+    const bool logic = op == KIR_AND || op == KIR_OR;
+    if (!logic)
+        widen_pair(f, &a, &b);
+    need(f, a->type.scalar != KIR_F16 && a->type.scalar != KIR_BF16, op,
+         "f16/bf16 arithmetic (they are storage types: convert to f32 first)");
     need(f, kir_type_equal(a->type, b->type) && !a->type.pointer, op, "operands of different types, or pointers");
-    const bool compare = op >= KIR_LT && op <= KIR_NE, logic = op == KIR_AND || op == KIR_OR;
+    const bool compare = op >= KIR_LT && op <= KIR_NE;
     if (logic)
         need(f, a->type.scalar == KIR_BOOL, op, "operands not bool");
     if (compare || logic)
@@ -293,6 +320,8 @@ struct kir_node *kir_unary(struct kir_func *f, enum kir_op op, struct kir_node *
     const bool reduce = op == KIR_REDUCE_ADD || op == KIR_REDUCE_MAX;
     if (op_info[op].form == VEC || reduce)
         need(f, a->type.lanes > 1 && a->type.scalar == KIR_F32, op, "not an f32 vector");
+    if (op == KIR_NEG)
+        a = promote(f, a);
     if (op == KIR_NEG && a->op == KIR_CONST && kir_is_integer(a->type))
         return kir_const_int(f, (enum kir_scalar)a->type.scalar, -a->ivalue);
     struct kir_node *n = new_node(f, op, reduce ? kir_scalar_type(KIR_F32) : a->type);
@@ -323,6 +352,10 @@ struct kir_node *kir_cast(struct kir_func *f, struct kir_type to, struct kir_nod
 {
     need(f, !to.pointer && !a->type.pointer && to.lanes == a->type.lanes && to.scalar != KIR_VOID, KIR_CAST,
          "between pointers, void, or vectors of other lengths");
+    need(f, to.scalar != KIR_F16 && to.scalar != KIR_BF16 && a->type.scalar != KIR_F16 && a->type.scalar != KIR_BF16,
+         KIR_CAST, "f16/bf16 conversions (not in the vocabulary yet: they come with the weight formats)");
+    need(f, to.scalar != KIR_BOOL && (a->type.scalar != KIR_BOOL || kir_is_integer(to)), KIR_CAST,
+         "to bool (compare instead), or from bool to a float");
     if (kir_type_equal(to, a->type))
         return a;
     if (a->op == KIR_CONST && kir_is_integer(a->type) && kir_is_integer(to))
@@ -332,16 +365,15 @@ struct kir_node *kir_cast(struct kir_func *f, struct kir_type to, struct kir_nod
     return n;
 }
 
-static struct kir_node *index_type(struct kir_func *f, struct kir_node *index, enum kir_op op)
+static void check_index(struct kir_func *f, const struct kir_node *index, enum kir_op op)
 {
     need(f, kir_is_integer(index->type) && index->type.lanes == 1, op, "index not an integer");
-    return index;
 }
 
 struct kir_node *kir_addr(struct kir_func *f, struct kir_node *pointer, struct kir_node *index)
 {
     need(f, pointer->type.pointer, KIR_ADDR, "not a pointer");
-    index = index_type(f, index, KIR_ADDR);
+    check_index(f, index, KIR_ADDR);
     if (is_const_int(index, 0))
         return pointer;
     if (pointer->op == KIR_ADDR) /* (p + i) + j = p + (i + j) */
@@ -354,7 +386,7 @@ struct kir_node *kir_addr(struct kir_func *f, struct kir_node *pointer, struct k
 struct kir_node *kir_load(struct kir_func *f, struct kir_node *pointer, struct kir_node *index, int lanes)
 {
     need(f, pointer->type.pointer, KIR_LOAD, "not a pointer");
-    index = index_type(f, index, KIR_LOAD);
+    check_index(f, index, KIR_LOAD);
     if (pointer->op == KIR_ADDR) /* (p + i)[j] = p[i + j] */
         return kir_load(f, pointer->arg[0], kir_binary(f, KIR_ADD, pointer->arg[1], index), lanes);
     struct kir_node *n = new_node(f, KIR_LOAD, kir_vector_type((enum kir_scalar)pointer->type.scalar, lanes));
@@ -463,7 +495,7 @@ void kir_assign(struct kir_func *f, const struct kir_node *var, struct kir_node 
 void kir_store(struct kir_func *f, struct kir_node *pointer, struct kir_node *index, struct kir_node *value)
 {
     need(f, pointer->type.pointer && !pointer->type.readonly, KIR_STORE, "not a writable pointer");
-    index = index_type(f, index, KIR_STORE);
+    check_index(f, index, KIR_STORE);
     if (pointer->op == KIR_ADDR) {
         index = kir_binary(f, KIR_ADD, pointer->arg[1], index);
         pointer = pointer->arg[0];
@@ -505,7 +537,8 @@ void kir_copy(struct kir_func *f, struct kir_node *dst, struct kir_node *src, st
     need(f, dst->type.pointer && !dst->type.readonly && src->type.pointer && src->type.scalar == dst->type.scalar,
          KIR_COPY, "not two pointers to one element type");
     struct kir_node *s = statement(f, KIR_COPY);
-    s->arg[0] = dst, s->arg[1] = src, s->arg[2] = index_type(f, count, KIR_COPY);
+    check_index(f, count, KIR_COPY);
+    s->arg[0] = dst, s->arg[1] = src, s->arg[2] = count;
     append_commented(f, s);
 }
 
@@ -532,7 +565,7 @@ struct kir_node *kir_for(struct kir_func *f, const char *name, struct kir_node *
     widen_pair(f, &from, &to);
     need(f, kir_is_integer(from->type) && kir_type_equal(from->type, to->type) && from->type.lanes == 1 && step > 0,
          KIR_FOR, "bounds not integers of one type, or a step below 1");
-    struct kir_node *var = new_var(f, name, from->type, 0, false);
+    struct kir_node *var = new_var(f, name, from->type, KIR_CONSTANT, false); /* (only the loop steps it) */
     struct kir_node *s = statement(f, KIR_FOR);
     s->var = var->var;
     s->arg[0] = from, s->arg[1] = to;

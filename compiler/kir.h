@@ -36,7 +36,6 @@ enum kir_flags {
     KIR_RESTRICT = 1 << 0,           /* parameter: no other pointer reaches what it points to */
     KIR_CONSTANT = 1 << 1,           /* variable: never assigned after its declaration */
     KIR_INLINE = 1 << 2,             /* function: a small helper, inlined into its callers */
-    KIR_EXPORT = 1 << 3,             /* function: visible outside the object (tests); else internal */
     KIR_PARALLEL = 1 << 4,           /* FOR: the iterations are shared among the team's threads (static) */
     KIR_NOWAIT = 1 << 5,             /* parallel FOR: no barrier after it */
 };
@@ -76,9 +75,6 @@ struct kir_func {
     char *pending_comment;           /* kir_comment's text, for the next statement */
     struct kir_module *module;
 };
-
-/* Runtime functions a kernel may call (kiln_rt.h, libm); the printers declare what they use. */
-struct kir_extern { const char *name; struct kir_type result; int num_params; struct kir_type params[4]; };
 
 /* Which functions are visible outside the object they are printed into. */
 enum kir_linkage {

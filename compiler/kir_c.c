@@ -70,14 +70,22 @@ static void expr(const struct printer *p, const struct kir_node *n, int context)
    integer), and an operand of arithmetic whose other operand is already a 64-bit value. */
 static bool is_widening(const struct kir_node *n)
 {
+    static const int bits[] = {[KIR_I8] = 8, [KIR_U8] = 8, [KIR_I16] = 16, [KIR_I32] = 32, [KIR_I64] = 64};
     return n->op == KIR_CAST && kir_is_integer(n->type) && kir_is_integer(n->arg[0]->type) &&
-           n->type.scalar > n->arg[0]->type.scalar;
+           bits[n->type.scalar] > bits[n->arg[0]->type.scalar];
 }
 
-/* prints as a 64-bit C expression of itself (not a literal, which C types as int) */
+/* prints as a 64-bit C expression of itself: not a literal (C types small ones as int), and a
+   choice between values only when one of them is 64-bit as printed */
 static bool printed_wide(const struct kir_node *n)
 {
-    return n->type.scalar == KIR_I64 && n->type.lanes == 1 && n->op != KIR_CONST && !is_widening(n);
+    if (n->type.scalar != KIR_I64 || n->type.lanes != 1 || n->op == KIR_CONST || is_widening(n))
+        return false;
+    if (n->op == KIR_SELECT)
+        return printed_wide(n->arg[1]) || is_widening(n->arg[1]) || printed_wide(n->arg[2]) || is_widening(n->arg[2]);
+    if (n->op == KIR_MAX || n->op == KIR_MIN)
+        return printed_wide(n->arg[0]) || is_widening(n->arg[0]) || printed_wide(n->arg[1]) || is_widening(n->arg[1]);
+    return true;
 }
 
 static const struct kir_node *index_of(const struct kir_node *index)
@@ -155,6 +163,17 @@ static void vector_expr(const struct printer *p, const struct kir_node *n)
     }
 }
 
+static bool is_comparison(const struct kir_node *n) { return n->op >= KIR_LT && n->op <= KIR_NE; }
+
+/* The context an operand of a binary operator is printed in: a comparison inside a comparison, and
+   && inside ||, in parentheses (as -Wparentheses asks) */
+static int operand_context(const struct kir_node *n, const struct kir_node *operand, int precedence)
+{
+    if ((is_comparison(n) && is_comparison(operand)) || (n->op == KIR_OR && operand->op == KIR_AND))
+        return PRECEDENCE_POSTFIX;
+    return precedence;
+}
+
 /* Prints n; parenthesized when it binds more loosely than `context` requires. */
 static void expr(const struct printer *p, const struct kir_node *n, int context)
 {
@@ -193,11 +212,11 @@ static void expr(const struct printer *p, const struct kir_node *n, int context)
         if (context > PRECEDENCE_UNARY)
             fprintf(p->out, ")");
         return;
-    case KIR_NEG:
+    case KIR_NEG: /* (the operand of a minus in parentheses unless it binds tighter: never `--x`) */
         if (context > PRECEDENCE_UNARY)
             fprintf(p->out, "(");
         fprintf(p->out, "-");
-        expr(p, n->arg[0], PRECEDENCE_UNARY);
+        expr(p, n->arg[0], PRECEDENCE_UNARY + 1);
         if (context > PRECEDENCE_UNARY)
             fprintf(p->out, ")");
         return;
@@ -257,9 +276,9 @@ static void expr(const struct printer *p, const struct kir_node *n, int context)
         b = b->arg[0];
     if (context > precedence) /* left-associative: the right operand binds one step tighter */
         fprintf(p->out, "(");
-    expr(p, a, precedence);
+    expr(p, a, operand_context(n, a, precedence));
     fprintf(p->out, " %s ", spelling[n->op].c);
-    expr(p, b, precedence + 1);
+    expr(p, b, operand_context(n, b, precedence + 1));
     if (context > precedence)
         fprintf(p->out, ")");
 }
@@ -275,7 +294,8 @@ static const struct kir_node *unwrap(const struct kir_node *body)
 static bool needs_braces(const struct kir_node *body)
 {
     body = unwrap(body);
-    return !body || body->next || body->op == KIR_DECL || body->comment || body->op == KIR_IF;
+    return !body || body->next || body->comment || body->op == KIR_DECL || body->op == KIR_ARRAY || body->op == KIR_IF ||
+           body->op == KIR_BARRIER;
 }
 
 /* A nested list: braces unless it is one plain statement; `tail` is printed after the closing brace. */

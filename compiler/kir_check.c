@@ -96,6 +96,17 @@ static bool check_expr(struct checker *c, const struct kir_node *n)
 
 static bool check_list(struct checker *c, const struct kir_node *s);
 
+/* A declaration brings `var` into scope; no other variable of its name may be there (C would see the
+   inner one where the IR means the outer). */
+static bool declare(struct checker *c, int var)
+{
+    for (int v = 0; v < c->f->num_vars; v++)
+        if (c->in_scope[v] && strcmp(c->f->vars[v].name, c->f->vars[var].name) == 0)
+            return fail(c, "%s declared where a variable of that name is in scope", c->f->vars[var].name);
+    c->in_scope[var] = true;
+    return true;
+}
+
 static bool check_statement(struct checker *c, const struct kir_node *s)
 {
     if (s->type.scalar != KIR_VOID)
@@ -105,15 +116,13 @@ static bool check_statement(struct checker *c, const struct kir_node *s)
             return false;
     switch (s->op) {
     case KIR_DECL:
-        if (c->in_scope[s->var] || !kir_type_equal(s->arg[0]->type, c->f->vars[s->var].type))
-            return fail(c, "DECL of %s twice in scope, or of another type", c->f->vars[s->var].name);
-        c->in_scope[s->var] = true;
-        return true;
+        if (!kir_type_equal(s->arg[0]->type, c->f->vars[s->var].type))
+            return fail(c, "DECL of %s of another type", c->f->vars[s->var].name);
+        return declare(c, s->var);
     case KIR_ARRAY:
-        if (c->in_scope[s->var] || !c->f->vars[s->var].type.pointer || s->ivalue < 1)
-            return fail(c, "ARRAY %s twice in scope, or empty", c->f->vars[s->var].name);
-        c->in_scope[s->var] = true;
-        return true;
+        if (!c->f->vars[s->var].type.pointer || s->ivalue < 1)
+            return fail(c, "ARRAY %s empty", c->f->vars[s->var].name);
+        return declare(c, s->var);
     case KIR_ASSIGN: {
         const struct kir_var *v = &c->f->vars[s->var];
         if (!c->in_scope[s->var] || (v->flags & KIR_CONSTANT) || !kir_type_equal(s->arg[0]->type, v->type))
@@ -147,12 +156,13 @@ static bool check_statement(struct checker *c, const struct kir_node *s)
     case KIR_IF:
         return check_list(c, s->body) && check_list(c, s->otherwise);
     case KIR_FOR: {
-        if (c->in_scope[s->var] || !kir_is_integer(s->arg[0]->type) || s->step < 1)
-            return fail(c, "FOR counter %s in scope already, or bounds not integers", c->f->vars[s->var].name);
+        if (!kir_is_integer(s->arg[0]->type) || s->step < 1)
+            return fail(c, "FOR %s: bounds not integers, or a step below 1", c->f->vars[s->var].name);
         const bool parallel = s->flags & KIR_PARALLEL;
         if (parallel && c->parallel_loops)
             return fail(c, "a parallel loop inside a parallel loop");
-        c->in_scope[s->var] = true;
+        if (!declare(c, s->var))
+            return false;
         const bool was_parallel = c->innermost_parallel;
         c->loops++, c->parallel_loops += parallel, c->innermost_parallel = parallel;
         const bool ok = check_list(c, s->body);
@@ -184,8 +194,7 @@ bool kir_verify_function(const struct kir_module *m, int index)
     struct checker c = {.m = m, .f = f, .in_scope = calloc((size_t)f->num_vars + 1, sizeof(bool))};
     for (int v = 0; v < f->num_params; v++)
         c.in_scope[v] = true;
-    bool ok = f->depth == 0 || fail(&c, "not closed");
-    ok = ok && check_list(&c, f->body);
+    const bool ok = check_list(&c, f->body);
     free(c.in_scope);
     return ok;
 }

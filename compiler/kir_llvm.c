@@ -205,7 +205,7 @@ static LLVMValueRef cast(struct printer *p, const struct kir_node *n)
     if (kir_is_float(to) && kir_is_integer(from))
         return from.scalar == KIR_U8 ? LLVMBuildUIToFP(p->builder, a, type, "") : LLVMBuildSIToFP(p->builder, a, type, "");
     if (kir_is_integer(to) && kir_is_float(from))
-        return LLVMBuildFPToSI(p->builder, a, type, "");
+        return to.scalar == KIR_U8 ? LLVMBuildFPToUI(p->builder, a, type, "") : LLVMBuildFPToSI(p->builder, a, type, "");
     if (kir_is_float(to) && kir_is_float(from))
         return LLVMBuildFPCast(p->builder, a, type, "");
     unprintable(p, "this CAST");
@@ -229,8 +229,6 @@ static LLVMValueRef arithmetic(struct printer *p, const struct kir_node *n)
     static const LLVMRealPredicate real[] = {LLVMRealOLT, LLVMRealOLE, LLVMRealOGT, LLVMRealOGE, LLVMRealOEQ, LLVMRealUNE};
     static const LLVMIntPredicate integer[] = {LLVMIntSLT, LLVMIntSLE, LLVMIntSGT, LLVMIntSGE, LLVMIntEQ, LLVMIntNE};
     const int k = (int)n->op - KIR_LT;
-    if (n->arg[0]->type.pointer)
-        return LLVMBuildICmp(B, integer[k], a, b, "");
     return floating ? LLVMBuildFCmp(B, real[k], a, b, "") : LLVMBuildICmp(B, integer[k], a, b, "");
 }
 

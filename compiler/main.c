@@ -29,8 +29,9 @@ static const char usage[] =
     "  --weights F            f32 (bf16, q8, q4: not yet supported)\n"
     "  --backend B            c | llvm (default c): who compiles the kernels; with llvm, LLVM 19 writes them\n"
     "                         as an object of their own (NAME_kernels.o) and the C compiler the rest\n"
-    "  --cpu NAME             LLVM's CPU for --backend llvm (znver4, sapphirerapids, neoverse-n1, ...;\n"
-    "                         default: the target's baseline, or this host's CPU for --target native)\n"
+    "  --cpu NAME             the CPU --backend llvm tunes for, within the target's ISA (znver4,\n"
+    "                         sapphirerapids, neoverse-n1, ...; default: the target's baseline, or\n"
+    "                         this host's CPU and features for --target native)\n"
     "  --emit E               c | obj | lib | exe (default exe): NAME.{h,c}, NAME.o, libNAME.a, NAME\n"
     "  --cc CC                C compiler, one program (default cc; another one also compiles the\n"
     "                         runtime, e.g. clang-14 or the cross compiler aarch64-linux-gnu-gcc)\n"
@@ -147,6 +148,17 @@ static int parse_options(int argc, char **argv, struct options *opt)
         return option_error("--simde is for vector targets (avx2, avx512, neon), not '%s'", target);
     if (opt->emit.cpu && opt->emit.backend != BACKEND_LLVM)
         return option_error("--cpu %s chooses LLVM's CPU: it goes with --backend llvm", opt->emit.cpu);
+    if (opt->emit.cpu && opt->emit.target->width == 1)
+        return option_error("--cpu %s is for vector targets: scalar is the plain reference, for any CPU", opt->emit.cpu);
+    if (opt->emit.cpu && strcmp(opt->emit.cpu, "native") == 0 && strcmp(target, "native") != 0)
+        return option_error("--cpu native is this host's CPU: it goes with --target native, not --target %s", target);
+    if (opt->emit.cpu && strcmp(opt->emit.cpu, "native") != 0 && !target_cpu_known(opt->emit.target, opt->emit.cpu))
+        return option_error(strcmp(opt->emit.target->name, "neon") == 0
+                                ? "LLVM 19 knows no AArch64 CPU '%s' (e.g. generic, cortex-a76, neoverse-n1, neoverse-v2, "
+                                  "apple-m4; llc-19 -mtriple=aarch64 -mcpu=help lists them)"
+                                : "LLVM 19 knows no x86-64 CPU '%s' (e.g. x86-64-v3, haswell, skylake-avx512, znver4, "
+                                  "sapphirerapids; llc-19 -mtriple=x86_64 -mcpu=help lists them)",
+                            opt->emit.cpu);
     if (opt->emit.backend == BACKEND_LLVM && opt->emit.simde)
         return option_error("%s", "--simde is for the C back end (SIMDe is a C library): LLVM compiles for the target itself");
     if (opt->emit.backend == BACKEND_LLVM && !opt->emit.cpu && strcmp(target, "native") == 0)
@@ -204,7 +216,7 @@ static int compile(struct options *opt)
         emit_kernels_dump(mod, &opt->emit, stdout);
     else if (opt->dump == DUMP_LLVM) {
         opt->emit.llvm_dump = stdout;
-        emit_kernels_dump(mod, &opt->emit, NULL);
+        status = emit_kernels_dump(mod, &opt->emit, NULL) ? 0 : 2;
     }
     else {
         char dir[512];

@@ -6,7 +6,7 @@
 static const struct target targets[] = {
     {.name = "scalar", .cflags = "", .width = 1, .tile_rows = 1, .features = "", .llvm_cpu = "generic", .llvm_features = ""},
     {.name = "avx2", .cflags = "-mavx2 -mfma -mf16c", .width = 8, .tile_rows = 6, .features = "avx2,fma,f16c",
-     .llvm_triple = "x86_64-pc-linux-gnu", .llvm_cpu = "x86-64", .llvm_features = "+avx2,+fma,+f16c",
+     .llvm_triple = "x86_64-pc-linux-gnu", .llvm_cpu = "x86-64", .llvm_features = "+avx2,+fma,+f16c,-avx512f",
      .include = "#include <immintrin.h>\n",
      .include_simde = "#define SIMDE_ENABLE_NATIVE_ALIASES\n#include <simde/x86/avx2.h>\n#include <simde/x86/fma.h>\n",
      .vtype = "__m256", .load = "_mm256_loadu_ps(p)", .store = "_mm256_storeu_ps(p, v)", .set1 = "_mm256_set1_ps(x)",
@@ -38,11 +38,42 @@ static const struct target targets[] = {
      .include_simde = "#define SIMDE_ENABLE_NATIVE_ALIASES\n#include <simde/arm/neon.h>\n",
      .vtype = "float32x4_t", .load = "vld1q_f32(p)", .store = "vst1q_f32(p, v)", .set1 = "vdupq_n_f32(x)",
      .zero = "vdupq_n_f32(0.0f)", .fma = "vfmaq_f32(c, a, b)", .add = "vaddq_f32(a, b)", .sub = "vsubq_f32(a, b)",
-     .mul = "vmulq_f32(a, b)", .max = "vmaxnmq_f32(a, b)", .min = "vminq_f32(a, b)", .div = "vdivq_f32(a, b)", .sum = "return vaddvq_f32(v);", .floor = "vrndmq_f32(x)",
+     .mul = "vmulq_f32(a, b)", .max = "vbslq_f32(vcgtq_f32(a, b), a, b)",
+     .min = "vbslq_f32(vcltq_f32(a, b), a, b)", .div = "vdivq_f32(a, b)", .sum = "return vaddvq_f32(v);", .floor = "vrndmq_f32(x)",
      .swap_pairs = "vrev64q_f32(v)",
      .pow2i = "vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vreinterpretq_s32_f32(vaddq_f32(n, "
               "vdupq_n_f32(12582912.0f))), vdupq_n_s32(127 - 0x4B400000)), 23))"},
 };
+
+/* The CPUs LLVM 19 knows that can run each family's targets (`llc-19 -mcpu=help`), for --cpu. */
+static const char *const x86_64_cpus[] = {
+    "alderlake", "amdfam10", "arrowlake", "arrowlake-s", "athlon64", "athlon64-sse3", "atom", "barcelona", "bdver1",
+    "bdver2", "bdver3", "bdver4", "bonnell", "broadwell", "btver1", "btver2", "cannonlake", "cascadelake",
+    "clearwaterforest", "cooperlake", "core-avx-i", "core-avx2", "core2", "corei7", "corei7-avx", "emeraldrapids",
+    "generic", "goldmont", "goldmont-plus", "gracemont", "grandridge", "graniterapids", "graniterapids-d", "haswell",
+    "icelake-client", "icelake-server", "ivybridge", "k8", "k8-sse3", "knl", "knm", "lunarlake", "meteorlake",
+    "nehalem", "nocona", "opteron", "opteron-sse3", "pantherlake", "penryn", "raptorlake", "rocketlake", "sandybridge",
+    "sapphirerapids", "sierraforest", "silvermont", "skx", "skylake", "skylake-avx512", "slm", "tigerlake", "tremont",
+    "westmere", "x86-64", "x86-64-v2", "x86-64-v3", "x86-64-v4", "znver1", "znver2", "znver3", "znver4", "znver5", NULL};
+static const char *const aarch64_cpus[] = {
+    "a64fx", "ampere1", "ampere1a", "ampere1b", "apple-a10", "apple-a11", "apple-a12", "apple-a13", "apple-a14",
+    "apple-a15", "apple-a16", "apple-a17", "apple-a7", "apple-m4", "carmel", "cortex-a34", "cortex-a35", "cortex-a510",
+    "cortex-a520", "cortex-a520ae", "cortex-a53", "cortex-a55", "cortex-a57", "cortex-a65", "cortex-a65ae",
+    "cortex-a710", "cortex-a715", "cortex-a72", "cortex-a720", "cortex-a720ae", "cortex-a725", "cortex-a73",
+    "cortex-a75", "cortex-a76", "cortex-a76ae", "cortex-a77", "cortex-a78", "cortex-a78ae", "cortex-a78c",
+    "cortex-r82", "cortex-r82ae", "cortex-x1", "cortex-x1c", "cortex-x2", "cortex-x3", "cortex-x4", "cortex-x925",
+    "exynos-m3", "exynos-m4", "exynos-m5", "falkor", "generic", "kryo", "neoverse-512tvb", "neoverse-e1",
+    "neoverse-n1", "neoverse-n2", "neoverse-n3", "neoverse-v1", "neoverse-v2", "neoverse-v3", "neoverse-v3ae",
+    "oryon-1", "saphira", "thunderx", "thunderx2t99", "thunderx3t110", "thunderxt81", "thunderxt83", "thunderxt88",
+    "tsv110", NULL};
+
+bool target_cpu_known(const struct target *t, const char *cpu)
+{
+    for (const char *const *known = strcmp(t->name, "neon") == 0 ? aarch64_cpus : x86_64_cpus; *known; known++)
+        if (strcmp(*known, cpu) == 0)
+            return true;
+    return false;
+}
 
 const struct target *target_find(const char *name)
 {

@@ -24,7 +24,8 @@ struct target {
     const char *load, *store;        /* (p) / (p, v) */
     const char *set1, *zero;         /* (x) / () */
     const char *fma;                 /* (a, b, c) = a * b + c */
-    const char *add, *sub, *mul, *max, *min; /* (a, b); max(a, b) is b where a is NaN (argmax and vf_exp rely on it) */
+    const char *add, *sub, *mul, *max, *min; /* (a, b); max(a, b) is a > b ? a : b, min(a, b) a < b ? a : b:
+                                                b where either is NaN, on every ISA (argmax and vf_exp rely on it) */
     const char *div;                 /* (a, b), native builds; NULL or SIMDe: lane by lane */
     const char *sum;                 /* body of float vf_sum(vf v), native builds; NULL: through memory */
     const char *floor;               /* (x): round toward minus infinity */
@@ -37,6 +38,8 @@ const struct target *target_find(const char *name);
 /* The ISA a build of t is compiled for, whose cflags it gets and whose features its binary checks:
    t itself, or with SIMDe (portable intrinsics for an x86-64 host) the avx2 target's. */
 const struct target *target_isa(const struct target *t, bool simde);
+/* Whether LLVM 19 knows `cpu` as a CPU of t's family (x86-64 or AArch64), for --cpu. */
+bool target_cpu_known(const struct target *t, const char *cpu);
 /* Writes the vector vocabulary of t (typedef vf, VF_WIDTH, vf_* inline functions) to out. */
 #include <stdio.h>
 void target_emit_vocabulary(FILE *out, const struct target *t, bool simde);

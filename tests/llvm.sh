@@ -9,6 +9,8 @@
 . tests/lib.sh
 G=tests/goldens
 skipped=0
+# (LeakSanitizer cannot run under qemu: make test-asan's cross builds check everything else)
+QEMU="env ASAN_OPTIONS=detect_leaks=0 qemu-aarch64 -L /usr/aarch64-linux-gnu"
 
 # both LABEL RUNNER DIR CASE: forward through the LLVM build DIR/llvm and the C build DIR/c.
 both() {
@@ -64,7 +66,7 @@ else
   skipped=$((skipped + 2)); echo "  avx512, native: skipped (this CPU has no avx512f)"
 fi
 if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null; then
-  targets neon "qemu-aarch64 -L /usr/aarch64-linux-gnu" --target neon --cc aarch64-linux-gnu-gcc
+  targets neon "$QEMU" --target neon --cc aarch64-linux-gnu-gcc
 else
   skipped=$((skipped + 1)); echo "  neon: skipped (no aarch64 cross compiler or qemu-user: make test-cross installs them)"
 fi
@@ -124,6 +126,28 @@ if "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target avx2 --dump=llvm >"$TM
 else
   fail "--dump=llvm: $(head -c 300 "$TMP/err")"
 fi
+# an avx2 object tuned for an AVX-512 CPU holds no AVX-512 instruction (the binary's CPU guard checks avx2's)
+check "avx2 tuned for znver4" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target avx2 --cpu znver4 --emit obj -o "$TMP/avx2z4"
+if objdump -d "$TMP/avx2z4/lm_attn_a_kernels.o" | grep -q zmm; then fail "avx2 --cpu znver4 uses zmm registers"; else pass; fi
+# the scalar target's object is for the C compiler's architecture: a cross build links and runs
+if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null; then
+  check "scalar cross" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target scalar --cc aarch64-linux-gnu-gcc -o "$TMP/scalar-cross"
+  if $QEMU "$TMP/scalar-cross/lm_attn_a" forward --weights $G/lm_attn_a/weights.safetensors \
+       --codes $G/lm_attn_a/codes.npy --out "$TMP/scalar-cross/out" 2>"$TMP/err"; then
+    compare "scalar cross text_logits" "$TMP/scalar-cross/out/text_logits.npy" $G/lm_attn_a/text_logits.npy 1e-4
+  else
+    fail "scalar cross forward: $(cat "$TMP/err")"
+  fi
+fi
+expect_error "unknown --cpu" 1 "kilnc: error: LLVM 19 knows no x86-64 CPU 'foobar' (e.g. x86-64-v3, haswell, skylake-avx512, znver4, sapphirerapids; llc-19 -mtriple=x86_64 -mcpu=help lists them)
+(kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target avx2 --cpu foobar -o "$TMP/never"
+[ ! -e "$TMP/never" ] && pass || fail "a refused --cpu wrote $TMP/never"
+expect_error "an x86 --cpu for neon" 1 "kilnc: error: LLVM 19 knows no AArch64 CPU 'znver4' (e.g. generic, cortex-a76, neoverse-n1, neoverse-v2, apple-m4; llc-19 -mtriple=aarch64 -mcpu=help lists them)
+(kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target neon --cpu znver4
+expect_error "--cpu native for avx2" 1 "kilnc: error: --cpu native is this host's CPU: it goes with --target native, not --target avx2
+(kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target avx2 --cpu native
+expect_error "--cpu for scalar" 1 "kilnc: error: --cpu znver4 is for vector targets: scalar is the plain reference, for any CPU
+(kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target scalar --cpu znver4
 expect_error "--cpu without llvm" 1 "kilnc: error: --cpu znver4 chooses LLVM's CPU: it goes with --backend llvm
 (kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --cpu znver4
 expect_error "--simde with llvm" 1 "kilnc: error: --simde is for the C back end (SIMDe is a C library): LLVM compiles for the target itself

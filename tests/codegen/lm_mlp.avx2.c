@@ -2013,7 +2013,6 @@ static void matmul_96x32_rope_kv_scaled_p16(const float *restrict W, const float
         const int64_t slot = (pos0 + t) % 8;
         float *dst = part == 0 ? q + (int64_t)t * 32 : (part == 1 ? k_ring : v_ring) + slot * 16;
         const int stride = part == 0 ? 0 : 112;
-        /* [cos, cos], then [-sin, sin] */
         if (r0 + 16 <= 32) {
             {
                 const int r = r0;

@@ -65,6 +65,47 @@ static void packed_matmuls(struct emitter *e, FILE *aliases)
     }
 }
 
+/* A kernel of the test's own where C's rules and LLVM's could part: a minus of a minus, 64-bit
+   products of a choice between constants, constants folded past 32 bits, u8 and bool operands (C
+   promotes them to int), comparisons of comparisons, a barrier and an array alone in a body. */
+static void rules_kernel(struct emitter *e)
+{
+    struct kir_func *f = kir_begin(&e->kir, "rules", kir_scalar_type(KIR_I64), 0, "integer rules");
+    struct kir_node *x = kir_param(f, "x", kir_pointer_type(KIR_I32, true), 0),
+                    *u = kir_param(f, "u", kir_pointer_type(KIR_U8, true), 0), *n = kir_param(f, "n", kir_scalar_type(KIR_I32), 0);
+    struct kir_type i64 = kir_scalar_type(KIR_I64);
+    struct kir_node *acc = kir_decl(f, "acc", kir_const_int(f, KIR_I64, 0), 0);
+    kir_if(f, kir_binary(f, KIR_GT, n, kir_int(f, 0)));
+    kir_barrier(f);
+    kir_end(f);
+    struct kir_node *i = kir_for(f, "i", kir_int(f, 0), n, 1, 0);
+    struct kir_node *xi = kir_decl(f, "xi", kir_load(f, x, i, 1), KIR_CONSTANT);
+    struct kir_node *ui = kir_decl(f, "ui", kir_load(f, u, i, 1), KIR_CONSTANT);
+    struct kir_node *positive = kir_binary(f, KIR_GT, xi, kir_int(f, 0)), *negative = kir_binary(f, KIR_LT, xi, kir_int(f, 0));
+    struct kir_node *terms[] = {
+        kir_unary(f, KIR_NEG, kir_unary(f, KIR_NEG, xi)),
+        kir_binary(f, KIR_MUL, kir_cast(f, i64, xi), kir_select(f, positive, kir_const_int(f, KIR_I64, 4000000), kir_const_int(f, KIR_I64, 5000000))),
+        kir_binary(f, KIR_MUL, kir_int(f, 65536), kir_int(f, 65537)),
+        kir_binary(f, KIR_LT, ui, kir_const_int(f, KIR_U8, 200)),
+        kir_binary(f, KIR_DIV, ui, kir_const_int(f, KIR_U8, 3)),
+        kir_binary(f, KIR_MAX, ui, kir_const_int(f, KIR_U8, 100)),
+        kir_binary(f, KIR_LT, positive, negative),
+        kir_binary(f, KIR_OR, kir_binary(f, KIR_AND, positive, kir_binary(f, KIR_GT, ui, kir_const_int(f, KIR_U8, 7))), negative),
+    };
+    for (size_t k = 0; k < sizeof terms / sizeof terms[0]; k++) {
+        struct kir_node *term = terms[k]->type.scalar == KIR_BOOL ? kir_cast(f, kir_scalar_type(KIR_I32), terms[k]) : terms[k];
+        kir_assign(f, acc, kir_binary(f, KIR_ADD, kir_binary(f, KIR_MUL, acc, kir_const_int(f, KIR_I64, 3)), kir_cast(f, i64, term)));
+    }
+    kir_end(f);
+    struct kir_node *j = kir_for(f, "j", kir_int(f, 0), kir_int(f, 2), 1, 0);
+    struct kir_node *buf = kir_array(f, "buf", KIR_I32, 4);
+    kir_store(f, buf, kir_int(f, 3), j);
+    kir_assign(f, acc, kir_binary(f, KIR_ADD, acc, kir_cast(f, i64, kir_load(f, buf, kir_int(f, 3), 1))));
+    kir_end(f);
+    kir_return(f, acc);
+    kir_end_function(f);
+}
+
 int main(int argc, char **argv)
 {
     const struct target *t = argc == 3 ? target_find(argv[1]) : NULL;
@@ -118,6 +159,8 @@ int main(int argc, char **argv)
     fclose(aliases);
     team_kernel(&e);
     kir_print_c_function(c, &e.kir, kir_find(&e.kir, "team"));
+    rules_kernel(&e);
+    kir_print_c_function(c, &e.kir, kir_find(&e.kir, "rules"));
     fclose(c);
     if (!kir_verify(&e.kir))
         return 2;

@@ -211,6 +211,18 @@ int main(void)
         compare(threads == 1 ? "team x (1 thread)" : "team x (3 threads)", c1, c2, 50);
         compare(threads == 1 ? "team y (1 thread)" : "team y (3 threads)", d1, d2, 50);
     }
+    /* the integer rules, on values either side of zero and of 200 */
+    static int32_t xs_int[64];
+    static uint8_t us[64];
+    for (int i = 0; i < 64; i++)
+        xs_int[i] = (int32_t)(uniform() * 2e9f), us[i] = (uint8_t)(i * 37 + 11);
+    xs_int[5] = 0;
+    const long long rules_c = c_rules(xs_int, us, 64), rules_llvm = llvm_rules(xs_int, us, 64);
+    if (rules_c == rules_llvm)
+        passed++, exact++;
+    else
+        failed++;
+    printf("%-26s %s  %lld vs %lld\n", "integer rules", rules_c == rules_llvm ? "ok  " : "FAIL", rules_c, rules_llvm);
     printf("%d of %d bitwise equal\n", exact, passed + failed);
     printf("RESULT passed=%d failed=%d\n", passed, failed);
     return failed != 0;
