@@ -395,6 +395,29 @@ static void kernel_argmax(struct emitter *e)
     finish(e, f, true);
 }
 
+void exp_sum(struct emitter *e, struct kir_func *f, struct kir_node *in, struct kir_node *out, struct kir_node *n,
+             struct kir_node *temp, struct kir_node *max, struct kir_node *sum, bool vectors)
+{
+    const int W = e->kir.width;
+    struct kir_node *whole = INT(0);
+    if (vectors) {
+        whole = kir_decl(f, "whole", MUL(DIV(n, INT(W)), INT(W)), KIR_CONSTANT);
+        struct kir_node *vtemp = temp ? kir_decl(f, "vtemp", SET1(temp), KIR_CONSTANT) : NULL;
+        struct kir_node *vmax = kir_decl(f, "vmax", SET1(max), KIR_CONSTANT), *vsum = kir_decl(f, "vsum", SET1(F32(0)), 0);
+        struct kir_node *i = kir_for(f, "i", INT(0), whole, W, 0);
+        struct kir_node *shifted = SUB(temp ? DIV(VLOAD(in, i), vtemp) : VLOAD(in, i), vmax);
+        struct kir_node *x = kir_decl(f, "x", kir_call(f, kir_find(&e->kir, "vf_exp"), 1, &shifted), KIR_CONSTANT);
+        kir_store(f, out, i, x);
+        kir_assign(f, vsum, ADD(vsum, x));
+        kir_end(f);
+        kir_assign(f, sum, ADD(sum, kir_unary(f, KIR_REDUCE_ADD, vsum)));
+    }
+    struct kir_node *i = kir_for(f, "i", whole, n, 1, 0);
+    kir_store(f, out, i, kir_unary(f, KIR_EXP, SUB(temp ? DIV(LOAD(in, i), temp) : LOAD(in, i), max)));
+    kir_assign(f, sum, ADD(sum, LOAD(out, i)));
+    kir_end(f);
+}
+
 /* p[i] = exp(logits[i] / temp - max), and their sum. */
 static void kernel_softmax_exp(struct emitter *e)
 {
@@ -402,24 +425,8 @@ static void kernel_softmax_exp(struct emitter *e)
                                    "Sampling (kiln_rt.h softmax_exp): p[i] = exp(logits[i] / temp - max), and their sum.");
     struct kir_node *logits = kir_param(f, "logits", in_ptr(), 0), *n = kir_param(f, "n", i32_type(), 0),
                     *temp = kir_param(f, "temp", f32_type(), 0), *max = kir_param(f, "max", f32_type(), 0), *p = kir_param(f, "p", out_ptr(), 0);
-    const int W = e->kir.width;
-    struct kir_node *sum = kir_decl(f, "sum", F32(0), 0), *whole = INT(0);
-    if (W > 1) {
-        whole = kir_decl(f, "whole", MUL(DIV(n, INT(W)), INT(W)), KIR_CONSTANT);
-        struct kir_node *vtemp = kir_decl(f, "vtemp", SET1(temp), KIR_CONSTANT), *vmax = kir_decl(f, "vmax", SET1(max), KIR_CONSTANT);
-        struct kir_node *vsum = kir_decl(f, "vsum", SET1(F32(0)), 0);
-        struct kir_node *i = kir_for(f, "i", INT(0), whole, W, 0);
-        struct kir_node *x = kir_decl(f, "x", kir_call(f, kir_find(&e->kir, "vf_exp"), 1,
-                                                       (struct kir_node *[]){SUB(DIV(VLOAD(logits, i), vtemp), vmax)}), KIR_CONSTANT);
-        kir_store(f, p, i, x);
-        kir_assign(f, vsum, ADD(vsum, x));
-        kir_end(f);
-        kir_assign(f, sum, kir_unary(f, KIR_REDUCE_ADD, vsum));
-    }
-    struct kir_node *i = kir_for(f, "i", whole, n, 1, 0);
-    kir_store(f, p, i, kir_unary(f, KIR_EXP, SUB(DIV(LOAD(logits, i), temp), max)));
-    kir_assign(f, sum, ADD(sum, LOAD(p, i)));
-    kir_end(f);
+    struct kir_node *sum = kir_decl(f, "sum", F32(0), 0);
+    exp_sum(e, f, logits, p, n, temp, max, sum, e->kir.width > 1);
     kir_return(f, sum);
     finish(e, f, true);
 }

@@ -23,4 +23,10 @@ static inline struct kir_type void_type(void) { return kir_scalar_type(KIR_VOID)
 #define SET1(x) kir_broadcast(f, x, f->module->width)
 #define WIDE(x) kir_cast(f, i64_type(), x)   /* an index widened before it can overflow */
 #define VF_TYPE kir_vector_type(KIR_F32, f->module->width)
+
+/* out[i] = exp(in[i] (/ temp unless NULL) - max) for i < n, their sum added to `sum`: in vectors (vf_exp)
+   then a scalar tail (libm's expf) when `vectors`, else all scalar (kernels.c; attention's softmax
+   and the sampling's). */
+void exp_sum(struct emitter *e, struct kir_func *f, struct kir_node *in, struct kir_node *out, struct kir_node *n,
+             struct kir_node *temp, struct kir_node *max, struct kir_node *sum, bool vectors);
 #endif

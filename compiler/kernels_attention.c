@@ -38,30 +38,6 @@ static void scores(struct kir_func *f, const struct head *a, struct kir_node *fr
     kir_end(f);
 }
 
-/* weight[i] = exp(weight[i] - max) for i < n, their sum added to `sum`; vectors where the target
-   has them and the ring is at least a vector long. */
-static void exponentials(struct emitter *e, struct kir_func *f, const struct head *a, struct kir_node *max,
-                         struct kir_node *sum)
-{
-    const int W = e->kir.width;
-    struct kir_node *whole = INT(0);
-    if (W > 1 && a->cap >= W) {
-        whole = kir_decl(f, "whole", MUL(DIV(a->n, INT(W)), INT(W)), KIR_CONSTANT);
-        struct kir_node *vsum = kir_decl(f, "vsum", kir_broadcast(f, F32(0), W), 0);
-        struct kir_node *i = kir_for(f, "i", INT(0), whole, W, 0);
-        struct kir_node *shifted = SUB(kir_load(f, a->weight, i, W), kir_broadcast(f, max, W));
-        struct kir_node *w = kir_decl(f, "w", kir_call(f, kir_find(&e->kir, "vf_exp"), 1, &shifted), KIR_CONSTANT);
-        kir_store(f, a->weight, i, w);
-        kir_assign(f, vsum, ADD(vsum, w));
-        kir_end(f);
-        kir_assign(f, sum, ADD(sum, kir_unary(f, KIR_REDUCE_ADD, vsum)));
-    }
-    struct kir_node *i = kir_for(f, "i", whole, a->n, 1, 0);
-    kir_store(f, a->weight, i, kir_unary(f, KIR_EXP, SUB(LOAD(a->weight, i), max)));
-    kir_assign(f, sum, ADD(sum, LOAD(a->weight, i)));
-    kir_end(f);
-}
-
 /* oh[c] op= by for c < hd, op MUL or DIV; or oh[c] = 0 when `by` is NULL */
 static void scale_head(struct kir_func *f, struct kir_node *oh, int head_dim, enum kir_op op, struct kir_node *by)
 {
@@ -117,7 +93,7 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
         a.n = kir_decl(f, "n", INT(0), 0);
         scores(f, &a, INT(0), INT(cap), max, window, scale);
         struct kir_node *sum = kir_decl(f, "sum", F32(0), 0);
-        exponentials(e, f, &a, max, sum);
+        exp_sum(e, f, a.weight, a.weight, a.n, NULL, max, sum, e->kir.width > 1 && cap >= e->kir.width);
         struct kir_node *i = kir_for(f, "i", INT(0), a.n, 1, 0);
         struct kir_node *value = kir_addr(f, a.v, MUL(ADD(MUL(WIDE(a.h), INT(cap)), WIDE(LOAD(a.slot, i))), INT(HD)));
         kir_eval(f, kir_call(f, a.axpy, 3, (struct kir_node *[]){DIV(LOAD(a.weight, i), sum), value, oh}));
@@ -140,7 +116,7 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
     scale_head(f, oh, HD, KIR_MUL, r);
     kir_assign(f, max, chunk_max);
     kir_end(f);
-    exponentials(e, f, &a, max, sum);
+    exp_sum(e, f, a.weight, a.weight, a.n, NULL, max, sum, e->kir.width > 1 && cap >= e->kir.width);
     struct kir_node *i = kir_for(f, "i", INT(0), a.n, 1, 0);
     struct kir_node *value = kir_addr(f, a.v, MUL(ADD(MUL(WIDE(a.h), INT(cap)), WIDE(LOAD(a.slot, i))), INT(HD)));
     kir_eval(f, kir_call(f, a.axpy, 3, (struct kir_node *[]){LOAD(a.weight, i), value, oh}));

@@ -123,116 +123,216 @@ struct matmul {
     int vf_rope, vf_exp;
 };
 
+/* v, times the row's scale s[t] when the matmul is scaled (a vector's lanes each) */
+static struct kir_node *scaled(struct kir_func *f, struct kir_node *v, struct kir_node *scale)
+{
+    if (!scale)
+        return v;
+    return MUL(v, v->type.lanes > 1 ? kir_broadcast(f, scale, v->type.lanes) : scale);
+}
+
+/* The epilogues of one tile row `acc` (frame t) of panel p; scale is s[t] or NULL. */
+static void store_epilogue(struct kir_func *f, const struct matmul *mm, struct kir_node *p, struct kir_node *t,
+                           struct kir_node *acc, struct kir_node *scale)
+{
+    const int NR = mm->w->pack_nr, rows = mm->w->pack_rows;
+    struct kir_node *j = kir_for(f, "j", INT(0), INT(NR), 1, 0);
+    struct kir_node *r = kir_decl(f, "r", ADD(MUL(p, INT(NR)), j), KIR_CONSTANT);
+    if (rows % NR) {
+        kir_if(f, kir_binary(f, KIR_GE, r, INT(rows)));
+        kir_break(f);
+        kir_end(f);
+    }
+    struct kir_node *at = ADD(MUL(WIDE(t), INT(rows)), r), *value = scaled(f, LOAD(acc, j), scale);
+    kir_store(f, mm->out, at, mm->op->epilogue == EPI_STORE ? value : ADD(LOAD(mm->out, at), value));
+    kir_end(f);
+}
+
+/* a panel's halves are one vector each: the gate in vectors where the panel is whole */
+static void gate_epilogue(struct kir_func *f, const struct matmul *mm, struct kir_node *p, struct kir_node *t,
+                          struct kir_node *acc, struct kir_node *scale)
+{
+    const int NR = mm->w->pack_nr, rows = mm->w->pack_rows;
+    kir_if(f, kir_binary(f, KIR_LE, ADD(MUL(p, INT(NR / 2)), INT(NR / 2)), INT(rows)));
+    struct kir_node *a = kir_decl(f, "a", scaled(f, VLOAD(acc, INT(0)), scale), KIR_CONSTANT);
+    struct kir_node *b = kir_decl(f, "b", scaled(f, VLOAD(acc, INT(NR / 2)), scale), KIR_CONSTANT);
+    struct kir_node *negated = SUB(SET1(F32(0)), a);
+    struct kir_node *sigmoid_denominator = ADD(SET1(F32(1.0)), kir_call(f, mm->vf_exp, 1, &negated));
+    kir_store(f, mm->out, ADD(MUL(WIDE(t), INT(rows)), MUL(p, INT(NR / 2))), MUL(DIV(a, sigmoid_denominator), b));
+    kir_continue(f);
+    kir_end(f);
+    struct kir_node *j = kir_for(f, "j", INT(0), INT(NR / 2), 1, 0);
+    struct kir_node *r = kir_decl(f, "r", ADD(MUL(p, INT(NR / 2)), j), KIR_CONSTANT);
+    if (rows % (NR / 2)) {
+        kir_if(f, kir_binary(f, KIR_GE, r, INT(rows)));
+        kir_break(f);
+        kir_end(f);
+    }
+    struct kir_node *a1 = kir_decl(f, "a", scaled(f, LOAD(acc, j), scale), KIR_CONSTANT);
+    struct kir_node *b1 = kir_decl(f, "b", scaled(f, LOAD(acc, ADD(INT(NR / 2), j)), scale), KIR_CONSTANT);
+    kir_store(f, mm->out, ADD(MUL(WIDE(t), INT(rows)), r), silu_times(f, a1, b1));
+    kir_end(f);
+}
+
+/* q, k and v from the tile: q to q[t], k and v to their ring slot; RoPE on q and k */
+static void rope_kv_epilogue(struct emitter *e, struct kir_func *f, const struct matmul *mm, struct kir_node *p,
+                             struct kir_node *t, struct kir_node *acc, struct kir_node *scale)
+{
+    const int W = e->kir.width, NR = mm->w->pack_nr, rows = mm->w->pack_rows, panels = ir_weight_panels(mm->w);
+    const struct ir_graph *g = mm->g;
+    const int cap = g->kv_capacity, HD = g->head_dim;
+    struct kir_node *part = kir_decl(f, "part", DIV(p, INT(panels)), KIR_CONSTANT);
+    struct kir_node *r0 = kir_decl(f, "r0", MUL(kir_binary(f, KIR_REM, p, INT(panels)), INT(NR)), KIR_CONSTANT);
+    struct kir_node *slot = kir_decl(f, "slot", kir_binary(f, KIR_REM, ADD(mm->pos0, t), INT(cap)), KIR_CONSTANT);
+    /* k and v rings are head-major: channel r of the slot sits at r + (r / hd) * stride */
+    struct kir_node *ring = kir_select(f, kir_binary(f, KIR_EQ, part, INT(1)), mm->k_ring, mm->v_ring);
+    struct kir_node *dst = kir_decl(f, "dst", kir_select(f, kir_binary(f, KIR_EQ, part, INT(0)),
+                                                         kir_addr(f, mm->q, MUL(WIDE(t), INT(rows))),
+                                                         kir_addr(f, ring, MUL(slot, INT(HD)))), KIR_CONSTANT);
+    struct kir_node *stride = kir_decl(f, "stride", kir_select(f, kir_binary(f, KIR_EQ, part, INT(0)), INT(0),
+                                                               INT((cap - 1) * HD)), KIR_CONSTANT);
+    struct kir_node *cs = NULL;
+    if (g->rope) {
+        kir_comment(f, "[cos, cos], then [-sin, sin]");
+        cs = kir_decl(f, "cs", kir_addr(f, mm->rope_cs, MUL(WIDE(t), INT(2 * HD))), KIR_CONSTANT);
+    }
+    struct kir_node *roped = kir_binary(f, KIR_LT, part, INT(2));
+    if (HD % W == 0) { /* a whole panel in vectors, none straddling two heads */
+        kir_if(f, kir_binary(f, KIR_LE, ADD(r0, INT(NR)), INT(rows)));
+        for (int v = 0; v < 2; v++) {
+            kir_block(f);
+            struct kir_node *r = kir_decl(f, "r", ADD(r0, INT(v * W)), KIR_CONSTANT);
+            struct kir_node *val = kir_decl(f, "val", scaled(f, VLOAD(acc, INT(v * W)), scale), 0);
+            if (g->rope) {
+                kir_if(f, roped);
+                struct kir_node *c = kir_addr(f, cs, kir_binary(f, KIR_REM, r, INT(HD)));
+                kir_assign(f, val, kir_call(f, mm->vf_rope, 3, (struct kir_node *[]){val, c, kir_addr(f, c, INT(HD))}));
+                kir_end(f);
+            }
+            kir_store(f, dst, ADD(r, MUL(DIV(r, INT(HD)), stride)), val);
+            kir_end(f);
+        }
+        kir_continue(f);
+        kir_end(f);
+    }
+    struct kir_node *j = kir_for(f, "j", INT(0), MIN(INT(NR), SUB(INT(rows), r0)), g->rope ? 2 : 1, 0);
+    struct kir_node *r = kir_decl(f, "r", ADD(r0, j), KIR_CONSTANT);
+    struct kir_node *at = ADD(r, MUL(DIV(r, INT(HD)), stride));
+    struct kir_node *re = scaled(f, LOAD(acc, j), scale);
+    if (!g->rope) {
+        kir_store(f, dst, at, re);
+        kir_end(f);
+        return;
+    }
+    struct kir_node *vre = kir_decl(f, "re", re, KIR_CONSTANT);
+    struct kir_node *vim = kir_decl(f, "im", scaled(f, LOAD(acc, ADD(j, INT(1))), scale), KIR_CONSTANT);
+    struct kir_node *o = kir_decl(f, "o", kir_addr(f, dst, at), KIR_CONSTANT);
+    kir_if(f, roped);
+    kir_eval(f, kir_call(f, mm->rope_pair, 4,
+                         (struct kir_node *[]){o, vre, vim, kir_addr(f, cs, kir_binary(f, KIR_REM, r, INT(HD)))}));
+    kir_else(f);
+    kir_store(f, o, INT(0), vre);
+    kir_store(f, o, INT(1), vim);
+    kir_end(f);
+    kir_end(f);
+}
+
 /* The epilogue of one tile row `acc` (frame t) of panel p. */
 static void epilogue(struct emitter *e, struct kir_func *f, const struct matmul *mm, struct kir_node *p, struct kir_node *t,
                      struct kir_node *acc)
 {
-    const int W = e->kir.width, NR = mm->w->pack_nr, rows = mm->w->pack_rows, panels = ir_weight_panels(mm->w);
     struct kir_node *scale = mm->s ? LOAD(mm->s, t) : NULL;
-    switch (mm->op->epilogue) {
-    case EPI_STORE:
-    case EPI_ACCUMULATE: {
-        struct kir_node *j = kir_for(f, "j", INT(0), INT(NR), 1, 0);
-        struct kir_node *r = kir_decl(f, "r", ADD(MUL(p, INT(NR)), j), KIR_CONSTANT);
-        if (rows % NR) {
-            kir_if(f, kir_binary(f, KIR_GE, r, INT(rows)));
-            kir_break(f);
-            kir_end(f);
-        }
-        struct kir_node *at = ADD(MUL(WIDE(t), INT(rows)), r), *value = LOAD(acc, j);
-        value = scale ? MUL(value, scale) : value;
-        kir_store(f, mm->out, at, mm->op->epilogue == EPI_STORE ? value : ADD(LOAD(mm->out, at), value));
+    if (mm->op->epilogue == EPI_SILU_GATE)
+        gate_epilogue(f, mm, p, t, acc, scale);
+    else if (mm->op->epilogue == EPI_ROPE_KV)
+        rope_kv_epilogue(e, f, mm, p, t, acc, scale);
+    else
+        store_epilogue(f, mm, p, t, acc, scale);
+}
+
+/* The cache-blocked form's shape (packed_matmul_kernel). */
+struct blocking {
+    int C, NR, MR, KC;               /* columns, rows per panel, frames per tile, columns per block */
+    int panels, chunk, lines;        /* panels; tiles per L2 chunk; 64-byte lines in a panel's block */
+    int tiles_of[17];                /* the tile kernel of m frames, m = 1..MR */
+};
+
+/* xp[tile][kw][m] = x's block [kc, kc + kw) of each tile's frames, column by column (the tiles shared
+   out among the team) */
+static void pack_tiles(struct kir_func *f, const struct blocking *b, struct kir_node *x, struct kir_node *xp,
+                       struct kir_node *tiles, struct kir_node *kc, struct kir_node *kw, struct kir_node *T)
+{
+    const int MR = b->MR;
+    struct kir_node *i = kir_for(f, "i", INT(0), tiles, 1, KIR_PARALLEL);
+    kir_comment(f, "frames in tile i");
+    struct kir_node *m = kir_decl(f, "m", MIN(SUB(T, MUL(i, INT(MR))), INT(MR)), KIR_CONSTANT);
+    struct kir_node *c = kir_for(f, "c", INT(0), kw, 1, 0), *r = kir_for(f, "r", INT(0), m, 1, 0);
+    kir_store(f, xp, ADD(ADD(MUL(MUL(WIDE(i), kw), INT(MR)), MUL(c, m)), r),
+              LOAD(x, ADD(ADD(MUL(ADD(MUL(WIDE(i), INT(MR)), WIDE(r)), INT(b->C)), kc), c)));
+    kir_end(f);
+    kir_end(f);
+    kir_end(f);
+}
+
+/* sums (+)= the block's columns of every panel by every tile: the panels shared out (nowait: each
+   thread keeps its panels in every block), the tiles in L2-sized chunks, the next panel's block and
+   the next tile's sums prefetched */
+static void multiply_block(struct kir_func *f, const struct blocking *b, struct kir_node *W, struct kir_node *xp,
+                           struct kir_node *sums, struct kir_node *tiles, struct kir_node *kc, struct kir_node *kw,
+                           struct kir_node *T)
+{
+    const int C = b->C, NR = b->NR, MR = b->MR;
+    struct kir_node *i0 = kir_for(f, "i0", INT(0), tiles, b->chunk, 0);
+    struct kir_node *i1 = kir_decl(f, "i1", MIN(ADD(i0, INT(b->chunk)), tiles), KIR_CONSTANT);
+    struct kir_node *p = kir_for(f, "p", INT(0), INT(b->panels), 1, KIR_PARALLEL | KIR_NOWAIT);
+    struct kir_node *panel = kir_decl(f, "panel", kir_addr(f, W, MUL(ADD(MUL(WIDE(p), INT(C)), WIDE(kc)), INT(NR))), KIR_CONSTANT);
+    struct kir_node *next = kir_decl(f, "next", kir_addr(f, panel, kir_const_int(f, KIR_I64, (int64_t)C * NR)), KIR_CONSTANT);
+    struct kir_node *i = kir_for(f, "i", i0, i1, 1, 0);
+    kir_comment(f, "the next panel's block into L2, spread over the tiles (16 floats a line); the next tile's sums");
+    struct kir_node *spread = SUB(i1, i0), *k = SUB(i, i0);
+    struct kir_node *l = kir_for(f, "l", DIV(MUL(k, INT(b->lines)), spread), DIV(MUL(ADD(k, INT(1)), INT(b->lines)), spread), 1, 0);
+    kir_prefetch(f, kir_addr(f, next, MUL(l, INT(16))), false);
+    kir_end(f);
+    struct kir_node *m = kir_decl(f, "m", MIN(SUB(T, MUL(i, INT(MR))), INT(MR)), KIR_CONSTANT);
+    struct kir_node *acc = kir_decl(f, "acc", kir_addr(f, sums, MUL(ADD(MUL(WIDE(p), T), MUL(i, INT(MR))), INT(NR))), KIR_CONSTANT);
+    l = kir_for(f, "l", INT(0), MUL(m, INT(NR)), 16, 0);
+    kir_prefetch(f, kir_addr(f, acc, ADD(MUL(m, INT(NR)), l)), true);
+    kir_end(f);
+    struct kir_node *args[5] = {panel, kir_addr(f, xp, MUL(MUL(WIDE(i), kw), INT(MR))), kw, acc,
+                                kir_cast(f, i32_type(), kir_binary(f, KIR_EQ, kc, INT(0)))};
+    for (int frames = MR; frames >= 1; frames--) { /* the tile kernel of m frames */
+        kir_if(f, kir_binary(f, KIR_EQ, m, INT(frames)));
+        kir_eval(f, kir_call(f, b->tiles_of[frames], 5, args));
         kir_end(f);
-        return;
     }
-    case EPI_SILU_GATE: {
-        /* a panel's halves are one vector each: the gate in vectors where the panel is whole */
-        kir_if(f, kir_binary(f, KIR_LE, ADD(MUL(p, INT(NR / 2)), INT(NR / 2)), INT(rows)));
-        struct kir_node *va = VLOAD(acc, INT(0)), *vb = VLOAD(acc, INT(NR / 2));
-        struct kir_node *a = kir_decl(f, "a", scale ? MUL(va, SET1(scale)) : va, KIR_CONSTANT);
-        struct kir_node *b = kir_decl(f, "b", scale ? MUL(vb, SET1(scale)) : vb, KIR_CONSTANT);
-        struct kir_node *negated = SUB(SET1(F32(0)), a);
-        struct kir_node *sigmoid_denominator = ADD(SET1(F32(1.0)), kir_call(f, mm->vf_exp, 1, &negated));
-        kir_store(f, mm->out, ADD(MUL(WIDE(t), INT(rows)), MUL(p, INT(NR / 2))), MUL(DIV(a, sigmoid_denominator), b));
-        kir_continue(f);
-        kir_end(f);
-        struct kir_node *j = kir_for(f, "j", INT(0), INT(NR / 2), 1, 0);
-        struct kir_node *r = kir_decl(f, "r", ADD(MUL(p, INT(NR / 2)), j), KIR_CONSTANT);
-        if (rows % (NR / 2)) {
-            kir_if(f, kir_binary(f, KIR_GE, r, INT(rows)));
-            kir_break(f);
-            kir_end(f);
-        }
-        struct kir_node *sa = LOAD(acc, j), *sb = LOAD(acc, ADD(INT(NR / 2), j));
-        struct kir_node *a1 = kir_decl(f, "a", scale ? MUL(sa, scale) : sa, KIR_CONSTANT);
-        struct kir_node *b1 = kir_decl(f, "b", scale ? MUL(sb, scale) : sb, KIR_CONSTANT);
-        kir_store(f, mm->out, ADD(MUL(WIDE(t), INT(rows)), r), silu_times(f, a1, b1));
-        kir_end(f);
-        return;
-    }
-    case EPI_ROPE_KV: {
-        const struct ir_graph *g = mm->g;
-        const int cap = g->kv_capacity, HD = g->head_dim;
-        struct kir_node *part = kir_decl(f, "part", DIV(p, INT(panels)), KIR_CONSTANT);
-        struct kir_node *r0 = kir_decl(f, "r0", MUL(kir_binary(f, KIR_REM, p, INT(panels)), INT(NR)), KIR_CONSTANT);
-        struct kir_node *slot = kir_decl(f, "slot", kir_binary(f, KIR_REM, ADD(mm->pos0, t), INT(cap)), KIR_CONSTANT);
-        /* k and v rings are head-major: channel r of the slot sits at r + (r / hd) * stride */
-        struct kir_node *ring = kir_select(f, kir_binary(f, KIR_EQ, part, INT(1)), mm->k_ring, mm->v_ring);
-        struct kir_node *dst = kir_decl(f, "dst", kir_select(f, kir_binary(f, KIR_EQ, part, INT(0)),
-                                                             kir_addr(f, mm->q, MUL(WIDE(t), INT(rows))),
-                                                             kir_addr(f, ring, MUL(slot, INT(HD)))), KIR_CONSTANT);
-        struct kir_node *stride = kir_decl(f, "stride", kir_select(f, kir_binary(f, KIR_EQ, part, INT(0)), INT(0),
-                                                                   INT((cap - 1) * HD)), KIR_CONSTANT);
-        struct kir_node *cs = NULL;
-        if (g->rope) {
-            kir_comment(f, "[cos, cos], then [-sin, sin]");
-            cs = kir_decl(f, "cs", kir_addr(f, mm->rope_cs, MUL(WIDE(t), INT(2 * HD))), KIR_CONSTANT);
-        }
-        struct kir_node *roped = kir_binary(f, KIR_LT, part, INT(2));
-        if (HD % W == 0) { /* a whole panel in vectors, none straddling two heads */
-            kir_if(f, kir_binary(f, KIR_LE, ADD(r0, INT(NR)), INT(rows)));
-            for (int v = 0; v < 2; v++) {
-                kir_block(f);
-                struct kir_node *r = kir_decl(f, "r", ADD(r0, INT(v * W)), KIR_CONSTANT);
-                struct kir_node *loaded = VLOAD(acc, INT(v * W));
-                struct kir_node *val = kir_decl(f, "val", scale ? MUL(loaded, SET1(scale)) : loaded, 0);
-                if (g->rope) {
-                    kir_if(f, roped);
-                    struct kir_node *c = kir_addr(f, cs, kir_binary(f, KIR_REM, r, INT(HD)));
-                    kir_assign(f, val, kir_call(f, mm->vf_rope, 3, (struct kir_node *[]){val, c, kir_addr(f, c, INT(HD))}));
-                    kir_end(f);
-                }
-                kir_store(f, dst, ADD(r, MUL(DIV(r, INT(HD)), stride)), val);
-                kir_end(f);
-            }
-            kir_continue(f);
-            kir_end(f);
-        }
-        struct kir_node *j = kir_for(f, "j", INT(0), MIN(INT(NR), SUB(INT(rows), r0)), g->rope ? 2 : 1, 0);
-        struct kir_node *r = kir_decl(f, "r", ADD(r0, j), KIR_CONSTANT);
-        struct kir_node *at = ADD(r, MUL(DIV(r, INT(HD)), stride));
-        struct kir_node *re = LOAD(acc, j);
-        re = scale ? MUL(re, scale) : re;
-        if (!g->rope) {
-            kir_store(f, dst, at, re);
-            kir_end(f);
-            return;
-        }
-        struct kir_node *im = LOAD(acc, ADD(j, INT(1)));
-        im = scale ? MUL(im, scale) : im;
-        struct kir_node *vre = kir_decl(f, "re", re, KIR_CONSTANT), *vim = kir_decl(f, "im", im, KIR_CONSTANT);
-        struct kir_node *o = kir_decl(f, "o", kir_addr(f, dst, at), KIR_CONSTANT);
-        kir_if(f, roped);
-        kir_eval(f, kir_call(f, mm->rope_pair, 4,
-                             (struct kir_node *[]){o, vre, vim, kir_addr(f, cs, kir_binary(f, KIR_REM, r, INT(HD)))}));
-        kir_else(f);
-        kir_store(f, o, INT(0), vre);
-        kir_store(f, o, INT(1), vim);
-        kir_end(f);
-        kir_end(f);
-        return;
-    }
-    }
+    kir_end(f);
+    kir_end(f);
+    kir_end(f);
+}
+
+/* if (T > 1): the cache-blocked form, then the epilogue of every panel and frame; returns */
+static void blocked_form(struct emitter *e, struct kir_func *f, const struct matmul *mm, const struct blocking *b,
+                         struct kir_node *W, struct kir_node *x, struct kir_node *sums, struct kir_node *T)
+{
+    kir_if(f, kir_binary(f, KIR_GT, T, INT(1)));
+    kir_comment(f, "the packed x block");
+    struct kir_node *xp = kir_decl(f, "xp", kir_addr(f, sums, MUL(WIDE(T), INT(b->panels * b->NR))), KIR_CONSTANT);
+    struct kir_node *tiles = kir_decl(f, "tiles", DIV(ADD(T, INT(b->MR - 1)), INT(b->MR)), KIR_CONSTANT);
+    struct kir_node *kc = kir_for(f, "kc", INT(0), INT(b->C), b->KC, 0);
+    struct kir_node *kw = kir_decl(f, "kw", MIN(SUB(INT(b->C), kc), INT(b->KC)), KIR_CONSTANT);
+    pack_tiles(f, b, x, xp, tiles, kc, kw, T);
+    multiply_block(f, b, W, xp, sums, tiles, kc, kw, T);
+    kir_comment(f, "(the next block's packing overwrites xp)");
+    kir_barrier(f);
+    kir_end(f);
+    struct kir_node *p = kir_for(f, "p", INT(0), INT(b->panels), 1, KIR_PARALLEL);
+    struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
+    struct kir_node *row = kir_decl(f, "acc", kir_addr(f, sums, MUL(ADD(MUL(WIDE(p), T), t), INT(b->NR))), KIR_CONSTANT);
+    epilogue(e, f, mm, p, t, row);
+    kir_end(f);
+    kir_end(f);
+    kir_return(f, NULL);
+    kir_end(f);
 }
 
 /* A packed matmul kernel. One frame (T == 1, streaming): each panel streams once through registers.
@@ -246,24 +346,24 @@ static void epilogue(struct emitter *e, struct kir_func *f, const struct matmul 
 void packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const struct ir_op *op, const char *name)
 {
     const struct ir_weight *w = &e->mod->weights[op->weight];
-    const int C = w->cols, NR = w->pack_nr, MR = e->target->tile_rows, KC = MATMUL_BLOCK_FLOATS / NR;
-    const int panels = ir_weight_panels(w) * (op->epilogue == EPI_ROPE_KV ? 3 : 1);
-    const int chunk_bytes = KC * MR * (int)sizeof(float), lines = KC * NR * (int)sizeof(float) / 64;
-    const int chunk = MATMUL_CHUNK_BYTES > chunk_bytes ? MATMUL_CHUNK_BYTES / chunk_bytes : 1; /* tiles */
+    struct blocking b = {.C = w->cols, .NR = w->pack_nr, .MR = e->target->tile_rows, .KC = MATMUL_BLOCK_FLOATS / w->pack_nr};
+    const int C = b.C, NR = b.NR, chunk_bytes = b.KC * b.MR * (int)sizeof(float);
+    b.panels = ir_weight_panels(w) * (op->epilogue == EPI_ROPE_KV ? 3 : 1);
+    b.lines = b.KC * NR * (int)sizeof(float) / 64;
+    b.chunk = MATMUL_CHUNK_BYTES > chunk_bytes ? MATMUL_CHUNK_BYTES / chunk_bytes : 1;
     const bool scaled = op->scale >= 0, blocked = g->rows > 1;
     struct matmul mm = {.g = g, .op = op, .w = w, .rope_pair = -1};
     const int one = streaming_kernel(e, C, NR);
-    int tiles_of[17] = {0};
     if (blocked)
-        for (int m = 1; m <= MR; m++)
-            tiles_of[m] = tile_kernel(e, m, NR);
+        for (int m = 1; m <= b.MR; m++)
+            b.tiles_of[m] = tile_kernel(e, m, NR);
     if (op->epilogue == EPI_ROPE_KV && g->rope)
         mm.rope_pair = kernel_rope_pair(e, g->head_dim);
     mm.vf_rope = kir_find(&e->kir, "vf_rope");
     mm.vf_exp = kir_find(&e->kir, "vf_exp");
     static const char *const what[] = {"out = acc", "out += acc", "out = silu(a) * b", "q, k and v from acc"};
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
-                                   "matmul of packed W [%d panels][%d][%d] by x[T][%d]%s; epilogue: %s", panels, C, NR, C,
+                                   "matmul of packed W [%d panels][%d][%d] by x[T][%d]%s; epilogue: %s", b.panels, C, NR, C,
                                    scaled ? ", scaled by s[t]" : "", what[op->epilogue]);
     struct kir_node *W = kir_param(f, "W", in_ptr(), KIR_RESTRICT), *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT);
     mm.s = scaled ? kir_param(f, "s", in_ptr(), KIR_RESTRICT) : NULL;
@@ -278,60 +378,10 @@ void packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const str
     }
     struct kir_node *sums = blocked ? kir_param(f, "sums", out_ptr(), KIR_RESTRICT) : NULL;
     struct kir_node *T = kir_param(f, "T", i32_type(), 0);
-    if (blocked) {
-        kir_if(f, kir_binary(f, KIR_GT, T, INT(1)));
-        kir_comment(f, "the packed x block");
-        struct kir_node *xp = kir_decl(f, "xp", kir_addr(f, sums, MUL(WIDE(T), INT(panels * NR))), KIR_CONSTANT);
-        struct kir_node *tiles = kir_decl(f, "tiles", DIV(ADD(T, INT(MR - 1)), INT(MR)), KIR_CONSTANT);
-        struct kir_node *kc = kir_for(f, "kc", INT(0), INT(C), KC, 0);
-        struct kir_node *kw = kir_decl(f, "kw", MIN(SUB(INT(C), kc), INT(KC)), KIR_CONSTANT);
-        struct kir_node *i = kir_for(f, "i", INT(0), tiles, 1, KIR_PARALLEL);
-        kir_comment(f, "frames in tile i");
-        struct kir_node *m = kir_decl(f, "m", MIN(SUB(T, MUL(i, INT(MR))), INT(MR)), KIR_CONSTANT);
-        struct kir_node *c = kir_for(f, "c", INT(0), kw, 1, 0), *r = kir_for(f, "r", INT(0), m, 1, 0);
-        kir_store(f, xp, ADD(ADD(MUL(MUL(WIDE(i), kw), INT(MR)), MUL(c, m)), r),
-                  LOAD(x, ADD(ADD(MUL(ADD(MUL(WIDE(i), INT(MR)), WIDE(r)), INT(C)), kc), c)));
-        kir_end(f);
-        kir_end(f);
-        kir_end(f);
-        struct kir_node *i0 = kir_for(f, "i0", INT(0), tiles, chunk, 0);
-        struct kir_node *i1 = kir_decl(f, "i1", MIN(ADD(i0, INT(chunk)), tiles), KIR_CONSTANT);
-        struct kir_node *p = kir_for(f, "p", INT(0), INT(panels), 1, KIR_PARALLEL | KIR_NOWAIT);
-        struct kir_node *panel = kir_decl(f, "panel", kir_addr(f, W, MUL(ADD(MUL(WIDE(p), INT(C)), WIDE(kc)), INT(NR))), KIR_CONSTANT);
-        struct kir_node *next = kir_decl(f, "next", kir_addr(f, panel, kir_const_int(f, KIR_I64, (int64_t)C * NR)), KIR_CONSTANT);
-        i = kir_for(f, "i", i0, i1, 1, 0);
-        kir_comment(f, "the next panel's block into L2, spread over the tiles (16 floats a line); the next tile's sums");
-        struct kir_node *spread = SUB(i1, i0), *k = SUB(i, i0);
-        struct kir_node *l = kir_for(f, "l", DIV(MUL(k, INT(lines)), spread), DIV(MUL(ADD(k, INT(1)), INT(lines)), spread), 1, 0);
-        kir_prefetch(f, kir_addr(f, next, MUL(l, INT(16))), false);
-        kir_end(f);
-        m = kir_decl(f, "m", MIN(SUB(T, MUL(i, INT(MR))), INT(MR)), KIR_CONSTANT);
-        struct kir_node *acc = kir_decl(f, "acc", kir_addr(f, sums, MUL(ADD(MUL(WIDE(p), T), MUL(i, INT(MR))), INT(NR))), KIR_CONSTANT);
-        l = kir_for(f, "l", INT(0), MUL(m, INT(NR)), 16, 0);
-        kir_prefetch(f, kir_addr(f, acc, ADD(MUL(m, INT(NR)), l)), true);
-        kir_end(f);
-        struct kir_node *args[5] = {panel, kir_addr(f, xp, MUL(MUL(WIDE(i), kw), INT(MR))), kw, acc,
-                                    kir_cast(f, i32_type(), kir_binary(f, KIR_EQ, kc, INT(0)))};
-        for (int frames = MR; frames >= 1; frames--) { /* the tile kernel of m frames */
-            kir_if(f, kir_binary(f, KIR_EQ, m, INT(frames)));
-            kir_eval(f, kir_call(f, tiles_of[frames], 5, args));
-            kir_end(f);
-        }
-        kir_end(f);
-        kir_end(f);
-        kir_end(f);
-        kir_barrier(f);
-        kir_end(f);
-        p = kir_for(f, "p", INT(0), INT(panels), 1, KIR_PARALLEL);
-        struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
-        struct kir_node *row = kir_decl(f, "acc", kir_addr(f, sums, MUL(ADD(MUL(WIDE(p), T), t), INT(NR))), KIR_CONSTANT);
-        epilogue(e, f, &mm, p, t, row);
-        kir_end(f);
-        kir_end(f);
-        kir_return(f, NULL);
-        kir_end(f);
-    }
-    struct kir_node *p = kir_for(f, "p", INT(0), INT(panels), 1, KIR_PARALLEL);
+    if (blocked)
+        blocked_form(e, f, &mm, &b, W, x, sums, T);
+    /* the streaming form: each panel through registers once */
+    struct kir_node *p = kir_for(f, "p", INT(0), INT(b.panels), 1, KIR_PARALLEL);
     struct kir_node *acc = kir_array(f, "acc", KIR_F32, NR);
     kir_eval(f, kir_call(f, one, 3, (struct kir_node *[]){kir_addr(f, W, MUL(WIDE(p), INT(C * NR))), x, acc}));
     kir_comment(f, "one frame per call");

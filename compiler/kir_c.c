@@ -175,13 +175,77 @@ static int operand_context(const struct kir_node *n, const struct kir_node *oper
 }
 
 /* Prints n; parenthesized when it binds more loosely than `context` requires. */
+/* (args[0], ..., args[n - 1]) */
+static void arguments(const struct printer *p, struct kir_node *const *args, int n)
+{
+    fprintf(p->out, "(");
+    for (int i = 0; i < n; i++) {
+        fprintf(p->out, "%s", i ? ", " : "");
+        expr(p, args[i], 0);
+    }
+    fprintf(p->out, ")");
+}
+
+/* `text operand`: a cast or a minus; the operand in parentheses unless it binds tighter than a
+   prefix operator (never `--x`) */
+static void prefix(const struct printer *p, const char *text, const struct kir_node *operand, int context)
+{
+    if (context > PRECEDENCE_UNARY)
+        fprintf(p->out, "(");
+    fprintf(p->out, "%s", text);
+    expr(p, operand, PRECEDENCE_UNARY + 1);
+    if (context > PRECEDENCE_UNARY)
+        fprintf(p->out, ")");
+}
+
+/* cond ? a : b, the condition a node or `lhs relation rhs` */
+static void conditional(const struct printer *p, const struct kir_node *cond, const struct kir_node *lhs,
+                        const char *relation, const struct kir_node *rhs, const struct kir_node *a,
+                        const struct kir_node *b, int context)
+{
+    if (context > 3)
+        fprintf(p->out, "(");
+    if (cond) {
+        expr(p, cond, 4);
+    } else {
+        expr(p, lhs, 11);
+        fprintf(p->out, " %s ", relation);
+        expr(p, rhs, 11);
+    }
+    fprintf(p->out, " ? ");
+    expr(p, a, 4);
+    fprintf(p->out, " : ");
+    expr(p, b, 3);
+    if (context > 3)
+        fprintf(p->out, ")");
+}
+
+/* a op b, left-associative: the right operand binds one step tighter */
+static void infix(const struct printer *p, const struct kir_node *n, int context)
+{
+    const int precedence = spelling[n->op].precedence;
+    const struct kir_node *a = n->arg[0], *b = n->arg[1];
+    if (is_widening(a) && printed_wide(b))
+        a = a->arg[0];
+    else if (is_widening(b) && (printed_wide(a) || is_widening(a)))
+        b = b->arg[0];
+    if (context > precedence)
+        fprintf(p->out, "(");
+    expr(p, a, operand_context(n, a, precedence));
+    fprintf(p->out, " %s ", spelling[n->op].c);
+    expr(p, b, operand_context(n, b, precedence + 1));
+    if (context > precedence)
+        fprintf(p->out, ")");
+}
+
+/* Prints n; parenthesized when it binds more loosely than `context` requires. */
 static void expr(const struct printer *p, const struct kir_node *n, int context)
 {
     if (n->type.lanes > 1 && n->op != KIR_VAR && n->op != KIR_CALL && n->op != KIR_SELECT) {
         vector_expr(p, n);
         return;
     }
-    const int precedence = spelling[n->op].precedence;
+    char text[256];
     switch (n->op) {
     case KIR_CONST:
         constant(p, n, context);
@@ -191,9 +255,8 @@ static void expr(const struct printer *p, const struct kir_node *n, int context)
         return;
     case KIR_REDUCE_ADD:
     case KIR_REDUCE_MAX:
-        fprintf(p->out, "vf_%s(", spelling[n->op].c);
-        expr(p, n->arg[0], 0);
-        fprintf(p->out, ")");
+        fprintf(p->out, "vf_%s", spelling[n->op].c);
+        arguments(p, n->arg, 1);
         return;
     case KIR_ADDR:
         address(p, n->arg[0], n->arg[1], context);
@@ -205,82 +268,34 @@ static void expr(const struct printer *p, const struct kir_node *n, int context)
         fprintf(p->out, "]");
         return;
     case KIR_CAST:
-        if (context > PRECEDENCE_UNARY)
-            fprintf(p->out, "(");
-        fprintf(p->out, "(%s)", c_type(p, n->type));
-        expr(p, n->arg[0], PRECEDENCE_UNARY);
-        if (context > PRECEDENCE_UNARY)
-            fprintf(p->out, ")");
+        snprintf(text, sizeof text, "(%s)", c_type(p, n->type));
+        prefix(p, text, n->arg[0], context);
         return;
-    case KIR_NEG: /* (the operand of a minus in parentheses unless it binds tighter: never `--x`) */
-        if (context > PRECEDENCE_UNARY)
-            fprintf(p->out, "(");
-        fprintf(p->out, "-");
-        expr(p, n->arg[0], PRECEDENCE_UNARY + 1);
-        if (context > PRECEDENCE_UNARY)
-            fprintf(p->out, ")");
+    case KIR_NEG:
+        prefix(p, "-", n->arg[0], context);
         return;
-    case KIR_MAX:
-    case KIR_MIN: /* a > b ? a : b, as the vocabulary's max: b where either is NaN */
-        if (context > 3)
-            fprintf(p->out, "(");
-        expr(p, n->arg[0], 11);
-        fprintf(p->out, n->op == KIR_MAX ? " > " : " < ");
-        expr(p, n->arg[1], 11);
-        fprintf(p->out, " ? ");
-        expr(p, n->arg[0], 4);
-        fprintf(p->out, " : ");
-        expr(p, n->arg[1], 3);
-        if (context > 3)
-            fprintf(p->out, ")");
+    case KIR_MAX: /* a > b ? a : b, as the vocabulary's max: b where either is NaN */
+    case KIR_MIN:
+        conditional(p, NULL, n->arg[0], n->op == KIR_MAX ? ">" : "<", n->arg[1], n->arg[0], n->arg[1], context);
         return;
     case KIR_SELECT:
-        if (context > 3)
-            fprintf(p->out, "(");
-        expr(p, n->arg[0], 4);
-        fprintf(p->out, " ? ");
-        expr(p, n->arg[1], 4);
-        fprintf(p->out, " : ");
-        expr(p, n->arg[2], 3);
-        if (context > 3)
-            fprintf(p->out, ")");
+        conditional(p, n->arg[0], NULL, NULL, NULL, n->arg[1], n->arg[2], context);
         return;
-    case KIR_CALL: {
-        char symbol[256];
-        fprintf(p->out, "%s(", kir_symbol(p->m, n->var, symbol, sizeof symbol));
-        for (int i = 0; i < n->num_args; i++) {
-            fprintf(p->out, "%s", i ? ", " : "");
-            expr(p, n->call_args[i], 0);
-        }
-        fprintf(p->out, ")");
+    case KIR_CALL:
+        fprintf(p->out, "%s", kir_symbol(p->m, n->var, text, sizeof text));
+        arguments(p, n->call_args, n->num_args);
         return;
-    }
     default:
         break;
     }
-    if (precedence == 0) { /* a libm function */
-        if (!spelling[n->op].c[0])
-            unprintable(p, kir_op_name(n->op));
-        fprintf(p->out, "%s(", spelling[n->op].c);
-        for (int i = 0; n->arg[i] && i < 3; i++) {
-            fprintf(p->out, "%s", i ? ", " : "");
-            expr(p, n->arg[i], 0);
-        }
-        fprintf(p->out, ")");
-        return;
+    if (spelling[n->op].precedence) {
+        infix(p, n, context);
+    } else if (spelling[n->op].c[0]) { /* a libm function */
+        fprintf(p->out, "%s", spelling[n->op].c);
+        arguments(p, n->arg, n->op == KIR_FMA ? 3 : 1);
+    } else {
+        unprintable(p, kir_op_name(n->op));
     }
-    const struct kir_node *a = n->arg[0], *b = n->arg[1];
-    if (is_widening(a) && printed_wide(b))
-        a = a->arg[0];
-    else if (is_widening(b) && (printed_wide(a) || is_widening(a)))
-        b = b->arg[0];
-    if (context > precedence) /* left-associative: the right operand binds one step tighter */
-        fprintf(p->out, "(");
-    expr(p, a, operand_context(n, a, precedence));
-    fprintf(p->out, " %s ", spelling[n->op].c);
-    expr(p, b, operand_context(n, b, precedence + 1));
-    if (context > precedence)
-        fprintf(p->out, ")");
 }
 
 static void statements(const struct printer *p, const struct kir_node *s, int indent);
@@ -312,90 +327,110 @@ static void nested(const struct printer *p, const struct kir_node *body, int ind
     }
 }
 
+/* target = value, or target op= y where value is target op y; target is printed by the caller */
+static void assignment(const struct printer *p, const struct kir_node *value, bool reads_target)
+{
+    const bool compound = reads_target && value->type.lanes == 1 && (value->op == KIR_ADD || value->op == KIR_SUB ||
+                                                                     value->op == KIR_MUL || value->op == KIR_DIV);
+    fprintf(p->out, compound ? " %s= " : " = ", spelling[value->op].c);
+    expr(p, compound ? value->arg[1] : value, 0);
+    fprintf(p->out, ";\n");
+}
+
+static void store(const struct printer *p, const struct kir_node *s)
+{
+    if (s->arg[2]->type.lanes > 1) {
+        fprintf(p->out, "vf_store(");
+        address(p, s->arg[0], s->arg[1], 0);
+        fprintf(p->out, ", ");
+        expr(p, s->arg[2], 0);
+        fprintf(p->out, ");\n");
+        return;
+    }
+    expr(p, s->arg[0], PRECEDENCE_POSTFIX);
+    fprintf(p->out, "[");
+    expr(p, index_of(s->arg[1]), 0);
+    fprintf(p->out, "]");
+    const struct kir_node *first = s->arg[2]->arg[0]; /* p[i] = p[i] op y prints as p[i] op= y */
+    assignment(p, s->arg[2], first && first->op == KIR_LOAD && first->arg[0] == s->arg[0] && first->arg[1] == s->arg[1]);
+}
+
+static void if_statement(const struct printer *p, const struct kir_node *s, int indent)
+{
+    fprintf(p->out, "%*sif (", 4 * indent, "");
+    expr(p, s->arg[0], 0);
+    fprintf(p->out, ")");
+    nested(p, s->body, indent, true);
+    if (s->otherwise) {
+        fprintf(p->out, "%s%*selse", needs_braces(s->body) ? " " : "", needs_braces(s->body) ? 0 : 4 * indent, "");
+        nested(p, s->otherwise, indent, true);
+    }
+    if (needs_braces(s->otherwise ? s->otherwise : s->body))
+        fprintf(p->out, "\n");
+}
+
+/* A parallel loop is OpenMP's worksharing loop, in the caller's parallel region */
+static void for_statement(const struct printer *p, const struct kir_node *s, int indent)
+{
+    const struct kir_var *v = &p->f->vars[s->var];
+    if (s->flags & KIR_PARALLEL)
+        fprintf(p->out, "%*s#pragma omp for schedule(static)%s\n", 4 * indent, "", s->flags & KIR_NOWAIT ? " nowait" : "");
+    fprintf(p->out, "%*sfor (%s %s = ", 4 * indent, "", c_type(p, v->type), v->name);
+    expr(p, s->arg[0], 0);
+    fprintf(p->out, "; %s < ", v->name);
+    expr(p, s->arg[1], 11);
+    if (s->step == 1)
+        fprintf(p->out, "; %s++)", v->name);
+    else
+        fprintf(p->out, "; %s += %lld)", v->name, (long long)s->step);
+    nested(p, s->body, indent, true);
+    if (needs_braces(s->body))
+        fprintf(p->out, "\n");
+}
+
 static void statement(const struct printer *p, const struct kir_node *s, int indent)
 {
     FILE *out = p->out;
     const int pad = 4 * indent;
     if (s->comment)
         fprintf(out, "%*s/* %s */\n", pad, "", s->comment);
+    if (s->op != KIR_IF && s->op != KIR_FOR && s->op != KIR_BLOCK && s->op != KIR_BARRIER)
+        fprintf(out, "%*s", pad, "");
+    const struct kir_var *v = s->var >= 0 ? &p->f->vars[s->var] : NULL;
     switch (s->op) {
     case KIR_DECL:
-        fprintf(out, "%*s", pad, "");
-        declaration(p, &p->f->vars[s->var]);
-        fprintf(out, " = ");
-        expr(p, s->arg[0], 0);
-        fprintf(out, ";\n");
+        declaration(p, v);
+        assignment(p, s->arg[0], false);
         return;
-    case KIR_ARRAY: {
-        const struct kir_var *v = &p->f->vars[s->var];
-        fprintf(out, "%*s%s %s[%lld];\n", pad, "", c_type(p, kir_scalar_type((enum kir_scalar)v->type.scalar)), v->name,
-                (long long)s->ivalue);
+    case KIR_ARRAY:
+        fprintf(out, "%s %s[%lld];\n", c_type(p, kir_scalar_type((enum kir_scalar)v->type.scalar)), v->name, (long long)s->ivalue);
         return;
-    }
-    case KIR_ASSIGN: {
-        const struct kir_node *v = s->arg[0];
-        fprintf(out, "%*s%s ", pad, "", p->f->vars[s->var].name);
-        /* x = x op y prints as x op= y */
-        if (v->type.lanes == 1 && v->arg[0] && v->arg[0]->op == KIR_VAR && v->arg[0]->var == s->var &&
-            (v->op == KIR_ADD || v->op == KIR_SUB || v->op == KIR_MUL || v->op == KIR_DIV)) {
-            fprintf(out, "%s= ", spelling[v->op].c);
-            expr(p, v->arg[1], 0);
-        } else {
-            fprintf(out, "= ");
-            expr(p, v, 0);
-        }
-        fprintf(out, ";\n");
+    case KIR_ASSIGN: /* x = x op y prints as x op= y */
+        fprintf(out, "%s", v->name);
+        assignment(p, s->arg[0], s->arg[0]->arg[0] && s->arg[0]->arg[0]->op == KIR_VAR && s->arg[0]->arg[0]->var == s->var);
         return;
-    }
     case KIR_STORE:
-        fprintf(out, "%*s", pad, "");
-        if (s->arg[2]->type.lanes > 1) {
-            fprintf(out, "vf_store(");
-            address(p, s->arg[0], s->arg[1], 0);
-            fprintf(out, ", ");
-            expr(p, s->arg[2], 0);
-            fprintf(out, ");\n");
-            return;
-        }
-        expr(p, s->arg[0], PRECEDENCE_POSTFIX);
-        fprintf(out, "[");
-        expr(p, index_of(s->arg[1]), 0);
-        /* p[i] = p[i] op y prints as p[i] op= y */
-        const struct kir_node *v = s->arg[2];
-        if ((v->op == KIR_ADD || v->op == KIR_MUL) && v->arg[0]->op == KIR_LOAD && v->arg[0]->arg[0] == s->arg[0] &&
-            v->arg[0]->arg[1] == s->arg[1]) {
-            fprintf(out, "] %s= ", spelling[v->op].c);
-            expr(p, v->arg[1], 0);
-        } else {
-            fprintf(out, "] = ");
-            expr(p, v, 0);
-        }
-        fprintf(out, ";\n");
+        store(p, s);
         return;
     case KIR_EVAL:
-        fprintf(out, "%*s", pad, "");
         expr(p, s->arg[0], 0);
         fprintf(out, ";\n");
         return;
     case KIR_RETURN:
-        fprintf(out, "%*sreturn", pad, "");
-        if (s->arg[0]) {
-            fprintf(out, " ");
+        fprintf(out, "return%s", s->arg[0] ? " " : "");
+        if (s->arg[0])
             expr(p, s->arg[0], 0);
-        }
         fprintf(out, ";\n");
         return;
     case KIR_BREAK:
-        fprintf(out, "%*sbreak;\n", pad, "");
-        return;
     case KIR_CONTINUE:
-        fprintf(out, "%*scontinue;\n", pad, "");
+        fprintf(out, "%s;\n", s->op == KIR_BREAK ? "break" : "continue");
         return;
     case KIR_BARRIER:
         fprintf(out, "%*s#pragma omp barrier\n", pad, "");
         return;
     case KIR_COPY:
-        fprintf(out, "%*smemcpy(", pad, "");
+        fprintf(out, "memcpy(");
         expr(p, s->arg[0], 0);
         fprintf(out, ", ");
         expr(p, s->arg[1], 0);
@@ -404,7 +439,7 @@ static void statement(const struct printer *p, const struct kir_node *s, int ind
         fprintf(out, " * sizeof(%s));\n", c_type(p, kir_scalar_type((enum kir_scalar)s->arg[0]->type.scalar)));
         return;
     case KIR_PREFETCH:
-        fprintf(out, "%*s__builtin_prefetch(", pad, "");
+        fprintf(out, "__builtin_prefetch(");
         expr(p, s->arg[0], 0);
         fprintf(out, ", %d, %d);\n", (int)s->ivalue, s->ivalue ? 3 : 2);
         return;
@@ -414,34 +449,11 @@ static void statement(const struct printer *p, const struct kir_node *s, int ind
         fprintf(out, "%*s}\n", pad, "");
         return;
     case KIR_IF:
-        fprintf(out, "%*sif (", pad, "");
-        expr(p, s->arg[0], 0);
-        fprintf(out, ")");
-        nested(p, s->body, indent, true);
-        if (s->otherwise) {
-            fprintf(out, "%s%*selse", needs_braces(s->body) ? " " : "", needs_braces(s->body) ? 0 : pad, "");
-            nested(p, s->otherwise, indent, true);
-        }
-        if (needs_braces(s->otherwise ? s->otherwise : s->body))
-            fprintf(out, "\n");
+        if_statement(p, s, indent);
         return;
-    case KIR_FOR: {
-        const struct kir_var *v = &p->f->vars[s->var];
-        if (s->flags & KIR_PARALLEL)
-            fprintf(out, "%*s#pragma omp for schedule(static)%s\n", pad, "", s->flags & KIR_NOWAIT ? " nowait" : "");
-        fprintf(out, "%*sfor (%s %s = ", pad, "", c_type(p, v->type), v->name);
-        expr(p, s->arg[0], 0);
-        fprintf(out, "; %s < ", v->name);
-        expr(p, s->arg[1], 11);
-        if (s->step == 1)
-            fprintf(out, "; %s++)", v->name);
-        else
-            fprintf(out, "; %s += %lld)", v->name, (long long)s->step);
-        nested(p, s->body, indent, true);
-        if (needs_braces(s->body))
-            fprintf(out, "\n");
+    case KIR_FOR:
+        for_statement(p, s, indent);
         return;
-    }
     default:
         unprintable(p, kir_op_name(s->op));
     }

@@ -1070,6 +1070,7 @@ static void matmul_192x64_rope_kv_rope_scaled_p16_blocked(const float *restrict 
                     }
                 }
             }
+            /* (the next block's packing overwrites xp) */
             #pragma omp barrier
         }
         #pragma omp for schedule(static)
@@ -1210,11 +1211,12 @@ static void attention_4x16_ring47_window16(const float *restrict q, const float 
         }
         float sum = 0.0f;
         const int whole = n / 8 * 8;
+        const vf vmax = vf_set1(max);
         vf vsum = vf_zero();
         for (int i = 0; i < whole; i += 8) {
-            const vf w = vf_exp(vf_sub(vf_load(weight + i), vf_set1(max)));
-            vf_store(weight + i, w);
-            vsum = vf_add(vsum, w);
+            const vf x = vf_exp(vf_sub(vf_load(weight + i), vmax));
+            vf_store(weight + i, x);
+            vsum = vf_add(vsum, x);
         }
         sum += vf_sum(vsum);
         for (int i = whole; i < n; i++) {
@@ -1273,6 +1275,7 @@ static void matmul_64x64_acc_p16_blocked(const float *restrict W, const float *r
                     }
                 }
             }
+            /* (the next block's packing overwrites xp) */
             #pragma omp barrier
         }
         #pragma omp for schedule(static)
@@ -1346,6 +1349,7 @@ static void matmul_352x64_silu_gate_scaled_p16_blocked(const float *restrict W, 
                     }
                 }
             }
+            /* (the next block's packing overwrites xp) */
             #pragma omp barrier
         }
         #pragma omp for schedule(static)
@@ -1482,6 +1486,7 @@ static void matmul_64x176_acc_p16_blocked(const float *restrict W, const float *
                     }
                 }
             }
+            /* (the next block's packing overwrites xp) */
             #pragma omp barrier
         }
         #pragma omp for schedule(static)
@@ -1555,6 +1560,7 @@ static void matmul_64x64_store_scaled_p16_blocked(const float *restrict W, const
                     }
                 }
             }
+            /* (the next block's packing overwrites xp) */
             #pragma omp barrier
         }
         #pragma omp for schedule(static)
@@ -1628,6 +1634,7 @@ static void matmul_4x64_store_scaled_p16_blocked(const float *restrict W, const 
                     }
                 }
             }
+            /* (the next block's packing overwrites xp) */
             #pragma omp barrier
         }
         #pragma omp for schedule(static)
@@ -1787,6 +1794,7 @@ static void matmul_100x64_store_p16_blocked(const float *restrict W, const float
                     }
                 }
             }
+            /* (the next block's packing overwrites xp) */
             #pragma omp barrier
         }
         #pragma omp for schedule(static)
@@ -1984,11 +1992,12 @@ static void attention_2x16_ring8_window8(const float *restrict q, const float *r
         }
         float sum = 0.0f;
         const int whole = n / 8 * 8;
+        const vf vmax = vf_set1(max);
         vf vsum = vf_zero();
         for (int i = 0; i < whole; i += 8) {
-            const vf w = vf_exp(vf_sub(vf_load(weight + i), vf_set1(max)));
-            vf_store(weight + i, w);
-            vsum = vf_add(vsum, w);
+            const vf x = vf_exp(vf_sub(vf_load(weight + i), vmax));
+            vf_store(weight + i, x);
+            vsum = vf_add(vsum, x);
         }
         sum += vf_sum(vsum);
         for (int i = whole; i < n; i++) {
@@ -2156,7 +2165,7 @@ static float softmax_exp(const float *logits, int n, float temp, float max, floa
         vf_store(p + i, x);
         vsum = vf_add(vsum, x);
     }
-    sum = vf_sum(vsum);
+    sum += vf_sum(vsum);
     for (int i = whole; i < n; i++) {
         p[i] = expf(logits[i] / temp - max);
         sum += p[i];

@@ -1117,6 +1117,7 @@ static void matmul_192x64_rope_kv_rope_scaled_p16_blocked(const float *restrict 
                     }
                 }
             }
+            /* (the next block's packing overwrites xp) */
             #pragma omp barrier
         }
         #pragma omp for schedule(static)
@@ -1257,11 +1258,12 @@ static void attention_4x16_ring47_window16(const float *restrict q, const float 
         }
         float sum = 0.0f;
         const int whole = n / 8 * 8;
+        const vf vmax = vf_set1(max);
         vf vsum = vf_zero();
         for (int i = 0; i < whole; i += 8) {
-            const vf w = vf_exp(vf_sub(vf_load(weight + i), vf_set1(max)));
-            vf_store(weight + i, w);
-            vsum = vf_add(vsum, w);
+            const vf x = vf_exp(vf_sub(vf_load(weight + i), vmax));
+            vf_store(weight + i, x);
+            vsum = vf_add(vsum, x);
         }
         sum += vf_sum(vsum);
         for (int i = whole; i < n; i++) {
@@ -1320,6 +1322,7 @@ static void matmul_64x64_acc_p16_blocked(const float *restrict W, const float *r
                     }
                 }
             }
+            /* (the next block's packing overwrites xp) */
             #pragma omp barrier
         }
         #pragma omp for schedule(static)
@@ -1393,6 +1396,7 @@ static void matmul_352x64_silu_gate_scaled_p16_blocked(const float *restrict W, 
                     }
                 }
             }
+            /* (the next block's packing overwrites xp) */
             #pragma omp barrier
         }
         #pragma omp for schedule(static)
@@ -1529,6 +1533,7 @@ static void matmul_64x176_acc_p16_blocked(const float *restrict W, const float *
                     }
                 }
             }
+            /* (the next block's packing overwrites xp) */
             #pragma omp barrier
         }
         #pragma omp for schedule(static)
@@ -1602,6 +1607,7 @@ static void matmul_64x64_store_scaled_p16_blocked(const float *restrict W, const
                     }
                 }
             }
+            /* (the next block's packing overwrites xp) */
             #pragma omp barrier
         }
         #pragma omp for schedule(static)
@@ -1675,6 +1681,7 @@ static void matmul_4x64_store_scaled_p16_blocked(const float *restrict W, const 
                     }
                 }
             }
+            /* (the next block's packing overwrites xp) */
             #pragma omp barrier
         }
         #pragma omp for schedule(static)
@@ -1867,6 +1874,7 @@ static void matmul_100x64_store_p16_blocked(const float *restrict W, const float
                     }
                 }
             }
+            /* (the next block's packing overwrites xp) */
             #pragma omp barrier
         }
         #pragma omp for schedule(static)
@@ -2064,11 +2072,12 @@ static void attention_2x16_ring8_window8(const float *restrict q, const float *r
         }
         float sum = 0.0f;
         const int whole = n / 8 * 8;
+        const vf vmax = vf_set1(max);
         vf vsum = vf_zero();
         for (int i = 0; i < whole; i += 8) {
-            const vf w = vf_exp(vf_sub(vf_load(weight + i), vf_set1(max)));
-            vf_store(weight + i, w);
-            vsum = vf_add(vsum, w);
+            const vf x = vf_exp(vf_sub(vf_load(weight + i), vmax));
+            vf_store(weight + i, x);
+            vsum = vf_add(vsum, x);
         }
         sum += vf_sum(vsum);
         for (int i = whole; i < n; i++) {
@@ -2236,7 +2245,7 @@ static float softmax_exp(const float *logits, int n, float temp, float max, floa
         vf_store(p + i, x);
         vsum = vf_add(vsum, x);
     }
-    sum = vf_sum(vsum);
+    sum += vf_sum(vsum);
     for (int i = whole; i < n; i++) {
         p[i] = expf(logits[i] / temp - max);
         sum += p[i];
