@@ -517,7 +517,7 @@ static void fill_model(struct checker *c, const struct ast_file *top, struct mod
 }
 
 /* TTT layers rotate pairs within each head (RoPE), so their heads need an even size too; their
-   kernels keep a head's rows on every thread's stack (emit_ttt.c), for heads up to TTT_MAX_HEAD_DIM. */
+   kernels keep a head's rows on every thread's stack (kernels_ttt.c), for heads up to TTT_MAX_HEAD_DIM. */
 static void check_ttt_heads(struct checker *c)
 {
     if (!ok(c, SCOPE_TEMPORAL, K_DIM) || !ok(c, SCOPE_TEMPORAL, K_NUM_HEADS))

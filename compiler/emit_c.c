@@ -1,7 +1,7 @@
 /* emit_c.c: the C back end. From the planned IR it writes
  *   NAME.h: the descriptor declaration (the runtime's entry), the model's constants, a usage note;
  *   NAME.c: the weight struct and stream struct with each field's shape, the kernels
- *           (kernels*.c as kernel IR, emit_ttt.c as text), the temporal and depformer functions with one commented call per IR
+ *           (kernels*.c as kernel IR; emit_ttt.c the TTT layers' types), the temporal and depformer functions with one commented call per IR
  *           op, and the descriptor the runtime reads. */
 #include <math.h>
 #include <stdarg.h>
@@ -105,8 +105,10 @@ static void emit_ttt_call(struct emitter *e, FILE *out, const struct ir_graph *g
     ttt_shape_of(e->mod->model, op->layer, &shape);
     char kernel[64], xk[64] = "NULL", xv[64], lr[64], work[64], base_lr[32], eps[32];
     ttt_kernel_name(kernel, sizeof kernel, &shape);
-    if (!seen_kernel(e, kernel))
-        emit_ttt_kernel(e->kernels, &shape);
+    if (!seen_kernel(e, kernel)) {
+        const int index = kernel_ttt(e, &shape);
+        emit_ttt_wrapper(e->kernels, &shape, e->kir.funcs[index]->symbol);
+    }
     if (op->in[1] >= 0)
         value_expr(xk, sizeof xk, g, op->in[1]);
     value_expr(xv, sizeof xv, g, op->in[2]);
@@ -372,14 +374,12 @@ static void emit_ttt_rope_init(const struct emitter *e, FILE *out)
 static void emit_ttt_types(const struct emitter *e, FILE *out)
 {
     const struct model *m = e->mod->model;
-    bool any = false, mlp = false;
-    for (int l = 0; l < m->temporal.num_layers; l++)
-        mlp |= m->temporal.layers[l].mixer == MIXER_TTT_MLP;
+    bool any = false;
     for (int l = 0; l < m->temporal.num_layers; l++) {
         if (!is_ttt(m, l))
             continue;
         if (!any)
-            emit_ttt_common(out, e->target, mlp), any = true;
+            emit_ttt_weights_type(out), any = true;
         struct ttt_shape shape, earlier;
         ttt_shape_of(m, l, &shape);
         char name[64], earlier_name[64];

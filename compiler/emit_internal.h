@@ -1,6 +1,6 @@
 /* emit_internal.h: shared by the C back end's files: kernels*.c build kernels as kernel IR (each once,
- * named by what it is specialized for) and print them with kir_c.c; emit_ttt.c still writes its
- * kernels as C text; emit_c.c writes everything else. */
+ * named by what it is specialized for) and print them with kir_c.c; emit_ttt.c and emit_c.c write
+ * the rest (types, the graph functions, the descriptor) as C. */
 #ifndef KILN_EMIT_INTERNAL_H
 #define KILN_EMIT_INTERNAL_H
 #include "emit.h"
@@ -49,8 +49,11 @@ const char *kernel_kv_write(struct emitter *e, const struct ir_graph *g);
 /* emit_ttt.c: a TTT kernel is specialized for its shape (ir.h); base lr, eps and the RoPE table
    are arguments (struct ttt_weights). */
 void ttt_kernel_name(char *buf, size_t size, const struct ttt_shape *s);
-void emit_ttt_common(FILE *out, const struct target *target, bool mlp); /* mlp: with the GELU helpers */
+void emit_ttt_weights_type(FILE *out);   /* struct ttt_weights */
 void emit_ttt_state_type(FILE *out, const struct ttt_shape *s);
-void emit_ttt_kernel(FILE *out, const struct ttt_shape *s);
+/* NAME(p, st, ...): unpacks a layer's struct ttt_weights and state for its kernel (kernels_ttt.c) */
+void emit_ttt_wrapper(FILE *out, const struct ttt_shape *s, const char *kernel);
+/* kernels_ttt.c: the kernel of a TTT shape; returns its index in e->kir */
+int kernel_ttt(struct emitter *e, const struct ttt_shape *s);
 void float_literal(char *buf, size_t size, float value);
 #endif

@@ -10,7 +10,7 @@
 #include <string.h>
 #include "kernels.h"
 
-/* The kernels still written as C text (emit_ttt.c) are recorded by name: true when
+/* The TTT layers' C wrappers (emit_ttt.c) are recorded by name: true when
    `name` was written already; records it otherwise. */
 bool seen_kernel(struct emitter *e, const char *name)
 {

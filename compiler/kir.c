@@ -599,6 +599,12 @@ void kir_block(struct kir_func *f)
     open_list(f, s, &s->body);
 }
 
+void kir_single(struct kir_func *f)
+{
+    struct kir_node *s = append_commented(f, statement(f, KIR_SINGLE));
+    open_list(f, s, &s->body);
+}
+
 void kir_end(struct kir_func *f)
 {
     if (f->depth <= 1)

@@ -158,6 +158,7 @@ struct kir_node *kir_for(struct kir_func *f, const char *name, struct kir_node *
 void kir_if(struct kir_func *f, struct kir_node *cond);
 void kir_else(struct kir_func *f);   /* the open IF's `otherwise` list from here */
 void kir_block(struct kir_func *f);
+void kir_single(struct kir_func *f);  /* opens a body one thread of the team runs (the others wait) */
 void kir_end(struct kir_func *f);    /* closes the innermost FOR, IF or BLOCK */
 /* Sets the comment printed before the next statement appended. */
 void kir_comment(struct kir_func *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -394,7 +394,7 @@ static void statement(const struct printer *p, const struct kir_node *s, int ind
     const int pad = 4 * indent;
     if (s->comment)
         fprintf(out, "%*s/* %s */\n", pad, "", s->comment);
-    if (s->op != KIR_IF && s->op != KIR_FOR && s->op != KIR_BLOCK && s->op != KIR_BARRIER)
+    if (s->op != KIR_IF && s->op != KIR_FOR && s->op != KIR_BLOCK && s->op != KIR_BARRIER && s->op != KIR_SINGLE)
         fprintf(out, "%*s", pad, "");
     const struct kir_var *v = s->var >= 0 ? &p->f->vars[s->var] : NULL;
     switch (s->op) {
@@ -443,7 +443,10 @@ static void statement(const struct printer *p, const struct kir_node *s, int ind
         expr(p, s->arg[0], 0);
         fprintf(out, ", %d, %d);\n", (int)s->ivalue, s->ivalue ? 3 : 2);
         return;
+    case KIR_SINGLE:
     case KIR_BLOCK:
+        if (s->op == KIR_SINGLE)
+            fprintf(out, "%*s#pragma omp single\n", pad, "");
         fprintf(out, "%*s{\n", pad, "");
         statements(p, s->body, indent + 1);
         fprintf(out, "%*s}\n", pad, "");

@@ -153,6 +153,14 @@ static bool check_statement(struct checker *c, const struct kir_node *s)
         return true;
     case KIR_BLOCK:
         return check_list(c, s->body);
+    case KIR_SINGLE: { /* one thread's: no barrier, parallel loop or return inside (counted as in a parallel loop) */
+        if (c->parallel_loops)
+            return fail(c, "SINGLE inside a parallel loop");
+        c->parallel_loops++;
+        const bool ok = check_list(c, s->body);
+        c->parallel_loops--;
+        return ok;
+    }
     case KIR_IF:
         return check_list(c, s->body) && check_list(c, s->otherwise);
     case KIR_FOR: {

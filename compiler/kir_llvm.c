@@ -288,9 +288,9 @@ static LLVMValueRef expr(struct printer *p, const struct kir_node *n)
         return LLVMBuildBitCast(B, bits, type, "");
     }
     case KIR_CALL: {
-        LLVMValueRef args[16];
-        if (n->num_args > 16)
-            unprintable(p, "a call of more than 16 arguments");
+        LLVMValueRef args[64];
+        if (n->num_args > 64)
+            unprintable(p, "a call of more than 64 arguments");
         for (int i = 0; i < n->num_args; i++)
             args[i] = expr(p, n->call_args[i]);
         return LLVMBuildCall2(B, p->function_types[n->var], p->functions[n->var], args, (unsigned)n->num_args, "");
@@ -420,6 +420,18 @@ static void statement(struct printer *p, const struct kir_node *s)
     case KIR_BLOCK:
         statements(p, s->body);
         return;
+    case KIR_SINGLE: { /* the thread GOMP_single_start picks runs the body; the team meets after it */
+        LLVMValueRef picked = runtime_call(p, "GOMP_single_start", LLVMInt8TypeInContext(p->context), NULL, NULL, 0);
+        LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(p->context, p->function, "single");
+        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(p->context, p->function, "single_end");
+        LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntNE, picked, LLVMConstInt(LLVMInt8TypeInContext(p->context), 0, 0), ""), body, join);
+        LLVMPositionBuilderAtEnd(B, body);
+        statements(p, s->body);
+        LLVMBuildBr(B, join);
+        LLVMPositionBuilderAtEnd(B, join);
+        barrier(p);
+        return;
+    }
     case KIR_IF: {
         LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(p->context, p->function, "then");
         LLVMBasicBlockRef otherwise = LLVMAppendBasicBlockInContext(p->context, p->function, "else");
@@ -457,9 +469,9 @@ static void add_attribute(const struct printer *p, LLVMValueRef fn, unsigned ind
 static void declare_function(struct printer *p, int index)
 {
     const struct kir_func *f = p->m->funcs[index];
-    LLVMTypeRef params[32];
-    if (f->num_params > 32)
-        unprintable(p, "a function of more than 32 parameters");
+    LLVMTypeRef params[64];
+    if (f->num_params > 64)
+        unprintable(p, "a function of more than 64 parameters");
     for (int i = 0; i < f->num_params; i++)
         params[i] = llvm_type(p, f->vars[i].type);
     char symbol[256];

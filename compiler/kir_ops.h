@@ -65,5 +65,6 @@
     X(COPY, STMT, 3, "", 0)          /* memcpy(arg0, arg1, arg2 elements of arg0's type), not overlapping */      \
     X(PREFETCH, STMT, 1, "", 0)      /* a hint: the line holding arg0 into cache; ivalue: 1 for a write, else 0 */ \
     /* threads (the caller's OpenMP team; one parallel region per graph call) */                                 \
-    X(BARRIER, STMT, 0, "", 0)       /* every thread of the team waits for the others */
+    X(BARRIER, STMT, 0, "", 0)       /* every thread of the team waits for the others */                           \
+    X(SINGLE, STMT, 0, "", 0)        /* body run by one thread of the team; the others wait at its end */
 #endif

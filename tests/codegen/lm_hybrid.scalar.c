@@ -83,158 +83,6 @@ struct ttt_weights {
     float base_lr, eps;
 };
 
-/* LN(z)'s normalized xhat of one z, and gx = (gamma xhat + beta - target) gamma */
-static inline float ttt_ln_gx(float z, float mu, float std, float gamma, float beta, float target, float *xhat)
-{
-    *xhat = (z - mu) / std;
-    return (gamma * *xhat + beta - target) * gamma;
-}
-
-/* Interleaved RoPE on the pairs of every head of x[D] (cs: [cos, cos] and [-sin, sin], [2][hd]) */
-static inline void ttt_rope_pairs(float *x, const float *cs, int D, int hd)
-{
-    for (int c = 0; c < D; c += 2) {
-        const float co = cs[c % hd], sn = cs[hd + c % hd + 1], x0 = x[c], x1 = x[c + 1];
-        x[c] = x0 * co - x1 * sn;
-        x[c + 1] = x1 * co + x0 * sn;
-    }
-}
-
-/* y[n_out] = x[n_in] W[n_in][n_out] (+ bias) */
-static inline void ttt_vec_mat(const float *restrict x, const float *restrict W, const float *restrict bias,
-    float *restrict y, int n_in, int n_out)
-{
-    for (int o = 0; o < n_out; o++)
-        y[o] = bias ? bias[o] : 0.0f;
-    for (int i = 0; i < n_in; i++)
-        for (int o = 0; o < n_out; o++)
-            y[o] += x[i] * W[(size_t)i * n_out + o];
-}
-
-/* W[n_in][n_out] += a * x^T y (a rank-1 update) */
-static inline void ttt_rank1(float *restrict W, float a, const float *restrict x, const float *restrict y,
-    int n_in, int n_out)
-{
-    for (int i = 0; i < n_in; i++)
-        for (int o = 0; o < n_out; o++)
-            W[(size_t)i * n_out + o] += a * x[i] * y[o];
-}
-
-static inline float ttt_dot(const float *a, const float *b, int n)
-{
-    float s = 0.0f;
-    for (int i = 0; i < n; i++)
-        s += a[i] * b[i];
-    return s;
-}
-
-/* LayerNorm statistics: mean and sqrt(biased variance + eps) */
-static inline void ttt_ln_stats(const float *x, int n, float eps, float *mu, float *std)
-{
-    float m = 0.0f, v = 0.0f;
-    for (int i = 0; i < n; i++)
-        m += x[i];
-    m /= (float)n;
-    for (int i = 0; i < n; i++)
-        v += (x[i] - m) * (x[i] - m);
-    *mu = m;
-    *std = sqrtf(v / (float)n + eps);
-}
-
-static inline void ttt_ln(const float *x, const float *gamma, const float *beta, float eps, float *y, int n)
-{
-    float mu, std;
-    ttt_ln_stats(x, n, eps, &mu, &std);
-    for (int i = 0; i < n; i++)
-        y[i] = gamma[i] * ((x[i] - mu) / std) + beta[i];
-}
-
-/* The gradient of 1/2 |LN(z) - target|^2 with respect to z (ttt.py ln_fused_l2_bwd): a pass for
-   the two sums, then one for g, each recomputing xhat and gx rather than keeping them. */
-static inline void ttt_ln_l2_grad(const float *z, const float *target, const float *gamma, const float *beta,
-    float eps, float *g, int n)
-{
-    float mu, std, sum_g = 0.0f, sum_gx = 0.0f;
-    ttt_ln_stats(z, n, eps, &mu, &std);
-    for (int i = 0; i < n; i++) {
-        float xhat;
-        const float gx = ttt_ln_gx(z[i], mu, std, gamma[i], beta[i], target[i], &xhat);
-        sum_g += gx;
-        sum_gx += gx * xhat;
-    }
-    for (int i = 0; i < n; i++) {
-        float xhat;
-        const float gx = ttt_ln_gx(z[i], mu, std, gamma[i], beta[i], target[i], &xhat);
-        g[i] = (1.0f / (float)n) * ((float)n * gx - sum_g - xhat * sum_gx) / std;
-    }
-}
-
-static inline void ttt_rope(float *x, const float *cs, int D, int hd)
-{
-    ttt_rope_pairs(x, cs, D, hd);
-}
-
-/* y[n] += a x[n] */
-static inline void ttt_axpy(float *restrict y, float a, const float *restrict x, int n)
-{
-    for (int i = 0; i < n; i++)
-        y[i] += a * x[i];
-}
-
-/* tok_i = max(0, 1 / (i + 1) + learnable_token_idx[i]) */
-static inline float ttt_token_scale(const struct ttt_weights *p, int i)
-{
-    float t = 1.0f / (float)(i + 1) + p->token_idx[i];
-    return t > 0.0f ? t : 0.0f;
-}
-
-/* q, k rows for the inner loop: the causal depthwise convs of share_qk (history: the last ks - 1
-   rows of q_proj's output) or the projections as they are, then RoPE at position mod b. */
-static void ttt_prepare_qk(const struct ttt_weights *p, float *restrict history, const float *restrict xq,
-    const float *restrict xk, int64_t pos0, int T, int D, int hd, int b, int ks, float *restrict Q,
-    float *restrict K)
-{
-    for (int t = 0; t < T; t++) {
-        float *q = Q + (size_t)t * D, *k = K + (size_t)t * D;
-        if (!xk) {
-            for (int c = 0; c < D; c++) {
-                float sq = p->conv_q_b[c], sk = p->conv_k_b[c];
-                for (int j = 0; j < ks; j++) {
-                    int r = t - (ks - 1) + j;
-                    float x = r >= 0 ? xq[(size_t)r * D + c] : history[(size_t)(ks - 1 + r) * D + c];
-                    sq += p->conv_q_w[c * ks + j] * x;
-                    sk += p->conv_k_w[c * ks + j] * x;
-                }
-                q[c] = sq;
-                k[c] = sk;
-            }
-        } else {
-            memcpy(q, xq + (size_t)t * D, (size_t)D * sizeof(float));
-            memcpy(k, xk + (size_t)t * D, (size_t)D * sizeof(float));
-        }
-        const float *cs = p->rope_cs + (size_t)((pos0 + t) % b) * 2 * hd; /* the same for every head */
-        ttt_rope(q, cs, D, hd);
-        ttt_rope(k, cs, D, hd);
-    }
-    if (!xk && ks > 1) { /* keep the last ks - 1 rows of (history, xq) */
-        for (int j = 0; j < ks - 1; j++) {
-            int r = T - (ks - 1) + j;
-            if (r >= 0)
-                memcpy(history + (size_t)j * D, xq + (size_t)r * D, (size_t)D * sizeof(float));
-            else
-                memmove(history + (size_t)j * D, history + (size_t)(j + T) * D, (size_t)D * sizeof(float));
-        }
-    }
-}
-
-/* post_norm over the width, in place, for T rows (shared out among the team) */
-static void ttt_post_norm(const struct ttt_weights *p, float *out, int T, int D)
-{
-    #pragma omp for schedule(static)
-    for (int t = 0; t < T; t++)
-        ttt_ln(out + (size_t)t * D, p->post_w, p->post_b, p->eps, out + (size_t)t * D, D);
-}
-
 /* TTT-Linear state of one layer: 4 heads of 16 */
 struct ttt_linear_4x16_b16_state {
     int ready;                 /* 0 until W, c are taken from the weights */
@@ -456,75 +304,210 @@ static void matmul_4x64_store_scaled(const float *restrict W, const float *restr
             out[t * 4 + r] = dot_64(W + (int64_t)r * 64, x + t * 64) * s[t];
 }
 
-/* TTT-Linear, 4 heads of 16, mini-batch 16: T rows from position pos0 (see emit_ttt.c). */
+static inline void axpy_256(float a, const float *restrict x, float *restrict y)
+{
+    for (int i = 0; i < 256; i++)
+        y[i] += a * x[i];
+}
+
+static inline void ttt_rope_64_16(float *x, const float *cs)
+{
+    for (int c = 0; c < 64; c += 2) {
+        const float co = cs[c % 16];
+        const float sn = cs[16 + c % 16 + 1];
+        const float x0 = x[c];
+        const float x1 = x[c + 1];
+        x[c] = x0 * co - x1 * sn;
+        x[c + 1] = x1 * co + x0 * sn;
+    }
+}
+
+/* tok_i = max(0, 1 / (i + 1) + learnable_token_idx[i]) */
+static inline float ttt_token_scale(const float *token_idx, int i)
+{
+    const float t = 1.0f / (float)(i + 1) + token_idx[i];
+    return t > 0.0f ? t : 0.0f;
+}
+
+/* y[16] = x[16] W[16][16] + bias */
+static inline void ttt_vec_mat_16x16(const float *restrict x, const float *restrict W, const float *restrict bias,
+    float *restrict y)
+{
+    for (int o = 0; o < 16; o++)
+        y[o] = bias[o];
+    for (int i = 0; i < 16; i++)
+        for (int o = 0; o < 16; o++)
+            y[o] += x[i] * W[(int64_t)i * 16 + o];
+}
+
+static inline void ttt_ln_l2_grad_16(const float *z, const float *target, const float *gamma, const float *beta,
+    float eps, float *g)
+{
+    float m = 0.0f;
+    for (int i = 0; i < 16; i++)
+        m += z[i];
+    m /= 16.0f;
+    float v = 0.0f;
+    for (int i = 0; i < 16; i++)
+        v += (z[i] - m) * (z[i] - m);
+    const float std = sqrtf(v / 16.0f + eps);
+    float sum_g = 0.0f;
+    float sum_gx = 0.0f;
+    for (int i = 0; i < 16; i++) {
+        const float xhat = (z[i] - m) / std;
+        const float gx = (gamma[i] * xhat + beta[i] - target[i]) * gamma[i];
+        sum_g += gx;
+        sum_gx += gx * xhat;
+    }
+    for (int i = 0; i < 16; i++) {
+        const float xhat = (z[i] - m) / std;
+        const float gx = (gamma[i] * xhat + beta[i] - target[i]) * gamma[i];
+        g[i] = 0.0625f * (16.0f * gx - sum_g - xhat * sum_gx) / std;
+    }
+}
+
+static inline void ttt_ln_16(const float *x, const float *gamma, const float *beta, float eps, float *y)
+{
+    float m = 0.0f;
+    for (int i = 0; i < 16; i++)
+        m += x[i];
+    m /= 16.0f;
+    float v = 0.0f;
+    for (int i = 0; i < 16; i++)
+        v += (x[i] - m) * (x[i] - m);
+    const float std = sqrtf(v / 16.0f + eps);
+    for (int i = 0; i < 16; i++)
+        y[i] = gamma[i] * ((x[i] - m) / std) + beta[i];
+}
+
+/* W[16][16] += a * x^T y (a rank-1 update) */
+static inline void ttt_rank1_16x16(float *restrict W, float a, const float *restrict x, const float *restrict y)
+{
+    for (int i = 0; i < 16; i++)
+        axpy_16(a * x[i], y, W + (int64_t)i * 16);
+}
+
+static inline void ttt_ln_64(const float *x, const float *gamma, const float *beta, float eps, float *y)
+{
+    float m = 0.0f;
+    for (int i = 0; i < 64; i++)
+        m += x[i];
+    m /= 64.0f;
+    float v = 0.0f;
+    for (int i = 0; i < 64; i++)
+        v += (x[i] - m) * (x[i] - m);
+    const float std = sqrtf(v / 64.0f + eps);
+    for (int i = 0; i < 64; i++)
+        y[i] = gamma[i] * ((x[i] - m) / std) + beta[i];
+}
+
+/* TTT-Linear, 4 heads of 16, mini-batch 16: T rows from position pos0 (see kernels_ttt.c) */
+static void ttt_linear_4x16_b16_kernel(const float *init_W1, const float *init_b1, const float *norm_w,
+    const float *norm_b, const float *lr_bias, const float *token_idx, const float *post_w, const float *post_b,
+    const float *rope_cs, float base_lr, float eps, int *ready, float *st_W, float *st_c, float *st_GW, float *st_gc,
+    float *history, const float *xq, const float *xk, const float *xv, const float *lr_logit, int64_t pos0, int T,
+    float *work, float *out)
+{
+    float *Q = work;
+    float *K = work + (int64_t)T * 64;
+    #pragma omp single
+    {
+        if (ready[0] == 0) {
+            memcpy(st_W, init_W1, 1024 * sizeof(float));
+            memcpy(st_c, init_b1, 64 * sizeof(float));
+            for (int i = 0; i < 1024; i++)
+                st_GW[i] = 0.0f;
+            for (int i = 0; i < 64; i++)
+                st_gc[i] = 0.0f;
+            for (int i = 0; i < 64; i++)
+                history[i] = 0.0f;
+            ready[0] = 1;
+        }
+        for (int t = 0; t < T; t++) {
+            float *q = Q + (int64_t)t * 64;
+            float *k = K + (int64_t)t * 64;
+            memcpy(q, xq + (int64_t)t * 64, 64 * sizeof(float));
+            memcpy(k, xk + (int64_t)t * 64, 64 * sizeof(float));
+            /* the same for every head */
+            const float *cs = rope_cs + (pos0 + t) % 16 * 32;
+            ttt_rope_64_16(q, cs);
+            ttt_rope_64_16(k, cs);
+        }
+    }
+    for (int t0 = 0; t0 < T; t0++) {
+        if (t0 > 0 && (pos0 + t0) % 16 != 0)
+            continue;
+        const int i0 = (int)((pos0 + t0) % 16);
+        const int m = T - t0 < 16 - i0 ? T - t0 : 16 - i0;
+        /* heads are independent: shared out among the team, each with its own scratch */
+        #pragma omp for schedule(static)
+        for (int h = 0; h < 4; h++) {
+            float *piece = work + (int64_t)T * 64 * 2 + (int64_t)h * 256;
+            float lr[16];
+            const float *gamma = norm_w + h * 16;
+            const float *beta = norm_b + h * 16;
+            float *W = st_W + (int64_t)h * 256;
+            float *c = st_c + (int64_t)h * 16;
+            float *GW = st_GW + (int64_t)h * 256;
+            float *gc = st_gc + (int64_t)h * 16;
+            for (int j = 0; j < m; j++) {
+                float *k = K + (int64_t)(t0 + j) * 64 + h * 16;
+                const float *v = xv + (int64_t)(t0 + j) * 64 + h * 16;
+                float target[16];
+                for (int e = 0; e < 16; e++)
+                    target[e] = v[e] - k[e];
+                float z[16];
+                ttt_vec_mat_16x16(k, W, c, z);
+                ttt_ln_l2_grad_16(z, target, gamma, beta, eps, piece + j * 16);
+                const float logit = lr_logit[(t0 + j) * 4 + h] + lr_bias[h];
+                lr[j] = base_lr * (1.0f / (1.0f + expf(-logit))) / 16.0f;
+            }
+            for (int i = 0; i < m; i++) {
+                float *q = Q + (int64_t)(t0 + i) * 64 + h * 16;
+                const float tok = ttt_token_scale(token_idx, i0 + i);
+                float *o = out + (int64_t)(t0 + i) * 64 + h * 16;
+                float z[16];
+                float corr[16];
+                ttt_vec_mat_16x16(q, W, c, z);
+                ttt_vec_mat_16x16(q, GW, gc, corr);
+                for (int j = 0; j < i + 1; j++) {
+                    const float a = lr[j] * (dot_16(q, K + (int64_t)(t0 + j) * 64 + h * 16) + 1.0f);
+                    axpy_16(a, piece + j * 16, corr);
+                }
+                axpy_16(-tok, corr, z);
+                ttt_ln_16(z, gamma, beta, eps, o);
+                axpy_16(1.0f, q, o);
+            }
+            for (int j = 0; j < m; j++) {
+                float *k = K + (int64_t)(t0 + j) * 64 + h * 16;
+                ttt_rank1_16x16(GW, lr[j], k, piece + j * 16);
+                axpy_16(lr[j], piece + j * 16, gc);
+            }
+            if (i0 + m == 16) {
+                /* this piece closes the mini-batch: commit with tok_{b-1} */
+                const float tok = ttt_token_scale(token_idx, 15);
+                axpy_256(-tok, GW, W);
+                for (int i = 0; i < 256; i++)
+                    GW[i] = 0.0f;
+                axpy_16(-tok, gc, c);
+                for (int i = 0; i < 16; i++)
+                    gc[i] = 0.0f;
+            }
+        }
+    }
+    /* post_norm over the width, in place */
+    #pragma omp for schedule(static)
+    for (int t = 0; t < T; t++)
+        ttt_ln_64(out + (int64_t)t * 64, post_w, post_b, eps, out + (int64_t)t * 64);
+}
+
+/* TTT-Linear, 4 heads of 16, mini-batch 16: the layer's weights and state unpacked for ttt_linear_4x16_b16_kernel */
 static void ttt_linear_4x16_b16(const struct ttt_weights *p, struct ttt_linear_4x16_b16_state *st, const float *xq, const float *xk,
     const float *xv, const float *lr_logit, int64_t pos0, int T, float *work, float *out)
 {
-    enum { NH = 4, HD = 16, F = 16, D = 64, MB = 16 };
-    float *Q = work, *K = work + (size_t)T * D, *pieces = K + (size_t)T * D;
-    #pragma omp single
-    {
-        if (!st->ready) {
-            memcpy(st->W, p->W1, sizeof st->W);
-            memcpy(st->c, p->b1, sizeof st->c);
-            memset(st->GW, 0, sizeof st->GW);
-            memset(st->gc, 0, sizeof st->gc);
-            memset(st->history, 0, sizeof st->history);
-            st->ready = 1;
-        }
-        ttt_prepare_qk(p, &st->history[0][0], xq, xk, pos0, T, D, HD, MB, 0, Q, K);
-    }
-    for (int t0 = 0; t0 < T;) {
-        const int i0 = (int)((pos0 + t0) % MB), m = T - t0 < MB - i0 ? T - t0 : MB - i0;
-        /* heads are independent: shared out among the team, each with its own scratch */
-        #pragma omp for schedule(static)
-        for (int h = 0; h < NH; h++) {
-            float *const piece = pieces + (size_t)h * 256, lr[MB];
-            const float *gamma = p->norm_w + h * HD, *beta = p->norm_b + h * HD;
-            float *W = &st->W[h][0][0], *c = st->c[h], *GW = &st->GW[h][0][0], *gc = st->gc[h];
-            float *g = piece; /* [m][HD] gradients at (W, c) */
-            for (int j = 0; j < m; j++) {
-                const float *k = K + (size_t)(t0 + j) * D + h * HD, *v = xv + (size_t)(t0 + j) * D + h * HD;
-                float target[HD];
-                for (int e = 0; e < HD; e++)
-                    target[e] = v[e] - k[e];
-                float z[HD];
-                ttt_vec_mat(k, W, c, z, HD, HD);
-                ttt_ln_l2_grad(z, target, gamma, beta, p->eps, g + j * HD, HD);
-                float logit = lr_logit[(t0 + j) * NH + h] + p->lr_bias[h];
-                lr[j] = p->base_lr * (1.0f / (1.0f + expf(-logit))) / (float)HD;
-            }
-            for (int i = 0; i < m; i++) {
-                const float *q = Q + (size_t)(t0 + i) * D + h * HD;
-                const float tok = ttt_token_scale(p, i0 + i);
-                float *o = out + (size_t)(t0 + i) * D + h * HD;
-                float z[HD], corr[HD];
-                ttt_vec_mat(q, W, c, z, HD, HD);
-                ttt_vec_mat(q, GW, gc, corr, HD, HD);
-                for (int j = 0; j <= i; j++) {
-                    float a = lr[j] * (ttt_dot(q, K + (size_t)(t0 + j) * D + h * HD, HD) + 1.0f);
-                    ttt_axpy(corr, a, g + j * HD, HD);
-                }
-                ttt_axpy(z, -tok, corr, HD);
-                ttt_ln(z, gamma, beta, p->eps, o, HD);
-                ttt_axpy(o, 1.0f, q, HD);
-            }
-            for (int j = 0; j < m; j++) {
-                const float *k = K + (size_t)(t0 + j) * D + h * HD;
-                ttt_rank1(GW, lr[j], k, g + j * HD, HD, HD);
-                ttt_axpy(gc, lr[j], g + j * HD, HD);
-            }
-            if (i0 + m == MB) { /* this piece closes the mini-batch: commit with tok_{b-1} */
-                const float tok = ttt_token_scale(p, MB - 1);
-                ttt_axpy(W, -tok, GW, HD * HD);
-                memset(GW, 0, HD * HD * sizeof *GW);
-                ttt_axpy(c, -tok, gc, HD);
-                memset(gc, 0, HD * sizeof *gc);
-            }
-        }
-        t0 += m;
-    }
-    ttt_post_norm(p, out, T, D);
+    ttt_linear_4x16_b16_kernel(p->W1, p->b1, p->norm_w, p->norm_b, p->lr_bias, p->token_idx, p->post_w, p->post_b,
+        p->rope_cs, p->base_lr, p->eps, &st->ready,
+        &st->W[0][0][0], &st->c[0][0], &st->GW[0][0][0], &st->gc[0][0], &st->history[0][0], xq, xk, xv, lr_logit, pos0, T, work, out);
 }
 
 /* out[t] = x[t] * (alpha * rsqrt(eps + mean(x[t]^2))), in f32 (Moshi's RMSNorm) */

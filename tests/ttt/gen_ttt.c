@@ -1,4 +1,4 @@
-/* gen_ttt: writes one TTT kernel as kilnc emits it (compiler/emit_ttt.c), with its helpers and
+/* gen_ttt: writes one TTT kernel as kilnc emits it (compiler/kernels_ttt.c, emit_ttt.c), with its helpers and
  * state type, for the layer-level tests.
  * usage: gen_ttt linear|mlp HEADS HEAD_DIM MINI_BATCH CONV_KERNEL [TARGET [simde]] */
 #include <stdio.h>
@@ -21,9 +21,11 @@ int main(int argc, char **argv)
     kir_module_init(&e.kir, target->width, "");
     printf("#include <math.h>\n#include <stdint.h>\n#include <string.h>\n");
     print_vocabulary(&e, stdout, argc > 7);
-    emit_ttt_common(stdout, target, s.mlp);
+    emit_ttt_weights_type(stdout);
     emit_ttt_state_type(stdout, &s);
-    emit_ttt_kernel(stdout, &s);
+    e.kernels = stdout;
+    const int kernel = kernel_ttt(&e, &s);
+    emit_ttt_wrapper(stdout, &s, e.kir.funcs[kernel]->symbol);
     printf("#define TTT_KERNEL %s\n#define TTT_STATE struct %s_state\n", name, name);
     kir_module_free(&e.kir);
     return 0;
