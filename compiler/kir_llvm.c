@@ -364,6 +364,38 @@ static void for_loop(struct printer *p, const struct kir_node *s)
         barrier(p);
 }
 
+/* The thread GOMP_single_start picks runs the body; the team meets after it. */
+static void single(struct printer *p, const struct kir_node *s)
+{
+    LLVMBuilderRef B = p->builder;
+    LLVMTypeRef byte = LLVMInt8TypeInContext(p->context);
+    LLVMValueRef picked = runtime_call(p, "GOMP_single_start", byte, NULL, NULL, 0);
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(p->context, p->function, "single");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(p->context, p->function, "single_end");
+    LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntNE, picked, LLVMConstInt(byte, 0, 0), ""), body, join);
+    LLVMPositionBuilderAtEnd(B, body);
+    statements(p, s->body);
+    LLVMBuildBr(B, join);
+    LLVMPositionBuilderAtEnd(B, join);
+    barrier(p);
+}
+
+static void if_statement(struct printer *p, const struct kir_node *s)
+{
+    LLVMBuilderRef B = p->builder;
+    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(p->context, p->function, "then");
+    LLVMBasicBlockRef otherwise = LLVMAppendBasicBlockInContext(p->context, p->function, "else");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(p->context, p->function, "endif");
+    LLVMBuildCondBr(B, expr(p, s->arg[0]), then, otherwise);
+    LLVMPositionBuilderAtEnd(B, then);
+    statements(p, s->body);
+    LLVMBuildBr(B, join);
+    LLVMPositionBuilderAtEnd(B, otherwise);
+    statements(p, s->otherwise);
+    LLVMBuildBr(B, join);
+    LLVMPositionBuilderAtEnd(B, join);
+}
+
 static void statement(struct printer *p, const struct kir_node *s)
 {
     LLVMBuilderRef B = p->builder;
@@ -420,32 +452,12 @@ static void statement(struct printer *p, const struct kir_node *s)
     case KIR_BLOCK:
         statements(p, s->body);
         return;
-    case KIR_SINGLE: { /* the thread GOMP_single_start picks runs the body; the team meets after it */
-        LLVMValueRef picked = runtime_call(p, "GOMP_single_start", LLVMInt8TypeInContext(p->context), NULL, NULL, 0);
-        LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(p->context, p->function, "single");
-        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(p->context, p->function, "single_end");
-        LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntNE, picked, LLVMConstInt(LLVMInt8TypeInContext(p->context), 0, 0), ""), body, join);
-        LLVMPositionBuilderAtEnd(B, body);
-        statements(p, s->body);
-        LLVMBuildBr(B, join);
-        LLVMPositionBuilderAtEnd(B, join);
-        barrier(p);
+    case KIR_SINGLE:
+        single(p, s);
         return;
-    }
-    case KIR_IF: {
-        LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(p->context, p->function, "then");
-        LLVMBasicBlockRef otherwise = LLVMAppendBasicBlockInContext(p->context, p->function, "else");
-        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(p->context, p->function, "endif");
-        LLVMBuildCondBr(B, expr(p, s->arg[0]), then, otherwise);
-        LLVMPositionBuilderAtEnd(B, then);
-        statements(p, s->body);
-        LLVMBuildBr(B, join);
-        LLVMPositionBuilderAtEnd(B, otherwise);
-        statements(p, s->otherwise);
-        LLVMBuildBr(B, join);
-        LLVMPositionBuilderAtEnd(B, join);
+    case KIR_IF:
+        if_statement(p, s);
         return;
-    }
     case KIR_FOR:
         for_loop(p, s);
         return;
