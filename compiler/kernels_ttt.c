@@ -45,7 +45,7 @@ static int vec_mat(struct emitter *e, int n_in, int n_out)
     if (whole) {
         struct kir_node *o = kir_for(f, "o", INT(0), INT(whole), 4 * V, 0), *a[4];
         for (int k = 0; k < 4; k++) {
-            char var[8];
+            char var[32];
             snprintf(var, sizeof var, "a%d", k);
             a[k] = kir_decl(f, var, VLOAD(bias, ADD(o, INT(k * V))), 0);
         }
