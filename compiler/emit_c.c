@@ -105,10 +105,10 @@ static void emit_ttt_call(struct emitter *e, FILE *out, const struct ir_graph *g
     ttt_shape_of(e->mod->model, op->layer, &shape);
     char kernel[64], xk[64] = "NULL", xv[64], lr[64], work[64], base_lr[32], eps[32];
     ttt_kernel_name(kernel, sizeof kernel, &shape);
-    if (!seen_kernel(e, kernel)) {
-        const int index = kernel_ttt(e, &shape);
+    const int built = e->kir.num_funcs;
+    const int index = kernel_ttt(e, &shape);
+    if (index >= built) /* (built by this call: its wrapper follows it) */
         emit_ttt_wrapper(e->kernels, &shape, e->kir.funcs[index]->symbol);
-    }
     if (op->in[1] >= 0)
         value_expr(xk, sizeof xk, g, op->in[1]);
     value_expr(xv, sizeof xv, g, op->in[2]);
@@ -694,9 +694,6 @@ static bool emit_c_and_dump(const struct ir_module *mod, const struct emit_optio
     emit_descriptor(&e, source, opt);
     free(kernels_text);
     free(steps_text);
-    for (int i = 0; i < e.num_kernels; i++)
-        free(e.kernel_names[i]);
-    free(e.kernel_names);
     if (dump)
         kir_dump(dump, &e.kir);
     bool ok = true;

@@ -12,7 +12,6 @@ struct emitter {
     bool threaded;                   /* vector targets: one OpenMP team per call, matmuls shared out */
     const char *name;                /* model name, prefixes every public symbol */
     FILE *kernels;                   /* kernel definitions, in order of first use */
-    char **kernel_names; int num_kernels;
     struct kir_module kir;           /* the kernels built as kernel IR (kernels.c), in order of first use */
     bool llvm;                       /* the kernels go to the LLVM back end's object; `kernels` gets their
                                         declarations */
@@ -41,9 +40,7 @@ const char *kernel_gelu_gate(struct emitter *e, int n);
 int kernel_finish(struct emitter *e, struct kir_func *f);
 struct kir_node *silu_times(struct kir_func *f, struct kir_node *a, struct kir_node *b); /* silu(a) * b */
 /* kernels_packed.c: a matmul over packed weights (vector targets). */
-void packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const struct ir_op *op, const char *name);
-/* True when a kernel of this name was written already; records it otherwise. */
-bool seen_kernel(struct emitter *e, const char *name);
+int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const struct ir_op *op, const char *name);
 const char *kernel_kv_write(struct emitter *e, const struct ir_graph *g);
 
 /* emit_ttt.c: a TTT kernel is specialized for its shape (ir.h); base lr, eps and the RoPE table

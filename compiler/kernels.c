@@ -6,24 +6,25 @@
  *
  * Two of them extend the target's vector vocabulary (target.c) rather than being kernels of their
  * own: vf_exp and vf_rope. */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kernels.h"
 
-/* The TTT layers' C wrappers (emit_ttt.c) are recorded by name: true when
-   `name` was written already; records it otherwise. */
-bool seen_kernel(struct emitter *e, const char *name)
+int kernel_lookup(struct emitter *e, char *name, const char *fmt, ...)
 {
-    for (int i = 0; i < e->num_kernels; i++)
-        if (strcmp(e->kernel_names[i], name) == 0)
-            return true;
-    e->kernel_names = realloc(e->kernel_names, (size_t)(e->num_kernels + 1) * sizeof *e->kernel_names);
-    e->kernel_names[e->num_kernels++] = strdup(name);
-    return false;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, KERNEL_NAME, fmt, ap);
+    va_end(ap);
+    return kir_find(&e->kir, name);
 }
 
-/* The kernel `name` if built already: its index, else -1 (and the caller builds it). */
-static int built(struct emitter *e, const char *name) { return kir_find(&e->kir, name); }
+int whole_vectors(const struct emitter *e, int n, int per_step)
+{
+    const int step = per_step * e->kir.width;
+    return e->kir.width > 1 ? n / step * step : 0;
+}
 
 /* Closes f; prints it into the kernels being written unless it is part of the vocabulary. */
 static int finish(struct emitter *e, struct kir_func *f, bool print);
@@ -81,7 +82,7 @@ static int vocabulary_rope(struct emitter *e)
 
 void kernel_vocabulary(struct emitter *e)
 {
-    if (e->kir.width > 1 && built(e, "vf_exp") < 0) {
+    if (e->kir.width > 1 && kir_find(&e->kir, "vf_exp") < 0) {
         vocabulary_exp(e);
         vocabulary_rope(e);
     }
@@ -93,27 +94,20 @@ void print_vocabulary(struct emitter *e, FILE *out, bool simde)
     kernel_vocabulary(e);
     if (e->kir.width > 1) {
         fprintf(out, "/* e^x (kernels.c, vocabulary_exp) */\n");
-        kir_print_c_function(out, &e->kir, built(e, "vf_exp"));
+        kir_print_c_function(out, &e->kir, kir_find(&e->kir, "vf_exp"));
         fprintf(out, "/* Interleaved RoPE of pairs (kernels.c, vocabulary_rope) */\n");
-        kir_print_c_function(out, &e->kir, built(e, "vf_rope"));
+        kir_print_c_function(out, &e->kir, kir_find(&e->kir, "vf_rope"));
     }
 }
 
 /* ---- reductions and elementwise kernels ------------------------------------------------------ */
 
-static int whole_vectors(const struct emitter *e, int n, int per_step)
-{
-    const int step = per_step * e->kir.width;
-    return e->kir.width > 1 ? n / step * step : 0;
-}
-
 /* dot_N(a, b): the inner product of attention scores and row-major matmuls. In vectors: two
    accumulators over pairs of vectors, their lanes' sum, then the scalar tail. */
 int kernel_dot(struct emitter *e, int n)
 {
-    char name[32];
-    snprintf(name, sizeof name, "dot_%d", n);
-    int index = built(e, name);
+    char name[KERNEL_NAME];
+    int index = kernel_lookup(e, name, "dot_%d", n);
     if (index >= 0)
         return index;
     struct kir_func *f = kir_begin(&e->kir, name, f32_type(), KIR_INLINE, NULL);
@@ -142,9 +136,8 @@ int kernel_dot(struct emitter *e, int n)
 /* axpy_N(a, x, y): y += a * x, the accumulation of attention's values and of embedding rows. */
 int kernel_axpy(struct emitter *e, int n)
 {
-    char name[32];
-    snprintf(name, sizeof name, "axpy_%d", n);
-    int index = built(e, name);
+    char name[KERNEL_NAME];
+    int index = kernel_lookup(e, name, "axpy_%d", n);
     if (index >= 0)
         return index;
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), KIR_INLINE, NULL);
@@ -167,9 +160,8 @@ int kernel_axpy(struct emitter *e, int n)
 
 const char *kernel_embed_add(struct emitter *e, int n)
 {
-    char name[32];
-    snprintf(name, sizeof name, "embed_add_%d", n);
-    int index = built(e, name);
+    char name[KERNEL_NAME];
+    int index = kernel_lookup(e, name, "embed_add_%d", n);
     if (index < 0) {
         const int axpy = kernel_axpy(e, n);
         struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
@@ -186,9 +178,8 @@ const char *kernel_embed_add(struct emitter *e, int n)
 
 const char *kernel_rms(struct emitter *e, int n, bool materialize)
 {
-    char name[32];
-    snprintf(name, sizeof name, "%s_%d", materialize ? "rms_norm" : "rms_scale", n);
-    int index = built(e, name);
+    char name[KERNEL_NAME];
+    int index = kernel_lookup(e, name, "%s_%d", materialize ? "rms_norm" : "rms_scale", n);
     if (index >= 0)
         return e->kir.funcs[index]->symbol;
     const int dot = kernel_dot(e, n);
@@ -218,9 +209,8 @@ const char *kernel_rms(struct emitter *e, int n, bool materialize)
 
 const char *kernel_add(struct emitter *e, int n)
 {
-    char name[32];
-    snprintf(name, sizeof name, "add_%d", n);
-    int index = built(e, name);
+    char name[KERNEL_NAME];
+    int index = kernel_lookup(e, name, "add_%d", n);
     if (index < 0) {
         struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0, NULL);
         struct kir_node *x = kir_param(f, "x", out_ptr(), KIR_RESTRICT), *y = kir_param(f, "y", in_ptr(), KIR_RESTRICT),
@@ -241,9 +231,8 @@ struct kir_node *silu_times(struct kir_func *f, struct kir_node *a, struct kir_n
 
 const char *kernel_silu_gate(struct emitter *e, int n)
 {
-    char name[32];
-    snprintf(name, sizeof name, "silu_gate_%d", n);
-    int index = built(e, name);
+    char name[KERNEL_NAME];
+    int index = kernel_lookup(e, name, "silu_gate_%d", n);
     if (index < 0) {
         struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0, "out[t][i] = silu(h[t][i]) * h[t][%d + i]", n);
         struct kir_node *h = kir_param(f, "h", in_ptr(), KIR_RESTRICT), *out = kir_param(f, "out", out_ptr(), KIR_RESTRICT),
@@ -258,9 +247,8 @@ const char *kernel_silu_gate(struct emitter *e, int n)
 
 const char *kernel_gelu_gate(struct emitter *e, int n)
 {
-    char name[32];
-    snprintf(name, sizeof name, "gelu_gate_%d", n);
-    int index = built(e, name);
+    char name[KERNEL_NAME];
+    int index = kernel_lookup(e, name, "gelu_gate_%d", n);
     if (index < 0) {
         struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0, "x[t][i] *= gelu_tanh(g[t][i]): TTT's output gate");
         struct kir_node *x = kir_param(f, "x", out_ptr(), KIR_RESTRICT), *g = kir_param(f, "g", in_ptr(), KIR_RESTRICT),
@@ -282,9 +270,8 @@ const char *kernel_gelu_gate(struct emitter *e, int n)
    path. */
 int kernel_rope_pair(struct emitter *e, int head_dim)
 {
-    char name[32];
-    snprintf(name, sizeof name, "rope_pair_%d", head_dim);
-    int index = built(e, name);
+    char name[KERNEL_NAME];
+    int index = kernel_lookup(e, name, "rope_pair_%d", head_dim);
     if (index >= 0)
         return index;
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), KIR_INLINE,
@@ -304,9 +291,8 @@ int kernel_rope_pair(struct emitter *e, int head_dim)
 const char *kernel_rope_qk(struct emitter *e, const struct ir_graph *g)
 {
     const int D = g->dim, HD = g->head_dim, W = e->kir.width;
-    char name[32];
-    snprintf(name, sizeof name, "rope_qk_%d", D);
-    int index = built(e, name);
+    char name[KERNEL_NAME];
+    int index = kernel_lookup(e, name, "rope_qk_%d", D);
     if (index >= 0)
         return e->kir.funcs[index]->symbol;
     const bool vectors = W > 1 && HD % W == 0;
@@ -331,9 +317,8 @@ const char *kernel_rope_qk(struct emitter *e, const struct ir_graph *g)
 const char *kernel_kv_write(struct emitter *e, const struct ir_graph *g)
 {
     const int D = g->dim, HD = g->head_dim, cap = g->kv_capacity;
-    char name[48];
-    snprintf(name, sizeof name, "kv_write_%d_ring%d", D, cap);
-    int index = built(e, name);
+    char name[KERNEL_NAME];
+    int index = kernel_lookup(e, name, "kv_write_%d_ring%d", D, cap);
     if (index >= 0)
         return e->kir.funcs[index]->symbol;
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,

@@ -11,6 +11,13 @@ static inline struct kir_type in_ptr(void) { return kir_pointer_type(KIR_F32, tr
 static inline struct kir_type out_ptr(void) { return kir_pointer_type(KIR_F32, false); } /* float * */
 static inline struct kir_type void_type(void) { return kir_scalar_type(KIR_VOID); }
 
+/* Kernels are looked up by name, which says everything they are specialized for: formats the name
+   into name[KERNEL_NAME] and returns the kernel's index when it is built already, else -1. */
+enum { KERNEL_NAME = 96 };
+int kernel_lookup(struct emitter *e, char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* n rounded down to whole steps of per_step vectors (0 on the scalar target: all of n is its tail) */
+int whole_vectors(const struct emitter *e, int n, int per_step);
+
 #define ADD(a, b) kir_binary(f, KIR_ADD, a, b)
 #define SUB(a, b) kir_binary(f, KIR_SUB, a, b)
 #define MUL(a, b) kir_binary(f, KIR_MUL, a, b)

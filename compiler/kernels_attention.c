@@ -50,9 +50,9 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
 {
     const int D = g->dim, H = g->heads, HD = g->head_dim, cap = g->kv_capacity, window = g->context;
     const bool chunked = cap > ATTENTION_CHUNK;
-    char name[96];
-    snprintf(name, sizeof name, "attention_%dx%d_ring%d_window%d%s", H, HD, cap, window, q_stride != D ? "_in_qkv" : "");
-    const int found = kir_find(&e->kir, name);
+    char name[KERNEL_NAME];
+    const int found = kernel_lookup(e, name, "attention_%dx%d_ring%d_window%d%s", H, HD, cap, window,
+                                    q_stride != D ? "_in_qkv" : "");
     if (found >= 0)
         return e->kir.funcs[found]->symbol;
     struct head a = {.dot = kernel_dot(e, HD), .axpy = kernel_axpy(e, HD), .cap = cap, .head_dim = HD};

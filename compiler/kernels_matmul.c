@@ -97,17 +97,12 @@ const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const str
 {
     const struct ir_weight *w = &e->mod->weights[op->weight];
     const bool rope = op->epilogue == EPI_ROPE_KV && g->rope, scaled = op->scale >= 0;
-    char name[96];
-    if (w->pack_nr) {
-        snprintf(name, sizeof name, "matmul_%dx%d_%s%s%s_p%d%s", w->rows, w->cols, epilogue_suffix[op->epilogue],
-                 rope ? "_rope" : "", scaled ? "_scaled" : "", w->pack_nr, g->rows > 1 ? "_blocked" : "");
-        if (kir_find(&e->kir, name) < 0)
-            packed_matmul_kernel(e, g, op, name);
-    } else {
-        snprintf(name, sizeof name, "matmul_%dx%d_%s%s%s", w->rows, w->cols, epilogue_suffix[op->epilogue],
-                 rope ? "_rope" : "", scaled ? "_scaled" : "");
-        if (kir_find(&e->kir, name) < 0)
-            row_major_matmul(e, g, op, name);
-    }
-    return e->kir.funcs[kir_find(&e->kir, name)]->symbol;
+    char name[KERNEL_NAME], packing[16] = "";
+    if (w->pack_nr)
+        snprintf(packing, sizeof packing, "_p%d%s", w->pack_nr, g->rows > 1 ? "_blocked" : "");
+    int index = kernel_lookup(e, name, "matmul_%dx%d_%s%s%s%s", w->rows, w->cols, epilogue_suffix[op->epilogue],
+                              rope ? "_rope" : "", scaled ? "_scaled" : "", packing);
+    if (index < 0)
+        index = w->pack_nr ? packed_matmul_kernel(e, g, op, name) : row_major_matmul(e, g, op, name);
+    return e->kir.funcs[index]->symbol;
 }

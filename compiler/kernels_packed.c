@@ -19,9 +19,8 @@ enum { MATVEC_STREAMS = 4 };
    (and 2 x MATVEC_STREAMS FMA chains). The ranges' sums add up in order at the end. */
 static int streaming_kernel(struct emitter *e, int C, int NR)
 {
-    char name[48];
-    snprintf(name, sizeof name, "panel_%d_%d", C, NR);
-    int index = kir_find(&e->kir, name);
+    char name[KERNEL_NAME];
+    int index = kernel_lookup(e, name, "panel_%d_%d", C, NR);
     if (index >= 0)
         return index;
     const int W = e->kir.width, S = C >= MATVEC_STREAMS ? MATVEC_STREAMS : 1, L = C / S;
@@ -70,9 +69,8 @@ static int streaming_kernel(struct emitter *e, int C, int NR)
    own instructions, halved, no longer compete with the FMAs. */
 static int tile_kernel(struct emitter *e, int M, int NR)
 {
-    char name[48];
-    snprintf(name, sizeof name, "panelpk_%dx%d", M, NR);
-    int index = kir_find(&e->kir, name);
+    char name[KERNEL_NAME];
+    int index = kernel_lookup(e, name, "panelpk_%dx%d", M, NR);
     if (index >= 0)
         return index;
     const int W = e->kir.width;
@@ -343,7 +341,7 @@ static void blocked_form(struct emitter *e, struct kir_func *f, const struct mat
    every block, so the sums, [panels][T][NR] in the scratch, need no barrier), over chunks of
    tiles that stay in L2, prefetching the next panel's block into L2 as it goes. The packed x
    needs the barrier: the next block's packing overwrites it. The epilogue runs after the last. */
-void packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const struct ir_op *op, const char *name)
+int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const struct ir_op *op, const char *name)
 {
     const struct ir_weight *w = &e->mod->weights[op->weight];
     struct blocking b = {.C = w->cols, .NR = w->pack_nr, .MR = e->target->tile_rows, .KC = MATMUL_BLOCK_FLOATS / w->pack_nr};
@@ -387,5 +385,5 @@ void packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const str
     kir_comment(f, "one frame per call");
     struct kir_node *t = kir_decl(f, "t", INT(0), KIR_CONSTANT);
     epilogue(e, f, &mm, p, t, acc);
-    kernel_finish(e, f);
+    return kernel_finish(e, f);
 }

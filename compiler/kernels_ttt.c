@@ -17,22 +17,18 @@
 
 /* The helpers a TTT kernel calls, each specialized for its sizes and built once per size. */
 
-#define BUILT(...)                                                                                              \
-    char name[64];                                                                                              \
-    snprintf(name, sizeof name, __VA_ARGS__);                                                                   \
-    const int found = kir_find(&e->kir, name);                                                                  \
-    if (found >= 0)                                                                                             \
-        return found
-
 /* y[n_out] = x[n_in] W[n_in][n_out] + bias: four output vectors at a time (four FMA chains in
    flight), then a scalar tail; plainly on the scalar target */
 static int vec_mat(struct emitter *e, int n_in, int n_out)
 {
-    BUILT("ttt_vec_mat_%dx%d", n_in, n_out);
+    char name[KERNEL_NAME];
+    const int found = kernel_lookup(e, name, "ttt_vec_mat_%dx%d", n_in, n_out);
+    if (found >= 0)
+        return found;
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), KIR_INLINE, "y[%d] = x[%d] W[%d][%d] + bias", n_out, n_in, n_in, n_out);
     struct kir_node *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT), *W = kir_param(f, "W", in_ptr(), KIR_RESTRICT),
                     *bias = kir_param(f, "bias", in_ptr(), KIR_RESTRICT), *y = kir_param(f, "y", out_ptr(), KIR_RESTRICT);
-    const int V = e->kir.width, whole = V > 1 ? n_out / (4 * V) * (4 * V) : 0;
+    const int V = e->kir.width, whole = whole_vectors(e, n_out, 4);
     if (V == 1) {
         struct kir_node *o = kir_for(f, "o", INT(0), INT(n_out), 1, 0);
         kir_store(f, y, o, LOAD(bias, o));
@@ -74,7 +70,10 @@ static int vec_mat(struct emitter *e, int n_in, int n_out)
 /* W[n_in][n_out] += a * x^T y (a rank-1 update) */
 static int rank1(struct emitter *e, int n_in, int n_out)
 {
-    BUILT("ttt_rank1_%dx%d", n_in, n_out);
+    char name[KERNEL_NAME];
+    const int found = kernel_lookup(e, name, "ttt_rank1_%dx%d", n_in, n_out);
+    if (found >= 0)
+        return found;
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), KIR_INLINE, "W[%d][%d] += a * x^T y (a rank-1 update)", n_in, n_out);
     struct kir_node *W = kir_param(f, "W", out_ptr(), KIR_RESTRICT), *a = kir_param(f, "a", f32_type(), 0),
                     *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT), *y = kir_param(f, "y", in_ptr(), KIR_RESTRICT);
@@ -89,7 +88,7 @@ static int rank1(struct emitter *e, int n_in, int n_out)
 static void ln_stats(struct emitter *e, struct kir_func *f, struct kir_node *x, int n, struct kir_node *eps,
                      struct kir_node **mu, struct kir_node **std)
 {
-    const int V = e->kir.width, whole = V > 1 ? n / V * V : 0;
+    const int V = e->kir.width, whole = whole_vectors(e, n, 1);
     struct kir_node *m = kir_decl(f, "m", F32(0), 0);
     if (whole) {
         struct kir_node *vs = kir_decl(f, "vs", SET1(F32(0)), 0);
@@ -121,13 +120,16 @@ static void ln_stats(struct emitter *e, struct kir_func *f, struct kir_node *x, 
 /* y[n] = gamma * (x - mu) / std + beta (x and y may be one array) */
 static int layer_norm(struct emitter *e, int n)
 {
-    BUILT("ttt_ln_%d", n);
+    char name[KERNEL_NAME];
+    const int found = kernel_lookup(e, name, "ttt_ln_%d", n);
+    if (found >= 0)
+        return found;
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), KIR_INLINE, NULL);
     struct kir_node *x = kir_param(f, "x", in_ptr(), 0), *gamma = kir_param(f, "gamma", in_ptr(), 0),
                     *beta = kir_param(f, "beta", in_ptr(), 0), *eps = kir_param(f, "eps", f32_type(), 0),
                     *y = kir_param(f, "y", out_ptr(), 0), *mu, *std;
     ln_stats(e, f, x, n, eps, &mu, &std);
-    const int V = e->kir.width, whole = V > 1 ? n / V * V : 0;
+    const int V = e->kir.width, whole = whole_vectors(e, n, 1);
     if (whole) {
         struct kir_node *vmu = kir_decl(f, "vmu", SET1(mu), KIR_CONSTANT), *vstd = kir_decl(f, "vstd", SET1(std), KIR_CONSTANT);
         struct kir_node *i = kir_for(f, "i", INT(0), INT(whole), V, 0);
@@ -156,13 +158,16 @@ static struct kir_node *ln_gx(struct kir_func *f, int lanes, struct kir_node *z,
    for the two sums, then one for g, each recomputing xhat and gx rather than keeping them */
 static int ln_l2_grad(struct emitter *e, int n)
 {
-    BUILT("ttt_ln_l2_grad_%d", n);
+    char name[KERNEL_NAME];
+    const int found = kernel_lookup(e, name, "ttt_ln_l2_grad_%d", n);
+    if (found >= 0)
+        return found;
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), KIR_INLINE, NULL);
     struct kir_node *z = kir_param(f, "z", in_ptr(), 0), *target = kir_param(f, "target", in_ptr(), 0),
                     *gamma = kir_param(f, "gamma", in_ptr(), 0), *beta = kir_param(f, "beta", in_ptr(), 0),
                     *eps = kir_param(f, "eps", f32_type(), 0), *g = kir_param(f, "g", out_ptr(), 0), *mu, *std, *xhat;
     ln_stats(e, f, z, n, eps, &mu, &std);
-    const int V = e->kir.width, whole = V > 1 ? n / V * V : 0;
+    const int V = e->kir.width, whole = whole_vectors(e, n, 1);
     struct kir_node *sum_g = kir_decl(f, "sum_g", F32(0), 0), *sum_gx = kir_decl(f, "sum_gx", F32(0), 0);
     struct kir_node *vmu = NULL, *vstd = NULL;
     if (whole) {
@@ -201,7 +206,10 @@ static int ln_l2_grad(struct emitter *e, int n)
    vectors where none straddles two heads */
 static int ttt_rope(struct emitter *e, int D, int hd)
 {
-    BUILT("ttt_rope_%d_%d", D, hd);
+    char name[KERNEL_NAME];
+    const int found = kernel_lookup(e, name, "ttt_rope_%d_%d", D, hd);
+    if (found >= 0)
+        return found;
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), KIR_INLINE, NULL);
     struct kir_node *x = kir_param(f, "x", out_ptr(), 0), *cs = kir_param(f, "cs", in_ptr(), 0);
     const int V = e->kir.width;
@@ -246,10 +254,13 @@ static struct kir_node *vtanh(struct emitter *e, struct kir_func *f, struct kir_
 /* out[n] = GELU(z) (grad false) or GELU'(z) (grad true): in vectors, then a scalar tail */
 static int gelu_row(struct emitter *e, int n, bool grad)
 {
-    BUILT("ttt_gelu%s_%d", grad ? "_grad" : "", n);
+    char name[KERNEL_NAME];
+    const int found = kernel_lookup(e, name, "ttt_gelu%s_%d", grad ? "_grad" : "", n);
+    if (found >= 0)
+        return found;
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), KIR_INLINE, NULL);
     struct kir_node *z = kir_param(f, "z", in_ptr(), 0), *out = kir_param(f, "out", out_ptr(), 0);
-    const int V = e->kir.width, whole = V > 1 ? n / V * V : 0;
+    const int V = e->kir.width, whole = whole_vectors(e, n, 1);
     if (whole) {
         struct kir_node *i = kir_for(f, "i", INT(0), INT(whole), V, 0);
         struct kir_node *v = kir_decl(f, "v", VLOAD(z, i), KIR_CONSTANT);
@@ -284,13 +295,23 @@ static void zero(struct kir_func *f, struct kir_node *p, int n)
 /* tok_i = max(0, 1 / (i + 1) + learnable_token_idx[i]) */
 static int token_scale(struct emitter *e)
 {
-    BUILT("ttt_token_scale");
+    char name[KERNEL_NAME];
+    const int found = kernel_lookup(e, name, "ttt_token_scale");
+    if (found >= 0)
+        return found;
     struct kir_func *f = kir_begin(&e->kir, name, f32_type(), KIR_INLINE, "tok_i = max(0, 1 / (i + 1) + learnable_token_idx[i])");
     struct kir_node *token_idx = kir_param(f, "token_idx", in_ptr(), 0), *i = kir_param(f, "i", i32_type(), 0);
     struct kir_node *t = kir_decl(f, "t", ADD(DIV(F32(1.0), kir_cast(f, f32_type(), ADD(i, INT(1)))), LOAD(token_idx, i)), KIR_CONSTANT);
     kir_return(f, kir_binary(f, KIR_MAX, t, F32(0)));
     return kernel_finish(e, f);
 }
+
+/* The inner model's state arrays, in TTT-MLP's order; TTT-Linear has the first layer's four, named
+   W, c, GW, gc. The weights at the last boundary come first (copied from the checkpoint's at the
+   first call), the mini-batch's gradient sums after (zeros). */
+enum { INNER_W1, INNER_C1, INNER_W2, INNER_C2, INNER_GW1, INNER_GC1, INNER_GW2, INNER_GC2, INNER_SLOTS };
+static const char *const inner_names[2][INNER_SLOTS] = {{"W", "c", NULL, NULL, "GW", "gc", NULL, NULL},
+                                                        {"W1", "c1", "W2", "c2", "GW1", "gc1", "GW2", "gc2"}};
 
 /* What the TTT kernel's builder refers to: the shape, the kernel's parameters, the helpers. */
 struct ttt {
@@ -299,10 +320,16 @@ struct ttt {
     /* weights (struct ttt_weights) */
     struct kir_node *W1, *b1, *W2, *b2, *norm_w, *norm_b, *lr_bias, *token_idx, *post_w, *post_b;
     struct kir_node *conv_q_w, *conv_q_b, *conv_k_w, *conv_k_b, *rope_cs, *base_lr, *eps;
-    /* state: linear W, c, GW, gc; MLP W1, c1, W2, c2, GW1, gc1, GW2, gc2 (state[0..7]) */
-    struct kir_node *ready, *state[8], *history;
+    struct kir_node *ready, *state[INNER_SLOTS], *history; /* state[slot], NULL where the kind has none */
     struct kir_node *xq, *xk, *xv, *lr_logit, *pos0, *T, *work, *out;
 };
+
+/* One head's floats of a state array (slot) */
+static int inner_floats(const struct ttt *a, int slot)
+{
+    const int floats[INNER_SLOTS] = {a->HD * a->F, a->F, a->F * a->HD, a->HD, a->HD * a->F, a->F, a->F * a->HD, a->HD};
+    return floats[slot];
+}
 
 /* q, k rows for the inner loop: the causal depthwise convs of share_qk (history: the last ks - 1
    rows of q_proj's output) or the projections as they are, then RoPE at position mod b */
@@ -489,21 +516,18 @@ static void commit(struct kir_func *f, const struct ttt *a, const struct head *h
    the commit when the piece closes the mini-batch. */
 static void piece(struct emitter *e, struct kir_func *f, const struct ttt *a, struct head *hd)
 {
-    const int HD = a->HD, F = a->F, NH = a->NH, scale_token = token_scale(e);
+    const int HD = a->HD, NH = a->NH, scale_token = token_scale(e);
     hd->piece = kir_decl(f, "piece", kir_addr(f, kir_addr(f, a->work, MUL(MUL(WIDE(a->T), INT(a->D)), INT(2))),
                                               MUL(WIDE(hd->h), INT(ttt_piece_floats(a->s)))), KIR_CONSTANT);
     hd->lr = kir_array(f, "lr", KIR_F32, a->MB);
     hd->gamma = kir_decl(f, "gamma", kir_addr(f, a->norm_w, MUL(hd->h, INT(HD))), KIR_CONSTANT);
     hd->beta = kir_decl(f, "beta", kir_addr(f, a->norm_b, MUL(hd->h, INT(HD))), KIR_CONSTANT);
     /* the head's inner weights at the boundary and its sums of the mini-batch */
-    static const char *const names[2][8] = {{"W", "c", "GW", "gc"}, {"W1", "c1", "W2", "c2", "GW1", "gc1", "GW2", "gc2"}};
-    const int sizes[8] = {HD * F, F, F * HD, HD, HD * F, F, F * HD, HD}, count = a->s->mlp ? 8 : 4;
-    struct kir_node **slices[8] = {&hd->W1, &hd->c1, &hd->W2, &hd->c2, &hd->GW1, &hd->gc1, &hd->GW2, &hd->gc2};
-    for (int k = 0; k < count; k++) {
-        const int size = a->s->mlp ? sizes[k] : (k % 2 ? HD : HD * HD);
-        struct kir_node **slice = a->s->mlp ? slices[k] : slices[k == 0 ? 0 : k == 1 ? 1 : k == 2 ? 4 : 5];
-        *slice = kir_decl(f, names[a->s->mlp][k], kir_addr(f, a->state[k], MUL(WIDE(hd->h), INT(size))), KIR_CONSTANT);
-    }
+    struct kir_node **slices[INNER_SLOTS] = {&hd->W1, &hd->c1, &hd->W2, &hd->c2, &hd->GW1, &hd->gc1, &hd->GW2, &hd->gc2};
+    for (int slot = 0; slot < INNER_SLOTS; slot++)
+        if (a->state[slot])
+            *slices[slot] = kir_decl(f, inner_names[a->s->mlp][slot],
+                                     kir_addr(f, a->state[slot], MUL(WIDE(hd->h), INT(inner_floats(a, slot)))), KIR_CONSTANT);
     struct kir_node *j = kir_for(f, "j", INT(0), hd->m, 1, 0);
     struct kir_node *k = kir_decl(f, "k", head_row(f, a, hd, hd->K, j), KIR_CONSTANT);
     struct kir_node *v = kir_decl(f, "v", head_row(f, a, hd, a->xv, j), KIR_CONSTANT);
@@ -533,10 +557,9 @@ static void piece(struct emitter *e, struct kir_func *f, const struct ttt *a, st
 
 int kernel_ttt(struct emitter *e, const struct ttt_shape *s)
 {
-    char name[80];
-    ttt_kernel_name(name, sizeof name, s);
-    strcat(name, "_kernel");
-    const int found = kir_find(&e->kir, name);
+    char shape[64], name[KERNEL_NAME];
+    ttt_kernel_name(shape, sizeof shape, s);
+    const int found = kernel_lookup(e, name, "%s_kernel", shape);
     if (found >= 0)
         return found;
     struct ttt a = {.s = s, .NH = s->heads, .HD = s->head_dim, .F = s->mlp ? 4 * s->head_dim : s->head_dim,
@@ -559,11 +582,13 @@ int kernel_ttt(struct emitter *e, const struct ttt_shape *s)
     a.rope_cs = kir_param(f, "rope_cs", in_ptr(), 0);
     a.base_lr = kir_param(f, "base_lr", f32_type(), 0), a.eps = kir_param(f, "eps", f32_type(), 0);
     /* the state, in the state struct's order */
-    static const char *const state_names[2][8] = {{"st_W", "st_c", "st_GW", "st_gc"},
-                                                  {"st_W1", "st_c1", "st_W2", "st_c2", "st_GW1", "st_gc1", "st_GW2", "st_gc2"}};
     a.ready = kir_param(f, "ready", kir_pointer_type(KIR_I32, false), 0);
-    for (int k = 0; k < (s->mlp ? 8 : 4); k++)
-        a.state[k] = kir_param(f, state_names[s->mlp][k], out_ptr(), 0);
+    for (int slot = 0; slot < INNER_SLOTS; slot++)
+        if (inner_names[s->mlp][slot]) {
+            char param[16];
+            snprintf(param, sizeof param, "st_%s", inner_names[s->mlp][slot]);
+            a.state[slot] = kir_param(f, param, out_ptr(), 0);
+        }
     a.history = kir_param(f, "history", out_ptr(), 0);
     a.xq = kir_param(f, "xq", in_ptr(), 0), a.xk = kir_param(f, "xk", in_ptr(), 0), a.xv = kir_param(f, "xv", in_ptr(), 0);
     a.lr_logit = kir_param(f, "lr_logit", in_ptr(), 0), a.pos0 = kir_param(f, "pos0", i64_type(), 0);
@@ -573,16 +598,14 @@ int kernel_ttt(struct emitter *e, const struct ttt_shape *s)
     hd.K = kir_decl(f, "K", kir_addr(f, a.work, MUL(WIDE(a.T), INT(a.D))), KIR_CONSTANT);
     kir_single(f);
     kir_if(f, kir_binary(f, KIR_EQ, LOAD(a.ready, INT(0)), INT(0)));
-    const struct kir_node *initial[8] = {a.W1, a.b1, a.W2, a.b2};
-    const int sizes[8] = {a.NH * a.HD * a.F, a.NH * a.F, a.NH * a.F * a.HD, a.NH * a.HD, a.NH * a.HD * a.F, a.NH * a.F,
-                          a.NH * a.F * a.HD, a.NH * a.HD};
-    for (int k = 0; k < (s->mlp ? 8 : 4); k++) {
-        const int size = s->mlp ? sizes[k] : (k % 2 ? a.NH * a.HD : a.NH * a.HD * a.HD);
-        const bool copied = s->mlp ? k < 4 : k < 2;
-        if (copied)
-            kir_copy(f, a.state[k], (struct kir_node *)initial[k], INT(size));
+    struct kir_node *initial[INNER_GW1] = {a.W1, a.b1, a.W2, a.b2};
+    for (int slot = 0; slot < INNER_SLOTS; slot++) {
+        if (!a.state[slot])
+            continue;
+        if (slot < INNER_GW1)
+            kir_copy(f, a.state[slot], initial[slot], INT(a.NH * inner_floats(&a, slot)));
         else
-            zero(f, a.state[k], size);
+            zero(f, a.state[slot], a.NH * inner_floats(&a, slot));
     }
     zero(f, a.history, (a.KS > 1 ? a.KS - 1 : 1) * a.D);
     kir_store(f, a.ready, INT(0), INT(1));

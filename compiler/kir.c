@@ -551,12 +551,13 @@ void kir_prefetch(struct kir_func *f, struct kir_node *address, bool for_write)
     append_commented(f, s);
 }
 
-static void open_list(struct kir_func *f, struct kir_node *owner, struct kir_node **list)
+/* The statements appended from here go into owner's body, until kir_end. */
+static void open_list(struct kir_func *f, struct kir_node *owner)
 {
     if (f->depth == (int)(sizeof f->open_tail / sizeof f->open_tail[0]))
         builder_error(f, "nested too deeply");
     f->open_node[f->depth] = owner;
-    f->open_tail[f->depth++] = list;
+    f->open_tail[f->depth++] = &owner->body;
 }
 
 struct kir_node *kir_for(struct kir_func *f, const char *name, struct kir_node *from, struct kir_node *to, int64_t step,
@@ -572,7 +573,7 @@ struct kir_node *kir_for(struct kir_func *f, const char *name, struct kir_node *
     s->step = step;
     s->flags = flags;
     append_commented(f, s);
-    open_list(f, s, &s->body);
+    open_list(f, s);
     return var;
 }
 
@@ -582,7 +583,7 @@ void kir_if(struct kir_func *f, struct kir_node *cond)
     struct kir_node *s = statement(f, KIR_IF);
     s->arg[0] = cond;
     append_commented(f, s);
-    open_list(f, s, &s->body);
+    open_list(f, s);
 }
 
 void kir_else(struct kir_func *f)
@@ -593,17 +594,8 @@ void kir_else(struct kir_func *f)
     f->open_tail[f->depth - 1] = &owner->otherwise;
 }
 
-void kir_block(struct kir_func *f)
-{
-    struct kir_node *s = append_commented(f, statement(f, KIR_BLOCK));
-    open_list(f, s, &s->body);
-}
-
-void kir_single(struct kir_func *f)
-{
-    struct kir_node *s = append_commented(f, statement(f, KIR_SINGLE));
-    open_list(f, s, &s->body);
-}
+void kir_block(struct kir_func *f) { open_list(f, append_commented(f, statement(f, KIR_BLOCK))); }
+void kir_single(struct kir_func *f) { open_list(f, append_commented(f, statement(f, KIR_SINGLE))); }
 
 void kir_end(struct kir_func *f)
 {

@@ -36,8 +36,8 @@ enum kir_flags {
     KIR_RESTRICT = 1 << 0,           /* parameter: no other pointer reaches what it points to */
     KIR_CONSTANT = 1 << 1,           /* variable: never assigned after its declaration */
     KIR_INLINE = 1 << 2,             /* function: a small helper, inlined into its callers */
-    KIR_PARALLEL = 1 << 4,           /* FOR: the iterations are shared among the team's threads (static) */
-    KIR_NOWAIT = 1 << 5,             /* parallel FOR: no barrier after it */
+    KIR_PARALLEL = 1 << 3,           /* FOR: the iterations are shared among the team's threads (static) */
+    KIR_NOWAIT = 1 << 4,             /* parallel FOR: no barrier after it */
 };
 
 struct kir_node {
@@ -159,15 +159,15 @@ void kir_if(struct kir_func *f, struct kir_node *cond);
 void kir_else(struct kir_func *f);   /* the open IF's `otherwise` list from here */
 void kir_block(struct kir_func *f);
 void kir_single(struct kir_func *f);  /* opens a body one thread of the team runs (the others wait) */
-void kir_end(struct kir_func *f);    /* closes the innermost FOR, IF or BLOCK */
+void kir_end(struct kir_func *f);    /* closes the innermost FOR, IF, BLOCK or SINGLE */
 /* Sets the comment printed before the next statement appended. */
 void kir_comment(struct kir_func *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- checking and printing ---- */
 /* Checks every function: operand counts and types, variables declared before use and in scope,
-   break/continue inside loops (no break out of a parallel loop), parallel loops and barriers only
-   in the function's own scope (never inside a parallel loop), returns of the function's type. Reports the first error to
-   stderr ("kernel NAME: ...") and returns false. */
+   break/continue inside loops (no break out of a parallel loop), parallel loops, barriers and
+   singles only in the function's own scope (never inside a parallel loop or a single), returns of
+   the function's type. Reports the first error to stderr ("kernel NAME: ...") and returns false. */
 bool kir_verify(const struct kir_module *m);
 bool kir_verify_function(const struct kir_module *m, int index);
 /* --dump=kernels: the module as text, one function after another. */

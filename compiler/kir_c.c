@@ -107,15 +107,12 @@ static void constant(const struct printer *p, const struct kir_node *n, int cont
 }
 
 /* A vocabulary call vf_NAME(args) */
+static void arguments(const struct printer *p, struct kir_node *const *args, int n);
+
 static void vector_call(const struct printer *p, const char *name, const struct kir_node *n, int operands)
 {
-    fprintf(p->out, "vf_%s(", name);
-    for (int i = 0; i < operands; i++) {
-        if (i)
-            fprintf(p->out, ", ");
-        expr(p, n->arg[i], 0);
-    }
-    fprintf(p->out, ")");
+    fprintf(p->out, "vf_%s", name);
+    arguments(p, n->arg, operands);
 }
 
 /* pointer + index, the index at additive precedence: pointer arithmetic reassociates */

@@ -50,9 +50,7 @@ int main(int argc, char **argv)
         printf("    {%d, %d, %d, %s},\n", weights[i].rows, weights[i].cols,
                ir_matmul_work_len(&weights[i], &(struct ir_op){.epilogue = EPI_STORE}), names[i]);
     printf("};\n#define BENCH_PACK_NR %d\n#define BENCH_TARGET \"%s\"\n", 2 * t->width, t->name);
-    for (int i = 0; i < e.num_kernels; i++)
-        free(e.kernel_names[i]);
-    free(e.kernel_names), free(names), free(weights);
+    free(names), free(weights);
     kir_module_free(&e.kir);
     return 0;
 }
