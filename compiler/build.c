@@ -161,8 +161,8 @@ static int check_compiler(const struct emit_options *eopt, const struct build_op
                         "(or --cc)\n", cc, arch);
     else if (strcmp(wants, "aarch64") == 0)
         fprintf(stderr, "kilnc: error: --target %s needs a C compiler for aarch64, and '%s' compiles for %s: add "
-                        "--cc aarch64-linux-gnu-gcc (a cross compiler), --simde (to run it on this host through "
-                        "SIMDe) or --emit c\n", t->name, cc, arch);
+                        "--cc aarch64-linux-gnu-gcc (a cross compiler), %sor --emit c\n", t->name, cc, arch,
+                eopt->backend == BACKEND_LLVM ? "" : "--simde (to run it on this host through SIMDe) ");
     else
         fprintf(stderr, "kilnc: error: --target %s needs a C compiler for x86_64, and '%s' compiles for %s: use "
                         "--target neon or scalar, or another --cc\n", t->name, cc, arch);

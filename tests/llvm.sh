@@ -148,6 +148,8 @@ expect_error "--cpu native for avx2" 1 "kilnc: error: --cpu native is this host'
 (kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target avx2 --cpu native
 expect_error "--cpu for scalar" 1 "kilnc: error: --cpu znver4 is for vector targets: scalar is the plain reference, for any CPU
 (kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target scalar --cpu znver4
+expect_error "neon objects without a cross compiler" 1 "kilnc: error: --target neon needs a C compiler for aarch64, and 'cc' compiles for $(cc -dumpmachine | cut -d- -f1): add --cc aarch64-linux-gnu-gcc (a cross compiler), or --emit c" \
+  "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target neon --emit obj -o "$TMP/neon-nocc"
 expect_error "--cpu without llvm" 1 "kilnc: error: --cpu znver4 chooses LLVM's CPU: it goes with --backend llvm
 (kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --cpu znver4
 expect_error "--simde with llvm" 1 "kilnc: error: --simde is for the C back end (SIMDe is a C library): LLVM compiles for the target itself
