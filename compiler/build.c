@@ -49,19 +49,27 @@ static void path_of(char *buf, size_t size, const char *dir, const char *name, c
     snprintf(buf, size, "%s/%s%s", dir, name, ext);
 }
 
+/* The program's main(), C for either back end (the executable is linked by the C compiler anyway). */
+static void write_main(FILE *out, const char *name)
+{
+    fprintf(out, "\n/* The runner CLI (info, forward, bench): built with --emit exe. */\n"
+                 "int main(int argc, char **argv)\n{\n    return kiln_cli_main(&%s_desc, argc, argv);\n}\n", name);
+}
+
+/* NAME.h, and NAME.c (the C back end: with main() for an executable) or NAME.o (the LLVM back end's). */
 static int write_sources(const struct ir_module *mod, const struct emit_options *eopt, const char *dir,
                          const char *name, bool with_main)
 {
+    const bool llvm = eopt->backend == BACKEND_LLVM;
     char h[PATH_MAX], c[PATH_MAX], k[PATH_MAX], htmp[PATH_MAX + 8], ctmp[PATH_MAX + 8], ktmp[PATH_MAX + 8];
     path_of(h, sizeof h, dir, name, ".h");
-    path_of(c, sizeof c, dir, name, ".c");
-    path_of(k, sizeof k, dir, name, "_kernels.o");
+    path_of(c, sizeof c, dir, name, llvm ? "_main.c" : ".c");
+    path_of(k, sizeof k, dir, name, ".o");
     snprintf(htmp, sizeof htmp, "%s.tmp", h);
     snprintf(ctmp, sizeof ctmp, "%s.tmp", c);
     snprintf(ktmp, sizeof ktmp, "%s.tmp", k);
     struct emit_options options = *eopt;
-    const bool llvm = eopt->backend == BACKEND_LLVM;
-    if (llvm) /* the LLVM back end's object of the kernels, beside the C of the rest */
+    if (llvm)
         options.llvm_object = ktmp;
     FILE *hf = fopen(htmp, "w"), *cf = fopen(ctmp, "w");
     if (!hf || !cf) {
@@ -72,10 +80,12 @@ static int write_sources(const struct ir_module *mod, const struct emit_options 
             fclose(cf), remove(ctmp);
         return -1;
     }
-    const bool emitted = emit_c(mod, &options, hf, cf);
+    const bool emitted = emit_model(mod, &options, hf, cf);
+    if (with_main && llvm)
+        fprintf(cf, "/* %s_main.c: the program of model %s (its code is in %s.o). */\n#include \"%s.h\"\n", name, name, name,
+                name);
     if (with_main)
-        fprintf(cf, "\n/* The runner CLI (info, forward, bench): built with --emit exe. */\n"
-                    "int main(int argc, char **argv)\n{\n    return kiln_cli_main(&%s_desc, argc, argv);\n}\n", name);
+        write_main(cf, name);
     bool ok = !ferror(hf) && !ferror(cf);
     ok = (fclose(hf) == 0) & ok;
     ok = (fclose(cf) == 0) & ok;
@@ -83,7 +93,9 @@ static int write_sources(const struct ir_module *mod, const struct emit_options 
         remove(htmp), remove(ctmp), remove(ktmp);
         return -2;
     }
-    if (!ok || rename(htmp, h) || rename(ctmp, c) || (llvm && rename(ktmp, k))) {
+    if (llvm && !with_main) /* (nothing of C) */
+        remove(ctmp);
+    if (!ok || rename(htmp, h) || ((!llvm || with_main) && rename(ctmp, c)) || (llvm && rename(ktmp, k))) {
         fprintf(stderr, "kilnc: cannot write %s: %s\n", c, strerror(errno));
         remove(htmp), remove(ctmp), remove(ktmp);
         return -1;
@@ -161,8 +173,9 @@ static int check_compiler(const struct emit_options *eopt, const struct build_op
                         "(or --cc)\n", cc, arch);
     else if (strcmp(wants, "aarch64") == 0)
         fprintf(stderr, "kilnc: error: --target %s needs a C compiler for aarch64, and '%s' compiles for %s: add "
-                        "--cc aarch64-linux-gnu-gcc (a cross compiler), %sor --emit c\n", t->name, cc, arch,
-                eopt->backend == BACKEND_LLVM ? "" : "--simde (to run it on this host through SIMDe) ");
+                        "--cc aarch64-linux-gnu-gcc (a cross compiler), %s\n", t->name, cc, arch,
+                eopt->backend == BACKEND_LLVM ? "or --emit obj (LLVM's object needs no C compiler)"
+                                              : "--simde (to run it on this host through SIMDe) or --emit c");
     else
         fprintf(stderr, "kilnc: error: --target %s needs a C compiler for x86_64, and '%s' compiles for %s: use "
                         "--target neon or scalar, or another --cc\n", t->name, cc, arch);
@@ -230,17 +243,19 @@ static void report(const struct emit_options *eopt, const struct build_options *
     static const char *const products[] = {"%s.c", "%s.o", "lib%s.a", "%s"};
     char product[PATH_MAX];
     snprintf(product, sizeof product, products[bopt->emit], name);
-    printf("kilnc: wrote %s/%s (%s for target %s%s), beside %s%s.h and kiln_rt.h\n", dir, product, kinds[bopt->emit],
-           eopt->target->name, eopt->simde ? " through SIMDe" : "", bopt->emit == EMIT_C ? "" : "the C source, ", name);
-    if (eopt->backend == BACKEND_LLVM && (bopt->emit == EMIT_C || bopt->emit == EMIT_OBJ))
-        printf("kilnc: the kernels are in %s/%s_kernels.o (LLVM's object; link it with %s.%s)\n", dir, name, name,
-               bopt->emit == EMIT_C ? "c" : "o");
+    const bool llvm = eopt->backend == BACKEND_LLVM;
+    printf("kilnc: wrote %s/%s (%s for target %s%s%s), beside %s%s.h and kiln_rt.h\n", dir, product, kinds[bopt->emit],
+           eopt->target->name, eopt->simde ? " through SIMDe" : "", llvm ? ", by LLVM" : "",
+           bopt->emit == EMIT_C || llvm ? "" : "the C source, ", name);
 }
 
 int build_model(const struct ir_module *mod, const struct emit_options *eopt, const struct build_options *bopt)
 {
     const char *name = mod->model->name, *dir = bopt->out_dir;
-    if (bopt->emit != EMIT_C && check_compiler(eopt, bopt))
+    const bool llvm = eopt->backend == BACKEND_LLVM;
+    /* (the LLVM back end's object needs no C compiler; a library or program is linked by one) */
+    const bool needs_cc = bopt->emit != EMIT_C && (!llvm || bopt->emit != EMIT_OBJ || bopt->cc);
+    if (needs_cc && check_compiler(eopt, bopt))
         return 1;
     if (mkdir_p(dir)) {
         fprintf(stderr, "kilnc: cannot create %s: %s\n", dir, strerror(errno));
@@ -250,7 +265,7 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
        compiler's (a cross compiler's), so that the two link. */
     struct emit_options options = *eopt;
     char triple[256];
-    if (eopt->backend == BACKEND_LLVM && eopt->target->width == 1 && bopt->cc && compiler_triple(bopt->cc, triple, sizeof triple))
+    if (llvm && eopt->target->width == 1 && bopt->cc && compiler_triple(bopt->cc, triple, sizeof triple))
         options.llvm_triple = triple;
     const int written = write_sources(mod, &options, dir, name, bopt->emit == EMIT_EXE);
     if (written)
@@ -267,16 +282,19 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
         report(eopt, bopt, dir, name);
         return 0;
     }
-    path_of(src, sizeof src, dir, name, ".c");
+    path_of(src, sizeof src, dir, name, llvm ? "_main.c" : ".c");
     path_of(obj, sizeof obj, dir, name, ".o");
-    char kernels_obj[PATH_MAX];
-    path_of(kernels_obj, sizeof kernels_obj, dir, name, "_kernels.o");
-    const bool llvm = eopt->backend == BACKEND_LLVM;
     int status = 2;
     struct arg_list cmd = {0}, runtime_objs = {0};
+    if (llvm && bopt->emit == EMIT_OBJ) {
+        report(eopt, bopt, dir, name);
+        return 0;
+    }
 
-    /* 1. The model, with the target's ISA flags. */
+    /* 1. The model, with the target's ISA flags (the LLVM back end wrote its object already). */
     snprintf(tmp, sizeof tmp, "%s.tmp", obj);
+    if (llvm)
+        goto runtime;
     compile_command(&cmd, bopt, runtime_dir);
     arg_push_words(&cmd, target_isa(eopt->target, eopt->simde)->cflags);
     if (eopt->simde)
@@ -293,6 +311,7 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
         status = 0;
         goto failed;
     }
+runtime:
     /* 2. The runtime, without them (its CPU check must run on any CPU): the prebuilt library for the
           host compiler, else its sources compiled by the given one. */
     if (bopt->cc || bopt->emit == EMIT_LIB) {
@@ -325,8 +344,8 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
         compile_command(&cmd, bopt, runtime_dir);
         arg_push(&cmd, obj);
     }
-    if (llvm)
-        arg_push(&cmd, kernels_obj);
+    if (llvm && bopt->emit == EMIT_EXE)
+        arg_push(&cmd, src); /* (main) */
     for (int i = 0; i < runtime_objs.count; i++)
         arg_push(&cmd, runtime_objs.argv[i]);
     if (bopt->emit == EMIT_EXE) {
@@ -340,8 +359,8 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
 failed:
     if (bopt->emit != EMIT_OBJ) {
         remove(obj);
-        if (llvm)
-            remove(kernels_obj);
+        if (llvm && bopt->emit == EMIT_EXE)
+            remove(src);
     }
     if (objdir[0]) {
         for (int i = 0; i < runtime_objs.count; i++)

@@ -1,6 +1,6 @@
-/* emit_internal.h: shared by the C back end's files: kernels*.c build kernels as kernel IR (each once,
- * named by what it is specialized for) and print them with kir_c.c; emit_ttt.c and emit_c.c write
- * the rest (types, the graph functions, the descriptor) as C. */
+/* emit_internal.h: shared by the emitter's files: kernels*.c build the kernels as kernel IR (each
+ * once, named by what it is specialized for), glue.c the records and graph functions, descriptor.c
+ * the descriptor; emit.c hands the module to a back end. */
 #ifndef KILN_EMIT_INTERNAL_H
 #define KILN_EMIT_INTERNAL_H
 #include "emit.h"
@@ -11,11 +11,19 @@ struct emitter {
     const struct target *target;
     bool threaded;                   /* vector targets: one OpenMP team per call, matmuls shared out */
     const char *name;                /* model name, prefixes every public symbol */
-    FILE *kernels;                   /* kernel definitions, in order of first use */
-    struct kir_module kir;           /* the kernels built as kernel IR (kernels.c), in order of first use */
-    bool llvm;                       /* the kernels go to the LLVM back end's object; `kernels` gets their
-                                        declarations */
+    FILE *kernels;                   /* (the C back end) the functions printed as C, in the order built */
+    struct kir_module kir;           /* the model as kernel IR: kernels and graph functions in order of first
+                                        use, records, globals */
+    bool llvm;                       /* the LLVM back end prints the module (nothing into `kernels`) */
+    int weights_record, stream_record; /* (glue.c) struct NAME_weights, struct NAME_stream */
 };
+
+/* glue.c: the weight and stream records and the graph functions; their indices in e->kir. */
+struct glue_functions { int stream_reset, stream_advance, temporal, depformer_step; };
+void glue_build(struct emitter *e, struct glue_functions *out);
+int glue_rings(const struct model *m);   /* the temporal attention layers' KV rings */
+/* descriptor.c: NAME_desc and its weight table, as globals */
+void descriptor_build(struct emitter *e, const struct glue_functions *fn, const char *target, const char *features);
 
 /* Every kernel processes T rows (T <= the graph's rows); each returns the kernel's symbol, the name its
    callers call it by. */
@@ -43,14 +51,14 @@ struct kir_node *silu_times(struct kir_func *f, struct kir_node *a, struct kir_n
 int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const struct ir_op *op, const char *name);
 const char *kernel_kv_write(struct emitter *e, const struct ir_graph *g);
 
-/* emit_ttt.c: a TTT kernel is specialized for its shape (ir.h); base lr, eps and the RoPE table
-   are arguments (struct ttt_weights). */
-void ttt_kernel_name(char *buf, size_t size, const struct ttt_shape *s);
-void emit_ttt_weights_type(FILE *out);   /* struct ttt_weights */
-void emit_ttt_state_type(FILE *out, const struct ttt_shape *s);
-/* NAME(p, st, ...): unpacks a layer's struct ttt_weights and state for its kernel (kernels_ttt.c) */
-void emit_ttt_wrapper(FILE *out, const struct ttt_shape *s, const char *kernel);
-/* kernels_ttt.c: the kernel of a TTT shape; returns its index in e->kir */
+/* kernels_ttt.c: the kernel of a TTT shape (ir.h; base lr, eps and the RoPE table are arguments);
+   returns its index in e->kir. Its state is ttt_state_slots arrays (named, sized and described by
+   the three after) besides `ready` and `history`. */
 int kernel_ttt(struct emitter *e, const struct ttt_shape *s);
+void ttt_kernel_name(char *buf, size_t size, const struct ttt_shape *s);
+int ttt_state_slots(const struct ttt_shape *s);
+const char *ttt_state_name(const struct ttt_shape *s, int i);
+int64_t ttt_state_floats(const struct ttt_shape *s, int i);
+const char *ttt_state_comment(const struct ttt_shape *s, int i);
 void float_literal(char *buf, size_t size, float value);
 #endif

@@ -36,8 +36,6 @@ static int finish(struct emitter *e, struct kir_func *f, bool print)
         exit(2);
     if (print && !e->llvm)
         kir_print_c_function(e->kernels, &e->kir, index);
-    else if (print && kir_visible(&e->kir, index)) /* (defined in the LLVM back end's object) */
-        kir_print_c_declaration(e->kernels, &e->kir, index);
     return index;
 }
 

@@ -10,7 +10,7 @@
  * passes whole mini-batches (the reference's dual form); streaming passes one row at a time (its
  * decode path). The heads are shared out among the calling team (each head's result is one
  * thread's), the rest is one thread's (single). The kernel takes the layer's weights and state as
- * pointers; emit_ttt.c writes the C that unpacks `struct ttt_weights` and the state struct into them. */
+ * pointers (the state's arrays are fields of the stream: glue.c). */
 #include <stdlib.h>
 #include <string.h>
 #include "kernels.h"
@@ -317,7 +317,7 @@ static const char *const inner_names[2][INNER_SLOTS] = {{"W", "c", NULL, NULL, "
 struct ttt {
     const struct ttt_shape *s;
     int NH, HD, F, D, MB, KS;
-    /* weights (struct ttt_weights) */
+    /* weights */
     struct kir_node *W1, *b1, *W2, *b2, *norm_w, *norm_b, *lr_bias, *token_idx, *post_w, *post_b;
     struct kir_node *conv_q_w, *conv_q_b, *conv_k_w, *conv_k_b, *rope_cs, *base_lr, *eps;
     struct kir_node *ready, *state[INNER_SLOTS], *history; /* state[slot], NULL where the kind has none */
@@ -325,10 +325,42 @@ struct ttt {
 };
 
 /* One head's floats of a state array (slot) */
-static int inner_floats(const struct ttt *a, int slot)
+static int slot_floats(int HD, int F, int slot)
 {
-    const int floats[INNER_SLOTS] = {a->HD * a->F, a->F, a->F * a->HD, a->HD, a->HD * a->F, a->F, a->F * a->HD, a->HD};
+    const int floats[INNER_SLOTS] = {HD * F, F, F * HD, HD, HD * F, F, F * HD, HD};
     return floats[slot];
+}
+
+static int inner_floats(const struct ttt *a, int slot) { return slot_floats(a->HD, a->F, slot); }
+
+int ttt_state_slots(const struct ttt_shape *s) { return s->mlp ? INNER_SLOTS : 4; }
+
+/* The slot of the kind's i-th state array */
+static int nth_slot(const struct ttt_shape *s, int i)
+{
+    for (int slot = 0; slot < INNER_SLOTS; slot++)
+        if (inner_names[s->mlp][slot] && i-- == 0)
+            return slot;
+    return -1;
+}
+
+const char *ttt_state_name(const struct ttt_shape *s, int i) { return inner_names[s->mlp][nth_slot(s, i)]; }
+
+int64_t ttt_state_floats(const struct ttt_shape *s, int i)
+{
+    return (int64_t)s->heads * slot_floats(s->head_dim, s->mlp ? 4 * s->head_dim : s->head_dim, nth_slot(s, i));
+}
+
+const char *ttt_state_comment(const struct ttt_shape *s, int i)
+{
+    return nth_slot(s, i) < INNER_GW1 ? "[heads][..]: inner weights at the last mini-batch boundary"
+                                      : "[heads][..]: lr-weighted gradient sums of the current mini-batch";
+}
+
+void ttt_kernel_name(char *buf, size_t size, const struct ttt_shape *s)
+{
+    snprintf(buf, size, "ttt_%s_%dx%d_b%d%s", s->mlp ? "mlp" : "linear", s->heads, s->head_dim, s->mini_batch,
+             s->conv_kernel > 0 ? "_conv" : "");
 }
 
 /* q, k rows for the inner loop: the causal depthwise convs of share_qk (history: the last ks - 1
@@ -568,7 +600,7 @@ int kernel_ttt(struct emitter *e, const struct ttt_shape *s)
                       .axpy_f = kernel_axpy(e, a.F), .axpy_w1 = kernel_axpy(e, a.HD * a.F), .axpy_w2 = kernel_axpy(e, a.F * a.HD)};
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0, "TTT-%s, %d heads of %d, mini-batch %d: T rows from position pos0 "
                                    "(see kernels_ttt.c)", s->mlp ? "MLP" : "Linear", a.NH, a.HD, a.MB);
-    /* the weights, in struct ttt_weights's order */
+    /* the weights, in the order of the TTT op's weights (lower.c, lower_ttt) */
     a.W1 = kir_param(f, "init_W1", in_ptr(), 0), a.b1 = kir_param(f, "init_b1", in_ptr(), 0);
     if (s->mlp)
         a.W2 = kir_param(f, "init_W2", in_ptr(), 0), a.b2 = kir_param(f, "init_b2", in_ptr(), 0);
@@ -581,7 +613,7 @@ int kernel_ttt(struct emitter *e, const struct ttt_shape *s)
     }
     a.rope_cs = kir_param(f, "rope_cs", in_ptr(), 0);
     a.base_lr = kir_param(f, "base_lr", f32_type(), 0), a.eps = kir_param(f, "eps", f32_type(), 0);
-    /* the state, in the state struct's order */
+    /* the state: the stream's arrays of the layer (glue.c) */
     a.ready = kir_param(f, "ready", kir_pointer_type(KIR_I32, false), 0);
     for (int slot = 0; slot < INNER_SLOTS; slot++)
         if (inner_names[s->mlp][slot]) {

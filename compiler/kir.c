@@ -19,7 +19,8 @@ static const struct {
 #undef KIR_INFO
 };
 
-static const char *const scalar_names[] = {"void", "bool", "i8", "u8", "i16", "i32", "i64", "f16", "bf16", "f32"};
+static const char *const scalar_names[] = {"void", "bool", "i8", "u8", "i16", "i32", "i64", "f16", "bf16", "f32", "f64",
+                                           "record"};
 
 const char *kir_op_name(enum kir_op op) { return op_info[op].name; }
 const char *kir_scalar_name(enum kir_scalar s) { return scalar_names[s]; }
@@ -31,21 +32,36 @@ struct kir_type kir_vector_type(enum kir_scalar s, int lanes)
 }
 struct kir_type kir_pointer_type(enum kir_scalar s, bool readonly)
 {
-    return (struct kir_type){.scalar = (unsigned char)s, .lanes = 1, .pointer = true, .readonly = readonly};
+    return (struct kir_type){.scalar = (unsigned char)s, .lanes = 1, .pointer = 1, .readonly = readonly};
+}
+struct kir_type kir_pointer_to(struct kir_type t)
+{
+    t.pointer++;
+    return t;
+}
+struct kir_type kir_record_pointer(int record, bool readonly)
+{
+    return (struct kir_type){.scalar = KIR_RECORD, .lanes = 1, .pointer = 1, .readonly = readonly, .record = (short)record};
+}
+
+struct kir_type kir_record_type(int record)
+{
+    return (struct kir_type){.scalar = KIR_RECORD, .lanes = 1, .record = (short)record};
 }
 
 bool kir_type_equal(struct kir_type a, struct kir_type b)
 {
-    return a.scalar == b.scalar && a.lanes == b.lanes && a.pointer == b.pointer && (!a.pointer || a.readonly == b.readonly);
+    return a.scalar == b.scalar && a.lanes == b.lanes && a.pointer == b.pointer && (!a.pointer || a.readonly == b.readonly) &&
+           (a.scalar != KIR_RECORD || a.record == b.record);
 }
 
-bool kir_is_float(struct kir_type t) { return !t.pointer && t.scalar >= KIR_F16; }
+bool kir_is_float(struct kir_type t) { return !t.pointer && t.scalar >= KIR_F16 && t.scalar <= KIR_F64; }
 bool kir_is_integer(struct kir_type t) { return !t.pointer && t.scalar >= KIR_I8 && t.scalar <= KIR_I64; }
 
 void kir_type_name(char *buf, size_t size, struct kir_type t)
 {
     if (t.pointer)
-        snprintf(buf, size, "%s%s*", t.readonly ? "const " : "", scalar_names[t.scalar]);
+        snprintf(buf, size, "%s%s%.*s", t.readonly ? "const " : "", scalar_names[t.scalar], t.pointer, "**");
     else if (t.lanes > 1)
         snprintf(buf, size, "%sx%d", scalar_names[t.scalar], t.lanes);
     else
@@ -79,6 +95,7 @@ void kir_module_free(struct kir_module *m)
         free(f);
     }
     free(m->funcs);
+    kir_free_data(m);
     free(m->nodes);
     memset(m, 0, sizeof *m);
 }
@@ -86,12 +103,14 @@ void kir_module_free(struct kir_module *m)
 bool kir_visible(const struct kir_module *m, int index)
 {
     const struct kir_func *f = m->funcs[index];
-    return m->linkage == KIR_LINK_ALL || (m->linkage == KIR_LINK_ENTRIES && !(f->flags & KIR_INLINE));
+    return m->linkage == KIR_LINK_ALL || (f->flags & KIR_EXTERN) ||
+           (m->linkage == KIR_LINK_ENTRIES && !(f->flags & KIR_INLINE));
 }
 
 const char *kir_symbol(const struct kir_module *m, int index, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s%s", kir_visible(m, index) ? m->symbol_prefix : "", m->funcs[index]->name);
+    const bool prefixed = kir_visible(m, index) && !(m->funcs[index]->flags & KIR_EXTERN);
+    snprintf(buf, size, "%s%s", prefixed ? m->symbol_prefix : "", m->funcs[index]->name);
     return buf;
 }
 
@@ -236,6 +255,13 @@ static void need(struct kir_func *f, bool ok, enum kir_op op, const char *what)
 {
     if (!ok)
         builder_error(f, "%s: %s", kir_op_name(op), what);
+}
+
+
+struct kir_node *kir_null(struct kir_func *f, struct kir_type pointer)
+{
+    need(f, pointer.pointer > 0, KIR_CONST, "a null of a type that is no pointer");
+    return new_node(f, KIR_CONST, pointer);
 }
 
 /* A scalar integer or bool narrower than i32 as an i32 (C's integer promotions). */
@@ -389,7 +415,14 @@ struct kir_node *kir_load(struct kir_func *f, struct kir_node *pointer, struct k
     check_index(f, index, KIR_LOAD);
     if (pointer->op == KIR_ADDR) /* (p + i)[j] = p[i + j] */
         return kir_load(f, pointer->arg[0], kir_binary(f, KIR_ADD, pointer->arg[1], index), lanes);
-    struct kir_node *n = new_node(f, KIR_LOAD, kir_vector_type((enum kir_scalar)pointer->type.scalar, lanes));
+    struct kir_type type = pointer->type; /* what it points to: a value, or (a pointer field) a pointer */
+    type.pointer--;
+    type.lanes = (unsigned char)lanes;
+    need(f, lanes == 1 || (!type.pointer && type.scalar != KIR_RECORD), KIR_LOAD, "a vector of pointers or records");
+    need(f, type.pointer || (type.scalar != KIR_VOID && type.scalar != KIR_RECORD), KIR_LOAD, "through a void * or a record pointer");
+    if (!type.pointer)
+        type.readonly = false;
+    struct kir_node *n = new_node(f, KIR_LOAD, type);
     n->arg[0] = pointer, n->arg[1] = index;
     return n;
 }
@@ -425,6 +458,42 @@ struct kir_node *kir_call(struct kir_func *f, int callee, int n, struct kir_node
         call->call_args[i] = a;
     }
     return call;
+}
+
+struct kir_node *kir_field(struct kir_func *f, struct kir_node *record, const char *name)
+{
+    const struct kir_type t = record->type;
+    need(f, t.pointer == 1 && t.scalar == KIR_RECORD, KIR_FIELD, "not a pointer to a record");
+    const struct kir_record *r = f->module->records[t.record];
+    const int field = kir_record_field_index(r, name);
+    if (field < 0)
+        builder_error(f, "FIELD: struct %s has no field %s", r->name, name);
+    struct kir_type type = kir_pointer_to(r->fields[field].type);
+    type.readonly = type.readonly || t.readonly;
+    struct kir_node *n = new_node(f, KIR_FIELD, type);
+    n->arg[0] = record;
+    n->var = field;
+    return n;
+}
+
+struct kir_node *kir_global_ref(struct kir_func *f, int index)
+{
+    need(f, index >= 0 && index < f->module->num_globals, KIR_GLOBAL, "no such global");
+    struct kir_type type = kir_pointer_to(f->module->globals[index]->type);
+    type.readonly = true;
+    struct kir_node *n = new_node(f, KIR_GLOBAL, type);
+    n->var = index;
+    return n;
+}
+
+struct kir_node *kir_pointer_cast(struct kir_func *f, struct kir_type to, struct kir_node *pointer)
+{
+    const struct kir_type from = pointer->type;
+    need(f, to.pointer == 1 && from.pointer == 1 && (to.scalar == KIR_VOID || from.scalar == KIR_VOID) &&
+                (from.readonly <= to.readonly), KIR_CAST, "not between a void * and a pointer (keeping const)");
+    struct kir_node *n = new_node(f, KIR_CAST, to);
+    n->arg[0] = pointer;
+    return n;
 }
 
 /* ---- statements ------------------------------------------------------------------------------ */
@@ -503,7 +572,8 @@ void kir_store(struct kir_func *f, struct kir_node *pointer, struct kir_node *in
     if (kir_is_integer(value->type) && kir_is_integer(kir_scalar_type((enum kir_scalar)pointer->type.scalar)) &&
         value->type.lanes == 1)
         value = kir_cast(f, kir_scalar_type((enum kir_scalar)pointer->type.scalar), value);
-    need(f, value->type.scalar == pointer->type.scalar && !value->type.pointer, KIR_STORE, "value of another type");
+    need(f, value->type.scalar == pointer->type.scalar && !value->type.pointer && pointer->type.pointer == 1, KIR_STORE,
+         "value of another type");
     struct kir_node *s = statement(f, KIR_STORE);
     s->arg[0] = pointer, s->arg[1] = index, s->arg[2] = value;
     append_commented(f, s);
@@ -596,6 +666,7 @@ void kir_else(struct kir_func *f)
 
 void kir_block(struct kir_func *f) { open_list(f, append_commented(f, statement(f, KIR_BLOCK))); }
 void kir_single(struct kir_func *f) { open_list(f, append_commented(f, statement(f, KIR_SINGLE))); }
+void kir_parallel(struct kir_func *f) { open_list(f, append_commented(f, statement(f, KIR_REGION))); }
 
 void kir_end(struct kir_func *f)
 {

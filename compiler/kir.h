@@ -22,14 +22,19 @@ enum kir_op {
     KIR_NUM_OPS
 };
 
-/* Lane (or scalar) types. bf16 and f16 are storage types: loaded, converted, stored. */
-enum kir_scalar { KIR_VOID, KIR_BOOL, KIR_I8, KIR_U8, KIR_I16, KIR_I32, KIR_I64, KIR_F16, KIR_BF16, KIR_F32 };
+/* Lane (or scalar) types. bf16 and f16 are storage types: loaded, converted, stored. f64 is a
+   record's field and a global's value only (the descriptor's frame rate); a record is what a
+   pointer may point to (a pointer of scalar VOID points to anything: C's void *). */
+enum kir_scalar { KIR_VOID, KIR_BOOL, KIR_I8, KIR_U8, KIR_I16, KIR_I32, KIR_I64, KIR_F16, KIR_BF16, KIR_F32, KIR_F64,
+                  KIR_RECORD };
 
 struct kir_type {
     unsigned char scalar;            /* enum kir_scalar: a value's, or what a pointer points to */
     unsigned char lanes;             /* 1: a scalar; more: a vector of that many lanes */
-    bool pointer;                    /* a pointer to elements of `scalar` */
-    bool readonly;                   /* (pointers) the kernel never stores through it: const */
+    unsigned char pointer;           /* levels of indirection: 0 a value, 1 a pointer to `scalar`s, 2 a
+                                        pointer to such pointers (a record's pointer fields) */
+    bool readonly;                   /* (pointers) the `scalar`s pointed to are never stored to: const */
+    short record;                    /* (scalar RECORD) the record's index in the module */
 };
 
 enum kir_flags {
@@ -38,6 +43,7 @@ enum kir_flags {
     KIR_INLINE = 1 << 2,             /* function: a small helper, inlined into its callers */
     KIR_PARALLEL = 1 << 3,           /* FOR: the iterations are shared among the team's threads (static) */
     KIR_NOWAIT = 1 << 4,             /* parallel FOR: no barrier after it */
+    KIR_EXTERN = 1 << 5,             /* function: declared, not defined (the C library's, the runtime's) */
 };
 
 struct kir_node {
@@ -84,11 +90,56 @@ enum kir_linkage {
     KIR_LINK_ALL,                    /* every function (tests) */
 };
 
+/* A record: C's struct, laid out by kir_data.c with natural alignment (pointers 8 bytes: every
+   target is LP64) and the alignment a field asks for; both back ends use that layout. */
+struct kir_field {
+    char *name;
+    struct kir_type type;            /* an element's */
+    int64_t count;                   /* 0: one element; more: an array of them */
+    int64_t offset;                  /* bytes from the record's start */
+    int align;                       /* at least the element's natural alignment */
+    char *comment;
+};
+
+struct kir_record {
+    char *name;                      /* C's struct tag */
+    bool external;                   /* defined by a header (the runtime's kiln_rt.h): the C back end
+                                        prints no definition, only a check of its size */
+    char *comment;
+    struct kir_field *fields; int num_fields;
+    int64_t size; int align;
+};
+
+/* A global's initial value, one element of a scalar array or one field element of a record, in
+   order. */
+enum kir_init_kind { KIR_INIT_INT, KIR_INIT_FLOAT, KIR_INIT_STRING, KIR_INIT_FUNCTION, KIR_INIT_GLOBAL, KIR_INIT_SIZEOF,
+                     KIR_INIT_OFFSETOF };
+struct kir_init {
+    enum kir_init_kind kind;
+    int64_t ivalue;                  /* INT; OFFSETOF: the element of the field */
+    double fvalue;                   /* FLOAT */
+    char *string;                    /* STRING */
+    int index;                       /* FUNCTION, GLOBAL: which; SIZEOF, OFFSETOF: the record */
+    int field;                       /* OFFSETOF */
+};
+
+/* A constant global: a scalar array, one record, or an array of records. */
+struct kir_global {
+    char *name;
+    char *comment;
+    struct kir_type type;            /* an element's (a scalar or a record) */
+    int64_t count;                   /* 0: one element; more: an array of them */
+    bool exported;                   /* visible outside the object (the model's descriptor) */
+    struct kir_init *values; int num_values, cap_values;
+};
+
 struct kir_module {
     const char *symbol_prefix;       /* before the symbol of every function visible outside the object */
     enum kir_linkage linkage;
     int width;                       /* the target's f32 lanes (1: scalar) */
     struct kir_func **funcs; int num_funcs;
+    struct kir_record **records; int num_records;
+    struct kir_global **globals; int num_globals;
     struct kir_node **nodes; int num_nodes, cap_nodes; /* every node, for freeing */
 };
 
@@ -96,8 +147,11 @@ struct kir_module {
 struct kir_type kir_scalar_type(enum kir_scalar s);
 struct kir_type kir_vector_type(enum kir_scalar s, int lanes);
 struct kir_type kir_pointer_type(enum kir_scalar s, bool readonly);
+struct kir_type kir_pointer_to(struct kir_type t);               /* one level more of indirection */
+struct kir_type kir_record_pointer(int record, bool readonly);
+struct kir_type kir_record_type(int record);                    /* (a global's or field's element) */
 bool kir_type_equal(struct kir_type a, struct kir_type b);
-bool kir_is_float(struct kir_type t);  /* f16, bf16, f32 lanes */
+bool kir_is_float(struct kir_type t);  /* f16, bf16, f32, f64 lanes */
 bool kir_is_integer(struct kir_type t);
 const char *kir_scalar_name(enum kir_scalar s);
 const char *kir_op_name(enum kir_op op);
@@ -125,6 +179,7 @@ int kir_end_function(struct kir_func *f);
 /* ---- expressions ---- */
 struct kir_node *kir_const_int(struct kir_func *f, enum kir_scalar s, int64_t value);
 struct kir_node *kir_int(struct kir_func *f, int64_t value);   /* an i32 constant */
+struct kir_node *kir_null(struct kir_func *f, struct kir_type pointer); /* a null pointer (C's NULL) */
 struct kir_node *kir_f32(struct kir_func *f, double value);    /* an f32 constant (rounded to f32) */
 struct kir_node *kir_binary(struct kir_func *f, enum kir_op op, struct kir_node *a, struct kir_node *b);
 struct kir_node *kir_unary(struct kir_func *f, enum kir_op op, struct kir_node *a);
@@ -137,6 +192,12 @@ struct kir_node *kir_load(struct kir_func *f, struct kir_node *pointer, struct k
 struct kir_node *kir_broadcast(struct kir_func *f, struct kir_node *scalar, int lanes);
 /* A call of the module's function `callee` (its index) with n arguments. */
 struct kir_node *kir_call(struct kir_func *f, int callee, int n, struct kir_node *const *args);
+/* &record->name: a pointer to the field's first element (record: a pointer to a record) */
+struct kir_node *kir_field(struct kir_func *f, struct kir_node *record, const char *name);
+/* A pointer to the first element of the module's global `index` */
+struct kir_node *kir_global_ref(struct kir_func *f, int index);
+/* (type) pointer: a void * as a pointer to a record, or a pointer as a void * */
+struct kir_node *kir_pointer_cast(struct kir_func *f, struct kir_type to, struct kir_node *pointer);
 
 /* ---- statements (appended to the innermost open list) ---- */
 struct kir_node *kir_decl(struct kir_func *f, const char *name, struct kir_node *init, unsigned flags);
@@ -159,9 +220,37 @@ void kir_if(struct kir_func *f, struct kir_node *cond);
 void kir_else(struct kir_func *f);   /* the open IF's `otherwise` list from here */
 void kir_block(struct kir_func *f);
 void kir_single(struct kir_func *f);  /* opens a body one thread of the team runs (the others wait) */
+void kir_parallel(struct kir_func *f); /* opens a body every thread of a new team runs */
 void kir_end(struct kir_func *f);    /* closes the innermost FOR, IF, BLOCK or SINGLE */
 /* Sets the comment printed before the next statement appended. */
 void kir_comment(struct kir_func *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- records and globals (kir_data.c) ---- */
+/* A new record; its fields next, in order. Returns its index. */
+int kir_record_begin(struct kir_module *m, const char *name, bool external, const char *comment);
+/* A field of `count` elements of `type` (0: one, not an array), aligned to at least `align` bytes
+   (0: naturally); the comment is printed beside it. */
+void kir_record_field(struct kir_module *m, int record, const char *name, struct kir_type type, int64_t count, int align,
+                      const char *comment_fmt, ...) __attribute__((format(printf, 7, 8)));
+int kir_record_field_index(const struct kir_record *r, const char *name);  /* -1: none */
+int64_t kir_type_bytes(const struct kir_module *m, struct kir_type t);
+int kir_type_align(const struct kir_module *m, struct kir_type t);
+/* A new constant global; its values next (kir_init_*), as many as it has elements (a record: per
+   field, one per element). Returns its index. */
+int kir_global_begin(struct kir_module *m, const char *name, struct kir_type type, int64_t count, bool exported,
+                     const char *comment);
+void kir_init_int(struct kir_module *m, int global, int64_t value);
+void kir_init_float(struct kir_module *m, int global, double value);
+void kir_init_string(struct kir_module *m, int global, const char *value);
+void kir_init_function(struct kir_module *m, int global, int function);
+void kir_init_global(struct kir_module *m, int global, int other);
+void kir_init_sizeof(struct kir_module *m, int global, int record);
+void kir_init_offsetof(struct kir_module *m, int global, int record, int field, int64_t element);
+/* Values a global holds in all: count (at least 1) times its record's field elements. */
+int kir_global_values(const struct kir_module *m, const struct kir_global *g);
+/* The value of a SIZEOF or OFFSETOF initializer in bytes. */
+int64_t kir_init_bytes(const struct kir_module *m, const struct kir_init *v);
+void kir_free_data(struct kir_module *m);   /* (kir_module_free's: the records and globals) */
 
 /* ---- checking and printing ---- */
 /* Checks every function: operand counts and types, variables declared before use and in scope,
@@ -177,6 +266,10 @@ void kir_dump(FILE *out, const struct kir_module *m);
 void kir_print_c_function(FILE *out, const struct kir_module *m, int index);
 /* Its prototype: `float dot_64(const float *restrict a, const float *restrict b);` */
 void kir_print_c_declaration(FILE *out, const struct kir_module *m, int index);
+/* A record's definition (`struct NAME { ... };` and a check of its size), or for an external one
+   only the check; a global's definition. */
+void kir_print_c_record(FILE *out, const struct kir_module *m, int index);
+void kir_print_c_global(FILE *out, const struct kir_module *m, int index);
 
 /* The LLVM back end (kir_llvm.c): the module through LLVM's C API, verified, optimized (O2) and
    written to object_path (NULL: none) for the triple, CPU and features; the optimized LLVM IR also

@@ -45,7 +45,12 @@ static _Noreturn void unprintable(const struct printer *p, const char *what)
 static const char *c_type(const struct printer *p, struct kir_type t)
 {
     static const char *const names[] = {"void", "int", "int8_t", "uint8_t", "int16_t", "int", "int64_t", "uint16_t",
-                                        "uint16_t", "float"};
+                                        "uint16_t", "float", "double", "struct"};
+    static char record[80]; /* (one at a time: printed before the next call) */
+    if (t.scalar == KIR_RECORD) {
+        snprintf(record, sizeof record, "struct %s", p->m->records[t.record]->name);
+        return record;
+    }
     if (t.lanes > 1) {
         if (t.scalar != KIR_F32 || t.lanes != p->m->width)
             unprintable(p, "a vector type other than the target's f32 vector");
@@ -57,8 +62,10 @@ static const char *c_type(const struct printer *p, struct kir_type t)
 /* `const float *restrict name`, `int T`, `vf x` */
 static void declaration(const struct printer *p, const struct kir_var *v)
 {
+    struct kir_type element = v->type;
+    element.pointer = 0;
     if (v->type.pointer)
-        fprintf(p->out, "%s%s *%s%s", v->type.readonly ? "const " : "", c_type(p, kir_scalar_type((enum kir_scalar)v->type.scalar)),
+        fprintf(p->out, "%s%s %.*s%s%s", v->type.readonly ? "const " : "", c_type(p, element), v->type.pointer, "**",
                 v->flags & KIR_RESTRICT ? "restrict " : "", v->name);
     else
         fprintf(p->out, "%s%s %s", v->flags & KIR_CONSTANT ? "const " : "", c_type(p, v->type), v->name);
@@ -95,7 +102,9 @@ static const struct kir_node *index_of(const struct kir_node *index)
 
 static void constant(const struct printer *p, const struct kir_node *n, int context)
 {
-    if (kir_is_float(n->type) && isinf(n->fvalue)) {
+    if (n->type.pointer)
+        fprintf(p->out, "NULL");
+    else if (kir_is_float(n->type) && isinf(n->fvalue)) {
         fprintf(p->out, n->fvalue < 0 ? (context >= PRECEDENCE_UNARY ? "(-INFINITY)" : "-INFINITY") : "INFINITY");
     } else if (kir_is_float(n->type)) {
         char buf[48];
@@ -235,6 +244,32 @@ static void infix(const struct printer *p, const struct kir_node *n, int context
         fprintf(p->out, ")");
 }
 
+/* A FIELD or GLOBAL node: whether what it names is an array (C: it decays to a pointer). */
+static bool is_array(const struct printer *p, const struct kir_node *n)
+{
+    if (n->op == KIR_GLOBAL)
+        return p->m->globals[n->var]->count > 0;
+    return p->m->records[n->arg[0]->type.record]->fields[n->var].count > 0;
+}
+
+/* pointer[index] where the pointer is a single field or global and the index 0: the member itself */
+static bool is_single(const struct printer *p, const struct kir_node *pointer, const struct kir_node *index)
+{
+    return (pointer->op == KIR_FIELD || pointer->op == KIR_GLOBAL) && !is_array(p, pointer) && index->op == KIR_CONST &&
+           index->ivalue == 0;
+}
+
+/* s->name, or a global's name */
+static void member(const struct printer *p, const struct kir_node *n)
+{
+    if (n->op == KIR_GLOBAL) {
+        fprintf(p->out, "%s", p->m->globals[n->var]->name);
+        return;
+    }
+    expr(p, n->arg[0], PRECEDENCE_POSTFIX);
+    fprintf(p->out, "->%s", p->m->records[n->arg[0]->type.record]->fields[n->var].name);
+}
+
 /* Prints n; parenthesized when it binds more loosely than `context` requires. */
 static void expr(const struct printer *p, const struct kir_node *n, int context)
 {
@@ -258,13 +293,31 @@ static void expr(const struct printer *p, const struct kir_node *n, int context)
     case KIR_ADDR:
         address(p, n->arg[0], n->arg[1], context);
         return;
+    case KIR_FIELD: /* an array field decays to its first element's address; a single one is &s->x */
+    case KIR_GLOBAL:
+        if (is_array(p, n)) {
+            member(p, n);
+        } else {
+            fprintf(p->out, context > PRECEDENCE_UNARY ? "(&" : "&");
+            member(p, n);
+            fprintf(p->out, context > PRECEDENCE_UNARY ? ")" : "");
+        }
+        return;
     case KIR_LOAD:
+        if (is_single(p, n->arg[0], n->arg[1])) { /* s->x rather than (&s->x)[0] */
+            member(p, n->arg[0]);
+            return;
+        }
         expr(p, n->arg[0], PRECEDENCE_POSTFIX);
         fprintf(p->out, "[");
         expr(p, index_of(n->arg[1]), 0);
         fprintf(p->out, "]");
         return;
     case KIR_CAST:
+        if (n->type.pointer) { /* void * to and from other pointers: implicit in C */
+            expr(p, n->arg[0], context);
+            return;
+        }
         snprintf(text, sizeof text, "(%s)", c_type(p, n->type));
         prefix(p, text, n->arg[0], context);
         return;
@@ -344,10 +397,14 @@ static void store(const struct printer *p, const struct kir_node *s)
         fprintf(p->out, ");\n");
         return;
     }
-    expr(p, s->arg[0], PRECEDENCE_POSTFIX);
-    fprintf(p->out, "[");
-    expr(p, index_of(s->arg[1]), 0);
-    fprintf(p->out, "]");
+    if (is_single(p, s->arg[0], s->arg[1])) {
+        member(p, s->arg[0]);
+    } else {
+        expr(p, s->arg[0], PRECEDENCE_POSTFIX);
+        fprintf(p->out, "[");
+        expr(p, index_of(s->arg[1]), 0);
+        fprintf(p->out, "]");
+    }
     const struct kir_node *first = s->arg[2]->arg[0]; /* p[i] = p[i] op y prints as p[i] op= y */
     assignment(p, s->arg[2], first && first->op == KIR_LOAD && first->arg[0] == s->arg[0] && first->arg[1] == s->arg[1]);
 }
@@ -391,7 +448,8 @@ static void statement(const struct printer *p, const struct kir_node *s, int ind
     const int pad = 4 * indent;
     if (s->comment)
         fprintf(out, "%*s/* %s */\n", pad, "", s->comment);
-    if (s->op != KIR_IF && s->op != KIR_FOR && s->op != KIR_BLOCK && s->op != KIR_BARRIER && s->op != KIR_SINGLE)
+    if (s->op != KIR_IF && s->op != KIR_FOR && s->op != KIR_BLOCK && s->op != KIR_BARRIER && s->op != KIR_SINGLE &&
+        s->op != KIR_REGION)
         fprintf(out, "%*s", pad, "");
     const struct kir_var *v = s->var >= 0 ? &p->f->vars[s->var] : NULL;
     switch (s->op) {
@@ -441,9 +499,10 @@ static void statement(const struct printer *p, const struct kir_node *s, int ind
         fprintf(out, ", %d, %d);\n", (int)s->ivalue, s->ivalue ? 3 : 2);
         return;
     case KIR_SINGLE:
+    case KIR_REGION:
     case KIR_BLOCK:
-        if (s->op == KIR_SINGLE)
-            fprintf(out, "%*s#pragma omp single\n", pad, "");
+        if (s->op != KIR_BLOCK)
+            fprintf(out, "%*s#pragma omp %s\n", pad, "", s->op == KIR_SINGLE ? "single" : "parallel");
         fprintf(out, "%*s{\n", pad, "");
         statements(p, s->body, indent + 1);
         fprintf(out, "%*s}\n", pad, "");
@@ -524,6 +583,8 @@ static bool uses(const struct kir_node *n, int var)
 void kir_print_c_function(FILE *out, const struct kir_module *m, int index)
 {
     const struct printer p = {.out = out, .m = m, .f = m->funcs[index]};
+    if (p.f->flags & KIR_EXTERN) /* (a header declares it) */
+        return;
     if (p.f->comment)
         fprintf(out, "/* %s */\n", p.f->comment);
     signature(&p, index);
@@ -533,4 +594,156 @@ void kir_print_c_function(FILE *out, const struct kir_module *m, int index)
             fprintf(out, "    (void)%s;\n", p.f->vars[i].name);
     statements(&p, p.f->body, 1);
     fprintf(out, "}\n\n");
+}
+
+/* ---- records and globals --------------------------------------------------------------------- */
+
+/* `const float *name[4]`: a field or global of `count` elements (0: one) */
+static void member_declaration(const struct printer *p, struct kir_type type, const char *name, int64_t count)
+{
+    struct kir_type element = type;
+    element.pointer = 0;
+    fprintf(p->out, "%s%s %.*s%s", type.readonly ? "const " : "", c_type(p, element), type.pointer, "**", name);
+    if (count)
+        fprintf(p->out, "[%lld]", (long long)count);
+}
+
+void kir_print_c_record(FILE *out, const struct kir_module *m, int index)
+{
+    const struct kir_record *r = m->records[index];
+    if (!r->external) {
+        if (r->comment)
+            fprintf(out, "/* %s */\n", r->comment);
+        fprintf(out, "struct %s {\n", r->name);
+        for (int i = 0; i < r->num_fields; i++) {
+            const struct kir_field *fl = &r->fields[i];
+            char *text = NULL;
+            size_t size = 0;
+            FILE *decl = open_memstream(&text, &size);
+            const struct printer into = {.out = decl, .m = m};
+            if (fl->align > kir_type_align(m, fl->type))
+                fprintf(decl, "_Alignas(%d) ", fl->align);
+            member_declaration(&into, fl->type, fl->name, fl->count);
+            fprintf(decl, ";");
+            fclose(decl);
+            if (fl->comment)
+                fprintf(out, "    %-48s /* %s */\n", text, fl->comment);
+            else
+                fprintf(out, "    %s\n", text);
+            free(text);
+        }
+        fprintf(out, "};\n");
+    }
+    fprintf(out, "_Static_assert(sizeof(struct %s) == %lld, \"struct %s: the layout kilnc computed\");\n\n", r->name,
+            (long long)r->size, r->name);
+}
+
+static void string_literal(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++)
+        fprintf(out, *s == '"' || *s == '\\' ? "\\%c" : "%c", *s);
+    fputc('"', out);
+}
+
+/* One initial value, for an element of type `type` */
+static void init_value(const struct printer *p, const struct kir_init *v, struct kir_type type)
+{
+    char buf[256];
+    const struct kir_module *m = p->m;
+    switch (v->kind) {
+    case KIR_INIT_INT:
+        fprintf(p->out, "%lld%s", (long long)v->ivalue, v->ivalue > INT32_MAX || v->ivalue < INT32_MIN ? "LL" : "");
+        return;
+    case KIR_INIT_FLOAT:
+        if (type.scalar == KIR_F64) {
+            fprintf(p->out, "%.17g", v->fvalue);
+        } else {
+            float_literal(buf, sizeof buf, (float)v->fvalue);
+            fprintf(p->out, "%s", buf);
+        }
+        return;
+    case KIR_INIT_STRING:
+        string_literal(p->out, v->string);
+        return;
+    case KIR_INIT_FUNCTION:
+        fprintf(p->out, "%s", kir_symbol(m, v->index, buf, sizeof buf));
+        return;
+    case KIR_INIT_GLOBAL:
+        fprintf(p->out, "%s", m->globals[v->index]->name);
+        return;
+    case KIR_INIT_SIZEOF:
+        fprintf(p->out, "sizeof(struct %s)", m->records[v->index]->name);
+        return;
+    case KIR_INIT_OFFSETOF: {
+        const struct kir_field *fl = &m->records[v->index]->fields[v->field];
+        fprintf(p->out, "offsetof(struct %s, %s)", m->records[v->index]->name, fl->name);
+        if (v->ivalue) {
+            fprintf(p->out, " + %lld * sizeof(", (long long)v->ivalue);
+            member_declaration(p, fl->type, "", 0);
+            fprintf(p->out, ")");
+        }
+        return;
+    }
+    }
+}
+
+/* One record's values from *next on: `{a, {b, c}, d}`, or with `designated` one `.field = ` a line. */
+static void record_values(const struct printer *p, const struct kir_record *r, const struct kir_init **next, bool designated)
+{
+    fprintf(p->out, designated ? "{\n" : "{");
+    for (int i = 0; i < r->num_fields; i++) {
+        const struct kir_field *fl = &r->fields[i];
+        if (designated)
+            fprintf(p->out, "    .%s = ", fl->name);
+        else if (i)
+            fprintf(p->out, ", ");
+        fprintf(p->out, fl->count ? "{" : "");
+        for (int64_t k = 0; k < (fl->count ? fl->count : 1); k++) {
+            fprintf(p->out, k ? ", " : "");
+            init_value(p, (*next)++, fl->type);
+        }
+        fprintf(p->out, fl->count ? "}" : "");
+        if (designated)
+            fprintf(p->out, ",\n");
+    }
+    fprintf(p->out, "}");
+}
+
+void kir_print_c_global(FILE *out, const struct kir_module *m, int index)
+{
+    const struct kir_global *g = m->globals[index];
+    const struct printer p = {.out = out, .m = m};
+    if (g->num_values != kir_global_values(m, g)) {
+        fprintf(stderr, "kilnc: internal error: global %s has %d of its %d values\n", g->name, g->num_values, kir_global_values(m, g));
+        exit(2);
+    }
+    if (g->comment)
+        fprintf(out, "/* %s */\n", g->comment);
+    fprintf(out, "%sconst ", g->exported ? "" : "static ");
+    member_declaration(&p, g->type, g->name, g->count);
+    fprintf(out, " = ");
+    const struct kir_init *next = g->values;
+    if (g->type.scalar == KIR_RECORD && !g->count) {
+        record_values(&p, m->records[g->type.record], &next, true);
+    } else if (g->type.scalar == KIR_RECORD) {
+        fprintf(out, "{\n");
+        for (int64_t i = 0; i < g->count; i++) {
+            fprintf(out, "    ");
+            record_values(&p, m->records[g->type.record], &next, false);
+            fprintf(out, ",\n");
+        }
+        fprintf(out, "}");
+    } else { /* scalars, six a line; f32 in hexadecimal (exact) */
+        fprintf(out, "{");
+        for (int i = 0; i < g->num_values; i++) {
+            fprintf(out, "%s", i == 0 ? "\n    " : i % 6 ? ", " : ",\n    ");
+            if (g->values[i].kind == KIR_INIT_FLOAT && g->type.scalar == KIR_F32)
+                fprintf(out, "%a", (double)(float)g->values[i].fvalue);
+            else
+                init_value(&p, &g->values[i], g->type);
+        }
+        fprintf(out, "\n}");
+    }
+    fprintf(out, ";\n\n");
 }

@@ -11,6 +11,7 @@ struct checker {
     bool *in_scope;                  /* per variable: declared in an enclosing list already */
     int loops, parallel_loops;       /* how many loops (parallel ones) enclose the statement */
     bool innermost_parallel;         /* the innermost loop is a parallel one (OpenMP forbids leaving it by break) */
+    bool in_region;                  /* inside a REGION body */
     bool failed;
 };
 
@@ -38,7 +39,7 @@ static bool check_expr(struct checker *c, const struct kir_node *n)
     const struct kir_node *a = n->arg[0], *b = n->arg[1];
     switch (n->op) {
     case KIR_CONST:
-        return t.lanes == 1 && !t.pointer ? true : fail(c, "a constant of a vector or pointer type");
+        return t.lanes == 1 && (!t.pointer || n->ivalue == 0) ? true : fail(c, "a constant of a vector type, or a pointer but null");
     case KIR_VAR:
         if (n->var < 0 || n->var >= c->f->num_vars || !c->in_scope[n->var])
             return fail(c, "variable %d used outside its scope", n->var);
@@ -60,12 +61,24 @@ static bool check_expr(struct checker *c, const struct kir_node *n)
         return a->type.scalar == KIR_BOOL && kir_type_equal(b->type, t) && kir_type_equal(n->arg[2]->type, t)
                    ? true : fail(c, "SELECT of mismatched types");
     case KIR_CAST:
-        return a && a->type.lanes == t.lanes && !t.pointer ? true : fail(c, "CAST between vector lengths");
+        if (t.pointer || a->type.pointer)
+            return t.pointer == 1 && a->type.pointer == 1 && (t.scalar == KIR_VOID || a->type.scalar == KIR_VOID)
+                       ? true : fail(c, "CAST between pointers not through void *");
+        return a && a->type.lanes == t.lanes ? true : fail(c, "CAST between vector lengths");
     case KIR_ADDR:
         return a->type.pointer && kir_type_equal(a->type, t) && kir_is_integer(b->type) ? true : fail(c, "bad ADDR");
     case KIR_LOAD:
-        return a->type.pointer && kir_is_integer(b->type) && t.scalar == a->type.scalar && !t.pointer
+        return a->type.pointer && kir_is_integer(b->type) && t.scalar == a->type.scalar && t.pointer == a->type.pointer - 1
                    ? true : fail(c, "bad LOAD");
+    case KIR_FIELD: {
+        if (a->type.pointer != 1 || a->type.scalar != KIR_RECORD || a->type.record >= c->m->num_records)
+            return fail(c, "FIELD of no record pointer");
+        const struct kir_record *r = c->m->records[a->type.record];
+        return n->var >= 0 && n->var < r->num_fields && t.pointer == r->fields[n->var].type.pointer + 1
+                   ? true : fail(c, "FIELD %d of struct %s: no such field, or of another type", n->var, r->name);
+    }
+    case KIR_GLOBAL:
+        return n->var >= 0 && n->var < c->m->num_globals && t.pointer == 1 ? true : fail(c, "GLOBAL of no global");
     case KIR_BROADCAST:
         return a->type.lanes == 1 && t.lanes > 1 && t.scalar == a->type.scalar ? true : fail(c, "bad BROADCAST");
     case KIR_REDUCE_ADD: case KIR_REDUCE_MAX:
@@ -130,7 +143,7 @@ static bool check_statement(struct checker *c, const struct kir_node *s)
         return true;
     }
     case KIR_STORE:
-        if (!s->arg[0]->type.pointer || s->arg[0]->type.readonly || s->arg[2]->type.scalar != s->arg[0]->type.scalar)
+        if (s->arg[0]->type.pointer != 1 || s->arg[0]->type.readonly || s->arg[2]->type.scalar != s->arg[0]->type.scalar)
             return fail(c, "STORE through a read-only pointer, or of another type");
         return true;
     case KIR_EVAL:
@@ -159,6 +172,14 @@ static bool check_statement(struct checker *c, const struct kir_node *s)
         c->parallel_loops++;
         const bool ok = check_list(c, s->body);
         c->parallel_loops--;
+        return ok;
+    }
+    case KIR_REGION: { /* one region: not inside another, nor inside a loop or single of a team */
+        if (c->in_region || c->parallel_loops)
+            return fail(c, "REGION inside a parallel region, loop or single");
+        c->in_region = true;
+        const bool ok = check_list(c, s->body);
+        c->in_region = false;
         return ok;
     }
     case KIR_IF:
@@ -199,6 +220,8 @@ static bool check_list(struct checker *c, const struct kir_node *s)
 bool kir_verify_function(const struct kir_module *m, int index)
 {
     const struct kir_func *f = m->funcs[index];
+    if (f->flags & KIR_EXTERN)
+        return f->body ? (fprintf(stderr, "kilnc: internal error: extern function %s has a body\n", f->name), false) : true;
     struct checker c = {.m = m, .f = f, .in_scope = calloc((size_t)f->num_vars + 1, sizeof(bool))};
     for (int v = 0; v < f->num_params; v++)
         c.in_scope[v] = true;
@@ -230,6 +253,13 @@ static void dump_expr(FILE *out, const struct kir_module *m, const struct kir_fu
         return;
     case KIR_VAR:
         fprintf(out, "%s", f->vars[n->var].name);
+        return;
+    case KIR_FIELD:
+        dump_expr(out, m, f, n->arg[0]);
+        fprintf(out, "->%s", m->records[n->arg[0]->type.record]->fields[n->var].name);
+        return;
+    case KIR_GLOBAL:
+        fprintf(out, "@%s", m->globals[n->var]->name);
         return;
     case KIR_CALL:
         fprintf(out, "call %s(", m->funcs[n->var]->name);
@@ -279,11 +309,42 @@ static void dump_list(FILE *out, const struct kir_module *m, const struct kir_fu
     }
 }
 
+static void dump_records(FILE *out, const struct kir_module *m)
+{
+    char type[48];
+    for (int i = 0; i < m->num_records; i++) {
+        const struct kir_record *r = m->records[i];
+        fprintf(out, "record %s%s: %lld bytes, align %d\n", r->name, r->external ? " (external)" : "", (long long)r->size, r->align);
+        for (int j = 0; j < r->num_fields; j++) {
+            const struct kir_field *fl = &r->fields[j];
+            kir_type_name(type, sizeof type, fl->type);
+            fprintf(out, "  %lld %s: %s", (long long)fl->offset, fl->name, type);
+            if (fl->count)
+                fprintf(out, "[%lld]", (long long)fl->count);
+            fprintf(out, "\n");
+        }
+        fprintf(out, "\n");
+    }
+    for (int i = 0; i < m->num_globals; i++) {
+        const struct kir_global *g = m->globals[i];
+        kir_type_name(type, sizeof type, g->type);
+        if (g->type.scalar == KIR_RECORD)
+            snprintf(type, sizeof type, "%s", m->records[g->type.record]->name);
+        fprintf(out, "global %s%s: %s", g->name, g->exported ? " (exported)" : "", type);
+        if (g->count)
+            fprintf(out, "[%lld]", (long long)g->count);
+        fprintf(out, ", %d values\n\n", g->num_values);
+    }
+}
+
 void kir_dump(FILE *out, const struct kir_module *m)
 {
+    dump_records(out, m);
     for (int i = 0; i < m->num_funcs; i++) {
         const struct kir_func *f = m->funcs[i];
         char type[32];
+        if (f->flags & KIR_EXTERN)
+            continue;
         if (f->comment)
             fprintf(out, "# %s\n", f->comment);
         fprintf(out, "kernel %s(", f->name);

@@ -31,6 +31,8 @@ struct printer {
     bool pairwise_sum;
     LLVMValueRef *functions;         /* per kernel IR function */
     LLVMTypeRef *function_types;
+    LLVMValueRef *globals;           /* per global */
+    int regions;                     /* parallel regions outlined so far (their functions' names) */
     /* the function being printed */
     const struct kir_func *f;
     LLVMValueRef function;
@@ -56,6 +58,8 @@ static LLVMTypeRef lane_type(const struct printer *p, enum kir_scalar s)
     case KIR_F16: return LLVMHalfTypeInContext(p->context);
     case KIR_BF16: return LLVMBFloatTypeInContext(p->context);
     case KIR_F32: return LLVMFloatTypeInContext(p->context);
+    case KIR_F64: return LLVMDoubleTypeInContext(p->context);
+    case KIR_RECORD: break;
     }
     return NULL;
 }
@@ -71,6 +75,17 @@ static LLVMTypeRef llvm_type(const struct printer *p, struct kir_type t)
 static unsigned lane_bytes(const struct printer *p, unsigned char scalar)
 {
     return (unsigned)LLVMABISizeOfType(LLVMGetModuleDataLayout(p->module), lane_type(p, (enum kir_scalar)scalar));
+}
+
+/* What a pointer of type t points to, as an LLVM type: a lane, or a pointer (a pointer field) */
+static LLVMTypeRef pointee_type(const struct printer *p, struct kir_type t)
+{
+    return t.pointer > 1 ? LLVMPointerTypeInContext(p->context, 0) : lane_type(p, (enum kir_scalar)t.scalar);
+}
+
+static unsigned pointee_bytes(const struct printer *p, struct kir_type t)
+{
+    return (unsigned)LLVMABISizeOfType(LLVMGetModuleDataLayout(p->module), pointee_type(p, t));
 }
 
 static LLVMTypeRef i32_type(const struct printer *p) { return LLVMInt32TypeInContext(p->context); }
@@ -108,7 +123,7 @@ static LLVMValueRef to_i64(const struct printer *p, LLVMValueRef index, const st
 static LLVMValueRef address(struct printer *p, const struct kir_node *pointer, const struct kir_node *index)
 {
     LLVMValueRef base = expr(p, pointer), at = to_i64(p, expr(p, index), index);
-    return LLVMBuildGEP2(p->builder, lane_type(p, (enum kir_scalar)pointer->type.scalar), base, &at, 1, "");
+    return LLVMBuildGEP2(p->builder, pointee_type(p, pointer->type), base, &at, 1, "");
 }
 
 /* The lanes [from, from + count) of v as a vector of count lanes, or lane `from` when count is 1. */
@@ -235,9 +250,11 @@ static LLVMValueRef arithmetic(struct printer *p, const struct kir_node *n)
 static LLVMValueRef expr(struct printer *p, const struct kir_node *n)
 {
     LLVMBuilderRef B = p->builder;
-    LLVMTypeRef type = n->type.scalar == KIR_VOID ? NULL : llvm_type(p, n->type);
+    LLVMTypeRef type = n->type.scalar == KIR_VOID && !n->type.pointer ? NULL : llvm_type(p, n->type);
     switch (n->op) {
     case KIR_CONST:
+        if (n->type.pointer)
+            return LLVMConstNull(type);
         return kir_is_float(n->type) ? LLVMConstReal(type, n->fvalue) : LLVMConstInt(type, (unsigned long long)n->ivalue, 1);
     case KIR_VAR:
         return LLVMBuildLoad2(B, type, p->slots[n->var], "");
@@ -260,13 +277,20 @@ static LLVMValueRef expr(struct printer *p, const struct kir_node *n)
         LLVMValueRef a = expr(p, n->arg[0]);
         return runtime_call(p, n->op == KIR_EXP ? "expf" : "tanhf", type, &type, &a, 1);
     }
-    case KIR_CAST:
-        return cast(p, n);
+    case KIR_CAST: /* (between pointers: nothing to do, pointers are opaque) */
+        return n->type.pointer ? expr(p, n->arg[0]) : cast(p, n);
+    case KIR_FIELD: { /* the field's byte offset in kilnc's layout of the record */
+        const struct kir_field *field = &p->m->records[n->arg[0]->type.record]->fields[n->var];
+        LLVMValueRef offset = LLVMConstInt(i64_type(p), (unsigned long long)field->offset, 0);
+        return LLVMBuildGEP2(B, LLVMInt8TypeInContext(p->context), expr(p, n->arg[0]), &offset, 1, "");
+    }
+    case KIR_GLOBAL:
+        return p->globals[n->var];
     case KIR_ADDR:
         return address(p, n->arg[0], n->arg[1]);
     case KIR_LOAD: { /* a vector's lanes need only their own alignment (unaligned loads) */
         LLVMValueRef load = LLVMBuildLoad2(B, type, address(p, n->arg[0], n->arg[1]), "");
-        LLVMSetAlignment(load, lane_bytes(p, n->type.scalar));
+        LLVMSetAlignment(load, pointee_bytes(p, n->arg[0]->type));
         return load;
     }
     case KIR_BROADCAST:
@@ -380,6 +404,68 @@ static void single(struct printer *p, const struct kir_node *s)
     barrier(p);
 }
 
+static void mark_declared(const struct kir_node *s, bool *inside)
+{
+    for (; s; s = s->next) {
+        if (s->op == KIR_DECL || s->op == KIR_ARRAY || s->op == KIR_FOR)
+            inside[s->var] = true;
+        mark_declared(s->body, inside);
+        mark_declared(s->otherwise, inside);
+    }
+}
+
+static void target_attributes(const struct printer *p, LLVMValueRef fn);
+
+/* A REGION body becomes a function of its own, FUNCTION.regionK(shared), that the runtime's
+   kiln_parallel runs on every thread of an OpenMP team. `shared` holds the address of each of the
+   enclosing function's variables (shared, as OpenMP's are); those declared inside the body get
+   slots of their own in each thread (private). */
+static void parallel_region(struct printer *p, const struct kir_node *s)
+{
+    LLVMBuilderRef B = p->builder;
+    const int vars = p->f->num_vars;
+    LLVMTypeRef ptr = LLVMPointerTypeInContext(p->context, 0), table = LLVMArrayType2(ptr, (uint64_t)vars + 1);
+    LLVMBuilderRef entry = LLVMCreateBuilderInContext(p->context);
+    LLVMPositionBuilderBefore(entry, LLVMGetFirstInstruction(LLVMGetEntryBasicBlock(p->function)));
+    LLVMValueRef shared = LLVMBuildAlloca(entry, table, "shared");
+    LLVMDisposeBuilder(entry);
+    for (int v = 0; v < vars; v++) {
+        LLVMValueRef at = LLVMConstInt(i64_type(p), (unsigned long long)v, 0);
+        LLVMBuildStore(B, p->slots[v], LLVMBuildGEP2(B, ptr, shared, &at, 1, ""));
+    }
+    char name[300];
+    size_t length;
+    snprintf(name, sizeof name, "%s.region%d", LLVMGetValueName2(p->function, &length), p->regions++);
+    LLVMTypeRef body_type = LLVMFunctionType(LLVMVoidTypeInContext(p->context), &ptr, 1, 0);
+    LLVMValueRef body = LLVMAddFunction(p->module, name, body_type);
+    LLVMSetLinkage(body, LLVMInternalLinkage);
+    target_attributes(p, body);
+
+    LLVMValueRef outer = p->function, *outer_slots = p->slots;
+    LLVMBasicBlockRef resume = LLVMGetInsertBlock(B);
+    const int outer_loops = p->num_loops;
+    bool *inside = calloc((size_t)vars + 1, sizeof *inside);
+    mark_declared(s->body, inside);
+    p->function = body;
+    p->slots = calloc((size_t)vars + 1, sizeof *p->slots);
+    p->num_loops = 0;
+    LLVMPositionBuilderAtEnd(B, LLVMAppendBasicBlockInContext(p->context, body, "entry"));
+    for (int v = 0; v < vars; v++) {
+        LLVMValueRef at = LLVMConstInt(i64_type(p), (unsigned long long)v, 0);
+        p->slots[v] = inside[v] ? LLVMBuildAlloca(B, llvm_type(p, p->f->vars[v].type), p->f->vars[v].name)
+                                : LLVMBuildLoad2(B, ptr, LLVMBuildGEP2(B, ptr, LLVMGetParam(body, 0), &at, 1, ""), "");
+    }
+    statements(p, s->body);
+    LLVMBuildRetVoid(B);
+    free(p->slots);
+    free(inside);
+    p->function = outer, p->slots = outer_slots, p->num_loops = outer_loops;
+    LLVMPositionBuilderAtEnd(B, resume);
+    LLVMTypeRef params[2] = {ptr, ptr};
+    LLVMValueRef args[2] = {body, shared};
+    runtime_call(p, "kiln_parallel", LLVMVoidTypeInContext(p->context), params, args, 2);
+}
+
 static void if_statement(struct printer *p, const struct kir_node *s)
 {
     LLVMBuilderRef B = p->builder;
@@ -416,7 +502,7 @@ static void statement(struct printer *p, const struct kir_node *s)
     case KIR_STORE: {
         LLVMValueRef value = expr(p, s->arg[2]);
         LLVMValueRef store = LLVMBuildStore(B, value, address(p, s->arg[0], s->arg[1]));
-        LLVMSetAlignment(store, lane_bytes(p, s->arg[0]->type.scalar));
+        LLVMSetAlignment(store, pointee_bytes(p, s->arg[0]->type));
         return;
     }
     case KIR_EVAL:
@@ -454,6 +540,9 @@ static void statement(struct printer *p, const struct kir_node *s)
         return;
     case KIR_SINGLE:
         single(p, s);
+        return;
+    case KIR_REGION:
+        parallel_region(p, s);
         return;
     case KIR_IF:
         if_statement(p, s);
@@ -495,13 +584,111 @@ static void declare_function(struct printer *p, int index)
     for (int i = 0; i < f->num_params; i++)
         if (f->vars[i].flags & KIR_RESTRICT)
             add_attribute(p, fn, (unsigned)i + 1, "noalias");
-    add_attribute(p, fn, LLVMAttributeFunctionIndex, "nounwind");
+    if (f->flags & KIR_EXTERN)
+        return;
     if (f->flags & KIR_INLINE)
         add_attribute(p, fn, LLVMAttributeFunctionIndex, "alwaysinline");
-    /* the target's instructions for every function (and so for what is inlined into it) */
+    target_attributes(p, fn);
+}
+
+/* The target's instructions for every function (and so for what is inlined into it) */
+static void target_attributes(const struct printer *p, LLVMValueRef fn)
+{
+    add_attribute(p, fn, LLVMAttributeFunctionIndex, "nounwind");
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateStringAttribute(p->context, "target-cpu", 10, p->cpu, (unsigned)strlen(p->cpu)));
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
                             LLVMCreateStringAttribute(p->context, "target-features", 15, p->features, (unsigned)strlen(p->features)));
+}
+
+/* ---- globals ---- */
+
+/* A string as a private constant array of its bytes and a NUL */
+static LLVMValueRef string_constant(const struct printer *p, const char *s)
+{
+    LLVMValueRef bytes = LLVMConstStringInContext(p->context, s, (unsigned)strlen(s), 0);
+    LLVMValueRef g = LLVMAddGlobal(p->module, LLVMTypeOf(bytes), ".str");
+    LLVMSetInitializer(g, bytes);
+    LLVMSetGlobalConstant(g, 1);
+    LLVMSetLinkage(g, LLVMPrivateLinkage);
+    LLVMSetUnnamedAddress(g, LLVMGlobalUnnamedAddr);
+    return g;
+}
+
+static LLVMValueRef init_constant(const struct printer *p, const struct kir_init *v, struct kir_type type)
+{
+    LLVMTypeRef llvm = llvm_type(p, type);
+    switch (v->kind) {
+    case KIR_INIT_INT:
+        return type.pointer ? LLVMConstNull(llvm) : LLVMConstInt(llvm, (unsigned long long)v->ivalue, 1);
+    case KIR_INIT_FLOAT: return LLVMConstReal(llvm, v->fvalue);
+    case KIR_INIT_STRING: return string_constant(p, v->string);
+    case KIR_INIT_FUNCTION: return p->functions[v->index];
+    case KIR_INIT_GLOBAL: return p->globals[v->index];
+    case KIR_INIT_SIZEOF:
+    case KIR_INIT_OFFSETOF: return LLVMConstInt(llvm, (unsigned long long)kir_init_bytes(p->m, v), 0);
+    }
+    return NULL;
+}
+
+/* `n` zero bytes of padding */
+static LLVMValueRef padding(const struct printer *p, int64_t n)
+{
+    return LLVMConstNull(LLVMArrayType2(LLVMInt8TypeInContext(p->context), (uint64_t)n));
+}
+
+/* A record's values from *next on, as a packed struct with kilnc's layout's padding spelled out (so
+   that the object's layout is the one the C back end's static assertions check). */
+static LLVMValueRef record_constant(const struct printer *p, const struct kir_record *r, const struct kir_init **next)
+{
+    LLVMValueRef *parts = calloc(2 * (size_t)r->num_fields + 1, sizeof *parts);
+    int n = 0;
+    int64_t at = 0;
+    for (int i = 0; i < r->num_fields; i++) {
+        const struct kir_field *fl = &r->fields[i];
+        if (fl->offset > at)
+            parts[n++] = padding(p, fl->offset - at);
+        if (fl->count) {
+            LLVMValueRef *elements = calloc((size_t)fl->count, sizeof *elements);
+            for (int64_t k = 0; k < fl->count; k++)
+                elements[k] = init_constant(p, (*next)++, fl->type);
+            parts[n++] = LLVMConstArray2(llvm_type(p, fl->type), elements, (uint64_t)fl->count);
+            free(elements);
+        } else {
+            parts[n++] = init_constant(p, (*next)++, fl->type);
+        }
+        at = fl->offset + kir_type_bytes(p->m, fl->type) * (fl->count ? fl->count : 1);
+    }
+    if (r->size > at)
+        parts[n++] = padding(p, r->size - at);
+    LLVMValueRef value = LLVMConstStructInContext(p->context, parts, (unsigned)n, 1);
+    free(parts);
+    return value;
+}
+
+/* The globals, in order: a global's values may name functions and the globals before it. */
+static void define_globals(struct printer *p)
+{
+    const struct kir_module *m = p->m;
+    LLVMValueRef *values = calloc((size_t)m->num_globals + 1, sizeof *values);
+    p->globals = calloc((size_t)m->num_globals + 1, sizeof *p->globals);
+    for (int i = 0; i < m->num_globals; i++) {
+        const struct kir_global *g = m->globals[i];
+        const bool record = g->type.scalar == KIR_RECORD && !g->type.pointer;
+        const struct kir_init *next = g->values;
+        LLVMValueRef *elements = calloc((size_t)g->num_values + 1, sizeof *elements);
+        const int64_t count = g->count ? g->count : 1;
+        for (int64_t k = 0; k < count; k++)
+            elements[k] = record ? record_constant(p, m->records[g->type.record], &next) : init_constant(p, next++, g->type);
+        values[i] = g->count ? LLVMConstArray2(LLVMTypeOf(elements[0]), elements, (uint64_t)g->count) : elements[0];
+        free(elements);
+        p->globals[i] = LLVMAddGlobal(p->module, LLVMTypeOf(values[i]), g->name);
+        LLVMSetAlignment(p->globals[i], (unsigned)(record ? m->records[g->type.record]->align : kir_type_align(m, g->type)));
+        LLVMSetGlobalConstant(p->globals[i], 1);
+        if (!g->exported)
+            LLVMSetLinkage(p->globals[i], LLVMInternalLinkage);
+        LLVMSetInitializer(p->globals[i], values[i]);
+    }
+    free(values);
 }
 
 static void define_function(struct printer *p, int index)
@@ -570,8 +757,10 @@ bool kir_llvm_emit(const struct kir_module *m, const struct kir_llvm_target *tar
     p.function_types = calloc((size_t)m->num_funcs + 1, sizeof *p.function_types);
     for (int i = 0; i < m->num_funcs; i++)
         declare_function(&p, i);
+    define_globals(&p);
     for (int i = 0; i < m->num_funcs; i++)
-        define_function(&p, i);
+        if (!(m->funcs[i]->flags & KIR_EXTERN))
+            define_function(&p, i);
     bool ok = true;
     if (LLVMVerifyModule(p.module, LLVMReturnStatusAction, &error)) {
         fprintf(stderr, "kilnc: internal error: the LLVM module does not verify: %s\n", error);
@@ -600,6 +789,7 @@ bool kir_llvm_emit(const struct kir_module *m, const struct kir_llvm_target *tar
     }
     free(p.functions);
     free(p.function_types);
+    free(p.globals);
     LLVMDisposeBuilder(p.builder);
     LLVMDisposeModule(p.module);
     LLVMDisposeTargetData(layout);

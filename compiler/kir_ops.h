@@ -50,6 +50,9 @@
     X(SWAP_PAIRS, VEC, 1, "swap_pairs", 0) /* lanes 2i and 2i + 1 exchanged */                                    \
     X(POW2I, VEC, 1, "pow2i", 0)     /* 2^n for f32 lanes holding integers n in [-126, 127] */                    \
     X(CALL, EXPR, -1, "", 0)         /* a function of the module, or a runtime function */                       \
+    /* records and globals (kir_data.c) */                                                                         \
+    X(FIELD, EXPR, 1, "", 0)         /* &arg0->field: arg0 points to a record, var is the field's index */       \
+    X(GLOBAL, EXPR, 0, "", 0)        /* the address of the module's global number var */                          \
     /* statements */                                                                                              \
     X(DECL, STMT, 1, "", 0)          /* a new local variable and its first value */                               \
     X(ARRAY, STMT, 0, "", 0)         /* a new local array of ivalue elements; its variable points to it */        \
@@ -66,5 +69,6 @@
     X(PREFETCH, STMT, 1, "", 0)      /* a hint: the line holding arg0 into cache; ivalue: 1 for a write, else 0 */ \
     /* threads (the caller's OpenMP team; one parallel region per graph call) */                                 \
     X(BARRIER, STMT, 0, "", 0)       /* every thread of the team waits for the others */                           \
-    X(SINGLE, STMT, 0, "", 0)        /* body run by one thread of the team; the others wait at its end */
+    X(SINGLE, STMT, 0, "", 0)        /* body run by one thread of the team; the others wait at its end */         \
+    X(REGION, STMT, 0, "", 0)        /* body run by every thread of a new team (the graph call's one region) */
 #endif

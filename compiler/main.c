@@ -27,12 +27,13 @@ static const char usage[] =
     "  -o DIR                 output folder (default generated/NAME)\n"
     "  --target T             native | scalar | avx2 | avx512 | neon (default native)\n"
     "  --weights F            f32 (bf16, q8, q4: not yet supported)\n"
-    "  --backend B            c | llvm (default c): who compiles the kernels; with llvm, LLVM 19 writes them\n"
-    "                         as an object of their own (NAME_kernels.o) and the C compiler the rest\n"
+    "  --backend B            c | llvm (default c): who compiles the model; with llvm, LLVM 19 writes\n"
+    "                         NAME.o itself (no C compiler needed for --emit obj)\n"
     "  --cpu NAME             the CPU --backend llvm tunes for, within the target's ISA (znver4,\n"
     "                         sapphirerapids, neoverse-n1, ...; default: the target's baseline, or\n"
     "                         this host's CPU and features for --target native)\n"
     "  --emit E               c | obj | lib | exe (default exe): NAME.{h,c}, NAME.o, libNAME.a, NAME\n"
+    "                         (c: the C back end only)\n"
     "  --cc CC                C compiler, one program (default cc; another one also compiles the\n"
     "                         runtime, e.g. clang-14 or the cross compiler aarch64-linux-gnu-gcc)\n"
     "  --cflags \"FLAGS\"       more flags for every compile, split on whitespace (KILN_EXTRA_CFLAGS\n"
@@ -163,6 +164,9 @@ static int parse_options(int argc, char **argv, struct options *opt)
         return option_error("%s", "--simde is for the C back end (SIMDe is a C library): LLVM compiles for the target itself");
     if (opt->emit.backend == BACKEND_LLVM && !opt->emit.cpu && strcmp(target, "native") == 0)
         opt->emit.cpu = "native"; /* (this host's CPU and features, as LLVM names them) */
+    if (opt->emit.backend == BACKEND_LLVM && opt->build.emit == EMIT_C && opt->dump == DUMP_NONE)
+        return option_error("%s", "--emit c writes the C back end's source; --backend llvm writes an object: use --emit "
+                                  "obj, lib or exe with it (or --backend c)");
     if (opt->dump == DUMP_LLVM && opt->emit.backend != BACKEND_LLVM)
         return option_error("%s", "--dump=llvm prints the LLVM back end's module: add --backend llvm");
     opt->emit.source = opt->input;

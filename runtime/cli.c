@@ -308,14 +308,16 @@ static int outputs_commit(struct outputs *o)
 static int cmd_forward(const struct kiln_model_desc *d, int argc, char **argv)
 {
     const char *weights = NULL, *codes_path = NULL, *out = NULL;
-    bool strict = false;
+    bool strict = false, random = false;
+    uint64_t seed = 0;
     const struct option opts[] = {
-        {"--weights", OPT_TEXT, &weights, 0, 0, NULL}, {"--codes", OPT_TEXT, &codes_path, 0, 0, NULL},
-        {"--out", OPT_TEXT, &out, 0, 0, NULL}, {"--strict", OPT_SWITCH, &strict, 0, 0, NULL}};
+        {"--weights", OPT_TEXT, &weights, 0, 0, NULL}, {"--random-weights", OPT_U64, &seed, 0, 0, &random},
+        {"--codes", OPT_TEXT, &codes_path, 0, 0, NULL}, {"--out", OPT_TEXT, &out, 0, 0, NULL},
+        {"--strict", OPT_SWITCH, &strict, 0, 0, NULL}};
     if (parse_options("forward", argc, argv, opts, NUM_OPTIONS(opts)))
         return 1;
-    if (!weights || !codes_path || !out)
-        return usage_error("forward", "%s", "--weights, --codes and --out are required");
+    if ((!weights && !random) || !codes_path || !out)
+        return usage_error("forward", "%s", "--weights W (or --random-weights SEED), --codes and --out are required");
     int B, T;
     int32_t *codes = read_codes(d, codes_path, &B, &T);
     if (!codes)
@@ -327,7 +329,7 @@ static int cmd_forward(const struct kiln_model_desc *d, int argc, char **argv)
         return 1;
     }
     struct kiln_weights w;
-    if (load_weights(d, "forward", weights, 0, false, strict, &w)) {
+    if (load_weights(d, "forward", weights, seed, random, strict, &w)) {
         free(codes);
         return 1;
     }
@@ -607,7 +609,7 @@ static const struct subcommand subcommands[] = {
     {"pack", "pack IN.safetensors OUT.kw [--strict]\n"
              "                          this binary's weights, folded and packed, as one mmap-able file:\n"
              "                          --weights OUT.kw then loads without converting anything", cmd_pack},
-    {"forward", "forward --weights W --codes CODES.npy --out DIR [--strict]\n"
+    {"forward", "forward (--weights W | --random-weights SEED) --codes CODES.npy --out DIR [--strict]\n"
                 "                          teacher-forced logits (Moshi's LMModel.forward). CODES.npy: int32 or\n"
                 "                          int64 [B, 1 + n_q, T], undelayed (row 0 text, -1: zero token). Writes\n"
                 "                          DIR/text_logits.npy [B, 1, T, text_card] and DIR/audio_logits.npy\n"

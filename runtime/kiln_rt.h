@@ -172,6 +172,9 @@ int kiln_gen_restore(struct kiln_gen *gen, const void *buf, size_t size);
    machine's processors); 0 keeps OMP_NUM_THREADS or all cores. Returns 0, or 1 (and changes
    nothing) for a count outside that range. */
 int kiln_set_threads(int threads);
+/* Runs body(context) on every thread of a new OpenMP team of that size: the parallel region of a
+   graph call whose code came from the LLVM back end (the C back end's is `#pragma omp parallel`). */
+void kiln_parallel(void (*body)(void *context), void *context);
 int kiln_threads(void);
 int kiln_max_threads(void);
 

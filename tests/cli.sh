@@ -64,7 +64,7 @@ head -c 5000 "$TMP/a.kw" >"$TMP/truncated.kw"
 expect_error "a truncated .kw" 1 "lm_attn_a forward: error: $TMP/truncated.kw: truncated packed weight file" \
   "$B" forward --weights "$TMP/truncated.kw" --codes $G/lm_attn_a/codes.npy --out "$TMP/out8"
 
-expect_error "missing arguments" 1 "lm_attn_a forward: error: --weights, --codes and --out are required
+expect_error "missing arguments" 1 "lm_attn_a forward: error: --weights W (or --random-weights SEED), --codes and --out are required
 (lm_attn_a forward --help shows the usage)" "$B" forward --weights x
 expect_error "too many steps" 1 \
   "lm_attn_a generate: error: $G/lm_attn_a_stream/user_codes.npy holds 30 frames; --steps 300 asks for more" \

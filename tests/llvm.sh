@@ -107,28 +107,34 @@ instructions() {
   if [ "${n:-0}" -gt 0 ]; then pass; echo "  $1: $n instructions matching $4"; else fail "$1: no '$4' in $3"; fi
 }
 check "avx512 object" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target avx512 --emit obj -o "$TMP/obj512"
-instructions "avx512 kernels" objdump "$TMP/obj512/lm_attn_a_kernels.o" 'vfmadd[0-9a-z]*ps.*zmm'
+instructions "avx512 kernels" objdump "$TMP/obj512/lm_attn_a.o" 'vfmadd[0-9a-z]*ps.*zmm'
 check "znver4 object" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target avx512 --cpu znver4 --emit obj -o "$TMP/zen4"
-instructions "znver4 kernels" objdump "$TMP/zen4/lm_attn_a_kernels.o" 'vfmadd[0-9a-z]*ps.*zmm'
+instructions "znver4 kernels" objdump "$TMP/zen4/lm_attn_a.o" 'vfmadd[0-9a-z]*ps.*zmm'
+# a NEON object needs nothing but kilnc: no C compiler on the PATH (and no C written)
+check "neon object" env PATH=/nonexistent "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target neon --emit obj -o "$TMP/objneon"
+if [ -e "$TMP/objneon/lm_attn_a.c" ]; then fail "the neon object's build wrote C"; else pass; fi
 if command -v aarch64-linux-gnu-objdump >/dev/null; then
-  check "neon object" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target neon --cc aarch64-linux-gnu-gcc --emit obj \
-    -o "$TMP/objneon"
-  instructions "neon kernels" aarch64-linux-gnu-objdump "$TMP/objneon/lm_attn_a_kernels.o" 'fmla[[:space:]]+v[0-9]+\.4s'
+  instructions "neon kernels" aarch64-linux-gnu-objdump "$TMP/objneon/lm_attn_a.o" 'fmla[[:space:]]+v[0-9]+\.4s'
+  # the whole model is in it: the descriptor, the graph functions and their parallel region
+  if aarch64-linux-gnu-objdump -t "$TMP/objneon/lm_attn_a.o" | grep -Eq '[.]data.* lm_attn_a_desc$'; then pass
+  else fail "the neon object does not define lm_attn_a_desc"; fi
+  instructions "neon parallel region" aarch64-linux-gnu-objdump "$TMP/objneon/lm_attn_a.o" 'bl.*kiln_parallel'
 fi
-# --emit lib: the archive holds the kernels' object
+# --emit lib: the archive holds LLVM's object of the model
 check "llvm lib" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target avx2 --emit lib -o "$TMP/lib"
-if ar t "$TMP/lib/liblm_attn_a.a" | grep -q lm_attn_a_kernels.o; then pass; else fail "liblm_attn_a.a lacks lm_attn_a_kernels.o"; fi
+if ar t "$TMP/lib/liblm_attn_a.a" | grep -qx lm_attn_a.o; then pass; else fail "liblm_attn_a.a lacks lm_attn_a.o"; fi
 
 # --dump=llvm prints the optimized module; the options' errors
 if "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target avx2 --dump=llvm >"$TMP/module.ll" 2>"$TMP/err" &&
-   grep -q '^define .*@lm_attn_a_attention_' "$TMP/module.ll" && grep -q 'fmuladd\|llvm.fma' "$TMP/module.ll"; then
+   grep -q '^define internal .*@attention_' "$TMP/module.ll" && grep -q 'fmuladd\|llvm.fma' "$TMP/module.ll" &&
+   grep -q '^@lm_attn_a_desc = .*constant' "$TMP/module.ll" && grep -q 'call void @kiln_parallel' "$TMP/module.ll"; then
   pass
 else
   fail "--dump=llvm: $(head -c 300 "$TMP/err")"
 fi
 # an avx2 object tuned for an AVX-512 CPU holds no AVX-512 instruction (the binary's CPU guard checks avx2's)
 check "avx2 tuned for znver4" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target avx2 --cpu znver4 --emit obj -o "$TMP/avx2z4"
-if objdump -d "$TMP/avx2z4/lm_attn_a_kernels.o" | grep -q zmm; then fail "avx2 --cpu znver4 uses zmm registers"; else pass; fi
+if objdump -d "$TMP/avx2z4/lm_attn_a.o" | grep -q zmm; then fail "avx2 --cpu znver4 uses zmm registers"; else pass; fi
 # the scalar target's object is for the C compiler's architecture: a cross build links and runs
 if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null; then
   check "scalar cross" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target scalar --cc aarch64-linux-gnu-gcc -o "$TMP/scalar-cross"
@@ -148,8 +154,10 @@ expect_error "--cpu native for avx2" 1 "kilnc: error: --cpu native is this host'
 (kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target avx2 --cpu native
 expect_error "--cpu for scalar" 1 "kilnc: error: --cpu znver4 is for vector targets: scalar is the plain reference, for any CPU
 (kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target scalar --cpu znver4
-expect_error "neon objects without a cross compiler" 1 "kilnc: error: --target neon needs a C compiler for aarch64, and 'cc' compiles for $(cc -dumpmachine | cut -d- -f1): add --cc aarch64-linux-gnu-gcc (a cross compiler), or --emit c" \
-  "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target neon --emit obj -o "$TMP/neon-nocc"
+expect_error "a neon program without a cross compiler" 1 "kilnc: error: --target neon needs a C compiler for aarch64, and 'cc' compiles for $(cc -dumpmachine | cut -d- -f1): add --cc aarch64-linux-gnu-gcc (a cross compiler), or --emit obj (LLVM's object needs no C compiler)" \
+  "$KILNC" graphs/lm_attn_a.kiln --backend llvm --target neon -o "$TMP/neon-nocc"
+expect_error "--emit c with llvm" 1 "kilnc: error: --emit c writes the C back end's source; --backend llvm writes an object: use --emit obj, lib or exe with it (or --backend c)
+(kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --backend llvm --emit c
 expect_error "--cpu without llvm" 1 "kilnc: error: --cpu znver4 chooses LLVM's CPU: it goes with --backend llvm
 (kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --cpu znver4
 expect_error "--simde with llvm" 1 "kilnc: error: --simde is for the C back end (SIMDe is a C library): LLVM compiles for the target itself

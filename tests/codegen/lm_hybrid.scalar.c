@@ -6,131 +6,246 @@
 #include <string.h>
 #include "lm_hybrid.h"
 
-/* Weights: pointers into the loaded f32 arena, named after the checkpoint tensors.
+/* Weights: pointers into the loaded arena, named after the checkpoint tensors.
    Shapes are the checkpoint's ([out, in] for matrices); (*alpha) marks a matrix whose
    columns the loader scaled by the RMSNorm alpha that precedes it. */
 struct lm_hybrid_weights {
-    const float *text_emb_weight;                            /* text_emb.weight [101, 64] */
-    const float *emb_0_weight;                               /* emb.0.weight [65, 64] */
-    const float *emb_1_weight;                               /* emb.1.weight [65, 64] */
-    const float *emb_2_weight;                               /* emb.2.weight [65, 64] */
-    const float *emb_3_weight;                               /* emb.3.weight [65, 64] */
-    const float *emb_4_weight;                               /* emb.4.weight [65, 64] */
-    const float *emb_5_weight;                               /* emb.5.weight [65, 64] */
-    const float *emb_6_weight;                               /* emb.6.weight [65, 64] */
-    const float *emb_7_weight;                               /* emb.7.weight [65, 64] */
-    const float *emb_8_weight;                               /* emb.8.weight [65, 64] */
-    const float *emb_9_weight;                               /* emb.9.weight [65, 64] */
-    const float *emb_10_weight;                              /* emb.10.weight [65, 64] */
-    const float *emb_11_weight;                              /* emb.11.weight [65, 64] */
-    const float *emb_12_weight;                              /* emb.12.weight [65, 64] */
-    const float *emb_13_weight;                              /* emb.13.weight [65, 64] */
-    const float *emb_14_weight;                              /* emb.14.weight [65, 64] */
-    const float *emb_15_weight;                              /* emb.15.weight [65, 64] */
-    const float *transformer_layers_0_norm1_alpha;           /* transformer.layers.0.norm1.alpha [1, 1, 64] */
+    const float *text_emb_weight;                    /* text_emb.weight [101, 64] */
+    const float *emb_0_weight;                       /* emb.0.weight [65, 64] */
+    const float *emb_1_weight;                       /* emb.1.weight [65, 64] */
+    const float *emb_2_weight;                       /* emb.2.weight [65, 64] */
+    const float *emb_3_weight;                       /* emb.3.weight [65, 64] */
+    const float *emb_4_weight;                       /* emb.4.weight [65, 64] */
+    const float *emb_5_weight;                       /* emb.5.weight [65, 64] */
+    const float *emb_6_weight;                       /* emb.6.weight [65, 64] */
+    const float *emb_7_weight;                       /* emb.7.weight [65, 64] */
+    const float *emb_8_weight;                       /* emb.8.weight [65, 64] */
+    const float *emb_9_weight;                       /* emb.9.weight [65, 64] */
+    const float *emb_10_weight;                      /* emb.10.weight [65, 64] */
+    const float *emb_11_weight;                      /* emb.11.weight [65, 64] */
+    const float *emb_12_weight;                      /* emb.12.weight [65, 64] */
+    const float *emb_13_weight;                      /* emb.13.weight [65, 64] */
+    const float *emb_14_weight;                      /* emb.14.weight [65, 64] */
+    const float *emb_15_weight;                      /* emb.15.weight [65, 64] */
+    const float *transformer_layers_0_norm1_alpha;   /* transformer.layers.0.norm1.alpha [1, 1, 64] */
     const float *transformer_layers_0_self_attn_in_proj_weight; /* transformer.layers.0.self_attn.in_proj_weight [192, 64] (*alpha) */
     const float *transformer_layers_0_self_attn_out_proj_weight; /* transformer.layers.0.self_attn.out_proj.weight [64, 64] */
-    const float *transformer_layers_0_norm2_alpha;           /* transformer.layers.0.norm2.alpha [1, 1, 64] */
+    const float *transformer_layers_0_norm2_alpha;   /* transformer.layers.0.norm2.alpha [1, 1, 64] */
     const float *transformer_layers_0_gating_linear_in_weight; /* transformer.layers.0.gating.linear_in.weight [352, 64] (*alpha) */
     const float *transformer_layers_0_gating_linear_out_weight; /* transformer.layers.0.gating.linear_out.weight [64, 176] */
-    const float *transformer_layers_1_norm1_alpha;           /* transformer.layers.1.norm1.alpha [1, 1, 64] */
-    const float *transformer_layers_1_ttt_q_proj_weight;     /* transformer.layers.1.ttt.q_proj.weight [64, 64] (*alpha) */
-    const float *transformer_layers_1_ttt_k_proj_weight;     /* transformer.layers.1.ttt.k_proj.weight [64, 64] (*alpha) */
-    const float *transformer_layers_1_ttt_v_proj_weight;     /* transformer.layers.1.ttt.v_proj.weight [64, 64] (*alpha) */
+    const float *transformer_layers_1_norm1_alpha;   /* transformer.layers.1.norm1.alpha [1, 1, 64] */
+    const float *transformer_layers_1_ttt_q_proj_weight; /* transformer.layers.1.ttt.q_proj.weight [64, 64] (*alpha) */
+    const float *transformer_layers_1_ttt_k_proj_weight; /* transformer.layers.1.ttt.k_proj.weight [64, 64] (*alpha) */
+    const float *transformer_layers_1_ttt_v_proj_weight; /* transformer.layers.1.ttt.v_proj.weight [64, 64] (*alpha) */
     const float *transformer_layers_1_ttt_learnable_ttt_lr_weight; /* transformer.layers.1.ttt.learnable_ttt_lr_weight [4, 1, 64] (*alpha) */
-    const float *transformer_layers_1_ttt_W1;                /* transformer.layers.1.ttt.W1 [4, 16, 16] */
-    const float *transformer_layers_1_ttt_b1;                /* transformer.layers.1.ttt.b1 [4, 1, 16] */
-    const float *transformer_layers_1_ttt_ttt_norm_weight;   /* transformer.layers.1.ttt.ttt_norm_weight [4, 16] */
-    const float *transformer_layers_1_ttt_ttt_norm_bias;     /* transformer.layers.1.ttt.ttt_norm_bias [4, 16] */
+    const float *transformer_layers_1_ttt_W1;        /* transformer.layers.1.ttt.W1 [4, 16, 16] */
+    const float *transformer_layers_1_ttt_b1;        /* transformer.layers.1.ttt.b1 [4, 1, 16] */
+    const float *transformer_layers_1_ttt_ttt_norm_weight; /* transformer.layers.1.ttt.ttt_norm_weight [4, 16] */
+    const float *transformer_layers_1_ttt_ttt_norm_bias; /* transformer.layers.1.ttt.ttt_norm_bias [4, 16] */
     const float *transformer_layers_1_ttt_learnable_ttt_lr_bias; /* transformer.layers.1.ttt.learnable_ttt_lr_bias [4, 1] */
     const float *transformer_layers_1_ttt_learnable_token_idx; /* transformer.layers.1.ttt.learnable_token_idx [16] */
-    const float *transformer_layers_1_ttt_post_norm_weight;  /* transformer.layers.1.ttt.post_norm.weight [64] */
-    const float *transformer_layers_1_ttt_post_norm_bias;    /* transformer.layers.1.ttt.post_norm.bias [64] */
-    const float *transformer_layers_1_ttt_o_proj_weight;     /* transformer.layers.1.ttt.o_proj.weight [64, 64] */
-    const float *transformer_layers_1_norm2_alpha;           /* transformer.layers.1.norm2.alpha [1, 1, 64] */
+    const float *transformer_layers_1_ttt_post_norm_weight; /* transformer.layers.1.ttt.post_norm.weight [64] */
+    const float *transformer_layers_1_ttt_post_norm_bias; /* transformer.layers.1.ttt.post_norm.bias [64] */
+    const float *transformer_layers_1_ttt_o_proj_weight; /* transformer.layers.1.ttt.o_proj.weight [64, 64] */
+    const float *transformer_layers_1_norm2_alpha;   /* transformer.layers.1.norm2.alpha [1, 1, 64] */
     const float *transformer_layers_1_gating_linear_in_weight; /* transformer.layers.1.gating.linear_in.weight [352, 64] (*alpha) */
     const float *transformer_layers_1_gating_linear_out_weight; /* transformer.layers.1.gating.linear_out.weight [64, 176] */
-    const float *out_norm_alpha;                             /* out_norm.alpha [1, 1, 64] */
-    const float *text_linear_weight;                         /* text_linear.weight [100, 64] */
-    const float *depformer_in_weight[8];                     /* depformer_in.{k}.weight [32, 64] */
-    const float *depformer_text_emb_weight;                  /* depformer_text_emb.weight [101, 32] */
-    const float *depformer_emb_weight[7];                    /* depformer_emb.{k}.weight [65, 32] */
-    const float *depformer_layers_0_norm1_alpha;             /* depformer.layers.0.norm1.alpha [1, 1, 32] */
+    const float *out_norm_alpha;                     /* out_norm.alpha [1, 1, 64] */
+    const float *text_linear_weight;                 /* text_linear.weight [100, 64] */
+    const float *depformer_in_weight[8];             /* depformer_in.{k}.weight [32, 64] */
+    const float *depformer_text_emb_weight;          /* depformer_text_emb.weight [101, 32] */
+    const float *depformer_emb_weight[7];            /* depformer_emb.{k}.weight [65, 32] */
+    const float *depformer_layers_0_norm1_alpha;     /* depformer.layers.0.norm1.alpha [1, 1, 32] */
     const float *depformer_layers_0_self_attn_in_proj_weight; /* depformer.layers.0.self_attn.in_proj_weight [768, 32] (*alpha) */
     const float *depformer_layers_0_self_attn_out_proj_weight; /* depformer.layers.0.self_attn.out_proj.weight [256, 32] */
-    const float *depformer_layers_0_norm2_alpha;             /* depformer.layers.0.norm2.alpha [1, 1, 32] */
+    const float *depformer_layers_0_norm2_alpha;     /* depformer.layers.0.norm2.alpha [1, 1, 32] */
     const float *depformer_layers_0_gating_linear_in_weight[8]; /* depformer.layers.0.gating.{k}.linear_in.weight [176, 32] (*alpha) */
     const float *depformer_layers_0_gating_linear_out_weight[8]; /* depformer.layers.0.gating.{k}.linear_out.weight [32, 88] */
-    const float *depformer_layers_1_norm1_alpha;             /* depformer.layers.1.norm1.alpha [1, 1, 32] */
+    const float *depformer_layers_1_norm1_alpha;     /* depformer.layers.1.norm1.alpha [1, 1, 32] */
     const float *depformer_layers_1_self_attn_in_proj_weight; /* depformer.layers.1.self_attn.in_proj_weight [768, 32] (*alpha) */
     const float *depformer_layers_1_self_attn_out_proj_weight; /* depformer.layers.1.self_attn.out_proj.weight [256, 32] */
-    const float *depformer_layers_1_norm2_alpha;             /* depformer.layers.1.norm2.alpha [1, 1, 32] */
+    const float *depformer_layers_1_norm2_alpha;     /* depformer.layers.1.norm2.alpha [1, 1, 32] */
     const float *depformer_layers_1_gating_linear_in_weight[8]; /* depformer.layers.1.gating.{k}.linear_in.weight [176, 32] (*alpha) */
     const float *depformer_layers_1_gating_linear_out_weight[8]; /* depformer.layers.1.gating.{k}.linear_out.weight [32, 88] */
-    const float *linears_weight[8];                          /* linears.{k}.weight [64, 32] */
+    const float *linears_weight[8];                  /* linears.{k}.weight [64, 32] */
 };
-
-/* Everything a TTT kernel reads besides its state (docs/ttt.md §1.1 names). */
-struct ttt_weights {
-    const float *W1, *b1, *W2, *b2;          /* initial inner weights: [nh][in][out], [nh][1][out] */
-    const float *norm_w, *norm_b;            /* ttt_norm: per-head LayerNorm [nh][hd] */
-    const float *lr_bias;                    /* learnable_ttt_lr_bias [nh] (its weight is a matmul) */
-    const float *token_idx;                  /* learnable_token_idx [b] */
-    const float *post_w, *post_b;            /* post_norm over the whole width */
-    const float *conv_q_w, *conv_q_b, *conv_k_w, *conv_k_b; /* share_qk: causal depthwise convs */
-    const float *rope_cs;                    /* [b][2][hd]: RoPE at in-batch position pos, [cos, cos]
-                                                and [-sin, sin] of pos / base^(2i / hd) per pair i */
-    float base_lr, eps;
-};
-
-/* TTT-Linear state of one layer: 4 heads of 16 */
-struct ttt_linear_4x16_b16_state {
-    int ready;                 /* 0 until W, c are taken from the weights */
-    float W[4][16][16];      /* inner weights at the last mini-batch boundary */
-    float c[4][16];
-    float GW[4][16][16];     /* lr-weighted gradient sums of the current mini-batch */
-    float gc[4][16];
-    float history[1][64];   /* share_qk: the last conv_kernel - 1 rows of q_proj's output */
-};
-
-/* TTT RoPE of layer 1 (and the later ones alike) at in-batch positions 0..15: [cos, cos] and
-   [-sin, sin] of pos / base^(2i / 16) per pair i, base 10000 (ttt_rope_tables fills it). */
-static float ttt_rope_cs_l1[16][2][16];
-
-static void ttt_rope_tables(void)
-{
-    static int ready;
-#pragma omp critical(kiln_lm_hybrid_ttt_rope)
-    if (!ready) {
-        for (int pos = 0; pos < 16; pos++)
-            for (int j = 0; j < 16; j++) {
-                const float angle = (float)pos * (1.0f / powf(1e+04f, (float)(j / 2 * 2) / 16.0f));
-                ttt_rope_cs_l1[pos][0][j] = cosf(angle);
-                ttt_rope_cs_l1[pos][1][j] = j % 2 ? sinf(angle) : -sinf(angle);
-            }
-        ready = 1;
-    }
-}
+_Static_assert(sizeof(struct lm_hybrid_weights) == 848, "struct lm_hybrid_weights: the layout kilnc computed");
 
 /* One stream's whole state; the runtime allocates it KILN_ALIGN-aligned. The temporal ring has
    context + rows - 1 = 47 slots so that a call of 32 rows never evicts a key its own rows attend to. */
 struct lm_hybrid_stream {
-    int64_t pos;                     /* frames stepped: the next frame's absolute position */
-    int64_t kv_pos[47];              /* absolute position held by each temporal ring slot; -1: empty */
-    int64_t dep_kv_pos[8];          /* depformer slot k holds step k of this frame; -1: empty */
-    float rope_cs[32][2][16];       /* RoPE at each position of the current call: [cos_i, cos_i]
-                                        and [-sin_i, sin_i] for each pair i of a head */
-    _Alignas(64) float kv[1][2][188][16];     /* temporal KV: [attention layer][k, v][head * slot][head_dim] */
-    _Alignas(64) float dep_kv[2][2][16][16];   /* depformer KV, refilled every frame, head-major too */
-    struct ttt_linear_4x16_b16_state ttt_l1;       /* layer 1's TTT state */
-    _Alignas(64) float scratch[15520];  /* activations, placed by the planner (--dump=plan) */
+    int64_t pos;                                     /* frames stepped: the next frame's absolute position */
+    int64_t kv_pos[47];                              /* absolute position held by each temporal ring slot; -1: empty */
+    int64_t dep_kv_pos[8];                           /* depformer slot k holds step k of this frame; -1: empty */
+    float rope_cs[1024];                             /* [32][2][16]: RoPE at each position of the call: [cos_i, cos_i], [-sin_i, sin_i] per pair i */
+    _Alignas(64) float kv[6016];                     /* temporal KV: [attention layer 1][k, v][head * slot 188][head_dim 16] */
+    _Alignas(64) float dep_kv[1024];                 /* depformer KV, refilled every frame: [layer 2][k, v][head * slot 16][head_dim 16] */
+    int ttt_l1_ready;                                /* layer 1 (TTT-Linear): 0 until its inner weights are taken from the weights */
+    float ttt_l1_W[1024];                            /* [heads][..]: inner weights at the last mini-batch boundary */
+    float ttt_l1_c[64];                              /* [heads][..]: inner weights at the last mini-batch boundary */
+    float ttt_l1_GW[1024];                           /* [heads][..]: lr-weighted gradient sums of the current mini-batch */
+    float ttt_l1_gc[64];                             /* [heads][..]: lr-weighted gradient sums of the current mini-batch */
+    float ttt_l1_history[64];                        /* share_qk: the last conv_kernel - 1 rows of q_proj's output */
+    float ttt_rope_l1[512];                          /* [16][2][16]: RoPE at in-batch position p: [cos, cos] and [-sin, sin] of p / 10000^(2i / 16) (and the later layers alike) */
+    _Alignas(64) float scratch[15520];               /* activations, placed by the planner (--dump=plan) */
 };
+_Static_assert(sizeof(struct lm_hybrid_stream) == 105856, "struct lm_hybrid_stream: the layout kilnc computed");
 
 /* RoPE frequencies for head_dim 16, max_period 10000: expf(i * (-ln(period) * 2 / 16)) in f32. */
 static const float rope_freq[8] = {
     0x1p+0, 0x1.43d136p-2, 0x1.999998p-4, 0x1.030dc4p-5, 0x1.47ae14p-7, 0x1.9e7c66p-9,
     0x1.0624dcp-10, 0x1.4b96c2p-12
 };
+
+static const int delays[17] = {
+    0, 0, 1, 1, 1, 1,
+    1, 1, 1, 0, 1, 1,
+    1, 1, 1, 1, 1
+};
+
+/* name, rank, shape, index of the alpha folded into it (-1: none), field, values read per frame,
+   packing: panel rows, block rows, gated (see kiln_rt.h) */
+static const struct kiln_weight_desc weights[106] = {
+    {"text_emb.weight", 2, {101, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, text_emb_weight), 64, 0, 0, 0},
+    {"emb.0.weight", 2, {65, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, emb_0_weight), 64, 0, 0, 0},
+    {"emb.1.weight", 2, {65, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, emb_1_weight), 64, 0, 0, 0},
+    {"emb.2.weight", 2, {65, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, emb_2_weight), 64, 0, 0, 0},
+    {"emb.3.weight", 2, {65, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, emb_3_weight), 64, 0, 0, 0},
+    {"emb.4.weight", 2, {65, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, emb_4_weight), 64, 0, 0, 0},
+    {"emb.5.weight", 2, {65, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, emb_5_weight), 64, 0, 0, 0},
+    {"emb.6.weight", 2, {65, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, emb_6_weight), 64, 0, 0, 0},
+    {"emb.7.weight", 2, {65, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, emb_7_weight), 64, 0, 0, 0},
+    {"emb.8.weight", 2, {65, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, emb_8_weight), 64, 0, 0, 0},
+    {"emb.9.weight", 2, {65, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, emb_9_weight), 64, 0, 0, 0},
+    {"emb.10.weight", 2, {65, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, emb_10_weight), 64, 0, 0, 0},
+    {"emb.11.weight", 2, {65, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, emb_11_weight), 64, 0, 0, 0},
+    {"emb.12.weight", 2, {65, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, emb_12_weight), 64, 0, 0, 0},
+    {"emb.13.weight", 2, {65, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, emb_13_weight), 64, 0, 0, 0},
+    {"emb.14.weight", 2, {65, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, emb_14_weight), 64, 0, 0, 0},
+    {"emb.15.weight", 2, {65, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, emb_15_weight), 64, 0, 0, 0},
+    {"transformer.layers.0.norm1.alpha", 3, {1, 1, 64, 0}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_0_norm1_alpha), 64, 0, 0, 0},
+    {"transformer.layers.0.self_attn.in_proj_weight", 2, {192, 64, 0, 0}, 17, offsetof(struct lm_hybrid_weights, transformer_layers_0_self_attn_in_proj_weight), 12288, 0, 0, 0},
+    {"transformer.layers.0.self_attn.out_proj.weight", 2, {64, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_0_self_attn_out_proj_weight), 4096, 0, 0, 0},
+    {"transformer.layers.0.norm2.alpha", 3, {1, 1, 64, 0}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_0_norm2_alpha), 64, 0, 0, 0},
+    {"transformer.layers.0.gating.linear_in.weight", 2, {352, 64, 0, 0}, 20, offsetof(struct lm_hybrid_weights, transformer_layers_0_gating_linear_in_weight), 22528, 0, 0, 0},
+    {"transformer.layers.0.gating.linear_out.weight", 2, {64, 176, 0, 0}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_0_gating_linear_out_weight), 11264, 0, 0, 0},
+    {"transformer.layers.1.norm1.alpha", 3, {1, 1, 64, 0}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_norm1_alpha), 64, 0, 0, 0},
+    {"transformer.layers.1.ttt.q_proj.weight", 2, {64, 64, 0, 0}, 23, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_q_proj_weight), 4096, 0, 0, 0},
+    {"transformer.layers.1.ttt.k_proj.weight", 2, {64, 64, 0, 0}, 23, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_k_proj_weight), 4096, 0, 0, 0},
+    {"transformer.layers.1.ttt.v_proj.weight", 2, {64, 64, 0, 0}, 23, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_v_proj_weight), 4096, 0, 0, 0},
+    {"transformer.layers.1.ttt.learnable_ttt_lr_weight", 3, {4, 1, 64, 0}, 23, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_learnable_ttt_lr_weight), 256, 0, 0, 0},
+    {"transformer.layers.1.ttt.W1", 3, {4, 16, 16, 0}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_W1), 1024, 0, 0, 0},
+    {"transformer.layers.1.ttt.b1", 3, {4, 1, 16, 0}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_b1), 64, 0, 0, 0},
+    {"transformer.layers.1.ttt.ttt_norm_weight", 2, {4, 16, 0, 0}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_ttt_norm_weight), 64, 0, 0, 0},
+    {"transformer.layers.1.ttt.ttt_norm_bias", 2, {4, 16, 0, 0}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_ttt_norm_bias), 64, 0, 0, 0},
+    {"transformer.layers.1.ttt.learnable_ttt_lr_bias", 2, {4, 1, 0, 0}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_learnable_ttt_lr_bias), 4, 0, 0, 0},
+    {"transformer.layers.1.ttt.learnable_token_idx", 1, {16, 0, 0, 0}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_learnable_token_idx), 16, 0, 0, 0},
+    {"transformer.layers.1.ttt.post_norm.weight", 1, {64, 0, 0, 0}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_post_norm_weight), 64, 0, 0, 0},
+    {"transformer.layers.1.ttt.post_norm.bias", 1, {64, 0, 0, 0}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_post_norm_bias), 64, 0, 0, 0},
+    {"transformer.layers.1.ttt.o_proj.weight", 2, {64, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_o_proj_weight), 4096, 0, 0, 0},
+    {"transformer.layers.1.norm2.alpha", 3, {1, 1, 64, 0}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_norm2_alpha), 64, 0, 0, 0},
+    {"transformer.layers.1.gating.linear_in.weight", 2, {352, 64, 0, 0}, 37, offsetof(struct lm_hybrid_weights, transformer_layers_1_gating_linear_in_weight), 22528, 0, 0, 0},
+    {"transformer.layers.1.gating.linear_out.weight", 2, {64, 176, 0, 0}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_gating_linear_out_weight), 11264, 0, 0, 0},
+    {"out_norm.alpha", 3, {1, 1, 64, 0}, -1, offsetof(struct lm_hybrid_weights, out_norm_alpha), 64, 0, 0, 0},
+    {"text_linear.weight", 2, {100, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, text_linear_weight), 6400, 0, 0, 0},
+    {"depformer_in.0.weight", 2, {32, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_in_weight), 2048, 0, 0, 0},
+    {"depformer_in.1.weight", 2, {32, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_in_weight) + 1 * sizeof(const float *), 2048, 0, 0, 0},
+    {"depformer_in.2.weight", 2, {32, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_in_weight) + 2 * sizeof(const float *), 2048, 0, 0, 0},
+    {"depformer_in.3.weight", 2, {32, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_in_weight) + 3 * sizeof(const float *), 2048, 0, 0, 0},
+    {"depformer_in.4.weight", 2, {32, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_in_weight) + 4 * sizeof(const float *), 2048, 0, 0, 0},
+    {"depformer_in.5.weight", 2, {32, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_in_weight) + 5 * sizeof(const float *), 2048, 0, 0, 0},
+    {"depformer_in.6.weight", 2, {32, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_in_weight) + 6 * sizeof(const float *), 2048, 0, 0, 0},
+    {"depformer_in.7.weight", 2, {32, 64, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_in_weight) + 7 * sizeof(const float *), 2048, 0, 0, 0},
+    {"depformer_text_emb.weight", 2, {101, 32, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_text_emb_weight), 32, 0, 0, 0},
+    {"depformer_emb.0.weight", 2, {65, 32, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_emb_weight), 32, 0, 0, 0},
+    {"depformer_emb.1.weight", 2, {65, 32, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_emb_weight) + 1 * sizeof(const float *), 32, 0, 0, 0},
+    {"depformer_emb.2.weight", 2, {65, 32, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_emb_weight) + 2 * sizeof(const float *), 32, 0, 0, 0},
+    {"depformer_emb.3.weight", 2, {65, 32, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_emb_weight) + 3 * sizeof(const float *), 32, 0, 0, 0},
+    {"depformer_emb.4.weight", 2, {65, 32, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_emb_weight) + 4 * sizeof(const float *), 32, 0, 0, 0},
+    {"depformer_emb.5.weight", 2, {65, 32, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_emb_weight) + 5 * sizeof(const float *), 32, 0, 0, 0},
+    {"depformer_emb.6.weight", 2, {65, 32, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_emb_weight) + 6 * sizeof(const float *), 32, 0, 0, 0},
+    {"depformer.layers.0.norm1.alpha", 3, {1, 1, 32, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_norm1_alpha), 32, 0, 0, 0},
+    {"depformer.layers.0.self_attn.in_proj_weight", 2, {768, 32, 0, 0}, 58, offsetof(struct lm_hybrid_weights, depformer_layers_0_self_attn_in_proj_weight), 24576, 0, 0, 0},
+    {"depformer.layers.0.self_attn.out_proj.weight", 2, {256, 32, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_self_attn_out_proj_weight), 8192, 0, 0, 0},
+    {"depformer.layers.0.norm2.alpha", 3, {1, 1, 32, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_norm2_alpha), 32, 0, 0, 0},
+    {"depformer.layers.0.gating.0.linear_in.weight", 2, {176, 32, 0, 0}, 61, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_in_weight), 5632, 0, 0, 0},
+    {"depformer.layers.0.gating.1.linear_in.weight", 2, {176, 32, 0, 0}, 61, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_in_weight) + 1 * sizeof(const float *), 5632, 0, 0, 0},
+    {"depformer.layers.0.gating.2.linear_in.weight", 2, {176, 32, 0, 0}, 61, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_in_weight) + 2 * sizeof(const float *), 5632, 0, 0, 0},
+    {"depformer.layers.0.gating.3.linear_in.weight", 2, {176, 32, 0, 0}, 61, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_in_weight) + 3 * sizeof(const float *), 5632, 0, 0, 0},
+    {"depformer.layers.0.gating.4.linear_in.weight", 2, {176, 32, 0, 0}, 61, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_in_weight) + 4 * sizeof(const float *), 5632, 0, 0, 0},
+    {"depformer.layers.0.gating.5.linear_in.weight", 2, {176, 32, 0, 0}, 61, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_in_weight) + 5 * sizeof(const float *), 5632, 0, 0, 0},
+    {"depformer.layers.0.gating.6.linear_in.weight", 2, {176, 32, 0, 0}, 61, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_in_weight) + 6 * sizeof(const float *), 5632, 0, 0, 0},
+    {"depformer.layers.0.gating.7.linear_in.weight", 2, {176, 32, 0, 0}, 61, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_in_weight) + 7 * sizeof(const float *), 5632, 0, 0, 0},
+    {"depformer.layers.0.gating.0.linear_out.weight", 2, {32, 88, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_out_weight), 2816, 0, 0, 0},
+    {"depformer.layers.0.gating.1.linear_out.weight", 2, {32, 88, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_out_weight) + 1 * sizeof(const float *), 2816, 0, 0, 0},
+    {"depformer.layers.0.gating.2.linear_out.weight", 2, {32, 88, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_out_weight) + 2 * sizeof(const float *), 2816, 0, 0, 0},
+    {"depformer.layers.0.gating.3.linear_out.weight", 2, {32, 88, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_out_weight) + 3 * sizeof(const float *), 2816, 0, 0, 0},
+    {"depformer.layers.0.gating.4.linear_out.weight", 2, {32, 88, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_out_weight) + 4 * sizeof(const float *), 2816, 0, 0, 0},
+    {"depformer.layers.0.gating.5.linear_out.weight", 2, {32, 88, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_out_weight) + 5 * sizeof(const float *), 2816, 0, 0, 0},
+    {"depformer.layers.0.gating.6.linear_out.weight", 2, {32, 88, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_out_weight) + 6 * sizeof(const float *), 2816, 0, 0, 0},
+    {"depformer.layers.0.gating.7.linear_out.weight", 2, {32, 88, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_out_weight) + 7 * sizeof(const float *), 2816, 0, 0, 0},
+    {"depformer.layers.1.norm1.alpha", 3, {1, 1, 32, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_norm1_alpha), 32, 0, 0, 0},
+    {"depformer.layers.1.self_attn.in_proj_weight", 2, {768, 32, 0, 0}, 78, offsetof(struct lm_hybrid_weights, depformer_layers_1_self_attn_in_proj_weight), 24576, 0, 0, 0},
+    {"depformer.layers.1.self_attn.out_proj.weight", 2, {256, 32, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_self_attn_out_proj_weight), 8192, 0, 0, 0},
+    {"depformer.layers.1.norm2.alpha", 3, {1, 1, 32, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_norm2_alpha), 32, 0, 0, 0},
+    {"depformer.layers.1.gating.0.linear_in.weight", 2, {176, 32, 0, 0}, 81, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_in_weight), 5632, 0, 0, 0},
+    {"depformer.layers.1.gating.1.linear_in.weight", 2, {176, 32, 0, 0}, 81, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_in_weight) + 1 * sizeof(const float *), 5632, 0, 0, 0},
+    {"depformer.layers.1.gating.2.linear_in.weight", 2, {176, 32, 0, 0}, 81, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_in_weight) + 2 * sizeof(const float *), 5632, 0, 0, 0},
+    {"depformer.layers.1.gating.3.linear_in.weight", 2, {176, 32, 0, 0}, 81, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_in_weight) + 3 * sizeof(const float *), 5632, 0, 0, 0},
+    {"depformer.layers.1.gating.4.linear_in.weight", 2, {176, 32, 0, 0}, 81, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_in_weight) + 4 * sizeof(const float *), 5632, 0, 0, 0},
+    {"depformer.layers.1.gating.5.linear_in.weight", 2, {176, 32, 0, 0}, 81, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_in_weight) + 5 * sizeof(const float *), 5632, 0, 0, 0},
+    {"depformer.layers.1.gating.6.linear_in.weight", 2, {176, 32, 0, 0}, 81, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_in_weight) + 6 * sizeof(const float *), 5632, 0, 0, 0},
+    {"depformer.layers.1.gating.7.linear_in.weight", 2, {176, 32, 0, 0}, 81, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_in_weight) + 7 * sizeof(const float *), 5632, 0, 0, 0},
+    {"depformer.layers.1.gating.0.linear_out.weight", 2, {32, 88, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_out_weight), 2816, 0, 0, 0},
+    {"depformer.layers.1.gating.1.linear_out.weight", 2, {32, 88, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_out_weight) + 1 * sizeof(const float *), 2816, 0, 0, 0},
+    {"depformer.layers.1.gating.2.linear_out.weight", 2, {32, 88, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_out_weight) + 2 * sizeof(const float *), 2816, 0, 0, 0},
+    {"depformer.layers.1.gating.3.linear_out.weight", 2, {32, 88, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_out_weight) + 3 * sizeof(const float *), 2816, 0, 0, 0},
+    {"depformer.layers.1.gating.4.linear_out.weight", 2, {32, 88, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_out_weight) + 4 * sizeof(const float *), 2816, 0, 0, 0},
+    {"depformer.layers.1.gating.5.linear_out.weight", 2, {32, 88, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_out_weight) + 5 * sizeof(const float *), 2816, 0, 0, 0},
+    {"depformer.layers.1.gating.6.linear_out.weight", 2, {32, 88, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_out_weight) + 6 * sizeof(const float *), 2816, 0, 0, 0},
+    {"depformer.layers.1.gating.7.linear_out.weight", 2, {32, 88, 0, 0}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_out_weight) + 7 * sizeof(const float *), 2816, 0, 0, 0},
+    {"linears.0.weight", 2, {64, 32, 0, 0}, -1, offsetof(struct lm_hybrid_weights, linears_weight), 2048, 0, 0, 0},
+    {"linears.1.weight", 2, {64, 32, 0, 0}, -1, offsetof(struct lm_hybrid_weights, linears_weight) + 1 * sizeof(const float *), 2048, 0, 0, 0},
+    {"linears.2.weight", 2, {64, 32, 0, 0}, -1, offsetof(struct lm_hybrid_weights, linears_weight) + 2 * sizeof(const float *), 2048, 0, 0, 0},
+    {"linears.3.weight", 2, {64, 32, 0, 0}, -1, offsetof(struct lm_hybrid_weights, linears_weight) + 3 * sizeof(const float *), 2048, 0, 0, 0},
+    {"linears.4.weight", 2, {64, 32, 0, 0}, -1, offsetof(struct lm_hybrid_weights, linears_weight) + 4 * sizeof(const float *), 2048, 0, 0, 0},
+    {"linears.5.weight", 2, {64, 32, 0, 0}, -1, offsetof(struct lm_hybrid_weights, linears_weight) + 5 * sizeof(const float *), 2048, 0, 0, 0},
+    {"linears.6.weight", 2, {64, 32, 0, 0}, -1, offsetof(struct lm_hybrid_weights, linears_weight) + 6 * sizeof(const float *), 2048, 0, 0, 0},
+    {"linears.7.weight", 2, {64, 32, 0, 0}, -1, offsetof(struct lm_hybrid_weights, linears_weight) + 7 * sizeof(const float *), 2048, 0, 0, 0},
+};
+
+/* A stream's initial state */
+static void stream_reset(void *stream)
+{
+    struct lm_hybrid_stream *s = stream;
+    s->pos = 0;
+    for (int64_t j = 0; j < 47; j++)
+        s->kv_pos[j] = -1;
+    for (int64_t j = 0; j < 8; j++)
+        s->dep_kv_pos[j] = -1;
+    /* the inner weights restart from the learned W0 */
+    s->ttt_l1_ready = 0;
+    /* layer 1's TTT RoPE table (and the later layers' alike) */
+    for (int p = 0; p < 16; p++)
+        for (int j = 0; j < 16; j++) {
+            const float angle = (float)p * (1.0f / powf(1e+04f, (float)(j / 2 * 2) / 16.0f));
+            s->ttt_rope_l1[p * 32 + j] = cosf(angle);
+            const float sine = sinf(angle);
+            s->ttt_rope_l1[p * 32 + 16 + j] = j % 2 != 0 ? sine : -sine;
+        }
+}
+
+/* As if `frames` frames had been stepped: the ring holds the last 16 positions (zeros). */
+static void stream_advance(void *stream, int64_t frames)
+{
+    struct lm_hybrid_stream *s = stream;
+    stream_reset(s);
+    s->pos = frames;
+    for (int64_t j = 0; j < 6016; j++)
+        s->kv[j] = 0.0f;
+    for (int64_t p = frames > 16 ? frames - 16 : 0; p < frames; p++)
+        s->kv_pos[p % 47] = p;
+}
 
 static inline void axpy_64(float a, const float *restrict x, float *restrict y)
 {
@@ -501,15 +616,6 @@ static void ttt_linear_4x16_b16_kernel(const float *init_W1, const float *init_b
         ttt_ln_64(out + (int64_t)t * 64, post_w, post_b, eps, out + (int64_t)t * 64);
 }
 
-/* TTT-Linear, 4 heads of 16, mini-batch 16: the layer's weights and state unpacked for ttt_linear_4x16_b16_kernel */
-static void ttt_linear_4x16_b16(const struct ttt_weights *p, struct ttt_linear_4x16_b16_state *st, const float *xq, const float *xk,
-    const float *xv, const float *lr_logit, int64_t pos0, int T, float *work, float *out)
-{
-    ttt_linear_4x16_b16_kernel(p->W1, p->b1, p->norm_w, p->norm_b, p->lr_bias, p->token_idx, p->post_w, p->post_b,
-        p->rope_cs, p->base_lr, p->eps, &st->ready,
-        &st->W[0][0][0], &st->c[0][0], &st->GW[0][0][0], &st->gc[0][0], &st->history[0][0], xq, xk, xv, lr_logit, pos0, T, work, out);
-}
-
 /* out[t] = x[t] * (alpha * rsqrt(eps + mean(x[t]^2))), in f32 (Moshi's RMSNorm) */
 static void rms_norm_64(const float *restrict x, const float *restrict alpha, float eps, float *restrict out, int T)
 {
@@ -527,6 +633,96 @@ static void matmul_100x64_store(const float *restrict W, const float *restrict x
     for (int t = 0; t < T; t++)
         for (int r = 0; r < 100; r++)
             out[t * 100 + r] = dot_64(W + (int64_t)r * 64, x + t * 64);
+}
+
+/* T (1..32) frames: tokens[T][17] (each step's delayed input) -> text_logits[T][100] and
+   hidden[T][64] (out_norm's output: the depformer's input). */
+static void temporal(const void *weights, void *stream, const int *tokens, int T, float *text_logits, float *hidden)
+{
+    const struct lm_hybrid_weights *w = weights;
+    struct lm_hybrid_stream *s = stream;
+    float *a = s->scratch;
+    const int64_t pos = s->pos;
+    for (int t = 0; t < T; t++)
+        s->kv_pos[(pos + t) % 47] = pos + t;
+    /* RoPE at the call's positions, once per call rather than per layer */
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < 8; i++) {
+            const float angle = (float)(pos + t) * rope_freq[i];
+            const float cosine = cosf(angle);
+            const float sine = sinf(angle);
+            s->rope_cs[t * 32 + i * 2] = cosine;
+            s->rope_cs[t * 32 + (i * 2 + 1)] = cosine;
+            s->rope_cs[t * 32 + 16 + i * 2] = -sine;
+            s->rope_cs[t * 32 + 16 + (i * 2 + 1)] = sine;
+        }
+    /* x[64] = embed_sum text_emb.weight */
+    for (int j = 0; j < T * 64; j++)
+        a[j] = 0.0f;
+    for (int t = 0; t < T; t++) {
+        embed_add_64(a + t * 64, w->emb_0_weight, tokens[t * 17 + 1]);
+        embed_add_64(a + t * 64, w->emb_1_weight, tokens[t * 17 + 2]);
+        embed_add_64(a + t * 64, w->emb_2_weight, tokens[t * 17 + 3]);
+        embed_add_64(a + t * 64, w->emb_3_weight, tokens[t * 17 + 4]);
+        embed_add_64(a + t * 64, w->emb_4_weight, tokens[t * 17 + 5]);
+        embed_add_64(a + t * 64, w->emb_5_weight, tokens[t * 17 + 6]);
+        embed_add_64(a + t * 64, w->emb_6_weight, tokens[t * 17 + 7]);
+        embed_add_64(a + t * 64, w->emb_7_weight, tokens[t * 17 + 8]);
+        embed_add_64(a + t * 64, w->emb_8_weight, tokens[t * 17 + 9]);
+        embed_add_64(a + t * 64, w->emb_9_weight, tokens[t * 17 + 10]);
+        embed_add_64(a + t * 64, w->emb_10_weight, tokens[t * 17 + 11]);
+        embed_add_64(a + t * 64, w->emb_11_weight, tokens[t * 17 + 12]);
+        embed_add_64(a + t * 64, w->emb_12_weight, tokens[t * 17 + 13]);
+        embed_add_64(a + t * 64, w->emb_13_weight, tokens[t * 17 + 14]);
+        embed_add_64(a + t * 64, w->emb_14_weight, tokens[t * 17 + 15]);
+        embed_add_64(a + t * 64, w->emb_15_weight, tokens[t * 17 + 16]);
+        embed_add_64(a + t * 64, w->text_emb_weight, tokens[t * 17]);
+    }
+    /* bench: the embeddings done */
+    kiln_profile_mark(0);
+    /* l0.norm1.rms[1] = rms_scale transformer.layers.0.norm1.alpha */
+    rms_scale_64(a, 1e-08f, a + 2048, T);
+    /* l0.q[64] = matmul transformer.layers.0.self_attn.in_proj_weight, scaled by l0.norm1.rms, rope + kv write fused */
+    matmul_192x64_rope_kv_rope_scaled(w->transformer_layers_0_self_attn_in_proj_weight, a, a + 2048, a + 4096, s->kv, s->kv + 3008, pos, s->rope_cs, T);
+    /* l0.attn[64] = attention */
+    attention_4x16_ring47_window16(a + 4096, s->kv, s->kv + 3008, s->kv_pos, pos, a + 2048, T);
+    /* x[64] += matmul transformer.layers.0.self_attn.out_proj.weight */
+    matmul_64x64_acc(w->transformer_layers_0_self_attn_out_proj_weight, a + 2048, a, T);
+    /* l0.norm2.rms[1] = rms_scale transformer.layers.0.norm2.alpha */
+    rms_scale_64(a, 1e-08f, a + 2048, T);
+    /* l0.ffn_gated[176] = matmul transformer.layers.0.gating.linear_in.weight, scaled by l0.norm2.rms, silu gate fused */
+    matmul_352x64_silu_gate_scaled(w->transformer_layers_0_gating_linear_in_weight, a, a + 2048, a + 2080, T);
+    /* x[64] += matmul transformer.layers.0.gating.linear_out.weight */
+    matmul_64x176_acc(w->transformer_layers_0_gating_linear_out_weight, a + 2080, a, T);
+    /* l1.norm1.rms[1] = rms_scale transformer.layers.1.norm1.alpha */
+    rms_scale_64(a, 1e-08f, a + 2048, T);
+    /* l1.ttt_q[64] = matmul transformer.layers.1.ttt.q_proj.weight, scaled by l1.norm1.rms */
+    matmul_64x64_store_scaled(w->transformer_layers_1_ttt_q_proj_weight, a, a + 2048, a + 2080, T);
+    /* l1.ttt_k[64] = matmul transformer.layers.1.ttt.k_proj.weight, scaled by l1.norm1.rms */
+    matmul_64x64_store_scaled(w->transformer_layers_1_ttt_k_proj_weight, a, a + 2048, a + 4128, T);
+    /* l1.ttt_v[64] = matmul transformer.layers.1.ttt.v_proj.weight, scaled by l1.norm1.rms */
+    matmul_64x64_store_scaled(w->transformer_layers_1_ttt_v_proj_weight, a, a + 2048, a + 6176, T);
+    /* l1.ttt_lr[4] = matmul transformer.layers.1.ttt.learnable_ttt_lr_weight, scaled by l1.norm1.rms */
+    matmul_4x64_store_scaled(w->transformer_layers_1_ttt_learnable_ttt_lr_weight, a, a + 2048, a + 8224, T);
+    /* l1.ttt_out[64] = ttt transformer.layers.1.ttt.W1 */
+    ttt_linear_4x16_b16_kernel(w->transformer_layers_1_ttt_W1, w->transformer_layers_1_ttt_b1, w->transformer_layers_1_ttt_ttt_norm_weight, w->transformer_layers_1_ttt_ttt_norm_bias, w->transformer_layers_1_ttt_learnable_ttt_lr_bias, w->transformer_layers_1_ttt_learnable_token_idx, w->transformer_layers_1_ttt_post_norm_weight, w->transformer_layers_1_ttt_post_norm_bias, s->ttt_rope_l1, 1.0f, 1e-06f, &s->ttt_l1_ready, s->ttt_l1_W, s->ttt_l1_c, s->ttt_l1_GW, s->ttt_l1_gc, s->ttt_l1_history, a + 2080, a + 4128, a + 6176, a + 8224, pos, T, a + 10400, a + 8352);
+    /* x[64] += matmul transformer.layers.1.ttt.o_proj.weight */
+    matmul_64x64_acc(w->transformer_layers_1_ttt_o_proj_weight, a + 8352, a, T);
+    /* l1.norm2.rms[1] = rms_scale transformer.layers.1.norm2.alpha */
+    rms_scale_64(a, 1e-08f, a + 2048, T);
+    /* l1.ffn_gated[176] = matmul transformer.layers.1.gating.linear_in.weight, scaled by l1.norm2.rms, silu gate fused */
+    matmul_352x64_silu_gate_scaled(w->transformer_layers_1_gating_linear_in_weight, a, a + 2048, a + 2080, T);
+    /* x[64] += matmul transformer.layers.1.gating.linear_out.weight */
+    matmul_64x176_acc(w->transformer_layers_1_gating_linear_out_weight, a + 2080, a, T);
+    /* bench: the temporal layers done */
+    kiln_profile_mark(1);
+    /* hidden[64] = rms_norm out_norm.alpha */
+    rms_norm_64(a, w->out_norm_alpha, 1e-08f, hidden, T);
+    /* text_logits[100] = matmul text_linear.weight */
+    matmul_100x64_store(w->text_linear_weight, hidden, text_logits, T);
+    /* bench: out_norm and the text head done */
+    kiln_profile_mark(2);
+    s->pos = pos + T;
 }
 
 /* out[t][32] = W[32, 64] . x[t][64] */
@@ -668,6 +864,56 @@ static void matmul_64x32_store(const float *restrict W, const float *restrict x,
             out[t * 64 + r] = dot_32(W + (int64_t)r * 32, x + t * 32);
 }
 
+/* Depformer step k of a frame whose temporal output is hidden[64]: prev_token is the text token
+   (k == 0) or audio codebook k - 1's token -> logits[64]. Step 0 starts the frame's state afresh. */
+static void depformer_step(const void *weights, void *stream, int k, int prev_token, const float *hidden,
+    float *logits)
+{
+    const struct lm_hybrid_weights *w = weights;
+    struct lm_hybrid_stream *s = stream;
+    float *a = s->scratch;
+    if (k == 0)
+        for (int64_t j = 0; j < 8; j++)
+            s->dep_kv_pos[j] = -1;
+    s->dep_kv_pos[k] = (int64_t)k;
+    /* x[32] = matmul depformer_in.{k}.weight */
+    matmul_32x64_store(w->depformer_in_weight[k], hidden, a, 1);
+    /* x[32] = step_embed_add depformer_text_emb.weight */
+    embed_add_32(a, k == 0 ? w->depformer_text_emb_weight : w->depformer_emb_weight[k - 1], prev_token);
+    /* l0.norm1.rms[1] = rms_scale depformer.layers.0.norm1.alpha */
+    rms_scale_32(a, 1e-08f, a + 32, 1);
+    /* l0.q[32] = matmul depformer.layers.0.self_attn.in_proj_weight, scaled by l0.norm1.rms, rope + kv write fused */
+    matmul_96x32_rope_kv_scaled(w->depformer_layers_0_self_attn_in_proj_weight + (int64_t)k * 3072, a, a + 32, a + 64, s->dep_kv, s->dep_kv + 256, (int64_t)k, 1);
+    /* l0.attn[32] = attention */
+    attention_2x16_ring8_window8(a + 64, s->dep_kv, s->dep_kv + 256, s->dep_kv_pos, (int64_t)k, a + 32, 1);
+    /* x[32] += matmul depformer.layers.0.self_attn.out_proj.weight */
+    matmul_32x32_acc(w->depformer_layers_0_self_attn_out_proj_weight + (int64_t)k * 1024, a + 32, a, 1);
+    /* l0.norm2.rms[1] = rms_scale depformer.layers.0.norm2.alpha */
+    rms_scale_32(a, 1e-08f, a + 32, 1);
+    /* l0.ffn_gated[88] = matmul depformer.layers.0.gating.{k}.linear_in.weight, scaled by l0.norm2.rms, silu gate fused */
+    matmul_176x32_silu_gate_scaled(w->depformer_layers_0_gating_linear_in_weight[k], a, a + 32, a + 48, 1);
+    /* x[32] += matmul depformer.layers.0.gating.{k}.linear_out.weight */
+    matmul_32x88_acc(w->depformer_layers_0_gating_linear_out_weight[k], a + 48, a, 1);
+    /* l1.norm1.rms[1] = rms_scale depformer.layers.1.norm1.alpha */
+    rms_scale_32(a, 1e-08f, a + 32, 1);
+    /* l1.q[32] = matmul depformer.layers.1.self_attn.in_proj_weight, scaled by l1.norm1.rms, rope + kv write fused */
+    matmul_96x32_rope_kv_scaled(w->depformer_layers_1_self_attn_in_proj_weight + (int64_t)k * 3072, a, a + 32, a + 64, s->dep_kv + 512, s->dep_kv + 768, (int64_t)k, 1);
+    /* l1.attn[32] = attention */
+    attention_2x16_ring8_window8(a + 64, s->dep_kv + 512, s->dep_kv + 768, s->dep_kv_pos, (int64_t)k, a + 32, 1);
+    /* x[32] += matmul depformer.layers.1.self_attn.out_proj.weight */
+    matmul_32x32_acc(w->depformer_layers_1_self_attn_out_proj_weight + (int64_t)k * 1024, a + 32, a, 1);
+    /* l1.norm2.rms[1] = rms_scale depformer.layers.1.norm2.alpha */
+    rms_scale_32(a, 1e-08f, a + 32, 1);
+    /* l1.ffn_gated[88] = matmul depformer.layers.1.gating.{k}.linear_in.weight, scaled by l1.norm2.rms, silu gate fused */
+    matmul_176x32_silu_gate_scaled(w->depformer_layers_1_gating_linear_in_weight[k], a, a + 32, a + 48, 1);
+    /* x[32] += matmul depformer.layers.1.gating.{k}.linear_out.weight */
+    matmul_32x88_acc(w->depformer_layers_1_gating_linear_out_weight[k], a + 48, a, 1);
+    /* logits[64] = matmul linears.{k}.weight */
+    matmul_64x32_store(w->linears_weight[k], a, logits, 1);
+    /* bench: the depformer step done */
+    kiln_profile_mark(3);
+}
+
 /* Sampling (kiln_rt.h argmax): the first index of the largest of x[n]. */
 static int argmax(const float *x, int n)
 {
@@ -690,308 +936,45 @@ static float softmax_exp(const float *logits, int n, float temp, float max, floa
     return sum;
 }
 
-static void stream_reset(void *stream)
-{
-    struct lm_hybrid_stream *s = stream;
-    s->pos = 0;
-    for (int j = 0; j < 47; j++)
-        s->kv_pos[j] = -1;
-    for (int j = 0; j < 8; j++)
-        s->dep_kv_pos[j] = -1;
-    s->ttt_l1.ready = 0; /* the inner weights restart from the learned W0 */
-    ttt_rope_tables();
-}
-
-/* As if `frames` frames had been stepped: the ring holds the last 16 positions (zeros). */
-static void stream_advance(void *stream, int64_t frames)
-{
-    struct lm_hybrid_stream *s = stream;
-    stream_reset(s);
-    s->pos = frames;
-    memset(s->kv, 0, sizeof s->kv);
-    for (int64_t p = frames > 16 ? frames - 16 : 0; p < frames; p++)
-        s->kv_pos[p % 47] = p;
-}
-
-/* T (1..32) frames: tokens[T][17] (each step's delayed input) -> text_logits[T][100] and
-   hidden[T][64] (out_norm's output: the depformer's input). */
-static void temporal(const void *weights, void *stream, const int32_t *tokens, int T, float *text_logits,
-    float *hidden)
-{
-    const struct lm_hybrid_weights *w = weights;
-    struct lm_hybrid_stream *s = stream;
-    float *const a = s->scratch;
-    const int64_t pos = s->pos;
-    for (int t = 0; t < T; t++)
-        s->kv_pos[(pos + t) % 47] = pos + t;
-    for (int t = 0; t < T; t++) /* once per call, not per layer */
-        for (int i = 0; i < 8; i++) {
-            const float angle = (float)(pos + t) * rope_freq[i], c = cosf(angle), sn = sinf(angle);
-            s->rope_cs[t][0][2 * i] = s->rope_cs[t][0][2 * i + 1] = c;
-            s->rope_cs[t][1][2 * i] = -sn;
-            s->rope_cs[t][1][2 * i + 1] = sn;
-        }
-    /* x[64] = embed_sum text_emb.weight */
-    memset(a + 0, 0, (size_t)T * 64 * sizeof(float));
-    for (int t = 0; t < T; t++) {
-        embed_add_64(a + 0 + t * 64, w->emb_0_weight, tokens[t * 17 + 1]);
-        embed_add_64(a + 0 + t * 64, w->emb_1_weight, tokens[t * 17 + 2]);
-        embed_add_64(a + 0 + t * 64, w->emb_2_weight, tokens[t * 17 + 3]);
-        embed_add_64(a + 0 + t * 64, w->emb_3_weight, tokens[t * 17 + 4]);
-        embed_add_64(a + 0 + t * 64, w->emb_4_weight, tokens[t * 17 + 5]);
-        embed_add_64(a + 0 + t * 64, w->emb_5_weight, tokens[t * 17 + 6]);
-        embed_add_64(a + 0 + t * 64, w->emb_6_weight, tokens[t * 17 + 7]);
-        embed_add_64(a + 0 + t * 64, w->emb_7_weight, tokens[t * 17 + 8]);
-        embed_add_64(a + 0 + t * 64, w->emb_8_weight, tokens[t * 17 + 9]);
-        embed_add_64(a + 0 + t * 64, w->emb_9_weight, tokens[t * 17 + 10]);
-        embed_add_64(a + 0 + t * 64, w->emb_10_weight, tokens[t * 17 + 11]);
-        embed_add_64(a + 0 + t * 64, w->emb_11_weight, tokens[t * 17 + 12]);
-        embed_add_64(a + 0 + t * 64, w->emb_12_weight, tokens[t * 17 + 13]);
-        embed_add_64(a + 0 + t * 64, w->emb_13_weight, tokens[t * 17 + 14]);
-        embed_add_64(a + 0 + t * 64, w->emb_14_weight, tokens[t * 17 + 15]);
-        embed_add_64(a + 0 + t * 64, w->emb_15_weight, tokens[t * 17 + 16]);
-        embed_add_64(a + 0 + t * 64, w->text_emb_weight, tokens[t * 17]);
-    }
-    kiln_profile_mark(KILN_EMBED);
-    /* l0.norm1.rms[1] = rms_scale transformer.layers.0.norm1.alpha */
-    rms_scale_64(a + 0, 1e-08f, a + 2048, T);
-    /* l0.q[64] = matmul transformer.layers.0.self_attn.in_proj_weight, scaled by l0.norm1.rms, rope + kv write fused */
-    matmul_192x64_rope_kv_rope_scaled(w->transformer_layers_0_self_attn_in_proj_weight, a + 0, a + 2048, a + 4096, &s->kv[0][0][0][0], &s->kv[0][1][0][0], pos, &s->rope_cs[0][0][0], T);
-    /* l0.attn[64] = attention */
-    attention_4x16_ring47_window16(a + 4096, &s->kv[0][0][0][0], &s->kv[0][1][0][0], s->kv_pos, pos, a + 2048, T);
-    /* x[64] += matmul transformer.layers.0.self_attn.out_proj.weight */
-    matmul_64x64_acc(w->transformer_layers_0_self_attn_out_proj_weight, a + 2048, a + 0, T);
-    /* l0.norm2.rms[1] = rms_scale transformer.layers.0.norm2.alpha */
-    rms_scale_64(a + 0, 1e-08f, a + 2048, T);
-    /* l0.ffn_gated[176] = matmul transformer.layers.0.gating.linear_in.weight, scaled by l0.norm2.rms, silu gate fused */
-    matmul_352x64_silu_gate_scaled(w->transformer_layers_0_gating_linear_in_weight, a + 0, a + 2048, a + 2080, T);
-    /* x[64] += matmul transformer.layers.0.gating.linear_out.weight */
-    matmul_64x176_acc(w->transformer_layers_0_gating_linear_out_weight, a + 2080, a + 0, T);
-    /* l1.norm1.rms[1] = rms_scale transformer.layers.1.norm1.alpha */
-    rms_scale_64(a + 0, 1e-08f, a + 2048, T);
-    /* l1.ttt_q[64] = matmul transformer.layers.1.ttt.q_proj.weight, scaled by l1.norm1.rms */
-    matmul_64x64_store_scaled(w->transformer_layers_1_ttt_q_proj_weight, a + 0, a + 2048, a + 2080, T);
-    /* l1.ttt_k[64] = matmul transformer.layers.1.ttt.k_proj.weight, scaled by l1.norm1.rms */
-    matmul_64x64_store_scaled(w->transformer_layers_1_ttt_k_proj_weight, a + 0, a + 2048, a + 4128, T);
-    /* l1.ttt_v[64] = matmul transformer.layers.1.ttt.v_proj.weight, scaled by l1.norm1.rms */
-    matmul_64x64_store_scaled(w->transformer_layers_1_ttt_v_proj_weight, a + 0, a + 2048, a + 6176, T);
-    /* l1.ttt_lr[4] = matmul transformer.layers.1.ttt.learnable_ttt_lr_weight, scaled by l1.norm1.rms */
-    matmul_4x64_store_scaled(w->transformer_layers_1_ttt_learnable_ttt_lr_weight, a + 0, a + 2048, a + 8224, T);
-    /* l1.ttt_out[64] = ttt transformer.layers.1.ttt.W1 */
-    {
-        const struct ttt_weights p = {
-            .W1 = w->transformer_layers_1_ttt_W1,
-            .b1 = w->transformer_layers_1_ttt_b1,
-            .norm_w = w->transformer_layers_1_ttt_ttt_norm_weight,
-            .norm_b = w->transformer_layers_1_ttt_ttt_norm_bias,
-            .lr_bias = w->transformer_layers_1_ttt_learnable_ttt_lr_bias,
-            .token_idx = w->transformer_layers_1_ttt_learnable_token_idx,
-            .post_w = w->transformer_layers_1_ttt_post_norm_weight,
-            .post_b = w->transformer_layers_1_ttt_post_norm_bias,
-            .rope_cs = &ttt_rope_cs_l1[0][0][0], .base_lr = 1.0f, .eps = 1e-06f};
-        ttt_linear_4x16_b16(&p, &s->ttt_l1, a + 2080, a + 4128, a + 6176, a + 8224, pos, T, a + 10400, a + 8352);
-    }
-    /* x[64] += matmul transformer.layers.1.ttt.o_proj.weight */
-    matmul_64x64_acc(w->transformer_layers_1_ttt_o_proj_weight, a + 8352, a + 0, T);
-    /* l1.norm2.rms[1] = rms_scale transformer.layers.1.norm2.alpha */
-    rms_scale_64(a + 0, 1e-08f, a + 2048, T);
-    /* l1.ffn_gated[176] = matmul transformer.layers.1.gating.linear_in.weight, scaled by l1.norm2.rms, silu gate fused */
-    matmul_352x64_silu_gate_scaled(w->transformer_layers_1_gating_linear_in_weight, a + 0, a + 2048, a + 2080, T);
-    /* x[64] += matmul transformer.layers.1.gating.linear_out.weight */
-    matmul_64x176_acc(w->transformer_layers_1_gating_linear_out_weight, a + 2080, a + 0, T);
-    kiln_profile_mark(KILN_TEMPORAL);
-    /* hidden[64] = rms_norm out_norm.alpha */
-    rms_norm_64(a + 0, w->out_norm_alpha, 1e-08f, hidden, T);
-    /* text_logits[100] = matmul text_linear.weight */
-    matmul_100x64_store(w->text_linear_weight, hidden, text_logits, T);
-    kiln_profile_mark(KILN_TEXT_HEAD);
-    s->pos = pos + T;
-}
-
-/* Depformer step k of a frame whose temporal output is hidden[64]: prev_token is the text token
-   (k == 0) or audio codebook k - 1's token -> logits[64]. Step 0 starts the frame's state afresh. */
-static void depformer_step(const void *weights, void *stream, int k, int32_t prev_token,
-    const float *hidden, float *logits)
-{
-    const struct lm_hybrid_weights *w = weights;
-    struct lm_hybrid_stream *s = stream;
-    float *const a = s->scratch;
-    if (k == 0)
-        for (int j = 0; j < 8; j++)
-            s->dep_kv_pos[j] = -1;
-    s->dep_kv_pos[k] = k;
-    /* x[32] = matmul depformer_in.{k}.weight */
-    matmul_32x64_store(w->depformer_in_weight[k], hidden, a + 0, 1);
-    /* x[32] = step_embed_add depformer_text_emb.weight */
-    embed_add_32(a + 0, k == 0 ? w->depformer_text_emb_weight : w->depformer_emb_weight[k - 1], prev_token);
-    /* l0.norm1.rms[1] = rms_scale depformer.layers.0.norm1.alpha */
-    rms_scale_32(a + 0, 1e-08f, a + 32, 1);
-    /* l0.q[32] = matmul depformer.layers.0.self_attn.in_proj_weight, scaled by l0.norm1.rms, rope + kv write fused */
-    matmul_96x32_rope_kv_scaled(w->depformer_layers_0_self_attn_in_proj_weight + (size_t)k * 96 * 32, a + 0, a + 32, a + 64, &s->dep_kv[0][0][0][0], &s->dep_kv[0][1][0][0], k, 1);
-    /* l0.attn[32] = attention */
-    attention_2x16_ring8_window8(a + 64, &s->dep_kv[0][0][0][0], &s->dep_kv[0][1][0][0], s->dep_kv_pos, k, a + 32, 1);
-    /* x[32] += matmul depformer.layers.0.self_attn.out_proj.weight */
-    matmul_32x32_acc(w->depformer_layers_0_self_attn_out_proj_weight + (size_t)k * 32 * 32, a + 32, a + 0, 1);
-    /* l0.norm2.rms[1] = rms_scale depformer.layers.0.norm2.alpha */
-    rms_scale_32(a + 0, 1e-08f, a + 32, 1);
-    /* l0.ffn_gated[88] = matmul depformer.layers.0.gating.{k}.linear_in.weight, scaled by l0.norm2.rms, silu gate fused */
-    matmul_176x32_silu_gate_scaled(w->depformer_layers_0_gating_linear_in_weight[k], a + 0, a + 32, a + 48, 1);
-    /* x[32] += matmul depformer.layers.0.gating.{k}.linear_out.weight */
-    matmul_32x88_acc(w->depformer_layers_0_gating_linear_out_weight[k], a + 48, a + 0, 1);
-    /* l1.norm1.rms[1] = rms_scale depformer.layers.1.norm1.alpha */
-    rms_scale_32(a + 0, 1e-08f, a + 32, 1);
-    /* l1.q[32] = matmul depformer.layers.1.self_attn.in_proj_weight, scaled by l1.norm1.rms, rope + kv write fused */
-    matmul_96x32_rope_kv_scaled(w->depformer_layers_1_self_attn_in_proj_weight + (size_t)k * 96 * 32, a + 0, a + 32, a + 64, &s->dep_kv[1][0][0][0], &s->dep_kv[1][1][0][0], k, 1);
-    /* l1.attn[32] = attention */
-    attention_2x16_ring8_window8(a + 64, &s->dep_kv[1][0][0][0], &s->dep_kv[1][1][0][0], s->dep_kv_pos, k, a + 32, 1);
-    /* x[32] += matmul depformer.layers.1.self_attn.out_proj.weight */
-    matmul_32x32_acc(w->depformer_layers_1_self_attn_out_proj_weight + (size_t)k * 32 * 32, a + 32, a + 0, 1);
-    /* l1.norm2.rms[1] = rms_scale depformer.layers.1.norm2.alpha */
-    rms_scale_32(a + 0, 1e-08f, a + 32, 1);
-    /* l1.ffn_gated[88] = matmul depformer.layers.1.gating.{k}.linear_in.weight, scaled by l1.norm2.rms, silu gate fused */
-    matmul_176x32_silu_gate_scaled(w->depformer_layers_1_gating_linear_in_weight[k], a + 0, a + 32, a + 48, 1);
-    /* x[32] += matmul depformer.layers.1.gating.{k}.linear_out.weight */
-    matmul_32x88_acc(w->depformer_layers_1_gating_linear_out_weight[k], a + 48, a + 0, 1);
-    /* logits[64] = matmul linears.{k}.weight */
-    matmul_64x32_store(w->linears_weight[k], a + 0, logits, 1);
-    kiln_profile_mark(KILN_DEPFORMER);
-}
-
-static const int delays[17] = {0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1};
-
-/* name, rank, shape, index of the alpha folded into it (-1: none), field, values read per frame,
-   packing: panel rows, block rows, gated (see kiln_rt.h) */
-static const struct kiln_weight_desc weights[106] = {
-    {"text_emb.weight", 2, {101, 64}, -1, offsetof(struct lm_hybrid_weights, text_emb_weight) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"emb.0.weight", 2, {65, 64}, -1, offsetof(struct lm_hybrid_weights, emb_0_weight) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"emb.1.weight", 2, {65, 64}, -1, offsetof(struct lm_hybrid_weights, emb_1_weight) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"emb.2.weight", 2, {65, 64}, -1, offsetof(struct lm_hybrid_weights, emb_2_weight) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"emb.3.weight", 2, {65, 64}, -1, offsetof(struct lm_hybrid_weights, emb_3_weight) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"emb.4.weight", 2, {65, 64}, -1, offsetof(struct lm_hybrid_weights, emb_4_weight) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"emb.5.weight", 2, {65, 64}, -1, offsetof(struct lm_hybrid_weights, emb_5_weight) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"emb.6.weight", 2, {65, 64}, -1, offsetof(struct lm_hybrid_weights, emb_6_weight) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"emb.7.weight", 2, {65, 64}, -1, offsetof(struct lm_hybrid_weights, emb_7_weight) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"emb.8.weight", 2, {65, 64}, -1, offsetof(struct lm_hybrid_weights, emb_8_weight) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"emb.9.weight", 2, {65, 64}, -1, offsetof(struct lm_hybrid_weights, emb_9_weight) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"emb.10.weight", 2, {65, 64}, -1, offsetof(struct lm_hybrid_weights, emb_10_weight) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"emb.11.weight", 2, {65, 64}, -1, offsetof(struct lm_hybrid_weights, emb_11_weight) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"emb.12.weight", 2, {65, 64}, -1, offsetof(struct lm_hybrid_weights, emb_12_weight) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"emb.13.weight", 2, {65, 64}, -1, offsetof(struct lm_hybrid_weights, emb_13_weight) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"emb.14.weight", 2, {65, 64}, -1, offsetof(struct lm_hybrid_weights, emb_14_weight) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"emb.15.weight", 2, {65, 64}, -1, offsetof(struct lm_hybrid_weights, emb_15_weight) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"transformer.layers.0.norm1.alpha", 3, {1, 1, 64}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_0_norm1_alpha) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"transformer.layers.0.self_attn.in_proj_weight", 2, {192, 64}, 17, offsetof(struct lm_hybrid_weights, transformer_layers_0_self_attn_in_proj_weight) + 0 * sizeof(const float *), 12288, 0, 0, 0},
-    {"transformer.layers.0.self_attn.out_proj.weight", 2, {64, 64}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_0_self_attn_out_proj_weight) + 0 * sizeof(const float *), 4096, 0, 0, 0},
-    {"transformer.layers.0.norm2.alpha", 3, {1, 1, 64}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_0_norm2_alpha) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"transformer.layers.0.gating.linear_in.weight", 2, {352, 64}, 20, offsetof(struct lm_hybrid_weights, transformer_layers_0_gating_linear_in_weight) + 0 * sizeof(const float *), 22528, 0, 0, 0},
-    {"transformer.layers.0.gating.linear_out.weight", 2, {64, 176}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_0_gating_linear_out_weight) + 0 * sizeof(const float *), 11264, 0, 0, 0},
-    {"transformer.layers.1.norm1.alpha", 3, {1, 1, 64}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_norm1_alpha) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"transformer.layers.1.ttt.q_proj.weight", 2, {64, 64}, 23, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_q_proj_weight) + 0 * sizeof(const float *), 4096, 0, 0, 0},
-    {"transformer.layers.1.ttt.k_proj.weight", 2, {64, 64}, 23, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_k_proj_weight) + 0 * sizeof(const float *), 4096, 0, 0, 0},
-    {"transformer.layers.1.ttt.v_proj.weight", 2, {64, 64}, 23, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_v_proj_weight) + 0 * sizeof(const float *), 4096, 0, 0, 0},
-    {"transformer.layers.1.ttt.learnable_ttt_lr_weight", 3, {4, 1, 64}, 23, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_learnable_ttt_lr_weight) + 0 * sizeof(const float *), 256, 0, 0, 0},
-    {"transformer.layers.1.ttt.W1", 3, {4, 16, 16}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_W1) + 0 * sizeof(const float *), 1024, 0, 0, 0},
-    {"transformer.layers.1.ttt.b1", 3, {4, 1, 16}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_b1) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"transformer.layers.1.ttt.ttt_norm_weight", 2, {4, 16}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_ttt_norm_weight) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"transformer.layers.1.ttt.ttt_norm_bias", 2, {4, 16}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_ttt_norm_bias) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"transformer.layers.1.ttt.learnable_ttt_lr_bias", 2, {4, 1}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_learnable_ttt_lr_bias) + 0 * sizeof(const float *), 4, 0, 0, 0},
-    {"transformer.layers.1.ttt.learnable_token_idx", 1, {16}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_learnable_token_idx) + 0 * sizeof(const float *), 16, 0, 0, 0},
-    {"transformer.layers.1.ttt.post_norm.weight", 1, {64}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_post_norm_weight) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"transformer.layers.1.ttt.post_norm.bias", 1, {64}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_post_norm_bias) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"transformer.layers.1.ttt.o_proj.weight", 2, {64, 64}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_ttt_o_proj_weight) + 0 * sizeof(const float *), 4096, 0, 0, 0},
-    {"transformer.layers.1.norm2.alpha", 3, {1, 1, 64}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_norm2_alpha) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"transformer.layers.1.gating.linear_in.weight", 2, {352, 64}, 37, offsetof(struct lm_hybrid_weights, transformer_layers_1_gating_linear_in_weight) + 0 * sizeof(const float *), 22528, 0, 0, 0},
-    {"transformer.layers.1.gating.linear_out.weight", 2, {64, 176}, -1, offsetof(struct lm_hybrid_weights, transformer_layers_1_gating_linear_out_weight) + 0 * sizeof(const float *), 11264, 0, 0, 0},
-    {"out_norm.alpha", 3, {1, 1, 64}, -1, offsetof(struct lm_hybrid_weights, out_norm_alpha) + 0 * sizeof(const float *), 64, 0, 0, 0},
-    {"text_linear.weight", 2, {100, 64}, -1, offsetof(struct lm_hybrid_weights, text_linear_weight) + 0 * sizeof(const float *), 6400, 0, 0, 0},
-    {"depformer_in.0.weight", 2, {32, 64}, -1, offsetof(struct lm_hybrid_weights, depformer_in_weight) + 0 * sizeof(const float *), 2048, 0, 0, 0},
-    {"depformer_in.1.weight", 2, {32, 64}, -1, offsetof(struct lm_hybrid_weights, depformer_in_weight) + 1 * sizeof(const float *), 2048, 0, 0, 0},
-    {"depformer_in.2.weight", 2, {32, 64}, -1, offsetof(struct lm_hybrid_weights, depformer_in_weight) + 2 * sizeof(const float *), 2048, 0, 0, 0},
-    {"depformer_in.3.weight", 2, {32, 64}, -1, offsetof(struct lm_hybrid_weights, depformer_in_weight) + 3 * sizeof(const float *), 2048, 0, 0, 0},
-    {"depformer_in.4.weight", 2, {32, 64}, -1, offsetof(struct lm_hybrid_weights, depformer_in_weight) + 4 * sizeof(const float *), 2048, 0, 0, 0},
-    {"depformer_in.5.weight", 2, {32, 64}, -1, offsetof(struct lm_hybrid_weights, depformer_in_weight) + 5 * sizeof(const float *), 2048, 0, 0, 0},
-    {"depformer_in.6.weight", 2, {32, 64}, -1, offsetof(struct lm_hybrid_weights, depformer_in_weight) + 6 * sizeof(const float *), 2048, 0, 0, 0},
-    {"depformer_in.7.weight", 2, {32, 64}, -1, offsetof(struct lm_hybrid_weights, depformer_in_weight) + 7 * sizeof(const float *), 2048, 0, 0, 0},
-    {"depformer_text_emb.weight", 2, {101, 32}, -1, offsetof(struct lm_hybrid_weights, depformer_text_emb_weight) + 0 * sizeof(const float *), 32, 0, 0, 0},
-    {"depformer_emb.0.weight", 2, {65, 32}, -1, offsetof(struct lm_hybrid_weights, depformer_emb_weight) + 0 * sizeof(const float *), 32, 0, 0, 0},
-    {"depformer_emb.1.weight", 2, {65, 32}, -1, offsetof(struct lm_hybrid_weights, depformer_emb_weight) + 1 * sizeof(const float *), 32, 0, 0, 0},
-    {"depformer_emb.2.weight", 2, {65, 32}, -1, offsetof(struct lm_hybrid_weights, depformer_emb_weight) + 2 * sizeof(const float *), 32, 0, 0, 0},
-    {"depformer_emb.3.weight", 2, {65, 32}, -1, offsetof(struct lm_hybrid_weights, depformer_emb_weight) + 3 * sizeof(const float *), 32, 0, 0, 0},
-    {"depformer_emb.4.weight", 2, {65, 32}, -1, offsetof(struct lm_hybrid_weights, depformer_emb_weight) + 4 * sizeof(const float *), 32, 0, 0, 0},
-    {"depformer_emb.5.weight", 2, {65, 32}, -1, offsetof(struct lm_hybrid_weights, depformer_emb_weight) + 5 * sizeof(const float *), 32, 0, 0, 0},
-    {"depformer_emb.6.weight", 2, {65, 32}, -1, offsetof(struct lm_hybrid_weights, depformer_emb_weight) + 6 * sizeof(const float *), 32, 0, 0, 0},
-    {"depformer.layers.0.norm1.alpha", 3, {1, 1, 32}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_norm1_alpha) + 0 * sizeof(const float *), 32, 0, 0, 0},
-    {"depformer.layers.0.self_attn.in_proj_weight", 2, {768, 32}, 58, offsetof(struct lm_hybrid_weights, depformer_layers_0_self_attn_in_proj_weight) + 0 * sizeof(const float *), 24576, 0, 0, 0},
-    {"depformer.layers.0.self_attn.out_proj.weight", 2, {256, 32}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_self_attn_out_proj_weight) + 0 * sizeof(const float *), 8192, 0, 0, 0},
-    {"depformer.layers.0.norm2.alpha", 3, {1, 1, 32}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_norm2_alpha) + 0 * sizeof(const float *), 32, 0, 0, 0},
-    {"depformer.layers.0.gating.0.linear_in.weight", 2, {176, 32}, 61, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_in_weight) + 0 * sizeof(const float *), 5632, 0, 0, 0},
-    {"depformer.layers.0.gating.1.linear_in.weight", 2, {176, 32}, 61, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_in_weight) + 1 * sizeof(const float *), 5632, 0, 0, 0},
-    {"depformer.layers.0.gating.2.linear_in.weight", 2, {176, 32}, 61, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_in_weight) + 2 * sizeof(const float *), 5632, 0, 0, 0},
-    {"depformer.layers.0.gating.3.linear_in.weight", 2, {176, 32}, 61, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_in_weight) + 3 * sizeof(const float *), 5632, 0, 0, 0},
-    {"depformer.layers.0.gating.4.linear_in.weight", 2, {176, 32}, 61, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_in_weight) + 4 * sizeof(const float *), 5632, 0, 0, 0},
-    {"depformer.layers.0.gating.5.linear_in.weight", 2, {176, 32}, 61, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_in_weight) + 5 * sizeof(const float *), 5632, 0, 0, 0},
-    {"depformer.layers.0.gating.6.linear_in.weight", 2, {176, 32}, 61, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_in_weight) + 6 * sizeof(const float *), 5632, 0, 0, 0},
-    {"depformer.layers.0.gating.7.linear_in.weight", 2, {176, 32}, 61, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_in_weight) + 7 * sizeof(const float *), 5632, 0, 0, 0},
-    {"depformer.layers.0.gating.0.linear_out.weight", 2, {32, 88}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_out_weight) + 0 * sizeof(const float *), 2816, 0, 0, 0},
-    {"depformer.layers.0.gating.1.linear_out.weight", 2, {32, 88}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_out_weight) + 1 * sizeof(const float *), 2816, 0, 0, 0},
-    {"depformer.layers.0.gating.2.linear_out.weight", 2, {32, 88}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_out_weight) + 2 * sizeof(const float *), 2816, 0, 0, 0},
-    {"depformer.layers.0.gating.3.linear_out.weight", 2, {32, 88}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_out_weight) + 3 * sizeof(const float *), 2816, 0, 0, 0},
-    {"depformer.layers.0.gating.4.linear_out.weight", 2, {32, 88}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_out_weight) + 4 * sizeof(const float *), 2816, 0, 0, 0},
-    {"depformer.layers.0.gating.5.linear_out.weight", 2, {32, 88}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_out_weight) + 5 * sizeof(const float *), 2816, 0, 0, 0},
-    {"depformer.layers.0.gating.6.linear_out.weight", 2, {32, 88}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_out_weight) + 6 * sizeof(const float *), 2816, 0, 0, 0},
-    {"depformer.layers.0.gating.7.linear_out.weight", 2, {32, 88}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_0_gating_linear_out_weight) + 7 * sizeof(const float *), 2816, 0, 0, 0},
-    {"depformer.layers.1.norm1.alpha", 3, {1, 1, 32}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_norm1_alpha) + 0 * sizeof(const float *), 32, 0, 0, 0},
-    {"depformer.layers.1.self_attn.in_proj_weight", 2, {768, 32}, 78, offsetof(struct lm_hybrid_weights, depformer_layers_1_self_attn_in_proj_weight) + 0 * sizeof(const float *), 24576, 0, 0, 0},
-    {"depformer.layers.1.self_attn.out_proj.weight", 2, {256, 32}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_self_attn_out_proj_weight) + 0 * sizeof(const float *), 8192, 0, 0, 0},
-    {"depformer.layers.1.norm2.alpha", 3, {1, 1, 32}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_norm2_alpha) + 0 * sizeof(const float *), 32, 0, 0, 0},
-    {"depformer.layers.1.gating.0.linear_in.weight", 2, {176, 32}, 81, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_in_weight) + 0 * sizeof(const float *), 5632, 0, 0, 0},
-    {"depformer.layers.1.gating.1.linear_in.weight", 2, {176, 32}, 81, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_in_weight) + 1 * sizeof(const float *), 5632, 0, 0, 0},
-    {"depformer.layers.1.gating.2.linear_in.weight", 2, {176, 32}, 81, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_in_weight) + 2 * sizeof(const float *), 5632, 0, 0, 0},
-    {"depformer.layers.1.gating.3.linear_in.weight", 2, {176, 32}, 81, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_in_weight) + 3 * sizeof(const float *), 5632, 0, 0, 0},
-    {"depformer.layers.1.gating.4.linear_in.weight", 2, {176, 32}, 81, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_in_weight) + 4 * sizeof(const float *), 5632, 0, 0, 0},
-    {"depformer.layers.1.gating.5.linear_in.weight", 2, {176, 32}, 81, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_in_weight) + 5 * sizeof(const float *), 5632, 0, 0, 0},
-    {"depformer.layers.1.gating.6.linear_in.weight", 2, {176, 32}, 81, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_in_weight) + 6 * sizeof(const float *), 5632, 0, 0, 0},
-    {"depformer.layers.1.gating.7.linear_in.weight", 2, {176, 32}, 81, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_in_weight) + 7 * sizeof(const float *), 5632, 0, 0, 0},
-    {"depformer.layers.1.gating.0.linear_out.weight", 2, {32, 88}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_out_weight) + 0 * sizeof(const float *), 2816, 0, 0, 0},
-    {"depformer.layers.1.gating.1.linear_out.weight", 2, {32, 88}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_out_weight) + 1 * sizeof(const float *), 2816, 0, 0, 0},
-    {"depformer.layers.1.gating.2.linear_out.weight", 2, {32, 88}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_out_weight) + 2 * sizeof(const float *), 2816, 0, 0, 0},
-    {"depformer.layers.1.gating.3.linear_out.weight", 2, {32, 88}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_out_weight) + 3 * sizeof(const float *), 2816, 0, 0, 0},
-    {"depformer.layers.1.gating.4.linear_out.weight", 2, {32, 88}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_out_weight) + 4 * sizeof(const float *), 2816, 0, 0, 0},
-    {"depformer.layers.1.gating.5.linear_out.weight", 2, {32, 88}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_out_weight) + 5 * sizeof(const float *), 2816, 0, 0, 0},
-    {"depformer.layers.1.gating.6.linear_out.weight", 2, {32, 88}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_out_weight) + 6 * sizeof(const float *), 2816, 0, 0, 0},
-    {"depformer.layers.1.gating.7.linear_out.weight", 2, {32, 88}, -1, offsetof(struct lm_hybrid_weights, depformer_layers_1_gating_linear_out_weight) + 7 * sizeof(const float *), 2816, 0, 0, 0},
-    {"linears.0.weight", 2, {64, 32}, -1, offsetof(struct lm_hybrid_weights, linears_weight) + 0 * sizeof(const float *), 2048, 0, 0, 0},
-    {"linears.1.weight", 2, {64, 32}, -1, offsetof(struct lm_hybrid_weights, linears_weight) + 1 * sizeof(const float *), 2048, 0, 0, 0},
-    {"linears.2.weight", 2, {64, 32}, -1, offsetof(struct lm_hybrid_weights, linears_weight) + 2 * sizeof(const float *), 2048, 0, 0, 0},
-    {"linears.3.weight", 2, {64, 32}, -1, offsetof(struct lm_hybrid_weights, linears_weight) + 3 * sizeof(const float *), 2048, 0, 0, 0},
-    {"linears.4.weight", 2, {64, 32}, -1, offsetof(struct lm_hybrid_weights, linears_weight) + 4 * sizeof(const float *), 2048, 0, 0, 0},
-    {"linears.5.weight", 2, {64, 32}, -1, offsetof(struct lm_hybrid_weights, linears_weight) + 5 * sizeof(const float *), 2048, 0, 0, 0},
-    {"linears.6.weight", 2, {64, 32}, -1, offsetof(struct lm_hybrid_weights, linears_weight) + 6 * sizeof(const float *), 2048, 0, 0, 0},
-    {"linears.7.weight", 2, {64, 32}, -1, offsetof(struct lm_hybrid_weights, linears_weight) + 7 * sizeof(const float *), 2048, 0, 0, 0},
-};
-
 const struct kiln_model_desc lm_hybrid_desc = {
     .name = "lm_hybrid",
     .target = "scalar",
     .cpu_features = "",
     .weight_format = "f32",
-    .text_card = 100, .card = 64, .n_q = 16, .dep_q = 8, .num_streams = 17, .delays = delays,
-    .dim = 64, .num_heads = 4, .num_layers = 2, .context = 16, .ffn_hidden = 176,
-    .depformer_dim = 32, .depformer_num_heads = 2, .depformer_num_layers = 2, .depformer_ffn_hidden = 88,
+    .text_card = 100,
+    .card = 64,
+    .n_q = 16,
+    .dep_q = 8,
+    .num_streams = 17,
+    .delays = delays,
+    .dim = 64,
+    .num_heads = 4,
+    .num_layers = 2,
+    .context = 16,
+    .ffn_hidden = 176,
+    .depformer_dim = 32,
+    .depformer_num_heads = 2,
+    .depformer_num_layers = 2,
+    .depformer_ffn_hidden = 88,
     .layer_mixers = "0 attention, 1 TTT-Linear (mini-batch 16)",
+    .num_params = 433108,
     .frame_rate = 12.5,
-    .num_params = 433108LL,
     .num_weights = 106,
     .weights = weights,
     .weights_struct_size = sizeof(struct lm_hybrid_weights),
     .stream_bytes = sizeof(struct lm_hybrid_stream),
-    .kv_bytes = sizeof(((struct lm_hybrid_stream *)0)->kv) + sizeof(((struct lm_hybrid_stream *)0)->dep_kv),
-    .ttt_bytes = 0 + sizeof(((struct lm_hybrid_stream *)0)->ttt_l1),
-    .max_rows = 32,
+    .kv_bytes = 28160,
+    .ttt_bytes = 8964,
     .stream_reset = stream_reset,
+    .max_rows = 32,
     .temporal = temporal,
     .depformer_step = depformer_step,
     .stream_advance = stream_advance,
     .argmax = argmax,
     .softmax_exp = softmax_exp,
 };
+
+_Static_assert(sizeof(struct kiln_weight_desc) == 88, "struct kiln_weight_desc: the layout kilnc computed");
+
+_Static_assert(sizeof(struct kiln_model_desc) == 232, "struct kiln_model_desc: the layout kilnc computed");
+

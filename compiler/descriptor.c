@@ -1,0 +1,183 @@
+/* descriptor.c: the model's descriptor (runtime/kiln_rt.h's struct kiln_model_desc) and its weight
+ * table as kernel IR globals, so that either back end writes them: the runtime's two structs as
+ * external records (their fields in kiln_rt.h's order and types; the C back end checks their sizes
+ * against the header), then their values. */
+#include <stdlib.h>
+#include <string.h>
+#include "kernels.h"
+
+static struct kir_type text(void) { return kir_pointer_type(KIR_I8, true); }      /* const char * */
+static struct kir_type address(void) { return kir_pointer_type(KIR_VOID, true); } /* any pointer */
+
+static void fields(struct kir_module *m, int r, struct kir_type type, const char *names)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", names);
+    for (char *save, *name = strtok_r(buf, " ", &save); name; name = strtok_r(NULL, " ", &save))
+        kir_record_field(m, r, name, type, 0, 0, NULL);
+}
+
+static int weight_desc_record(struct kir_module *m)
+{
+    const int r = kir_record_begin(m, "kiln_weight_desc", true, NULL);
+    const struct kir_type i32 = kir_scalar_type(KIR_I32), i64 = kir_scalar_type(KIR_I64);
+    kir_record_field(m, r, "name", text(), 0, 0, NULL);
+    kir_record_field(m, r, "rank", i32, 0, 0, NULL);
+    kir_record_field(m, r, "shape", i64, 4, 0, NULL); /* KILN_MAX_RANK */
+    kir_record_field(m, r, "fold_alpha", i32, 0, 0, NULL);
+    fields(m, r, i64, "field_offset read_per_frame");
+    fields(m, r, i32, "pack_nr pack_rows pack_gated");
+    return r;
+}
+
+static int model_desc_record(struct kir_module *m)
+{
+    const int r = kir_record_begin(m, "kiln_model_desc", true, NULL);
+    const struct kir_type i32 = kir_scalar_type(KIR_I32), i64 = kir_scalar_type(KIR_I64);
+    fields(m, r, text(), "name target cpu_features weight_format");
+    fields(m, r, i32, "text_card card n_q dep_q num_streams");
+    kir_record_field(m, r, "delays", kir_pointer_type(KIR_I32, true), 0, 0, NULL);
+    fields(m, r, i32, "dim num_heads num_layers context ffn_hidden depformer_dim depformer_num_heads depformer_num_layers "
+                      "depformer_ffn_hidden");
+    kir_record_field(m, r, "layer_mixers", text(), 0, 0, NULL);
+    kir_record_field(m, r, "num_params", i64, 0, 0, NULL);
+    kir_record_field(m, r, "frame_rate", kir_scalar_type(KIR_F64), 0, 0, NULL);
+    kir_record_field(m, r, "num_weights", i32, 0, 0, NULL);
+    kir_record_field(m, r, "weights", address(), 0, 0, NULL);
+    fields(m, r, i64, "weights_struct_size stream_bytes kv_bytes ttt_bytes");
+    kir_record_field(m, r, "stream_reset", address(), 0, 0, NULL);
+    kir_record_field(m, r, "max_rows", i32, 0, 0, NULL);
+    fields(m, r, address(), "temporal depformer_step stream_advance argmax softmax_exp");
+    return r;
+}
+
+static bool same_mixer(const struct layer_spec *a, const struct layer_spec *b)
+{
+    return a->mixer == b->mixer && (a->mixer == MIXER_ATTENTION || a->ttt.mini_batch == b->ttt.mini_batch);
+}
+
+/* The temporal layers' mixers as runs, for `info`: "0..1 attention, 2..3 TTT-Linear (mini-batch 16)". */
+static void layer_mixers(char *buf, size_t size, const struct transformer_spec *t)
+{
+    static const char *const names[] = {"attention", "TTT-Linear", "TTT-MLP"};
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int first = 0, last; first < t->num_layers && n < size; first = last + 1) {
+        const struct layer_spec *l = &t->layers[first];
+        for (last = first; last + 1 < t->num_layers && same_mixer(l, &t->layers[last + 1]);)
+            last++;
+        n += (size_t)snprintf(buf + n, size - n, "%s%d", first ? ", " : "", first);
+        if (last > first && n < size)
+            n += (size_t)snprintf(buf + n, size - n, "..%d", last);
+        if (n < size)
+            n += (size_t)snprintf(buf + n, size - n, " %s", names[l->mixer]);
+        if (l->mixer != MIXER_ATTENTION && n < size)
+            n += (size_t)snprintf(buf + n, size - n, " (mini-batch %d)", l->ttt.mini_batch);
+    }
+}
+
+/* The checkpoint names of a weight's entries: "{k}" replaced by the step of a table's entry */
+static void entry_name(char *buf, size_t size, const struct ir_weight *w, int k)
+{
+    const char *hole = strstr(w->name, "{k}");
+    if (hole)
+        snprintf(buf, size, "%.*s%d%s", (int)(hole - w->name), w->name, k, hole + 3);
+    else
+        snprintf(buf, size, "%s", w->name);
+}
+
+/* The weight table: one entry per checkpoint tensor. Returns the global and the entries' count. */
+static int weight_table(struct emitter *e, int record, int *entries)
+{
+    const struct ir_module *mod = e->mod;
+    struct kir_module *m = &e->kir;
+    int *first_entry = malloc((size_t)mod->num_weights * sizeof *first_entry + 1);
+    *entries = 0;
+    for (int i = 0; i < mod->num_weights; i++) {
+        first_entry[i] = *entries;
+        *entries += mod->weights[i].step == STEP_TABLE ? mod->weights[i].steps : 1;
+    }
+    const int g = kir_global_begin(m, "weights", kir_record_type(record), *entries, false,
+                                   "name, rank, shape, index of the alpha folded into it (-1: none), field, values read per "
+                                   "frame,\n   packing: panel rows, block rows, gated (see kiln_rt.h)");
+    const struct kir_record *weights = m->records[e->weights_record];
+    for (int i = 0; i < mod->num_weights; i++) {
+        const struct ir_weight *w = &mod->weights[i];
+        const int copies = w->step == STEP_TABLE ? w->steps : 1;
+        for (int k = 0; k < copies; k++) {
+            char name[128];
+            entry_name(name, sizeof name, w, k);
+            kir_init_string(m, g, name);
+            kir_init_int(m, g, w->rank);
+            for (int d = 0; d < 4; d++)
+                kir_init_int(m, g, d < w->rank ? w->shape[d] : 0);
+            kir_init_int(m, g, w->fold_alpha >= 0 ? first_entry[w->fold_alpha] : -1);
+            kir_init_offsetof(m, g, e->weights_record, kir_record_field_index(weights, w->field), k);
+            kir_init_int(m, g, w->is_embedding ? (long long)w->cols : ir_weight_numel(w) / copies);
+            kir_init_int(m, g, w->pack_nr);
+            kir_init_int(m, g, w->pack_rows);
+            kir_init_int(m, g, w->pack_gated);
+        }
+    }
+    free(first_entry);
+    return g;
+}
+
+/* Bytes of the stream's field `name`, or with `prefix` of all whose names begin with it */
+static int64_t stream_bytes(const struct emitter *e, const char *name, bool prefix)
+{
+    const struct kir_record *r = e->kir.records[e->stream_record];
+    int64_t bytes = 0;
+    for (int i = 0; i < r->num_fields; i++)
+        if (prefix ? strncmp(r->fields[i].name, name, strlen(name)) == 0 : strcmp(r->fields[i].name, name) == 0)
+            bytes += kir_type_bytes(&e->kir, r->fields[i].type) * (r->fields[i].count ? r->fields[i].count : 1);
+    return bytes;
+}
+
+void descriptor_build(struct emitter *e, const struct glue_functions *fn, const char *target, const char *features)
+{
+    struct kir_module *m = &e->kir;
+    const struct model *mod = e->mod->model;
+    const int weight_desc = weight_desc_record(m), model_desc = model_desc_record(m);
+    const int delays = kir_global_begin(m, "delays", kir_scalar_type(KIR_I32), 1 + mod->n_q, false, NULL);
+    for (int i = 0; i <= mod->n_q; i++)
+        kir_init_int(m, delays, mod->delays[i]);
+    int entries;
+    const int table = weight_table(e, weight_desc, &entries);
+    long long params = 0;
+    for (int i = 0; i < e->mod->num_weights; i++)
+        params += ir_weight_numel(&e->mod->weights[i]);
+    char name[96], mixers[512];
+    snprintf(name, sizeof name, "%s_desc", e->name);
+    layer_mixers(mixers, sizeof mixers, &mod->temporal);
+    const struct transformer_spec *t = &mod->temporal, *d = &mod->depformer;
+    const int g = kir_global_begin(m, name, kir_record_type(model_desc), 0, true, NULL);
+    kir_init_string(m, g, e->name);
+    kir_init_string(m, g, target);
+    kir_init_string(m, g, features);
+    kir_init_string(m, g, "f32");
+    const int ints[] = {mod->text_card, mod->card, mod->n_q, mod->dep_q, 1 + mod->n_q};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+        kir_init_int(m, g, ints[i]);
+    kir_init_global(m, g, delays);
+    const int shape[] = {t->dim, t->num_heads, t->num_layers, t->context, t->ffn_hidden,
+                         d->dim, d->num_heads, d->num_layers, d->ffn_hidden};
+    for (size_t i = 0; i < sizeof shape / sizeof shape[0]; i++)
+        kir_init_int(m, g, shape[i]);
+    kir_init_string(m, g, mixers);
+    kir_init_int(m, g, params);
+    kir_init_float(m, g, mod->frame_rate);
+    kir_init_int(m, g, entries);
+    kir_init_global(m, g, table);
+    kir_init_sizeof(m, g, e->weights_record);
+    kir_init_sizeof(m, g, e->stream_record);
+    kir_init_int(m, g, stream_bytes(e, "kv", false) + stream_bytes(e, "dep_kv", false));
+    kir_init_int(m, g, stream_bytes(e, "ttt_l", true)); /* (the states, not the RoPE tables ttt_rope_l*) */
+    kir_init_function(m, g, fn->stream_reset);
+    kir_init_int(m, g, e->mod->temporal.rows);
+    kir_init_function(m, g, fn->temporal);
+    kir_init_function(m, g, fn->depformer_step);
+    kir_init_function(m, g, fn->stream_advance);
+    kir_init_function(m, g, kir_find(m, "argmax"));
+    kir_init_function(m, g, kir_find(m, "softmax_exp"));
+}

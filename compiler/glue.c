@@ -1,0 +1,621 @@
+/* glue.c: the graph functions as kernel IR, so that either back end prints them: the weight and
+ * stream records (laid out by kir_data.c), stream_reset and stream_advance, and the temporal and
+ * depformer functions, one kernel call per IR op inside one parallel region per call. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernels.h"
+
+static bool is_ttt(const struct model *m, int layer) { return m->temporal.layers[layer].mixer != MIXER_ATTENTION; }
+
+/* The KV ring of temporal layer l: attention layers are numbered in order, TTT layers have none. */
+static int attention_index(const struct model *m, int layer)
+{
+    int index = 0;
+    for (int l = 0; l < layer; l++)
+        index += !is_ttt(m, l);
+    return index;
+}
+
+int glue_rings(const struct model *m) { return attention_index(m, m->temporal.num_layers); }
+
+/* The TTT layer whose RoPE table layer l reads: the first with the same base, head size and
+   mini-batch (every layer has the model's head size). */
+static int ttt_rope_table_layer(const struct model *m, int l)
+{
+    const struct layer_spec *a = &m->temporal.layers[l];
+    for (int j = 0; j < l; j++) {
+        const struct layer_spec *b = &m->temporal.layers[j];
+        if (is_ttt(m, j) && b->ttt.rope_base == a->ttt.rope_base && b->ttt.mini_batch == a->ttt.mini_batch)
+            return j;
+    }
+    return l;
+}
+
+static struct kir_type weight_type(void) { return kir_pointer_type(KIR_F32, true); }
+
+/* ---- records --------------------------------------------------------------------------------- */
+
+static void weights_record(struct emitter *e)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s_weights", e->name);
+    e->weights_record = kir_record_begin(&e->kir, name, false,
+                                         "Weights: pointers into the loaded arena, named after the checkpoint tensors.\n"
+                                         "   Shapes are the checkpoint's ([out, in] for matrices); (*alpha) marks a matrix whose\n"
+                                         "   columns the loader scaled by the RMSNorm alpha that precedes it.");
+    for (int i = 0; i < e->mod->num_weights; i++) {
+        const struct ir_weight *w = &e->mod->weights[i];
+        char shape[64];
+        int n = snprintf(shape, sizeof shape, "[");
+        for (int d = 0; d < w->rank; d++)
+            n += snprintf(shape + n, sizeof shape - (size_t)n, "%s%lld", d ? ", " : "", w->shape[d]);
+        snprintf(shape + n, sizeof shape - (size_t)n, "]");
+        kir_record_field(&e->kir, e->weights_record, w->field, weight_type(), w->step == STEP_TABLE ? w->steps : 0, 0,
+                         "%s %s%s", w->name, shape, w->fold_alpha >= 0 ? " (*alpha)" : "");
+    }
+}
+
+/* The TTT state arrays of one layer, in the order the kernel takes them (kernels_ttt.c) */
+static void ttt_fields(struct emitter *e, int record, int l)
+{
+    struct ttt_shape shape;
+    ttt_shape_of(e->mod->model, l, &shape);
+    struct kir_module *m = &e->kir;
+    char name[64];
+    snprintf(name, sizeof name, "ttt_l%d_ready", l);
+    kir_record_field(m, record, name, kir_scalar_type(KIR_I32), 0, 0, "layer %d (TTT-%s): 0 until its inner weights are "
+                     "taken from the weights", l, shape.mlp ? "MLP" : "Linear");
+    for (int slot = 0; slot < ttt_state_slots(&shape); slot++) {
+        snprintf(name, sizeof name, "ttt_l%d_%s", l, ttt_state_name(&shape, slot));
+        kir_record_field(m, record, name, kir_scalar_type(KIR_F32), ttt_state_floats(&shape, slot), 0, "%s",
+                         ttt_state_comment(&shape, slot));
+    }
+    snprintf(name, sizeof name, "ttt_l%d_history", l);
+    kir_record_field(m, record, name, kir_scalar_type(KIR_F32),
+                     (int64_t)(shape.conv_kernel > 1 ? shape.conv_kernel - 1 : 1) * shape.heads * shape.head_dim, 0,
+                     "share_qk: the last conv_kernel - 1 rows of q_proj's output");
+    if (ttt_rope_table_layer(e->mod->model, l) == l) {
+        snprintf(name, sizeof name, "ttt_rope_l%d", l);
+        kir_record_field(m, record, name, kir_scalar_type(KIR_F32), (int64_t)shape.mini_batch * 2 * shape.head_dim, 0,
+                         "[%d][2][%d]: RoPE at in-batch position p: [cos, cos] and [-sin, sin] of p / %g^(2i / %d) "
+                         "(and the later layers alike)", shape.mini_batch, shape.head_dim,
+                         e->mod->model->temporal.layers[l].ttt.rope_base, shape.head_dim);
+    }
+}
+
+static int scratch_floats(const struct ir_module *mod)
+{
+    int n = mod->temporal.scratch_floats > mod->depformer.scratch_floats ? mod->temporal.scratch_floats
+                                                                         : mod->depformer.scratch_floats;
+    return n > 0 ? n : 1;
+}
+
+static void stream_record(struct emitter *e)
+{
+    const struct ir_graph *t = &e->mod->temporal, *d = &e->mod->depformer;
+    struct kir_module *m = &e->kir;
+    char name[96];
+    snprintf(name, sizeof name, "%s_stream", e->name);
+    char comment[256];
+    snprintf(comment, sizeof comment, "One stream's whole state; the runtime allocates it KILN_ALIGN-aligned. The temporal ring has\n"
+                                      "   context + rows - 1 = %d slots so that a call of %d rows never evicts a key its own rows attend to.",
+             t->kv_capacity, t->rows);
+    const int r = e->stream_record = kir_record_begin(m, name, false, comment);
+    const struct kir_type i64 = kir_scalar_type(KIR_I64), f32 = kir_scalar_type(KIR_F32);
+    kir_record_field(m, r, "pos", i64, 0, 0, "frames stepped: the next frame's absolute position");
+    kir_record_field(m, r, "kv_pos", i64, t->kv_capacity, 0, "absolute position held by each temporal ring slot; -1: empty");
+    kir_record_field(m, r, "dep_kv_pos", i64, d->kv_capacity, 0, "depformer slot k holds step k of this frame; -1: empty");
+    const int rings = glue_rings(e->mod->model);
+    if (t->rope && rings > 0)
+        kir_record_field(m, r, "rope_cs", f32, (int64_t)t->rows * 2 * t->head_dim, 0,
+                         "[%d][2][%d]: RoPE at each position of the call: [cos_i, cos_i], [-sin_i, sin_i] per pair i", t->rows,
+                         t->head_dim);
+    if (rings > 0)
+        kir_record_field(m, r, "kv", f32, (int64_t)rings * 2 * t->heads * t->kv_capacity * t->head_dim, 64,
+                         "temporal KV: [attention layer %d][k, v][head * slot %d][head_dim %d]", rings,
+                         t->heads * t->kv_capacity, t->head_dim);
+    kir_record_field(m, r, "dep_kv", f32, (int64_t)d->num_layers * 2 * d->heads * d->kv_capacity * d->head_dim, 64,
+                     "depformer KV, refilled every frame: [layer %d][k, v][head * slot %d][head_dim %d]", d->num_layers,
+                     d->heads * d->kv_capacity, d->head_dim);
+    for (int l = 0; l < t->num_layers; l++)
+        if (is_ttt(e->mod->model, l))
+            ttt_fields(e, r, l);
+    kir_record_field(m, r, "scratch", f32, scratch_floats(e->mod), 64, "activations, placed by the planner (--dump=plan)");
+}
+
+/* ---- helpers of the graph functions ---------------------------------------------------------- */
+
+/* The function being built and what its body refers to. */
+struct glue {
+    struct emitter *e;
+    struct kir_func *f;
+    const struct ir_graph *g;
+    bool temporal;
+    struct kir_node *w, *s, *a;      /* weights, stream, scratch */
+    struct kir_node *pos, *rows;     /* the first row's position (the frame, or the depformer step k); rows */
+    struct kir_node *params[8]; int num_params;
+};
+
+/* A function of the C library or the runtime, declared once. */
+static int external(struct emitter *e, const char *name, struct kir_type result, int n, const struct kir_type *params)
+{
+    int index = kir_find(&e->kir, name);
+    if (index >= 0)
+        return index;
+    struct kir_func *f = kir_begin(&e->kir, name, result, KIR_EXTERN, NULL);
+    static const char *const names[] = {"a", "b", "c"};
+    for (int i = 0; i < n; i++)
+        kir_param(f, names[i], params[i], 0);
+    return kir_end_function(f);
+}
+
+static struct kir_node *libm(struct glue *c, const char *name, struct kir_node *x, struct kir_node *y)
+{
+    const struct kir_type f32[2] = {kir_scalar_type(KIR_F32), kir_scalar_type(KIR_F32)};
+    struct kir_node *args[2] = {x, y};
+    return kir_call(c->f, external(c->e, name, f32[0], y ? 2 : 1, f32), y ? 2 : 1, args);
+}
+
+static int function_by_symbol(const struct emitter *e, const char *symbol)
+{
+    for (int i = 0; i < e->kir.num_funcs; i++)
+        if (strcmp(e->kir.funcs[i]->symbol, symbol) == 0)
+            return i;
+    fprintf(stderr, "kilnc: internal error: no kernel %s\n", symbol);
+    exit(2);
+}
+
+/* A call of kernel `index` for its effect; args end with NULL. */
+static void call_kernel(struct glue *c, int index, struct kir_node *const *args)
+{
+    int n = 0;
+    while (args[n])
+        n++;
+    kir_eval(c->f, kir_call(c->f, index, n, args));
+}
+
+#define CALL(c, index, ...) call_kernel(c, index, (struct kir_node *const[]){__VA_ARGS__, NULL})
+
+/* A value of the graph: a scratch activation, or a parameter of the function (named alike). */
+static struct kir_node *value(struct glue *c, int v)
+{
+    struct kir_func *f = c->f;
+    const struct ir_value *val = &c->g->values[v];
+    if (val->kind == VAL_ACT)
+        return kir_addr(f, c->a, INT(val->offset));
+    for (int i = 0; i < c->num_params; i++)
+        if (strcmp(f->vars[c->params[i]->var].name, val->name) == 0)
+            return c->params[i];
+    fprintf(stderr, "kilnc: internal error: graph value %s is no parameter\n", val->name);
+    exit(2);
+}
+
+/* w->field (k: a table's entry, or a row block's; NULL: the whole weight) */
+static struct kir_node *weight(struct glue *c, const struct ir_weight *w, struct kir_node *k)
+{
+    struct kir_func *f = c->f;
+    struct kir_node *field = kir_field(f, c->w, w->field);
+    if (w->step == STEP_TABLE)
+        return LOAD(field, k);
+    struct kir_node *base = LOAD(field, INT(0));
+    if (w->step == STEP_ROW_BLOCK)
+        return kir_addr(f, base, MUL(WIDE(k), kir_const_int(f, KIR_I64, w->pack_nr ? w->step_stride : (int64_t)w->rows * w->cols)));
+    return base;
+}
+
+static struct kir_node *stream_field(struct glue *c, const char *name) { return kir_field(c->f, c->s, name); }
+
+/* The k (which 0) or v (1) half of the KV ring of the op's layer */
+static struct kir_node *ring(struct glue *c, const struct ir_op *op, int which)
+{
+    struct kir_func *f = c->f;
+    const struct ir_graph *g = c->g;
+    const int index = c->temporal ? attention_index(c->e->mod->model, op->layer) : op->layer;
+    const int64_t half = (int64_t)g->heads * g->kv_capacity * g->head_dim;
+    return kir_addr(f, stream_field(c, c->temporal ? "kv" : "dep_kv"), kir_const_int(f, KIR_I64, (2 * index + which) * half));
+}
+
+/* ---- one op ---------------------------------------------------------------------------------- */
+
+/* Moshi's order: the audio streams' embeddings, then text (docs/moshi.md §3.1). */
+static void embed_sum(struct glue *c, const struct ir_op *op)
+{
+    struct kir_func *f = c->f;
+    const struct model *m = c->e->mod->model;
+    const int D = c->g->dim, K = 1 + m->n_q, add = function_by_symbol(c->e, kernel_embed_add(c->e, D));
+    struct kir_node *dst = value(c, op->out), *tokens = c->params[0];
+    struct kir_node *j = kir_for(f, "j", INT(0), MUL(c->rows, INT(D)), 1, 0);
+    kir_store(f, dst, j, F32(0));
+    kir_end(f);
+    struct kir_node *t = kir_for(f, "t", INT(0), c->rows, 1, 0);
+    struct kir_node *row = kir_addr(f, dst, MUL(t, INT(D)));
+    for (int i = 0; i < m->n_q; i++)
+        CALL(c, add, row, weight(c, &c->e->mod->weights[op->weight + 1 + i], NULL), LOAD(tokens, ADD(MUL(t, INT(K)), INT(1 + i))));
+    CALL(c, add, row, weight(c, &c->e->mod->weights[op->weight], NULL), LOAD(tokens, MUL(t, INT(K))));
+    kir_end(f);
+}
+
+/* step 0 embeds the text token, step k the audio token of codebook k - 1: the table after the text
+   one, which lower_depformer adds only when there are such steps (dep_q > 1) */
+static void step_embed_add(struct glue *c, const struct ir_op *op)
+{
+    struct kir_func *f = c->f;
+    struct kir_node *table = weight(c, &c->e->mod->weights[op->weight], NULL);
+    if (c->e->mod->model->dep_q > 1)
+        table = kir_select(f, kir_binary(f, KIR_EQ, c->pos, INT(0)), table,
+                           weight(c, &c->e->mod->weights[op->weight + 1], SUB(c->pos, INT(1))));
+    CALL(c, function_by_symbol(c->e, kernel_embed_add(c->e, c->g->dim)), value(c, op->out), table, c->params[1]);
+}
+
+/* A TTT layer: its weights and its state in the stream, in the order its kernel takes them. */
+static void ttt_call(struct glue *c, const struct ir_op *op)
+{
+    struct kir_func *f = c->f;
+    const struct model *m = c->e->mod->model;
+    const struct layer_spec *spec = &m->temporal.layers[op->layer];
+    struct ttt_shape shape;
+    ttt_shape_of(m, op->layer, &shape);
+    struct kir_node *args[48];
+    int n = 0;
+    const int weights = 8 + 2 * shape.mlp + 4 * (shape.conv_kernel > 0); /* lower.c's lower_ttt order */
+    for (int i = 0; i < weights; i++)
+        args[n++] = weight(c, &c->e->mod->weights[op->weight + i], NULL);
+    char name[64];
+    snprintf(name, sizeof name, "ttt_rope_l%d", ttt_rope_table_layer(m, op->layer));
+    args[n++] = stream_field(c, name);
+    args[n++] = F32(spec->ttt.base_lr);
+    args[n++] = F32(spec->ttt.eps);
+    snprintf(name, sizeof name, "ttt_l%d_ready", op->layer);
+    args[n++] = stream_field(c, name);
+    for (int slot = 0; slot < ttt_state_slots(&shape); slot++) {
+        snprintf(name, sizeof name, "ttt_l%d_%s", op->layer, ttt_state_name(&shape, slot));
+        args[n++] = stream_field(c, name);
+    }
+    snprintf(name, sizeof name, "ttt_l%d_history", op->layer);
+    args[n++] = stream_field(c, name);
+    args[n++] = value(c, op->in[0]);
+    args[n++] = op->in[1] >= 0 ? value(c, op->in[1]) : kir_null(f, in_ptr());
+    args[n++] = value(c, op->in[2]);
+    args[n++] = value(c, op->in[3]);
+    args[n++] = c->pos;
+    args[n++] = c->rows;
+    args[n++] = value(c, op->work);
+    args[n++] = value(c, op->out);
+    args[n] = NULL;
+    call_kernel(c, kernel_ttt(c->e, &shape), args);
+}
+
+static void op_comment(struct glue *c, const struct ir_op *op)
+{
+    const struct ir_graph *g = c->g;
+    static const char *const epi[] = {"", "", ", silu gate fused", ", rope + kv write fused"};
+    char out[160] = "", weight[160] = "", scale[160] = "";
+    if (op->out >= 0)
+        snprintf(out, sizeof out, "%s[%d] %s ", g->values[op->out].name, g->values[op->out].len,
+                 op->epilogue == EPI_ACCUMULATE ? "+=" : "=");
+    if (op->weight >= 0)
+        snprintf(weight, sizeof weight, " %s", c->e->mod->weights[op->weight].name);
+    if (op->scale >= 0)
+        snprintf(scale, sizeof scale, ", scaled by %s", g->values[op->scale].name);
+    kir_comment(c->f, "%s%s%s%s%s", out, ir_opcode_name(op->code), weight, scale, epi[op->epilogue]);
+}
+
+static void emit_op(struct glue *c, const struct ir_op *op)
+{
+    struct emitter *e = c->e;
+    struct kir_func *f = c->f;
+    const struct ir_graph *g = c->g;
+    const int D = g->dim;
+    struct kir_node *in = op->in[0] >= 0 ? value(c, op->in[0]) : NULL, *dst = op->out >= 0 ? value(c, op->out) : NULL;
+    struct kir_node *eps = F32(op->eps);
+    op_comment(c, op);
+    switch (op->code) {
+    case OP_EMBED_SUM:
+        embed_sum(c, op);
+        break;
+    case OP_STEP_EMBED_ADD:
+        step_embed_add(c, op);
+        break;
+    case OP_RMS_NORM:
+        CALL(c, function_by_symbol(e, kernel_rms(e, D, true)), in, weight(c, &e->mod->weights[op->weight], NULL), eps, dst, c->rows);
+        break;
+    case OP_RMS_SCALE:
+        CALL(c, function_by_symbol(e, kernel_rms(e, D, false)), in, eps, dst, c->rows);
+        break;
+    case OP_MATMUL: {
+        struct kir_node *args[12];
+        int n = 0;
+        args[n++] = weight(c, &e->mod->weights[op->weight], c->pos);
+        args[n++] = in;
+        if (op->scale >= 0)
+            args[n++] = value(c, op->scale);
+        args[n++] = dst;
+        if (op->epilogue == EPI_ROPE_KV) {
+            args[n++] = ring(c, op, 0), args[n++] = ring(c, op, 1), args[n++] = c->pos;
+            if (g->rope)
+                args[n++] = stream_field(c, "rope_cs");
+        }
+        if (op->work >= 0) /* the cache-blocked form's sums */
+            args[n++] = value(c, op->work);
+        args[n++] = c->rows;
+        args[n] = NULL;
+        call_kernel(c, function_by_symbol(e, kernel_matmul(e, g, op)), args);
+        break;
+    }
+    case OP_ROPE_QK:
+        CALL(c, function_by_symbol(e, kernel_rope_qk(e, g)), in, stream_field(c, "rope_cs"), c->rows);
+        break;
+    case OP_KV_WRITE:
+        CALL(c, function_by_symbol(e, kernel_kv_write(e, g)), in, ring(c, op, 0), ring(c, op, 1), c->pos, c->rows);
+        break;
+    case OP_ATTENTION:
+        CALL(c, function_by_symbol(e, kernel_attention(e, g, g->values[op->in[0]].len)), in, ring(c, op, 0), ring(c, op, 1),
+             stream_field(c, c->temporal ? "kv_pos" : "dep_kv_pos"), c->pos, dst, c->rows);
+        break;
+    case OP_SILU_GATE:
+        CALL(c, function_by_symbol(e, kernel_silu_gate(e, g->values[op->out].len)), in, dst, c->rows);
+        break;
+    case OP_TTT:
+        ttt_call(c, op);
+        break;
+    case OP_GELU_GATE:
+        CALL(c, function_by_symbol(e, kernel_gelu_gate(e, D)), dst, value(c, op->in[1]), c->rows);
+        break;
+    case OP_ADD:
+        CALL(c, function_by_symbol(e, kernel_add(e, D)), dst, value(c, op->in[1]), c->rows);
+        break;
+    case OP_COUNT:
+        break;
+    }
+    (void)f;
+}
+
+/* Kernels that share their work among the team themselves (a parallel loop inside); every other op
+   runs on one thread of it (a single, whose barrier orders it with what follows). */
+static bool shared_by_team(const struct emitter *e, const struct ir_op *op)
+{
+    return (op->code == OP_MATMUL && e->mod->weights[op->weight].pack_nr) || op->code == OP_ATTENTION || op->code == OP_TTT;
+}
+
+/* bench's component mark: kiln_profile_mark(component) (kiln_rt.h's enum kiln_component) */
+static void mark(struct glue *c, int component, const char *what)
+{
+    const struct kir_type i32 = kir_scalar_type(KIR_I32);
+    const int profile = external(c->e, "kiln_profile_mark", kir_scalar_type(KIR_VOID), 1, &i32);
+    if (c->e->threaded)
+        kir_single(c->f);
+    kir_comment(c->f, "bench: %s done", what);
+    CALL(c, profile, kir_int(c->f, component));
+    if (c->e->threaded)
+        kir_end(c->f);
+}
+
+enum { KILN_EMBED, KILN_TEMPORAL, KILN_TEXT_HEAD, KILN_DEPFORMER }; /* (kiln_rt.h) */
+
+/* The ops of a graph with bench's marks: embed | layers | out_norm + text head. On a threaded target
+   they run in one parallel region: one fork-join per call, not per op. */
+static void graph_ops(struct glue *c)
+{
+    const struct ir_graph *g = c->g;
+    if (c->e->threaded)
+        kir_parallel(c->f);
+    for (int i = 0; i < g->num_ops; i++) {
+        const struct ir_op *op = &g->ops[i];
+        if (op->dead)
+            continue;
+        if (c->temporal && op->out >= 0 && g->values[op->out].kind == VAL_OUTPUT && op->code == OP_RMS_NORM)
+            mark(c, KILN_TEMPORAL, "the temporal layers");
+        const bool single = c->e->threaded && !shared_by_team(c->e, op);
+        if (single)
+            kir_single(c->f);
+        emit_op(c, op);
+        if (single)
+            kir_end(c->f);
+        if (op->code == OP_EMBED_SUM)
+            mark(c, KILN_EMBED, "the embeddings");
+    }
+    if (c->temporal)
+        mark(c, KILN_TEXT_HEAD, "out_norm and the text head");
+    else
+        mark(c, KILN_DEPFORMER, "the depformer step");
+    if (c->e->threaded)
+        kir_end(c->f);
+}
+
+/* ---- the functions --------------------------------------------------------------------------- */
+
+/* Opens a graph function whose first two parameters are the weights and the stream, the rest as
+   named and typed; declares w, s and the scratch pointer a. */
+static void open_function(struct glue *c, const char *name, const char *comment, int n, const char *const *names,
+                          const struct kir_type *types)
+{
+    struct kir_func *f = c->f = kir_begin(&c->e->kir, name, kir_scalar_type(KIR_VOID), 0, "%s", comment);
+    struct kir_node *weights = NULL;
+    if (c->g)
+        weights = kir_param(f, "weights", kir_pointer_type(KIR_VOID, true), 0);
+    struct kir_node *stream = kir_param(f, "stream", kir_pointer_type(KIR_VOID, false), 0);
+    c->num_params = n;
+    for (int i = 0; i < n; i++)
+        c->params[i] = kir_param(f, names[i], types[i], 0);
+    if (weights)
+        c->w = kir_decl(f, "w", kir_pointer_cast(f, kir_record_pointer(c->e->weights_record, true), weights), KIR_CONSTANT);
+    c->s = kir_decl(f, "s", kir_pointer_cast(f, kir_record_pointer(c->e->stream_record, false), stream), KIR_CONSTANT);
+    if (c->g)
+        c->a = kir_decl(f, "a", kir_field(f, c->s, "scratch"), KIR_CONSTANT);
+}
+
+/* for (j = 0; j < count; j++) p[j] = value */
+static void fill(struct kir_func *f, struct kir_node *p, int64_t count, struct kir_node *value)
+{
+    struct kir_node *j = kir_for(f, "j", kir_const_int(f, KIR_I64, 0), kir_const_int(f, KIR_I64, count), 1, 0);
+    kir_store(f, p, j, value);
+    kir_end(f);
+}
+
+static int field_count(const struct emitter *e, const char *name)
+{
+    const struct kir_record *r = e->kir.records[e->stream_record];
+    return (int)r->fields[kir_record_field_index(r, name)].count;
+}
+
+/* The TTT RoPE tables, in f32 as ttt.py computes them */
+static void ttt_rope_tables(struct glue *c)
+{
+    struct kir_func *f = c->f;
+    const struct model *m = c->e->mod->model;
+    for (int l = 0; l < m->temporal.num_layers; l++) {
+        if (!is_ttt(m, l) || ttt_rope_table_layer(m, l) != l)
+            continue;
+        struct ttt_shape shape;
+        ttt_shape_of(m, l, &shape);
+        char name[64];
+        snprintf(name, sizeof name, "ttt_rope_l%d", l);
+        struct kir_node *table = stream_field(c, name);
+        const int HD = shape.head_dim;
+        kir_comment(f, "layer %d's TTT RoPE table (and the later layers' alike)", l);
+        struct kir_node *p = kir_for(f, "p", INT(0), INT(shape.mini_batch), 1, 0);
+        struct kir_node *j = kir_for(f, "j", INT(0), INT(HD), 1, 0);
+        struct kir_node *power = libm(c, "powf", F32(m->temporal.layers[l].ttt.rope_base),
+                                      DIV(kir_cast(f, f32_type(), MUL(DIV(j, INT(2)), INT(2))), F32(HD)));
+        struct kir_node *angle = kir_decl(f, "angle", MUL(kir_cast(f, f32_type(), p), DIV(F32(1), power)), KIR_CONSTANT);
+        struct kir_node *row = MUL(p, INT(2 * HD));
+        kir_store(f, table, ADD(row, j), libm(c, "cosf", angle, NULL));
+        struct kir_node *sine = kir_decl(f, "sine", libm(c, "sinf", angle, NULL), KIR_CONSTANT);
+        kir_store(f, table, ADD(ADD(row, INT(HD)), j),
+                  kir_select(f, kir_binary(f, KIR_NE, kir_binary(f, KIR_REM, j, INT(2)), INT(0)), sine, kir_unary(f, KIR_NEG, sine)));
+        kir_end(f);
+        kir_end(f);
+    }
+}
+
+static int stream_reset(struct emitter *e)
+{
+    struct glue c = {.e = e};
+    open_function(&c, "stream_reset", "A stream's initial state", 0, NULL, NULL);
+    struct kir_func *f = c.f;
+    kir_store(f, stream_field(&c, "pos"), INT(0), kir_const_int(f, KIR_I64, 0));
+    fill(f, stream_field(&c, "kv_pos"), field_count(e, "kv_pos"), kir_const_int(f, KIR_I64, -1));
+    fill(f, stream_field(&c, "dep_kv_pos"), field_count(e, "dep_kv_pos"), kir_const_int(f, KIR_I64, -1));
+    const struct model *m = e->mod->model;
+    for (int l = 0; l < m->temporal.num_layers; l++)
+        if (is_ttt(m, l)) {
+            char name[64];
+            snprintf(name, sizeof name, "ttt_l%d_ready", l);
+            kir_comment(f, "the inner weights restart from the learned W0");
+            kir_store(f, stream_field(&c, name), INT(0), INT(0));
+        }
+    ttt_rope_tables(&c);
+    return kernel_finish(e, f);
+}
+
+static int stream_advance(struct emitter *e, int reset)
+{
+    const struct ir_graph *t = &e->mod->temporal;
+    struct glue c = {.e = e};
+    static const char *const names[] = {"frames"};
+    const struct kir_type types[] = {kir_scalar_type(KIR_I64)};
+    char comment[128];
+    snprintf(comment, sizeof comment, "As if `frames` frames had been stepped: the ring holds the last %d positions (zeros).",
+             t->context);
+    open_function(&c, "stream_advance", comment, 1, names, types);
+    struct kir_func *f = c.f;
+    struct kir_node *frames = c.params[0];
+    CALL(&c, reset, kir_pointer_cast(f, kir_pointer_type(KIR_VOID, false), c.s));
+    kir_store(f, stream_field(&c, "pos"), INT(0), frames);
+    if (glue_rings(e->mod->model) > 0)
+        fill(f, stream_field(&c, "kv"), field_count(e, "kv"), F32(0));
+    struct kir_node *context = kir_const_int(f, KIR_I64, t->context);
+    struct kir_node *p = kir_for(f, "p", kir_select(f, kir_binary(f, KIR_GT, frames, context), SUB(frames, context),
+                                                    kir_const_int(f, KIR_I64, 0)), frames, 1, 0);
+    kir_store(f, stream_field(&c, "kv_pos"), kir_binary(f, KIR_REM, p, INT(t->kv_capacity)), p);
+    kir_end(f);
+    return kernel_finish(e, f);
+}
+
+/* Frequencies exactly as Moshi's rope.py computes them in float32: exp(i * (-ln(period) * 2 / hd)). */
+static int rope_frequencies(struct emitter *e, const struct ir_graph *g)
+{
+    const int half = g->head_dim / 2;
+    const float step = (float)(-log(g->rope_max_period) * 2.0 / g->head_dim);
+    char comment[160];
+    snprintf(comment, sizeof comment, "RoPE frequencies for head_dim %d, max_period %g: expf(i * (-ln(period) * 2 / %d)) in f32.",
+             g->head_dim, g->rope_max_period, g->head_dim);
+    const int index = kir_global_begin(&e->kir, "rope_freq", kir_scalar_type(KIR_F32), half, false, comment);
+    for (int i = 0; i < half; i++)
+        kir_init_float(&e->kir, index, expf((float)i * step));
+    return index;
+}
+
+static int temporal(struct emitter *e)
+{
+    const struct ir_graph *g = &e->mod->temporal;
+    const struct model *m = e->mod->model;
+    struct glue c = {.e = e, .g = g, .temporal = true};
+    static const char *const names[] = {"tokens", "T", "text_logits", "hidden"};
+    const struct kir_type types[] = {kir_pointer_type(KIR_I32, true), kir_scalar_type(KIR_I32), out_ptr(), out_ptr()};
+    char comment[256];
+    snprintf(comment, sizeof comment, "T (1..%d) frames: tokens[T][%d] (each step's delayed input) -> text_logits[T][%d] and\n"
+                                      "   hidden[T][%d] (out_norm's output: the depformer's input).", g->rows, 1 + m->n_q,
+             m->text_card, g->dim);
+    const int freq = g->rope && glue_rings(m) > 0 ? rope_frequencies(e, g) : -1;
+    open_function(&c, "temporal", comment, 4, names, types);
+    struct kir_func *f = c.f;
+    c.rows = c.params[1];
+    c.pos = kir_decl(f, "pos", LOAD(stream_field(&c, "pos"), INT(0)), KIR_CONSTANT);
+    struct kir_node *t = kir_for(f, "t", INT(0), c.rows, 1, 0);
+    kir_store(f, stream_field(&c, "kv_pos"), kir_binary(f, KIR_REM, ADD(c.pos, t), INT(g->kv_capacity)), ADD(c.pos, t));
+    kir_end(f);
+    if (freq >= 0) {
+        kir_comment(f, "RoPE at the call's positions, once per call rather than per layer");
+        t = kir_for(f, "t", INT(0), c.rows, 1, 0);
+        struct kir_node *i = kir_for(f, "i", INT(0), INT(g->head_dim / 2), 1, 0);
+        struct kir_node *angle = kir_decl(f, "angle", MUL(kir_cast(f, f32_type(), ADD(c.pos, t)), LOAD(kir_global_ref(f, freq), i)),
+                                          KIR_CONSTANT);
+        struct kir_node *cosine = kir_decl(f, "cosine", libm(&c, "cosf", angle, NULL), KIR_CONSTANT);
+        struct kir_node *sine = kir_decl(f, "sine", libm(&c, "sinf", angle, NULL), KIR_CONSTANT);
+        struct kir_node *cs = stream_field(&c, "rope_cs"), *row = MUL(t, INT(2 * g->head_dim)), *pair = MUL(i, INT(2));
+        kir_store(f, cs, ADD(row, pair), cosine);
+        kir_store(f, cs, ADD(row, ADD(pair, INT(1))), cosine);
+        kir_store(f, cs, ADD(ADD(row, INT(g->head_dim)), pair), kir_unary(f, KIR_NEG, sine));
+        kir_store(f, cs, ADD(ADD(row, INT(g->head_dim)), ADD(pair, INT(1))), sine);
+        kir_end(f);
+        kir_end(f);
+    }
+    graph_ops(&c);
+    kir_store(f, stream_field(&c, "pos"), INT(0), ADD(c.pos, c.rows));
+    return kernel_finish(e, f);
+}
+
+static int depformer_step(struct emitter *e)
+{
+    const struct ir_graph *g = &e->mod->depformer;
+    const struct model *m = e->mod->model;
+    struct glue c = {.e = e, .g = g};
+    static const char *const names[] = {"k", "prev_token", "hidden", "logits"};
+    const struct kir_type types[] = {kir_scalar_type(KIR_I32), kir_scalar_type(KIR_I32), in_ptr(), out_ptr()};
+    char comment[256];
+    snprintf(comment, sizeof comment, "Depformer step k of a frame whose temporal output is hidden[%d]: prev_token is the text token\n"
+                                      "   (k == 0) or audio codebook k - 1's token -> logits[%d]. Step 0 starts the frame's state afresh.",
+             m->temporal.dim, m->card);
+    open_function(&c, "depformer_step", comment, 4, names, types);
+    struct kir_func *f = c.f;
+    c.pos = c.params[0];
+    c.rows = INT(1);
+    kir_if(f, kir_binary(f, KIR_EQ, c.pos, INT(0)));
+    fill(f, stream_field(&c, "dep_kv_pos"), g->kv_capacity, kir_const_int(f, KIR_I64, -1));
+    kir_end(f);
+    kir_store(f, stream_field(&c, "dep_kv_pos"), c.pos, c.pos);
+    graph_ops(&c);
+    return kernel_finish(e, f);
+}
+
+void glue_build(struct emitter *e, struct glue_functions *out)
+{
+    weights_record(e);
+    stream_record(e);
+    out->stream_reset = stream_reset(e);
+    out->stream_advance = stream_advance(e, out->stream_reset);
+    out->temporal = temporal(e);
+    out->depformer_step = depformer_step(e);
+}
