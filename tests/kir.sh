@@ -1,6 +1,7 @@
 #!/bin/sh
 # kir.sh: the kernel IR's two back ends against each other. For each target, kir_gen builds the
-# test kernels once (compiler/kernels.c's builders, plus a kernel of parallel loops and barriers)
+# test kernels once (compiler/kernels.c's builders, plus a kernel of parallel loops and barriers, one
+# of integer rules, and a parallel region over a record with a table and an extern function)
 # and prints them with the C back end and the LLVM back end; kir_test runs both on the same inputs
 # (agreement within 1e-6 relative, NaNs at the same places, argmax indices equal).
 #   scalar, avx2: here; avx512: natively where /proc/cpuinfo has avx512f (otherwise skipped, and

@@ -33,6 +33,48 @@ static void team_kernel(struct emitter *e)
     kir_end_function(f);
 }
 
+/* A kernel of the graph functions' means: a record reached through a void * (a scalar field, an
+   array field, a field of pointers), a constant table, libm's cosf declared as an extern, and a
+   parallel region (LLVM: an outlined function run through kiln_parallel) holding a parallel loop
+   and a single. */
+static void region_kernel(struct emitter *e, FILE *c)
+{
+    struct kir_module *m = &e->kir;
+    const struct kir_type f32 = kir_scalar_type(KIR_F32), i64 = kir_scalar_type(KIR_I64);
+    const int r = kir_record_begin(m, "test_state", false, "the region kernel's state");
+    kir_record_field(m, r, "count", i64, 0, 0, "singles run");
+    kir_record_field(m, r, "src", kir_pointer_type(KIR_F32, true), 2, 0, "two inputs");
+    kir_record_field(m, r, "out", f32, 50, 64, "results");
+    kir_print_c_record(c, m, r);
+    const int table = kir_global_begin(m, "table", f32, 4, false, "a table");
+    for (int i = 0; i < 4; i++)
+        kir_init_float(m, table, 0.25 * i - 0.3);
+    kir_print_c_global(c, m, table);
+    struct kir_func *cosine = kir_begin(m, "cosf", f32, KIR_EXTERN, NULL);
+    kir_param(cosine, "x", f32, 0);
+    const int cos_index = kir_end_function(cosine);
+
+    struct kir_func *f = kir_begin(m, "region", kir_scalar_type(KIR_VOID), 0, "a region over a record");
+    struct kir_node *state = kir_param(f, "state", kir_pointer_type(KIR_VOID, false), 0);
+    struct kir_node *n = kir_param(f, "n", kir_scalar_type(KIR_I32), 0);
+    struct kir_node *s = kir_decl(f, "s", kir_pointer_cast(f, kir_record_pointer(r, false), state), KIR_CONSTANT);
+    kir_parallel(f);
+    struct kir_node *i = kir_for(f, "i", kir_int(f, 0), n, 1, KIR_PARALLEL);
+    struct kir_node *angle = kir_cast(f, f32, i);
+    struct kir_node *term = kir_binary(f, KIR_MUL, kir_load(f, kir_global_ref(f, table), kir_binary(f, KIR_REM, i, kir_int(f, 4)), 1),
+                                       kir_call(f, cos_index, 1, &angle));
+    struct kir_node *second = kir_load(f, kir_field(f, s, "src"), kir_int(f, 1), 1);
+    kir_store(f, kir_field(f, s, "out"), i, kir_binary(f, KIR_ADD, term, kir_load(f, second, i, 1)));
+    kir_end(f);
+    kir_single(f);
+    struct kir_node *count = kir_field(f, s, "count");
+    kir_store(f, count, kir_int(f, 0), kir_binary(f, KIR_ADD, kir_load(f, count, kir_int(f, 0), 1), kir_const_int(f, KIR_I64, 1)));
+    kir_end(f);
+    kir_end(f);
+    kir_end_function(f);
+    (void)i64;
+}
+
 /* The packed matmuls (vector targets) the test runs, with the names kir_test calls them by. */
 static void packed_matmuls(struct emitter *e, FILE *aliases)
 {
@@ -161,6 +203,8 @@ int main(int argc, char **argv)
     kir_print_c_function(c, &e.kir, kir_find(&e.kir, "team"));
     rules_kernel(&e);
     kir_print_c_function(c, &e.kir, kir_find(&e.kir, "rules"));
+    region_kernel(&e, c);
+    kir_print_c_function(c, &e.kir, kir_find(&e.kir, "region"));
     fclose(c);
     if (!kir_verify(&e.kir))
         return 2;
@@ -173,7 +217,8 @@ int main(int argc, char **argv)
     }
     e.kir.symbol_prefix = "llvm_";
     for (int i = 0; i < e.kir.num_funcs; i++)
-        kir_print_c_declaration(h, &e.kir, i);
+        if (!(e.kir.funcs[i]->flags & KIR_EXTERN))
+            kir_print_c_declaration(h, &e.kir, i);
     fclose(h);
 
     snprintf(path, sizeof path, "%s/llvm_kernels.ll", argv[2]);

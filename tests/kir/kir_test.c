@@ -16,6 +16,13 @@
 
 static int passed, failed, exact;
 
+/* The runtime's (runtime/threads.c), which the LLVM back end's parallel regions call */
+void kiln_parallel(void (*body)(void *context), void *context)
+{
+#pragma omp parallel
+    body(context);
+}
+
 static unsigned seed = 12345;
 static float uniform(void) /* in [-1, 1) */
 {
@@ -210,6 +217,22 @@ int main(void)
         llvm_team(c2, d2, 50);
         compare(threads == 1 ? "team x (1 thread)" : "team x (3 threads)", c1, c2, 50);
         compare(threads == 1 ? "team y (1 thread)" : "team y (3 threads)", d1, d2, 50);
+    }
+    /* a parallel region over a record, with a table and libm: run twice (the count goes to 2) */
+    static float srcs[2][50];
+    fill(srcs[0], 50), fill(srcs[1], 50);
+    for (int threads = 1; threads <= 3; threads += 2) {
+        static struct test_state s1, s2;
+        memset(&s1, 0, sizeof s1), memset(&s2, 0, sizeof s2);
+        s1.src[0] = s2.src[0] = srcs[0], s1.src[1] = s2.src[1] = srcs[1];
+        omp_set_num_threads(threads);
+        c_region(&s1, 50), c_region(&s1, 50);
+        llvm_region(&s2, 50), llvm_region(&s2, 50);
+        compare(threads == 1 ? "region (1 thread)" : "region (3 threads)", s1.out, s2.out, 50);
+        const int counted = s1.count == 2 && s2.count == 2;
+        passed += counted, exact += counted, failed += !counted;
+        printf("%-26s %s  %lld and %lld singles\n", "region count", counted ? "ok  " : "FAIL", (long long)s1.count,
+               (long long)s2.count);
     }
     /* the integer rules, on values either side of zero and of 200 */
     static int32_t xs_int[64];
