@@ -21,7 +21,6 @@ struct emitter {
 /* glue.c: the weight and stream records and the graph functions; their indices in e->kir. */
 struct glue_functions { int stream_reset, stream_advance, temporal, depformer_step; };
 void glue_build(struct emitter *e, struct glue_functions *out);
-int glue_rings(const struct model *m);   /* the temporal attention layers' KV rings */
 /* descriptor.c: NAME_desc and its weight table, as globals */
 void descriptor_build(struct emitter *e, const struct glue_functions *fn, const char *target, const char *features);
 

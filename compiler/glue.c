@@ -17,7 +17,8 @@ static int attention_index(const struct model *m, int layer)
     return index;
 }
 
-int glue_rings(const struct model *m) { return attention_index(m, m->temporal.num_layers); }
+/* The temporal attention layers' KV rings */
+static int glue_rings(const struct model *m) { return attention_index(m, m->temporal.num_layers); }
 
 /* The TTT layer whose RoPE table layer l reads: the first with the same base, head size and
    mini-batch (every layer has the model's head size). */

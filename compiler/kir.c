@@ -103,8 +103,7 @@ void kir_module_free(struct kir_module *m)
 bool kir_visible(const struct kir_module *m, int index)
 {
     const struct kir_func *f = m->funcs[index];
-    return m->linkage == KIR_LINK_ALL || (f->flags & KIR_EXTERN) ||
-           (m->linkage == KIR_LINK_ENTRIES && !(f->flags & KIR_INLINE));
+    return m->linkage == KIR_LINK_ALL || (f->flags & KIR_EXTERN);
 }
 
 const char *kir_symbol(const struct kir_module *m, int index, char *buf, size_t size)

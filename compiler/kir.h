@@ -84,9 +84,7 @@ struct kir_func {
 
 /* Which functions are visible outside the object they are printed into. */
 enum kir_linkage {
-    KIR_LINK_NONE,                   /* none (the C back end: one file holds the kernels and their callers) */
-    KIR_LINK_ENTRIES,                /* the kernels that are not inline helpers (the LLVM back end's object,
-                                        called from the C of the graph functions) */
+    KIR_LINK_NONE,                   /* none but the externs (a model: its one visible symbol is a global) */
     KIR_LINK_ALL,                    /* every function (tests) */
 };
 
