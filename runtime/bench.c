@@ -1,6 +1,7 @@
 /* bench.c: per-frame latency of streaming steps (temporal step, greedy text token, the depformer's
  * dep_q steps with greedy audio tokens fed back), with the median, p99, real-time factor, weight
- * bytes each frame reads and the GB/s that implies, and the time of each component. */
+ * bytes each frame reads and the GB/s that implies, and the time of each component; or (--forward)
+ * the time per frame of a teacher-forced forward. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, with any compiler's -std=c11 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,8 +111,49 @@ static void report(const struct kiln_model_desc *d, const struct bench_options *
     printf(" (ms, medians)\n");
 }
 
+/* The teacher-forced forward of one sequence of opt->forward frames (every code the text's and the
+   audio's initial token), timed whole; the median per frame. */
+static int bench_forward(const struct kiln_model_desc *d, const struct kiln_weights *w, const struct bench_options *opt)
+{
+    const int T = opt->forward;
+    int32_t *codes = malloc((size_t)d->num_streams * T * sizeof *codes);
+    float *text = malloc((size_t)T * d->text_card * sizeof *text), *audio = malloc((size_t)d->dep_q * T * d->card * sizeof *audio);
+    double *ms = malloc((size_t)opt->steps * sizeof *ms);
+    int rc = 1;
+    if (!codes || !text || !audio || !ms) {
+        fprintf(stderr, "%s bench: error: out of memory for a forward of %d frames\n", d->name, T);
+        goto done;
+    }
+    for (int k = 0; k < d->num_streams; k++)
+        for (int t = 0; t < T; t++)
+            codes[(size_t)k * T + t] = k == 0 ? d->text_card : d->card;
+    char err[256];
+    for (int step = -opt->warmup; step < opt->steps; step++) {
+        const double start = now_ms();
+        if (kiln_forward(d, w, codes, 1, T, text, audio, NULL, err, sizeof err)) {
+            fprintf(stderr, "%s bench: error: %s\n", d->name, err);
+            goto done;
+        }
+        if (step >= 0)
+            ms[step] = (now_ms() - start) / T;
+    }
+    const double median = median_of(ms, opt->steps);
+    if (opt->json)
+        printf("{\"model\": \"%s\", \"target\": \"%s\", \"forward_frames\": %d, \"runs\": %d, \"ms_per_frame_median\": %.6f, "
+               "\"threads\": %d}\n", d->name, d->target, T, opt->steps, median, kiln_threads());
+    else
+        printf("%s bench: teacher-forced forward of %d frames, %d runs after %d warm-up, target %s\n"
+               "  per frame     median %.3f ms\n", d->name, T, opt->steps, opt->warmup, d->target, median);
+    rc = 0;
+done:
+    free(codes), free(text), free(audio), free(ms);
+    return rc;
+}
+
 int bench_run(const struct kiln_model_desc *d, const struct kiln_weights *w, const struct bench_options *opt)
 {
+    if (opt->forward > 0)
+        return bench_forward(d, w, opt);
     struct bench_buffers b = {
         .stream = kiln_stream_new(d), .tokens = calloc((size_t)d->num_streams, sizeof(int32_t)),
         .text_logits = malloc((size_t)d->text_card * sizeof(float)), .audio_logits = malloc((size_t)d->card * sizeof(float)),

@@ -14,6 +14,7 @@ struct bench_options {
     uint64_t seed;
     bool json;
     const char *trace;               /* when set: every timed frame's ms, one per line */
+    int forward;                     /* > 0: time the teacher-forced forward of this many frames instead */
 };
 
 int bench_run(const struct kiln_model_desc *desc, const struct kiln_weights *w, const struct bench_options *opt);

@@ -587,6 +587,7 @@ static int cmd_bench(const struct kiln_model_desc *d, int argc, char **argv)
         {"--trace", OPT_TEXT, &opt.trace, 0, 0, NULL},
         {"--json", OPT_SWITCH, &opt.json, 0, 0, NULL},
         {"--strict", OPT_SWITCH, &strict, 0, 0, NULL},
+        {"--forward", OPT_INT, &opt.forward, 1, MAX_STEPS, NULL},
     };
     if (parse_options("bench", argc, argv, opts, NUM_OPTIONS(opts)))
         return 1;
@@ -624,9 +625,11 @@ static const struct subcommand subcommands[] = {
                  "                          first max(delays) rows are -2 (nothing generated yet). --logits-out\n"
                  "                          DIR adds stream_text_logits.npy and stream_audio_logits.npy", cmd_generate},
     {"bench", "bench [--weights W | --random-weights SEED] [--steps N] [--warmup N] [--threads T]\n"
-              "                          [--context C[,C...]] [--json] [--trace FILE] [--strict]\n"
+              "                          [--context C[,C...]] [--json] [--trace FILE] [--strict] [--forward T]\n"
               "                          per-frame latency of streaming steps after C frames of context (one\n"
-              "                          report, or JSON line, per C); --trace writes every frame's ms", cmd_bench},
+              "                          report, or JSON line, per C); --trace writes every frame's ms;\n"
+              "                          --forward T: the time per frame of a teacher-forced forward of T frames\n"
+              "                          (--steps runs of it)", cmd_bench}
 };
 #define NUM_SUBCOMMANDS (int)(sizeof subcommands / sizeof subcommands[0])
 

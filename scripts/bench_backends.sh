@@ -1,8 +1,7 @@
 #!/bin/sh
 # bench_backends.sh (part of make bench): the LLVM back end against the C back end on the mid-size
 # model and its TTT hybrid: one streaming frame (`bench --json`, all threads), and the teacher-forced
-# forward (`forward --random-weights`, per frame: the time of FRAMES frames less that of 8, which
-# takes the weights' generation out), each in alternating blocks, c then llvm, over ROUNDS rounds
+# forward of FRAMES frames (`bench --forward`, per frame), each in alternating blocks, c then llvm, over ROUNDS rounds
 # (3 by default: a slow spell of the shared machine falls on both); the medians of the rounds, and
 # their ratio. Also the time kilnc takes to compile Moshi 7B's description to an object with each
 # back end. Results: build/bench/backends.json.
@@ -12,23 +11,8 @@ OUT=$BUILD/bench
 ROUNDS=${ROUNDS:-3}
 mkdir -p "$OUT"
 TARGET=$("$BUILD/kilnc" --print-target native)
-FRAMES=${FRAMES:-72}
+FRAMES=${FRAMES:-64}
 median() { grep "^$1 " "$OUT/backends_rounds.txt" | awk '{print $2}' | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-# codes FILE STREAMS T: int32 zeros [1, STREAMS, T] as .npy (a valid code everywhere)
-codes() {
-  local header="{'descr': '<i4', 'fortran_order': False, 'shape': (1, $2, $3), }"
-  local length=$(( (10 + ${#header} + 1 + 63) / 64 * 64 - 10 ))
-  { printf '\223NUMPY\001\000'
-    printf "\\$(printf %03o $((length % 256)))\\$(printf %03o $((length / 256)))"
-    printf '%s%*s\n' "$header" $((length - ${#header} - 1)) ''
-    head -c $((4 * $2 * $3)) /dev/zero; } >"$1"
-}
-# seconds COMMAND...: the wall time of a command
-seconds() {
-  local start=$(date +%s.%N)
-  "$@" >/dev/null
-  awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.3f", e - s }'
-}
 results=""
 for model in graphs/moshi-mid.kiln graphs/moshi-mid-hybrid.kiln; do
   name=$(sed -n 's/^model \([A-Za-z0-9_]*\).*/\1/p' "$model")
@@ -50,17 +34,12 @@ for model in graphs/moshi-mid.kiln graphs/moshi-mid-hybrid.kiln; do
   ratio=$(awk -v a="$llvm_ms" -v b="$c_ms" 'BEGIN { printf "%.3f", a / b }')
   echo "  medians: c $c_ms ms, llvm $llvm_ms ms: llvm/c = $ratio"
 
-  echo "== back ends: $name teacher-forced forward, ms per frame ($FRAMES frames less 8), $ROUNDS rounds"
-  streams=$("$OUT/${name}_c/$name" info | awk '/^streams/ {print 1 + $4}')
-  codes "$OUT/codes_long.npy" "$streams" "$FRAMES"
-  codes "$OUT/codes_short.npy" "$streams" 8
+  echo "== back ends: $name teacher-forced forward of $FRAMES frames, ms per frame, $ROUNDS rounds"
   : >"$OUT/backends_rounds.txt"
   for round in $(seq "$ROUNDS"); do
     for backend in c llvm; do
-      binary="$OUT/${name}_$backend/$name"
-      long=$(seconds "$binary" forward --random-weights 1 --codes "$OUT/codes_long.npy" --out "$OUT/forward_$backend")
-      short=$(seconds "$binary" forward --random-weights 1 --codes "$OUT/codes_short.npy" --out "$OUT/forward_$backend")
-      ms=$(awk -v l="$long" -v s="$short" -v n="$FRAMES" 'BEGIN { printf "%.2f", 1000 * (l - s) / (n - 8) }')
+      ms=$("$OUT/${name}_$backend/$name" bench --random-weights 1 --forward "$FRAMES" --steps 3 --warmup 1 --json |
+           sed 's/.*"ms_per_frame_median": \([0-9.]*\).*/\1/')
       echo "$backend $ms" >>"$OUT/backends_rounds.txt"
       echo "  round $round $backend: $ms ms per frame"
     done

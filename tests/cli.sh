@@ -106,6 +106,16 @@ usage_is bench "--warmup wants an integer from 0 to 1000000, not '4294967296'" -
 usage_is bench "--context wants frame counts from 0 to 1099511627776, comma-separated (at most 32): '1,99999999999999999999'" \
   --random-weights 1 --context 1,99999999999999999999
 if [ -e "$TMP/gen2.npy" ]; then fail "gen2.npy written after a usage error"; else pass; fi
+usage_is bench "--forward wants an integer from 1 to 1000000, not '0'" --random-weights 1 --forward 0
+
+# ---- bench --forward times a teacher-forced forward; forward runs on random weights too ----
+if out=$("$B" bench --random-weights 1 --forward 40 --steps 2 --warmup 0 --json 2>&1) &&
+   echo "$out" | grep -Eq '"forward_frames": 40, "runs": 2, "ms_per_frame_median": [0-9]*[.][0-9]*[1-9]'; then pass
+else fail "bench --forward: $out"; fi
+for run in 1 2; do
+  check "forward --random-weights ($run)" "$B" forward --random-weights 7 --codes $G/lm_attn_a/codes.npy --out "$TMP/random$run"
+done
+compare "forward --random-weights is deterministic" "$TMP/random1/text_logits.npy" "$TMP/random2/text_logits.npy" 0
 
 # ---- a failed run leaves no output ----
 : >"$TMP/a_file"
