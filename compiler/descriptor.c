@@ -26,7 +26,7 @@ static int weight_desc_record(struct kir_module *m)
     kir_record_field(m, r, "shape", i64, 4, 0, NULL); /* KILN_MAX_RANK */
     kir_record_field(m, r, "fold_alpha", i32, 0, 0, NULL);
     fields(m, r, i64, "field_offset read_per_frame");
-    fields(m, r, i32, "pack_nr pack_rows pack_gated");
+    fields(m, r, i32, "pack_nr pack_rows pack_gated format rounding");
     return r;
 }
 
@@ -99,7 +99,7 @@ static int weight_table(struct emitter *e, int record, int *entries)
     }
     const int g = kir_global_begin(m, "weights", kir_record_type(record), *entries, false,
                                    "name, rank, shape, index of the alpha folded into it (-1: none), field, values read per "
-                                   "frame,\n   packing: panel rows, block rows, gated (see kiln_rt.h)");
+                                   "frame,\n   packing: panel rows, block rows, gated; storage and rounding format (see kiln_rt.h)");
     const struct kir_record *weights = m->records[e->weights_record];
     for (int i = 0; i < mod->num_weights; i++) {
         const struct ir_weight *w = &mod->weights[i];
@@ -117,6 +117,8 @@ static int weight_table(struct emitter *e, int record, int *entries)
             kir_init_int(m, g, w->pack_nr);
             kir_init_int(m, g, w->pack_rows);
             kir_init_int(m, g, w->pack_gated);
+            kir_init_int(m, g, w->format);
+            kir_init_int(m, g, w->rounding);
         }
     }
     free(first_entry);

@@ -44,7 +44,9 @@ struct ir_weight {
        pack_gated panels pair rows i of the two halves of a gated FFN input (pack_nr / 2 each). */
     int pack_nr, pack_rows;
     bool pack_gated;
-    long long step_stride;           /* STEP_ROW_BLOCK: floats from one step's block to the next */
+    long long step_stride;           /* STEP_ROW_BLOCK: elements from one step's block to the next */
+    int format, rounding;            /* enum kiln_format (kiln_format.h): storage, and what an f32-stored
+                                        weight's values are rounded through (plan.c, plan_formats) */
 };
 
 enum matmul_epilogue {

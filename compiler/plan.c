@@ -4,6 +4,7 @@
  * to a cache line. */
 #include <stdlib.h>
 #include "ir.h"
+#include "kiln_format.h"
 
 #define ALIGN_FLOATS 16
 
@@ -70,8 +71,7 @@ void plan_buffers(struct ir_module *mod)
 
 int ir_weight_panels(const struct ir_weight *w)
 {
-    int per_panel = w->pack_gated ? w->pack_nr / 2 : w->pack_nr;
-    return (w->pack_rows + per_panel - 1) / per_panel;
+    return (int)kiln_panels_per_block(w->pack_nr, w->pack_rows, w->pack_gated);
 }
 
 int ir_matmul_work_len(const struct ir_weight *w, const struct ir_op *op)
@@ -83,10 +83,7 @@ int ir_matmul_work_len(const struct ir_weight *w, const struct ir_op *op)
 long long ir_weight_storage(const struct ir_weight *w)
 {
     long long numel = ir_weight_numel(w) / (w->step == STEP_TABLE ? w->steps : 1);
-    if (!w->pack_nr)
-        return numel;
-    long long rows = numel / w->cols, block_rows = w->pack_gated ? 2LL * w->pack_rows : w->pack_rows;
-    return rows / block_rows * ir_weight_panels(w) * w->pack_nr * (long long)w->cols;
+    return (long long)kiln_stored_elements((size_t)numel, (size_t)w->cols, w->pack_nr, w->pack_rows, w->pack_gated);
 }
 
 /* Every matmul weight of a vector target is packed in panels of two vectors' worth of rows; in a

@@ -549,7 +549,7 @@ static int cmd_pack(const struct kiln_model_desc *d, int argc, char **argv)
         fprintf(stderr, "%s pack: error: %s\n", prog, err);
     else
         printf("%s: %d tensors, %.1f MiB, packed for target %s (mapped at load, nothing to convert)\n", out_path,
-               d->num_weights, (double)w.arena_floats * 4 / 1048576, d->target);
+               d->num_weights, (double)w.arena_bytes / 1048576, d->target);
     kiln_weights_free(&w);
     return rc;
 }

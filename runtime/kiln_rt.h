@@ -26,6 +26,10 @@ struct kiln_weight_desc {
        block of pack_rows rows (pack_gated: of 2 * pack_rows rows, the halves paired) becomes panels of
        pack_nr rows stored [panel][col][pack_nr], zero-padded. Done once, at load, after the folds. */
     int pack_nr, pack_rows, pack_gated;
+    /* enum kiln_format (kiln_format.h): how the values are stored (`format`: f32, or bf16/f16 in
+       2 bytes, converted at load rounding to nearest even), and for an f32-stored weight of a
+       low-precision model what they are rounded through at load (`rounding`; f32: not at all). */
+    int format, rounding;
 };
 
 /* Stream timing components reported by `bench` (docs/contracts.md, bench --json). */
@@ -77,11 +81,11 @@ struct kiln_model_desc {
     float (*softmax_exp)(const float *logits, int n, float temp, float max, float *p);
 };
 
-/* Loaded weights: the generated weight struct filled with pointers into one aligned f32 arena. */
+/* Loaded weights: the generated weight struct filled with pointers into one aligned arena. */
 struct kiln_weights {
     void *table;                     /* struct NAME_weights */
-    float *arena;                    /* loaded from a checkpoint (or random), or NULL when mapped */
-    size_t arena_floats;
+    void *arena;                     /* loaded from a checkpoint (or random), or NULL when mapped */
+    size_t arena_bytes;
     void *map;                       /* a mapped .kw file (packed weights), or NULL */
     size_t map_bytes;
 };

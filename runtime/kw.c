@@ -11,15 +11,15 @@
 #include "report.h"
 
 #define KW_PAGE 4096
-static const char kw_magic[8] = "KILNKW1";
+static const char kw_magic[8] = "KILNKW2"; /* (version 1: offsets and the arena's size in floats, f32 only) */
 
 struct kw_header {
     char magic[8];
     char model[64];
     char target[16];
-    uint64_t layout_hash;            /* of every weight's name, shape, fold and packing */
+    uint64_t layout_hash;            /* of every weight's name, shape, fold, packing and format */
     uint64_t num_weights;
-    uint64_t arena_floats;
+    uint64_t arena_bytes;
     uint64_t data_offset;            /* bytes from the file's start to the arena */
 };
 
@@ -36,7 +36,7 @@ static uint64_t layout_hash(const struct kiln_model_desc *desc)
     uint64_t h = fnv(0xcbf29ce484222325ULL, desc->target, strlen(desc->target) + 1);
     for (int i = 0; i < desc->num_weights; i++) {
         const struct kiln_weight_desc *w = &desc->weights[i];
-        int64_t fields[] = {w->rank, w->fold_alpha, w->pack_nr, w->pack_rows, w->pack_gated};
+        int64_t fields[] = {w->rank, w->fold_alpha, w->pack_nr, w->pack_rows, w->pack_gated, w->format, w->rounding};
         h = fnv(h, w->name, strlen(w->name) + 1);
         h = fnv(h, w->shape, (size_t)w->rank * sizeof w->shape[0]);
         h = fnv(h, fields, sizeof fields);
@@ -44,16 +44,16 @@ static uint64_t layout_hash(const struct kiln_model_desc *desc)
     return h;
 }
 
-static const float *field(const struct kiln_model_desc *desc, const void *table, int i)
+static const char *field(const struct kiln_model_desc *desc, const void *table, int i)
 {
-    return *(const float *const *)((const char *)table + desc->weights[i].field_offset);
+    return *(const char *const *)((const char *)table + desc->weights[i].field_offset);
 }
 
 bool kw_is_kw(const char *path)
 {
     char magic[8] = {0};
     FILE *f = fopen(path, "rb");
-    bool yes = f && fread(magic, 1, sizeof magic, f) == sizeof magic && !memcmp(magic, kw_magic, sizeof magic);
+    bool yes = f && fread(magic, 1, sizeof magic, f) == sizeof magic && !memcmp(magic, kw_magic, 6); /* any version */
     if (f)
         fclose(f);
     return yes;
@@ -69,7 +69,7 @@ int kw_write(const struct kiln_model_desc *desc, const struct kiln_weights *w, c
              size_t errlen)
 {
     struct kw_header h = {.layout_hash = layout_hash(desc), .num_weights = (uint64_t)desc->num_weights,
-                          .arena_floats = w->arena_floats, .data_offset = offsets_end((size_t)desc->num_weights)};
+                          .arena_bytes = w->arena_bytes, .data_offset = offsets_end((size_t)desc->num_weights)};
     memcpy(h.magic, kw_magic, sizeof h.magic);
     snprintf(h.model, sizeof h.model, "%s", desc->name);
     snprintf(h.target, sizeof h.target, "%s", desc->target);
@@ -82,13 +82,13 @@ int kw_write(const struct kiln_model_desc *desc, const struct kiln_weights *w, c
     memcpy(page, &h, sizeof h);
     bool ok = fwrite(page, 1, sizeof page, f) == sizeof page;
     for (int i = 0; ok && i < desc->num_weights; i++) {
-        uint64_t offset = (uint64_t)(field(desc, w->table, i) - w->arena);
+        uint64_t offset = (uint64_t)(field(desc, w->table, i) - (const char *)w->arena);
         ok = fwrite(&offset, sizeof offset, 1, f) == 1;
     }
     size_t pad = h.data_offset - KW_PAGE - (size_t)desc->num_weights * sizeof(uint64_t);
     ok = ok && fwrite(page, 1, pad, f) == pad; /* page is zeros past the header */
     memset(page, 0, sizeof h);
-    ok = ok && fwrite(w->arena, sizeof(float), w->arena_floats, f) == w->arena_floats;
+    ok = ok && fwrite(w->arena, 1, w->arena_bytes, f) == w->arena_bytes;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path)) {
         int e = errno;
@@ -117,20 +117,24 @@ int kw_load(const struct kiln_model_desc *desc, const char *path, struct kiln_we
     memcpy(&h, map, sizeof h);
     const char *problem = NULL;
     char why[256];
-    if (memcmp(h.magic, kw_magic, sizeof kw_magic))
+    if (memcmp(h.magic, kw_magic, 6))
         problem = "not a kiln packed weight file";
+    else if (memcmp(h.magic, kw_magic, sizeof kw_magic))
+        problem = "packed by an older kiln (another file format); pack it again with this binary";
     else if (strncmp(h.model, desc->name, sizeof h.model) || strncmp(h.target, desc->target, sizeof h.target) ||
              h.layout_hash != layout_hash(desc) || h.num_weights != (uint64_t)desc->num_weights) {
         snprintf(why, sizeof why, "packed for %.63s (target %.15s) with another weight layout; pack it again with "
                  "this binary", h.model, h.target);
         problem = why;
     } else if (h.data_offset != offsets_end((size_t)h.num_weights) || (uint64_t)st.st_size < h.data_offset ||
-               h.arena_floats > ((uint64_t)st.st_size - h.data_offset) / sizeof(float))
+               h.arena_bytes > (uint64_t)st.st_size - h.data_offset)
         problem = "truncated packed weight file";
     const uint64_t *offsets = (const uint64_t *)((const char *)map + KW_PAGE);
     for (uint64_t i = 0; !problem && i < h.num_weights; i++)
-        if (offsets[i] > h.arena_floats || weights_stored_floats(&desc->weights[i]) > h.arena_floats - offsets[i])
+        if (offsets[i] > h.arena_bytes || weights_stored_bytes(&desc->weights[i]) > h.arena_bytes - offsets[i])
             problem = "a weight's data is past the end of the file";
+        else if (offsets[i] % KILN_ALIGN)
+            problem = "a weight's data is not aligned";
     out->table = calloc(1, desc->weights_struct_size ? desc->weights_struct_size : 1);
     if (problem || !out->table) {
         munmap(map, (size_t)st.st_size);
@@ -138,11 +142,11 @@ int kw_load(const struct kiln_model_desc *desc, const char *path, struct kiln_we
         out->table = NULL;
         return kiln_report(err, errlen, path, "%s", problem ? problem : "out of memory");
     }
-    const float *arena = (const float *)((const char *)map + h.data_offset);
+    const char *arena = (const char *)map + h.data_offset;
     for (int i = 0; i < desc->num_weights; i++)
-        *(const float **)((char *)out->table + desc->weights[i].field_offset) = arena + offsets[i];
+        *(const char **)((char *)out->table + desc->weights[i].field_offset) = arena + offsets[i];
     out->map = map;
     out->map_bytes = (size_t)st.st_size;
-    out->arena_floats = h.arena_floats;
+    out->arena_bytes = h.arena_bytes;
     return 0;
 }

@@ -1,6 +1,6 @@
 /* kw.h: the packed weight file (.kw) of one compiled model (kw.c). A .kw holds the weights exactly
  * as the binary's kernels read them (folds applied, packed for the target), so loading is an mmap:
- *   [header, 4096 bytes][offsets: one u64 per weight, in floats][padding to 4096][the arena]
+ *   [header, 4096 bytes][offsets: one u64 per weight, in bytes][padding to 4096][the arena]
  * The header names the model and a hash of its weight layout; a .kw loads only into a binary
  * compiled with the same layout. */
 #ifndef KILN_KW_H
@@ -8,8 +8,10 @@
 #include <stdbool.h>
 #include "kiln_rt.h"
 
-/* The floats weight w occupies in its planned layout (weights.c). */
-size_t weights_stored_floats(const struct kiln_weight_desc *w);
+/* The bytes weight w occupies in its planned layout and format (weights.c). */
+size_t weights_stored_bytes(const struct kiln_weight_desc *w);
+/* How many of those values are NaN or Inf */
+size_t weights_count_nonfinite(const struct kiln_weight_desc *w, const void *data);
 
 /* Whether the file at path starts like a .kw. */
 bool kw_is_kw(const char *path);

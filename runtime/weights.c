@@ -1,7 +1,10 @@
 /* weights.c: fills a model's generated weight table from a checkpoint (or with random values for
- * bench). Every weight lives as f32 in one KILN_ALIGN-aligned arena, each tensor starting on a
- * KILN_ALIGN boundary; the table's `const float *` fields point into it. Norm weights that the
- * descriptor folds into a following matmul scale that matrix's columns once, here, in f32. */
+ * bench). Every weight lives in one KILN_ALIGN-aligned arena, each tensor starting on a KILN_ALIGN
+ * boundary, in its format (kiln_format.h) and layout; the table's pointer fields point into it. A
+ * tensor is converted to f32 first (in its slot, or one tensor at a time beside it), norm weights
+ * that the descriptor folds into a following matmul scale that matrix's columns once, in f32, then
+ * it is stored in its format, packed. */
+#include "kiln_format.h"
 #include "kiln_rt.h"
 #include "kw.h"
 #include "report.h"
@@ -24,7 +27,6 @@
 #define PARALLEL_FOR_SUM(sum, condition)
 #endif
 
-#define ALIGN_FLOATS (KILN_ALIGN / sizeof(float))
 #define CONVERT_CHUNK ((size_t)1 << 18) /* floats per parallel conversion task */
 
 static size_t weight_numel(const struct kiln_weight_desc *w)
@@ -35,9 +37,9 @@ static size_t weight_numel(const struct kiln_weight_desc *w)
     return numel;
 }
 
-static float *weight_data(const struct kiln_model_desc *desc, const struct kiln_weights *out, int i)
+static void *weight_data(const struct kiln_model_desc *desc, const struct kiln_weights *out, int i)
 {
-    return (float *)*(const float **)((char *)out->table + desc->weights[i].field_offset);
+    return *(void **)((char *)out->table + desc->weights[i].field_offset);
 }
 
 /* Checks the descriptor's own consistency: ranks, and that each fold reads a norm weight with one
@@ -51,74 +53,103 @@ static int check_desc(const struct kiln_model_desc *desc, char *err, size_t errl
         for (int d = 0; d < w->rank; d++)
             if (w->shape[d] < 0)
                 return kiln_report(err, errlen, desc->name, "weight '%s' has a negative dimension", w->name);
+        if (w->format < 0 || w->format >= KILN_NUM_FORMATS || w->rounding < 0 || w->rounding >= KILN_NUM_FORMATS)
+            return kiln_report(err, errlen, desc->name, "weight '%s' has an unknown format", w->name);
         int j = w->fold_alpha;
         if (j < 0)
             continue;
         if (j >= desc->num_weights || j == i || desc->weights[j].fold_alpha >= 0 || w->rank < 1 ||
+            w->format != KILN_F32 || desc->weights[j].format != KILN_F32 ||
             weight_numel(&desc->weights[j]) != (size_t)w->shape[w->rank - 1])
             return kiln_report(err, errlen, desc->name, "weight '%s' cannot fold weight %d", w->name, j);
     }
     return 0;
 }
 
-/* Panels per block and the floats of the packed layout (kiln_rt.h, struct kiln_weight_desc). */
-static size_t panels_per_block(const struct kiln_weight_desc *w)
+static size_t stored_elements(const struct kiln_weight_desc *w)
 {
-    size_t per_panel = (size_t)(w->pack_gated ? w->pack_nr / 2 : w->pack_nr);
-    return ((size_t)w->pack_rows + per_panel - 1) / per_panel;
+    return kiln_stored_elements(weight_numel(w), w->rank ? (size_t)w->shape[w->rank - 1] : 1, w->pack_nr, w->pack_rows,
+                                w->pack_gated != 0);
 }
 
-size_t weights_stored_floats(const struct kiln_weight_desc *w)
+size_t weights_stored_bytes(const struct kiln_weight_desc *w) { return stored_elements(w) * kiln_format_bytes(w->format); }
+
+/* A weight's slot: its layout, or its f32 values while they are converted in place, whichever is
+   larger, to the next KILN_ALIGN boundary. */
+static size_t slot_bytes(const struct kiln_weight_desc *w)
 {
-    if (!w->pack_nr)
-        return weight_numel(w);
-    size_t cols = (size_t)w->shape[w->rank - 1], rows = weight_numel(w) / cols;
-    size_t blocks = rows / (size_t)(w->pack_gated ? 2 * w->pack_rows : w->pack_rows);
-    return blocks * panels_per_block(w) * (size_t)w->pack_nr * cols;
+    size_t n = weights_stored_bytes(w);
+    if (w->format == KILN_F32 && weight_numel(w) * sizeof(float) > n)
+        n = weight_numel(w) * sizeof(float);
+    return (n + KILN_ALIGN - 1) / KILN_ALIGN * KILN_ALIGN;
 }
 
-static size_t padded_floats(const struct kiln_weight_desc *w)
+size_t weights_count_nonfinite(const struct kiln_weight_desc *w, const void *data)
 {
-    size_t n = weights_stored_floats(w) > weight_numel(w) ? weights_stored_floats(w) : weight_numel(w);
-    return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+    size_t bad = 0, n = stored_elements(w); /* (a packed slot's padding is 0) */
+    for (size_t e = 0; e < n; e++)
+        bad += !isfinite(kiln_load_as_f32(w->format, data, e));
+    return bad;
 }
 
-/* Row-major [rows][cols] (in dst's slot) -> panels; see kiln_weight_desc. */
-static int pack(const struct kiln_weight_desc *w, float *dst)
+/* Row-major f32 values src -> dst in w's layout and format (see kiln_weight_desc). */
+static void lay_out(const struct kiln_weight_desc *w, const float *src, void *dst)
 {
-    const size_t cols = (size_t)w->shape[w->rank - 1], nr = (size_t)w->pack_nr, numel = weight_numel(w);
+    const size_t numel = weight_numel(w);
+    if (!w->pack_nr) {
+        const long long n = (long long)numel;
+        PARALLEL_FOR(n > (long long)CONVERT_CHUNK)
+        for (long long e = 0; e < n; e++)
+            kiln_store_from_f32(w->format, dst, (size_t)e, src[e]);
+        return;
+    }
+    const size_t cols = (size_t)w->shape[w->rank - 1], nr = (size_t)w->pack_nr;
     const size_t block_rows = (size_t)w->pack_rows, src_block = w->pack_gated ? 2 * block_rows : block_rows;
-    const size_t half = nr / 2, panels = panels_per_block(w), blocks = numel / cols / src_block;
-    float *src = malloc(numel * sizeof *src);
-    if (!src)
-        return 1;
-    memcpy(src, dst, numel * sizeof *src);
+    const size_t half = nr / 2, panels = kiln_panels_per_block(w->pack_nr, w->pack_rows, w->pack_gated != 0);
+    const size_t blocks = numel / cols / src_block;
     long long units = (long long)(blocks * panels);
     PARALLEL_FOR(units > 8)
     for (long long u = 0; u < units; u++) {
-        size_t b = (size_t)u / panels, p = (size_t)u % panels;
-        float *panel = dst + (size_t)u * cols * nr;
+        size_t b = (size_t)u / panels, p = (size_t)u % panels, panel = (size_t)u * cols * nr;
         for (size_t j = 0; j < nr; j++) {
             /* which source row lands in lane j of this panel, if any */
             size_t row = w->pack_gated ? p * half + j % half : p * nr + j;
             bool valid = row < block_rows;
             size_t src_row = b * src_block + row + (w->pack_gated && j >= half ? block_rows : 0);
             for (size_t c = 0; c < cols; c++)
-                panel[c * nr + j] = valid ? src[src_row * cols + c] : 0.0f;
+                kiln_store_from_f32(w->format, dst, panel + c * nr + j, valid ? src[src_row * cols + c] : 0.0f);
         }
     }
-    free(src);
-    return 0;
 }
 
-/* After the folds: every packed weight into its panels. */
+/* After the folds: every f32 weight that is packed into its panels (the others were laid out as
+   they were converted). */
 static int apply_packing(const struct kiln_model_desc *desc, struct kiln_weights *out, const char *prefix, char *err,
                          size_t errlen)
 {
-    for (int i = 0; i < desc->num_weights; i++)
-        if (desc->weights[i].pack_nr && pack(&desc->weights[i], weight_data(desc, out, i)))
-            return kiln_report(err, errlen, prefix, "out of memory packing '%s'", desc->weights[i].name);
+    for (int i = 0; i < desc->num_weights; i++) {
+        const struct kiln_weight_desc *w = &desc->weights[i];
+        if (!w->pack_nr || w->format != KILN_F32)
+            continue;
+        float *copy = malloc(weight_numel(w) * sizeof *copy);
+        if (!copy)
+            return kiln_report(err, errlen, prefix, "out of memory packing '%s'", w->name);
+        memcpy(copy, weight_data(desc, out, i), weight_numel(w) * sizeof *copy);
+        lay_out(w, copy, weight_data(desc, out, i));
+        free(copy);
+    }
     return 0;
+}
+
+/* Values rounded through w->rounding, in place (an f32 weight of a low-precision model) */
+static void apply_rounding(const struct kiln_weight_desc *w, float *values)
+{
+    if (w->rounding == KILN_F32)
+        return;
+    const long long n = (long long)weight_numel(w);
+    PARALLEL_FOR(n > (long long)CONVERT_CHUNK)
+    for (long long e = 0; e < n; e++)
+        values[e] = kiln_round_to(w->rounding, values[e]);
 }
 
 /* Lays the weights out in one arena (padding zeroed, so that equal weights give equal arenas) and
@@ -128,21 +159,20 @@ static int allocate(const struct kiln_model_desc *desc, struct kiln_weights *out
 {
     size_t total = 0;
     for (int i = 0; i < desc->num_weights; i++)
-        total += padded_floats(&desc->weights[i]);
-    size_t bytes = (total ? total : ALIGN_FLOATS) * sizeof(float);
+        total += slot_bytes(&desc->weights[i]);
+    size_t bytes = total ? total : KILN_ALIGN;
     out->arena = aligned_alloc(KILN_ALIGN, bytes);
     out->table = calloc(1, desc->weights_struct_size ? desc->weights_struct_size : 1);
     if (!out->arena || !out->table) {
         kiln_weights_free(out);
         return kiln_report(err, errlen, prefix, "out of memory (%zu bytes for the weights)", bytes);
     }
-    out->arena_floats = total;
-    float *next = out->arena;
+    out->arena_bytes = total;
+    memset(out->arena, 0, bytes);
+    char *next = out->arena;
     for (int i = 0; i < desc->num_weights; i++) {
-        const struct kiln_weight_desc *w = &desc->weights[i];
-        *(const float **)((char *)out->table + w->field_offset) = next;
-        memset(next + weight_numel(w), 0, (padded_floats(w) - weight_numel(w)) * sizeof(float));
-        next += padded_floats(w);
+        *(void **)((char *)out->table + desc->weights[i].field_offset) = next;
+        next += slot_bytes(&desc->weights[i]);
     }
     return 0;
 }
@@ -199,7 +229,7 @@ static size_t count_nonfinite(const float *x, size_t n)
     return bad;
 }
 
-/* Converts t into dst, chunks in parallel; returns how many of its values are NaN or Inf (counted
+/* Converts t into dst (f32), chunks in parallel; returns how many of its values are NaN or Inf (counted
    while each chunk is still in cache). */
 static size_t convert(const struct st_tensor *t, float *dst, size_t numel)
 {
@@ -251,6 +281,24 @@ static void warn_unused(const struct st_file *file, const struct st_tensor **fou
     free(used);
 }
 
+/* One tensor into its slot: f32 values in the slot itself (folded and packed later), another format
+   through an f32 copy of this tensor alone. */
+static int load_one(const struct kiln_weight_desc *w, const struct st_tensor *t, void *slot, const char *path,
+                    char *err, size_t errlen)
+{
+    const size_t numel = weight_numel(w);
+    float *values = w->format == KILN_F32 ? slot : malloc(numel * sizeof *values + 1);
+    if (!values)
+        return kiln_report(err, errlen, path, "out of memory converting '%s'", w->name);
+    int rc = check_finite(w, convert(t, values, numel), path, err, errlen);
+    apply_rounding(w, values);
+    if (w->format != KILN_F32) {
+        lay_out(w, values, slot);
+        free(values);
+    }
+    return rc;
+}
+
 int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, struct kiln_weights *out,
                       char *err, size_t errlen)
 {
@@ -262,9 +310,8 @@ int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, stru
         if (kw_load(desc, path, out, err, errlen))
             return 1;
         int rc = 0;
-        for (int i = 0; strict_weights && !rc && i < desc->num_weights; i++) /* (a packed slot's padding is 0) */
-            rc = check_finite(&desc->weights[i],
-                              count_nonfinite(weight_data(desc, out, i), weights_stored_floats(&desc->weights[i])),
+        for (int i = 0; strict_weights && !rc && i < desc->num_weights; i++)
+            rc = check_finite(&desc->weights[i], weights_count_nonfinite(&desc->weights[i], weight_data(desc, out, i)),
                               path, err, errlen);
         if (rc)
             kiln_weights_free(out);
@@ -278,9 +325,7 @@ int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, stru
                     : match_tensors(desc, &file, found, err, errlen) || allocate(desc, out, path, err, errlen);
     if (!rc) {
         for (int i = 0; i < desc->num_weights && !rc; i++)
-            rc = check_finite(&desc->weights[i],
-                              convert(found[i], weight_data(desc, out, i), weight_numel(&desc->weights[i])), path,
-                              err, errlen);
+            rc = load_one(&desc->weights[i], found[i], weight_data(desc, out, i), path, err, errlen);
         if (!rc) {
             apply_folds(desc, out);
             rc = apply_packing(desc, out, path, err, errlen);
@@ -335,9 +380,21 @@ int kiln_weights_random(const struct kiln_model_desc *desc, uint64_t seed, struc
     memset(out, 0, sizeof *out);
     if (check_desc(desc, err, errlen) || allocate(desc, out, desc->name, err, errlen))
         return 1;
-    for (int i = 0; i < desc->num_weights; i++)
-        fill_random(&desc->weights[i], mix64(seed ^ (uint64_t)(i + 1) * 0x9E3779B97F4A7C15u),
-                    weight_data(desc, out, i));
+    for (int i = 0; i < desc->num_weights; i++) {
+        const struct kiln_weight_desc *w = &desc->weights[i];
+        void *slot = weight_data(desc, out, i);
+        float *values = w->format == KILN_F32 ? slot : malloc(weight_numel(w) * sizeof *values + 1);
+        if (!values) {
+            kiln_weights_free(out);
+            return kiln_report(err, errlen, desc->name, "out of memory converting '%s'", w->name);
+        }
+        fill_random(w, mix64(seed ^ (uint64_t)(i + 1) * 0x9E3779B97F4A7C15u), values);
+        apply_rounding(w, values);
+        if (w->format != KILN_F32) {
+            lay_out(w, values, slot);
+            free(values);
+        }
+    }
     apply_folds(desc, out);
     if (apply_packing(desc, out, desc->name, err, errlen)) {
         kiln_weights_free(out);

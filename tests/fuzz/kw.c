@@ -1,6 +1,6 @@
 /* kw.c: fuzzes the packed weight file reader (runtime/kw.c: kw_is_kw, kw_load) for the model of
  * fuzz_model.h. The input is the .kw file. When it loads, every weight must lie inside the mapping
- * with all of its stored floats, and reading them all must be safe. */
+ * with all of its stored elements, and reading them all must be safe. */
 #include "fuzz.h"
 #include "fuzz_model.h"
 #include "kw.h"
@@ -16,15 +16,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     FUZZ_CHECK(is_kw && w.map && w.map_bytes == size);
-    const float *begin = w.map, *end = (const float *)((const char *)w.map + w.map_bytes);
+    const char *begin = w.map, *end = (const char *)w.map + w.map_bytes;
     float sum = 0;
     for (int i = 0; i < fuzz_model.num_weights; i++) {
         const struct kiln_weight_desc *desc = &fuzz_model.weights[i];
-        const float *weight = *(const float *const *)((const char *)w.table + desc->field_offset);
-        size_t floats = weights_stored_floats(desc);
-        FUZZ_CHECK(weight >= begin && floats <= (size_t)(end - weight));
-        for (size_t j = 0; j < floats; j++)
-            sum += weight[j];
+        const char *weight = *(const char *const *)((const char *)w.table + desc->field_offset);
+        size_t bytes = weights_stored_bytes(desc);
+        FUZZ_CHECK(weight >= begin && bytes <= (size_t)(end - weight));
+        for (size_t j = 0; j < bytes / kiln_format_bytes(desc->format); j++)
+            sum += kiln_load_as_f32(desc->format, weight, j);
     }
     volatile float keep = sum;
     (void)keep;

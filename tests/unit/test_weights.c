@@ -113,7 +113,7 @@ static void check_tiny_values(const struct kiln_weights *w, const char *what)
     CHECK(t && t->norm_alpha && t->proj && t->bias, "%s: table not filled", what);
     if (!t || !t->norm_alpha || !t->proj || !t->bias)
         return;
-    CHECK(w->arena_floats == 48, "%s: arena holds %zu floats", what, w->arena_floats);
+    CHECK(w->arena_bytes == 48 * sizeof(float), "%s: arena holds %zu bytes", what, w->arena_bytes);
     CHECK((uintptr_t)t->norm_alpha % KILN_ALIGN == 0 && (uintptr_t)t->proj % KILN_ALIGN == 0 &&
           (uintptr_t)t->bias % KILN_ALIGN == 0, "%s: a weight is not %d-byte aligned", what, KILN_ALIGN);
     CHECK(memcmp(t->norm_alpha, alpha, sizeof alpha) == 0, "%s: the alpha changed", what);
@@ -233,7 +233,7 @@ static void check_load_error(const char *message)
     struct kiln_weights w = {(void *)1, (float *)1, 1, (void *)1, 1};
     CHECK(kiln_weights_load(&tiny, path, &w, err, sizeof err) == 1, "load should fail with %s", message);
     CHECK(strcmp(err, expected) == 0, "\n  got      '%s'\n  expected '%s'", err, expected);
-    CHECK(w.table == NULL && w.arena == NULL && w.arena_floats == 0 && w.map == NULL, "a failed load leaves `out` set");
+    CHECK(w.table == NULL && w.arena == NULL && w.arena_bytes == 0 && w.map == NULL, "a failed load leaves `out` set");
 }
 
 /* A header with one tensor entry `w` (as text) over `data_len` zero bytes. */
@@ -394,7 +394,7 @@ static void test_random(void)
     CHECK(kiln_weights_random(&tiny, 42, &a, err, sizeof err) == 0, "%s", err);
     CHECK(kiln_weights_random(&tiny, 42, &b, err, sizeof err) == 0, "%s", err);
     CHECK(kiln_weights_random(&tiny, 43, &c, err, sizeof err) == 0, "%s", err);
-    CHECK(a.arena_floats == 48 && memcmp(a.arena, b.arena, 48 * sizeof(float)) == 0, "same seed, different weights");
+    CHECK(a.arena_bytes == 48 * sizeof(float) && memcmp(a.arena, b.arena, 48 * sizeof(float)) == 0, "same seed, different weights");
     CHECK(memcmp(a.arena, c.arena, 48 * sizeof(float)) != 0, "different seeds, same weights");
     const struct tiny_weights *t = a.table;
     int in_range = 1;

@@ -1,0 +1,121 @@
+/* kiln_format.h: the weight storage formats, their conversions from f32, and the size arithmetic
+ * of a weight's packed layout, in one place that the compiler (plan.c: what the kernels index) and
+ * the runtime (weights.c, kw.c: what they allocate, convert and map) share. */
+#ifndef KILN_FORMAT_H
+#define KILN_FORMAT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* How a weight's values are stored (kiln_weight_desc.format) or rounded (.rounding). */
+enum kiln_format { KILN_F32, KILN_BF16, KILN_F16, KILN_NUM_FORMATS };
+
+static inline const char *kiln_format_name(int format)
+{
+    static const char *const names[] = {"f32", "bf16", "f16"};
+    return format >= 0 && format < KILN_NUM_FORMATS ? names[format] : "?";
+}
+
+/* Bytes of one element */
+static inline size_t kiln_format_bytes(int format) { return format == KILN_F32 ? 4 : 2; }
+
+/* Panels of one block of pack_rows rows (of 2 x pack_rows interleaved ones when gated): each holds
+   pack_nr rows, or pack_nr / 2 of each half when gated. */
+static inline size_t kiln_panels_per_block(int pack_nr, int pack_rows, bool gated)
+{
+    const size_t per_panel = (size_t)(gated ? pack_nr / 2 : pack_nr);
+    return ((size_t)pack_rows + per_panel - 1) / per_panel;
+}
+
+/* Elements a weight of numel values, rows of `cols`, occupies in its layout: row-major (pack_nr 0)
+   or in zero-padded panels [block][panel][col][pack_nr]. */
+static inline size_t kiln_stored_elements(size_t numel, size_t cols, int pack_nr, int pack_rows, bool gated)
+{
+    if (!pack_nr || !cols)
+        return numel;
+    const size_t blocks = numel / cols / (size_t)(gated ? 2 * pack_rows : pack_rows);
+    return blocks * kiln_panels_per_block(pack_nr, pack_rows, gated) * (size_t)pack_nr * cols;
+}
+
+static inline uint32_t kiln_f32_bits(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+static inline float kiln_f32_from_bits(uint32_t u)
+{
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* f32 -> bf16, rounded to nearest, ties to even (as torch's .to(torch.bfloat16)); NaN stays NaN. */
+static inline uint16_t kiln_bf16_from_f32(float x)
+{
+    const uint32_t u = kiln_f32_bits(x);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+}
+
+static inline float kiln_f32_from_bf16(uint16_t h) { return kiln_f32_from_bits((uint32_t)h << 16); }
+
+/* f32 -> IEEE half, rounded to nearest, ties to even; overflow to infinity, subnormals kept. */
+static inline uint16_t kiln_f16_from_f32(float x)
+{
+    const uint32_t u = kiln_f32_bits(x), sign = (u >> 16) & 0x8000u, abs = u & 0x7fffffffu;
+    if (abs > 0x7f800000u)
+        return (uint16_t)(sign | 0x7e00u);
+    if (abs >= 0x477ff000u) /* at or past 65520: rounds to infinity */
+        return (uint16_t)(sign | 0x7c00u);
+    if (abs < 0x38800000u) { /* below 2^-14: a subnormal half, in units of 2^-24 */
+        const float scaled = kiln_f32_from_bits(abs) * 0x1p24f; /* exact: a power of two */
+        const uint32_t whole = (uint32_t)scaled;
+        const float rest = scaled - (float)whole;
+        const uint32_t rounded = whole + (rest > 0.5f || (rest == 0.5f && (whole & 1)));
+        return (uint16_t)(sign | rounded);
+    }
+    const uint32_t rounded = abs + 0xfffu + ((abs >> 13) & 1); /* to 10 mantissa bits, ties to even */
+    return (uint16_t)(sign | ((rounded - 0x38000000u) >> 13));
+}
+
+static inline float kiln_f32_from_f16(uint16_t h)
+{
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ffu;
+    if (exponent == 0) /* zero or subnormal: mantissa x 2^-24, exact in f32 */
+        return kiln_f32_from_bits(sign | kiln_f32_bits((float)mantissa * 0x1p-24f));
+    if (exponent == 31)
+        return kiln_f32_from_bits(sign | 0x7f800000u | (mantissa << 13));
+    return kiln_f32_from_bits(sign | ((exponent + 112) << 23) | (mantissa << 13));
+}
+
+/* x rounded to the nearest value `format` holds */
+static inline float kiln_round_to(int format, float x)
+{
+    if (format == KILN_BF16)
+        return kiln_f32_from_bf16(kiln_bf16_from_f32(x));
+    if (format == KILN_F16)
+        return kiln_f32_from_f16(kiln_f16_from_f32(x));
+    return x;
+}
+
+/* Element i of an array of `format` as f32; and x stored there */
+static inline float kiln_load_as_f32(int format, const void *data, size_t i)
+{
+    if (format == KILN_F32)
+        return ((const float *)data)[i];
+    const uint16_t h = ((const uint16_t *)data)[i];
+    return format == KILN_BF16 ? kiln_f32_from_bf16(h) : kiln_f32_from_f16(h);
+}
+
+static inline void kiln_store_from_f32(int format, void *data, size_t i, float x)
+{
+    if (format == KILN_F32)
+        ((float *)data)[i] = x;
+    else
+        ((uint16_t *)data)[i] = format == KILN_BF16 ? kiln_bf16_from_f32(x) : kiln_f16_from_f32(x);
+}
+#endif
