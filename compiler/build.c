@@ -273,11 +273,15 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
     char runtime_dir[PATH_MAX + 16], path[2 * PATH_MAX], out[PATH_MAX], tmp[PATH_MAX + 8], src[2 * PATH_MAX];
     char obj[PATH_MAX], objdir[PATH_MAX + 32] = "";
     snprintf(runtime_dir, sizeof runtime_dir, "%s/../runtime", self_dir());
-    /* NAME.h includes kiln_rt.h: ship it beside, so DIR is all a program embedding the model needs. */
-    snprintf(src, sizeof src, "%s/kiln_rt.h", runtime_dir);
-    snprintf(path, sizeof path, "%s/kiln_rt.h", dir);
-    if (copy_file(src, path))
-        return 1;
+    /* NAME.h includes kiln_rt.h (and it kiln_format.h): ship them beside, so DIR is all a program
+       embedding the model needs. */
+    static const char *const headers[] = {"kiln_rt.h", "kiln_format.h"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(src, sizeof src, "%s/%s", runtime_dir, headers[i]);
+        snprintf(path, sizeof path, "%s/%s", dir, headers[i]);
+        if (copy_file(src, path))
+            return 1;
+    }
     if (bopt->emit == EMIT_C) {
         report(eopt, bopt, dir, name);
         return 0;

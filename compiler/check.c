@@ -35,7 +35,6 @@ const struct key_spec check_keys[NKEYS] = {
     { "context", T_INT, 1, 1 << 24, IN(SCOPE_TEMPORAL) },
 };
 
-static const char *const weight_names[] = { "f32", "bf16", "q8", "q4" }; /* ORDER enum weight_format */
 
 /* ---- the checker's state ---- */
 
@@ -115,12 +114,13 @@ static bool check_key_value(struct checker *c, const struct key_spec *key, struc
     case T_POSITIVE: return check_positive(c, v, what, key->min, key->max);
     case T_DELAYS: return check_delays(c, v, key);
     case T_WEIGHTS:
-        if (!check_choice(v, "weight format", weight_names, 4, what))
+        if (!check_choice(v, "weight format", weight_format_names, NUM_WEIGHT_FORMATS, what))
             return false;
-        if (strcmp(v->symbol, "f32") != 0) { /* as kilnc --weights says */
-            diag_error(v->loc, "weights = %s is not supported yet: kiln stores weights in f32 for now", v->symbol);
-            return false;
-        }
+        for (int i = 0; i < NUM_WEIGHT_FORMATS; i++)
+            if (strcmp(v->symbol, weight_format_names[i]) == 0 && !weight_format_supported((enum weight_format)i)) {
+                diag_error(v->loc, "weights = %s is not supported yet (f32, bf16 and f16 are)", v->symbol); /* as --weights */
+                return false;
+            }
         return true;
     case T_FFN: return check_choice(v, "ffn kind", ffn_kinds, 1, what) && check_ffn_args(v);
     case T_NORM: return check_choice(v, "norm kind", norm_kinds, 1, what);
@@ -490,8 +490,8 @@ static void fill_model(struct checker *c, const struct ast_file *top, struct mod
     m->text_padding_id = s->set ? (int)s->value.number : 3;
     s = get(c, SCOPE_TOP, K_WEIGHTS);
     m->weights = WEIGHTS_F32;
-    for (int i = 0; s->set && i < 4; i++)
-        if (strcmp(s->value.symbol, weight_names[i]) == 0)
+    for (int i = 0; s->set && i < NUM_WEIGHT_FORMATS; i++)
+        if (strcmp(s->value.symbol, weight_format_names[i]) == 0)
             m->weights = (enum weight_format)i;
 
     struct transformer_spec *t = &m->temporal;

@@ -157,7 +157,7 @@ void descriptor_build(struct emitter *e, const struct glue_functions *fn, const 
     kir_init_string(m, g, e->name);
     kir_init_string(m, g, target);
     kir_init_string(m, g, features);
-    kir_init_string(m, g, "f32");
+    kir_init_string(m, g, weight_format_names[mod->weights]);
     const int ints[] = {mod->text_card, mod->card, mod->n_q, mod->dep_q, 1 + mod->n_q};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         kir_init_int(m, g, ints[i]);

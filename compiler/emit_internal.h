@@ -32,11 +32,14 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
 void kernel_vocabulary(struct emitter *e); /* vf_exp, vf_rope (vector targets), once */
 /* The target's vector vocabulary (target_emit_vocabulary) and the functions kernel_vocabulary adds. */
 void print_vocabulary(struct emitter *e, FILE *out, bool simde);
-int kernel_dot(struct emitter *e, int n);  /* these two return the kernel's index in e->kir */
+int kernel_dot(struct emitter *e, int n);  /* these four return the kernel's index in e->kir */
 int kernel_axpy(struct emitter *e, int n);
+/* the same with the first vector (dot's a, axpy's x) stored in `format` (kiln_format.h) */
+int kernel_dot_of(struct emitter *e, int n, int format);
+int kernel_axpy_of(struct emitter *e, int n, int format);
 int kernel_rope_pair(struct emitter *e, int head_dim);
 const char *kernel_rms(struct emitter *e, int n, bool materialize);
-const char *kernel_embed_add(struct emitter *e, int n);
+const char *kernel_embed_add(struct emitter *e, int n, int format); /* a table stored in `format` */
 const char *kernel_add(struct emitter *e, int n);
 const char *kernel_silu_gate(struct emitter *e, int n);
 /* The sampling's reductions, for the descriptor's argmax and softmax_exp (kiln_rt.h). */

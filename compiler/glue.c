@@ -33,7 +33,6 @@ static int ttt_rope_table_layer(const struct model *m, int l)
     return l;
 }
 
-static struct kir_type weight_type(void) { return kir_pointer_type(KIR_F32, true); }
 
 /* ---- records --------------------------------------------------------------------------------- */
 
@@ -52,8 +51,9 @@ static void weights_record(struct emitter *e)
         for (int d = 0; d < w->rank; d++)
             n += snprintf(shape + n, sizeof shape - (size_t)n, "%s%lld", d ? ", " : "", w->shape[d]);
         snprintf(shape + n, sizeof shape - (size_t)n, "]");
-        kir_record_field(&e->kir, e->weights_record, w->field, weight_type(), w->step == STEP_TABLE ? w->steps : 0, 0,
-                         "%s %s%s", w->name, shape, w->fold_alpha >= 0 ? " (*alpha)" : "");
+        kir_record_field(&e->kir, e->weights_record, w->field, weight_ptr(w->format), w->step == STEP_TABLE ? w->steps : 0, 0,
+                         "%s %s%s%s", w->name, shape, w->fold_alpha >= 0 ? " (*alpha)" : "",
+                         w->format != KILN_F32 ? (w->format == KILN_BF16 ? " bf16" : " f16") : "");
     }
 }
 
@@ -224,7 +224,8 @@ static void embed_sum(struct glue *c, const struct ir_op *op)
 {
     struct kir_func *f = c->f;
     const struct model *m = c->e->mod->model;
-    const int D = c->g->dim, K = 1 + m->n_q, add = function_by_symbol(c->e, kernel_embed_add(c->e, D));
+    const int format = c->e->mod->weights[op->weight].format;
+    const int D = c->g->dim, K = 1 + m->n_q, add = function_by_symbol(c->e, kernel_embed_add(c->e, D, format));
     struct kir_node *dst = value(c, op->out), *tokens = c->params[0];
     struct kir_node *j = kir_for(f, "j", INT(0), MUL(c->rows, INT(D)), 1, 0);
     kir_store(f, dst, j, F32(0));
@@ -246,7 +247,8 @@ static void step_embed_add(struct glue *c, const struct ir_op *op)
     if (c->e->mod->model->dep_q > 1)
         table = kir_select(f, kir_binary(f, KIR_EQ, c->pos, INT(0)), table,
                            weight(c, &c->e->mod->weights[op->weight + 1], SUB(c->pos, INT(1))));
-    CALL(c, function_by_symbol(c->e, kernel_embed_add(c->e, c->g->dim)), value(c, op->out), table, c->params[1]);
+    CALL(c, function_by_symbol(c->e, kernel_embed_add(c->e, c->g->dim, c->e->mod->weights[op->weight].format)),
+         value(c, op->out), table, c->params[1]);
 }
 
 /* A TTT layer: its weights and its state in the stream, in the order its kernel takes them. */

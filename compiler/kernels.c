@@ -100,23 +100,24 @@ void print_vocabulary(struct emitter *e, FILE *out, bool simde)
 
 /* ---- reductions and elementwise kernels ------------------------------------------------------ */
 
-/* dot_N(a, b): the inner product of attention scores and row-major matmuls. In vectors: two
-   accumulators over pairs of vectors, their lanes' sum, then the scalar tail. */
-int kernel_dot(struct emitter *e, int n)
+/* dot_N(a, b): the inner product of attention scores and row-major matmuls (a: a weight row, in
+   `format`, widened to f32 as it is read). In vectors: two accumulators over pairs of vectors,
+   their lanes' sum, then the scalar tail. */
+int kernel_dot_of(struct emitter *e, int n, int format)
 {
     char name[KERNEL_NAME];
-    int index = kernel_lookup(e, name, "dot_%d", n);
+    int index = kernel_lookup(e, name, "dot%s_%d", format_suffix(format), n);
     if (index >= 0)
         return index;
     struct kir_func *f = kir_begin(&e->kir, name, f32_type(), KIR_INLINE, NULL);
-    struct kir_node *a = kir_param(f, "a", in_ptr(), KIR_RESTRICT), *b = kir_param(f, "b", in_ptr(), KIR_RESTRICT);
+    struct kir_node *a = kir_param(f, "a", weight_ptr(format), KIR_RESTRICT), *b = kir_param(f, "b", in_ptr(), KIR_RESTRICT);
     const int W = e->kir.width, whole = n >= 2 * W ? whole_vectors(e, n, 2) : 0;
     struct kir_node *acc;
     if (whole) {
         struct kir_node *s0 = kir_decl(f, "s0", SET1(F32(0)), 0), *s1 = kir_decl(f, "s1", SET1(F32(0)), 0);
         struct kir_node *i = kir_for(f, "i", INT(0), INT(whole), 2 * W, 0);
-        kir_assign(f, s0, kir_fma(f, VLOAD(a, i), VLOAD(b, i), s0));
-        kir_assign(f, s1, kir_fma(f, VLOAD(a, ADD(i, INT(W))), VLOAD(b, ADD(i, INT(W))), s1));
+        kir_assign(f, s0, kir_fma(f, WVLOAD(a, i), VLOAD(b, i), s0));
+        kir_assign(f, s1, kir_fma(f, WVLOAD(a, ADD(i, INT(W))), VLOAD(b, ADD(i, INT(W))), s1));
         kir_end(f);
         acc = kir_decl(f, "acc", kir_unary(f, KIR_REDUCE_ADD, ADD(s0, s1)), 0);
     } else {
@@ -124,47 +125,52 @@ int kernel_dot(struct emitter *e, int n)
     }
     if (whole < n) {
         struct kir_node *i = kir_for(f, "i", INT(whole), INT(n), 1, 0);
-        kir_assign(f, acc, ADD(acc, MUL(LOAD(a, i), LOAD(b, i))));
+        kir_assign(f, acc, ADD(acc, MUL(WLOAD(a, i), LOAD(b, i))));
         kir_end(f);
     }
     kir_return(f, acc);
     return finish(e, f, true);
 }
 
-/* axpy_N(a, x, y): y += a * x, the accumulation of attention's values and of embedding rows. */
-int kernel_axpy(struct emitter *e, int n)
+int kernel_dot(struct emitter *e, int n) { return kernel_dot_of(e, n, KILN_F32); }
+
+/* axpy_N(a, x, y): y += a * x (x in `format`), the accumulation of attention's values and of
+   embedding rows. */
+int kernel_axpy_of(struct emitter *e, int n, int format)
 {
     char name[KERNEL_NAME];
-    int index = kernel_lookup(e, name, "axpy_%d", n);
+    int index = kernel_lookup(e, name, "axpy%s_%d", format_suffix(format), n);
     if (index >= 0)
         return index;
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), KIR_INLINE, NULL);
-    struct kir_node *a = kir_param(f, "a", f32_type(), 0), *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT),
+    struct kir_node *a = kir_param(f, "a", f32_type(), 0), *x = kir_param(f, "x", weight_ptr(format), KIR_RESTRICT),
                     *y = kir_param(f, "y", out_ptr(), KIR_RESTRICT);
     const int W = e->kir.width, whole = whole_vectors(e, n, 1);
     if (whole) {
         struct kir_node *va = kir_decl(f, "va", SET1(a), KIR_CONSTANT);
         struct kir_node *i = kir_for(f, "i", INT(0), INT(whole), W, 0);
-        kir_store(f, y, i, kir_fma(f, va, VLOAD(x, i), VLOAD(y, i)));
+        kir_store(f, y, i, kir_fma(f, va, WVLOAD(x, i), VLOAD(y, i)));
         kir_end(f);
     }
     if (whole < n) {
         struct kir_node *i = kir_for(f, "i", INT(whole), INT(n), 1, 0);
-        kir_store(f, y, i, ADD(LOAD(y, i), MUL(a, LOAD(x, i))));
+        kir_store(f, y, i, ADD(LOAD(y, i), MUL(a, WLOAD(x, i))));
         kir_end(f);
     }
     return finish(e, f, true);
 }
 
-const char *kernel_embed_add(struct emitter *e, int n)
+int kernel_axpy(struct emitter *e, int n) { return kernel_axpy_of(e, n, KILN_F32); }
+
+const char *kernel_embed_add(struct emitter *e, int n, int format)
 {
     char name[KERNEL_NAME];
-    int index = kernel_lookup(e, name, "embed_add_%d", n);
+    int index = kernel_lookup(e, name, "embed_add%s_%d", format_suffix(format), n);
     if (index < 0) {
-        const int axpy = kernel_axpy(e, n);
+        const int axpy = kernel_axpy_of(e, n, format);
         struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
                                        "out += table[token]; token -1 is Moshi's zero token (adds nothing)");
-        struct kir_node *out = kir_param(f, "out", out_ptr(), KIR_RESTRICT), *table = kir_param(f, "table", in_ptr(), KIR_RESTRICT),
+        struct kir_node *out = kir_param(f, "out", out_ptr(), KIR_RESTRICT), *table = kir_param(f, "table", weight_ptr(format), KIR_RESTRICT),
                         *token = kir_param(f, "token", i32_type(), 0);
         kir_if(f, kir_binary(f, KIR_GE, token, INT(0)));
         kir_eval(f, kir_call(f, axpy, 3, (struct kir_node *[]){F32(1.0), kir_addr(f, table, MUL(WIDE(token), INT(n))), out}));

@@ -3,6 +3,7 @@
 #ifndef KILN_KERNELS_H
 #define KILN_KERNELS_H
 #include "emit_internal.h"
+#include "kiln_format.h"
 
 static inline struct kir_type f32_type(void) { return kir_scalar_type(KIR_F32); }
 static inline struct kir_type i32_type(void) { return kir_scalar_type(KIR_I32); }
@@ -10,6 +11,23 @@ static inline struct kir_type i64_type(void) { return kir_scalar_type(KIR_I64); 
 static inline struct kir_type in_ptr(void) { return kir_pointer_type(KIR_F32, true); }   /* const float * */
 static inline struct kir_type out_ptr(void) { return kir_pointer_type(KIR_F32, false); } /* float * */
 static inline struct kir_type void_type(void) { return kir_scalar_type(KIR_VOID); }
+/* Weights stored in `format` (kiln_format.h): their element type, and a pointer to them */
+static inline enum kir_scalar format_scalar(int format)
+{
+    return format == KILN_BF16 ? KIR_BF16 : format == KILN_F16 ? KIR_F16 : KIR_F32;
+}
+static inline struct kir_type weight_ptr(int format) { return kir_pointer_type(format_scalar(format), true); }
+/* "" for f32, else "_bf16" or "_f16": a kernel's name says the format of the weights it reads */
+static inline const char *format_suffix(int format)
+{
+    return format == KILN_F32 ? "" : format == KILN_BF16 ? "_bf16" : "_f16";
+}
+/* p[i .. i + lanes) as f32: loaded, and widened where p points to bf16 or f16 */
+static inline struct kir_node *load_weight(struct kir_func *f, struct kir_node *p, struct kir_node *i, int lanes)
+{
+    struct kir_node *v = kir_load(f, p, i, lanes);
+    return v->type.scalar == KIR_F32 ? v : kir_cast(f, kir_vector_type(KIR_F32, lanes), v);
+}
 
 /* Kernels are looked up by name, which says everything they are specialized for: formats the name
    into name[KERNEL_NAME] and returns the kernel's index when it is built already, else -1. */
@@ -27,6 +45,8 @@ int whole_vectors(const struct emitter *e, int n, int per_step);
 #define F32(x) kir_f32(f, x)
 #define LOAD(p, i) kir_load(f, p, i, 1)
 #define VLOAD(p, i) kir_load(f, p, i, f->module->width)
+#define WLOAD(p, i) load_weight(f, p, i, 1)                 /* a weight, as f32 */
+#define WVLOAD(p, i) load_weight(f, p, i, f->module->width) /* a vector of weights, as f32 */
 #define SET1(x) kir_broadcast(f, x, f->module->width)
 #define WIDE(x) kir_cast(f, i64_type(), x)   /* an index widened before it can overflow */
 #define VF_TYPE kir_vector_type(KIR_F32, f->module->width)

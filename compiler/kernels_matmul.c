@@ -21,7 +21,7 @@ static struct kir_node *row_dot(struct kir_func *f, int dot, struct kir_node *W,
 static int row_major_matmul(struct emitter *e, const struct ir_graph *g, const struct ir_op *op, const char *name)
 {
     const struct ir_weight *w = &e->mod->weights[op->weight];
-    const int R = w->rows, C = w->cols, dot = kernel_dot(e, C);
+    const int R = w->rows, C = w->cols, dot = kernel_dot_of(e, C, w->format);
     const bool rope = op->epilogue == EPI_ROPE_KV && g->rope, scaled = op->scale >= 0;
     const int rope_pair = rope ? kernel_rope_pair(e, g->head_dim) : -1;
     const char *sc = scaled ? " * s[t]" : "";
@@ -45,7 +45,7 @@ static int row_major_matmul(struct emitter *e, const struct ir_graph *g, const s
                       g->head_dim, g->head_dim, g->head_dim);
     }
     struct kir_type in = in_ptr(), out_type = out_ptr();
-    struct kir_node *W = kir_param(f, "W", in, KIR_RESTRICT), *x = kir_param(f, "x", in, KIR_RESTRICT);
+    struct kir_node *W = kir_param(f, "W", weight_ptr(w->format), KIR_RESTRICT), *x = kir_param(f, "x", in, KIR_RESTRICT);
     struct kir_node *s = scaled ? kir_param(f, "s", in, KIR_RESTRICT) : NULL;
     if (op->epilogue != EPI_ROPE_KV) {
         struct kir_node *out = kir_param(f, "out", out_type, KIR_RESTRICT), *T = kir_param(f, "T", i32_type(), 0);
@@ -100,8 +100,8 @@ const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const str
     char name[KERNEL_NAME], packing[16] = "";
     if (w->pack_nr)
         snprintf(packing, sizeof packing, "_p%d%s", w->pack_nr, g->rows > 1 ? "_blocked" : "");
-    int index = kernel_lookup(e, name, "matmul_%dx%d_%s%s%s%s", w->rows, w->cols, epilogue_suffix[op->epilogue],
-                              rope ? "_rope" : "", scaled ? "_scaled" : "", packing);
+    int index = kernel_lookup(e, name, "matmul%s_%dx%d_%s%s%s%s", format_suffix(w->format), w->rows, w->cols,
+                              epilogue_suffix[op->epilogue], rope ? "_rope" : "", scaled ? "_scaled" : "", packing);
     if (index < 0)
         index = w->pack_nr ? packed_matmul_kernel(e, g, op, name) : row_major_matmul(e, g, op, name);
     return e->kir.funcs[index]->symbol;

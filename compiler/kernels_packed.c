@@ -17,17 +17,17 @@ enum { MATVEC_STREAMS = 4 };
    streaming form, bound by memory. The columns are cut into MATVEC_STREAMS ranges walked in lockstep:
    as many sequential reads in flight per thread, where one stream leaves DRAM bandwidth unused
    (and 2 x MATVEC_STREAMS FMA chains). The ranges' sums add up in order at the end. */
-static int streaming_kernel(struct emitter *e, int C, int NR)
+static int streaming_kernel(struct emitter *e, int C, int NR, int format)
 {
     char name[KERNEL_NAME];
-    int index = kernel_lookup(e, name, "panel_%d_%d", C, NR);
+    int index = kernel_lookup(e, name, "panel%s_%d_%d", format_suffix(format), C, NR);
     if (index >= 0)
         return index;
     const int W = e->kir.width, S = C >= MATVEC_STREAMS ? MATVEC_STREAMS : 1, L = C / S;
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), KIR_INLINE,
                                    "tile[%d] = x[%d] . panel[%d][%d], columns in %d streams of %d", NR, C, C, NR, S, L);
-    struct kir_node *panel = kir_param(f, "panel", in_ptr(), KIR_RESTRICT), *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT),
-                    *tile = kir_param(f, "tile", out_ptr(), KIR_RESTRICT);
+    struct kir_node *panel = kir_param(f, "panel", weight_ptr(format), KIR_RESTRICT),
+                    *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT), *tile = kir_param(f, "tile", out_ptr(), KIR_RESTRICT);
     struct kir_node *acc[MATVEC_STREAMS][2];
     for (int u = 0; u < S; u++)
         for (int half = 0; half < 2; half++) {
@@ -42,7 +42,7 @@ static int streaming_kernel(struct emitter *e, int C, int NR)
         struct kir_node *w = kir_decl(f, "w", kir_addr(f, panel, MUL(WIDE(ADD(c, INT(u * L))), INT(NR))), KIR_CONSTANT);
         struct kir_node *xb = kir_decl(f, "xb", SET1(LOAD(x, ADD(c, INT(u * L)))), KIR_CONSTANT);
         for (int half = 0; half < 2; half++)
-            kir_assign(f, acc[u][half], kir_fma(f, xb, VLOAD(w, INT(half * W)), acc[u][half]));
+            kir_assign(f, acc[u][half], kir_fma(f, xb, WVLOAD(w, INT(half * W)), acc[u][half]));
         kir_end(f);
     }
     kir_end(f);
@@ -50,7 +50,7 @@ static int streaming_kernel(struct emitter *e, int C, int NR)
         c = kir_for(f, "c", INT(S * L), INT(C), 1, 0);
         struct kir_node *xb = kir_decl(f, "xb", SET1(LOAD(x, c)), KIR_CONSTANT);
         for (int half = 0; half < 2; half++)
-            kir_assign(f, acc[S - 1][half], kir_fma(f, xb, VLOAD(panel, ADD(MUL(WIDE(c), INT(NR)), INT(half * W))), acc[S - 1][half]));
+            kir_assign(f, acc[S - 1][half], kir_fma(f, xb, WVLOAD(panel, ADD(MUL(WIDE(c), INT(NR)), INT(half * W))), acc[S - 1][half]));
         kir_end(f);
     }
     for (int u = 1; u < S; u++)
@@ -67,15 +67,15 @@ static int streaming_kernel(struct emitter *e, int C, int NR)
    block of a cache-blocked multiplication: each accumulator continues from the value stored, so
    the sum over columns keeps its order. Two columns per loop trip (then the odd one): the loop's
    own instructions, halved, no longer compete with the FMAs. */
-static int tile_kernel(struct emitter *e, int M, int NR)
+static int tile_kernel(struct emitter *e, int M, int NR, int format)
 {
     char name[KERNEL_NAME];
-    int index = kernel_lookup(e, name, "panelpk_%dx%d", M, NR);
+    int index = kernel_lookup(e, name, "panelpk%s_%dx%d", format_suffix(format), M, NR);
     if (index >= 0)
         return index;
     const int W = e->kir.width;
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0, NULL);
-    struct kir_node *panel = kir_param(f, "panel", in_ptr(), KIR_RESTRICT), *xp = kir_param(f, "xp", in_ptr(), KIR_RESTRICT),
+    struct kir_node *panel = kir_param(f, "panel", weight_ptr(format), KIR_RESTRICT), *xp = kir_param(f, "xp", in_ptr(), KIR_RESTRICT),
                     *kw = kir_param(f, "kw", i32_type(), 0), *acc = kir_param(f, "acc", out_ptr(), KIR_RESTRICT),
                     *first = kir_param(f, "first", i32_type(), 0);
     struct kir_node *a[16][2];
@@ -92,8 +92,8 @@ static int tile_kernel(struct emitter *e, int M, int NR)
         for (int u = 0; u < unroll; u++) {
             kir_block(f);
             struct kir_node *column = ADD(c, INT(u));
-            struct kir_node *w0 = kir_decl(f, "w0", VLOAD(panel, MUL(WIDE(column), INT(NR))), KIR_CONSTANT);
-            struct kir_node *w1 = kir_decl(f, "w1", VLOAD(panel, ADD(MUL(WIDE(column), INT(NR)), INT(W))), KIR_CONSTANT);
+            struct kir_node *w0 = kir_decl(f, "w0", WVLOAD(panel, MUL(WIDE(column), INT(NR))), KIR_CONSTANT);
+            struct kir_node *w1 = kir_decl(f, "w1", WVLOAD(panel, ADD(MUL(WIDE(column), INT(NR)), INT(W))), KIR_CONSTANT);
             for (int i = 0; i < M; i++) {
                 kir_block(f);
                 struct kir_node *xb = kir_decl(f, "xb", SET1(LOAD(xp, ADD(MUL(column, INT(M)), INT(i)))), KIR_CONSTANT);
@@ -252,6 +252,7 @@ static void epilogue(struct emitter *e, struct kir_func *f, const struct matmul 
 struct blocking {
     int C, NR, MR, KC;               /* columns, rows per panel, frames per tile, columns per block */
     int panels, chunk, lines;        /* panels; tiles per L2 chunk; 64-byte lines in a panel's block */
+    int per_line;                    /* weights in a 64-byte line */
     int tiles_of[17];                /* the tile kernel of m frames, m = 1..MR */
 };
 
@@ -286,10 +287,11 @@ static void multiply_block(struct kir_func *f, const struct blocking *b, struct 
     struct kir_node *panel = kir_decl(f, "panel", kir_addr(f, W, MUL(ADD(MUL(WIDE(p), INT(C)), WIDE(kc)), INT(NR))), KIR_CONSTANT);
     struct kir_node *next = kir_decl(f, "next", kir_addr(f, panel, kir_const_int(f, KIR_I64, (int64_t)C * NR)), KIR_CONSTANT);
     struct kir_node *i = kir_for(f, "i", i0, i1, 1, 0);
-    kir_comment(f, "the next panel's block into L2, spread over the tiles (16 floats a line); the next tile's sums");
+    kir_comment(f, "the next panel's block into L2, spread over the tiles (%d weights a line); the next tile's sums",
+                b->per_line);
     struct kir_node *spread = SUB(i1, i0), *k = SUB(i, i0);
     struct kir_node *l = kir_for(f, "l", DIV(MUL(k, INT(b->lines)), spread), DIV(MUL(ADD(k, INT(1)), INT(b->lines)), spread), 1, 0);
-    kir_prefetch(f, kir_addr(f, next, MUL(l, INT(16))), false);
+    kir_prefetch(f, kir_addr(f, next, MUL(l, INT(b->per_line))), false);
     kir_end(f);
     struct kir_node *m = kir_decl(f, "m", MIN(SUB(T, MUL(i, INT(MR))), INT(MR)), KIR_CONSTANT);
     struct kir_node *acc = kir_decl(f, "acc", kir_addr(f, sums, MUL(ADD(MUL(WIDE(p), T), MUL(i, INT(MR))), INT(NR))), KIR_CONSTANT);
@@ -347,14 +349,15 @@ int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const stru
     struct blocking b = {.C = w->cols, .NR = w->pack_nr, .MR = e->target->tile_rows, .KC = MATMUL_BLOCK_FLOATS / w->pack_nr};
     const int C = b.C, NR = b.NR, chunk_bytes = b.KC * b.MR * (int)sizeof(float);
     b.panels = ir_weight_panels(w) * (op->epilogue == EPI_ROPE_KV ? 3 : 1);
-    b.lines = b.KC * NR * (int)sizeof(float) / 64;
+    b.per_line = 64 / (int)kiln_format_bytes(w->format);
+    b.lines = b.KC * NR / b.per_line;
     b.chunk = MATMUL_CHUNK_BYTES > chunk_bytes ? MATMUL_CHUNK_BYTES / chunk_bytes : 1;
     const bool scaled = op->scale >= 0, blocked = g->rows > 1;
     struct matmul mm = {.g = g, .op = op, .w = w, .rope_pair = -1};
-    const int one = streaming_kernel(e, C, NR);
+    const int one = streaming_kernel(e, C, NR, w->format);
     if (blocked)
         for (int m = 1; m <= b.MR; m++)
-            b.tiles_of[m] = tile_kernel(e, m, NR);
+            b.tiles_of[m] = tile_kernel(e, m, NR, w->format);
     if (op->epilogue == EPI_ROPE_KV && g->rope)
         mm.rope_pair = kernel_rope_pair(e, g->head_dim);
     mm.vf_rope = kir_find(&e->kir, "vf_rope");
@@ -363,7 +366,7 @@ int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const stru
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
                                    "matmul of packed W [%d panels][%d][%d] by x[T][%d]%s; epilogue: %s", b.panels, C, NR, C,
                                    scaled ? ", scaled by s[t]" : "", what[op->epilogue]);
-    struct kir_node *W = kir_param(f, "W", in_ptr(), KIR_RESTRICT), *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT);
+    struct kir_node *W = kir_param(f, "W", weight_ptr(w->format), KIR_RESTRICT), *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT);
     mm.s = scaled ? kir_param(f, "s", in_ptr(), KIR_RESTRICT) : NULL;
     if (op->epilogue == EPI_ROPE_KV) {
         mm.q = kir_param(f, "q", out_ptr(), KIR_RESTRICT);

@@ -377,8 +377,9 @@ struct kir_node *kir_cast(struct kir_func *f, struct kir_type to, struct kir_nod
 {
     need(f, !to.pointer && !a->type.pointer && to.lanes == a->type.lanes && to.scalar != KIR_VOID, KIR_CAST,
          "between pointers, void, or vectors of other lengths");
-    need(f, to.scalar != KIR_F16 && to.scalar != KIR_BF16 && a->type.scalar != KIR_F16 && a->type.scalar != KIR_BF16,
-         KIR_CAST, "f16/bf16 conversions (not in the vocabulary yet: they come with the weight formats)");
+    const bool storage_from = a->type.scalar == KIR_F16 || a->type.scalar == KIR_BF16;
+    need(f, to.scalar != KIR_F16 && to.scalar != KIR_BF16 && (!storage_from || to.scalar == KIR_F32), KIR_CAST,
+         "to f16/bf16, or from them to another type than f32 (they are storage types: loaded and widened)");
     need(f, to.scalar != KIR_BOOL && (a->type.scalar != KIR_BOOL || kir_is_integer(to)), KIR_CAST,
          "to bool (compare instead), or from bool to a float");
     if (kir_type_equal(to, a->type))

@@ -141,6 +141,13 @@ static void address(const struct printer *p, const struct kir_node *pointer, con
         fprintf(p->out, ")");
 }
 
+/* The printer's widening of bf16 or f16 to f32: kiln_format.h's on a scalar, the vocabulary's
+   vf_load_bf16 / vf_load_f16 on a vector of them loaded from memory. */
+static const char *widening_name(const struct kir_node *n)
+{
+    return n->arg[0]->type.scalar == KIR_BF16 ? "bf16" : "f16";
+}
+
 static void vector_expr(const struct printer *p, const struct kir_node *n)
 {
     static const char *const names[KIR_NUM_OPS] = {[KIR_ADD] = "add", [KIR_SUB] = "sub", [KIR_MUL] = "mul",
@@ -150,6 +157,13 @@ static void vector_expr(const struct printer *p, const struct kir_node *n)
     case KIR_LOAD:
         fprintf(p->out, "vf_load(");
         address(p, n->arg[0], n->arg[1], 0);
+        fprintf(p->out, ")");
+        return;
+    case KIR_CAST: /* (of bf16 or f16 lanes: a widening load) */
+        if (n->arg[0]->op != KIR_LOAD || (n->arg[0]->type.scalar != KIR_BF16 && n->arg[0]->type.scalar != KIR_F16))
+            unprintable(p, "a vector CAST other than bf16/f16 lanes loaded from memory");
+        fprintf(p->out, "vf_load_%s(", widening_name(n));
+        address(p, n->arg[0]->arg[0], n->arg[0]->arg[1], 0);
         fprintf(p->out, ")");
         return;
     case KIR_BROADCAST:
@@ -316,6 +330,11 @@ static void expr(const struct printer *p, const struct kir_node *n, int context)
     case KIR_CAST:
         if (n->type.pointer) { /* void * to and from other pointers: implicit in C */
             expr(p, n->arg[0], context);
+            return;
+        }
+        if (n->arg[0]->type.scalar == KIR_BF16 || n->arg[0]->type.scalar == KIR_F16) {
+            fprintf(p->out, "kiln_f32_from_%s", widening_name(n));
+            arguments(p, n->arg, 1);
             return;
         }
         snprintf(text, sizeof text, "(%s)", c_type(p, n->type));

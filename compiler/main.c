@@ -15,6 +15,7 @@ struct options {
     enum dump_stage dump;
     bool fuse;
     int rows;                        /* frames per temporal call in a teacher-forced forward */
+    int weights;                     /* --weights: enum weight_format, or -1 (the description's) */
     struct emit_options emit;
     struct build_options build;
 };
@@ -26,7 +27,8 @@ static const char usage[] =
     "options:\n"
     "  -o DIR                 output folder (default generated/NAME)\n"
     "  --target T             native | scalar | avx2 | avx512 | neon (default native)\n"
-    "  --weights F            f32 (bf16, q8, q4: not yet supported)\n"
+    "  --weights F            f32 | bf16 | f16: how matrices and embeddings are stored (default: the\n"
+    "                         description's `weights`, else f32; q8, q4: not yet supported)\n"
     "  --backend B            c | llvm (default c): who compiles the model; with llvm, LLVM 19 writes\n"
     "                         NAME.o itself (no C compiler needed for --emit obj)\n"
     "  --cpu NAME             the CPU --backend llvm tunes for, within the target's ISA (znver4,\n"
@@ -74,7 +76,7 @@ static const char *option_value(int argc, char **argv, int *i, const char *flag)
 
 static int parse_options(int argc, char **argv, struct options *opt)
 {
-    *opt = (struct options){.fuse = true, .rows = 32, .build = {.emit = EMIT_EXE}};
+    *opt = (struct options){.fuse = true, .rows = 32, .weights = -1, .build = {.emit = EMIT_EXE}};
     const char *target = "native", *value;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -92,11 +94,14 @@ static int parse_options(int argc, char **argv, struct options *opt)
         } else if ((value = option_value(argc, argv, &i, "--target"))) {
             target = value;
         } else if ((value = option_value(argc, argv, &i, "--weights"))) {
-            if (strcmp(value, "f32") != 0)
-                return option_error(strcmp(value, "bf16") && strcmp(value, "q8") && strcmp(value, "q4")
-                                        ? "unknown weight format '%s' (f32, bf16, q8, q4)"
-                                        : "--weights %s is not supported yet: kiln stores weights in f32 for now",
-                                    value);
+            int k = 0;
+            while (k < NUM_WEIGHT_FORMATS && strcmp(value, weight_format_names[k]) != 0)
+                k++;
+            if (k == NUM_WEIGHT_FORMATS)
+                return option_error("unknown weight format '%s' (f32, bf16, f16, q8, q4)", value);
+            if (!weight_format_supported((enum weight_format)k))
+                return option_error("--weights %s is not supported yet (f32, bf16 and f16 are)", value);
+            opt->weights = k;
         } else if ((value = option_value(argc, argv, &i, "--backend"))) {
             if (strcmp(value, "c") != 0 && strcmp(value, "llvm") != 0)
                 return option_error("unknown backend '%s' (c, llvm)", value);
@@ -200,6 +205,8 @@ static int compile(struct options *opt)
         model_free(&model);
         return 0;
     }
+    if (opt->weights >= 0)
+        model.weights = (enum weight_format)opt->weights;
     struct ir_module *mod = lower_model(&model, opt->rows);
     if (!ir_verify(mod, "lower"))
         return 2;

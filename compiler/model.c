@@ -21,16 +21,9 @@ static const char *mixer_name(enum mixer_kind kind)
     return "?";
 }
 
-static const char *weights_name(enum weight_format w)
-{
-    switch (w) {
-    case WEIGHTS_F32: return "f32";
-    case WEIGHTS_BF16: return "bf16";
-    case WEIGHTS_Q8: return "q8";
-    case WEIGHTS_Q4: return "q4";
-    }
-    return "?";
-}
+const char *const weight_format_names[NUM_WEIGHT_FORMATS] = {"f32", "bf16", "f16", "q8", "q4"};
+
+bool weight_format_supported(enum weight_format w) { return w <= WEIGHTS_F16; }
 
 /* Doubles in %.17g: two dumps are equal exactly when the values are. */
 static void dump_stack(FILE *out, const char *name, const struct transformer_spec *t)
@@ -69,7 +62,7 @@ void model_dump(FILE *out, const struct model *m)
     fputc('\n', out);
     fprintf(out, "frame_rate %.17g\n", m->frame_rate);
     fprintf(out, "text_padding_id %d\n", m->text_padding_id);
-    fprintf(out, "weights %s\n", weights_name(m->weights));
+    fprintf(out, "weights %s\n", weight_format_names[m->weights]);
     dump_stack(out, "temporal", &m->temporal);
     dump_stack(out, "depformer", &m->depformer);
 }

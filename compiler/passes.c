@@ -38,6 +38,9 @@ static int producer_of(const struct ir_graph *g, int v, int before)
 
 static void fold_norms_in(struct ir_module *mod, struct ir_graph *g)
 {
+    if (mod->model->weights != WEIGHTS_F32) /* the alpha is applied to the activation: a low-precision
+                                               matrix is the checkpoint's, rounded once */
+        return;
     int readers[MAX_READERS];
     for (int i = 0; i < g->num_ops; i++) {
         struct ir_op *norm = &g->ops[i];

@@ -86,11 +86,32 @@ long long ir_weight_storage(const struct ir_weight *w)
     return (long long)kiln_stored_elements((size_t)numel, (size_t)w->cols, w->pack_nr, w->pack_rows, w->pack_gated);
 }
 
-/* Every matmul weight of a vector target is packed in panels of two vectors' worth of rows; in a
-   graph that takes several rows per call, the matmul also gets the scratch of its cache-blocked
-   form (ir.h). Runs before plan_buffers. */
+/* The model's weight format: what a matmul reads and the embedding tables are stored in it; every
+   other weight (norms, biases, TTT's) stays f32, its values rounded through the format, so that the
+   model computes what the checkpoint in that format holds. */
+static void plan_formats(struct ir_module *mod)
+{
+    static const int storage[] = {[WEIGHTS_F32] = KILN_F32, [WEIGHTS_BF16] = KILN_BF16, [WEIGHTS_F16] = KILN_F16};
+    const int format = storage[mod->model->weights];
+    for (int i = 0; i < mod->num_weights; i++) {
+        mod->weights[i].format = mod->weights[i].is_embedding ? format : KILN_F32;
+        mod->weights[i].rounding = mod->weights[i].is_embedding ? KILN_F32 : format;
+    }
+    struct ir_graph *graphs[] = {&mod->temporal, &mod->depformer};
+    for (int gi = 0; gi < 2; gi++)
+        for (int i = 0; i < graphs[gi]->num_ops; i++) {
+            const struct ir_op *op = &graphs[gi]->ops[i];
+            if (!op->dead && op->code == OP_MATMUL)
+                mod->weights[op->weight].format = format, mod->weights[op->weight].rounding = KILN_F32;
+        }
+}
+
+/* Every weight's format; every matmul weight of a vector target is packed in panels of two
+   vectors' worth of rows; in a graph that takes several rows per call, the matmul also gets the
+   scratch of its cache-blocked form (ir.h). Runs before plan_buffers. */
 void plan_weights(struct ir_module *mod, int vector_width)
 {
+    plan_formats(mod);
     if (vector_width <= 1)
         return;
     struct ir_graph *graphs[] = {&mod->temporal, &mod->depformer};

@@ -18,7 +18,9 @@ static const struct target targets[] = {
             "    return _mm_cvtss_f32(_mm_add_ss(lo, _mm_movehdup_ps(lo)));",
      .floor = "_mm256_floor_ps(x)", .swap_pairs = "_mm256_permute_ps(v, 0xB1)",
      .pow2i = "_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(_mm256_add_ps(n, "
-              "_mm256_set1_ps(12582912.0f))), _mm256_set1_epi32(127 - 0x4B400000)), 23))"},
+              "_mm256_set1_ps(12582912.0f))), _mm256_set1_epi32(127 - 0x4B400000)), 23))",
+     .load_bf16 = "_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16))",
+     .load_f16 = "_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p))"},
     {.name = "avx512", .cflags = "-mavx512f -mavx512bw -mavx512vl -mfma", .width = 16, .tile_rows = 8,
      .features = "avx512f,avx512bw,avx512vl,fma",
      .llvm_triple = "x86_64-pc-linux-gnu", .llvm_cpu = "x86-64", .llvm_features = "+avx512f,+avx512bw,+avx512vl,+fma",
@@ -30,7 +32,9 @@ static const struct target targets[] = {
      .div = "_mm512_div_ps(a, b)", .sum = "return _mm512_reduce_add_ps(v);",
      .floor = "_mm512_roundscale_ps(x, 0x09)", .swap_pairs = "_mm512_shuffle_ps(v, v, 0xB1)",
      .pow2i = "_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_castps_si512(_mm512_add_ps(n, "
-              "_mm512_set1_ps(12582912.0f))), _mm512_set1_epi32(127 - 0x4B400000)), 23))"},
+              "_mm512_set1_ps(12582912.0f))), _mm512_set1_epi32(127 - 0x4B400000)), 23))",
+     .load_bf16 = "_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16))",
+     .load_f16 = "_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p))"},
     {.name = "neon", .cflags = "-march=armv8.2-a+dotprod+fp16", .width = 4, .tile_rows = 8, .features = "neon,asimddp,asimdhp",
      .llvm_triple = "aarch64-unknown-linux-gnu", .llvm_cpu = "generic", .llvm_features = "+v8.2a,+neon,+dotprod,+fullfp16",
      .pairwise_sum = true,
@@ -41,6 +45,8 @@ static const struct target targets[] = {
      .mul = "vmulq_f32(a, b)", .max = "vbslq_f32(vcgtq_f32(a, b), a, b)",
      .min = "vbslq_f32(vcltq_f32(a, b), a, b)", .div = "vdivq_f32(a, b)", .sum = "return vaddvq_f32(v);", .floor = "vrndmq_f32(x)",
      .swap_pairs = "vrev64q_f32(v)",
+     .load_bf16 = "vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16))",
+     .load_f16 = "vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)))",
      .pow2i = "vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vreinterpretq_s32_f32(vaddq_f32(n, "
               "vdupq_n_f32(12582912.0f))), vdupq_n_s32(127 - 0x4B400000)), 23))"},
 };
@@ -123,6 +129,18 @@ void target_emit_vocabulary(FILE *out, const struct target *t, bool simde)
     fprintf(out, "static inline vf vf_floor(vf x) { return %s; }\n", t->floor);
     fprintf(out, "static inline vf vf_pow2i(vf n) { return %s; }\n", t->pow2i);
     fprintf(out, "static inline vf vf_swap_pairs(vf v) { return %s; }\n", t->swap_pairs);
+    const char *const widened[2][2] = {{"bf16", t->load_bf16}, {"f16", t->load_f16}};
+    if (simde) /* (the lanes one at a time, by kiln_format.h's conversions) */
+        fprintf(out, "#include \"kiln_format.h\"\n");
+    /* (unused in a model of f32 weights: clang would warn of an unused static function) */
+    for (int i = 0; i < 2; i++)
+        if (!simde)
+            fprintf(out, "__attribute__((unused)) static inline vf vf_load_%s(const uint16_t *p) { return %s; }\n",
+                    widened[i][0], widened[i][1]);
+        else
+            fprintf(out, "__attribute__((unused)) static inline vf vf_load_%s(const uint16_t *p)\n{\n    float x[VF_WIDTH];\n"
+                         "    for (int i = 0; i < VF_WIDTH; i++)\n        x[i] = kiln_f32_from_%s(p[i]);\n"
+                         "    return vf_load(x);\n}\n", widened[i][0], widened[i][0]);
     if (t->sum && !simde) /* (SIMDe lacks some reductions: then through memory) */
         fprintf(out, "static inline float vf_sum(vf v)\n{\n    %s\n}\n\n", t->sum);
     else

@@ -31,6 +31,8 @@ struct target {
     const char *floor;               /* (x): round toward minus infinity */
     const char *pow2i;               /* (n): 2^n for a vector of integral n in [-126, 127] */
     const char *swap_pairs;          /* (v): lanes 2i and 2i + 1 exchanged (interleaved RoPE) */
+    const char *load_bf16, *load_f16; /* (p), p a const uint16_t *: VF_WIDTH bf16 or f16 values widened
+                                         to f32 (exact); native builds, else through kiln_format.h's */
 };
 
 /* The target named `name` ("native" resolves to the best target this host runs), or NULL. */

@@ -32,10 +32,10 @@ void kiln_profile_mark(enum kiln_component c)
 
 static int64_t weight_bytes_per_frame(const struct kiln_model_desc *d)
 {
-    int64_t values = 0;
+    int64_t bytes = 0;
     for (int i = 0; i < d->num_weights; i++)
-        values += d->weights[i].read_per_frame;
-    return values * 4; /* f32 */
+        bytes += d->weights[i].read_per_frame * (int64_t)kiln_format_bytes(d->weights[i].format);
+    return bytes;
 }
 
 struct bench_buffers {

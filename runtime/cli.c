@@ -158,7 +158,7 @@ static int cmd_info(const struct kiln_model_desc *d, int argc, char **argv)
     if (argc > 1)
         return usage_error("info", "unexpected argument '%s'", argv[1]);
     char weights[32], stream[32], kv[32], ttt[32], total[32];
-    double weight_bytes = (double)d->num_params * 4;
+    double weight_bytes = (double)kiln_weights_bytes(d);
     human_bytes(weights, sizeof weights, weight_bytes);
     human_bytes(stream, sizeof stream, (double)d->stream_bytes);
     human_bytes(kv, sizeof kv, (double)d->kv_bytes);

@@ -9,6 +9,7 @@
 #define KILN_RT_H
 #include <stddef.h>
 #include <stdint.h>
+#include "kiln_format.h"
 
 #define KILN_MAX_RANK 4
 #define KILN_ALIGN 64 /* every weight and buffer starts on a cache line */
@@ -39,7 +40,7 @@ struct kiln_model_desc {
     const char *name;                /* the model's C identifier */
     const char *target;              /* scalar | avx2 | avx512 | neon */
     const char *cpu_features;        /* what its code was compiled for, comma-separated ("avx2,fma,f16c"; "" for none) */
-    const char *weight_format;       /* f32 */
+    const char *weight_format;       /* f32 | bf16 | f16: how matrices and embeddings are stored */
     int text_card, card;             /* output vocabularies; inputs have one extra (initial) row */
     int n_q, dep_q;                  /* audio streams in, audio codebooks generated */
     int num_streams;                 /* 1 + n_q */
@@ -104,6 +105,8 @@ void kiln_set_strict_weights(int strict);
 int kiln_weights_random(const struct kiln_model_desc *desc, uint64_t seed, struct kiln_weights *out,
                         char *err, size_t errlen);
 void kiln_weights_free(struct kiln_weights *w);
+/* Bytes the weights of desc occupy once loaded, each in its format and layout (padding included). */
+size_t kiln_weights_bytes(const struct kiln_model_desc *desc);
 
 /* Per-component time of streaming steps, for bench: the generated step functions call
    kiln_profile_mark(c) at the end of each component; it costs one branch unless enabled. */

@@ -141,6 +141,14 @@ static int apply_packing(const struct kiln_model_desc *desc, struct kiln_weights
     return 0;
 }
 
+size_t kiln_weights_bytes(const struct kiln_model_desc *desc)
+{
+    size_t total = 0;
+    for (int i = 0; i < desc->num_weights; i++)
+        total += slot_bytes(&desc->weights[i]);
+    return total;
+}
+
 /* Values rounded through w->rounding, in place (an f32 weight of a low-precision model) */
 static void apply_rounding(const struct kiln_weight_desc *w, float *values)
 {

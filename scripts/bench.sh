@@ -3,8 +3,9 @@
 #   1. the machine: DRAM read bandwidth and FMA peak, 1 thread and all threads (tests/bench/machine.c);
 #   2. the packed matmul kernels kilnc emits for the native target at Moshi's shapes: matrix-vector
 #      GB/s beside OpenBLAS sgemv, matrix-matrix GFLOP/s beside sgemm (tests/bench/bench_kernels.c);
-#   3. whole streaming steps of the mid-size model and of a 7B-shaped one (4 of its 32 layers):
-#      `bench --json`, with achieved GB/s against the measured bandwidth;
+#   3. whole streaming steps of the mid-size model (weights in f32, bf16 and f16) and of a 7B-shaped
+#      one (4 of its 32 layers; f32 and bf16): `bench --json`, with achieved GB/s against the
+#      measured bandwidth and the weight-bytes floor of each format;
 #   4. the LLVM back end against the C back end (scripts/bench_backends.sh).
 # Results: build/bench/{machine.json, kernels.json, machine_steps.json, steps.json, backends.json} and the tables printed here.
 set -e
@@ -44,10 +45,13 @@ echo
 read_n=$("$OUT/machine" | tee "$OUT/machine_steps.json" | sed 's/.*"read_gb_s_n": \([0-9.]*\).*/\1/')
 echo "== streaming steps ($TARGET, all threads; read bandwidth now ${read_n} GB/s)"
 : >"$OUT/steps.json"
-for m in graphs/moshi-mid.kiln graphs/tests/moshi-7b-4layers.kiln; do
-  name=$(sed -n 's/^model \([A-Za-z0-9_]*\).*/\1/p' "$m")
-  "$BUILD/kilnc" "$m" -o "$OUT/$name" >/dev/null
-  "$OUT/$name/$name" bench --random-weights 1 --steps ${STEPS:-20} --json | tee -a "$OUT/steps.json"
+for spec in "graphs/moshi-mid.kiln f32" "graphs/moshi-mid.kiln bf16" "graphs/moshi-mid.kiln f16" \
+            "graphs/tests/moshi-7b-4layers.kiln f32" "graphs/tests/moshi-7b-4layers.kiln bf16"; do
+  set -- $spec
+  name=$(sed -n 's/^model \([A-Za-z0-9_]*\).*/\1/p' "$1")
+  echo "$name, weights $2:"
+  "$BUILD/kilnc" "$1" --weights $2 -o "$OUT/$name-$2" >/dev/null
+  "$OUT/$name-$2/$name" bench --random-weights 1 --steps ${STEPS:-20} --json | tee -a "$OUT/steps.json"
   tail -n 1 "$OUT/steps.json" | sed 's/[{}",:]/ /g' | awk -v bw="$read_n" '{
     for (i = 1; i < NF; i++) f[$i] = $(i + 1)
     floor = f["weight_bytes_per_frame"] / (bw * 1e9) * 1e3

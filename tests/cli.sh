@@ -73,7 +73,7 @@ expect_error "too many steps" 1 \
 if [ -e "$TMP/gen.npy" ]; then fail "gen.npy written after an error"; else pass; fi
 expect_error "kilnc: unknown target" 1 "kilnc: error: unknown target 'sse9' (native, scalar, avx2, avx512, neon)
 (kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --target sse9
-expect_error "kilnc: unsupported weight format" 1 "kilnc: error: --weights q4 is not supported yet: kiln stores weights in f32 for now
+expect_error "kilnc: unsupported weight format" 1 "kilnc: error: --weights q4 is not supported yet (f32, bf16 and f16 are)
 (kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --weights q4
 
 # ---- every option's value range-checked ----

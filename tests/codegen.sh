@@ -6,7 +6,7 @@
 #   UPDATE=1 sh tests/codegen.sh
 # and commit the new goldens with it (their diff is part of the change's review).
 . tests/lib.sh
-MODELS="graphs/lm_attn_a.kiln graphs/lm_hybrid.kiln tests/codegen/lm_mlp.kiln"
+MODELS="graphs/lm_attn_a.kiln graphs/lm_hybrid.kiln tests/codegen/lm_mlp.kiln tests/codegen/lm_bf16.kiln"
 TARGETS="scalar avx2"
 
 for model in $MODELS; do

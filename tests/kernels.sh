@@ -8,7 +8,7 @@ for spec in "avx2|-mavx2 -mfma" "avx512,simde|-mavx2 -mfma -Wno-psabi" "neon,sim
   target=${spec%%|*} flags=${spec#*|}
   if "$KILN_BUILD/gen_kernels" $target $SHAPES >"$TMP/kernels.h" &&
      $CC -std=c11 -O2 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L $flags $KILN_EXTRA_CFLAGS -include "$TMP/kernels.h" \
-       -Itests -Itests/bench -o "$TMP/test_kernels" tests/kernels/test_kernels.c -fopenmp -lm 2>"$TMP/err"; then
+       -Itests -Itests/bench -Iruntime -o "$TMP/test_kernels" tests/kernels/test_kernels.c -fopenmp -lm 2>"$TMP/err"; then
     pass
     "$TMP/test_kernels" >"$TMP/log" 2>&1
     echo "  $target: $(tail -n 1 "$TMP/log")"

@@ -20,7 +20,7 @@ kernels() {
 run_pair() {
   local target=$1 cc=$2 cflags=$3 runner=$4 dir=$TMP/$1
   # (-ffp-contract=off: as kilnc compiles generated C)
-  if $cc -std=c11 -O2 -ffp-contract=off $cflags -fopenmp -I"$dir" -o "$dir/kir_test" tests/kir/kir_test.c \
+  if $cc -std=c11 -O2 -ffp-contract=off $cflags -fopenmp -I"$dir" -Iruntime -o "$dir/kir_test" tests/kir/kir_test.c \
        "$dir/llvm_kernels.o" -lm 2>"$TMP/err"; then
     pass
   else

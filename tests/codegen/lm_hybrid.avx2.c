@@ -24,6 +24,8 @@ static inline vf vf_div(vf a, vf b) { return _mm256_div_ps(a, b); }
 static inline vf vf_floor(vf x) { return _mm256_floor_ps(x); }
 static inline vf vf_pow2i(vf n) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(_mm256_add_ps(n, _mm256_set1_ps(12582912.0f))), _mm256_set1_epi32(127 - 0x4B400000)), 23)); }
 static inline vf vf_swap_pairs(vf v) { return _mm256_permute_ps(v, 0xB1); }
+__attribute__((unused)) static inline vf vf_load_bf16(const uint16_t *p) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16)); }
+__attribute__((unused)) static inline vf vf_load_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 static inline float vf_sum(vf v)
 {
     __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -939,7 +941,7 @@ static void matmul_192x64_rope_kv_rope_scaled_p16_blocked(const float *restrict 
                     const float *panel = W + ((int64_t)p * 64 + kc) * 16;
                     const float *next = panel + 1024;
                     for (int i = i0; i < i1; i++) {
-                        /* the next panel's block into L2, spread over the tiles (16 floats a line); the next tile's sums */
+                        /* the next panel's block into L2, spread over the tiles (16 weights a line); the next tile's sums */
                         for (int l = (i - i0) * 256 / (i1 - i0); l < (i - i0 + 1) * 256 / (i1 - i0); l++)
                             __builtin_prefetch(next + l * 16, 0, 2);
                         const int m = T - i * 6 < 6 ? T - i * 6 : 6;
@@ -1144,7 +1146,7 @@ static void matmul_64x64_acc_p16_blocked(const float *restrict W, const float *r
                     const float *panel = W + ((int64_t)p * 64 + kc) * 16;
                     const float *next = panel + 1024;
                     for (int i = i0; i < i1; i++) {
-                        /* the next panel's block into L2, spread over the tiles (16 floats a line); the next tile's sums */
+                        /* the next panel's block into L2, spread over the tiles (16 weights a line); the next tile's sums */
                         for (int l = (i - i0) * 256 / (i1 - i0); l < (i - i0 + 1) * 256 / (i1 - i0); l++)
                             __builtin_prefetch(next + l * 16, 0, 2);
                         const int m = T - i * 6 < 6 ? T - i * 6 : 6;
@@ -1218,7 +1220,7 @@ static void matmul_352x64_silu_gate_scaled_p16_blocked(const float *restrict W, 
                     const float *panel = W + ((int64_t)p * 64 + kc) * 16;
                     const float *next = panel + 1024;
                     for (int i = i0; i < i1; i++) {
-                        /* the next panel's block into L2, spread over the tiles (16 floats a line); the next tile's sums */
+                        /* the next panel's block into L2, spread over the tiles (16 weights a line); the next tile's sums */
                         for (int l = (i - i0) * 256 / (i1 - i0); l < (i - i0 + 1) * 256 / (i1 - i0); l++)
                             __builtin_prefetch(next + l * 16, 0, 2);
                         const int m = T - i * 6 < 6 ? T - i * 6 : 6;
@@ -1355,7 +1357,7 @@ static void matmul_64x176_acc_p16_blocked(const float *restrict W, const float *
                     const float *panel = W + ((int64_t)p * 176 + kc) * 16;
                     const float *next = panel + 2816;
                     for (int i = i0; i < i1; i++) {
-                        /* the next panel's block into L2, spread over the tiles (16 floats a line); the next tile's sums */
+                        /* the next panel's block into L2, spread over the tiles (16 weights a line); the next tile's sums */
                         for (int l = (i - i0) * 256 / (i1 - i0); l < (i - i0 + 1) * 256 / (i1 - i0); l++)
                             __builtin_prefetch(next + l * 16, 0, 2);
                         const int m = T - i * 6 < 6 ? T - i * 6 : 6;
@@ -1429,7 +1431,7 @@ static void matmul_64x64_store_scaled_p16_blocked(const float *restrict W, const
                     const float *panel = W + ((int64_t)p * 64 + kc) * 16;
                     const float *next = panel + 1024;
                     for (int i = i0; i < i1; i++) {
-                        /* the next panel's block into L2, spread over the tiles (16 floats a line); the next tile's sums */
+                        /* the next panel's block into L2, spread over the tiles (16 weights a line); the next tile's sums */
                         for (int l = (i - i0) * 256 / (i1 - i0); l < (i - i0 + 1) * 256 / (i1 - i0); l++)
                             __builtin_prefetch(next + l * 16, 0, 2);
                         const int m = T - i * 6 < 6 ? T - i * 6 : 6;
@@ -1503,7 +1505,7 @@ static void matmul_4x64_store_scaled_p16_blocked(const float *restrict W, const 
                     const float *panel = W + ((int64_t)p * 64 + kc) * 16;
                     const float *next = panel + 1024;
                     for (int i = i0; i < i1; i++) {
-                        /* the next panel's block into L2, spread over the tiles (16 floats a line); the next tile's sums */
+                        /* the next panel's block into L2, spread over the tiles (16 weights a line); the next tile's sums */
                         for (int l = (i - i0) * 256 / (i1 - i0); l < (i - i0 + 1) * 256 / (i1 - i0); l++)
                             __builtin_prefetch(next + l * 16, 0, 2);
                         const int m = T - i * 6 < 6 ? T - i * 6 : 6;
@@ -1847,7 +1849,7 @@ static void matmul_100x64_store_p16_blocked(const float *restrict W, const float
                     const float *panel = W + ((int64_t)p * 64 + kc) * 16;
                     const float *next = panel + 1024;
                     for (int i = i0; i < i1; i++) {
-                        /* the next panel's block into L2, spread over the tiles (16 floats a line); the next tile's sums */
+                        /* the next panel's block into L2, spread over the tiles (16 weights a line); the next tile's sums */
                         for (int l = (i - i0) * 256 / (i1 - i0); l < (i - i0 + 1) * 256 / (i1 - i0); l++)
                             __builtin_prefetch(next + l * 16, 0, 2);
                         const int m = T - i * 6 < 6 ? T - i * 6 : 6;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "emit_internal.h"
+#include "kiln_format.h"
 
 /* A kernel of the test's own: two parallel loops, the second reading what other threads of the
    team wrote in the first (so the barrier between them must hold), then a nowait loop and an
@@ -78,24 +79,29 @@ static void region_kernel(struct emitter *e, FILE *c)
 /* The packed matmuls (vector targets) the test runs, with the names kir_test calls them by. */
 static void packed_matmuls(struct emitter *e, FILE *aliases)
 {
-    static struct ir_weight weights[6];
-    static struct ir_module mod = {.weights = weights, .num_weights = 6};
+    enum { CASES = 9 };
+    static struct ir_weight weights[CASES];
+    static struct ir_module mod = {.weights = weights, .num_weights = CASES};
     static const struct {
         const char *alias;
-        int rows, cols, graph_rows, epilogue, scaled, head_dim, capacity, rope;
-    } cases[] = {
-        {"M_STORE_BLOCKED", 100, 64, 32, EPI_STORE, 0, 0, 0, 0},
-        {"M_ACC_SCALED", 64, 70, 1, EPI_ACCUMULATE, 1, 0, 0, 0},
-        {"M_GATE_BLOCKED", 88, 64, 32, EPI_SILU_GATE, 1, 0, 0, 0},
-        {"M_ROPE", 192, 64, 1, EPI_ROPE_KV, 1, 16, 47, 1},
-        {"M_ROPE_BLOCKED", 192, 64, 32, EPI_ROPE_KV, 0, 16, 47, 1},
-        {"M_KV_PAIRS", 144, 48, 1, EPI_ROPE_KV, 0, 6, 8, 0},
+        int rows, cols, graph_rows, epilogue, scaled, head_dim, capacity, rope, format;
+    } cases[CASES] = {
+        {"M_STORE_BLOCKED", 100, 64, 32, EPI_STORE, 0, 0, 0, 0, KILN_F32},
+        {"M_ACC_SCALED", 64, 70, 1, EPI_ACCUMULATE, 1, 0, 0, 0, KILN_F32},
+        {"M_GATE_BLOCKED", 88, 64, 32, EPI_SILU_GATE, 1, 0, 0, 0, KILN_F32},
+        {"M_ROPE", 192, 64, 1, EPI_ROPE_KV, 1, 16, 47, 1, KILN_F32},
+        {"M_ROPE_BLOCKED", 192, 64, 32, EPI_ROPE_KV, 0, 16, 47, 1, KILN_F32},
+        {"M_KV_PAIRS", 144, 48, 1, EPI_ROPE_KV, 0, 6, 8, 0, KILN_F32},
+        {"M_BF16_BLOCKED", 100, 64, 32, EPI_STORE, 0, 0, 0, 0, KILN_BF16},
+        {"M_BF16_ACC", 64, 70, 1, EPI_ACCUMULATE, 1, 0, 0, 0, KILN_BF16},
+        {"M_F16_BLOCKED", 88, 64, 32, EPI_SILU_GATE, 1, 0, 0, 0, KILN_F16},
     };
     e->mod = &mod;
     const int NR = 2 * e->target->width;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < CASES; i++) {
         const int epilogue = cases[i].epilogue;
         weights[i] = (struct ir_weight){.rows = cases[i].rows, .cols = cases[i].cols, .pack_nr = NR, .fold_alpha = -1,
+                                        .format = cases[i].format,
                                         .pack_gated = epilogue == EPI_SILU_GATE,
                                         .pack_rows = cases[i].rows / (epilogue == EPI_SILU_GATE ? 2 : epilogue == EPI_ROPE_KV ? 3 : 1)};
         const struct ir_graph g = {.rows = cases[i].graph_rows, .head_dim = cases[i].head_dim, .kv_capacity = cases[i].capacity,
@@ -166,7 +172,7 @@ int main(int argc, char **argv)
         return 2;
     }
     e.kernels = c;
-    fprintf(c, "#include <math.h>\n#include <stdint.h>\n#include <string.h>\n");
+    fprintf(c, "#include <math.h>\n#include <stdint.h>\n#include <string.h>\n#include \"kiln_format.h\"\n");
     print_vocabulary(&e, c, false);
     static const int sizes[] = {1, 5, 16, 64, 70, 100};
     for (int i = 0; i < 6; i++) {
@@ -175,7 +181,11 @@ int main(int argc, char **argv)
     }
     kernel_rms(&e, 64, false);
     kernel_rms(&e, 70, true);
-    kernel_embed_add(&e, 70);
+    kernel_embed_add(&e, 70, KILN_F32);
+    kernel_embed_add(&e, 70, KILN_BF16); /* (and axpy_bf16_70: a table in bf16) */
+    kernel_embed_add(&e, 70, KILN_F16);
+    kernel_dot_of(&e, 100, KILN_BF16);   /* the scalar target's row-major matmul of bf16 or f16 weights */
+    kernel_dot_of(&e, 100, KILN_F16);
     kernel_add(&e, 70);
     kernel_silu_gate(&e, 88);
     kernel_gelu_gate(&e, 70);

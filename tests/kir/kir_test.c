@@ -103,6 +103,25 @@ int main(void)
         compare(token < 0 ? "embed_add_70 (token -1)" : "embed_add_70", c1, c2, 70);
     }
 
+    /* weights in bf16 and f16 (their conversion from f32: kiln_format.h's), widened as they are read */
+    static uint16_t wh[2][4 * 100];
+    fill(a, 4 * 100), fill(b, 100);
+    for (int i = 0; i < 4 * 100; i++)
+        wh[0][i] = kiln_bf16_from_f32(a[i]), wh[1][i] = kiln_f16_from_f32(a[i]);
+    c1[0] = c_dot_bf16_100(wh[0], b), c2[0] = llvm_dot_bf16_100(wh[0], b);
+    compare("dot_bf16_100", c1, c2, 1);
+    c1[0] = c_dot_f16_100(wh[1], b), c2[0] = llvm_dot_f16_100(wh[1], b);
+    compare("dot_f16_100", c1, c2, 1);
+    double want = 0; /* (and the sum they both approximate) */
+    for (int i = 0; i < 100; i++)
+        want += (double)kiln_f32_from_bf16(wh[0][i]) * b[i];
+    compare_int("dot_bf16_100 ~ the sum", fabs(want - c_dot_bf16_100(wh[0], b)) < 1e-4, 1);
+    fill(c1, 70), memcpy(c2, c1, 70 * sizeof *c1);
+    c_embed_add_bf16_70(c1, wh[0], 2), llvm_embed_add_bf16_70(c2, wh[0], 2);
+    compare("embed_add_bf16_70", c1, c2, 70);
+    c_embed_add_f16_70(c1, wh[1], 3), llvm_embed_add_f16_70(c2, wh[1], 3);
+    compare("embed_add_f16_70", c1, c2, 70);
+
     fill(a, 3 * 70), fill(b, 3 * 70), memcpy(c1, a, sizeof a), memcpy(c2, a, sizeof a);
     c_add_70(c1, b, 3), llvm_add_70(c2, b, 3);
     compare("add_70", c1, c2, 3 * 70);
@@ -207,6 +226,28 @@ int main(void)
     LLVM_(M_KV_PAIRS)(Wp, xs, r2, k2, v2, 13, 1);
     compare("matmul kv, head 6: q", r1, r2, 48);
     compare("matmul kv, head 6: k", k1, k2, 8 * 8 * 6);
+    /* bf16 and f16 panels of random values */
+    static uint16_t Wh[3 * 13 * 70 * 32], Wf[3 * 13 * 70 * 32];
+    for (int i = 0; i < 3 * 13 * 70 * 32; i++)
+        Wh[i] = kiln_bf16_from_f32(uniform()), Wf[i] = kiln_f16_from_f32(uniform());
+    for (int T = 1; T <= 13; T += 12) {
+        #pragma omp parallel num_threads(3)
+        C_(M_BF16_BLOCKED)(Wh, xs, r1, sums1, T);
+        #pragma omp parallel num_threads(3)
+        LLVM_(M_BF16_BLOCKED)(Wh, xs, r2, sums2, T);
+        compare(T == 1 ? "matmul bf16 (one frame)" : "matmul bf16 (13 frames)", r1, r2, T * 100);
+        #pragma omp parallel num_threads(3)
+        C_(M_F16_BLOCKED)(Wf, xs, scale, r1, sums1, T);
+        #pragma omp parallel num_threads(3)
+        LLVM_(M_F16_BLOCKED)(Wf, xs, scale, r2, sums2, T);
+        compare(T == 1 ? "matmul f16 gate (one frame)" : "matmul f16 gate (13 frames)", r1, r2, T * 44);
+    }
+    fill(r1, 64), memcpy(r2, r1, 64 * sizeof *r1);
+    #pragma omp parallel num_threads(3)
+    C_(M_BF16_ACC)(Wh, xs, scale, r1, 1);
+    #pragma omp parallel num_threads(3)
+    LLVM_(M_BF16_ACC)(Wh, xs, scale, r2, 1);
+    compare("matmul bf16 acc scaled", r1, r2, 64);
 #endif
 
     for (int threads = 1; threads <= 3; threads += 2) {
