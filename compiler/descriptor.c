@@ -44,7 +44,9 @@ static int model_desc_record(struct kir_module *m)
     kir_record_field(m, r, "frame_rate", kir_scalar_type(KIR_F64), 0, 0, NULL);
     kir_record_field(m, r, "num_weights", i32, 0, 0, NULL);
     kir_record_field(m, r, "weights", address(), 0, 0, NULL);
-    fields(m, r, i64, "weights_struct_size stream_bytes kv_bytes ttt_bytes");
+    kir_record_field(m, r, "weights_struct_size", i64, 0, 0, NULL);
+    kir_record_field(m, r, "weight_bytes_as", i64, KILN_NUM_FORMATS, 0, NULL);
+    fields(m, r, i64, "stream_bytes kv_bytes ttt_bytes");
     kir_record_field(m, r, "stream_reset", address(), 0, 0, NULL);
     kir_record_field(m, r, "max_rows", i32, 0, 0, NULL);
     fields(m, r, address(), "temporal depformer_step stream_advance argmax softmax_exp");
@@ -125,6 +127,20 @@ static int weight_table(struct emitter *e, int record, int *entries)
     return g;
 }
 
+/* What the weights take when the model's matrices are stored in `format` (the runtime's arena) */
+static int64_t weight_bytes_as(const struct ir_module *mod, int format)
+{
+    int64_t bytes = 0;
+    for (int i = 0; i < mod->num_weights; i++) {
+        const struct ir_weight *w = &mod->weights[i];
+        const int copies = w->step == STEP_TABLE ? w->steps : 1;
+        const long long numel = ir_weight_numel(w) / copies;
+        bytes += copies * (int64_t)kiln_slot_bytes((size_t)numel, (size_t)w->shape[w->rank - 1], w->pack_nr, w->pack_rows,
+                                                   w->pack_gated, w->matrix ? format : KILN_F32);
+    }
+    return bytes;
+}
+
 /* Bytes of the stream's field `name`, or with `prefix` of all whose names begin with it */
 static int64_t stream_bytes(const struct emitter *e, const char *name, bool prefix)
 {
@@ -172,6 +188,8 @@ void descriptor_build(struct emitter *e, const struct glue_functions *fn, const 
     kir_init_int(m, g, entries);
     kir_init_global(m, g, table);
     kir_init_sizeof(m, g, e->weights_record);
+    for (int format = 0; format < KILN_NUM_FORMATS; format++)
+        kir_init_int(m, g, weight_bytes_as(e->mod, format));
     kir_init_sizeof(m, g, e->stream_record);
     kir_init_int(m, g, stream_bytes(e, "kv", false) + stream_bytes(e, "dep_kv", false));
     kir_init_int(m, g, stream_bytes(e, "ttt_l", true)); /* (the states, not the RoPE tables ttt_rope_l*) */

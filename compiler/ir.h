@@ -47,6 +47,8 @@ struct ir_weight {
     long long step_stride;           /* STEP_ROW_BLOCK: elements from one step's block to the next */
     int format, rounding;            /* enum kiln_format (kiln_format.h): storage, and what an f32-stored
                                         weight's values are rounded through (plan.c, plan_formats) */
+    bool matrix;                     /* read by a matmul, or an embedding table: stored in the model's
+                                        weight format (the others in f32) */
 };
 
 enum matmul_epilogue {

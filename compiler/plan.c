@@ -93,17 +93,19 @@ static void plan_formats(struct ir_module *mod)
 {
     static const int storage[] = {[WEIGHTS_F32] = KILN_F32, [WEIGHTS_BF16] = KILN_BF16, [WEIGHTS_F16] = KILN_F16};
     const int format = storage[mod->model->weights];
-    for (int i = 0; i < mod->num_weights; i++) {
-        mod->weights[i].format = mod->weights[i].is_embedding ? format : KILN_F32;
-        mod->weights[i].rounding = mod->weights[i].is_embedding ? KILN_F32 : format;
-    }
+    for (int i = 0; i < mod->num_weights; i++)
+        mod->weights[i].matrix = mod->weights[i].is_embedding;
     struct ir_graph *graphs[] = {&mod->temporal, &mod->depformer};
     for (int gi = 0; gi < 2; gi++)
         for (int i = 0; i < graphs[gi]->num_ops; i++) {
             const struct ir_op *op = &graphs[gi]->ops[i];
             if (!op->dead && op->code == OP_MATMUL)
-                mod->weights[op->weight].format = format, mod->weights[op->weight].rounding = KILN_F32;
+                mod->weights[op->weight].matrix = true;
         }
+    for (int i = 0; i < mod->num_weights; i++) {
+        mod->weights[i].format = mod->weights[i].matrix ? format : KILN_F32;
+        mod->weights[i].rounding = mod->weights[i].matrix ? KILN_F32 : format;
+    }
 }
 
 /* Every weight's format; every matmul weight of a vector target is packed in panels of two

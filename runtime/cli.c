@@ -17,6 +17,7 @@
 #include "stats.h"
 #include "kiln_rt.h"
 #include "npy.h"
+#include "report.h"
 #include "safetensors.h"
 
 struct subcommand {
@@ -144,26 +145,17 @@ static bool wants_help(int argc, char **argv)
     return false;
 }
 
-static void human_bytes(char *buf, size_t size, double bytes)
-{
-    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (bytes >= 1024 && u < 4)
-        bytes /= 1024, u++;
-    snprintf(buf, size, u ? "%.2f %s" : "%.0f %s", bytes, units[u]);
-}
-
 static int cmd_info(const struct kiln_model_desc *d, int argc, char **argv)
 {
     if (argc > 1)
         return usage_error("info", "unexpected argument '%s'", argv[1]);
     char weights[32], stream[32], kv[32], ttt[32], total[32];
     double weight_bytes = (double)kiln_weights_bytes(d);
-    human_bytes(weights, sizeof weights, weight_bytes);
-    human_bytes(stream, sizeof stream, (double)d->stream_bytes);
-    human_bytes(kv, sizeof kv, (double)d->kv_bytes);
-    human_bytes(ttt, sizeof ttt, (double)d->ttt_bytes);
-    human_bytes(total, sizeof total, weight_bytes + (double)d->stream_bytes);
+    kiln_human_bytes(weights, sizeof weights, weight_bytes);
+    kiln_human_bytes(stream, sizeof stream, (double)d->stream_bytes);
+    kiln_human_bytes(kv, sizeof kv, (double)d->kv_bytes);
+    kiln_human_bytes(ttt, sizeof ttt, (double)d->ttt_bytes);
+    kiln_human_bytes(total, sizeof total, weight_bytes + (double)d->stream_bytes);
     printf("model          %s\n", d->name);
     printf("target         %s\n", d->target);
     printf("weight format  %s\n", d->weight_format);

@@ -38,6 +38,16 @@ static inline size_t kiln_stored_elements(size_t numel, size_t cols, int pack_nr
     return blocks * kiln_panels_per_block(pack_nr, pack_rows, gated) * (size_t)pack_nr * cols;
 }
 
+/* The bytes a weight's slot in the arena takes (64-byte aligned): its layout in its format, or its
+   f32 values while they are converted in place (an f32 weight), whichever is larger. */
+static inline size_t kiln_slot_bytes(size_t numel, size_t cols, int pack_nr, int pack_rows, bool gated, int format)
+{
+    size_t n = kiln_stored_elements(numel, cols, pack_nr, pack_rows, gated) * kiln_format_bytes(format);
+    if (format == KILN_F32 && numel * sizeof(float) > n)
+        n = numel * sizeof(float);
+    return (n + 63) / 64 * 64; /* (KILN_ALIGN) */
+}
+
 static inline uint32_t kiln_f32_bits(float x)
 {
     uint32_t u;

@@ -54,6 +54,9 @@ struct kiln_model_desc {
     int num_weights;
     const struct kiln_weight_desc *weights;
     size_t weights_struct_size;      /* sizeof(struct NAME_weights) */
+    /* What the weights would take built with each weight format (kilnc --weights; enum kiln_format),
+       this build's included: what the memory guard names when they do not fit */
+    int64_t weight_bytes_as[KILN_NUM_FORMATS];
 
     size_t stream_bytes;             /* one stream's whole state: caches, positions, scratch */
     size_t kv_bytes;                 /* the part of it that holds attention caches */
@@ -107,6 +110,11 @@ int kiln_weights_random(const struct kiln_model_desc *desc, uint64_t seed, struc
 void kiln_weights_free(struct kiln_weights *w);
 /* Bytes the weights of desc occupy once loaded, each in its format and layout (padding included). */
 size_t kiln_weights_bytes(const struct kiln_model_desc *desc);
+/* The memory guard (memory.c): 0 when the weights, one stream and staging_bytes more fit in what this
+   process can still allocate (MemAvailable, the cgroup's memory.max, or KILN_MEM_AVAILABLE=BYTES);
+   else 1 with "not enough memory: ..." in err, naming both figures and the formats that would fit.
+   Loading and generating weights call it first. */
+int kiln_memory_guard(const struct kiln_model_desc *desc, int64_t staging_bytes, char *err, size_t errlen);
 
 /* Per-component time of streaming steps, for bench: the generated step functions call
    kiln_profile_mark(c) at the end of each component; it costs one branch unless enabled. */

@@ -15,6 +15,15 @@ int kiln_report(char *err, size_t errlen, const char *prefix, const char *fmt, .
     return 1;
 }
 
+void kiln_human_bytes(char *buf, size_t size, double bytes)
+{
+    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 4)
+        bytes /= 1024, u++;
+    snprintf(buf, size, u ? "%.2f %s" : "%.0f %s", bytes, units[u]);
+}
+
 void kiln_escape(char *buf, size_t size, const char *text)
 {
     size_t n = 0;

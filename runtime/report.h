@@ -8,4 +8,6 @@ int kiln_report(char *err, size_t errlen, const char *prefix, const char *fmt, .
 /* text into buf (at most size - 1 bytes, always terminated), each control byte (< 0x20, 0x7f) and
    backslash written as \xNN or \\, so that names read from a file print as one readable line. */
 void kiln_escape(char *buf, size_t size, const char *text);
+/* "1.50 GiB", "512 B": bytes in binary units, into buf */
+void kiln_human_bytes(char *buf, size_t size, double bytes);
 #endif

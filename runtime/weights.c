@@ -74,14 +74,10 @@ static size_t stored_elements(const struct kiln_weight_desc *w)
 
 size_t weights_stored_bytes(const struct kiln_weight_desc *w) { return stored_elements(w) * kiln_format_bytes(w->format); }
 
-/* A weight's slot: its layout, or its f32 values while they are converted in place, whichever is
-   larger, to the next KILN_ALIGN boundary. */
 static size_t slot_bytes(const struct kiln_weight_desc *w)
 {
-    size_t n = weights_stored_bytes(w);
-    if (w->format == KILN_F32 && weight_numel(w) * sizeof(float) > n)
-        n = weight_numel(w) * sizeof(float);
-    return (n + KILN_ALIGN - 1) / KILN_ALIGN * KILN_ALIGN;
+    return kiln_slot_bytes(weight_numel(w), w->rank ? (size_t)w->shape[w->rank - 1] : 1, w->pack_nr, w->pack_rows,
+                           w->pack_gated != 0, w->format);
 }
 
 size_t weights_count_nonfinite(const struct kiln_weight_desc *w, const void *data)
@@ -165,9 +161,15 @@ static void apply_rounding(const struct kiln_weight_desc *w, float *values)
 static int allocate(const struct kiln_model_desc *desc, struct kiln_weights *out, const char *prefix,
                     char *err, size_t errlen)
 {
-    size_t total = 0;
-    for (int i = 0; i < desc->num_weights; i++)
-        total += slot_bytes(&desc->weights[i]);
+    size_t total = 0, staging = 0; /* (staging: the f32 copy of the largest weight stored otherwise) */
+    for (int i = 0; i < desc->num_weights; i++) {
+        const struct kiln_weight_desc *w = &desc->weights[i];
+        total += slot_bytes(w);
+        if (w->format != KILN_F32 && weight_numel(w) * sizeof(float) > staging)
+            staging = weight_numel(w) * sizeof(float);
+    }
+    if (kiln_memory_guard(desc, (int64_t)staging, err, errlen))
+        return 1;
     size_t bytes = total ? total : KILN_ALIGN;
     out->arena = aligned_alloc(KILN_ALIGN, bytes);
     out->table = calloc(1, desc->weights_struct_size ? desc->weights_struct_size : 1);

@@ -108,6 +108,20 @@ usage_is bench "--context wants frame counts from 0 to 1099511627776, comma-sepa
 if [ -e "$TMP/gen2.npy" ]; then fail "gen2.npy written after a usage error"; else pass; fi
 usage_is bench "--forward wants an integer from 1 to 1000000, not '0'" --random-weights 1 --forward 0
 
+# ---- the memory guard: weights that do not fit are refused before anything is allocated ----
+out=$(KILN_MEM_AVAILABLE=1258291 "$B" bench --random-weights 1 --steps 1 2>&1)
+rc=$?
+if [ $rc = 1 ] && echo "$out" | grep -Eq '^lm_attn_a bench: error: not enough memory: the weights need [0-9.]+ MiB in f32 and a stream [0-9.]+ KiB \([0-9.]+ MiB in all\), and 1.20 MiB is available \(KILN_MEM_AVAILABLE\); built with kilnc --weights bf16 \([0-9.]+ KiB\) or f16 \([0-9.]+ KiB\) they would fit$'
+then pass; else fail "memory guard (bench): exit $rc: $out"; fi
+out=$(KILN_MEM_AVAILABLE=100000 "$B" forward --weights $G/lm_attn_a/weights.safetensors --codes $G/lm_attn_a/codes.npy \
+  --out "$TMP/guard" 2>&1)
+rc=$?
+if [ $rc = 1 ] && echo "$out" | grep -q 'is available (KILN_MEM_AVAILABLE); no weight format kiln builds would fit$' &&
+   [ ! -e "$TMP/guard" ]; then pass; else fail "memory guard (forward): exit $rc: $out"; fi
+check "bf16 build for the guard" "$KILNC" graphs/lm_attn_a.kiln --weights bf16 -o "$TMP/guard-bf16"
+check "the bf16 build fits where f32 did not" env KILN_MEM_AVAILABLE=1258291 "$TMP/guard-bf16/lm_attn_a" bench \
+  --random-weights 1 --steps 1
+
 # ---- bench --forward times a teacher-forced forward; forward runs on random weights too ----
 if out=$("$B" bench --random-weights 1 --forward 40 --steps 2 --warmup 0 --json 2>&1) &&
    echo "$out" | grep -Eq '"forward_frames": 40, "runs": 2, "ms_per_frame_median": [0-9]*[.][0-9]*[1-9]'; then pass

@@ -2014,6 +2014,7 @@ const struct kiln_model_desc lm_bf16_desc = {
     .num_weights = 95,
     .weights = weights,
     .weights_struct_size = sizeof(struct lm_bf16_weights),
+    .weight_bytes_as = {1729024, 865408, 865408},
     .stream_bytes = sizeof(struct lm_bf16_stream),
     .kv_bytes = 52224,
     .ttt_bytes = 0,
@@ -2028,5 +2029,5 @@ const struct kiln_model_desc lm_bf16_desc = {
 
 _Static_assert(sizeof(struct kiln_weight_desc) == 96, "struct kiln_weight_desc: the layout kilnc computed");
 
-_Static_assert(sizeof(struct kiln_model_desc) == 232, "struct kiln_model_desc: the layout kilnc computed");
+_Static_assert(sizeof(struct kiln_model_desc) == 256, "struct kiln_model_desc: the layout kilnc computed");
 

@@ -708,6 +708,7 @@ const struct kiln_model_desc lm_bf16_desc = {
     .num_weights = 95,
     .weights = weights,
     .weights_struct_size = sizeof(struct lm_bf16_weights),
+    .weight_bytes_as = {1725952, 863872, 863872},
     .stream_bytes = sizeof(struct lm_bf16_stream),
     .kv_bytes = 52224,
     .ttt_bytes = 0,
@@ -722,5 +723,5 @@ const struct kiln_model_desc lm_bf16_desc = {
 
 _Static_assert(sizeof(struct kiln_weight_desc) == 96, "struct kiln_weight_desc: the layout kilnc computed");
 
-_Static_assert(sizeof(struct kiln_model_desc) == 232, "struct kiln_model_desc: the layout kilnc computed");
+_Static_assert(sizeof(struct kiln_model_desc) == 256, "struct kiln_model_desc: the layout kilnc computed");
 

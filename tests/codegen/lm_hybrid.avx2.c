@@ -2467,6 +2467,7 @@ const struct kiln_model_desc lm_hybrid_desc = {
     .num_weights = 106,
     .weights = weights,
     .weights_struct_size = sizeof(struct lm_hybrid_weights),
+    .weight_bytes_as = {1738624, 872960, 872960},
     .stream_bytes = sizeof(struct lm_hybrid_stream),
     .kv_bytes = 28160,
     .ttt_bytes = 8964,
@@ -2481,5 +2482,5 @@ const struct kiln_model_desc lm_hybrid_desc = {
 
 _Static_assert(sizeof(struct kiln_weight_desc) == 96, "struct kiln_weight_desc: the layout kilnc computed");
 
-_Static_assert(sizeof(struct kiln_model_desc) == 232, "struct kiln_model_desc: the layout kilnc computed");
+_Static_assert(sizeof(struct kiln_model_desc) == 256, "struct kiln_model_desc: the layout kilnc computed");
 

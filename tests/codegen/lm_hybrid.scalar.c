@@ -962,6 +962,7 @@ const struct kiln_model_desc lm_hybrid_desc = {
     .num_weights = 106,
     .weights = weights,
     .weights_struct_size = sizeof(struct lm_hybrid_weights),
+    .weight_bytes_as = {1732480, 869888, 869888},
     .stream_bytes = sizeof(struct lm_hybrid_stream),
     .kv_bytes = 28160,
     .ttt_bytes = 8964,
@@ -976,5 +977,5 @@ const struct kiln_model_desc lm_hybrid_desc = {
 
 _Static_assert(sizeof(struct kiln_weight_desc) == 96, "struct kiln_weight_desc: the layout kilnc computed");
 
-_Static_assert(sizeof(struct kiln_model_desc) == 232, "struct kiln_model_desc: the layout kilnc computed");
+_Static_assert(sizeof(struct kiln_model_desc) == 256, "struct kiln_model_desc: the layout kilnc computed");
 

@@ -1077,6 +1077,7 @@ const struct kiln_model_desc lm_mlp_desc = {
     .num_weights = 112,
     .weights = weights,
     .weights_struct_size = sizeof(struct lm_mlp_weights),
+    .weight_bytes_as = {1764736, 902144, 902144},
     .stream_bytes = sizeof(struct lm_mlp_stream),
     .kv_bytes = 28160,
     .ttt_bytes = 68868,
@@ -1091,5 +1092,5 @@ const struct kiln_model_desc lm_mlp_desc = {
 
 _Static_assert(sizeof(struct kiln_weight_desc) == 96, "struct kiln_weight_desc: the layout kilnc computed");
 
-_Static_assert(sizeof(struct kiln_model_desc) == 232, "struct kiln_model_desc: the layout kilnc computed");
+_Static_assert(sizeof(struct kiln_model_desc) == 256, "struct kiln_model_desc: the layout kilnc computed");
 
