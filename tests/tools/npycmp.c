@@ -1,12 +1,16 @@
 /* npycmp: compares two .npy arrays as the tests require (docs/contracts.md, Numerics).
  *   npycmp GOT.npy REF.npy TOL   floats: max |got - ref| / max |ref| <= TOL, NaN exactly where ref has NaN;
  *                                ints:   every element equal (TOL ignored).
- * Prints one line "rel_err=X max_abs_err=Y" (or the first mismatch) and exits 0 when within
- * tolerance, 1 otherwise. */
+ *   npycmp --argmax GOT.npy REF.npy MIN
+ *                                logits: the share of positions (rows of the last dimension, NaN rows
+ *                                skipped) whose largest logit is the same in both, at least MIN.
+ * Prints one line "rel_err=X max_abs_err=Y" (or "argmax agrees at N of M positions"; or the first
+ * mismatch) and exits 0 when within tolerance, 1 otherwise. */
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "npy.h"
 
 static double element(const struct npy_array *a, size_t i)
@@ -20,12 +24,25 @@ static double element(const struct npy_array *a, size_t i)
     return 0;
 }
 
+/* The index of the largest of row[0..n) (the first on ties) */
+static size_t argmax(const struct npy_array *a, size_t row, size_t n)
+{
+    size_t best = 0;
+    for (size_t j = 1; j < n; j++)
+        if (element(a, row * n + j) > element(a, row * n + best))
+            best = j;
+    return best;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: npycmp GOT.npy REF.npy TOL\n");
+    const bool by_argmax = argc == 5 && strcmp(argv[1], "--argmax") == 0;
+    if (argc != 4 && !by_argmax) {
+        fprintf(stderr, "usage: npycmp GOT.npy REF.npy TOL | npycmp --argmax GOT.npy REF.npy MIN\n");
         return 2;
     }
+    if (by_argmax)
+        argv++;
     struct npy_array got, ref;
     char err[1024];
     if (npy_read(argv[1], &got, err, sizeof err) || npy_read(argv[2], &ref, err, sizeof err)) {
@@ -42,6 +59,20 @@ int main(int argc, char **argv)
             return 1;
         }
     bool floats = ref.dtype == NPY_F32;
+    if (by_argmax) {
+        const size_t n = got.rank ? (size_t)got.shape[got.rank - 1] : 1, rows = n ? got.count / n : 0;
+        size_t same = 0, counted = 0;
+        for (size_t r = 0; r < rows; r++) {
+            if (isnan(element(&ref, r * n)))
+                continue;
+            counted++;
+            same += argmax(&got, r, n) == argmax(&ref, r, n);
+        }
+        const double share = counted ? (double)same / (double)counted : 1.0, min = atof(argv[3]);
+        printf("argmax agrees at %zu of %zu positions (%.4f; at least %g)\n", same, counted, share, min);
+        npy_free(&got), npy_free(&ref);
+        return share >= min ? 0 : 1;
+    }
     double max_ref = 0, max_err = 0;
     for (size_t i = 0; i < ref.count; i++) {
         double g = element(&got, i), r = element(&ref, i);
