@@ -371,7 +371,6 @@ static void emit_op(struct glue *c, const struct ir_op *op)
     case OP_COUNT:
         break;
     }
-    (void)f;
 }
 
 /* Kernels that share their work among the team themselves (a parallel loop inside); every other op

@@ -73,7 +73,6 @@ static void region_kernel(struct emitter *e, FILE *c)
     kir_end(f);
     kir_end(f);
     kir_end_function(f);
-    (void)i64;
 }
 
 /* The packed matmuls (vector targets) the test runs, with the names kir_test calls them by. */
