@@ -26,7 +26,7 @@ static int weight_desc_record(struct kir_module *m)
     kir_record_field(m, r, "shape", i64, 4, 0, NULL); /* KILN_MAX_RANK */
     kir_record_field(m, r, "fold_alpha", i32, 0, 0, NULL);
     fields(m, r, i64, "field_offset read_per_frame");
-    fields(m, r, i32, "pack_nr pack_rows pack_gated format rounding");
+    fields(m, r, i32, "pack_nr pack_rows pack_gated format rounding weight_class");
     return r;
 }
 
@@ -121,6 +121,7 @@ static int weight_table(struct emitter *e, int record, int *entries)
             kir_init_int(m, g, w->pack_gated);
             kir_init_int(m, g, w->format);
             kir_init_int(m, g, w->rounding);
+            kir_init_int(m, g, w->weight_class);
         }
     }
     free(first_entry);

@@ -49,6 +49,7 @@ struct ir_weight {
                                         weight's values are rounded through (plan.c, plan_formats) */
     bool matrix;                     /* read by a matmul, or an embedding table: stored in the model's
                                         weight format (the others in f32) */
+    int weight_class;                /* enum kiln_weight_class (kiln_format.h), set by plan_formats */
 };
 
 enum matmul_epilogue {

@@ -88,21 +88,30 @@ long long ir_weight_storage(const struct ir_weight *w)
 
 /* The model's weight format: what a matmul reads and the embedding tables are stored in it; every
    other weight (norms, biases, TTT's) stays f32, its values rounded through the format, so that the
-   model computes what the checkpoint in that format holds. */
+   model computes what the checkpoint in that format holds. And each weight's class, for `info`. */
 static void plan_formats(struct ir_module *mod)
 {
     static const int storage[] = {[WEIGHTS_F32] = KILN_F32, [WEIGHTS_BF16] = KILN_BF16, [WEIGHTS_F16] = KILN_F16};
     const int format = storage[mod->model->weights];
-    for (int i = 0; i < mod->num_weights; i++)
+    /* (the weights of a block no op names, the TTT layers' after the first, are the temporal's) */
+    for (int i = 0; i < mod->num_weights; i++) {
         mod->weights[i].matrix = mod->weights[i].is_embedding;
+        mod->weights[i].weight_class = mod->weights[i].is_embedding ? KILN_CLASS_EMBEDDINGS : KILN_CLASS_TEMPORAL;
+    }
     struct ir_graph *graphs[] = {&mod->temporal, &mod->depformer};
     for (int gi = 0; gi < 2; gi++)
         for (int i = 0; i < graphs[gi]->num_ops; i++) {
             const struct ir_op *op = &graphs[gi]->ops[i];
             if (!op->dead && op->code == OP_MATMUL)
                 mod->weights[op->weight].matrix = true;
+            if (!op->dead && op->weight >= 0 && !mod->weights[op->weight].is_embedding) {
+                const bool head = gi == 0 && op->out >= 0 && graphs[gi]->values[op->out].kind == VAL_OUTPUT;
+                mod->weights[op->weight].weight_class = gi ? KILN_CLASS_DEPFORMER : head ? KILN_CLASS_TEXT_HEAD : KILN_CLASS_TEMPORAL;
+            }
         }
-    for (int i = 0; i < mod->num_weights; i++) {
+    for (int i = 0; i < mod->num_weights; i++) { /* (a norm folded into matrices: theirs) */
+        if (mod->weights[i].fold_alpha >= 0)
+            mod->weights[mod->weights[i].fold_alpha].weight_class = mod->weights[i].weight_class;
         mod->weights[i].format = mod->weights[i].matrix ? format : KILN_F32;
         mod->weights[i].rounding = mod->weights[i].matrix ? KILN_F32 : format;
     }

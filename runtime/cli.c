@@ -169,7 +169,17 @@ static int cmd_info(const struct kiln_model_desc *d, int argc, char **argv)
     printf("layers         %s\n", d->layer_mixers ? d->layer_mixers : "");
     printf("depformer      %d layers, dim %d, %d heads, ffn hidden %d, %d steps per frame\n", d->depformer_num_layers,
            d->depformer_dim, d->depformer_num_heads, d->depformer_ffn_hidden, d->dep_q);
-    printf("stream state   %s per stream (%s of it KV cache, %s TTT state)\n", stream, kv, ttt);
+    printf("weights        ");
+    for (int c = 0; c < KILN_NUM_CLASSES; c++) {
+        size_t bytes = 0;
+        for (int i = 0; i < d->num_weights; i++)
+            if (d->weights[i].weight_class == c)
+                bytes += kiln_weight_bytes(&d->weights[i]);
+        char text[32];
+        kiln_human_bytes(text, sizeof text, (double)bytes);
+        printf("%s%s %s", c ? ", " : "", kiln_weight_class_name(c), text);
+    }
+    printf("\nstream state   %s per stream (%s of it KV cache, %s TTT state)\n", stream, kv, ttt);
     printf("memory         %s for the weights and one stream\n", total);
     return 0;
 }

@@ -11,6 +11,15 @@
 /* How a weight's values are stored (kiln_weight_desc.format) or rounded (.rounding). */
 enum kiln_format { KILN_F32, KILN_BF16, KILN_F16, KILN_NUM_FORMATS };
 
+/* What a weight is for (kiln_weight_desc.weight_class): `info` reports the bytes of each. */
+enum kiln_weight_class { KILN_CLASS_EMBEDDINGS, KILN_CLASS_TEMPORAL, KILN_CLASS_TEXT_HEAD, KILN_CLASS_DEPFORMER, KILN_NUM_CLASSES };
+
+static inline const char *kiln_weight_class_name(int weight_class)
+{
+    static const char *const names[] = {"embeddings", "temporal", "text head", "depformer"};
+    return weight_class >= 0 && weight_class < KILN_NUM_CLASSES ? names[weight_class] : "?";
+}
+
 static inline const char *kiln_format_name(int format)
 {
     static const char *const names[] = {"f32", "bf16", "f16"};

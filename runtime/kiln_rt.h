@@ -31,6 +31,8 @@ struct kiln_weight_desc {
        2 bytes, converted at load rounding to nearest even), and for an f32-stored weight of a
        low-precision model what they are rounded through at load (`rounding`; f32: not at all). */
     int format, rounding;
+    int weight_class;                /* enum kiln_weight_class: embeddings, temporal (its layers and
+                                        norms), text head (out_norm, text_linear), depformer */
 };
 
 /* Stream timing components reported by `bench` (docs/contracts.md, bench --json). */
@@ -108,8 +110,10 @@ void kiln_set_strict_weights(int strict);
 int kiln_weights_random(const struct kiln_model_desc *desc, uint64_t seed, struct kiln_weights *out,
                         char *err, size_t errlen);
 void kiln_weights_free(struct kiln_weights *w);
-/* Bytes the weights of desc occupy once loaded, each in its format and layout (padding included). */
+/* Bytes the weights of desc occupy once loaded, each in its format and layout (padding included);
+   and one weight's. */
 size_t kiln_weights_bytes(const struct kiln_model_desc *desc);
+size_t kiln_weight_bytes(const struct kiln_weight_desc *w);
 /* The memory guard (memory.c): 0 when the weights, one stream and staging_bytes more fit in what this
    process can still allocate (MemAvailable, the cgroup's memory.max, or KILN_MEM_AVAILABLE=BYTES);
    else 1 with "not enough memory: ..." in err, naming both figures and the formats that would fit.

@@ -137,6 +137,8 @@ static int apply_packing(const struct kiln_model_desc *desc, struct kiln_weights
     return 0;
 }
 
+size_t kiln_weight_bytes(const struct kiln_weight_desc *w) { return slot_bytes(w); }
+
 size_t kiln_weights_bytes(const struct kiln_model_desc *desc)
 {
     size_t total = 0;

@@ -10,6 +10,10 @@ if "$B" info >"$TMP/info" && grep -q '^parameters     431488 ' "$TMP/info"; then
 check "7b compiles" "$KILNC" graphs/moshi-7b.kiln -o "$TMP/7b"
 if "$TMP/7b/moshi_7b" info >"$TMP/info7" && grep -q '^parameters     7687729152 ' "$TMP/info7"; then pass; else
   fail "7B info: $(cat "$TMP/info7")"; fi
+# bytes per class: the text head is out_norm's alpha (4096 f32) and text_linear (32000 x 4096 f32),
+# 500.02 MiB; the four add up to the 28.64 GiB of the parameters line
+if grep -qx 'weights        embeddings 1.17 GiB, temporal 24.50 GiB, text head 500.02 MiB, depformer 2.48 GiB' \
+     "$TMP/info7" && grep -q '(28.64 GiB as f32)' "$TMP/info7"; then pass; else fail "7B info by class: $(cat "$TMP/info7")"; fi
 
 expect_error "weights of another model" 1 \
   "lm_attn_a forward: error: $G/lm_attn_c/weights.safetensors: tensor 'text_emb.weight' has shape [91, 80]; the model expects [101, 64]" \
