@@ -261,8 +261,7 @@ static void ttt_call(struct glue *c, const struct ir_op *op)
     ttt_shape_of(m, op->layer, &shape);
     struct kir_node *args[48];
     int n = 0;
-    const int weights = 8 + 2 * shape.mlp + 4 * (shape.conv_kernel > 0); /* lower.c's lower_ttt order */
-    for (int i = 0; i < weights; i++)
+    for (int i = 0; i < op->weight_count; i++) /* (in lower_ttt's order, the kernel's) */
         args[n++] = weight(c, &c->e->mod->weights[op->weight + i], NULL);
     char name[64];
     snprintf(name, sizeof name, "ttt_rope_l%d", ttt_rope_table_layer(m, op->layer));

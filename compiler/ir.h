@@ -67,6 +67,7 @@ struct ir_op {
     int weight;                      /* weight id or -1 (EMBED_SUM, STEP_EMBED_ADD, TTT: the first of
                                         a block of consecutive weights, see lower.c) */
     int work;                        /* a scratch value only this op uses (TTT), or -1 */
+    int weight_count;                /* TTT: the weights of its block, from `weight` on (lower_ttt's order) */
     int layer;                       /* transformer layer (for KV rings) or -1 */
     /* MATMUL fusion */
     int scale;                       /* value id of an RMS_SCALE output applied to acc, or -1 */

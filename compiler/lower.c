@@ -163,6 +163,7 @@ static void lower_ttt(struct ir_module *mod, struct ir_graph *g, const struct tr
         ttt_param(mod, l, "conv_k.weight", 3, (long long[]){D, 1, tp->conv_kernel});
         ttt_param(mod, l, "conv_k.bias", 1, (long long[]){D});
     }
+    op->weight_count = mod->num_weights - op->weight;
     struct ttt_shape shape;
     ttt_shape_of(mod->model, l, &shape);
     int work_floats = ttt_work_floats(&shape, g->rows);

@@ -163,13 +163,11 @@ static void apply_rounding(const struct kiln_weight_desc *w, float *values)
 static int allocate(const struct kiln_model_desc *desc, struct kiln_weights *out, const char *prefix,
                     char *err, size_t errlen)
 {
-    size_t total = 0, staging = 0; /* (staging: the f32 copy of the largest weight stored otherwise) */
-    for (int i = 0; i < desc->num_weights; i++) {
-        const struct kiln_weight_desc *w = &desc->weights[i];
-        total += slot_bytes(w);
-        if (w->format != KILN_F32 && weight_numel(w) * sizeof(float) > staging)
-            staging = weight_numel(w) * sizeof(float);
-    }
+    const size_t total = kiln_weights_bytes(desc);
+    size_t staging = 0; /* (the f32 copy of the largest weight stored in another format: f32_values) */
+    for (int i = 0; i < desc->num_weights; i++)
+        if (desc->weights[i].format != KILN_F32 && weight_numel(&desc->weights[i]) * sizeof(float) > staging)
+            staging = weight_numel(&desc->weights[i]) * sizeof(float);
     if (kiln_memory_guard(desc, (int64_t)staging, err, errlen))
         return 1;
     size_t bytes = total ? total : KILN_ALIGN;
@@ -293,21 +291,31 @@ static void warn_unused(const struct st_file *file, const struct st_tensor **fou
     free(used);
 }
 
-/* One tensor into its slot: f32 values in the slot itself (folded and packed later), another format
-   through an f32 copy of this tensor alone. */
-static int load_one(const struct kiln_weight_desc *w, const struct st_tensor *t, void *slot, const char *path,
-                    char *err, size_t errlen)
+/* Where weight w's f32 values go first: its slot itself (folded and packed later), or for another
+   format an f32 copy of this tensor alone; NULL when out of memory. */
+static float *f32_values(const struct kiln_weight_desc *w, void *slot)
 {
-    const size_t numel = weight_numel(w);
-    float *values = w->format == KILN_F32 ? slot : malloc(numel * sizeof *values + 1);
-    if (!values)
-        return kiln_report(err, errlen, path, "out of memory converting '%s'", w->name);
-    int rc = check_finite(w, convert(t, values, numel), path, err, errlen);
+    return w->format == KILN_F32 ? slot : malloc(weight_numel(w) * sizeof(float) + 1);
+}
+
+/* The values rounded through w->rounding, then (another format) laid out in the slot and freed */
+static void store_values(const struct kiln_weight_desc *w, float *values, void *slot)
+{
     apply_rounding(w, values);
     if (w->format != KILN_F32) {
         lay_out(w, values, slot);
         free(values);
     }
+}
+
+static int load_one(const struct kiln_weight_desc *w, const struct st_tensor *t, void *slot, const char *path,
+                    char *err, size_t errlen)
+{
+    float *values = f32_values(w, slot);
+    if (!values)
+        return kiln_report(err, errlen, path, "out of memory converting '%s'", w->name);
+    int rc = check_finite(w, convert(t, values, weight_numel(w)), path, err, errlen);
+    store_values(w, values, slot);
     return rc;
 }
 
@@ -395,17 +403,13 @@ int kiln_weights_random(const struct kiln_model_desc *desc, uint64_t seed, struc
     for (int i = 0; i < desc->num_weights; i++) {
         const struct kiln_weight_desc *w = &desc->weights[i];
         void *slot = weight_data(desc, out, i);
-        float *values = w->format == KILN_F32 ? slot : malloc(weight_numel(w) * sizeof *values + 1);
+        float *values = f32_values(w, slot);
         if (!values) {
             kiln_weights_free(out);
             return kiln_report(err, errlen, desc->name, "out of memory converting '%s'", w->name);
         }
         fill_random(w, mix64(seed ^ (uint64_t)(i + 1) * 0x9E3779B97F4A7C15u), values);
-        apply_rounding(w, values);
-        if (w->format != KILN_F32) {
-            lay_out(w, values, slot);
-            free(values);
-        }
+        store_values(w, values, slot);
     }
     apply_folds(desc, out);
     if (apply_packing(desc, out, desc->name, err, errlen)) {

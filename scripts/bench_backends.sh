@@ -13,18 +13,15 @@ mkdir -p "$OUT"
 TARGET=$("$BUILD/kilnc" --print-target native)
 FRAMES=${FRAMES:-64}
 median() { grep "^$1 " "$OUT/backends_rounds.txt" | awk '{print $2}' | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-results=""
-for model in graphs/moshi-mid.kiln graphs/moshi-mid-hybrid.kiln; do
-  name=$(sed -n 's/^model \([A-Za-z0-9_]*\).*/\1/p' "$model")
-  echo "== back ends ($TARGET, all threads): $name streaming frame, $ROUNDS rounds of c then llvm"
-  for backend in c llvm; do
-    "$BUILD/kilnc" "$model" --backend $backend -o "$OUT/${name}_$backend" >/dev/null
-  done
+# rounds NAME FIELD BENCH_ARGS...: ROUNDS rounds of c then llvm, each `NAME bench ... --json`'s FIELD;
+# sets c_ms, llvm_ms (the medians) and ratio (llvm / c)
+rounds() {
+  local name=$1 field=$2 round backend ms
+  shift 2
   : >"$OUT/backends_rounds.txt"
   for round in $(seq "$ROUNDS"); do
     for backend in c llvm; do
-      ms=$("$OUT/${name}_$backend/$name" bench --random-weights 1 --steps ${STEPS:-20} --json |
-           sed 's/.*"ms_median": \([0-9.]*\).*/\1/')
+      ms=$("$OUT/${name}_$backend/$name" bench --random-weights 1 --json "$@" | sed "s/.*\"$field\": \([0-9.]*\).*/\1/")
       echo "$backend $ms" >>"$OUT/backends_rounds.txt"
       echo "  round $round $backend: $ms ms"
     done
@@ -33,22 +30,19 @@ for model in graphs/moshi-mid.kiln graphs/moshi-mid-hybrid.kiln; do
   llvm_ms=$(median llvm)
   ratio=$(awk -v a="$llvm_ms" -v b="$c_ms" 'BEGIN { printf "%.3f", a / b }')
   echo "  medians: c $c_ms ms, llvm $llvm_ms ms: llvm/c = $ratio"
-
-  echo "== back ends: $name teacher-forced forward of $FRAMES frames, ms per frame, $ROUNDS rounds"
-  : >"$OUT/backends_rounds.txt"
-  for round in $(seq "$ROUNDS"); do
-    for backend in c llvm; do
-      ms=$("$OUT/${name}_$backend/$name" bench --random-weights 1 --forward "$FRAMES" --steps 3 --warmup 1 --json |
-           sed 's/.*"ms_per_frame_median": \([0-9.]*\).*/\1/')
-      echo "$backend $ms" >>"$OUT/backends_rounds.txt"
-      echo "  round $round $backend: $ms ms per frame"
-    done
+}
+results=""
+for model in graphs/moshi-mid.kiln graphs/moshi-mid-hybrid.kiln; do
+  name=$(sed -n 's/^model \([A-Za-z0-9_]*\).*/\1/p' "$model")
+  for backend in c llvm; do
+    "$BUILD/kilnc" "$model" --backend $backend -o "$OUT/${name}_$backend" >/dev/null
   done
-  fc_ms=$(median c)
-  fllvm_ms=$(median llvm)
-  fratio=$(awk -v a="$fllvm_ms" -v b="$fc_ms" 'BEGIN { printf "%.3f", a / b }')
-  echo "  medians: c $fc_ms ms, llvm $fllvm_ms ms per frame: llvm/c = $fratio"
-  results="$results\"$name\": {\"ms_median_c\": $c_ms, \"ms_median_llvm\": $llvm_ms, \"ratio\": $ratio, \"forward_ms_per_frame_c\": $fc_ms, \"forward_ms_per_frame_llvm\": $fllvm_ms, \"forward_ratio\": $fratio}, "
+  echo "== back ends ($TARGET, all threads): $name streaming frame, $ROUNDS rounds of c then llvm"
+  rounds "$name" ms_median --steps "${STEPS:-20}"
+  stream="\"ms_median_c\": $c_ms, \"ms_median_llvm\": $llvm_ms, \"ratio\": $ratio"
+  echo "== back ends: $name teacher-forced forward of $FRAMES frames, ms per frame, $ROUNDS rounds"
+  rounds "$name" ms_per_frame_median --forward "$FRAMES" --steps 3 --warmup 1
+  results="$results\"$name\": {$stream, \"forward_ms_per_frame_c\": $c_ms, \"forward_ms_per_frame_llvm\": $llvm_ms, \"forward_ratio\": $ratio}, "
 done
 
 echo "== compile time of graphs/moshi-7b.kiln to an object ($TARGET)"
