@@ -114,14 +114,7 @@ static bool check_key_value(struct checker *c, const struct key_spec *key, struc
     case T_POSITIVE: return check_positive(c, v, what, key->min, key->max);
     case T_DELAYS: return check_delays(c, v, key);
     case T_WEIGHTS:
-        if (!check_choice(v, "weight format", weight_format_names, NUM_WEIGHT_FORMATS, what))
-            return false;
-        for (int i = 0; i < NUM_WEIGHT_FORMATS; i++)
-            if (strcmp(v->symbol, weight_format_names[i]) == 0 && !weight_format_supported((enum weight_format)i)) {
-                diag_error(v->loc, "weights = %s is not supported yet (f32, bf16 and f16 are)", v->symbol); /* as --weights */
-                return false;
-            }
-        return true;
+        return check_choice(v, "weight format", weight_format_names, NUM_WEIGHT_FORMATS, what);
     case T_FFN: return check_choice(v, "ffn kind", ffn_kinds, 1, what) && check_ffn_args(v);
     case T_NORM: return check_choice(v, "norm kind", norm_kinds, 1, what);
     case T_ROPE: return check_choice(v, "rope kind", rope_kinds, 2, what);

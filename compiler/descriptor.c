@@ -137,7 +137,8 @@ static int64_t weight_bytes_as(const struct ir_module *mod, int format)
         const int copies = w->step == STEP_TABLE ? w->steps : 1;
         const long long numel = ir_weight_numel(w) / copies;
         bytes += copies * (int64_t)kiln_slot_bytes((size_t)numel, (size_t)w->shape[w->rank - 1], w->pack_nr, w->pack_rows,
-                                                   w->pack_gated, w->matrix ? format : KILN_F32);
+                                                   w->pack_gated,
+                                                   w->matrix ? kiln_matrix_format(format, w->is_embedding, (size_t)w->cols) : KILN_F32);
     }
     return bytes;
 }

@@ -200,8 +200,10 @@ static struct kir_node *weight(struct glue *c, const struct ir_weight *w, struct
     if (w->step == STEP_TABLE)
         return LOAD(field, k);
     struct kir_node *base = LOAD(field, INT(0));
-    if (w->step == STEP_ROW_BLOCK)
-        return kir_addr(f, base, MUL(WIDE(k), kir_const_int(f, KIR_I64, w->pack_nr ? w->step_stride : (int64_t)w->rows * w->cols)));
+    if (w->step == STEP_ROW_BLOCK) { /* (in the pointer's units: bytes for a block format) */
+        const int64_t elements = w->pack_nr ? w->step_stride : (int64_t)w->rows * w->cols;
+        return kir_addr(f, base, MUL(WIDE(k), kir_const_int(f, KIR_I64, weight_units(w->format, elements))));
+    }
     return base;
 }
 

@@ -141,4 +141,7 @@ int ir_weight_panels(const struct ir_weight *w);
    sums of every panel, then one block of the frame's x, packed. */
 #define MATMUL_BLOCK_FLOATS 4096
 int ir_matmul_work_len(const struct ir_weight *w, const struct ir_op *op);
+/* A matmul of weights in a block format (q8_0, q4_0) first quantizes each row of x into q8 blocks
+   in its scratch: the floats one row takes (plan.c) */
+int ir_quantized_x_floats(int cols);
 #endif

@@ -14,13 +14,20 @@ static inline struct kir_type void_type(void) { return kir_scalar_type(KIR_VOID)
 /* Weights stored in `format` (kiln_format.h): their element type, and a pointer to them */
 static inline enum kir_scalar format_scalar(int format)
 {
-    return format == KILN_BF16 ? KIR_BF16 : format == KILN_F16 ? KIR_F16 : KIR_F32;
+    return format == KILN_BF16 ? KIR_BF16 : format == KILN_F16 ? KIR_F16 : kiln_format_is_block(format) ? KIR_U8 : KIR_F32;
+}
+/* How far a weight pointer moves over `elements` values: elements, or bytes in a block format */
+static inline int64_t weight_units(int format, int64_t elements)
+{
+    return kiln_format_is_block(format) ? (int64_t)kiln_format_bytes_of(format, (size_t)elements) : elements;
 }
 static inline struct kir_type weight_ptr(int format) { return kir_pointer_type(format_scalar(format), true); }
-/* "" for f32, else "_bf16" or "_f16": a kernel's name says the format of the weights it reads */
+/* "" for f32, else "_bf16", "_f16", "_q8_0" or "_q4_0": a kernel's name says the format of the
+   weights it reads */
 static inline const char *format_suffix(int format)
 {
-    return format == KILN_F32 ? "" : format == KILN_BF16 ? "_bf16" : "_f16";
+    static const char *const suffixes[] = {"", "_bf16", "_f16", "_q8_0", "_q4_0"};
+    return suffixes[format];
 }
 /* p[i .. i + lanes) as f32: loaded, and widened where p points to bf16 or f16 */
 static inline struct kir_node *load_weight(struct kir_func *f, struct kir_node *p, struct kir_node *i, int lanes)

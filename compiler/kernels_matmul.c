@@ -9,19 +9,29 @@
 
 static const char *const epilogue_suffix[] = {"store", "acc", "silu_gate", "rope_kv"};
 
-/* dot_C(W row r, x row) scaled by s[t] when the matmul is scaled */
-static struct kir_node *row_dot(struct kir_func *f, int dot, struct kir_node *W, struct kir_node *row, int C,
-                                struct kir_node *xt, struct kir_node *s, struct kir_node *t)
+/* What a row's dot product reads: the weights (and their format), and x's row t, or in a block
+   format the row quantized (kernels_quant.c) */
+struct rows {
+    int dot, C, format;
+    struct kir_node *W, *s;
+};
+
+/* dot_C(W row r, x row t) scaled by s[t] when the matmul is scaled */
+static struct kir_node *row_dot(struct kir_func *f, const struct rows *m, struct kir_node *row, struct kir_node *xt,
+                                struct kir_node *t)
 {
-    struct kir_node *value = kir_call(f, dot, 2, (struct kir_node *[]){kir_addr(f, W, MUL(WIDE(row), INT(C))), xt});
-    return s ? MUL(value, kir_load(f, s, t, 1)) : value;
+    struct kir_node *w_row = kir_addr(f, m->W, MUL(WIDE(row), kir_const_int(f, KIR_I64, weight_units(m->format, m->C))));
+    struct kir_node *value = kir_call(f, m->dot, 2, (struct kir_node *[]){w_row, xt});
+    return m->s ? MUL(value, kir_load(f, m->s, t, 1)) : value;
 }
 
 /* The row-major form of the scalar target. */
 static int row_major_matmul(struct emitter *e, const struct ir_graph *g, const struct ir_op *op, const char *name)
 {
     const struct ir_weight *w = &e->mod->weights[op->weight];
-    const int R = w->rows, C = w->cols, dot = kernel_dot_of(e, C, w->format);
+    const bool quantized = kiln_format_is_block(w->format);
+    const int R = w->rows, C = w->cols, dot = quantized ? kernel_dot_quantized(e, C, w->format) : kernel_dot_of(e, C, w->format);
+    const int quantize = quantized ? kernel_quantize_x(e, C, false) : -1, xq_len = ir_quantized_x_floats(C);
     const bool rope = op->epilogue == EPI_ROPE_KV && g->rope, scaled = op->scale >= 0;
     const int rope_pair = rope ? kernel_rope_pair(e, g->head_dim) : -1;
     const char *sc = scaled ? " * s[t]" : "";
@@ -45,31 +55,38 @@ static int row_major_matmul(struct emitter *e, const struct ir_graph *g, const s
                       g->head_dim, g->head_dim, g->head_dim);
     }
     struct kir_type in = in_ptr(), out_type = out_ptr();
-    struct kir_node *W = kir_param(f, "W", weight_ptr(w->format), KIR_RESTRICT), *x = kir_param(f, "x", in, KIR_RESTRICT);
-    struct kir_node *s = scaled ? kir_param(f, "s", in, KIR_RESTRICT) : NULL;
+    struct rows m = {.dot = dot, .C = C, .format = w->format};
+    m.W = kir_param(f, "W", weight_ptr(w->format), KIR_RESTRICT);
+    struct kir_node *x = kir_param(f, "x", in, KIR_RESTRICT);
+    m.s = scaled ? kir_param(f, "s", in, KIR_RESTRICT) : NULL;
+    struct kir_node *out = NULL, *q = NULL, *k_ring = NULL, *v_ring = NULL, *pos0 = NULL, *rope_cs = NULL;
     if (op->epilogue != EPI_ROPE_KV) {
-        struct kir_node *out = kir_param(f, "out", out_type, KIR_RESTRICT), *T = kir_param(f, "T", i32_type(), 0);
-        struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
-        struct kir_node *xt = kir_addr(f, x, MUL(t, INT(C)));
+        out = kir_param(f, "out", out_type, KIR_RESTRICT);
+    } else {
+        q = kir_param(f, "q", out_type, KIR_RESTRICT), k_ring = kir_param(f, "k_ring", out_type, KIR_RESTRICT);
+        v_ring = kir_param(f, "v_ring", out_type, KIR_RESTRICT), pos0 = kir_param(f, "pos0", i64_type(), 0);
+        rope_cs = rope ? kir_param(f, "rope_cs", in, KIR_RESTRICT) : NULL;
+    }
+    struct kir_node *xq = quantized ? kir_param(f, "xq", out_type, KIR_RESTRICT) : NULL;
+    struct kir_node *T = kir_param(f, "T", i32_type(), 0);
+    if (quantized)
+        kir_eval(f, kir_call(f, quantize, 3, (struct kir_node *[]){x, xq, T}));
+    struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
+    /* the row t the dot products read: x's, or quantized */
+    struct kir_node *xt = kir_decl(f, "xt", quantized ? kir_addr(f, xq, MUL(t, INT(xq_len))) : kir_addr(f, x, MUL(t, INT(C))), KIR_CONSTANT);
+    if (op->epilogue != EPI_ROPE_KV) {
         if (op->epilogue == EPI_SILU_GATE) {
             struct kir_node *i = kir_for(f, "i", INT(0), INT(R / 2), 1, 0);
-            struct kir_node *a = kir_decl(f, "a", row_dot(f, dot, W, i, C, xt, s, t), KIR_CONSTANT);
-            struct kir_node *b = kir_decl(f, "b", row_dot(f, dot, W, ADD(INT(R / 2), i), C, xt, s, t), KIR_CONSTANT);
+            struct kir_node *a = kir_decl(f, "a", row_dot(f, &m, i, xt, t), KIR_CONSTANT);
+            struct kir_node *b = kir_decl(f, "b", row_dot(f, &m, ADD(INT(R / 2), i), xt, t), KIR_CONSTANT);
             kir_store(f, out, ADD(MUL(t, INT(R / 2)), i), silu_times(f, a, b));
         } else {
             struct kir_node *r = kir_for(f, "r", INT(0), INT(R), 1, 0), *at = ADD(MUL(t, INT(R)), r);
-            struct kir_node *value = row_dot(f, dot, W, r, C, xt, s, t);
+            struct kir_node *value = row_dot(f, &m, r, xt, t);
             kir_store(f, out, at, op->epilogue == EPI_STORE ? value : ADD(kir_load(f, out, at, 1), value));
         }
     } else {
         const int D = R / 3, cap = g->kv_capacity, HD = g->head_dim;
-        struct kir_node *q = kir_param(f, "q", out_type, KIR_RESTRICT), *k_ring = kir_param(f, "k_ring", out_type, KIR_RESTRICT),
-                        *v_ring = kir_param(f, "v_ring", out_type, KIR_RESTRICT),
-                        *pos0 = kir_param(f, "pos0", i64_type(), 0);
-        struct kir_node *rope_cs = rope ? kir_param(f, "rope_cs", in, KIR_RESTRICT) : NULL;
-        struct kir_node *T = kir_param(f, "T", i32_type(), 0);
-        struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
-        struct kir_node *xt = kir_decl(f, "xt", kir_addr(f, x, MUL(t, INT(C))), KIR_CONSTANT);
         struct kir_node *slot = kir_decl(f, "slot", kir_binary(f, KIR_REM, ADD(pos0, t), INT(cap)), KIR_CONSTANT);
         /* q at q[t]; k and v at their ring slot, channel r at r + (r / hd) * (cap - 1) * hd */
         struct kir_node *dst[3] = {kir_addr(f, q, MUL(t, INT(D))), kir_addr(f, k_ring, MUL(slot, INT(HD))),
@@ -80,12 +97,12 @@ static int row_major_matmul(struct emitter *e, const struct ir_graph *g, const s
             struct kir_node *r = kir_for(f, "r", INT(0), INT(D), roped ? 2 : 1, 0);
             struct kir_node *at = ADD(r, MUL(DIV(r, INT(HD)), INT(stride)));
             if (roped) {
-                struct kir_node *re = kir_decl(f, "re", row_dot(f, dot, W, ADD(INT(part * D), r), C, xt, s, t), KIR_CONSTANT);
-                struct kir_node *im = kir_decl(f, "im", row_dot(f, dot, W, ADD(INT(part * D + 1), r), C, xt, s, t), KIR_CONSTANT);
+                struct kir_node *re = kir_decl(f, "re", row_dot(f, &m, ADD(INT(part * D), r), xt, t), KIR_CONSTANT);
+                struct kir_node *im = kir_decl(f, "im", row_dot(f, &m, ADD(INT(part * D + 1), r), xt, t), KIR_CONSTANT);
                 struct kir_node *cs = kir_addr(f, rope_cs, ADD(MUL(WIDE(t), INT(2 * HD)), kir_binary(f, KIR_REM, r, INT(HD))));
                 kir_eval(f, kir_call(f, rope_pair, 4, (struct kir_node *[]){kir_addr(f, dst[part], at), re, im, cs}));
             } else {
-                kir_store(f, dst[part], at, row_dot(f, dot, W, ADD(INT(part * D), r), C, xt, s, t));
+                kir_store(f, dst[part], at, row_dot(f, &m, ADD(INT(part * D), r), xt, t));
             }
             kir_end(f);
         }

@@ -348,13 +348,15 @@ int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const stru
     const struct ir_weight *w = &e->mod->weights[op->weight];
     struct blocking b = {.C = w->cols, .NR = w->pack_nr, .MR = e->target->tile_rows, .KC = MATMUL_BLOCK_FLOATS / w->pack_nr};
     const int C = b.C, NR = b.NR, chunk_bytes = b.KC * b.MR * (int)sizeof(float);
+    const bool quantized = kiln_format_is_block(w->format);
     b.panels = ir_weight_panels(w) * (op->epilogue == EPI_ROPE_KV ? 3 : 1);
-    b.per_line = 64 / (int)kiln_format_bytes(w->format);
+    b.per_line = quantized ? 1 : 64 / (int)kiln_unit_bytes(w->format);
     b.lines = b.KC * NR / b.per_line;
     b.chunk = MATMUL_CHUNK_BYTES > chunk_bytes ? MATMUL_CHUNK_BYTES / chunk_bytes : 1;
-    const bool scaled = op->scale >= 0, blocked = g->rows > 1;
+    const bool scaled = op->scale >= 0, blocked = g->rows > 1 && !quantized;
     struct matmul mm = {.g = g, .op = op, .w = w, .rope_pair = -1};
-    const int one = streaming_kernel(e, C, NR, w->format);
+    const int one = quantized ? kernel_panel_quantized(e, C, NR, w->format) : streaming_kernel(e, C, NR, w->format);
+    const int quantize = quantized ? kernel_quantize_x(e, C, true) : -1;
     if (blocked)
         for (int m = 1; m <= b.MR; m++)
             b.tiles_of[m] = tile_kernel(e, m, NR, w->format);
@@ -364,8 +366,10 @@ int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const stru
     mm.vf_exp = kir_find(&e->kir, "vf_exp");
     static const char *const what[] = {"out = acc", "out += acc", "out = silu(a) * b", "q, k and v from acc"};
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
-                                   "matmul of packed W [%d panels][%d][%d] by x[T][%d]%s; epilogue: %s", b.panels, C, NR, C,
-                                   scaled ? ", scaled by s[t]" : "", what[op->epilogue]);
+                                   "matmul of packed W [%d panels][%d][%d] by x[T][%d]%s; epilogue: %s%s", b.panels, C, NR, C,
+                                   scaled ? ", scaled by s[t]" : "", what[op->epilogue],
+                                   quantized ? "\n   (W in blocks of 32 columns; x quantized into xq first, then each panel by "
+                                               "every row of it)" : "");
     struct kir_node *W = kir_param(f, "W", weight_ptr(w->format), KIR_RESTRICT), *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT);
     mm.s = scaled ? kir_param(f, "s", in_ptr(), KIR_RESTRICT) : NULL;
     if (op->epilogue == EPI_ROPE_KV) {
@@ -377,16 +381,25 @@ int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const stru
     } else {
         mm.out = kir_param(f, "out", out_ptr(), KIR_RESTRICT);
     }
-    struct kir_node *sums = blocked ? kir_param(f, "sums", out_ptr(), KIR_RESTRICT) : NULL;
+    struct kir_node *work = blocked || quantized ? kir_param(f, quantized ? "xq" : "sums", out_ptr(), KIR_RESTRICT) : NULL;
     struct kir_node *T = kir_param(f, "T", i32_type(), 0);
     if (blocked)
-        blocked_form(e, f, &mm, &b, W, x, sums, T);
-    /* the streaming form: each panel through registers once */
+        blocked_form(e, f, &mm, &b, W, x, work, T);
+    if (quantized)
+        kir_eval(f, kir_call(f, quantize, 3, (struct kir_node *[]){x, work, T}));
+    /* the streaming form: each panel through registers once (quantized: by every row, from cache) */
     struct kir_node *p = kir_for(f, "p", INT(0), INT(b.panels), 1, KIR_PARALLEL);
+    struct kir_node *panel = kir_addr(f, W, MUL(WIDE(p), kir_const_int(f, KIR_I64, weight_units(w->format, (int64_t)C * NR))));
     struct kir_node *acc = kir_array(f, "acc", KIR_F32, NR);
-    kir_eval(f, kir_call(f, one, 3, (struct kir_node *[]){kir_addr(f, W, MUL(WIDE(p), INT(C * NR))), x, acc}));
-    kir_comment(f, "one frame per call");
-    struct kir_node *t = kir_decl(f, "t", INT(0), KIR_CONSTANT);
+    struct kir_node *t;
+    if (quantized) {
+        t = kir_for(f, "t", INT(0), T, 1, 0);
+        kir_eval(f, kir_call(f, one, 3, (struct kir_node *[]){panel, kir_addr(f, work, MUL(t, INT(ir_quantized_x_floats(C)))), acc}));
+    } else {
+        kir_eval(f, kir_call(f, one, 3, (struct kir_node *[]){panel, x, acc}));
+        kir_comment(f, "one frame per call");
+        t = kir_decl(f, "t", INT(0), KIR_CONSTANT);
+    }
     epilogue(e, f, &mm, p, t, acc);
     return kernel_finish(e, f);
 }

@@ -313,6 +313,11 @@ struct kir_node *kir_binary(struct kir_func *f, enum kir_op op, struct kir_node 
         need(f, a->type.lanes == 1, op, "vector comparison");
     if (op == KIR_REM)
         need(f, kir_is_integer(a->type), op, "operands not integers");
+    if (op == KIR_BAND || op == KIR_SHR)
+        need(f, (a->type.lanes > 1 && a->type.scalar == KIR_I32) || (a->type.lanes == 1 && kir_is_integer(a->type)), op,
+             "operands neither integers nor i32 vectors");
+    if (op == KIR_SHR)
+        need(f, b->op == KIR_CONST || (b->op == KIR_BROADCAST && b->arg[0]->op == KIR_CONST), op, "a shift by no constant");
     if (kir_is_integer(a->type) && a->type.lanes == 1 && op >= KIR_ADD && op <= KIR_REM) {
         if (a->op == KIR_CONST && b->op == KIR_CONST && !((op == KIR_DIV || op == KIR_REM) && b->ivalue == 0))
             return kir_const_int(f, (enum kir_scalar)a->type.scalar, fold(op, a->ivalue, b->ivalue));
@@ -360,6 +365,16 @@ struct kir_node *kir_fma(struct kir_func *f, struct kir_node *a, struct kir_node
          "operands not of one f32 type");
     struct kir_node *n = new_node(f, KIR_FMA, a->type);
     n->arg[0] = a, n->arg[1] = b, n->arg[2] = c;
+    return n;
+}
+
+struct kir_node *kir_dot4(struct kir_func *f, struct kir_node *acc, struct kir_node *a, struct kir_node *b, bool below_128)
+{
+    need(f, acc->type.scalar == KIR_I32 && acc->type.lanes > 1 && kir_type_equal(acc->type, a->type) &&
+         kir_type_equal(acc->type, b->type), KIR_DOT4, "operands not of one i32 vector type");
+    struct kir_node *n = new_node(f, KIR_DOT4, acc->type);
+    n->arg[0] = acc, n->arg[1] = a, n->arg[2] = b;
+    n->ivalue = below_128;
     return n;
 }
 

@@ -182,6 +182,9 @@ struct kir_node *kir_f32(struct kir_func *f, double value);    /* an f32 constan
 struct kir_node *kir_binary(struct kir_func *f, enum kir_op op, struct kir_node *a, struct kir_node *b);
 struct kir_node *kir_unary(struct kir_func *f, enum kir_op op, struct kir_node *a);
 struct kir_node *kir_fma(struct kir_func *f, struct kir_node *a, struct kir_node *b, struct kir_node *c);
+/* acc + (per i32 lane) the dot product of a's 4 bytes, unsigned, and b's, signed (kir_ops.h's DOT4);
+   below_128: every byte of a is (a cheaper form on x86 without VNNI and on NEON) */
+struct kir_node *kir_dot4(struct kir_func *f, struct kir_node *acc, struct kir_node *a, struct kir_node *b, bool below_128);
 struct kir_node *kir_select(struct kir_func *f, struct kir_node *cond, struct kir_node *a, struct kir_node *b);
 struct kir_node *kir_cast(struct kir_func *f, struct kir_type to, struct kir_node *a);
 struct kir_node *kir_addr(struct kir_func *f, struct kir_node *pointer, struct kir_node *index);
@@ -272,9 +275,12 @@ void kir_print_c_global(FILE *out, const struct kir_module *m, int index);
 /* The LLVM back end (kir_llvm.c): the module through LLVM's C API, verified, optimized (O2) and
    written to object_path (NULL: none) for the triple, CPU and features; the optimized LLVM IR also
    to `dump` unless it is NULL. Returns false after a message on stderr. */
+/* How a target computes DOT4 (target.h's dot4 strings, in LLVM's intrinsics) */
+enum kir_dot4_form { KIR_DOT4_NONE, KIR_DOT4_MADDUBS, KIR_DOT4_VNNI, KIR_DOT4_SDOT };
 struct kir_llvm_target {
     const char *triple, *cpu, *features;
     bool pairwise_sum;               /* REDUCE_ADD adds neighbouring lanes (NEON's faddp), not halves */
+    enum kir_dot4_form dot4;
 };
 struct target;
 /* The LLVM target of a kiln target (target.h); cpu replaces its baseline CPU unless NULL. */

@@ -52,9 +52,9 @@ static const char *c_type(const struct printer *p, struct kir_type t)
         return record;
     }
     if (t.lanes > 1) {
-        if (t.scalar != KIR_F32 || t.lanes != p->m->width)
-            unprintable(p, "a vector type other than the target's f32 vector");
-        return "vf";
+        if ((t.scalar != KIR_F32 && t.scalar != KIR_I32) || t.lanes != p->m->width)
+            unprintable(p, "a vector type other than the target's f32 and i32 vectors");
+        return t.scalar == KIR_F32 ? "vf" : "vi";
     }
     return names[t.scalar];
 }
@@ -115,12 +115,12 @@ static void constant(const struct printer *p, const struct kir_node *n, int cont
     }
 }
 
-/* A vocabulary call vf_NAME(args) */
+/* A vocabulary call vf_NAME(args), or vi_NAME(args) on i32 vectors */
 static void arguments(const struct printer *p, struct kir_node *const *args, int n);
 
 static void vector_call(const struct printer *p, const char *name, const struct kir_node *n, int operands)
 {
-    fprintf(p->out, "vf_%s", name);
+    fprintf(p->out, "%s_%s", n->type.scalar == KIR_I32 ? "vi" : "vf", name);
     arguments(p, n->arg, operands);
 }
 
@@ -152,22 +152,36 @@ static void vector_expr(const struct printer *p, const struct kir_node *n)
 {
     static const char *const names[KIR_NUM_OPS] = {[KIR_ADD] = "add", [KIR_SUB] = "sub", [KIR_MUL] = "mul",
                                                    [KIR_DIV] = "div", [KIR_MAX] = "max", [KIR_MIN] = "min",
-                                                   [KIR_FMA] = "fma", [KIR_FLOOR] = "floor"};
+                                                   [KIR_FMA] = "fma", [KIR_FLOOR] = "floor", [KIR_BAND] = "and"};
     switch (n->op) {
     case KIR_LOAD:
-        fprintf(p->out, "vf_load(");
+        fprintf(p->out, "%s_load(", n->type.scalar == KIR_I32 ? "vi" : "vf");
         address(p, n->arg[0], n->arg[1], 0);
         fprintf(p->out, ")");
         return;
-    case KIR_CAST: /* (of bf16 or f16 lanes: a widening load) */
+    case KIR_SHR: /* (the vocabulary's shift takes a constant) */
+        fprintf(p->out, "vi_shr(");
+        expr(p, n->arg[0], 0);
+        fprintf(p->out, ", %lld)", (long long)n->arg[1]->arg[0]->ivalue);
+        return;
+    case KIR_DOT4:
+        vector_call(p, n->ivalue ? "dot4_u7" : "dot4", n, 3);
+        return;
+    case KIR_CAST: /* (i32 lanes to f32; or of bf16 or f16 lanes: a widening load) */
+        if (n->arg[0]->type.scalar == KIR_I32) {
+            fprintf(p->out, "vf_from_vi(");
+            expr(p, n->arg[0], 0);
+            fprintf(p->out, ")");
+            return;
+        }
         if (n->arg[0]->op != KIR_LOAD || (n->arg[0]->type.scalar != KIR_BF16 && n->arg[0]->type.scalar != KIR_F16))
-            unprintable(p, "a vector CAST other than bf16/f16 lanes loaded from memory");
+            unprintable(p, "a vector CAST other than i32 lanes, or bf16/f16 lanes loaded from memory");
         fprintf(p->out, "vf_load_%s(", widening_name(n));
         address(p, n->arg[0]->arg[0], n->arg[0]->arg[1], 0);
         fprintf(p->out, ")");
         return;
     case KIR_BROADCAST:
-        if (n->arg[0]->op == KIR_CONST && n->arg[0]->fvalue == 0 && !signbit(n->arg[0]->fvalue))
+        if (n->type.scalar == KIR_F32 && n->arg[0]->op == KIR_CONST && n->arg[0]->fvalue == 0 && !signbit(n->arg[0]->fvalue))
             fprintf(p->out, "vf_zero()");
         else
             vector_call(p, "set1", n, 1);
@@ -189,7 +203,8 @@ static bool is_comparison(const struct kir_node *n) { return n->op >= KIR_LT && 
    && inside ||, in parentheses (as -Wparentheses asks) */
 static int operand_context(const struct kir_node *n, const struct kir_node *operand, int precedence)
 {
-    if ((is_comparison(n) && is_comparison(operand)) || (n->op == KIR_OR && operand->op == KIR_AND))
+    if ((is_comparison(n) && is_comparison(operand)) || (n->op == KIR_OR && operand->op == KIR_AND) ||
+        ((n->op == KIR_BAND || n->op == KIR_SHR) && spelling[operand->op].precedence)) /* (and arithmetic in & or >>) */
         return PRECEDENCE_POSTFIX;
     return precedence;
 }
@@ -328,7 +343,16 @@ static void expr(const struct printer *p, const struct kir_node *n, int context)
         fprintf(p->out, "]");
         return;
     case KIR_CAST:
-        if (n->type.pointer) { /* void * to and from other pointers: implicit in C */
+        if (n->type.pointer) { /* void * to and from other pointers: implicit in C, but from one pointer
+                                   type to another through void * (a cast of a cast): explicit */
+            const struct kir_node *inner = n->arg[0];
+            if (n->type.scalar != KIR_VOID && inner->op == KIR_CAST && inner->type.pointer && inner->type.scalar == KIR_VOID) {
+                struct kir_type element = n->type;
+                element.pointer = 0;
+                snprintf(text, sizeof text, "(%s%s *)", n->type.readonly ? "const " : "", c_type(p, element));
+                prefix(p, text, inner->arg[0], context);
+                return;
+            }
             expr(p, n->arg[0], context);
             return;
         }
@@ -409,7 +433,7 @@ static void assignment(const struct printer *p, const struct kir_node *value, bo
 static void store(const struct printer *p, const struct kir_node *s)
 {
     if (s->arg[2]->type.lanes > 1) {
-        fprintf(p->out, "vf_store(");
+        fprintf(p->out, "%s_store(", s->arg[2]->type.scalar == KIR_I32 ? "vi" : "vf");
         address(p, s->arg[0], s->arg[1], 0);
         fprintf(p->out, ", ");
         expr(p, s->arg[2], 0);

@@ -48,6 +48,14 @@ static bool check_expr(struct checker *c, const struct kir_node *n)
         if (!a || !b || !kir_type_equal(a->type, t) || !kir_type_equal(b->type, t) || t.pointer)
             return fail(c, "%s of mismatched types", kir_op_name(n->op));
         return n->op != KIR_REM || kir_is_integer(t) ? true : fail(c, "REM of floats");
+    case KIR_BAND: case KIR_SHR:
+        if (!a || !b || !kir_type_equal(a->type, t) || !kir_type_equal(b->type, t) || t.pointer || !kir_is_integer(t) ||
+            (t.lanes > 1 && t.scalar != KIR_I32))
+            return fail(c, "%s not of two integers, or i32 vectors, of one type", kir_op_name(n->op));
+        return true;
+    case KIR_DOT4:
+        return t.scalar == KIR_I32 && t.lanes > 1 && !t.pointer && kir_type_equal(a->type, t) && kir_type_equal(b->type, t) &&
+                       kir_type_equal(n->arg[2]->type, t) ? true : fail(c, "DOT4 not of i32 vectors");
     case KIR_LT: case KIR_LE: case KIR_GT: case KIR_GE: case KIR_EQ: case KIR_NE: case KIR_AND: case KIR_OR:
         if (!a || !b || !kir_type_equal(a->type, b->type) || a->type.lanes != 1 || t.scalar != KIR_BOOL)
             return fail(c, "%s not of two scalars of one type", kir_op_name(n->op));

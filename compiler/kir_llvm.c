@@ -29,6 +29,7 @@ struct printer {
     const struct kir_module *m;
     const char *cpu, *features;
     bool pairwise_sum;
+    enum kir_dot4_form dot4;
     LLVMValueRef *functions;         /* per kernel IR function */
     LLVMTypeRef *function_types;
     LLVMValueRef *globals;           /* per global */
@@ -247,6 +248,70 @@ static LLVMValueRef arithmetic(struct printer *p, const struct kir_node *n)
     return floating ? LLVMBuildFCmp(B, real[k], a, b, "") : LLVMBuildICmp(B, integer[k], a, b, "");
 }
 
+/* v's lanes as `lanes` lanes of `bits` bits */
+static LLVMValueRef as_lanes(const struct printer *p, LLVMValueRef v, int bits, int lanes)
+{
+    return LLVMBuildBitCast(p->builder, v, LLVMVectorType(LLVMIntTypeInContext(p->context, (unsigned)bits), (unsigned)lanes), "");
+}
+
+/* A target intrinsic of two or three operands of the types of args, declared by name */
+static LLVMValueRef target_intrinsic(const struct printer *p, const char *name, LLVMTypeRef result, LLVMValueRef *args, int n)
+{
+    LLVMTypeRef params[3];
+    for (int i = 0; i < n; i++)
+        params[i] = LLVMTypeOf(args[i]);
+    return runtime_call(p, name, result, params, args, n);
+}
+
+/* acc + per i32 lane, the dot product of b's bytes (unsigned, below 128 if u7) and c's (signed) */
+static LLVMValueRef dot4(struct printer *p, LLVMValueRef acc, LLVMValueRef b, LLVMValueRef c, bool u7, int lanes)
+{
+    LLVMBuilderRef B = p->builder;
+    LLVMTypeRef ints = LLVMTypeOf(acc);
+    LLVMValueRef bytes_c = as_lanes(p, c, 8, 4 * lanes);
+    if (p->dot4 == KIR_DOT4_VNNI) {
+        LLVMValueRef args[3] = {acc, b, c};
+        return target_intrinsic(p, "llvm.x86.avx512.vpdpbusd.512", ints, args, 3);
+    }
+    if (p->dot4 == KIR_DOT4_SDOT) { /* (signed bytes: b's as b - 128, then 128 x the sum of c's added back) */
+        if (u7) {
+            LLVMValueRef args[3] = {acc, as_lanes(p, b, 8, 16), bytes_c};
+            return target_intrinsic(p, "llvm.aarch64.neon.sdot.v4i32.v16i8", ints, args, 3);
+        }
+        LLVMValueRef flipped = LLVMBuildXor(B, b, splat(p, LLVMConstInt(i32_type(p), 0x80808080u, 0), lanes), "");
+        LLVMValueRef args[3] = {acc, as_lanes(p, flipped, 8, 16), bytes_c};
+        LLVMValueRef sum = target_intrinsic(p, "llvm.aarch64.neon.sdot.v4i32.v16i8", ints, args, 3);
+        LLVMValueRef ones[3] = {LLVMConstNull(ints), as_lanes(p, splat(p, LLVMConstInt(i32_type(p), 0x01010101u, 0), lanes), 8, 16),
+                                bytes_c};
+        LLVMValueRef c_sum = target_intrinsic(p, "llvm.aarch64.neon.sdot.v4i32.v16i8", ints, ones, 3);
+        return LLVMBuildAdd(B, sum, LLVMBuildShl(B, c_sum, splat(p, LLVMConstInt(i32_type(p), 7, 0), lanes), ""), "");
+    }
+    if (p->dot4 != KIR_DOT4_MADDUBS)
+        unprintable(p, "DOT4 on a target without integer dot products");
+    const bool wide = lanes == 16;
+    const char *maddubs = wide ? "llvm.x86.avx512.pmaddubs.w.512" : "llvm.x86.avx2.pmadd.ub.sw";
+    const char *madd = wide ? "llvm.x86.avx512.pmaddw.d.512" : "llvm.x86.avx2.pmadd.wd";
+    LLVMTypeRef shorts = LLVMVectorType(LLVMInt16TypeInContext(p->context), (unsigned)(2 * lanes));
+    LLVMValueRef ones = as_lanes(p, splat(p, LLVMConstInt(i32_type(p), 0x00010001u, 0), lanes), 16, 2 * lanes);
+    LLVMValueRef parts[2] = {b, NULL};
+    if (!u7) { /* low 7 bits, and the top bit (times 128 below) */
+        parts[0] = LLVMBuildAnd(B, b, splat(p, LLVMConstInt(i32_type(p), 0x7f7f7f7fu, 0), lanes), "");
+        parts[1] = LLVMBuildAnd(B, LLVMBuildLShr(B, b, splat(p, LLVMConstInt(i32_type(p), 7, 0), lanes), ""),
+                                splat(p, LLVMConstInt(i32_type(p), 0x01010101u, 0), lanes), "");
+    }
+    LLVMValueRef result = acc;
+    for (int k = 0; k < 2 && parts[k]; k++) {
+        LLVMValueRef pair[2] = {as_lanes(p, parts[k], 8, 4 * lanes), bytes_c};
+        LLVMValueRef words = target_intrinsic(p, maddubs, shorts, pair, 2);
+        LLVMValueRef quad[2] = {words, ones};
+        LLVMValueRef sums = target_intrinsic(p, madd, ints, quad, 2);
+        if (k)
+            sums = LLVMBuildShl(B, sums, splat(p, LLVMConstInt(i32_type(p), 7, 0), lanes), "");
+        result = LLVMBuildAdd(B, result, sums, "");
+    }
+    return result;
+}
+
 static LLVMValueRef expr(struct printer *p, const struct kir_node *n)
 {
     LLVMBuilderRef B = p->builder;
@@ -263,6 +328,12 @@ static LLVMValueRef expr(struct printer *p, const struct kir_node *n)
         return arithmetic(p, n);
     case KIR_AND: case KIR_OR: case KIR_SELECT:
         return lazy(p, n);
+    case KIR_BAND:
+        return LLVMBuildAnd(B, expr(p, n->arg[0]), expr(p, n->arg[1]), "");
+    case KIR_SHR:
+        return LLVMBuildLShr(B, expr(p, n->arg[0]), expr(p, n->arg[1]), "");
+    case KIR_DOT4:
+        return dot4(p, expr(p, n->arg[0]), expr(p, n->arg[1]), expr(p, n->arg[2]), n->ivalue != 0, n->type.lanes);
     case KIR_NEG:
         return kir_is_float(n->type) ? LLVMBuildFNeg(B, expr(p, n->arg[0]), "") : LLVMBuildNeg(B, expr(p, n->arg[0]), "");
     case KIR_FMA: {
@@ -728,7 +799,7 @@ void target_llvm(const struct target *t, const char *cpu, struct kir_llvm_target
     *out = (struct kir_llvm_target){.triple = t->llvm_triple ? t->llvm_triple : host,
                                     .cpu = native ? host_cpu : cpu ? cpu : t->llvm_cpu,
                                     .features = native ? host_features : t->llvm_features,
-                                    .pairwise_sum = t->pairwise_sum};
+                                    .pairwise_sum = t->pairwise_sum, .dot4 = (enum kir_dot4_form)t->dot4_form};
 }
 
 bool kir_llvm_emit(const struct kir_module *m, const struct kir_llvm_target *target, const char *object_path, FILE *dump)
@@ -747,7 +818,7 @@ bool kir_llvm_emit(const struct kir_module *m, const struct kir_llvm_target *tar
     LLVMTargetMachineRef machine = LLVMCreateTargetMachine(llvm_target, target->triple, target->cpu, target->features,
                                                            LLVMCodeGenLevelDefault, LLVMRelocPIC, LLVMCodeModelDefault);
     struct printer p = {.context = LLVMContextCreate(), .m = m, .cpu = target->cpu, .features = target->features,
-                        .pairwise_sum = target->pairwise_sum};
+                        .pairwise_sum = target->pairwise_sum, .dot4 = target->dot4};
     p.module = LLVMModuleCreateWithNameInContext("kiln", p.context);
     p.builder = LLVMCreateBuilderInContext(p.context);
     LLVMSetTarget(p.module, target->triple);

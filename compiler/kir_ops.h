@@ -23,6 +23,9 @@
     X(MAX, EXPR, 2, "", 0)           /* a > b ? a : b: b where either is NaN (argmax and exp rely on it) */      \
     X(MIN, EXPR, 2, "", 0)           /* a < b ? a : b */                                                          \
     X(FMA, EXPR, 3, "fmaf", 0)       /* a * b + c, rounded once */                                                \
+    /* bits, of integers: u8 scalars and i32 vectors (the quantized weights' bytes) */                          \
+    X(BAND, EXPR, 2, "&", 8)         /* a & b */                                                                  \
+    X(SHR, EXPR, 2, ">>", 11)        /* a >> b, logical (b a constant) */                                         \
     /* comparisons and logic: scalar bool */                                                                      \
     X(LT, EXPR, 2, "<", 10)                                                                                       \
     X(LE, EXPR, 2, "<=", 10)                                                                                      \
@@ -49,6 +52,8 @@
     X(REDUCE_MAX, EXPR, 1, "max_lanes", 0) /* the largest lane (lanes never NaN) */                                \
     X(SWAP_PAIRS, VEC, 1, "swap_pairs", 0) /* lanes 2i and 2i + 1 exchanged */                                    \
     X(POW2I, VEC, 1, "pow2i", 0)     /* 2^n for f32 lanes holding integers n in [-126, 127] */                    \
+    X(DOT4, VEC, 3, "dot4", 0)       /* i32 lanes: a + the sum of the products of b's 4 bytes (unsigned) and  \
+                                        c's (signed), exact; ivalue 1: b's bytes are below 128 */             \
     X(CALL, EXPR, -1, "", 0)         /* a function of the module, or a runtime function */                       \
     /* records and globals (kir_data.c) */                                                                         \
     X(FIELD, EXPR, 1, "", 0)         /* &arg0->field: arg0 points to a record, var is the field's index */       \

@@ -23,7 +23,6 @@ static const char *mixer_name(enum mixer_kind kind)
 
 const char *const weight_format_names[NUM_WEIGHT_FORMATS] = {"f32", "bf16", "f16", "q8", "q4"};
 
-bool weight_format_supported(enum weight_format w) { return w <= WEIGHTS_F16; }
 
 /* Doubles in %.17g: two dumps are equal exactly when the values are. */
 static void dump_stack(FILE *out, const char *name, const struct transformer_spec *t)

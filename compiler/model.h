@@ -8,9 +8,8 @@
 
 enum mixer_kind { MIXER_ATTENTION, MIXER_TTT_LINEAR, MIXER_TTT_MLP };
 enum weight_format { WEIGHTS_F32, WEIGHTS_BF16, WEIGHTS_F16, WEIGHTS_Q8, WEIGHTS_Q4, NUM_WEIGHT_FORMATS };
+/* (in the order of runtime/kiln_format.h's enum kiln_format, whose values they are) */
 extern const char *const weight_format_names[NUM_WEIGHT_FORMATS]; /* "f32", ... (model.c) */
-/* Whether kiln builds the format yet (q8 and q4 not: check.c and kilnc --weights refuse them) */
-bool weight_format_supported(enum weight_format w);
 
 /* Hyper-parameters of a TTT sequence mixer (docs/ttt.md §1.3). */
 #define TTT_MAX_HEAD_DIM 512          /* each thread keeps a head's rows (up to 4 x hd floats) on its stack */

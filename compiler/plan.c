@@ -1,7 +1,7 @@
-/* plan.c: places every activation of a graph ([rows][len] floats) in one scratch arena, reusing
- * memory whose value is dead: a value lives from the op that first writes it to the last op that
- * reads it, and two values whose lives overlap never share bytes. Offsets are in floats, aligned
- * to a cache line. */
+/* plan.c: chooses each weight's format and layout for the target, and places every activation of
+ * a graph ([rows][len] floats) in one scratch arena, reusing memory whose value is dead: a value
+ * lives from the op that first writes it to the last op that reads it, and two values whose lives
+ * overlap never share bytes. Offsets are in floats, aligned to a cache line. */
 #include <stdlib.h>
 #include "ir.h"
 #include "kiln_format.h"
@@ -86,13 +86,14 @@ long long ir_weight_storage(const struct ir_weight *w)
     return (long long)kiln_stored_elements((size_t)numel, (size_t)w->cols, w->pack_nr, w->pack_rows, w->pack_gated);
 }
 
-/* The model's weight format: what a matmul reads and the embedding tables are stored in it; every
-   other weight (norms, biases, TTT's) stays f32, its values rounded through the format, so that the
-   model computes what the checkpoint in that format holds. And each weight's class, for `info`. */
+/* The model's weight format: what a matmul reads and the embedding tables are stored in it (under
+   q8 or q4, the tables and a matrix whose rows are not whole blocks in bf16: kiln_matrix_format);
+   every other weight (norms, biases, TTT's) stays f32, its values rounded through bf16 or f16 under
+   those, so that the model computes what the checkpoint in that format holds. And each weight's
+   class, for `info`. */
 static void plan_formats(struct ir_module *mod)
 {
-    static const int storage[] = {[WEIGHTS_F32] = KILN_F32, [WEIGHTS_BF16] = KILN_BF16, [WEIGHTS_F16] = KILN_F16};
-    const int format = storage[mod->model->weights];
+    const int format = (int)mod->model->weights; /* (enum weight_format counts as enum kiln_format) */
     /* (the weights of a block no op names, the TTT layers' after the first, are the temporal's) */
     for (int i = 0; i < mod->num_weights; i++) {
         mod->weights[i].matrix = mod->weights[i].is_embedding;
@@ -110,12 +111,17 @@ static void plan_formats(struct ir_module *mod)
             }
         }
     for (int i = 0; i < mod->num_weights; i++) { /* (a norm folded into matrices: theirs) */
-        if (mod->weights[i].fold_alpha >= 0)
-            mod->weights[mod->weights[i].fold_alpha].weight_class = mod->weights[i].weight_class;
-        mod->weights[i].format = mod->weights[i].matrix ? format : KILN_F32;
-        mod->weights[i].rounding = mod->weights[i].matrix ? KILN_F32 : format;
+        struct ir_weight *w = &mod->weights[i];
+        if (w->fold_alpha >= 0)
+            mod->weights[w->fold_alpha].weight_class = w->weight_class;
+        w->format = w->matrix ? kiln_matrix_format(format, w->is_embedding, (size_t)w->cols) : KILN_F32;
+        w->rounding = w->matrix || kiln_format_is_block(format) ? KILN_F32 : format;
     }
 }
+
+/* The scratch a matmul of weights in a block format needs: x of each of the graph's rows quantized
+   to q8 blocks (32 int8, then every block's f32 scale, then every block's i32 sum of its int8s) */
+int ir_quantized_x_floats(int cols) { return cols / 4 + cols / 16; }
 
 /* Every weight's format; every matmul weight of a vector target is packed in panels of two
    vectors' worth of rows; in a graph that takes several rows per call, the matmul also gets the
@@ -123,8 +129,6 @@ static void plan_formats(struct ir_module *mod)
 void plan_weights(struct ir_module *mod, int vector_width)
 {
     plan_formats(mod);
-    if (vector_width <= 1)
-        return;
     struct ir_graph *graphs[] = {&mod->temporal, &mod->depformer};
     for (int gi = 0; gi < 2; gi++)
         for (int i = 0; i < graphs[gi]->num_ops; i++) {
@@ -132,12 +136,17 @@ void plan_weights(struct ir_module *mod, int vector_width)
             if (op->dead || op->code != OP_MATMUL)
                 continue;
             struct ir_weight *w = &mod->weights[op->weight];
+            const bool block = kiln_format_is_block(w->format);
+            if (block)
+                op->work = ir_value(graphs[gi], VAL_ACT, ir_quantized_x_floats(w->cols), "%s.xq", graphs[gi]->values[op->out].name);
+            if (vector_width <= 1)
+                continue;
             w->pack_nr = 2 * vector_width;
             w->pack_gated = op->epilogue == EPI_SILU_GATE;
             w->pack_rows = op->epilogue == EPI_SILU_GATE ? w->rows / 2 : op->epilogue == EPI_ROPE_KV ? w->rows / 3 : w->rows;
             if (w->step == STEP_ROW_BLOCK)
                 w->step_stride = ir_weight_storage(w) / w->steps;
-            if (graphs[gi]->rows > 1)
+            if (graphs[gi]->rows > 1 && !block)
                 op->work = ir_value(graphs[gi], VAL_ACT, ir_matmul_work_len(w, op), "%s.sums",
                                     graphs[gi]->values[op->out].name);
         }

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 
 struct target {
-    const char *name;                /* scalar | avx2 | avx512 | neon */
+    const char *name;                /* scalar | avx2 | avx512 | avx512vnni | neon */
     const char *cflags;              /* what the C compiler needs for this ISA: exactly `features` */
     int width;                       /* floats per vector; 1: the plain scalar reference */
     int tile_rows;                   /* rows (frames) a matmul microkernel keeps in registers */
@@ -33,6 +33,16 @@ struct target {
     const char *swap_pairs;          /* (v): lanes 2i and 2i + 1 exchanged (interleaved RoPE) */
     const char *load_bf16, *load_f16; /* (p), p a const uint16_t *: VF_WIDTH bf16 or f16 values widened
                                          to f32 (exact); native builds, else through kiln_format.h's */
+    /* vi: VF_WIDTH i32 lanes, the integer dot products of quantized weights (kir_ops.h's DOT4) */
+    const char *itype;
+    const char *iload, *istore;      /* (p), p a const int32_t *; (p, v) */
+    const char *iset1;               /* (x) */
+    const char *iadd, *isub, *iand;  /* (a, b) */
+    const char *ishr;                /* (v, n): logical shift right of each lane by the constant n */
+    const char *dot4;                /* (a, b, c): a + per lane, b's 4 bytes (unsigned) . c's (signed) */
+    const char *dot4_u7;             /* the same where b's bytes are below 128 */
+    const char *f_from_i;            /* (v): the lanes converted to f32 */
+    int dot4_form;                   /* the same DOT4 for the LLVM back end: enum kir_dot4_form (kir.h) */
 };
 
 /* The target named `name` ("native" resolves to the best target this host runs), or NULL. */

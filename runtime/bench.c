@@ -34,7 +34,7 @@ static int64_t weight_bytes_per_frame(const struct kiln_model_desc *d)
 {
     int64_t bytes = 0;
     for (int i = 0; i < d->num_weights; i++)
-        bytes += d->weights[i].read_per_frame * (int64_t)kiln_format_bytes(d->weights[i].format);
+        bytes += (int64_t)kiln_format_bytes_of(d->weights[i].format, (size_t)d->weights[i].read_per_frame);
     return bytes;
 }
 

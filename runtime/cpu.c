@@ -16,7 +16,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 /* The features __builtin_cpu_supports names in both gcc and clang (which also checks that the OS
    saves the vector registers); f16c, which clang 14 does not name, from CPUID leaf 1 (ECX bit 29). */
-#define X86_BUILTIN_FEATURES X(avx2) X(fma) X(avx512f) X(avx512bw) X(avx512vl)
+#define X86_BUILTIN_FEATURES X(avx2) X(fma) X(avx512f) X(avx512bw) X(avx512vl) X(avx512vnni)
 static bool x86_has(const char *name)
 {
     __builtin_cpu_init();

@@ -1,15 +1,21 @@
-/* kiln_format.h: the weight storage formats, their conversions from f32, and the size arithmetic
- * of a weight's packed layout, in one place that the compiler (plan.c: what the kernels index) and
- * the runtime (weights.c, kw.c: what they allocate, convert and map) share. */
+/* kiln_format.h: the weight storage formats, their conversions from f32 (ggml's reference rounding
+ * for the q8_0 and q4_0 blocks), and the size arithmetic of a weight's packed layout, in one place
+ * that the compiler (plan.c: what the kernels index) and the runtime (weights.c, kw.c: what they
+ * allocate, convert and map) share. */
 #ifndef KILN_FORMAT_H
 #define KILN_FORMAT_H
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 /* How a weight's values are stored (kiln_weight_desc.format) or rounded (.rounding). */
-enum kiln_format { KILN_F32, KILN_BF16, KILN_F16, KILN_NUM_FORMATS };
+/* q8_0 and q4_0 are ggml's blocks of 32 weights along a row, one f16 scale d each: q8_0 holds
+   round(x / d) in int8 (d = max |x| / 127), q4_0 holds x / d + 8 in 4 bits (d = the value of largest
+   magnitude / -8), weight j of a block in byte j's low nibble and weight j + 16 in its high one. */
+enum kiln_format { KILN_F32, KILN_BF16, KILN_F16, KILN_Q8_0, KILN_Q4_0, KILN_NUM_FORMATS };
+enum { KILN_QBLOCK = 32 };
 
 /* What a weight is for (kiln_weight_desc.weight_class): `info` reports the bytes of each. */
 enum kiln_weight_class { KILN_CLASS_EMBEDDINGS, KILN_CLASS_TEMPORAL, KILN_CLASS_TEXT_HEAD, KILN_CLASS_DEPFORMER, KILN_NUM_CLASSES };
@@ -22,12 +28,42 @@ static inline const char *kiln_weight_class_name(int weight_class)
 
 static inline const char *kiln_format_name(int format)
 {
-    static const char *const names[] = {"f32", "bf16", "f16"};
+    static const char *const names[] = {"f32", "bf16", "f16", "q8_0", "q4_0"};
     return format >= 0 && format < KILN_NUM_FORMATS ? names[format] : "?";
 }
 
-/* Bytes of one element */
-static inline size_t kiln_format_bytes(int format) { return format == KILN_F32 ? 4 : 2; }
+/* The format as kilnc's --weights names it */
+static inline const char *kiln_format_option(int format)
+{
+    static const char *const names[] = {"f32", "bf16", "f16", "q8", "q4"};
+    return format >= 0 && format < KILN_NUM_FORMATS ? names[format] : "?";
+}
+
+static inline bool kiln_format_is_block(int format) { return format == KILN_Q8_0 || format == KILN_Q4_0; }
+
+/* Elements of one storage unit (a block, or one value), and its bytes */
+static inline size_t kiln_unit_elements(int format) { return kiln_format_is_block(format) ? KILN_QBLOCK : 1; }
+static inline size_t kiln_unit_bytes(int format)
+{
+    static const unsigned char bytes[] = {4, 2, 2, 2 + KILN_QBLOCK, 2 + KILN_QBLOCK / 2};
+    return format >= 0 && format < KILN_NUM_FORMATS ? bytes[format] : 4;
+}
+
+/* Bytes of `elements` values in `format` (a whole number of blocks for a block format) */
+static inline size_t kiln_format_bytes_of(int format, size_t elements)
+{
+    return elements / kiln_unit_elements(format) * kiln_unit_bytes(format);
+}
+
+/* What a matrix (or embedding table) of `cols` columns is stored in when the model's weight format
+   is `model_format`: a block format needs whole blocks along a row (else bf16), and embedding tables
+   are bf16 under a block format (a frame reads one of their rows, not a matmul). */
+static inline int kiln_matrix_format(int model_format, bool embedding, size_t cols)
+{
+    if (kiln_format_is_block(model_format) && (embedding || cols % KILN_QBLOCK))
+        return KILN_BF16;
+    return model_format;
+}
 
 /* Panels of one block of pack_rows rows (of 2 x pack_rows interleaved ones when gated): each holds
    pack_nr rows, or pack_nr / 2 of each half when gated. */
@@ -51,7 +87,7 @@ static inline size_t kiln_stored_elements(size_t numel, size_t cols, int pack_nr
    f32 values while they are converted in place (an f32 weight), whichever is larger. */
 static inline size_t kiln_slot_bytes(size_t numel, size_t cols, int pack_nr, int pack_rows, bool gated, int format)
 {
-    size_t n = kiln_stored_elements(numel, cols, pack_nr, pack_rows, gated) * kiln_format_bytes(format);
+    size_t n = kiln_format_bytes_of(format, kiln_stored_elements(numel, cols, pack_nr, pack_rows, gated));
     if (format == KILN_F32 && numel * sizeof(float) > n)
         n = numel * sizeof(float);
     return (n + 63) / 64 * 64; /* (KILN_ALIGN) */
@@ -136,5 +172,59 @@ static inline void kiln_store_from_f32(int format, void *data, size_t i, float x
         ((float *)data)[i] = x;
     else
         ((uint16_t *)data)[i] = format == KILN_BF16 ? kiln_bf16_from_f32(x) : kiln_f16_from_f32(x);
+}
+/* One q8_0 block of x[0..32) as ggml's quantize_row_q8_0_ref writes it: {f16 d; int8 q[32]} */
+static inline void kiln_quantize_q8_0(const float *x, uint8_t block[2 + KILN_QBLOCK])
+{
+    float amax = 0.0f;
+    for (int j = 0; j < KILN_QBLOCK; j++)
+        amax = amax > fabsf(x[j]) ? amax : fabsf(x[j]);
+    const float d = amax / 127, id = d != 0.0f ? 1.0f / d : 0.0f;
+    const uint16_t h = kiln_f16_from_f32(d);
+    memcpy(block, &h, 2);
+    for (int j = 0; j < KILN_QBLOCK; j++)
+        block[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
+}
+
+/* One q4_0 block of x[0..32) as ggml's quantize_row_q4_0_ref writes it: {f16 d; uint8 qs[16]} */
+static inline void kiln_quantize_q4_0(const float *x, uint8_t block[2 + KILN_QBLOCK / 2])
+{
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < KILN_QBLOCK; j++)
+        if (amax < fabsf(x[j])) {
+            amax = fabsf(x[j]);
+            max = x[j];
+        }
+    const float d = max / -8, id = d != 0.0f ? 1.0f / d : 0.0f;
+    const uint16_t h = kiln_f16_from_f32(d);
+    memcpy(block, &h, 2);
+    for (int j = 0; j < KILN_QBLOCK / 2; j++) {
+        /* (truncated toward zero as ggml's (int8_t) cast does, then at most 15) */
+        const int lo = (int)(x[j] * id + 8.5f), hi = (int)(x[j + KILN_QBLOCK / 2] * id + 8.5f);
+        block[2 + j] = (uint8_t)((lo < 15 ? lo : 15) | ((hi < 15 ? hi : 15) << 4));
+    }
+}
+
+/* Weight j of a q8_0 or q4_0 block, as f32 (ggml's dequantize_row_*) */
+static inline float kiln_dequantize(int format, const uint8_t *block, int j)
+{
+    uint16_t h;
+    memcpy(&h, block, 2);
+    const float d = kiln_f32_from_f16(h);
+    if (format == KILN_Q8_0)
+        return d * (float)(int8_t)block[2 + j];
+    const uint8_t byte = block[2 + j % (KILN_QBLOCK / 2)];
+    return d * (float)((j < KILN_QBLOCK / 2 ? byte & 15 : byte >> 4) - 8);
+}
+
+/* A row of n values (whole blocks) quantized into `format`'s blocks, one after another */
+static inline void kiln_quantize_row(int format, const float *x, uint8_t *out, size_t n)
+{
+    for (size_t b = 0; b < n / KILN_QBLOCK; b++) {
+        if (format == KILN_Q8_0)
+            kiln_quantize_q8_0(x + b * KILN_QBLOCK, out + b * kiln_unit_bytes(format));
+        else
+            kiln_quantize_q4_0(x + b * KILN_QBLOCK, out + b * kiln_unit_bytes(format));
+    }
 }
 #endif

@@ -89,7 +89,7 @@ int kiln_memory_guard(const struct kiln_model_desc *desc, int64_t staging_bytes,
             continue;
         char size[32];
         kiln_human_bytes(size, sizeof size, (double)desc->weight_bytes_as[f]);
-        n += (size_t)snprintf(fits + n, sizeof fits - n, "%s%s (%s)", n ? " or " : "", kiln_format_name(f), size);
+        n += (size_t)snprintf(fits + n, sizeof fits - n, "%s%s (%s)", n ? " or " : "", kiln_format_option(f), size);
         if (n >= sizeof fits)
             break;
     }

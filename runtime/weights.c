@@ -72,7 +72,7 @@ static size_t stored_elements(const struct kiln_weight_desc *w)
                                 w->pack_gated != 0);
 }
 
-size_t weights_stored_bytes(const struct kiln_weight_desc *w) { return stored_elements(w) * kiln_format_bytes(w->format); }
+size_t weights_stored_bytes(const struct kiln_weight_desc *w) { return kiln_format_bytes_of(w->format, stored_elements(w)); }
 
 static size_t slot_bytes(const struct kiln_weight_desc *w)
 {
@@ -80,18 +80,72 @@ static size_t slot_bytes(const struct kiln_weight_desc *w)
                            w->pack_gated != 0, w->format);
 }
 
+/* (a packed slot's padding is 0; a block format's values are finite where its scales are: the
+   count is of the scales, as f16) */
 size_t weights_count_nonfinite(const struct kiln_weight_desc *w, const void *data)
 {
-    size_t bad = 0, n = stored_elements(w); /* (a packed slot's padding is 0) */
+    size_t bad = 0, n = stored_elements(w);
+    if (kiln_format_is_block(w->format)) {
+        const uint8_t *bytes = data;
+        const size_t units = n / KILN_QBLOCK, nr = w->pack_nr ? (size_t)w->pack_nr : 1, unit = kiln_unit_bytes(w->format);
+        for (size_t u = 0; u < units; u++) { /* unit u: scale u % nr of the u / nr-th group of nr units */
+            uint16_t h;
+            memcpy(&h, bytes + u / nr * unit * nr + (w->pack_nr ? 2 * (u % nr) : 0), 2);
+            bad += !isfinite(kiln_f32_from_f16(h));
+        }
+        return bad;
+    }
     for (size_t e = 0; e < n; e++)
         bad += !isfinite(kiln_load_as_f32(w->format, data, e));
     return bad;
 }
 
+/* Lane j of a panel (of w's block b, panel p): the row of src it holds, or -1 for padding */
+static long long panel_row(const struct kiln_weight_desc *w, size_t b, size_t p, size_t j)
+{
+    const size_t nr = (size_t)w->pack_nr, half = nr / 2, block_rows = (size_t)w->pack_rows;
+    const size_t row = w->pack_gated ? p * half + j % half : p * nr + j;
+    if (row >= block_rows)
+        return -1;
+    return (long long)(b * (w->pack_gated ? 2 * block_rows : block_rows) + row + (w->pack_gated && j >= half ? block_rows : 0));
+}
+
+/* A panel of a block format, [column block][scales: nr f16][quants]: the quants in groups of 4
+   columns of W = nr / 2 rows ([group][half][W][4] bytes), the unit an integer dot product of 4 bytes
+   per lane reads; a q8_0 quant offset by 128 (unsigned), a q4_0 byte as ggml's (columns g and g + 16
+   in its nibbles). Padding lanes are zero. */
+static void lay_out_block_panel(const struct kiln_weight_desc *w, const float *src, uint8_t *panel, size_t b, size_t p)
+{
+    const size_t cols = (size_t)w->shape[w->rank - 1], nr = (size_t)w->pack_nr, W = nr / 2;
+    const size_t unit = kiln_unit_bytes(w->format), groups = (unit - 2) / 4;
+    uint8_t block[2 + KILN_QBLOCK];
+    for (size_t k = 0; k < cols / KILN_QBLOCK; k++) {
+        uint8_t *dst = panel + k * unit * nr;
+        for (size_t j = 0; j < nr; j++) {
+            const long long row = panel_row(w, b, p, j);
+            if (row < 0)
+                continue;
+            kiln_quantize_row(w->format, src + (size_t)row * cols + k * KILN_QBLOCK, block, KILN_QBLOCK);
+            memcpy(dst + 2 * j, block, 2);
+            for (size_t g = 0; g < groups; g++)
+                for (size_t i = 0; i < 4; i++)
+                    dst[2 * nr + ((g * 2 + j / W) * W + j % W) * 4 + i] =
+                        (uint8_t)(block[2 + 4 * g + i] + (w->format == KILN_Q8_0 ? 128 : 0));
+        }
+    }
+}
+
 /* Row-major f32 values src -> dst in w's layout and format (see kiln_weight_desc). */
 static void lay_out(const struct kiln_weight_desc *w, const float *src, void *dst)
 {
-    const size_t numel = weight_numel(w);
+    const size_t numel = weight_numel(w), cols = w->rank ? (size_t)w->shape[w->rank - 1] : 1;
+    if (!w->pack_nr && kiln_format_is_block(w->format)) { /* ggml's blocks, row after row */
+        const long long rows = (long long)(numel / cols);
+        PARALLEL_FOR(rows > 64)
+        for (long long r = 0; r < rows; r++)
+            kiln_quantize_row(w->format, src + (size_t)r * cols, (uint8_t *)dst + kiln_format_bytes_of(w->format, (size_t)r * cols), cols);
+        return;
+    }
     if (!w->pack_nr) {
         const long long n = (long long)numel;
         PARALLEL_FOR(n > (long long)CONVERT_CHUNK)
@@ -99,21 +153,20 @@ static void lay_out(const struct kiln_weight_desc *w, const float *src, void *ds
             kiln_store_from_f32(w->format, dst, (size_t)e, src[e]);
         return;
     }
-    const size_t cols = (size_t)w->shape[w->rank - 1], nr = (size_t)w->pack_nr;
-    const size_t block_rows = (size_t)w->pack_rows, src_block = w->pack_gated ? 2 * block_rows : block_rows;
-    const size_t half = nr / 2, panels = kiln_panels_per_block(w->pack_nr, w->pack_rows, w->pack_gated != 0);
-    const size_t blocks = numel / cols / src_block;
+    const size_t nr = (size_t)w->pack_nr, panels = kiln_panels_per_block(w->pack_nr, w->pack_rows, w->pack_gated != 0);
+    const size_t blocks = numel / cols / (w->pack_gated ? 2 * (size_t)w->pack_rows : (size_t)w->pack_rows);
     long long units = (long long)(blocks * panels);
     PARALLEL_FOR(units > 8)
     for (long long u = 0; u < units; u++) {
         size_t b = (size_t)u / panels, p = (size_t)u % panels, panel = (size_t)u * cols * nr;
+        if (kiln_format_is_block(w->format)) {
+            lay_out_block_panel(w, src, (uint8_t *)dst + kiln_format_bytes_of(w->format, panel), b, p);
+            continue;
+        }
         for (size_t j = 0; j < nr; j++) {
-            /* which source row lands in lane j of this panel, if any */
-            size_t row = w->pack_gated ? p * half + j % half : p * nr + j;
-            bool valid = row < block_rows;
-            size_t src_row = b * src_block + row + (w->pack_gated && j >= half ? block_rows : 0);
+            const long long row = panel_row(w, b, p, j);
             for (size_t c = 0; c < cols; c++)
-                kiln_store_from_f32(w->format, dst, panel + c * nr + j, valid ? src[src_row * cols + c] : 0.0f);
+                kiln_store_from_f32(w->format, dst, panel + c * nr + j, row >= 0 ? src[(size_t)row * cols + c] : 0.0f);
         }
     }
 }

@@ -75,10 +75,8 @@ expect_error "too many steps" 1 \
   "$B" generate --weights $G/lm_attn_a/weights.safetensors --user $G/lm_attn_a_stream/user_codes.npy --steps 300 \
   --out "$TMP/gen.npy"
 if [ -e "$TMP/gen.npy" ]; then fail "gen.npy written after an error"; else pass; fi
-expect_error "kilnc: unknown target" 1 "kilnc: error: unknown target 'sse9' (native, scalar, avx2, avx512, neon)
+expect_error "kilnc: unknown target" 1 "kilnc: error: unknown target 'sse9' (native, scalar, avx2, avx512, avx512vnni, neon)
 (kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --target sse9
-expect_error "kilnc: unsupported weight format" 1 "kilnc: error: --weights q4 is not supported yet (f32, bf16 and f16 are)
-(kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --weights q4
 
 # ---- every option's value range-checked ----
 # usage_is CMD EXPECTED_MESSAGE ARGS...: exit 1 with "B CMD: error: MESSAGE" and the --help hint.
@@ -115,7 +113,7 @@ usage_is bench "--forward wants an integer from 1 to 1000000, not '0'" --random-
 # ---- the memory guard: weights that do not fit are refused before anything is allocated ----
 out=$(KILN_MEM_AVAILABLE=1258291 "$B" bench --random-weights 1 --steps 1 2>&1)
 rc=$?
-if [ $rc = 1 ] && echo "$out" | grep -Eq '^lm_attn_a bench: error: not enough memory: the weights need [0-9.]+ MiB in f32 and a stream [0-9.]+ KiB \([0-9.]+ MiB in all\), and 1.20 MiB is available \(KILN_MEM_AVAILABLE\); built with kilnc --weights bf16 \([0-9.]+ KiB\) or f16 \([0-9.]+ KiB\) they would fit$'
+if [ $rc = 1 ] && echo "$out" | grep -Eq '^lm_attn_a bench: error: not enough memory: the weights need [0-9.]+ MiB in f32 and a stream [0-9.]+ KiB \([0-9.]+ MiB in all\), and 1.20 MiB is available \(KILN_MEM_AVAILABLE\); built with kilnc --weights bf16 \([0-9.]+ KiB\) or f16 \([0-9.]+ KiB\) or q8 \([0-9.]+ KiB\) or q4 \([0-9.]+ KiB\) they would fit$'
 then pass; else fail "memory guard (bench): exit $rc: $out"; fi
 out=$(KILN_MEM_AVAILABLE=100000 "$B" forward --weights $G/lm_attn_a/weights.safetensors --codes $G/lm_attn_a/codes.npy \
   --out "$TMP/guard" 2>&1)

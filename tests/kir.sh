@@ -6,8 +6,10 @@
 # (agreement within 1e-6 relative, NaNs at the same places, argmax indices equal).
 #   scalar, avx2: here; avx512: natively where /proc/cpuinfo has avx512f (otherwise skipped, and
 #   counted); neon: the C side cross-compiled, the LLVM object for aarch64, run under qemu-aarch64.
-# Also: the LLVM objects hold the target's instructions (zmm FMAs for avx512, fmla on v registers
-# for neon), whatever the host.
+#   avx512vnni: natively where it has avx512_vnni. The packed q8_0 / q4_0 matmuls among the kernels,
+#   and DOT4 against its definition on every byte value.
+# Also: the LLVM objects hold the target's instructions (zmm FMAs for avx512, DOT4 as vpmaddubsw
+# there and as vpdpbusd for avx512vnni, fmla and sdot on v registers for neon), whatever the host.
 . tests/lib.sh
 skipped=0
 
@@ -41,7 +43,7 @@ instructions() {
   if [ "${n:-0}" -gt 0 ]; then pass; echo "  $1: $n instructions matching $4"; else fail "$1: no '$4' in $3"; fi
 }
 
-for target in scalar avx2 avx512 neon; do
+for target in scalar avx2 avx512 avx512vnni neon; do
   kernels $target
 done
 run_pair scalar "${CC:-gcc}" ""
@@ -51,6 +53,11 @@ if grep -q avx512f /proc/cpuinfo; then
 else
   skipped=$((skipped + 1)); echo "  avx512: skipped (this CPU has no avx512f)"
 fi
+if grep -q avx512_vnni /proc/cpuinfo; then
+  run_pair avx512vnni "${CC:-gcc}" "-mavx512f -mavx512bw -mavx512vl -mfma -mavx512vnni"
+else
+  skipped=$((skipped + 1)); echo "  avx512vnni: skipped (this CPU has no avx512_vnni)"
+fi
 if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null; then
   run_pair neon aarch64-linux-gnu-gcc "-march=armv8.2-a+dotprod+fp16 -static" "qemu-aarch64"
 else
@@ -58,8 +65,11 @@ else
 fi
 instructions "avx512 object" objdump "$TMP/avx512/llvm_kernels.o" 'vfmadd[0-9a-z]*ps.*zmm'
 instructions "avx2 object" objdump "$TMP/avx2/llvm_kernels.o" 'vfmadd[0-9a-z]*ps.*ymm'
+instructions "avx512vnni object" objdump "$TMP/avx512vnni/llvm_kernels.o" 'vpdpbusd.*zmm'
+instructions "avx512 object" objdump "$TMP/avx512/llvm_kernels.o" 'vpmaddubsw.*zmm'
 if command -v aarch64-linux-gnu-objdump >/dev/null; then
   instructions "neon object" aarch64-linux-gnu-objdump "$TMP/neon/llvm_kernels.o" 'fmla[[:space:]]+v[0-9]+\.4s'
+  instructions "neon object" aarch64-linux-gnu-objdump "$TMP/neon/llvm_kernels.o" 'sdot[[:space:]]+v[0-9]+\.4s'
 fi
 echo "  skipped: $skipped"
 finish

@@ -329,21 +329,25 @@ static void attention_4x16_ring47_window16(const float *restrict q, const float 
 /* out[t][64] += W[64, 64] . x[t][64] */
 static void matmul_64x64_acc(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 64;
         for (int r = 0; r < 64; r++)
-            out[t * 64 + r] += dot_64(W + (int64_t)r * 64, x + t * 64);
+            out[t * 64 + r] += dot_64(W + (int64_t)r * 64, xt);
+    }
 }
 
 /* out[t][i] = silu(W[i] . x[t]) * (W[176 + i] . x[t]), both scaled by s[t]: Moshi's gated FFN, W [352, 64] */
 static void matmul_352x64_silu_gate_scaled(const float *restrict W, const float *restrict x, const float *restrict s,
     float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 64;
         for (int i = 0; i < 176; i++) {
-            const float a = dot_64(W + (int64_t)i * 64, x + t * 64) * s[t];
-            const float b = dot_64(W + (int64_t)(176 + i) * 64, x + t * 64) * s[t];
+            const float a = dot_64(W + (int64_t)i * 64, xt) * s[t];
+            const float b = dot_64(W + (int64_t)(176 + i) * 64, xt) * s[t];
             out[t * 176 + i] = a / (1.0f + expf(-a)) * b;
         }
+    }
 }
 
 static inline float dot_176(const float *restrict a, const float *restrict b)
@@ -357,9 +361,11 @@ static inline float dot_176(const float *restrict a, const float *restrict b)
 /* out[t][64] += W[64, 176] . x[t][176] */
 static void matmul_64x176_acc(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 176;
         for (int r = 0; r < 64; r++)
-            out[t * 64 + r] += dot_176(W + (int64_t)r * 176, x + t * 176);
+            out[t * 64 + r] += dot_176(W + (int64_t)r * 176, xt);
+    }
 }
 
 /* out[t] = x[t] * (alpha * rsqrt(eps + mean(x[t]^2))), in f32 (Moshi's RMSNorm) */
@@ -376,9 +382,11 @@ static void rms_norm_64(const float *restrict x, const float *restrict alpha, fl
 /* out[t][100] = W[100, 64] . x[t][64] */
 static void matmul_100x64_store(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 64;
         for (int r = 0; r < 100; r++)
-            out[t * 100 + r] = dot_64(W + (int64_t)r * 64, x + t * 64);
+            out[t * 100 + r] = dot_64(W + (int64_t)r * 64, xt);
+    }
 }
 
 /* T (1..32) frames: tokens[T][17] (each step's delayed input) -> text_logits[T][100] and
@@ -468,9 +476,11 @@ static void temporal(const void *weights, void *stream, const int *tokens, int T
 /* out[t][32] = W[32, 64] . x[t][64] */
 static void matmul_32x64_store(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 64;
         for (int r = 0; r < 32; r++)
-            out[t * 32 + r] = dot_64(W + (int64_t)r * 64, x + t * 64);
+            out[t * 32 + r] = dot_64(W + (int64_t)r * 64, xt);
+    }
 }
 
 static inline void axpy_32(float a, const float *restrict x, float *restrict y)
@@ -563,21 +573,25 @@ static void attention_2x16_ring8_window8(const float *restrict q, const float *r
 /* out[t][32] += W[32, 32] . x[t][32] */
 static void matmul_32x32_acc(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 32;
         for (int r = 0; r < 32; r++)
-            out[t * 32 + r] += dot_32(W + (int64_t)r * 32, x + t * 32);
+            out[t * 32 + r] += dot_32(W + (int64_t)r * 32, xt);
+    }
 }
 
 /* out[t][i] = silu(W[i] . x[t]) * (W[88 + i] . x[t]), both scaled by s[t]: Moshi's gated FFN, W [176, 32] */
 static void matmul_176x32_silu_gate_scaled(const float *restrict W, const float *restrict x, const float *restrict s,
     float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 32;
         for (int i = 0; i < 88; i++) {
-            const float a = dot_32(W + (int64_t)i * 32, x + t * 32) * s[t];
-            const float b = dot_32(W + (int64_t)(88 + i) * 32, x + t * 32) * s[t];
+            const float a = dot_32(W + (int64_t)i * 32, xt) * s[t];
+            const float b = dot_32(W + (int64_t)(88 + i) * 32, xt) * s[t];
             out[t * 88 + i] = a / (1.0f + expf(-a)) * b;
         }
+    }
 }
 
 static inline float dot_88(const float *restrict a, const float *restrict b)
@@ -591,17 +605,21 @@ static inline float dot_88(const float *restrict a, const float *restrict b)
 /* out[t][32] += W[32, 88] . x[t][88] */
 static void matmul_32x88_acc(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 88;
         for (int r = 0; r < 32; r++)
-            out[t * 32 + r] += dot_88(W + (int64_t)r * 88, x + t * 88);
+            out[t * 32 + r] += dot_88(W + (int64_t)r * 88, xt);
+    }
 }
 
 /* out[t][64] = W[64, 32] . x[t][32] */
 static void matmul_64x32_store(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 32;
         for (int r = 0; r < 64; r++)
-            out[t * 64 + r] = dot_32(W + (int64_t)r * 32, x + t * 32);
+            out[t * 64 + r] = dot_32(W + (int64_t)r * 32, xt);
+    }
 }
 
 /* Depformer step k of a frame whose temporal output is hidden[64]: prev_token is the text token
@@ -702,7 +720,7 @@ const struct kiln_model_desc lm_attn_a_desc = {
     .num_weights = 95,
     .weights = weights,
     .weights_struct_size = sizeof(struct lm_attn_a_weights),
-    .weight_bytes_as = {1725952, 863872, 863872},
+    .weight_bytes_as = {1725952, 863872, 863872, 608832, 472512},
     .stream_bytes = sizeof(struct lm_attn_a_stream),
     .kv_bytes = 52224,
     .ttt_bytes = 0,
@@ -717,5 +735,5 @@ const struct kiln_model_desc lm_attn_a_desc = {
 
 _Static_assert(sizeof(struct kiln_weight_desc) == 96, "struct kiln_weight_desc: the layout kilnc computed");
 
-_Static_assert(sizeof(struct kiln_model_desc) == 256, "struct kiln_model_desc: the layout kilnc computed");
+_Static_assert(sizeof(struct kiln_model_desc) == 272, "struct kiln_model_desc: the layout kilnc computed");
 

@@ -26,6 +26,17 @@ static inline vf vf_pow2i(vf n) { return _mm256_castsi256_ps(_mm256_slli_epi32(_
 static inline vf vf_swap_pairs(vf v) { return _mm256_permute_ps(v, 0xB1); }
 __attribute__((unused)) static inline vf vf_load_bf16(const uint16_t *p) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16)); }
 __attribute__((unused)) static inline vf vf_load_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+typedef __m256i vi;
+__attribute__((unused)) static inline vi vi_load(const int32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+__attribute__((unused)) static inline void vi_store(int32_t *p, vi v) { _mm256_storeu_si256((__m256i *)p, v); }
+__attribute__((unused)) static inline vi vi_set1(int32_t x) { return _mm256_set1_epi32(x); }
+__attribute__((unused)) static inline vi vi_add(vi a, vi b) { return _mm256_add_epi32(a, b); }
+__attribute__((unused)) static inline vi vi_sub(vi a, vi b) { return _mm256_sub_epi32(a, b); }
+__attribute__((unused)) static inline vi vi_and(vi a, vi b) { return _mm256_and_si256(a, b); }
+__attribute__((unused)) static inline vi vi_dot4(vi a, vi b, vi c) { return _mm256_add_epi32(a, _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_and_si256(b, _mm256_set1_epi8(0x7f)), c), _mm256_set1_epi16(1)), _mm256_slli_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(b, 7), _mm256_set1_epi8(1)), c), _mm256_set1_epi16(1)), 7))); }
+__attribute__((unused)) static inline vi vi_dot4_u7(vi a, vi b, vi c) { return _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(b, c), _mm256_set1_epi16(1))); }
+#define vi_shr(v, n) (_mm256_srli_epi32(v, n))
+__attribute__((unused)) static inline vf vf_from_vi(vi v) { return _mm256_cvtepi32_ps(v); }
 static inline float vf_sum(vf v)
 {
     __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -2610,7 +2621,7 @@ const struct kiln_model_desc lm_mlp_desc = {
     .num_weights = 112,
     .weights = weights,
     .weights_struct_size = sizeof(struct lm_mlp_weights),
-    .weight_bytes_as = {1770880, 905216, 905216},
+    .weight_bytes_as = {1770880, 905216, 905216, 648448, 511232},
     .stream_bytes = sizeof(struct lm_mlp_stream),
     .kv_bytes = 28160,
     .ttt_bytes = 68868,
@@ -2625,5 +2636,5 @@ const struct kiln_model_desc lm_mlp_desc = {
 
 _Static_assert(sizeof(struct kiln_weight_desc) == 96, "struct kiln_weight_desc: the layout kilnc computed");
 
-_Static_assert(sizeof(struct kiln_model_desc) == 256, "struct kiln_model_desc: the layout kilnc computed");
+_Static_assert(sizeof(struct kiln_model_desc) == 272, "struct kiln_model_desc: the layout kilnc computed");
 

@@ -384,21 +384,25 @@ static void attention_4x16_ring47_window16(const float *restrict q, const float 
 /* out[t][64] += W[64, 64] . x[t][64] */
 static void matmul_64x64_acc(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 64;
         for (int r = 0; r < 64; r++)
-            out[t * 64 + r] += dot_64(W + (int64_t)r * 64, x + t * 64);
+            out[t * 64 + r] += dot_64(W + (int64_t)r * 64, xt);
+    }
 }
 
 /* out[t][i] = silu(W[i] . x[t]) * (W[176 + i] . x[t]), both scaled by s[t]: Moshi's gated FFN, W [352, 64] */
 static void matmul_352x64_silu_gate_scaled(const float *restrict W, const float *restrict x, const float *restrict s,
     float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 64;
         for (int i = 0; i < 176; i++) {
-            const float a = dot_64(W + (int64_t)i * 64, x + t * 64) * s[t];
-            const float b = dot_64(W + (int64_t)(176 + i) * 64, x + t * 64) * s[t];
+            const float a = dot_64(W + (int64_t)i * 64, xt) * s[t];
+            const float b = dot_64(W + (int64_t)(176 + i) * 64, xt) * s[t];
             out[t * 176 + i] = a / (1.0f + expf(-a)) * b;
         }
+    }
 }
 
 static inline float dot_176(const float *restrict a, const float *restrict b)
@@ -412,27 +416,33 @@ static inline float dot_176(const float *restrict a, const float *restrict b)
 /* out[t][64] += W[64, 176] . x[t][176] */
 static void matmul_64x176_acc(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 176;
         for (int r = 0; r < 64; r++)
-            out[t * 64 + r] += dot_176(W + (int64_t)r * 176, x + t * 176);
+            out[t * 64 + r] += dot_176(W + (int64_t)r * 176, xt);
+    }
 }
 
 /* out[t][64] = W[64, 64] . x[t][64] * s[t] */
 static void matmul_64x64_store_scaled(const float *restrict W, const float *restrict x, const float *restrict s,
     float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 64;
         for (int r = 0; r < 64; r++)
-            out[t * 64 + r] = dot_64(W + (int64_t)r * 64, x + t * 64) * s[t];
+            out[t * 64 + r] = dot_64(W + (int64_t)r * 64, xt) * s[t];
+    }
 }
 
 /* out[t][4] = W[4, 64] . x[t][64] * s[t] */
 static void matmul_4x64_store_scaled(const float *restrict W, const float *restrict x, const float *restrict s,
     float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 64;
         for (int r = 0; r < 4; r++)
-            out[t * 4 + r] = dot_64(W + (int64_t)r * 64, x + t * 64) * s[t];
+            out[t * 4 + r] = dot_64(W + (int64_t)r * 64, xt) * s[t];
+    }
 }
 
 static inline void axpy_1024(float a, const float *restrict x, float *restrict y)
@@ -743,9 +753,11 @@ static void rms_norm_64(const float *restrict x, const float *restrict alpha, fl
 /* out[t][100] = W[100, 64] . x[t][64] */
 static void matmul_100x64_store(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 64;
         for (int r = 0; r < 100; r++)
-            out[t * 100 + r] = dot_64(W + (int64_t)r * 64, x + t * 64);
+            out[t * 100 + r] = dot_64(W + (int64_t)r * 64, xt);
+    }
 }
 
 /* T (1..32) frames: tokens[T][17] (each step's delayed input) -> text_logits[T][100] and
@@ -843,9 +855,11 @@ static void temporal(const void *weights, void *stream, const int *tokens, int T
 /* out[t][32] = W[32, 64] . x[t][64] */
 static void matmul_32x64_store(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 64;
         for (int r = 0; r < 32; r++)
-            out[t * 32 + r] = dot_64(W + (int64_t)r * 64, x + t * 64);
+            out[t * 32 + r] = dot_64(W + (int64_t)r * 64, xt);
+    }
 }
 
 static inline void axpy_32(float a, const float *restrict x, float *restrict y)
@@ -938,21 +952,25 @@ static void attention_2x16_ring8_window8(const float *restrict q, const float *r
 /* out[t][32] += W[32, 32] . x[t][32] */
 static void matmul_32x32_acc(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 32;
         for (int r = 0; r < 32; r++)
-            out[t * 32 + r] += dot_32(W + (int64_t)r * 32, x + t * 32);
+            out[t * 32 + r] += dot_32(W + (int64_t)r * 32, xt);
+    }
 }
 
 /* out[t][i] = silu(W[i] . x[t]) * (W[88 + i] . x[t]), both scaled by s[t]: Moshi's gated FFN, W [176, 32] */
 static void matmul_176x32_silu_gate_scaled(const float *restrict W, const float *restrict x, const float *restrict s,
     float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 32;
         for (int i = 0; i < 88; i++) {
-            const float a = dot_32(W + (int64_t)i * 32, x + t * 32) * s[t];
-            const float b = dot_32(W + (int64_t)(88 + i) * 32, x + t * 32) * s[t];
+            const float a = dot_32(W + (int64_t)i * 32, xt) * s[t];
+            const float b = dot_32(W + (int64_t)(88 + i) * 32, xt) * s[t];
             out[t * 88 + i] = a / (1.0f + expf(-a)) * b;
         }
+    }
 }
 
 static inline float dot_88(const float *restrict a, const float *restrict b)
@@ -966,17 +984,21 @@ static inline float dot_88(const float *restrict a, const float *restrict b)
 /* out[t][32] += W[32, 88] . x[t][88] */
 static void matmul_32x88_acc(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 88;
         for (int r = 0; r < 32; r++)
-            out[t * 32 + r] += dot_88(W + (int64_t)r * 88, x + t * 88);
+            out[t * 32 + r] += dot_88(W + (int64_t)r * 88, xt);
+    }
 }
 
 /* out[t][64] = W[64, 32] . x[t][32] */
 static void matmul_64x32_store(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + t * 32;
         for (int r = 0; r < 64; r++)
-            out[t * 64 + r] = dot_32(W + (int64_t)r * 32, x + t * 32);
+            out[t * 64 + r] = dot_32(W + (int64_t)r * 32, xt);
+    }
 }
 
 /* Depformer step k of a frame whose temporal output is hidden[64]: prev_token is the text token
@@ -1077,7 +1099,7 @@ const struct kiln_model_desc lm_mlp_desc = {
     .num_weights = 112,
     .weights = weights,
     .weights_struct_size = sizeof(struct lm_mlp_weights),
-    .weight_bytes_as = {1764736, 902144, 902144},
+    .weight_bytes_as = {1764736, 902144, 902144, 646912, 510464},
     .stream_bytes = sizeof(struct lm_mlp_stream),
     .kv_bytes = 28160,
     .ttt_bytes = 68868,
@@ -1092,5 +1114,5 @@ const struct kiln_model_desc lm_mlp_desc = {
 
 _Static_assert(sizeof(struct kiln_weight_desc) == 96, "struct kiln_weight_desc: the layout kilnc computed");
 
-_Static_assert(sizeof(struct kiln_model_desc) == 256, "struct kiln_model_desc: the layout kilnc computed");
+_Static_assert(sizeof(struct kiln_model_desc) == 272, "struct kiln_model_desc: the layout kilnc computed");
 

@@ -78,7 +78,7 @@ static void region_kernel(struct emitter *e, FILE *c)
 /* The packed matmuls (vector targets) the test runs, with the names kir_test calls them by. */
 static void packed_matmuls(struct emitter *e, FILE *aliases)
 {
-    enum { CASES = 9 };
+    enum { CASES = 11 };
     static struct ir_weight weights[CASES];
     static struct ir_module mod = {.weights = weights, .num_weights = CASES};
     static const struct {
@@ -94,6 +94,8 @@ static void packed_matmuls(struct emitter *e, FILE *aliases)
         {"M_BF16_BLOCKED", 100, 64, 32, EPI_STORE, 0, 0, 0, 0, KILN_BF16},
         {"M_BF16_ACC", 64, 70, 1, EPI_ACCUMULATE, 1, 0, 0, 0, KILN_BF16},
         {"M_F16_BLOCKED", 88, 64, 32, EPI_SILU_GATE, 1, 0, 0, 0, KILN_F16},
+        {"M_Q8_BLOCKED", 100, 64, 32, EPI_STORE, 0, 0, 0, 0, KILN_Q8_0},
+        {"M_Q4_GATE", 88, 96, 1, EPI_SILU_GATE, 1, 0, 0, 0, KILN_Q4_0},
     };
     e->mod = &mod;
     const int NR = 2 * e->target->width;
@@ -110,6 +112,24 @@ static void packed_matmuls(struct emitter *e, FILE *aliases)
         const char *symbol = kernel_matmul(e, &g, &op); /* (c_NAME: the alias names NAME) */
         fprintf(aliases, "#define %s %s\n", cases[i].alias, symbol + strlen(e->kir.symbol_prefix));
     }
+}
+
+/* dot4(a, b, c, out, out_u7, n): DOT4 on n i32 lanes (a vector target's), once on b's bytes as
+   they are and once with their top bits cleared (the form for bytes below 128) */
+static void dot4_kernel(struct emitter *e)
+{
+    const int W = e->target->width;
+    struct kir_type in = kir_pointer_type(KIR_I32, true), out = kir_pointer_type(KIR_I32, false);
+    struct kir_func *f = kir_begin(&e->kir, "dot4", kir_scalar_type(KIR_VOID), 0, "DOT4 both ways");
+    struct kir_node *a = kir_param(f, "a", in, 0), *b = kir_param(f, "b", in, 0), *c = kir_param(f, "c", in, 0),
+                    *o = kir_param(f, "out", out, 0), *o7 = kir_param(f, "out_u7", out, 0),
+                    *n = kir_param(f, "n", kir_scalar_type(KIR_I32), 0);
+    struct kir_node *i = kir_for(f, "i", kir_int(f, 0), n, W, 0);
+    struct kir_node *low7 = kir_binary(f, KIR_BAND, kir_load(f, b, i, W), kir_broadcast(f, kir_int(f, 0x7f7f7f7f), W));
+    kir_store(f, o, i, kir_dot4(f, kir_load(f, a, i, W), kir_load(f, b, i, W), kir_load(f, c, i, W), false));
+    kir_store(f, o7, i, kir_dot4(f, kir_load(f, a, i, W), low7, kir_load(f, c, i, W), true));
+    kir_end(f);
+    kir_end_function(f);
 }
 
 /* A kernel of the test's own where C's rules and LLVM's could part: a minus of a minus, 64-bit
@@ -157,7 +177,7 @@ int main(int argc, char **argv)
 {
     const struct target *t = argc == 3 ? target_find(argv[1]) : NULL;
     if (!t) {
-        fprintf(stderr, "usage: kir_gen scalar|avx2|avx512|neon DIR\n");
+        fprintf(stderr, "usage: kir_gen scalar|avx2|avx512|avx512vnni|neon DIR\n");
         return 2;
     }
     struct emitter e = {.target = t};
@@ -205,8 +225,12 @@ int main(int argc, char **argv)
         perror(path);
         return 2;
     }
-    if (t->width > 1)
+    if (t->width > 1) {
         packed_matmuls(&e, aliases);
+        dot4_kernel(&e);
+        kir_print_c_function(c, &e.kir, kir_find(&e.kir, "dot4"));
+        fprintf(aliases, "#define HAS_DOT4 1\n");
+    }
     fclose(aliases);
     team_kernel(&e);
     kir_print_c_function(c, &e.kir, kir_find(&e.kir, "team"));

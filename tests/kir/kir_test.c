@@ -248,6 +248,45 @@ int main(void)
     #pragma omp parallel num_threads(3)
     LLVM_(M_BF16_ACC)(Wh, xs, scale, r2, 1);
     compare("matmul bf16 acc scaled", r1, r2, 64);
+    /* q8_0 and q4_0 panels of random bytes whose f16 scales are finite (no byte has bit 6) */
+    static uint8_t Wq[3 * 13 * 96 * 32 * 2];
+    for (size_t i = 0; i < sizeof Wq; i++)
+        Wq[i] = (uint8_t)(seed = seed * 1664525u + 1013904223u, (seed >> 16) & 0xbf);
+    fill(xs, 32 * 70);
+    for (int T = 1; T <= 13; T += 12) {
+        #pragma omp parallel num_threads(3)
+        C_(M_Q8_BLOCKED)(Wq, xs, r1, sums1, T);
+        #pragma omp parallel num_threads(3)
+        LLVM_(M_Q8_BLOCKED)(Wq, xs, r2, sums2, T);
+        compare(T == 1 ? "matmul q8_0 (one frame)" : "matmul q8_0 (13 frames)", r1, r2, T * 100);
+    }
+    #pragma omp parallel num_threads(3)
+    C_(M_Q4_GATE)(Wq, xs, scale, r1, sums1, 1);
+    #pragma omp parallel num_threads(3)
+    LLVM_(M_Q4_GATE)(Wq, xs, scale, r2, sums2, 1);
+    compare("matmul q4_0 gate scaled", r1, r2, 44);
+#endif
+#ifdef HAS_DOT4
+    /* DOT4 against its definition, on every byte value (a's and b's of the test both ways) */
+    enum { LANES = 1024 };
+    static int32_t da[LANES], db[LANES], dc[LANES], defined[LANES], defined7[LANES], o[2][LANES], o7[2][LANES];
+    for (int i = 0; i < LANES; i++) {
+        da[i] = (int32_t)(seed = seed * 1664525u + 1013904223u);
+        db[i] = (int32_t)(i < 64 ? 0x01010101u * (uint32_t)(4 * i) : (seed = seed * 1664525u + 1013904223u));
+        dc[i] = (int32_t)(i < 64 ? 0x01010101u * (uint32_t)(4 * i + 2) : (seed = seed * 1664525u + 1013904223u));
+        defined[i] = defined7[i] = da[i];
+        for (int k = 0; k < 4; k++) {
+            const int bk = (int)(((uint32_t)db[i] >> (8 * k)) & 0xff), ck = (int8_t)(((uint32_t)dc[i] >> (8 * k)) & 0xff);
+            defined[i] += bk * ck, defined7[i] += (bk & 0x7f) * ck;
+        }
+    }
+    c_dot4(da, db, dc, o[0], o7[0], LANES);
+    llvm_dot4(da, db, dc, o[1], o7[1], LANES);
+    for (int side = 0; side < 2; side++) {
+        const int ok = !memcmp(o[side], defined, sizeof defined) && !memcmp(o7[side], defined7, sizeof defined7);
+        passed += ok, exact += ok, failed += !ok;
+        printf("%-26s %s\n", side ? "dot4 (llvm) = definition" : "dot4 (c) = definition", ok ? "ok  " : "FAIL");
+    }
 #endif
 
     for (int threads = 1; threads <= 3; threads += 2) {
