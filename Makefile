@@ -66,7 +66,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkiln_rt.a tests/check.h
 # the kernel IR and the kernels built on it (what gen_ttt, gen_kernels and kir_gen need of kilnc)
 KIR_SRC     := compiler/kir.c compiler/kir_data.c compiler/kir_check.c compiler/kir_c.c compiler/kernels.c compiler/kernels_attention.c \
                compiler/kernels_matmul.c compiler/kernels_packed.c compiler/kernels_quant.c compiler/kernels_ttt.c compiler/plan.c compiler/ir.c \
-               compiler/ttt_shape.c
+               compiler/ttt_shape.c compiler/model.c
 GEN_TTT_SRC := tests/ttt/gen_ttt.c compiler/target.c runtime/cpu.c $(KIR_SRC)
 $(BUILD)/gen_ttt: $(GEN_TTT_SRC) $(wildcard compiler/*.h)
 	$(CC) $(CFLAGS) -Icompiler -Iruntime -o $@ $(GEN_TTT_SRC) $(LDFLAGS) -lm

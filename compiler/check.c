@@ -26,6 +26,10 @@ const struct key_spec check_keys[NKEYS] = {
     { "frame_rate", T_POSITIVE, 0, 1000, 0 },
     { "text_padding_id", T_INT, 0, 1 << 24, 0 },
     { "weights", T_WEIGHTS, 0, 0, 0 },
+    { "embedding_weights", T_TABLE_WEIGHTS, 0, 0, 0 },
+    { "temporal_weights", T_WEIGHTS, 0, 0, 0 },
+    { "text_head_weights", T_WEIGHTS, 0, 0, 0 },
+    { "depformer_weights", T_WEIGHTS, 0, 0, 0 },
     { "dim", T_INT, 1, 65536, IN(SCOPE_TEMPORAL) | IN(SCOPE_DEPFORMER) },
     { "num_heads", T_INT, 1, 65536, IN(SCOPE_TEMPORAL) | IN(SCOPE_DEPFORMER) },
     { "num_layers", T_INT, 1, 1024, IN(SCOPE_TEMPORAL) | IN(SCOPE_DEPFORMER) }, /* unrolled: 1024 compile in ~15 s */
@@ -115,6 +119,15 @@ static bool check_key_value(struct checker *c, const struct key_spec *key, struc
     case T_DELAYS: return check_delays(c, v, key);
     case T_WEIGHTS:
         return check_choice(v, "weight format", weight_format_names, NUM_WEIGHT_FORMATS, what);
+    case T_TABLE_WEIGHTS:
+        if (!check_choice(v, "weight format", weight_format_names, NUM_WEIGHT_FORMATS, what))
+            return false;
+        if (strcmp(v->symbol, "q8") == 0 || strcmp(v->symbol, "q4") == 0) {
+            diag_error(v->loc, "%s must be f32, bf16 or f16, got %s (a frame reads one row of an embedding table, "
+                               "which no matmul's blocks would speed up)", what, v->symbol);
+            return false;
+        }
+        return true;
     case T_FFN: return check_choice(v, "ffn kind", ffn_kinds, 1, what) && check_ffn_args(v);
     case T_NORM: return check_choice(v, "norm kind", norm_kinds, 1, what);
     case T_ROPE: return check_choice(v, "rope kind", rope_kinds, 2, what);
@@ -464,6 +477,15 @@ static void fill_ttt(const struct value *mixer, double rope_base, struct layer_s
     };
 }
 
+/* The format a weights key names, or `unset` */
+static int weight_format_of(const struct setting *s, int unset)
+{
+    for (int i = 0; s->set && i < NUM_WEIGHT_FORMATS; i++)
+        if (strcmp(s->value.symbol, weight_format_names[i]) == 0)
+            return i;
+    return unset;
+}
+
 static void fill_model(struct checker *c, const struct ast_file *top, struct model *m)
 {
     snprintf(m->name, sizeof m->name, "%s", top->model_name);
@@ -481,11 +503,9 @@ static void fill_model(struct checker *c, const struct ast_file *top, struct mod
     m->frame_rate = s->set ? s->value.number : 12.5;
     s = get(c, SCOPE_TOP, K_TEXT_PADDING_ID);
     m->text_padding_id = s->set ? (int)s->value.number : 3;
-    s = get(c, SCOPE_TOP, K_WEIGHTS);
-    m->weights = WEIGHTS_F32;
-    for (int i = 0; s->set && i < NUM_WEIGHT_FORMATS; i++)
-        if (strcmp(s->value.symbol, weight_format_names[i]) == 0)
-            m->weights = (enum weight_format)i;
+    m->weights = (enum weight_format)weight_format_of(get(c, SCOPE_TOP, K_WEIGHTS), WEIGHTS_F32);
+    for (int i = 0; i < NUM_WEIGHT_CLASSES; i++)
+        m->class_weights[i] = weight_format_of(get(c, SCOPE_TOP, K_EMBEDDING_WEIGHTS + i), -1);
 
     struct transformer_spec *t = &m->temporal;
     fill_stack(c, SCOPE_TEMPORAL, t);

@@ -38,11 +38,12 @@ struct call_arg {
 
 enum scope { SCOPE_TOP, SCOPE_TEMPORAL, SCOPE_DEPFORMER, NSCOPES };
 
-enum key_type { T_INT, T_POSITIVE, T_DELAYS, T_WEIGHTS, T_FFN, T_NORM, T_ROPE };
+enum key_type { T_INT, T_POSITIVE, T_DELAYS, T_WEIGHTS, T_TABLE_WEIGHTS, T_FFN, T_NORM, T_ROPE };
 
 /* grep ORDER KEYS: key_id and check_keys[] list the same keys in the same order. */
 enum key_id {
     K_TEXT_CARD, K_CARD, K_N_Q, K_DEP_Q, K_DELAYS, K_FRAME_RATE, K_TEXT_PADDING_ID, K_WEIGHTS,
+    K_EMBEDDING_WEIGHTS, K_TEMPORAL_WEIGHTS, K_TEXT_HEAD_WEIGHTS, K_DEPFORMER_WEIGHTS, /* (enum weight_class's order) */
     K_DIM, K_NUM_HEADS, K_NUM_LAYERS, K_FFN, K_NORM, K_ROPE, K_CONTEXT, NKEYS
 };
 enum { FIRST_SECTION_KEY = K_DIM };

@@ -128,7 +128,8 @@ static int weight_table(struct emitter *e, int record, int *entries)
     return g;
 }
 
-/* What the weights take when the model's matrices are stored in `format` (the runtime's arena) */
+/* What the weights take when the model's `weights` is `format` (the runtime's arena; the classes
+   whose keys name a format keep it) */
 static int64_t weight_bytes_as(const struct ir_module *mod, int format)
 {
     int64_t bytes = 0;
@@ -136,9 +137,10 @@ static int64_t weight_bytes_as(const struct ir_module *mod, int format)
         const struct ir_weight *w = &mod->weights[i];
         const int copies = w->step == STEP_TABLE ? w->steps : 1;
         const long long numel = ir_weight_numel(w) / copies;
+        const int as = mod->model->class_weights[w->weight_class] >= 0 ? mod->model->class_weights[w->weight_class] : format;
         bytes += copies * (int64_t)kiln_slot_bytes((size_t)numel, (size_t)w->shape[w->rank - 1], w->pack_nr, w->pack_rows,
                                                    w->pack_gated,
-                                                   w->matrix ? kiln_matrix_format(format, w->is_embedding, (size_t)w->cols) : KILN_F32);
+                                                   w->matrix ? kiln_matrix_format(as, w->is_embedding, (size_t)w->cols) : KILN_F32);
     }
     return bytes;
 }
@@ -175,7 +177,9 @@ void descriptor_build(struct emitter *e, const struct glue_functions *fn, const 
     kir_init_string(m, g, e->name);
     kir_init_string(m, g, target);
     kir_init_string(m, g, features);
-    kir_init_string(m, g, weight_format_names[mod->weights]);
+    char formats[160];
+    model_weights_text(mod, formats, sizeof formats);
+    kir_init_string(m, g, formats);
     const int ints[] = {mod->text_card, mod->card, mod->n_q, mod->dep_q, 1 + mod->n_q};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         kir_init_int(m, g, ints[i]);

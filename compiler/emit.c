@@ -10,7 +10,8 @@ static void emit_header(const struct emitter *e, FILE *out, const struct emit_op
 {
     const struct model *m = e->mod->model;
     const char *n = e->name;
-    char upper[64];
+    char upper[64], formats[160];
+    model_weights_text(m, formats, sizeof formats);
     size_t len = strlen(n);
     for (size_t i = 0; i <= len && i < sizeof upper; i++)
         upper[i] = (char)(n[i] >= 'a' && n[i] <= 'z' ? n[i] - 'a' + 'A' : n[i]);
@@ -38,7 +39,7 @@ static void emit_header(const struct emitter *e, FILE *out, const struct emit_op
             " * stream; kiln_gen_step never allocates. kiln_rt.h documents every call.\n"
             " */\n"
             "#ifndef KILN_MODEL_%s_H\n#define KILN_MODEL_%s_H\n#include \"kiln_rt.h\"\n\n",
-            n, opt->source, opt->target->name, weight_format_names[m->weights], n, n, n, upper, upper, upper, upper);
+            n, opt->source, opt->target->name, formats, n, n, n, upper, upper, upper, upper);
     fprintf(out, "#define %s_TEXT_CARD %d     /* text vocabulary (logits) */\n", upper, m->text_card);
     fprintf(out, "#define %s_CARD %d          /* audio vocabulary per codebook */\n", upper, m->card);
     fprintf(out, "#define %s_N_Q %d           /* audio streams in */\n", upper, m->n_q);

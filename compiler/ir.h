@@ -132,6 +132,8 @@ void pass_fuse_rope_kv(struct ir_module *mod);
    weights' layout for a target whose vectors hold `vector_width` floats. */
 void plan_buffers(struct ir_module *mod);
 void plan_weights(struct ir_module *mod, int vector_width);
+/* The format w's class asks for (the model's, or its class key's); w->format is what it got */
+int ir_requested_format(const struct ir_module *mod, const struct ir_weight *w);
 /* Floats one (table entry of a) weight occupies in its planned layout. */
 long long ir_weight_storage(const struct ir_weight *w);
 /* Panels of a packed weight's block. */

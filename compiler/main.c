@@ -189,16 +189,18 @@ static void run_pass(struct ir_module *mod, void (*pass)(struct ir_module *), co
    blocks of 32 (tiny test models have them; Moshi's and Mimi's have none) */
 static void note_whole_blocks(const struct ir_module *mod)
 {
-    const int format = (int)mod->model->weights;
     int count = 0, first = -1;
-    for (int i = 0; i < mod->num_weights; i++)
-        if (kiln_format_is_block(format) && mod->weights[i].matrix && !mod->weights[i].is_embedding &&
-            mod->weights[i].format != format && count++ == 0)
+    for (int i = 0; i < mod->num_weights; i++) {
+        const struct ir_weight *w = &mod->weights[i];
+        if (w->matrix && !w->is_embedding && kiln_format_is_block(ir_requested_format(mod, w)) &&
+            w->format != ir_requested_format(mod, w) && count++ == 0)
             first = i;
+    }
     if (count)
         fprintf(stderr, "kilnc: note: %d matri%s whose rows are not whole blocks of %d values %s stored in bf16, not %s "
                         "(e.g. '%s', rows of %d)\n", count, count == 1 ? "x" : "ces", KILN_QBLOCK, count == 1 ? "is" : "are",
-                weight_format_names[format], mod->weights[first].name, mod->weights[first].cols);
+                weight_format_names[ir_requested_format(mod, &mod->weights[first])], mod->weights[first].name,
+                mod->weights[first].cols);
 }
 
 static int compile(struct options *opt)

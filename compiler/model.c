@@ -1,5 +1,7 @@
 /* model.c: the checked model's lifetime and its dump (`kilnc --dump=model`). */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "model.h"
 
 void model_free(struct model *m)
@@ -22,6 +24,23 @@ static const char *mixer_name(enum mixer_kind kind)
 }
 
 const char *const weight_format_names[NUM_WEIGHT_FORMATS] = {"f32", "bf16", "f16", "q8", "q4"};
+const char *const weight_class_keys[NUM_WEIGHT_CLASSES] = {"embedding_weights", "temporal_weights", "text_head_weights",
+                                                           "depformer_weights"};
+
+int model_class_weights(const struct model *m, int weight_class)
+{
+    return m->class_weights[weight_class] >= 0 ? m->class_weights[weight_class] : (int)m->weights;
+}
+
+void model_weights_text(const struct model *m, char *buf, size_t size)
+{
+    static const char *const classes[NUM_WEIGHT_CLASSES] = {"embeddings", "temporal", "text head", "depformer"};
+    size_t n = (size_t)snprintf(buf, size, "%s", weight_format_names[m->weights]);
+    for (int i = 0, listed = 0; i < NUM_WEIGHT_CLASSES && n < size; i++)
+        if (model_class_weights(m, i) != (int)m->weights)
+            n += (size_t)snprintf(buf + n, size - n, "%s%s %s", listed++ ? ", " : " with ", classes[i],
+                                  weight_format_names[model_class_weights(m, i)]);
+}
 
 
 /* Doubles in %.17g: two dumps are equal exactly when the values are. */
@@ -62,6 +81,9 @@ void model_dump(FILE *out, const struct model *m)
     fprintf(out, "frame_rate %.17g\n", m->frame_rate);
     fprintf(out, "text_padding_id %d\n", m->text_padding_id);
     fprintf(out, "weights %s\n", weight_format_names[m->weights]);
+    for (int i = 0; i < NUM_WEIGHT_CLASSES; i++)
+        if (m->class_weights[i] >= 0)
+            fprintf(out, "%s %s\n", weight_class_keys[i], weight_format_names[m->class_weights[i]]);
     dump_stack(out, "temporal", &m->temporal);
     dump_stack(out, "depformer", &m->depformer);
 }

@@ -10,6 +10,10 @@ enum mixer_kind { MIXER_ATTENTION, MIXER_TTT_LINEAR, MIXER_TTT_MLP };
 enum weight_format { WEIGHTS_F32, WEIGHTS_BF16, WEIGHTS_F16, WEIGHTS_Q8, WEIGHTS_Q4, NUM_WEIGHT_FORMATS };
 /* (in the order of runtime/kiln_format.h's enum kiln_format, whose values they are) */
 extern const char *const weight_format_names[NUM_WEIGHT_FORMATS]; /* "f32", ... (model.c) */
+/* What weights are for, each with a format key of its own (embedding_weights, ...), in the order of
+   kiln_format.h's enum kiln_weight_class */
+enum { NUM_WEIGHT_CLASSES = 4 };
+extern const char *const weight_class_keys[NUM_WEIGHT_CLASSES]; /* "embedding_weights", ... (model.c) */
 
 /* Hyper-parameters of a TTT sequence mixer (docs/ttt.md §1.3). */
 #define TTT_MAX_HEAD_DIM 512          /* each thread keeps a head's rows (up to 4 x hd floats) on its stack */
@@ -49,10 +53,15 @@ struct model {
     double frame_rate;               /* Hz (Moshi: 12.5) */
     int text_padding_id;             /* existing_text_padding_id (Moshi: 3) */
     enum weight_format weights;
+    int class_weights[NUM_WEIGHT_CLASSES]; /* the *_weights keys (enum weight_format), -1: as `weights` */
     struct transformer_spec temporal;
     struct transformer_spec depformer; /* rope false, context = dep_q, weights per step */
 };
 
+/* The format of a class's weights: its key's, else the model's */
+int model_class_weights(const struct model *m, int weight_class);
+/* "q4", or "q4 with embeddings bf16, text head q8": the classes whose keys differ */
+void model_weights_text(const struct model *m, char *buf, size_t size);
 void model_free(struct model *m);
 /* Prints every field, one per line, the name alone on the first line (so that two models can be
    compared after dropping it): `kilnc --dump=model`. */

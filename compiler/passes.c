@@ -38,9 +38,10 @@ static int producer_of(const struct ir_graph *g, int v, int before)
 
 static void fold_norms_in(struct ir_module *mod, struct ir_graph *g)
 {
-    if (mod->model->weights != WEIGHTS_F32) /* the alpha is applied to the activation: a low-precision
-                                               matrix is the checkpoint's, rounded once */
-        return;
+    for (int i = 0; i < NUM_WEIGHT_CLASSES; i++) /* the alpha is applied to the activation: a low-precision
+                                                  matrix is the checkpoint's, rounded once */
+        if (model_class_weights(mod->model, i) != WEIGHTS_F32)
+            return;
     int readers[MAX_READERS];
     for (int i = 0; i < g->num_ops; i++) {
         struct ir_op *norm = &g->ops[i];

@@ -86,15 +86,11 @@ long long ir_weight_storage(const struct ir_weight *w)
     return (long long)kiln_stored_elements((size_t)numel, (size_t)w->cols, w->pack_nr, w->pack_rows, w->pack_gated);
 }
 
-/* The model's weight format: what a matmul reads and the embedding tables are stored in it (under
-   q8 or q4, the tables and a matrix whose rows are not whole blocks in bf16: kiln_matrix_format);
-   every other weight (norms, biases, TTT's) stays f32, its values rounded through bf16 or f16 under
-   those, so that the model computes what the checkpoint in that format holds. And each weight's
-   class, for `info`. */
-static void plan_formats(struct ir_module *mod)
+/* Each weight's class, for `info` and the per-class format keys (the weights of a block no op
+   names, the TTT layers' after the first, are the temporal's; a norm folded into matrices is
+   theirs), and whether a matmul reads it. */
+static void plan_classes(struct ir_module *mod)
 {
-    const int format = (int)mod->model->weights; /* (enum weight_format counts as enum kiln_format) */
-    /* (the weights of a block no op names, the TTT layers' after the first, are the temporal's) */
     for (int i = 0; i < mod->num_weights; i++) {
         mod->weights[i].matrix = mod->weights[i].is_embedding;
         mod->weights[i].weight_class = mod->weights[i].is_embedding ? KILN_CLASS_EMBEDDINGS : KILN_CLASS_TEMPORAL;
@@ -110,10 +106,27 @@ static void plan_formats(struct ir_module *mod)
                 mod->weights[op->weight].weight_class = gi ? KILN_CLASS_DEPFORMER : head ? KILN_CLASS_TEXT_HEAD : KILN_CLASS_TEMPORAL;
             }
         }
-    for (int i = 0; i < mod->num_weights; i++) { /* (a norm folded into matrices: theirs) */
+    for (int i = 0; i < mod->num_weights; i++)
+        if (mod->weights[i].fold_alpha >= 0)
+            mod->weights[mod->weights[i].fold_alpha].weight_class = mod->weights[i].weight_class;
+}
+
+int ir_requested_format(const struct ir_module *mod, const struct ir_weight *w)
+{
+    return model_class_weights(mod->model, w->weight_class);
+}
+
+/* Each weight's format: its class's (ir_requested_format). What a matmul reads and the embedding
+   tables are stored in it (under q8 or q4, the tables and a matrix whose rows are not whole blocks
+   in bf16: kiln_matrix_format); every other weight (norms, biases, TTT's) stays f32, its values
+   rounded through bf16 or f16 under those, so that the model computes what the checkpoint in that
+   format holds. */
+static void plan_formats(struct ir_module *mod)
+{
+    plan_classes(mod);
+    for (int i = 0; i < mod->num_weights; i++) {
         struct ir_weight *w = &mod->weights[i];
-        if (w->fold_alpha >= 0)
-            mod->weights[w->fold_alpha].weight_class = w->weight_class;
+        const int format = ir_requested_format(mod, w);
         w->format = w->matrix ? kiln_matrix_format(format, w->is_embedding, (size_t)w->cols) : KILN_F32;
         w->rounding = w->matrix || kiln_format_is_block(format) ? KILN_F32 : format;
     }

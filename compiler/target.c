@@ -184,10 +184,22 @@ void target_emit_vocabulary(FILE *out, const struct target *t, bool simde)
     fprintf(out, "__attribute__((unused)) static inline vi vi_set1(int32_t x) { return %s; }\n", t->iset1);
     const char *const binary[][2] = {{"add", t->iadd}, {"sub", t->isub}, {"and", t->iand}, {"dot4", t->dot4}, {"dot4_u7", t->dot4_u7}};
     for (int i = 0; i < 5; i++)
-        fprintf(out, "__attribute__((unused)) static inline vi vi_%s(vi a, vi b%s) { return %s; }\n", binary[i][0],
-                i >= 3 ? ", vi c" : "", binary[i][1]);
+        if (!simde || i < 3)
+            fprintf(out, "__attribute__((unused)) static inline vi vi_%s(vi a, vi b%s) { return %s; }\n", binary[i][0],
+                    i >= 3 ? ", vi c" : "", binary[i][1]);
+        else /* (SIMDe's madd and cvtepi32 aliases are not all usable: the definitions, lane by lane) */
+            fprintf(out, "__attribute__((unused)) static inline vi vi_%s(vi a, vi b, vi c)\n{\n"
+                         "    int32_t x[VF_WIDTH], y[VF_WIDTH], z[VF_WIDTH];\n    vi_store(x, a), vi_store(y, b), vi_store(z, c);\n"
+                         "    for (int i = 0; i < VF_WIDTH; i++)\n        for (int k = 0; k < 4; k++)\n"
+                         "            x[i] += (int)((uint32_t)y[i] >> 8 * k & 0x%x) * (int8_t)((uint32_t)z[i] >> 8 * k);\n"
+                         "    return vi_load(x);\n}\n", binary[i][0], i == 3 ? 0xff : 0x7f);
     fprintf(out, "#define vi_shr(v, n) (%s)\n", t->ishr);
-    fprintf(out, "__attribute__((unused)) static inline vf vf_from_vi(vi v) { return %s; }\n", t->f_from_i);
+    if (!simde)
+        fprintf(out, "__attribute__((unused)) static inline vf vf_from_vi(vi v) { return %s; }\n", t->f_from_i);
+    else
+        fprintf(out, "__attribute__((unused)) static inline vf vf_from_vi(vi v)\n{\n    int32_t x[VF_WIDTH];\n"
+                     "    float y[VF_WIDTH];\n    vi_store(x, v);\n    for (int i = 0; i < VF_WIDTH; i++)\n"
+                     "        y[i] = (float)x[i];\n    return vf_load(y);\n}\n");
     if (t->sum && !simde) /* (SIMDe lacks some reductions: then through memory) */
         fprintf(out, "static inline float vf_sum(vf v)\n{\n    %s\n}\n\n", t->sum);
     else

@@ -2,6 +2,7 @@
  * hand-written JSON scanner (no JSON library: the runtime runs on bare targets).
  * File layout: u64 LE header length N, N bytes of JSON, then the data section that every
  * tensor's data_offsets [begin, end) index. The scanner never reads past the header's end. */
+#define _DEFAULT_SOURCE /* madvise (st_release) */
 #include "safetensors.h"
 #include "report.h"
 
@@ -589,6 +590,14 @@ void st_to_f32(const struct st_tensor *t, float *dst)
     size_t size = st_dtype_size(t->dtype_name);
     if (size)
         st_to_f32_range(t, 0, t->nbytes / size, dst);
+}
+
+void st_release(const struct st_file *f, const struct st_tensor *t)
+{
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), base = (uintptr_t)f->map;
+    const uintptr_t first = ((uintptr_t)t->data - base + page - 1) / page * page, end = ((uintptr_t)t->data - base + t->nbytes) / page * page;
+    if (end > first)
+        madvise((char *)f->map + first, end - first, MADV_DONTNEED);
 }
 
 void st_close(struct st_file *f)

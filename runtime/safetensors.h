@@ -34,6 +34,9 @@ const struct st_tensor *st_find(const struct st_file *f, const char *name);
 void st_to_f32(const struct st_tensor *t, float *dst);
 /* The same for elements first..first+count-1 only (so that callers can convert in parallel). */
 void st_to_f32_range(const struct st_tensor *t, size_t first, size_t count, float *dst);
+/* Drops the pages of the mapping that only t's data occupies (read: they come back from the file
+   if read again), so that converting a checkpoint tensor by tensor keeps little of it resident. */
+void st_release(const struct st_file *f, const struct st_tensor *t);
 /* Bytes per element of a dtype name ("F32" -> 4, "BOOL" -> 1), or 0 for an unknown name. */
 size_t st_dtype_size(const char *dtype_name);
 /* Writes a shape as "[2, 3]" ("[]" for rank 0) into buf. */

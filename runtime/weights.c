@@ -397,8 +397,10 @@ int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, stru
     int rc = !found ? kiln_report(err, errlen, path, "out of memory")
                     : match_tensors(desc, &file, found, err, errlen) || allocate(desc, out, path, err, errlen);
     if (!rc) {
-        for (int i = 0; i < desc->num_weights && !rc; i++)
+        for (int i = 0; i < desc->num_weights && !rc; i++) {
             rc = load_one(&desc->weights[i], found[i], weight_data(desc, out, i), path, err, errlen);
+            st_release(&file, found[i]);
+        }
         if (!rc) {
             apply_folds(desc, out);
             rc = apply_packing(desc, out, path, err, errlen);

@@ -141,6 +141,17 @@ else
   skipped=$((skipped + 1)); echo "  neon q8/q4: skipped (no aarch64 cross compiler or qemu-user)"
 fi
 
+# SIMDe builds (an x86-64 host with AVX2 runs avx512 and neon kernels): q8 and q4 as the scalar target's
+for target in avx512 neon; do
+  for format in q8 q4; do
+    dir=$TMP/simde-$target-$format
+    check "$target --simde --weights $format" "$KILNC" graphs/lm_attn_a.kiln --target $target --simde --weights $format -o "$dir"
+    check "$target --simde $format forward" "$dir/lm_attn_a" forward --weights $G/lm_attn_a/weights.safetensors \
+      --codes $G/lm_attn_a/codes.npy --out "$dir/logits"
+    compare "$target --simde $format ~ scalar" "$dir/logits/audio_logits.npy" "$TMP/scalar-$format-c/lm_attn_a-logits/audio_logits.npy" 1e-5
+  done
+done
+
 formats scalar "" --target scalar
 formats avx2 "" --target avx2
 if grep -q avx512f /proc/cpuinfo; then
@@ -211,6 +222,26 @@ if "$TMP/key2/lm_attn_a" info | grep -q '^weight format  bf16$'; then pass; else
 sed 's/^weights = f32;/weights = q4;/' graphs/lm_attn_a.kiln >"$TMP/q4.kiln"
 check "weights = q4" "$KILNC" "$TMP/q4.kiln" -o "$TMP/key3"
 if "$TMP/key3/lm_attn_a" info | grep -q '^weight format  q4$'; then pass; else fail "weights = q4 did not build q4"; fi
+# The class keys override `weights`, --weights overrides `weights` alone: every class bf16 under
+# `weights = q4` computes as --weights bf16; `depformer_weights = q8` under --weights q8 as q8 alone
+sed 's/^weights = f32;/weights = q4; embedding_weights = bf16; temporal_weights = bf16; text_head_weights = bf16; depformer_weights = bf16;/' \
+  graphs/lm_attn_a.kiln >"$TMP/classes.kiln"
+sed 's/^weights = f32;/weights = f32; depformer_weights = q8;/' graphs/lm_attn_a.kiln >"$TMP/classes2.kiln"
+check "every class bf16" "$KILNC" "$TMP/classes.kiln" -o "$TMP/classes"
+check "depformer_weights = q8, --weights q8" "$KILNC" "$TMP/classes2.kiln" --weights q8 -o "$TMP/classes2"
+check "--weights q8" "$KILNC" graphs/lm_attn_a.kiln --weights q8 -o "$TMP/q8-native"
+for dir in classes classes2 native-bf16 q8-native; do
+  check "$dir forward" "$TMP/$dir/lm_attn_a" forward --weights $G/lm_attn_a/weights.safetensors --codes $G/lm_attn_a/codes.npy \
+    --out "$TMP/$dir.logits"
+done
+compare "every class bf16 = bf16" "$TMP/classes.logits/text_logits.npy" "$TMP/native-bf16.logits/text_logits.npy" 0
+compare "depformer q8 under --weights q8 = q8" "$TMP/classes2.logits/audio_logits.npy" "$TMP/q8-native.logits/audio_logits.npy" 0
+if "$TMP/classes2/lm_attn_a" info | grep -qx 'weight format  q8'; then pass; else fail "info of --weights q8 over depformer_weights = q8"; fi
+sed 's/^weights = f32;/weights = q4; text_head_weights = q8; depformer_weights = bf16;/' graphs/lm_attn_a.kiln >"$TMP/classes3.kiln"
+check "classes of three formats" "$KILNC" "$TMP/classes3.kiln" -o "$TMP/classes3"
+if "$TMP/classes3/lm_attn_a" info | grep -qx 'weight format  q4 with text head q8, depformer bf16'; then pass
+else fail "info of classes: $("$TMP/classes3/lm_attn_a" info | grep 'weight format')"; fi
+
 # the matrices whose rows are not whole blocks: one note, and they are bf16
 "$KILNC" graphs/lm_attn_a.kiln --weights q8 -o "$TMP/note" 2>"$TMP/note.err" >/dev/null
 if grep -qx "kilnc: note: 4 matrices whose rows are not whole blocks of 32 values are stored in bf16, not q8 (e.g. 'transformer.layers.0.gating.linear_out.weight', rows of 176)" "$TMP/note.err"
