@@ -21,7 +21,7 @@ RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-asan test-cross demo bench bench-context examples clean fuzz fuzz-replay
+.PHONY: all deps test test-asan test-cross test-moshiko demo bench bench-context examples clean fuzz fuzz-replay
 all: $(BUILD)/kilnc $(BUILD)/libkiln_rt.a $(BUILD)/npycmp $(BUILD)/gen_ttt $(BUILD)/gen_kernels $(BUILD)/kir_gen $(UNIT_BIN)
 
 deps:
@@ -106,6 +106,12 @@ test-asan: deps
 test-cross: deps
 	@$(MAKE) --no-print-directory all
 	@sh tests/targets.sh | tail -n 20
+
+# Moshi 7B from a checkpoint shaped as moshiko's (15.4 GB of BF16, written once into build/moshiko):
+# packed to q4, streamed from the .kw, the f32 build refused for memory (scripts/test_moshiko.sh)
+test-moshiko: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/test_moshiko.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all

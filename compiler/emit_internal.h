@@ -50,10 +50,10 @@ const char *kernel_gelu_gate(struct emitter *e, int n);
 int kernel_finish(struct emitter *e, struct kir_func *f);
 struct kir_node *silu_times(struct kir_func *f, struct kir_node *a, struct kir_node *b); /* silu(a) * b */
 /* kernels_quant.c: the parts of a matmul of weights in a block format: x quantized into q8 blocks
-   (shared: by the team), and a row of ggml's blocks (scalar) or a panel (vector targets) by it. */
+   (shared: by the team), and a row of ggml's blocks (scalar) or K panels (vector targets) by it. */
 int kernel_quantize_x(struct emitter *e, int C, bool shared);
 int kernel_dot_quantized(struct emitter *e, int C, int format);
-int kernel_panel_quantized(struct emitter *e, int C, int NR, int format);
+int kernel_panels_quantized(struct emitter *e, int C, int NR, int format, int K);
 /* kernels_packed.c: a matmul over packed weights (vector targets). */
 int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const struct ir_op *op, const char *name);
 const char *kernel_kv_write(struct emitter *e, const struct ir_graph *g);

@@ -36,6 +36,10 @@ static inline struct kir_node *load_weight(struct kir_func *f, struct kir_node *
     return v->type.scalar == KIR_F32 ? v : kir_cast(f, kir_vector_type(KIR_F32, lanes), v);
 }
 
+/* The ranges of columns (of column blocks, in a block format) a streaming matvec reads at once
+   (kernels_packed.c, kernels_quant.c) */
+enum { MATVEC_STREAMS = 4 };
+
 /* Kernels are looked up by name, which says everything they are specialized for: formats the name
    into name[KERNEL_NAME] and returns the kernel's index when it is built already, else -1. */
 enum { KERNEL_NAME = 96 };

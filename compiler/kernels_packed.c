@@ -10,8 +10,6 @@
 
 /* The packed x tiles one panel's block passes over at a time: what stays in L2 beside the rest. */
 enum { MATMUL_CHUNK_BYTES = 192 * 1024 };
-/* The column ranges the streaming form reads at once (streaming_kernel). */
-enum { MATVEC_STREAMS = 4 };
 
 /* panel_C_NR(panel, x, tile): tile[NR] = x[C] . panel[C][NR], registers only: one frame, the
    streaming form, bound by memory. The columns are cut into MATVEC_STREAMS ranges walked in lockstep:
@@ -335,6 +333,37 @@ static void blocked_form(struct emitter *e, struct kir_func *f, const struct mat
     kir_end(f);
 }
 
+/* A block format's (kernels_quant.c): x quantized into xq (shared), then each panel by every row of
+   it, K panels a thread's share of the matrix apart in lockstep (the panels of a quad i are i,
+   i + Q, i + 2Q, i + 3Q), the panels past the quads one at a time; the panel is read from DRAM for
+   the first row, from cache for the others. */
+static void quantized_form(struct emitter *e, struct kir_func *f, const struct matmul *mm, const struct blocking *b,
+                           struct kir_node *W, struct kir_node *x, struct kir_node *xq, struct kir_node *T)
+{
+    const int C = b->C, NR = b->NR, format = mm->w->format, K = b->panels >= MATVEC_STREAMS ? MATVEC_STREAMS : 1;
+    const int Q = b->panels / K;
+    const int64_t panel_units = weight_units(format, (int64_t)C * NR);
+    kir_eval(f, kir_call(f, kernel_quantize_x(e, C, true), 3, (struct kir_node *[]){x, xq, T}));
+    for (int pass = 0; pass < 2; pass++) {
+        const int first = pass ? K * Q : 0, count = pass ? b->panels - K * Q : Q, lockstep = pass ? 1 : K;
+        if (!count)
+            continue;
+        const int kernel = kernel_panels_quantized(e, C, NR, format, lockstep);
+        struct kir_node *i = kir_for(f, "i", INT(first), INT(first + count), 1, KIR_PARALLEL | (pass || K * Q == b->panels ? 0 : KIR_NOWAIT));
+        struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
+        struct kir_node *tiles = kir_array(f, "tiles", KIR_F32, lockstep * NR);
+        struct kir_node *args[4] = {kir_addr(f, W, MUL(WIDE(i), kir_const_int(f, KIR_I64, panel_units))),
+                                    kir_const_int(f, KIR_I64, Q * panel_units),
+                                    kir_addr(f, xq, MUL(t, INT(ir_quantized_x_floats(C)))), tiles};
+        kir_eval(f, kir_call(f, kernel, 4, args));
+        struct kir_node *k = kir_for(f, "k", INT(0), INT(lockstep), 1, 0);
+        epilogue(e, f, mm, ADD(i, MUL(k, INT(Q))), t, kir_addr(f, tiles, MUL(k, INT(NR))));
+        kir_end(f);
+        kir_end(f);
+        kir_end(f);
+    }
+}
+
 /* A packed matmul kernel. One frame (T == 1, streaming): each panel streams once through registers.
    Several frames (a teacher-forced chunk; graphs with rows > 1), cache-blocked as in GotoBLAS: the
    columns in blocks of KC, so that a panel's block (16 KiB) stays in L1 while tiles of MR frames
@@ -355,8 +384,7 @@ int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const stru
     b.chunk = MATMUL_CHUNK_BYTES > chunk_bytes ? MATMUL_CHUNK_BYTES / chunk_bytes : 1;
     const bool scaled = op->scale >= 0, blocked = g->rows > 1 && !quantized;
     struct matmul mm = {.g = g, .op = op, .w = w, .rope_pair = -1};
-    const int one = quantized ? kernel_panel_quantized(e, C, NR, w->format) : streaming_kernel(e, C, NR, w->format);
-    const int quantize = quantized ? kernel_quantize_x(e, C, true) : -1;
+    const int one = quantized ? -1 : streaming_kernel(e, C, NR, w->format);
     if (blocked)
         for (int m = 1; m <= b.MR; m++)
             b.tiles_of[m] = tile_kernel(e, m, NR, w->format);
@@ -368,7 +396,7 @@ int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const stru
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
                                    "matmul of packed W [%d panels][%d][%d] by x[T][%d]%s; epilogue: %s%s", b.panels, C, NR, C,
                                    scaled ? ", scaled by s[t]" : "", what[op->epilogue],
-                                   quantized ? "\n   (W in blocks of 32 columns; x quantized into xq first, then each panel by "
+                                   quantized ? "\n   (W in blocks of 32 columns; x quantized into xq first, then panels by "
                                                "every row of it)" : "");
     struct kir_node *W = kir_param(f, "W", weight_ptr(w->format), KIR_RESTRICT), *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT);
     mm.s = scaled ? kir_param(f, "s", in_ptr(), KIR_RESTRICT) : NULL;
@@ -383,23 +411,18 @@ int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const stru
     }
     struct kir_node *work = blocked || quantized ? kir_param(f, quantized ? "xq" : "sums", out_ptr(), KIR_RESTRICT) : NULL;
     struct kir_node *T = kir_param(f, "T", i32_type(), 0);
+    if (quantized) {
+        quantized_form(e, f, &mm, &b, W, x, work, T);
+        return kernel_finish(e, f);
+    }
     if (blocked)
         blocked_form(e, f, &mm, &b, W, x, work, T);
-    if (quantized)
-        kir_eval(f, kir_call(f, quantize, 3, (struct kir_node *[]){x, work, T}));
-    /* the streaming form: each panel through registers once (quantized: by every row, from cache) */
+    /* the streaming form: each panel through registers once */
     struct kir_node *p = kir_for(f, "p", INT(0), INT(b.panels), 1, KIR_PARALLEL);
-    struct kir_node *panel = kir_addr(f, W, MUL(WIDE(p), kir_const_int(f, KIR_I64, weight_units(w->format, (int64_t)C * NR))));
     struct kir_node *acc = kir_array(f, "acc", KIR_F32, NR);
-    struct kir_node *t;
-    if (quantized) {
-        t = kir_for(f, "t", INT(0), T, 1, 0);
-        kir_eval(f, kir_call(f, one, 3, (struct kir_node *[]){panel, kir_addr(f, work, MUL(t, INT(ir_quantized_x_floats(C)))), acc}));
-    } else {
-        kir_eval(f, kir_call(f, one, 3, (struct kir_node *[]){panel, x, acc}));
-        kir_comment(f, "one frame per call");
-        t = kir_decl(f, "t", INT(0), KIR_CONSTANT);
-    }
+    kir_eval(f, kir_call(f, one, 3, (struct kir_node *[]){kir_addr(f, W, MUL(WIDE(p), INT(C * NR))), x, acc}));
+    kir_comment(f, "one frame per call");
+    struct kir_node *t = kir_decl(f, "t", INT(0), KIR_CONSTANT);
     epilogue(e, f, &mm, p, t, acc);
     return kernel_finish(e, f);
 }

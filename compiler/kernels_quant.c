@@ -103,27 +103,24 @@ int kernel_dot_quantized(struct emitter *e, int C, int format)
     return kernel_finish(e, f);
 }
 
-/* panel_q8_0_C_NR(panel, xq, tile) / panel_q4_0: tile[NR] = a panel of NR rows (plan.c's layout:
-   per column block, NR f16 scales, then groups of 4 columns of the two halves' W rows) by a
-   quantized row of x: per block and half, DOT4s of the weights' bytes with x's 4 bytes of the
-   group broadcast, less the bytes' offset (128, or 8 for q4_0) times x's block sum. */
-int kernel_panel_quantized(struct emitter *e, int C, int NR, int format)
+/* What one column block of a panel adds to its accumulators (kernel_panel_quantized) */
+struct panel_block {
+    int NR, format;
+    struct kir_node *panel;
+    struct quantized_x x;
+};
+
+/* acc[0..1] += the panel's block b by x's block b: per half, DOT4s of the weights' bytes with x's 4
+   bytes of each group broadcast, less the bytes' offset (128, or 8 for q4_0) times x's block sum;
+   then one FMA with the two scales */
+static void panel_block(struct kir_func *f, const struct panel_block *pb, struct kir_node *b, struct kir_node *acc[2])
 {
-    char name[KERNEL_NAME];
-    int index = kernel_lookup(e, name, "panel%s_%d_%d", format_suffix(format), C, NR);
-    if (index >= 0)
-        return index;
-    const int W = e->kir.width, unit = (int)kiln_unit_bytes(format), groups = (unit - 2) / 4;
-    const bool q4 = format == KILN_Q4_0;
-    struct kir_func *f = kir_begin(&e->kir, name, void_type(), KIR_INLINE, "tile[%d] = panel[%d][%d] . x[%d], quantized", NR, NR, C, C);
-    struct kir_node *panel = kir_param(f, "panel", weight_ptr(format), KIR_RESTRICT), *xq = kir_param(f, "xq", in_ptr(), KIR_RESTRICT),
-                    *tile = kir_param(f, "tile", out_ptr(), KIR_RESTRICT);
-    struct quantized_x x = quantized_x(f, xq, C);
-    struct kir_node *acc[2] = {kir_decl(f, "acc0", SET1(F32(0)), 0), kir_decl(f, "acc1", SET1(F32(0)), 0)};
-    struct kir_node *b = kir_for(f, "b", INT(0), INT(C / KILN_QBLOCK), 1, 0);
-    struct kir_node *block = kir_decl(f, "block", kir_addr(f, panel, MUL(WIDE(b), INT(unit * NR))), KIR_CONSTANT);
+    const int W = f->module->width, NR = pb->NR, unit = (int)kiln_unit_bytes(pb->format), groups = (unit - 2) / 4;
+    const bool q4 = pb->format == KILN_Q4_0;
+    kir_block(f);
+    struct kir_node *block = kir_decl(f, "block", kir_addr(f, pb->panel, MUL(WIDE(b), INT(unit * NR))), KIR_CONSTANT);
     struct kir_node *q = kir_decl(f, "q", reinterpret(f, kir_addr(f, block, INT(2 * NR)), KIR_I32), KIR_CONSTANT);
-    struct kir_node *xb = kir_decl(f, "xb", reinterpret(f, kir_addr(f, x.q, MUL(b, INT(KILN_QBLOCK))), KIR_I32), KIR_CONSTANT);
+    struct kir_node *xb = kir_decl(f, "xb", reinterpret(f, kir_addr(f, pb->x.q, MUL(b, INT(KILN_QBLOCK))), KIR_I32), KIR_CONSTANT);
     struct kir_node *sum[2] = {kir_decl(f, "sum0", kir_broadcast(f, INT(0), W), 0), kir_decl(f, "sum1", kir_broadcast(f, INT(0), W), 0)};
     struct kir_node *nibbles = q4 ? kir_decl(f, "nibbles", kir_broadcast(f, INT(0x0f0f0f0f), W), KIR_CONSTANT) : NULL;
     for (int g = 0; g < groups; g++) {
@@ -145,13 +142,48 @@ int kernel_panel_quantized(struct emitter *e, int C, int NR, int format)
         }
         kir_end(f);
     }
-    struct kir_node *offset = kir_decl(f, "offset", kir_broadcast(f, MUL(LOAD(x.sum, b), INT(q4 ? 8 : 128)), W), KIR_CONSTANT);
-    struct kir_node *dx = kir_decl(f, "dx", SET1(LOAD(x.d, b)), KIR_CONSTANT);
+    struct kir_node *offset = kir_decl(f, "offset", kir_broadcast(f, MUL(LOAD(pb->x.sum, b), INT(q4 ? 8 : 128)), W), KIR_CONSTANT);
+    struct kir_node *dx = kir_decl(f, "dx", SET1(LOAD(pb->x.d, b)), KIR_CONSTANT);
     struct kir_node *scales = reinterpret(f, block, KIR_F16);
     for (int half = 0; half < 2; half++)
         kir_assign(f, acc[half], kir_fma(f, kir_cast(f, VF_TYPE, SUB(sum[half], offset)), MUL(WVLOAD(scales, INT(half * W)), dx), acc[half]));
     kir_end(f);
-    for (int half = 0; half < 2; half++)
-        kir_store(f, tile, INT(half * W), acc[half]);
+}
+
+/* panels_q8_0_C_NRxK(panel, stride, xq, tiles) / panels_q4_0: tiles[k][NR] = panel k (at panel +
+   k stride bytes) of NR rows (plan.c's layout: per column block, NR f16 scales, then groups of 4
+   columns of the two halves' W rows) by a quantized row of x, block by block (panel_block), the K
+   panels in lockstep: K sequential reads in flight, where one stream a thread leaves its loads
+   waiting on DRAM (a quantized panel is short: cutting one into ranges, as the f32 streaming kernel
+   does, gives streams too short for the prefetchers). */
+int kernel_panels_quantized(struct emitter *e, int C, int NR, int format, int K)
+{
+    char name[KERNEL_NAME];
+    int index = kernel_lookup(e, name, "panels%s_%d_%dx%d", format_suffix(format), C, NR, K);
+    if (index >= 0)
+        return index;
+    struct kir_func *f = kir_begin(&e->kir, name, void_type(), KIR_INLINE,
+                                   "tiles[%d][%d] = %d panels [%d][%d], stride bytes apart, . x[%d], quantized", K, NR, K, NR, C, C);
+    struct panel_block pb[MATVEC_STREAMS];
+    struct kir_node *panel = kir_param(f, "panel", weight_ptr(format), KIR_RESTRICT), *stride = kir_param(f, "stride", i64_type(), 0);
+    struct kir_node *xq = kir_param(f, "xq", in_ptr(), KIR_RESTRICT), *tiles = kir_param(f, "tiles", out_ptr(), KIR_RESTRICT);
+    struct kir_node *acc[MATVEC_STREAMS][2];
+    for (int k = 0; k < K; k++) {
+        pb[k] = (struct panel_block){.NR = NR, .format = format, .x = quantized_x(f, xq, C)};
+        char var[32];
+        snprintf(var, sizeof var, "panel%d", k);
+        pb[k].panel = kir_decl(f, var, kir_addr(f, panel, MUL(stride, kir_const_int(f, KIR_I64, k))), KIR_CONSTANT);
+        for (int half = 0; half < 2; half++) {
+            snprintf(var, sizeof var, "acc%d_%d", k, half);
+            acc[k][half] = kir_decl(f, var, SET1(F32(0)), 0);
+        }
+    }
+    struct kir_node *b = kir_for(f, "b", INT(0), INT(C / KILN_QBLOCK), 1, 0);
+    for (int k = 0; k < K; k++)
+        panel_block(f, &pb[k], b, acc[k]);
+    kir_end(f);
+    for (int k = 0; k < K; k++)
+        for (int half = 0; half < 2; half++)
+            kir_store(f, tiles, INT(k * NR + half * f->module->width), acc[k][half]);
     return kernel_finish(e, f);
 }

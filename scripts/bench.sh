@@ -3,9 +3,10 @@
 #   1. the machine: DRAM read bandwidth and FMA peak, 1 thread and all threads (tests/bench/machine.c);
 #   2. the packed matmul kernels kilnc emits for the native target at Moshi's shapes: matrix-vector
 #      GB/s beside OpenBLAS sgemv, matrix-matrix GFLOP/s beside sgemm (tests/bench/bench_kernels.c);
-#   3. whole streaming steps of the mid-size model (weights in f32, bf16 and f16) and of a 7B-shaped
-#      one (4 of its 32 layers; f32 and bf16): `bench --json`, with achieved GB/s against the
-#      measured bandwidth and the weight-bytes floor of each format;
+#   3. whole streaming steps of the mid-size model (weights in f32, bf16, f16, q8 and q4), of a
+#      7B-shaped one (4 of its 32 layers; f32 and bf16) and of the whole Moshi 7B shape (32 layers, q8
+#      and q4): `bench --json`, with achieved GB/s against the measured bandwidth and the weight-bytes
+#      floor of each format;
 #   4. the LLVM back end against the C back end (scripts/bench_backends.sh).
 # Results: build/bench/{machine.json, kernels.json, machine_steps.json, steps.json, backends.json} and the tables printed here.
 set -e
@@ -14,7 +15,8 @@ OUT=$BUILD/bench
 mkdir -p "$OUT"
 TARGET=$("$BUILD/kilnc" --print-target native)
 case $TARGET in
-  avx2) ISA="-mavx2 -mfma" ;; avx512) ISA="-mavx512f -mavx512bw -mavx512vl -mfma" ;; *) ISA="" ;;
+  avx2) ISA="-mavx2 -mfma" ;; avx512) ISA="-mavx512f -mavx512bw -mavx512vl -mfma" ;;
+  avx512vnni) ISA="-mavx512f -mavx512bw -mavx512vl -mfma -mavx512vnni" ;; *) ISA="" ;;
 esac
 
 echo "== machine ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores)"
@@ -46,7 +48,9 @@ read_n=$("$OUT/machine" | tee "$OUT/machine_steps.json" | sed 's/.*"read_gb_s_n"
 echo "== streaming steps ($TARGET, all threads; read bandwidth now ${read_n} GB/s)"
 : >"$OUT/steps.json"
 for spec in "graphs/moshi-mid.kiln f32" "graphs/moshi-mid.kiln bf16" "graphs/moshi-mid.kiln f16" \
-            "graphs/tests/moshi-7b-4layers.kiln f32" "graphs/tests/moshi-7b-4layers.kiln bf16"; do
+            "graphs/moshi-mid.kiln q8" "graphs/moshi-mid.kiln q4" \
+            "graphs/tests/moshi-7b-4layers.kiln f32" "graphs/tests/moshi-7b-4layers.kiln bf16" \
+            "graphs/moshi-7b.kiln q8" "graphs/moshi-7b.kiln q4"; do
   set -- $spec
   name=$(sed -n 's/^model \([A-Za-z0-9_]*\).*/\1/p' "$1")
   echo "$name, weights $2:"
