@@ -5,22 +5,11 @@
  * it. Built against a model's library (kilnc --emit lib) with -DDESC=NAME_desc.
  * Usage: checkpoint OUT.safetensors */
 #include "kiln_format.h"
-#include "kiln_rt.h"
+#include "model_checkpoint.h"
 
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 extern const struct kiln_model_desc DESC;
-
-static size_t numel_of(const struct kiln_weight_desc *w)
-{
-    size_t n = 1;
-    for (int d = 0; d < w->rank; d++)
-        n *= (size_t)w->shape[d];
-    return n;
-}
 
 static uint64_t mix64(uint64_t z)
 {
@@ -41,32 +30,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: checkpoint OUT.safetensors\n");
         return 1;
     }
-    size_t cap = 1 << 16, len = 0, offset = 0;
-    char *header = malloc(cap);
-    len += (size_t)snprintf(header + len, cap - len, "{");
-    for (int i = 0; i < DESC.num_weights; i++) {
-        const struct kiln_weight_desc *w = &DESC.weights[i];
-        if (cap - len < 512 + strlen(w->name)) {
-            cap = 2 * cap + strlen(w->name);
-            header = realloc(header, cap);
-        }
-        len += (size_t)snprintf(header + len, cap - len, "%s\"%s\":{\"dtype\":\"BF16\",\"shape\":[", i ? "," : "", w->name);
-        for (int d = 0; d < w->rank; d++)
-            len += (size_t)snprintf(header + len, cap - len, "%s%lld", d ? "," : "", (long long)w->shape[d]);
-        len += (size_t)snprintf(header + len, cap - len, "],\"data_offsets\":[%zu,%zu]}", offset, offset + 2 * numel_of(w));
-        offset += 2 * numel_of(w);
-    }
-    len += (size_t)snprintf(header + len, cap - len, "}");
-    while (len % 8)
-        header[len++] = ' ';
     FILE *out = fopen(argv[1], "wb");
     if (!out) {
         perror(argv[1]);
         return 1;
     }
-    const uint64_t header_bytes = len; /* (little-endian hosts only: x86-64, AArch64) */
-    fwrite(&header_bytes, 8, 1, out);
-    fwrite(header, 1, len, out);
+    write_safetensors_header(out, &DESC, "BF16", 2);
     enum { CHUNK = 1 << 20 };
     uint16_t *chunk = malloc(CHUNK * sizeof *chunk);
     for (int i = 0; i < DESC.num_weights; i++) {
@@ -87,6 +56,5 @@ int main(int argc, char **argv)
         }
     }
     free(chunk);
-    free(header);
     return fclose(out) ? 1 : 0;
 }

@@ -5,22 +5,10 @@
  * formats' tests hold a quantized build to (tests/formats.sh). Built against a model's library
  * (kilnc --emit lib) with -DDESC=NAME_desc. Usage: rounded IN.safetensors OUT.safetensors */
 #include "kiln_format.h"
-#include "kiln_rt.h"
+#include "model_checkpoint.h"
 #include "safetensors.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 extern const struct kiln_model_desc DESC;
-
-static size_t numel_of(const struct kiln_weight_desc *w)
-{
-    size_t n = 1;
-    for (int d = 0; d < w->rank; d++)
-        n *= (size_t)w->shape[d];
-    return n;
-}
 
 /* values rounded in place through w's format (a block format row by row) or its rounding */
 static void round_through(const struct kiln_weight_desc *w, float *values)
@@ -55,11 +43,6 @@ int main(int argc, char **argv)
     }
     const int count = DESC.num_weights;
     float **values = calloc((size_t)count, sizeof *values);
-    /* the header: {"name": {"dtype": "F32", "shape": [...], "data_offsets": [a, b]}, ...}, padded
-       with spaces to a multiple of 8 bytes */
-    size_t cap = 4096, len = 0, offset = 0;
-    char *header = malloc(cap);
-    len += (size_t)snprintf(header + len, cap - len, "{");
     for (int i = 0; i < count; i++) {
         const struct kiln_weight_desc *w = &DESC.weights[i];
         const struct st_tensor *t = st_find(&in, w->name);
@@ -67,37 +50,21 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s: no tensor '%s'\n", argv[1], w->name);
             return 1;
         }
-        const size_t n = numel_of(w);
-        values[i] = malloc(n * sizeof(float));
+        values[i] = malloc(numel_of(w) * sizeof(float));
         st_to_f32(t, values[i]);
         round_through(w, values[i]);
-        if (cap - len < 512 + strlen(w->name)) {
-            cap = 2 * cap + strlen(w->name);
-            header = realloc(header, cap);
-        }
-        len += (size_t)snprintf(header + len, cap - len, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[", i ? "," : "", w->name);
-        for (int d = 0; d < w->rank; d++)
-            len += (size_t)snprintf(header + len, cap - len, "%s%lld", d ? "," : "", (long long)w->shape[d]);
-        len += (size_t)snprintf(header + len, cap - len, "],\"data_offsets\":[%zu,%zu]}", offset, offset + n * sizeof(float));
-        offset += n * sizeof(float);
     }
-    len += (size_t)snprintf(header + len, cap - len, "}");
-    while (len % 8)
-        header[len++] = ' ';
     FILE *out = fopen(argv[2], "wb");
     if (!out) {
         perror(argv[2]);
         return 1;
     }
-    const uint64_t header_bytes = len; /* (little-endian hosts only: x86-64, AArch64) */
-    fwrite(&header_bytes, 8, 1, out);
-    fwrite(header, 1, len, out);
+    write_safetensors_header(out, &DESC, "F32", sizeof(float));
     for (int i = 0; i < count; i++) {
         fwrite(values[i], sizeof(float), numel_of(&DESC.weights[i]), out);
         free(values[i]);
     }
     free(values);
-    free(header);
     st_close(&in);
     return fclose(out) ? 1 : 0;
 }
