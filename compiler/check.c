@@ -504,6 +504,7 @@ static void fill_model(struct checker *c, const struct ast_file *top, struct mod
     s = get(c, SCOPE_TOP, K_TEXT_PADDING_ID);
     m->text_padding_id = s->set ? (int)s->value.number : 3;
     m->weights = (enum weight_format)weight_format_of(get(c, SCOPE_TOP, K_WEIGHTS), WEIGHTS_F32);
+    m->kv = WEIGHTS_F32;
     for (int i = 0; i < NUM_WEIGHT_CLASSES; i++)
         m->class_weights[i] = weight_format_of(get(c, SCOPE_TOP, K_EMBEDDING_WEIGHTS + i), -1);
 

@@ -34,7 +34,7 @@ static int model_desc_record(struct kir_module *m)
 {
     const int r = kir_record_begin(m, "kiln_model_desc", true, NULL);
     const struct kir_type i32 = kir_scalar_type(KIR_I32), i64 = kir_scalar_type(KIR_I64);
-    fields(m, r, text(), "name target cpu_features weight_format");
+    fields(m, r, text(), "name target cpu_features weight_format kv_format");
     fields(m, r, i32, "text_card card n_q dep_q num_streams");
     kir_record_field(m, r, "delays", kir_pointer_type(KIR_I32, true), 0, 0, NULL);
     fields(m, r, i32, "dim num_heads num_layers context ffn_hidden depformer_dim depformer_num_heads depformer_num_layers "
@@ -180,6 +180,7 @@ void descriptor_build(struct emitter *e, const struct glue_functions *fn, const 
     char formats[160];
     model_weights_text(mod, formats, sizeof formats);
     kir_init_string(m, g, formats);
+    kir_init_string(m, g, weight_format_names[mod->kv]);
     const int ints[] = {mod->text_card, mod->card, mod->n_q, mod->dep_q, 1 + mod->n_q};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         kir_init_int(m, g, ints[i]);

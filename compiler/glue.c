@@ -112,13 +112,14 @@ static void stream_record(struct emitter *e)
         kir_record_field(m, r, "rope_cs", f32, (int64_t)t->rows * 2 * t->head_dim, 0,
                          "[%d][2][%d]: RoPE at each position of the call: [cos_i, cos_i], [-sin_i, sin_i] per pair i", t->rows,
                          t->head_dim);
+    const struct kir_type kv = kir_scalar_type(format_scalar(t->kv_format));
     if (rings > 0)
-        kir_record_field(m, r, "kv", f32, (int64_t)rings * 2 * t->heads * t->kv_capacity * t->head_dim, 64,
-                         "temporal KV: [attention layer %d][k, v][head * slot %d][head_dim %d]", rings,
-                         t->heads * t->kv_capacity, t->head_dim);
-    kir_record_field(m, r, "dep_kv", f32, (int64_t)d->num_layers * 2 * d->heads * d->kv_capacity * d->head_dim, 64,
-                     "depformer KV, refilled every frame: [layer %d][k, v][head * slot %d][head_dim %d]", d->num_layers,
-                     d->heads * d->kv_capacity, d->head_dim);
+        kir_record_field(m, r, "kv", kv, (int64_t)rings * 2 * t->heads * t->kv_capacity * t->head_dim, 64,
+                         "temporal KV%s: [attention layer %d][k, v][head * slot %d][head_dim %d]", format_suffix(t->kv_format),
+                         rings, t->heads * t->kv_capacity, t->head_dim);
+    kir_record_field(m, r, "dep_kv", kv, (int64_t)d->num_layers * 2 * d->heads * d->kv_capacity * d->head_dim, 64,
+                     "depformer KV%s, refilled every frame: [layer %d][k, v][head * slot %d][head_dim %d]",
+                     format_suffix(d->kv_format), d->num_layers, d->heads * d->kv_capacity, d->head_dim);
     for (int l = 0; l < t->num_layers; l++)
         if (is_ttt(e->mod->model, l))
             ttt_fields(e, r, l);
@@ -518,20 +519,26 @@ static int stream_advance(struct emitter *e, int reset)
     struct glue c = {.e = e};
     static const char *const names[] = {"frames"};
     const struct kir_type types[] = {kir_scalar_type(KIR_I64)};
-    char comment[128];
-    snprintf(comment, sizeof comment, "As if `frames` frames had been stepped: the ring holds the last %d positions (zeros).",
-             t->context);
+    char comment[192];
+    snprintf(comment, sizeof comment, "As if `frames` frames had been stepped: the ring holds the last %d positions (zeros;\n"
+                                      "   the other slots are left as they are, never read).", t->context);
     open_function(&c, "stream_advance", comment, 1, names, types);
     struct kir_func *f = c.f;
     struct kir_node *frames = c.params[0];
     CALL(&c, reset, kir_pointer_cast(f, kir_pointer_type(KIR_VOID, false), c.s));
     kir_store(f, stream_field(&c, "pos"), INT(0), frames);
-    if (glue_rings(e->mod->model) > 0)
-        fill(f, stream_field(&c, "kv"), field_count(e, "kv"), F32(0));
     struct kir_node *context = kir_const_int(f, KIR_I64, t->context);
     struct kir_node *p = kir_for(f, "p", kir_select(f, kir_binary(f, KIR_GT, frames, context), SUB(frames, context),
                                                     kir_const_int(f, KIR_I64, 0)), frames, 1, 0);
-    kir_store(f, stream_field(&c, "kv_pos"), kir_binary(f, KIR_REM, p, INT(t->kv_capacity)), p);
+    struct kir_node *slot = kir_decl(f, "slot", kir_binary(f, KIR_REM, p, INT(t->kv_capacity)), KIR_CONSTANT);
+    kir_store(f, stream_field(&c, "kv_pos"), slot, p);
+    const int rings = glue_rings(e->mod->model);
+    if (rings > 0) { /* the slot of every head's k and v ring */
+        struct kir_node *r = kir_for(f, "r", INT(0), INT(2 * rings * t->heads), 1, 0);
+        struct kir_node *at = kir_addr(f, stream_field(&c, "kv"), MUL(ADD(MUL(WIDE(r), INT(t->kv_capacity)), slot), INT(t->head_dim)));
+        fill(f, at, t->head_dim, kir_cast(f, kir_scalar_type(format_scalar(t->kv_format)), F32(0)));
+        kir_end(f);
+    }
     kir_end(f);
     return kernel_finish(e, f);
 }

@@ -82,6 +82,7 @@ struct ir_graph {
     int rows;                        /* rows (frames) one call processes at most */
     int kv_capacity;                 /* ring slots: context + rows - 1, so a call's writes never
                                         evict a key that one of its own rows still attends to */
+    int kv_format;                   /* enum kiln_format of the KV rings: f32, bf16 or f16 */
     bool rope;
     double rope_max_period;
     bool per_step;                   /* depformer: weights selected by step k */

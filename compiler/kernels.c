@@ -322,21 +322,31 @@ const char *kernel_kv_write(struct emitter *e, const struct ir_graph *g)
 {
     const int D = g->dim, HD = g->head_dim, cap = g->kv_capacity;
     char name[KERNEL_NAME];
-    int index = kernel_lookup(e, name, "kv_write_%d_ring%d", D, cap);
+    int index = kernel_lookup(e, name, "kv_write%s_%d_ring%d", format_suffix(g->kv_format), D, cap);
     if (index >= 0)
         return e->kir.funcs[index]->symbol;
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
                                    "The k and v thirds of qkv[t][%d] into ring slot (pos0 + t) %% %d, head by head ([head][slot][%d]).",
                                    3 * D, cap, HD);
-    struct kir_node *qkv = kir_param(f, "qkv", in_ptr(), 0), *k_ring = kir_param(f, "k_ring", out_ptr(), 0),
-                    *v_ring = kir_param(f, "v_ring", out_ptr(), 0), *pos0 = kir_param(f, "pos0", i64_type(), 0),
+    const struct kir_type ring = kir_pointer_type(format_scalar(g->kv_format), false);
+    struct kir_node *qkv = kir_param(f, "qkv", in_ptr(), 0), *k_ring = kir_param(f, "k_ring", ring, 0),
+                    *v_ring = kir_param(f, "v_ring", ring, 0), *pos0 = kir_param(f, "pos0", i64_type(), 0),
                     *T = kir_param(f, "T", i32_type(), 0);
     struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
     struct kir_node *slot = kir_decl(f, "slot", kir_binary(f, KIR_REM, ADD(pos0, t), INT(cap)), KIR_CONSTANT);
     struct kir_node *h = kir_for(f, "h", INT(0), INT(g->heads), 1, 0);
     struct kir_node *at = MUL(ADD(MUL(WIDE(h), INT(cap)), slot), INT(HD));
-    kir_copy(f, kir_addr(f, k_ring, at), kir_addr(f, qkv, ADD(ADD(MUL(t, INT(3 * D)), INT(D)), MUL(h, INT(HD)))), INT(HD));
-    kir_copy(f, kir_addr(f, v_ring, at), kir_addr(f, qkv, ADD(ADD(MUL(t, INT(3 * D)), INT(2 * D)), MUL(h, INT(HD)))), INT(HD));
+    struct kir_node *k = kir_addr(f, qkv, ADD(ADD(MUL(t, INT(3 * D)), INT(D)), MUL(h, INT(HD))));
+    struct kir_node *v = kir_addr(f, qkv, ADD(ADD(MUL(t, INT(3 * D)), INT(2 * D)), MUL(h, INT(HD))));
+    if (g->kv_format == KILN_F32) {
+        kir_copy(f, kir_addr(f, k_ring, at), k, INT(HD));
+        kir_copy(f, kir_addr(f, v_ring, at), v, INT(HD));
+    } else { /* (rounded to the ring's format) */
+        struct kir_node *c = kir_for(f, "c", INT(0), INT(HD), 1, 0);
+        kir_store(f, k_ring, ADD(at, c), store_as(f, g->kv_format, LOAD(k, c)));
+        kir_store(f, v_ring, ADD(at, c), store_as(f, g->kv_format, LOAD(v, c)));
+        kir_end(f);
+    }
     const int defined = finish(e, f, true);
     return e->kir.funcs[defined]->symbol;
 }

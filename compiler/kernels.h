@@ -40,6 +40,12 @@ static inline struct kir_node *load_weight(struct kir_func *f, struct kir_node *
    (kernels_packed.c, kernels_quant.c) */
 enum { MATVEC_STREAMS = 4 };
 
+/* x (a scalar f32) as `format` stores it: itself, or rounded to bf16 or f16 (a KV ring's) */
+static inline struct kir_node *store_as(struct kir_func *f, int format, struct kir_node *x)
+{
+    return format == KILN_F32 ? x : kir_cast(f, kir_scalar_type(format_scalar(format)), x);
+}
+
 /* Kernels are looked up by name, which says everything they are specialized for: formats the name
    into name[KERNEL_NAME] and returns the kernel's index when it is built already, else -1. */
 enum { KERNEL_NAME = 96 };

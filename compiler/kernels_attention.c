@@ -31,7 +31,7 @@ static void scores(struct kir_func *f, const struct head *a, struct kir_node *fr
     kir_continue(f);
     kir_end(f);
     struct kir_node *key = kir_addr(f, a->k, MUL(ADD(MUL(WIDE(a->h), INT(a->cap)), j), INT(a->head_dim)));
-    kir_store(f, a->weight, a->n, MUL(kir_call(f, a->dot, 2, (struct kir_node *[]){a->qh, key}), F32(scale)));
+    kir_store(f, a->weight, a->n, MUL(kir_call(f, a->dot, 2, (struct kir_node *[]){key, a->qh}), F32(scale)));
     kir_assign(f, max, kir_binary(f, KIR_MAX, LOAD(a->weight, a->n), max));
     kir_store(f, a->slot, a->n, j);
     kir_assign(f, a->n, ADD(a->n, INT(1)));
@@ -51,11 +51,12 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
     const int D = g->dim, H = g->heads, HD = g->head_dim, cap = g->kv_capacity, window = g->context;
     const bool chunked = cap > ATTENTION_CHUNK;
     char name[KERNEL_NAME];
-    const int found = kernel_lookup(e, name, "attention_%dx%d_ring%d_window%d%s", H, HD, cap, window,
-                                    q_stride != D ? "_in_qkv" : "");
+    const int found = kernel_lookup(e, name, "attention%s_%dx%d_ring%d_window%d%s", format_suffix(g->kv_format), H, HD, cap,
+                                    window, q_stride != D ? "_in_qkv" : "");
     if (found >= 0)
         return e->kir.funcs[found]->symbol;
-    struct head a = {.dot = kernel_dot(e, HD), .axpy = kernel_axpy(e, HD), .cap = cap, .head_dim = HD};
+    struct head a = {.dot = kernel_dot_of(e, HD, g->kv_format), .axpy = kernel_axpy_of(e, HD, g->kv_format), .cap = cap,
+                     .head_dim = HD};
     char chunk_note[320] = "";
     if (chunked)
         snprintf(chunk_note, sizeof chunk_note,
@@ -65,14 +66,15 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
                                    "out[t] = softmax(q[t] k^T / sqrt(%d)) v per head (%d heads), over the %d ring slots whose "
                                    "position\n   p' satisfies 0 <= (pos0 + t) - p' < %d (slot_pos -1: never written). Rings are "
-                                   "head-major,\n   [head][slot][%d]; q rows are %d floats apart.%s",
-                                   HD, H, cap, window, HD, q_stride,
+                                   "head-major,\n   [head][slot][%d]%s; q rows are %d floats apart.%s",
+                                   HD, H, cap, window, HD, g->kv_format == KILN_F32 ? "" : g->kv_format == KILN_BF16 ? " in bf16" : " in f16",
+                                   q_stride,
                                    chunked ? chunk_note : " The visible slots' scores are gathered first, so the\n"
                                                           "   exponentials run over a dense array.");
     struct kir_type in = in_ptr();
     struct kir_node *q = kir_param(f, "q", in, KIR_RESTRICT);
-    a.k = kir_param(f, "k", in, KIR_RESTRICT);
-    a.v = kir_param(f, "v", in, KIR_RESTRICT);
+    a.k = kir_param(f, "k", weight_ptr(g->kv_format), KIR_RESTRICT);
+    a.v = kir_param(f, "v", weight_ptr(g->kv_format), KIR_RESTRICT);
     a.slot_pos = kir_param(f, "slot_pos", kir_pointer_type(KIR_I64, true), KIR_RESTRICT);
     a.pos0 = kir_param(f, "pos0", i64_type(), 0);
     struct kir_node *out = kir_param(f, "out", out_ptr(), KIR_RESTRICT),

@@ -63,8 +63,9 @@ static int row_major_matmul(struct emitter *e, const struct ir_graph *g, const s
     if (op->epilogue != EPI_ROPE_KV) {
         out = kir_param(f, "out", out_type, KIR_RESTRICT);
     } else {
-        q = kir_param(f, "q", out_type, KIR_RESTRICT), k_ring = kir_param(f, "k_ring", out_type, KIR_RESTRICT);
-        v_ring = kir_param(f, "v_ring", out_type, KIR_RESTRICT), pos0 = kir_param(f, "pos0", i64_type(), 0);
+        const struct kir_type ring = kir_pointer_type(format_scalar(g->kv_format), false);
+        q = kir_param(f, "q", out_type, KIR_RESTRICT), k_ring = kir_param(f, "k_ring", ring, KIR_RESTRICT);
+        v_ring = kir_param(f, "v_ring", ring, KIR_RESTRICT), pos0 = kir_param(f, "pos0", i64_type(), 0);
         rope_cs = rope ? kir_param(f, "rope_cs", in, KIR_RESTRICT) : NULL;
     }
     struct kir_node *xq = quantized ? kir_param(f, "xq", out_type, KIR_RESTRICT) : NULL;
@@ -96,13 +97,21 @@ static int row_major_matmul(struct emitter *e, const struct ir_graph *g, const s
             const bool roped = rope && part < 2;
             struct kir_node *r = kir_for(f, "r", INT(0), INT(D), roped ? 2 : 1, 0);
             struct kir_node *at = ADD(r, MUL(DIV(r, INT(HD)), INT(stride)));
+            const int format = part ? g->kv_format : KILN_F32; /* (the rings' format: k and v rounded to it) */
             if (roped) {
                 struct kir_node *re = kir_decl(f, "re", row_dot(f, &m, ADD(INT(part * D), r), xt, t), KIR_CONSTANT);
                 struct kir_node *im = kir_decl(f, "im", row_dot(f, &m, ADD(INT(part * D + 1), r), xt, t), KIR_CONSTANT);
                 struct kir_node *cs = kir_addr(f, rope_cs, ADD(MUL(WIDE(t), INT(2 * HD)), kir_binary(f, KIR_REM, r, INT(HD))));
-                kir_eval(f, kir_call(f, rope_pair, 4, (struct kir_node *[]){kir_addr(f, dst[part], at), re, im, cs}));
+                if (format == KILN_F32) {
+                    kir_eval(f, kir_call(f, rope_pair, 4, (struct kir_node *[]){kir_addr(f, dst[part], at), re, im, cs}));
+                } else {
+                    struct kir_node *pair = kir_array(f, "pair", KIR_F32, 2);
+                    kir_eval(f, kir_call(f, rope_pair, 4, (struct kir_node *[]){pair, re, im, cs}));
+                    kir_store(f, dst[part], at, store_as(f, format, LOAD(pair, INT(0))));
+                    kir_store(f, dst[part], ADD(at, INT(1)), store_as(f, format, LOAD(pair, INT(1))));
+                }
             } else {
-                kir_store(f, dst[part], at, row_dot(f, &m, ADD(INT(part * D), r), xt, t));
+                kir_store(f, dst[part], at, store_as(f, format, row_dot(f, &m, ADD(INT(part * D), r), xt, t)));
             }
             kir_end(f);
         }
@@ -117,8 +126,9 @@ const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const str
     char name[KERNEL_NAME], packing[16] = "";
     if (w->pack_nr)
         snprintf(packing, sizeof packing, "_p%d%s", w->pack_nr, g->rows > 1 ? "_blocked" : "");
-    int index = kernel_lookup(e, name, "matmul%s_%dx%d_%s%s%s%s", format_suffix(w->format), w->rows, w->cols,
-                              epilogue_suffix[op->epilogue], rope ? "_rope" : "", scaled ? "_scaled" : "", packing);
+    int index = kernel_lookup(e, name, "matmul%s_%dx%d_%s%s%s%s%s", format_suffix(w->format), w->rows, w->cols,
+                              epilogue_suffix[op->epilogue], op->epilogue == EPI_ROPE_KV ? format_suffix(g->kv_format) : "",
+                              rope ? "_rope" : "", scaled ? "_scaled" : "", packing);
     if (index < 0)
         index = w->pack_nr ? packed_matmul_kernel(e, g, op, name) : row_major_matmul(e, g, op, name);
     return e->kir.funcs[index]->symbol;

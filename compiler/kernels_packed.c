@@ -170,6 +170,23 @@ static void gate_epilogue(struct kir_func *f, const struct matmul *mm, struct ki
     kir_end(f);
 }
 
+/* value into element `at` of where part (0: q, 1: k, 2: v) goes: q's row t, or the ring's slot, in the
+   ring's format (a ring of f32 shares q's pointer: `dst`) */
+static void store_part(struct kir_func *f, const struct matmul *mm, struct kir_node *part, struct kir_node *dst,
+                       struct kir_node *ring, struct kir_node *at, struct kir_node *value)
+{
+    const int format = mm->g->kv_format;
+    if (format == KILN_F32) {
+        kir_store(f, dst, at, value);
+        return;
+    }
+    kir_if(f, kir_binary(f, KIR_EQ, part, INT(0)));
+    kir_store(f, dst, at, value);
+    kir_else(f);
+    kir_store(f, ring, at, store_as(f, format, value));
+    kir_end(f);
+}
+
 /* q, k and v from the tile: q to q[t], k and v to their ring slot; RoPE on q and k */
 static void rope_kv_epilogue(struct emitter *e, struct kir_func *f, const struct matmul *mm, struct kir_node *p,
                              struct kir_node *t, struct kir_node *acc, struct kir_node *scale)
@@ -177,14 +194,16 @@ static void rope_kv_epilogue(struct emitter *e, struct kir_func *f, const struct
     const int W = e->kir.width, NR = mm->w->pack_nr, rows = mm->w->pack_rows, panels = ir_weight_panels(mm->w);
     const struct ir_graph *g = mm->g;
     const int cap = g->kv_capacity, HD = g->head_dim;
+    const bool f32_rings = g->kv_format == KILN_F32;
     struct kir_node *part = kir_decl(f, "part", DIV(p, INT(panels)), KIR_CONSTANT);
     struct kir_node *r0 = kir_decl(f, "r0", MUL(kir_binary(f, KIR_REM, p, INT(panels)), INT(NR)), KIR_CONSTANT);
     struct kir_node *slot = kir_decl(f, "slot", kir_binary(f, KIR_REM, ADD(mm->pos0, t), INT(cap)), KIR_CONSTANT);
     /* k and v rings are head-major: channel r of the slot sits at r + (r / hd) * stride */
     struct kir_node *ring = kir_select(f, kir_binary(f, KIR_EQ, part, INT(1)), mm->k_ring, mm->v_ring);
-    struct kir_node *dst = kir_decl(f, "dst", kir_select(f, kir_binary(f, KIR_EQ, part, INT(0)),
-                                                         kir_addr(f, mm->q, MUL(WIDE(t), INT(rows))),
-                                                         kir_addr(f, ring, MUL(slot, INT(HD)))), KIR_CONSTANT);
+    struct kir_node *q_row = kir_addr(f, mm->q, MUL(WIDE(t), INT(rows))), *ring_slot = kir_addr(f, ring, MUL(slot, INT(HD)));
+    struct kir_node *dst = kir_decl(f, "dst", f32_rings ? kir_select(f, kir_binary(f, KIR_EQ, part, INT(0)), q_row, ring_slot) : q_row,
+                                    KIR_CONSTANT);
+    struct kir_node *ring_dst = f32_rings ? NULL : kir_decl(f, "ring_dst", ring_slot, KIR_CONSTANT);
     struct kir_node *stride = kir_decl(f, "stride", kir_select(f, kir_binary(f, KIR_EQ, part, INT(0)), INT(0),
                                                                INT((cap - 1) * HD)), KIR_CONSTANT);
     struct kir_node *cs = NULL;
@@ -193,8 +212,9 @@ static void rope_kv_epilogue(struct emitter *e, struct kir_func *f, const struct
         cs = kir_decl(f, "cs", kir_addr(f, mm->rope_cs, MUL(WIDE(t), INT(2 * HD))), KIR_CONSTANT);
     }
     struct kir_node *roped = kir_binary(f, KIR_LT, part, INT(2));
-    if (HD % W == 0) { /* a whole panel in vectors, none straddling two heads */
-        kir_if(f, kir_binary(f, KIR_LE, ADD(r0, INT(NR)), INT(rows)));
+    if (HD % W == 0) { /* a whole panel in vectors, none straddling two heads (q only, or rings of f32) */
+        struct kir_node *whole = kir_binary(f, KIR_LE, ADD(r0, INT(NR)), INT(rows));
+        kir_if(f, f32_rings ? whole : kir_binary(f, KIR_AND, whole, kir_binary(f, KIR_EQ, part, INT(0))));
         for (int v = 0; v < 2; v++) {
             kir_block(f);
             struct kir_node *r = kir_decl(f, "r", ADD(r0, INT(v * W)), KIR_CONSTANT);
@@ -213,22 +233,29 @@ static void rope_kv_epilogue(struct emitter *e, struct kir_func *f, const struct
     }
     struct kir_node *j = kir_for(f, "j", INT(0), MIN(INT(NR), SUB(INT(rows), r0)), g->rope ? 2 : 1, 0);
     struct kir_node *r = kir_decl(f, "r", ADD(r0, j), KIR_CONSTANT);
-    struct kir_node *at = ADD(r, MUL(DIV(r, INT(HD)), stride));
+    struct kir_node *at = kir_decl(f, "at", ADD(r, MUL(DIV(r, INT(HD)), stride)), KIR_CONSTANT);
     struct kir_node *re = scaled(f, LOAD(acc, j), scale);
     if (!g->rope) {
-        kir_store(f, dst, at, re);
+        store_part(f, mm, part, dst, ring_dst, at, re);
         kir_end(f);
         return;
     }
     struct kir_node *vre = kir_decl(f, "re", re, KIR_CONSTANT);
     struct kir_node *vim = kir_decl(f, "im", scaled(f, LOAD(acc, ADD(j, INT(1))), scale), KIR_CONSTANT);
-    struct kir_node *o = kir_decl(f, "o", kir_addr(f, dst, at), KIR_CONSTANT);
     kir_if(f, roped);
-    kir_eval(f, kir_call(f, mm->rope_pair, 4,
-                         (struct kir_node *[]){o, vre, vim, kir_addr(f, cs, kir_binary(f, KIR_REM, r, INT(HD)))}));
+    if (f32_rings) {
+        kir_eval(f, kir_call(f, mm->rope_pair, 4, (struct kir_node *[]){kir_addr(f, dst, at), vre, vim,
+                                                                        kir_addr(f, cs, kir_binary(f, KIR_REM, r, INT(HD)))}));
+    } else { /* (rotated in f32, then stored as the ring's format where it is k) */
+        struct kir_node *pair = kir_array(f, "pair", KIR_F32, 2);
+        kir_eval(f, kir_call(f, mm->rope_pair, 4, (struct kir_node *[]){pair, vre, vim,
+                                                                        kir_addr(f, cs, kir_binary(f, KIR_REM, r, INT(HD)))}));
+        store_part(f, mm, part, dst, ring_dst, at, LOAD(pair, INT(0)));
+        store_part(f, mm, part, dst, ring_dst, ADD(at, INT(1)), LOAD(pair, INT(1)));
+    }
     kir_else(f);
-    kir_store(f, o, INT(0), vre);
-    kir_store(f, o, INT(1), vim);
+    store_part(f, mm, part, dst, ring_dst, at, vre);
+    store_part(f, mm, part, dst, ring_dst, ADD(at, INT(1)), vim);
     kir_end(f);
     kir_end(f);
 }
@@ -402,8 +429,8 @@ int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const stru
     mm.s = scaled ? kir_param(f, "s", in_ptr(), KIR_RESTRICT) : NULL;
     if (op->epilogue == EPI_ROPE_KV) {
         mm.q = kir_param(f, "q", out_ptr(), KIR_RESTRICT);
-        mm.k_ring = kir_param(f, "k_ring", out_ptr(), KIR_RESTRICT);
-        mm.v_ring = kir_param(f, "v_ring", out_ptr(), KIR_RESTRICT);
+        mm.k_ring = kir_param(f, "k_ring", kir_pointer_type(format_scalar(g->kv_format), false), KIR_RESTRICT);
+        mm.v_ring = kir_param(f, "v_ring", kir_pointer_type(format_scalar(g->kv_format), false), KIR_RESTRICT);
         mm.pos0 = kir_param(f, "pos0", i64_type(), 0);
         mm.rope_cs = g->rope ? kir_param(f, "rope_cs", in_ptr(), KIR_RESTRICT) : NULL;
     } else {

@@ -393,8 +393,10 @@ struct kir_node *kir_cast(struct kir_func *f, struct kir_type to, struct kir_nod
     need(f, !to.pointer && !a->type.pointer && to.lanes == a->type.lanes && to.scalar != KIR_VOID, KIR_CAST,
          "between pointers, void, or vectors of other lengths");
     const bool storage_from = a->type.scalar == KIR_F16 || a->type.scalar == KIR_BF16;
-    need(f, to.scalar != KIR_F16 && to.scalar != KIR_BF16 && (!storage_from || to.scalar == KIR_F32), KIR_CAST,
-         "to f16/bf16, or from them to another type than f32 (they are storage types: loaded and widened)");
+    const bool storage_to = to.scalar == KIR_F16 || to.scalar == KIR_BF16;
+    need(f, (!storage_to || (a->type.scalar == KIR_F32 && to.lanes == 1)) && (!storage_from || to.scalar == KIR_F32), KIR_CAST,
+         "to f16/bf16 from another type than a scalar f32, or from them to another type than f32 (they are storage "
+         "types: rounded to nearest even when stored, widened when loaded)");
     need(f, to.scalar != KIR_BOOL && (a->type.scalar != KIR_BOOL || kir_is_integer(to)), KIR_CAST,
          "to bool (compare instead), or from bool to a float");
     if (kir_type_equal(to, a->type))

@@ -361,6 +361,11 @@ static void expr(const struct printer *p, const struct kir_node *n, int context)
             arguments(p, n->arg, 1);
             return;
         }
+        if (n->type.scalar == KIR_BF16 || n->type.scalar == KIR_F16) { /* (rounded to nearest even) */
+            fprintf(p->out, "kiln_%s_from_f32", n->type.scalar == KIR_BF16 ? "bf16" : "f16");
+            arguments(p, n->arg, 1);
+            return;
+        }
         snprintf(text, sizeof text, "(%s)", c_type(p, n->type));
         prefix(p, text, n->arg[0], context);
         return;

@@ -209,6 +209,22 @@ static LLVMValueRef lazy(struct printer *p, const struct kir_node *n)
     return phi;
 }
 
+/* f32 -> bf16, to nearest even, NaN kept NaN (quiet): kiln_bf16_from_f32's arithmetic */
+static LLVMValueRef bf16_from_f32(struct printer *p, LLVMValueRef x)
+{
+    LLVMBuilderRef B = p->builder;
+    LLVMTypeRef i32 = i32_type(p), i16 = LLVMInt16TypeInContext(p->context);
+    LLVMValueRef u = LLVMBuildBitCast(B, x, i32, "");
+    LLVMValueRef odd = LLVMBuildAnd(B, LLVMBuildLShr(B, u, LLVMConstInt(i32, 16, 0), ""), LLVMConstInt(i32, 1, 0), "");
+    LLVMValueRef rounded = LLVMBuildLShr(B, LLVMBuildAdd(B, LLVMBuildAdd(B, u, LLVMConstInt(i32, 0x7fff, 0), ""), odd, ""),
+                                         LLVMConstInt(i32, 16, 0), "");
+    LLVMValueRef quiet = LLVMBuildOr(B, LLVMBuildLShr(B, u, LLVMConstInt(i32, 16, 0), ""), LLVMConstInt(i32, 0x40, 0), "");
+    LLVMValueRef nan = LLVMBuildICmp(B, LLVMIntUGT, LLVMBuildAnd(B, u, LLVMConstInt(i32, 0x7fffffff, 0), ""),
+                                     LLVMConstInt(i32, 0x7f800000, 0), "");
+    LLVMValueRef bits = LLVMBuildTrunc(B, LLVMBuildSelect(B, nan, quiet, rounded, ""), i16, "");
+    return LLVMBuildBitCast(B, bits, LLVMBFloatTypeInContext(p->context), "");
+}
+
 static LLVMValueRef cast(struct printer *p, const struct kir_node *n)
 {
     LLVMValueRef a = expr(p, n->arg[0]);
@@ -222,6 +238,9 @@ static LLVMValueRef cast(struct printer *p, const struct kir_node *n)
         return from.scalar == KIR_U8 ? LLVMBuildUIToFP(p->builder, a, type, "") : LLVMBuildSIToFP(p->builder, a, type, "");
     if (kir_is_integer(to) && kir_is_float(from))
         return to.scalar == KIR_U8 ? LLVMBuildFPToUI(p->builder, a, type, "") : LLVMBuildFPToSI(p->builder, a, type, "");
+    if (to.scalar == KIR_BF16) /* (kiln_format.h's rounding in integers: LLVM's fptrunc to bfloat is a libcall
+                                   that libgcc 12 lacks) */
+        return bf16_from_f32(p, a);
     if (kir_is_float(to) && kir_is_float(from))
         return LLVMBuildFPCast(p->builder, a, type, "");
     unprintable(p, "this CAST");

@@ -211,10 +211,11 @@ static void lower_layers(struct ir_module *mod, struct ir_graph *g, const struct
 }
 
 static void init_graph(struct ir_graph *g, const char *name, const struct transformer_spec *t, bool per_step,
-                       int rows)
+                       int rows, int kv_format)
 {
     g->rows = rows;
     g->kv_capacity = t->context + rows - 1;
+    g->kv_format = kv_format;
     g->name = name;
     g->dim = t->dim;
     g->heads = t->num_heads;
@@ -232,7 +233,7 @@ static void lower_temporal(struct ir_module *mod, int rows)
 {
     const struct model *m = mod->model;
     struct ir_graph *g = &mod->temporal;
-    init_graph(g, "temporal", &m->temporal, false, rows);
+    init_graph(g, "temporal", &m->temporal, false, rows, (int)m->kv); /* (enum weight_format counts as enum kiln_format) */
     const int D = m->temporal.dim;
 
     int x = ir_value(g, VAL_ACT, D, "x");
@@ -258,7 +259,7 @@ static void lower_depformer(struct ir_module *mod)
 {
     const struct model *m = mod->model;
     struct ir_graph *g = &mod->depformer;
-    init_graph(g, "depformer", &m->depformer, true, 1);
+    init_graph(g, "depformer", &m->depformer, true, 1, (int)m->kv);
     const int D = m->depformer.dim, K = m->dep_q;
 
     int hidden = ir_value(g, VAL_INPUT, m->temporal.dim, "hidden");

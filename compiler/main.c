@@ -17,6 +17,7 @@ struct options {
     bool fuse;
     int rows;                        /* frames per temporal call in a teacher-forced forward */
     int weights;                     /* --weights: enum weight_format, or -1 (the description's) */
+    int kv;                          /* --kv: enum weight_format (f32, bf16 or f16) */
     struct emit_options emit;
     struct build_options build;
 };
@@ -31,6 +32,8 @@ static const char usage[] =
     "  --weights F            f32 | bf16 | f16 | q8 | q4: how matrices and embeddings are stored\n"
     "                         (default: the description's `weights`, else f32; q8 and q4 are ggml's\n"
     "                         q8_0 and q4_0 blocks, their embeddings bf16)\n"
+    "  --kv F                 f32 | bf16 | f16: the attention caches' format (default f32, exact; f16\n"
+    "                         halves what a frame reads of them)\n"
     "  --backend B            c | llvm (default c): who compiles the model; with llvm, LLVM 19 writes\n"
     "                         NAME.o itself (no C compiler needed for --emit obj)\n"
     "  --cpu NAME             the CPU --backend llvm tunes for, within the target's ISA (znver4,\n"
@@ -78,7 +81,7 @@ static const char *option_value(int argc, char **argv, int *i, const char *flag)
 
 static int parse_options(int argc, char **argv, struct options *opt)
 {
-    *opt = (struct options){.fuse = true, .rows = 32, .weights = -1, .build = {.emit = EMIT_EXE}};
+    *opt = (struct options){.fuse = true, .rows = 32, .weights = -1, .kv = WEIGHTS_F32, .build = {.emit = EMIT_EXE}};
     const char *target = "native", *value;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -102,6 +105,13 @@ static int parse_options(int argc, char **argv, struct options *opt)
             if (k == NUM_WEIGHT_FORMATS)
                 return option_error("unknown weight format '%s' (f32, bf16, f16, q8, q4)", value);
             opt->weights = k;
+        } else if ((value = option_value(argc, argv, &i, "--kv"))) {
+            int k = 0;
+            while (k <= WEIGHTS_F16 && strcmp(value, weight_format_names[k]) != 0)
+                k++;
+            if (k > WEIGHTS_F16)
+                return option_error("unknown KV cache format '%s' (f32, bf16, f16)", value);
+            opt->kv = k;
         } else if ((value = option_value(argc, argv, &i, "--backend"))) {
             if (strcmp(value, "c") != 0 && strcmp(value, "llvm") != 0)
                 return option_error("unknown backend '%s' (c, llvm)", value);
@@ -225,6 +235,7 @@ static int compile(struct options *opt)
     }
     if (opt->weights >= 0)
         model.weights = (enum weight_format)opt->weights;
+    model.kv = (enum weight_format)opt->kv;
     struct ir_module *mod = lower_model(&model, opt->rows);
     if (!ir_verify(mod, "lower"))
         return 2;

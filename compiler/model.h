@@ -54,6 +54,7 @@ struct model {
     int text_padding_id;             /* existing_text_padding_id (Moshi: 3) */
     enum weight_format weights;
     int class_weights[NUM_WEIGHT_CLASSES]; /* the *_weights keys (enum weight_format), -1: as `weights` */
+    enum weight_format kv;           /* the attention caches' format: f32, bf16 or f16 (kilnc --kv) */
     struct transformer_spec temporal;
     struct transformer_spec depformer; /* rope false, context = dep_q, weights per step */
 };

@@ -84,16 +84,17 @@ static void report(const struct kiln_model_desc *d, const struct bench_options *
     double median = median_of(b->frame_ms, opt->steps), p99 = quantile_of(b->frame_ms, opt->steps, 0.99);
     double frame_budget_ms = 1000.0 / d->frame_rate;
     int64_t bytes = weight_bytes_per_frame(d);
-    double gbps = (double)bytes / (median * 1e-3) / 1e9;
-    /* The KV ring is allocated whole; the part holding live positions grows until the window fills. */
+    /* The KV ring is allocated whole; the part holding live positions grows until the window fills,
+       and a frame's attention reads all of it */
     int64_t window = context < d->context ? context : d->context;
     double live_kv = d->context > 0 ? (double)d->kv_bytes * (double)window / (double)(d->context + d->max_rows - 1) : 0;
+    double gbps = ((double)bytes + live_kv) / (median * 1e-3) / 1e9;
     const int threads = strcmp(d->target, "scalar") ? kiln_threads() : 1; /* the scalar reference is serial */
     if (opt->json) {
         printf("{\"model\": \"%s\", \"target\": \"%s\", \"frames\": %d, \"context\": %lld, \"ms_median\": %.6f, "
-               "\"ms_p99\": %.6f, \"weight_bytes_per_frame\": %lld, \"gb_per_s\": %.4f, \"rtf\": %.4f, "
-               "\"threads\": %d, \"state_bytes\": %zu, \"live_state_bytes\": %.0f, \"components\": {",
-               d->name, d->target, opt->steps, (long long)context, median, p99, (long long)bytes, gbps,
+               "\"ms_p99\": %.6f, \"weight_bytes_per_frame\": %lld, \"kv_bytes_per_frame\": %.0f, \"gb_per_s\": %.4f, "
+               "\"rtf\": %.4f, \"threads\": %d, \"state_bytes\": %zu, \"live_state_bytes\": %.0f, \"components\": {",
+               d->name, d->target, opt->steps, (long long)context, median, p99, (long long)bytes, live_kv, gbps,
                frame_budget_ms / median, threads, d->stream_bytes, live_kv + (double)d->ttt_bytes);
         for (int c = 0; c < KILN_NUM_COMPONENTS; c++)
             printf("%s\"%s\": %.6f", c ? ", " : "", component_names[c], component_median[c]);
@@ -104,7 +105,8 @@ static void report(const struct kiln_model_desc *d, const struct bench_options *
            opt->warmup, (long long)context, threads, d->target);
     printf("  per frame     median %.3f ms, p99 %.3f ms (%.1f frames/s)\n", median, p99, 1000.0 / median);
     printf("  real time     %.2fx (a frame is %.0f ms of audio)\n", frame_budget_ms / median, frame_budget_ms);
-    printf("  weights read  %.1f MB per frame, %.2f GB/s\n", (double)bytes / 1e6, gbps);
+    printf("  read          %.1f MB of weights (%s) and %.1f MB of KV cache (%s) per frame, %.2f GB/s\n", (double)bytes / 1e6,
+           d->weight_format, live_kv / 1e6, d->kv_format, gbps);
     printf("  components   ");
     for (int c = 0; c < KILN_NUM_COMPONENTS; c++)
         printf(" %s %.3f", component_names[c], component_median[c]);

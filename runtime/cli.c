@@ -179,7 +179,7 @@ static int cmd_info(const struct kiln_model_desc *d, int argc, char **argv)
         kiln_human_bytes(text, sizeof text, (double)bytes);
         printf("%s%s %s", c ? ", " : "", kiln_weight_class_name(c), text);
     }
-    printf("\nstream state   %s per stream (%s of it KV cache, %s TTT state)\n", stream, kv, ttt);
+    printf("\nstream state   %s per stream (%s of it KV cache in %s, %s TTT state)\n", stream, kv, d->kv_format, ttt);
     printf("memory         %s for the weights and one stream\n", total);
     return 0;
 }

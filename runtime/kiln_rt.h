@@ -40,9 +40,11 @@ enum kiln_component { KILN_EMBED, KILN_TEMPORAL, KILN_TEXT_HEAD, KILN_DEPFORMER,
 
 struct kiln_model_desc {
     const char *name;                /* the model's C identifier */
-    const char *target;              /* scalar | avx2 | avx512 | neon */
+    const char *target;              /* scalar | avx2 | avx512 | avx512vnni | neon */
     const char *cpu_features;        /* what its code was compiled for, comma-separated ("avx2,fma,f16c"; "" for none) */
-    const char *weight_format;       /* f32 | bf16 | f16: how matrices and embeddings are stored */
+    const char *weight_format;       /* f32 | bf16 | f16 | q8 | q4 (and the classes' own: "q4 with text head q8"):
+                                        how matrices and embeddings are stored */
+    const char *kv_format;           /* f32 | bf16 | f16: the attention caches' format (kilnc --kv) */
     int text_card, card;             /* output vocabularies; inputs have one extra (initial) row */
     int n_q, dep_q;                  /* audio streams in, audio codebooks generated */
     int num_streams;                 /* 1 + n_q */

@@ -12,8 +12,12 @@
 #   through q4 by ggml's rule (tests/tools/rounded.c; argmax at 90%), a bound that leaves room for x's
 #   own q8 rounding but not for another rounding rule (that costs ~0.25 here); on scalar, avx2,
 #   avx512, avx512vnni (natively where the CPU has them) and neon under qemu, the LLVM back end
-#   bitwise equal to C. Also: a configuration not in the goldens, bf16 and q4 .kw files, the
-#   description's `weights` key and the options' errors.
+#   bitwise equal to C.
+#   --kv f16 / bf16 (the attention caches in 2 bytes): lm_attn_a, lm_attn_c and lm_hybrid within 2e-3
+#   (f16) and 2e-2 (bf16) of the f32 goldens, argmax at 99% / 95%, on scalar, avx2, native and neon,
+#   the LLVM back end bitwise equal to C; the unfused KV write as the fused; streaming generate.
+#   Also: a configuration not in the goldens, bf16 and q4 .kw files, the description's `weights`
+#   key, the class keys and the options' errors.
 . tests/lib.sh
 G=tests/goldens
 skipped=0
@@ -151,6 +155,60 @@ for target in avx512 neon; do
     compare "$target --simde $format ~ scalar" "$dir/logits/audio_logits.npy" "$TMP/scalar-$format-c/lm_attn_a-logits/audio_logits.npy" 1e-5
   done
 done
+
+# kvformats LABEL RUNNER TARGET_ARGS...: --kv f16 and bf16 on one target, both back ends
+kvformats() {
+  local label=$1 runner=$2 backend dir out case kv what bound share; shift 2
+  for case in lm_attn_a lm_attn_c lm_hybrid; do
+    for kv in f16 bf16; do
+      for backend in c llvm; do
+        dir=$TMP/$label-kv$kv-$backend
+        out=$dir/$case-logits
+        check "$label $case --kv $kv --backend $backend" "$KILNC" graphs/$case.kiln --kv $kv --backend $backend "$@" -o "$dir"
+        if ! $runner "$dir/$case" forward --weights $G/$case/weights.safetensors --codes $G/$case/codes.npy \
+             --out "$out" 2>"$TMP/err"; then
+          fail "$label $case kv $kv $backend forward: $(cat "$TMP/err")"
+          continue
+        fi
+        pass
+        if [ $backend = llvm ]; then
+          for what in text audio; do
+            compare "$label $case kv $kv $what (llvm vs c)" "$out/${what}_logits.npy" \
+              "$TMP/$label-kv$kv-c/$case-logits/${what}_logits.npy" 0
+          done
+        else
+          bound=2e-3 share=0.99
+          [ $kv = bf16 ] && bound=2e-2 share=0.95
+          logits "$label $case kv $kv" "$out" "" $case $bound
+          agreement "$label $case kv $kv argmax" "$out" $case $share
+        fi
+      done
+    done
+  done
+}
+
+kvformats scalar "" --target scalar
+kvformats avx2 "" --target avx2
+kvformats native "" --target native
+if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null; then
+  kvformats neon "env ASAN_OPTIONS=detect_leaks=0 qemu-aarch64 -L /usr/aarch64-linux-gnu" --target neon \
+    --cc aarch64-linux-gnu-gcc
+else
+  skipped=$((skipped + 1)); echo "  neon --kv: skipped (no aarch64 cross compiler or qemu-user)"
+fi
+# the unfused KV write (kv_write) within f16's bound too; streaming generate, C as LLVM
+check "--kv f16 --no-fuse" "$KILNC" graphs/lm_attn_a.kiln --kv f16 --no-fuse -o "$TMP/kv-nofuse"
+check "--kv f16 --no-fuse forward" "$TMP/kv-nofuse/lm_attn_a" forward --weights $G/lm_attn_a/weights.safetensors \
+  --codes $G/lm_attn_a/codes.npy --out "$TMP/kv-nofuse/logits"
+logits "--kv f16 unfused" "$TMP/kv-nofuse/logits" "" lm_attn_a 2e-3
+for backend in c llvm; do
+  check "--kv bf16 generate ($backend)" "$TMP/native-kvbf16-$backend/lm_hybrid" generate --weights $G/lm_hybrid/weights.safetensors \
+    --steps 20 --temp 0 --temp-text 0 --out "$TMP/kv-gen-$backend.npy" --logits-out "$TMP/kv-gen-$backend"
+done
+compare "--kv bf16 generate (llvm vs c)" "$TMP/kv-gen-llvm/stream_audio_logits.npy" "$TMP/kv-gen-c/stream_audio_logits.npy" 0
+if "$TMP/native-kvf16-c/lm_hybrid" info | grep -q 'KV cache in f16'; then pass; else fail "info does not name the KV cache's format"; fi
+expect_error "--kv q8" 1 "kilnc: error: unknown KV cache format 'q8' (f32, bf16, f16)
+(kilnc --help lists the options)" "$KILNC" graphs/lm_attn_a.kiln --kv q8
 
 formats scalar "" --target scalar
 formats avx2 "" --target avx2

@@ -196,16 +196,20 @@ static void stream_reset(void *stream)
         s->dep_kv_pos[j] = -1;
 }
 
-/* As if `frames` frames had been stepped: the ring holds the last 16 positions (zeros). */
+/* As if `frames` frames had been stepped: the ring holds the last 16 positions (zeros;
+   the other slots are left as they are, never read). */
 static void stream_advance(void *stream, int64_t frames)
 {
     struct lm_attn_a_stream *s = stream;
     stream_reset(s);
     s->pos = frames;
-    for (int64_t j = 0; j < 12032; j++)
-        s->kv[j] = 0.0f;
-    for (int64_t p = frames > 16 ? frames - 16 : 0; p < frames; p++)
-        s->kv_pos[p % 47] = p;
+    for (int64_t p = frames > 16 ? frames - 16 : 0; p < frames; p++) {
+        const int64_t slot = p % 47;
+        s->kv_pos[slot] = p;
+        for (int r = 0; r < 16; r++)
+            for (int64_t j = 0; j < 16; j++)
+                s->kv[((int64_t)r * 47 + slot) * 16 + j] = 0.0f;
+    }
 }
 
 static inline void axpy_64(float a, const float *restrict x, float *restrict y)
@@ -311,7 +315,7 @@ static void attention_4x16_ring47_window16(const float *restrict q, const float 
             const int64_t age = pos0 + t - slot_pos[j];
             if (slot_pos[j] < 0 || age < 0 || age >= 16)
                 continue;
-            weight[n] = dot_16(qh, k + ((int64_t)h * 47 + j) * 16) * 0.25f;
+            weight[n] = dot_16(k + ((int64_t)h * 47 + j) * 16, qh) * 0.25f;
             max = weight[n] > max ? weight[n] : max;
             slot[n] = j;
             n += 1;
@@ -555,7 +559,7 @@ static void attention_2x16_ring8_window8(const float *restrict q, const float *r
             const int64_t age = pos0 + t - slot_pos[j];
             if (slot_pos[j] < 0 || age < 0 || age >= 8)
                 continue;
-            weight[n] = dot_16(qh, k + ((int64_t)h * 8 + j) * 16) * 0.25f;
+            weight[n] = dot_16(k + ((int64_t)h * 8 + j) * 16, qh) * 0.25f;
             max = weight[n] > max ? weight[n] : max;
             slot[n] = j;
             n += 1;
@@ -699,6 +703,7 @@ const struct kiln_model_desc lm_attn_a_desc = {
     .target = "scalar",
     .cpu_features = "",
     .weight_format = "f32",
+    .kv_format = "f32",
     .text_card = 100,
     .card = 64,
     .n_q = 16,
@@ -735,5 +740,5 @@ const struct kiln_model_desc lm_attn_a_desc = {
 
 _Static_assert(sizeof(struct kiln_weight_desc) == 96, "struct kiln_weight_desc: the layout kilnc computed");
 
-_Static_assert(sizeof(struct kiln_model_desc) == 272, "struct kiln_model_desc: the layout kilnc computed");
+_Static_assert(sizeof(struct kiln_model_desc) == 280, "struct kiln_model_desc: the layout kilnc computed");
 
