@@ -81,7 +81,6 @@ void model_dump(FILE *out, const struct model *m)
     fprintf(out, "frame_rate %.17g\n", m->frame_rate);
     fprintf(out, "text_padding_id %d\n", m->text_padding_id);
     fprintf(out, "weights %s\n", weight_format_names[m->weights]);
-    fprintf(out, "kv %s\n", weight_format_names[m->kv]);
     for (int i = 0; i < NUM_WEIGHT_CLASSES; i++)
         if (m->class_weights[i] >= 0)
             fprintf(out, "%s %s\n", weight_class_keys[i], weight_format_names[m->class_weights[i]]);

@@ -86,27 +86,38 @@ rounded() {
     --codes $G/$1/codes.npy --out "$dir/logits"
 }
 
+# variant LABEL RUNNER DIR CASE KILNC_ARGS...: CASE built with KILNC_ARGS into DIR, its forward on the
+# golden checkpoint and codes into DIR/CASE-logits; false when the forward fails
+variant() {
+  local label=$1 runner=$2 dir=$3 case=$4; shift 4
+  check "$label: build" "$KILNC" graphs/$case.kiln "$@" -o "$dir"
+  if ! $runner "$dir/$case" forward --weights $G/$case/weights.safetensors --codes $G/$case/codes.npy \
+       --out "$dir/$case-logits" 2>"$TMP/err"; then
+    fail "$label: forward: $(cat "$TMP/err")"
+    return 1
+  fi
+  pass
+}
+
+# same_logits LABEL OUT OTHER: both logits of two forwards bitwise equal (the LLVM back end's and C's)
+same_logits() {
+  local what
+  for what in text audio; do
+    compare "$1 $what" "$2/${what}_logits.npy" "$3/${what}_logits.npy" 0
+  done
+}
+
 # qformats LABEL RUNNER TARGET_ARGS...: q8 and q4 on one target, both back ends
 qformats() {
-  local label=$1 runner=$2 backend dir out case format what output; shift 2
+  local label=$1 runner=$2 backend out case format what output; shift 2
   for case in lm_attn_a lm_hybrid; do
     for format in q8 q4; do
       for backend in c llvm; do
-        dir=$TMP/$label-$format-$backend
-        out=$dir/$case-logits
-        check "$label $case --weights $format --backend $backend" \
-          "$KILNC" graphs/$case.kiln --weights $format --backend $backend "$@" -o "$dir"
-        if ! $runner "$dir/$case" forward --weights $G/$case/weights.safetensors --codes $G/$case/codes.npy \
-             --out "$out" 2>"$TMP/err"; then
-          fail "$label $case $format $backend forward: $(cat "$TMP/err")"
-          continue
-        fi
-        pass
+        out=$TMP/$label-$format-$backend/$case-logits
+        variant "$label $case --weights $format --backend $backend" "$runner" "$TMP/$label-$format-$backend" $case \
+          --weights $format --backend $backend "$@" || continue
         if [ $backend = llvm ]; then
-          for what in text audio; do
-            compare "$label $case $format $what (llvm vs c)" "$out/${what}_logits.npy" \
-              "$TMP/$label-$format-c/$case-logits/${what}_logits.npy" 0
-          done
+          same_logits "$label $case $format (llvm vs c)" "$out" "$TMP/$label-$format-c/$case-logits"
         elif [ $format = q8 ]; then
           logits "$label $case q8" "$out" "" $case 5e-2
           agreement "$label $case q8 argmax" "$out" $case 0.90
@@ -158,24 +169,15 @@ done
 
 # kvformats LABEL RUNNER TARGET_ARGS...: --kv f16 and bf16 on one target, both back ends
 kvformats() {
-  local label=$1 runner=$2 backend dir out case kv what bound share; shift 2
+  local label=$1 runner=$2 backend out case kv bound share; shift 2
   for case in lm_attn_a lm_attn_c lm_hybrid; do
     for kv in f16 bf16; do
       for backend in c llvm; do
-        dir=$TMP/$label-kv$kv-$backend
-        out=$dir/$case-logits
-        check "$label $case --kv $kv --backend $backend" "$KILNC" graphs/$case.kiln --kv $kv --backend $backend "$@" -o "$dir"
-        if ! $runner "$dir/$case" forward --weights $G/$case/weights.safetensors --codes $G/$case/codes.npy \
-             --out "$out" 2>"$TMP/err"; then
-          fail "$label $case kv $kv $backend forward: $(cat "$TMP/err")"
-          continue
-        fi
-        pass
+        out=$TMP/$label-kv$kv-$backend/$case-logits
+        variant "$label $case --kv $kv --backend $backend" "$runner" "$TMP/$label-kv$kv-$backend" $case \
+          --kv $kv --backend $backend "$@" || continue
         if [ $backend = llvm ]; then
-          for what in text audio; do
-            compare "$label $case kv $kv $what (llvm vs c)" "$out/${what}_logits.npy" \
-              "$TMP/$label-kv$kv-c/$case-logits/${what}_logits.npy" 0
-          done
+          same_logits "$label $case kv $kv (llvm vs c)" "$out" "$TMP/$label-kv$kv-c/$case-logits"
         else
           bound=2e-3 share=0.99
           [ $kv = bf16 ] && bound=2e-2 share=0.95
