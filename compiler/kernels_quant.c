@@ -28,7 +28,7 @@ static struct quantized_x quantized_x(struct kir_func *f, struct kir_node *xq, i
 }
 
 /* quantize_x_C(x, xq, T): each of the T rows of x [T][C] into q8 blocks, xq [T][C / 4 + C / 16]:
-   d = max |x| / 127, q = floor(x / d + 1/2) (0 where d is), and the sum of the q. Shared: the
+   d = max |x| / 127, q = floor(x (1 / d) + 1/2) (0 where d is), and the sum of the q. Shared: the
    blocks among the team, whose barrier ends it. */
 int kernel_quantize_x(struct emitter *e, int C, bool shared)
 {
@@ -103,7 +103,7 @@ int kernel_dot_quantized(struct emitter *e, int C, int format)
     return kernel_finish(e, f);
 }
 
-/* What one column block of a panel adds to its accumulators (kernel_panel_quantized) */
+/* What one column block of a panel adds to its accumulators (kernel_panels_quantized) */
 struct panel_block {
     int NR, format;
     struct kir_node *panel;

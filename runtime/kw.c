@@ -11,12 +11,14 @@
 #include "report.h"
 
 #define KW_PAGE 4096
-static const char kw_magic[8] = "KILNKW2"; /* (version 1: offsets and the arena's size in floats, f32 only) */
+/* (version 1: offsets and the arena's size in floats, f32 only; 2: no weight formats' text) */
+static const char kw_magic[8] = "KILNKW3";
 
 struct kw_header {
     char magic[8];
     char model[64];
     char target[16];
+    char weights[96];                /* the weight formats, as info names them ("q4 with text head q8") */
     uint64_t layout_hash;            /* of every weight's name, shape, fold, packing and format */
     uint64_t num_weights;
     uint64_t arena_bytes;
@@ -73,6 +75,7 @@ int kw_write(const struct kiln_model_desc *desc, const struct kiln_weights *w, c
     memcpy(h.magic, kw_magic, sizeof h.magic);
     snprintf(h.model, sizeof h.model, "%s", desc->name);
     snprintf(h.target, sizeof h.target, "%s", desc->target);
+    snprintf(h.weights, sizeof h.weights, "%s", desc->weight_format);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
@@ -116,15 +119,16 @@ int kw_load(const struct kiln_model_desc *desc, const char *path, struct kiln_we
     struct kw_header h;
     memcpy(&h, map, sizeof h);
     const char *problem = NULL;
-    char why[256];
+    char why[512];
     if (memcmp(h.magic, kw_magic, 6))
         problem = "not a kiln packed weight file";
     else if (memcmp(h.magic, kw_magic, sizeof kw_magic))
         problem = "packed by an older kiln (another file format); pack it again with this binary";
     else if (strncmp(h.model, desc->name, sizeof h.model) || strncmp(h.target, desc->target, sizeof h.target) ||
              h.layout_hash != layout_hash(desc) || h.num_weights != (uint64_t)desc->num_weights) {
-        snprintf(why, sizeof why, "packed for %.63s (target %.15s) with another weight layout; pack it again with "
-                 "this binary", h.model, h.target);
+        snprintf(why, sizeof why, "packed for %.63s (target %.15s, weights %.95s), and this binary is %s (target %s, "
+                 "weights %s): another weight layout; pack it again with this binary", h.model, h.target, h.weights,
+                 desc->name, desc->target, desc->weight_format);
         problem = why;
     } else if (h.data_offset != offsets_end((size_t)h.num_weights) || (uint64_t)st.st_size < h.data_offset ||
                h.arena_bytes > (uint64_t)st.st_size - h.data_offset)

@@ -62,7 +62,7 @@ for f in text_logits.npy audio_logits.npy; do
 done
 check "lm_attn_c compiles" "$KILNC" graphs/lm_attn_c.kiln -o "$TMP/c"
 expect_error "a .kw of another model" 1 \
-  "lm_attn_c forward: error: $TMP/a.kw: packed for lm_attn_a (target $("$KILNC" --print-target native)) with another weight layout; pack it again with this binary" \
+  "lm_attn_c forward: error: $TMP/a.kw: packed for lm_attn_a (target $("$KILNC" --print-target native), weights f32), and this binary is lm_attn_c (target $("$KILNC" --print-target native), weights f32): another weight layout; pack it again with this binary" \
   "$TMP/c/lm_attn_c" forward --weights "$TMP/a.kw" --codes $G/lm_attn_c/codes.npy --out "$TMP/out7"
 head -c 5000 "$TMP/a.kw" >"$TMP/truncated.kw"
 expect_error "a truncated .kw" 1 "lm_attn_a forward: error: $TMP/truncated.kw: truncated packed weight file" \

@@ -269,7 +269,7 @@ bf16_bytes=$(stat -c %s "$TMP/a-bf16.kw")
 if [ $((bf16_bytes * 10)) -lt $((f32_bytes * 6)) ]; then pass; echo "  .kw: f32 $f32_bytes bytes, bf16 $bf16_bytes"
 else fail "the bf16 .kw ($bf16_bytes bytes) is not near half the f32 one ($f32_bytes)"; fi
 expect_error "a bf16 .kw in the f32 build" 1 \
-  "lm_attn_a forward: error: $TMP/a-bf16.kw: packed for lm_attn_a (target $("$KILNC" --print-target native)) with another weight layout; pack it again with this binary" \
+  "lm_attn_a forward: error: $TMP/a-bf16.kw: packed for lm_attn_a (target $("$KILNC" --print-target native), weights bf16), and this binary is lm_attn_a (target $("$KILNC" --print-target native), weights f32): another weight layout; pack it again with this binary" \
   "$TMP/native-f32/lm_attn_a" forward --weights "$TMP/a-bf16.kw" --codes $G/lm_attn_a/codes.npy --out "$TMP/never"
 
 # The description's `weights` key, and --weights over it
