@@ -132,12 +132,14 @@ static int weight_table(struct emitter *e, int record, int *entries)
    whose keys name a format keep it) */
 static int64_t weight_bytes_as(const struct ir_module *mod, int format)
 {
+    struct model built_as = *mod->model;
+    built_as.weights = (enum weight_format)format;
     int64_t bytes = 0;
     for (int i = 0; i < mod->num_weights; i++) {
         const struct ir_weight *w = &mod->weights[i];
         const int copies = w->step == STEP_TABLE ? w->steps : 1;
         const long long numel = ir_weight_numel(w) / copies;
-        const int as = mod->model->class_weights[w->weight_class] >= 0 ? mod->model->class_weights[w->weight_class] : format;
+        const int as = model_class_weights(&built_as, w->weight_class);
         bytes += copies * (int64_t)kiln_slot_bytes((size_t)numel, (size_t)w->shape[w->rank - 1], w->pack_nr, w->pack_rows,
                                                    w->pack_gated,
                                                    w->matrix ? kiln_matrix_format(as, w->is_embedding, (size_t)w->cols) : KILN_F32);

@@ -406,7 +406,7 @@ int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const stru
     const int C = b.C, NR = b.NR, chunk_bytes = b.KC * b.MR * (int)sizeof(float);
     const bool quantized = kiln_format_is_block(w->format);
     b.panels = ir_weight_panels(w) * (op->epilogue == EPI_ROPE_KV ? 3 : 1);
-    b.per_line = quantized ? 1 : 64 / (int)kiln_unit_bytes(w->format);
+    b.per_line = 64 / (int)kiln_unit_bytes(w->format); /* (the blocked form's; a block format has none) */
     b.lines = b.KC * NR / b.per_line;
     b.chunk = MATMUL_CHUNK_BYTES > chunk_bytes ? MATMUL_CHUNK_BYTES / chunk_bytes : 1;
     const bool scaled = op->scale >= 0, blocked = g->rows > 1 && !quantized;

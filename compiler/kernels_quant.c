@@ -111,11 +111,11 @@ struct panel_block {
 };
 
 /* acc[0..1] += the panel's block b by x's block b: per half, DOT4s of the weights' bytes with x's 4
-   bytes of each group broadcast, less the bytes' offset (128, or 8 for q4_0) times x's block sum;
+   bytes of each group broadcast, less the bytes' zero (kiln_panel_zero) times x's block sum;
    then one FMA with the two scales */
 static void panel_block(struct kir_func *f, const struct panel_block *pb, struct kir_node *b, struct kir_node *acc[2])
 {
-    const int W = f->module->width, NR = pb->NR, unit = (int)kiln_unit_bytes(pb->format), groups = (unit - 2) / 4;
+    const int W = f->module->width, NR = pb->NR, unit = (int)kiln_unit_bytes(pb->format), groups = (int)kiln_panel_groups(pb->format);
     const bool q4 = pb->format == KILN_Q4_0;
     kir_block(f);
     struct kir_node *block = kir_decl(f, "block", kir_addr(f, pb->panel, MUL(WIDE(b), INT(unit * NR))), KIR_CONSTANT);
@@ -142,7 +142,7 @@ static void panel_block(struct kir_func *f, const struct panel_block *pb, struct
         }
         kir_end(f);
     }
-    struct kir_node *offset = kir_decl(f, "offset", kir_broadcast(f, MUL(LOAD(pb->x.sum, b), INT(q4 ? 8 : 128)), W), KIR_CONSTANT);
+    struct kir_node *offset = kir_decl(f, "offset", kir_broadcast(f, MUL(LOAD(pb->x.sum, b), INT(kiln_panel_zero(pb->format))), W), KIR_CONSTANT);
     struct kir_node *dx = kir_decl(f, "dx", SET1(LOAD(pb->x.d, b)), KIR_CONSTANT);
     struct kir_node *scales = reinterpret(f, block, KIR_F16);
     for (int half = 0; half < 2; half++)

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "kiln_format.h"
 #include "model.h"
 
 void model_free(struct model *m)
@@ -34,11 +35,10 @@ int model_class_weights(const struct model *m, int weight_class)
 
 void model_weights_text(const struct model *m, char *buf, size_t size)
 {
-    static const char *const classes[NUM_WEIGHT_CLASSES] = {"embeddings", "temporal", "text head", "depformer"};
     size_t n = (size_t)snprintf(buf, size, "%s", weight_format_names[m->weights]);
     for (int i = 0, listed = 0; i < NUM_WEIGHT_CLASSES && n < size; i++)
         if (model_class_weights(m, i) != (int)m->weights)
-            n += (size_t)snprintf(buf + n, size - n, "%s%s %s", listed++ ? ", " : " with ", classes[i],
+            n += (size_t)snprintf(buf + n, size - n, "%s%s %s", listed++ ? ", " : " with ", kiln_weight_class_name(i),
                                   weight_format_names[model_class_weights(m, i)]);
 }
 

@@ -55,6 +55,12 @@ static inline size_t kiln_format_bytes_of(int format, size_t elements)
     return elements / kiln_unit_elements(format) * kiln_unit_bytes(format);
 }
 
+/* A block format's packed panel (runtime/weights.c lays it out, compiler/kernels_quant.c reads it):
+   its quants in groups of 4 bytes per row (8 groups of q8_0's 32 int8, 4 of q4_0's 16 bytes), each
+   byte unsigned, zero at kiln_panel_zero: q8_0's int8 offset by 128, q4_0's nibbles as ggml's (8) */
+static inline size_t kiln_panel_groups(int format) { return (kiln_unit_bytes(format) - 2) / 4; }
+static inline int kiln_panel_zero(int format) { return format == KILN_Q8_0 ? 128 : 8; }
+
 /* What a matrix (or embedding table) of `cols` columns is stored in when the model's weight format
    is `model_format`: a block format needs whole blocks along a row (else bf16), and embedding tables
    are bf16 under a block format (a frame reads one of their rows, not a matmul). */

@@ -112,12 +112,12 @@ static long long panel_row(const struct kiln_weight_desc *w, size_t b, size_t p,
 
 /* A panel of a block format, [column block][scales: nr f16][quants]: the quants in groups of 4
    columns of W = nr / 2 rows ([group][half][W][4] bytes), the unit an integer dot product of 4 bytes
-   per lane reads; a q8_0 quant offset by 128 (unsigned), a q4_0 byte as ggml's (columns g and g + 16
-   in its nibbles). Padding lanes are zero. */
+   per lane reads; a q8_0 quant offset to unsigned, a q4_0 byte as ggml's (columns g and g + 16 in its
+   nibbles; kiln_panel_zero). Padding lanes are zero. */
 static void lay_out_block_panel(const struct kiln_weight_desc *w, const float *src, uint8_t *panel, size_t b, size_t p)
 {
     const size_t cols = (size_t)w->shape[w->rank - 1], nr = (size_t)w->pack_nr, W = nr / 2;
-    const size_t unit = kiln_unit_bytes(w->format), groups = (unit - 2) / 4;
+    const size_t unit = kiln_unit_bytes(w->format), groups = kiln_panel_groups(w->format);
     uint8_t block[2 + KILN_QBLOCK];
     for (size_t k = 0; k < cols / KILN_QBLOCK; k++) {
         uint8_t *dst = panel + k * unit * nr;
@@ -130,7 +130,7 @@ static void lay_out_block_panel(const struct kiln_weight_desc *w, const float *s
             for (size_t g = 0; g < groups; g++)
                 for (size_t i = 0; i < 4; i++)
                     dst[2 * nr + ((g * 2 + j / W) * W + j % W) * 4 + i] =
-                        (uint8_t)(block[2 + 4 * g + i] + (w->format == KILN_Q8_0 ? 128 : 0));
+                        (uint8_t)(block[2 + 4 * g + i] + (w->format == KILN_Q8_0 ? kiln_panel_zero(w->format) : 0));
         }
     }
 }
