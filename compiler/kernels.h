@@ -36,8 +36,7 @@ static inline struct kir_node *load_weight(struct kir_func *f, struct kir_node *
     return v->type.scalar == KIR_F32 ? v : kir_cast(f, kir_vector_type(KIR_F32, lanes), v);
 }
 
-/* The ranges of columns (of column blocks, in a block format) a streaming matvec reads at once
-   (kernels_packed.c, kernels_quant.c) */
+/* The panels a streaming matvec reads at once, in lockstep (kernels_packed.c, kernels_quant.c) */
 enum { MATVEC_STREAMS = 4 };
 
 /* x (a scalar f32) as `format` stores it: itself, or rounded to bf16 or f16 (a KV ring's) */

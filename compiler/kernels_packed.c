@@ -11,51 +11,45 @@
 /* The packed x tiles one panel's block passes over at a time: what stays in L2 beside the rest. */
 enum { MATMUL_CHUNK_BYTES = 192 * 1024 };
 
-/* panel_C_NR(panel, x, tile): tile[NR] = x[C] . panel[C][NR], registers only: one frame, the
-   streaming form, bound by memory. The columns are cut into MATVEC_STREAMS ranges walked in lockstep:
-   as many sequential reads in flight per thread, where one stream leaves DRAM bandwidth unused
-   (and 2 x MATVEC_STREAMS FMA chains). The ranges' sums add up in order at the end. */
-static int streaming_kernel(struct emitter *e, int C, int NR, int format)
+/* panels_C_NRxK(panel, stride, x, tiles): tiles[k][NR] = x[C] . panel k (at panel + k stride
+   weights), registers only: one frame, the streaming form, bound by memory. The K panels are walked
+   in lockstep, each column by column: K long sequential reads in flight per thread, where one
+   stream leaves DRAM bandwidth unused and cutting a panel into ranges gives streams too short for
+   the prefetchers to keep up with (docs/performance.md), and 2K FMA chains. */
+static int streaming_kernel(struct emitter *e, int C, int NR, int format, int K)
 {
     char name[KERNEL_NAME];
-    int index = kernel_lookup(e, name, "panel%s_%d_%d", format_suffix(format), C, NR);
+    int index = kernel_lookup(e, name, "panels%s_%d_%dx%d", format_suffix(format), C, NR, K);
     if (index >= 0)
         return index;
-    const int W = e->kir.width, S = C >= MATVEC_STREAMS ? MATVEC_STREAMS : 1, L = C / S;
+    const int W = e->kir.width;
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), KIR_INLINE,
-                                   "tile[%d] = x[%d] . panel[%d][%d], columns in %d streams of %d", NR, C, C, NR, S, L);
-    struct kir_node *panel = kir_param(f, "panel", weight_ptr(format), KIR_RESTRICT),
-                    *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT), *tile = kir_param(f, "tile", out_ptr(), KIR_RESTRICT);
-    struct kir_node *acc[MATVEC_STREAMS][2];
-    for (int u = 0; u < S; u++)
+                                   "tiles[%d][%d] = %d panels [%d][%d], stride weights apart, . x[%d]", K, NR, K, C, NR, C);
+    struct kir_node *panel = kir_param(f, "panel", weight_ptr(format), KIR_RESTRICT), *stride = kir_param(f, "stride", i64_type(), 0);
+    struct kir_node *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT), *tiles = kir_param(f, "tiles", out_ptr(), KIR_RESTRICT);
+    struct kir_node *panels[MATVEC_STREAMS], *acc[MATVEC_STREAMS][2];
+    for (int k = 0; k < K; k++) {
+        char var[32];
+        snprintf(var, sizeof var, "panel%d", k);
+        panels[k] = kir_decl(f, var, kir_addr(f, panel, MUL(stride, kir_const_int(f, KIR_I64, k))), KIR_CONSTANT);
         for (int half = 0; half < 2; half++) {
-            char var[32];
-            snprintf(var, sizeof var, "a%d_%d", u, half);
-            acc[u][half] = kir_decl(f, var, SET1(F32(0)), 0);
+            snprintf(var, sizeof var, "acc%d_%d", k, half);
+            acc[k][half] = kir_decl(f, var, SET1(F32(0)), 0);
         }
-    /* stream u's column c + u L, then the columns past the streams' common length into the last */
-    struct kir_node *c = kir_for(f, "c", INT(0), INT(L), 1, 0);
-    for (int u = 0; u < S; u++) {
+    }
+    struct kir_node *c = kir_for(f, "c", INT(0), INT(C), 1, 0);
+    struct kir_node *xb = kir_decl(f, "xb", SET1(LOAD(x, c)), KIR_CONSTANT);
+    for (int k = 0; k < K; k++) {
         kir_block(f);
-        struct kir_node *w = kir_decl(f, "w", kir_addr(f, panel, MUL(WIDE(ADD(c, INT(u * L))), INT(NR))), KIR_CONSTANT);
-        struct kir_node *xb = kir_decl(f, "xb", SET1(LOAD(x, ADD(c, INT(u * L)))), KIR_CONSTANT);
+        struct kir_node *w = kir_decl(f, "w", kir_addr(f, panels[k], MUL(WIDE(c), INT(NR))), KIR_CONSTANT);
         for (int half = 0; half < 2; half++)
-            kir_assign(f, acc[u][half], kir_fma(f, xb, WVLOAD(w, INT(half * W)), acc[u][half]));
+            kir_assign(f, acc[k][half], kir_fma(f, xb, WVLOAD(w, INT(half * W)), acc[k][half]));
         kir_end(f);
     }
     kir_end(f);
-    if (C > S * L) {
-        c = kir_for(f, "c", INT(S * L), INT(C), 1, 0);
-        struct kir_node *xb = kir_decl(f, "xb", SET1(LOAD(x, c)), KIR_CONSTANT);
+    for (int k = 0; k < K; k++)
         for (int half = 0; half < 2; half++)
-            kir_assign(f, acc[S - 1][half], kir_fma(f, xb, WVLOAD(panel, ADD(MUL(WIDE(c), INT(NR)), INT(half * W))), acc[S - 1][half]));
-        kir_end(f);
-    }
-    for (int u = 1; u < S; u++)
-        for (int half = 0; half < 2; half++)
-            kir_assign(f, acc[0][half], ADD(acc[0][half], acc[u][half]));
-    for (int half = 0; half < 2; half++)
-        kir_store(f, tile, INT(half * W), acc[0][half]);
+            kir_store(f, tiles, INT(k * NR + half * W), acc[k][half]);
     return kernel_finish(e, f);
 }
 
@@ -360,28 +354,29 @@ static void blocked_form(struct emitter *e, struct kir_func *f, const struct mat
     kir_end(f);
 }
 
-/* A block format's (kernels_quant.c): x quantized into xq (shared), then each panel by every row of
-   it, K panels a thread's share of the matrix apart in lockstep (the panels of a quad i are i,
-   i + Q, i + 2Q, i + 3Q), the panels past the quads one at a time; the panel is read from DRAM for
-   the first row, from cache for the others. */
-static void quantized_form(struct emitter *e, struct kir_func *f, const struct matmul *mm, const struct blocking *b,
+/* The streaming form, and a block format's only one: each panel by every row of x (of xq, x
+   quantized first, in a block format: kernels_quant.c), K panels a thread's share of the matrix
+   apart in lockstep (the panels of a quad i are i, i + Q, i + 2Q, i + 3Q), the panels past the
+   quads one at a time; the panel is read from DRAM for the first row, from cache for the others. */
+static void streaming_form(struct emitter *e, struct kir_func *f, const struct matmul *mm, const struct blocking *b,
                            struct kir_node *W, struct kir_node *x, struct kir_node *xq, struct kir_node *T)
 {
     const int C = b->C, NR = b->NR, format = mm->w->format, K = b->panels >= MATVEC_STREAMS ? MATVEC_STREAMS : 1;
-    const int Q = b->panels / K;
+    const int Q = b->panels / K, quantized = kiln_format_is_block(format);
     const int64_t panel_units = weight_units(format, (int64_t)C * NR);
-    kir_eval(f, kir_call(f, kernel_quantize_x(e, C, true), 3, (struct kir_node *[]){x, xq, T}));
+    if (quantized)
+        kir_eval(f, kir_call(f, kernel_quantize_x(e, C, true), 3, (struct kir_node *[]){x, xq, T}));
     for (int pass = 0; pass < 2; pass++) {
         const int first = pass ? K * Q : 0, count = pass ? b->panels - K * Q : Q, lockstep = pass ? 1 : K;
         if (!count)
             continue;
-        const int kernel = kernel_panels_quantized(e, C, NR, format, lockstep);
+        const int kernel = quantized ? kernel_panels_quantized(e, C, NR, format, lockstep) : streaming_kernel(e, C, NR, format, lockstep);
         struct kir_node *i = kir_for(f, "i", INT(first), INT(first + count), 1, KIR_PARALLEL | (pass || K * Q == b->panels ? 0 : KIR_NOWAIT));
         struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
         struct kir_node *tiles = kir_array(f, "tiles", KIR_F32, lockstep * NR);
+        struct kir_node *row = quantized ? kir_addr(f, xq, MUL(t, INT(ir_quantized_x_floats(C)))) : kir_addr(f, x, MUL(t, INT(C)));
         struct kir_node *args[4] = {kir_addr(f, W, MUL(WIDE(i), kir_const_int(f, KIR_I64, panel_units))),
-                                    kir_const_int(f, KIR_I64, Q * panel_units),
-                                    kir_addr(f, xq, MUL(t, INT(ir_quantized_x_floats(C)))), tiles};
+                                    kir_const_int(f, KIR_I64, Q * panel_units), row, tiles};
         kir_eval(f, kir_call(f, kernel, 4, args));
         struct kir_node *k = kir_for(f, "k", INT(0), INT(lockstep), 1, 0);
         epilogue(e, f, mm, ADD(i, MUL(k, INT(Q))), t, kir_addr(f, tiles, MUL(k, INT(NR))));
@@ -391,7 +386,8 @@ static void quantized_form(struct emitter *e, struct kir_func *f, const struct m
     }
 }
 
-/* A packed matmul kernel. One frame (T == 1, streaming): each panel streams once through registers.
+/* A packed matmul kernel. One frame (T == 1, streaming): each panel streams once through registers,
+   4 at a time (streaming_form).
    Several frames (a teacher-forced chunk; graphs with rows > 1), cache-blocked as in GotoBLAS: the
    columns in blocks of KC, so that a panel's block (16 KiB) stays in L1 while tiles of MR frames
    pass over it. Per block, the threads first pack x's tiles together (xp: [tile][kw][m], m = MR
@@ -411,7 +407,6 @@ int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const stru
     b.chunk = MATMUL_CHUNK_BYTES > chunk_bytes ? MATMUL_CHUNK_BYTES / chunk_bytes : 1;
     const bool scaled = op->scale >= 0, blocked = g->rows > 1 && !quantized;
     struct matmul mm = {.g = g, .op = op, .w = w, .rope_pair = -1};
-    const int one = quantized ? -1 : streaming_kernel(e, C, NR, w->format);
     if (blocked)
         for (int m = 1; m <= b.MR; m++)
             b.tiles_of[m] = tile_kernel(e, m, NR, w->format);
@@ -438,18 +433,8 @@ int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const stru
     }
     struct kir_node *work = blocked || quantized ? kir_param(f, quantized ? "xq" : "sums", out_ptr(), KIR_RESTRICT) : NULL;
     struct kir_node *T = kir_param(f, "T", i32_type(), 0);
-    if (quantized) {
-        quantized_form(e, f, &mm, &b, W, x, work, T);
-        return kernel_finish(e, f);
-    }
     if (blocked)
         blocked_form(e, f, &mm, &b, W, x, work, T);
-    /* the streaming form: each panel through registers once */
-    struct kir_node *p = kir_for(f, "p", INT(0), INT(b.panels), 1, KIR_PARALLEL);
-    struct kir_node *acc = kir_array(f, "acc", KIR_F32, NR);
-    kir_eval(f, kir_call(f, one, 3, (struct kir_node *[]){kir_addr(f, W, MUL(WIDE(p), INT(C * NR))), x, acc}));
-    kir_comment(f, "one frame per call");
-    struct kir_node *t = kir_decl(f, "t", INT(0), KIR_CONSTANT);
-    epilogue(e, f, &mm, p, t, acc);
+    streaming_form(e, f, &mm, &b, W, x, work, T);
     return kernel_finish(e, f);
 }

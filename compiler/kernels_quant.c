@@ -154,8 +154,7 @@ static void panel_block(struct kir_func *f, const struct panel_block *pb, struct
    k stride bytes) of NR rows (plan.c's layout: per column block, NR f16 scales, then groups of 4
    columns of the two halves' W rows) by a quantized row of x, block by block (panel_block), the K
    panels in lockstep: K sequential reads in flight, where one stream a thread leaves its loads
-   waiting on DRAM (a quantized panel is short: cutting one into ranges, as the f32 streaming kernel
-   does, gives streams too short for the prefetchers). */
+   waiting on DRAM (kernels_packed.c's streaming_form). */
 int kernel_panels_quantized(struct emitter *e, int C, int NR, int format, int K)
 {
     char name[KERNEL_NAME];

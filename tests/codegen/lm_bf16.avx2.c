@@ -322,53 +322,6 @@ static void rms_norm_64(const float *restrict x, const float *restrict alpha, fl
     }
 }
 
-/* tile[16] = x[64] . panel[64][16], columns in 4 streams of 16 */
-static inline void panel_bf16_64_16(const uint16_t *restrict panel, const float *restrict x, float *restrict tile)
-{
-    vf a0_0 = vf_zero();
-    vf a0_1 = vf_zero();
-    vf a1_0 = vf_zero();
-    vf a1_1 = vf_zero();
-    vf a2_0 = vf_zero();
-    vf a2_1 = vf_zero();
-    vf a3_0 = vf_zero();
-    vf a3_1 = vf_zero();
-    for (int c = 0; c < 16; c++) {
-        {
-            const uint16_t *w = panel + (int64_t)c * 16;
-            const vf xb = vf_set1(x[c]);
-            a0_0 = vf_fma(xb, vf_load_bf16(w), a0_0);
-            a0_1 = vf_fma(xb, vf_load_bf16(w + 8), a0_1);
-        }
-        {
-            const uint16_t *w = panel + (int64_t)(c + 16) * 16;
-            const vf xb = vf_set1(x[c + 16]);
-            a1_0 = vf_fma(xb, vf_load_bf16(w), a1_0);
-            a1_1 = vf_fma(xb, vf_load_bf16(w + 8), a1_1);
-        }
-        {
-            const uint16_t *w = panel + (int64_t)(c + 32) * 16;
-            const vf xb = vf_set1(x[c + 32]);
-            a2_0 = vf_fma(xb, vf_load_bf16(w), a2_0);
-            a2_1 = vf_fma(xb, vf_load_bf16(w + 8), a2_1);
-        }
-        {
-            const uint16_t *w = panel + (int64_t)(c + 48) * 16;
-            const vf xb = vf_set1(x[c + 48]);
-            a3_0 = vf_fma(xb, vf_load_bf16(w), a3_0);
-            a3_1 = vf_fma(xb, vf_load_bf16(w + 8), a3_1);
-        }
-    }
-    a0_0 = vf_add(a0_0, a1_0);
-    a0_1 = vf_add(a0_1, a1_1);
-    a0_0 = vf_add(a0_0, a2_0);
-    a0_1 = vf_add(a0_1, a2_1);
-    a0_0 = vf_add(a0_0, a3_0);
-    a0_1 = vf_add(a0_1, a3_1);
-    vf_store(tile, a0_0);
-    vf_store(tile + 8, a0_1);
-}
-
 static void panelpk_bf16_1x16(const uint16_t *restrict panel, const float *restrict xp, int kw, float *restrict acc,
     int first)
 {
@@ -898,6 +851,55 @@ static inline void rope_pair_16(float *o, float re, float im, const float *cs)
     o[1] = re * sn + im * c;
 }
 
+/* tiles[4][16] = 4 panels [64][16], stride weights apart, . x[64] */
+static inline void panels_bf16_64_16x4(const uint16_t *restrict panel, int64_t stride, const float *restrict x,
+    float *restrict tiles)
+{
+    const uint16_t *panel0 = panel;
+    vf acc0_0 = vf_zero();
+    vf acc0_1 = vf_zero();
+    const uint16_t *panel1 = panel + stride;
+    vf acc1_0 = vf_zero();
+    vf acc1_1 = vf_zero();
+    const uint16_t *panel2 = panel + stride * 2;
+    vf acc2_0 = vf_zero();
+    vf acc2_1 = vf_zero();
+    const uint16_t *panel3 = panel + stride * 3;
+    vf acc3_0 = vf_zero();
+    vf acc3_1 = vf_zero();
+    for (int c = 0; c < 64; c++) {
+        const vf xb = vf_set1(x[c]);
+        {
+            const uint16_t *w = panel0 + (int64_t)c * 16;
+            acc0_0 = vf_fma(xb, vf_load_bf16(w), acc0_0);
+            acc0_1 = vf_fma(xb, vf_load_bf16(w + 8), acc0_1);
+        }
+        {
+            const uint16_t *w = panel1 + (int64_t)c * 16;
+            acc1_0 = vf_fma(xb, vf_load_bf16(w), acc1_0);
+            acc1_1 = vf_fma(xb, vf_load_bf16(w + 8), acc1_1);
+        }
+        {
+            const uint16_t *w = panel2 + (int64_t)c * 16;
+            acc2_0 = vf_fma(xb, vf_load_bf16(w), acc2_0);
+            acc2_1 = vf_fma(xb, vf_load_bf16(w + 8), acc2_1);
+        }
+        {
+            const uint16_t *w = panel3 + (int64_t)c * 16;
+            acc3_0 = vf_fma(xb, vf_load_bf16(w), acc3_0);
+            acc3_1 = vf_fma(xb, vf_load_bf16(w + 8), acc3_1);
+        }
+    }
+    vf_store(tiles, acc0_0);
+    vf_store(tiles + 8, acc0_1);
+    vf_store(tiles + 16, acc1_0);
+    vf_store(tiles + 24, acc1_1);
+    vf_store(tiles + 32, acc2_0);
+    vf_store(tiles + 40, acc2_1);
+    vf_store(tiles + 48, acc3_0);
+    vf_store(tiles + 56, acc3_1);
+}
+
 /* matmul of packed W [12 panels][64][16] by x[T][64]; epilogue: q, k and v from acc */
 static void matmul_bf16_192x64_rope_kv_rope_p16_blocked(const uint16_t *restrict W, const float *restrict x,
     float *restrict q, float *restrict k_ring, float *restrict v_ring, int64_t pos0, const float *restrict rope_cs,
@@ -993,48 +995,49 @@ static void matmul_bf16_192x64_rope_kv_rope_p16_blocked(const uint16_t *restrict
         return;
     }
     #pragma omp for schedule(static)
-    for (int p = 0; p < 12; p++) {
-        float acc[16];
-        panel_bf16_64_16(W + (int64_t)p * 1024, x, acc);
-        /* one frame per call */
-        const int t = 0;
-        const int part = p / 4;
-        const int r0 = p % 4 * 16;
-        const int64_t slot = (pos0 + t) % 47;
-        float *dst = part == 0 ? q + (int64_t)t * 64 : (part == 1 ? k_ring : v_ring) + slot * 16;
-        const int stride = part == 0 ? 0 : 736;
-        /* [cos, cos], then [-sin, sin] */
-        const float *cs = rope_cs + (int64_t)t * 32;
-        if (r0 + 16 <= 64) {
-            {
-                const int r = r0;
-                vf val = vf_load(acc);
-                if (part < 2)
-                    val = vf_rope(val, cs + r % 16, cs + r % 16 + 16);
-                vf_store(dst + r + r / 16 * stride, val);
+    for (int i = 0; i < 3; i++)
+        for (int t = 0; t < T; t++) {
+            float tiles[64];
+            panels_bf16_64_16x4(W + (int64_t)i * 1024, 3072, x + t * 64, tiles);
+            for (int k = 0; k < 4; k++) {
+                const int part = (i + k * 3) / 4;
+                const int r0 = (i + k * 3) % 4 * 16;
+                const int64_t slot = (pos0 + t) % 47;
+                float *dst = part == 0 ? q + (int64_t)t * 64 : (part == 1 ? k_ring : v_ring) + slot * 16;
+                const int stride = part == 0 ? 0 : 736;
+                /* [cos, cos], then [-sin, sin] */
+                const float *cs = rope_cs + (int64_t)t * 32;
+                if (r0 + 16 <= 64) {
+                    {
+                        const int r = r0;
+                        vf val = vf_load(tiles + k * 16);
+                        if (part < 2)
+                            val = vf_rope(val, cs + r % 16, cs + r % 16 + 16);
+                        vf_store(dst + r + r / 16 * stride, val);
+                    }
+                    {
+                        const int r = r0 + 8;
+                        vf val = vf_load(tiles + k * 16 + 8);
+                        if (part < 2)
+                            val = vf_rope(val, cs + r % 16, cs + r % 16 + 16);
+                        vf_store(dst + r + r / 16 * stride, val);
+                    }
+                    continue;
+                }
+                for (int j = 0; j < (16 < 64 - r0 ? 16 : 64 - r0); j += 2) {
+                    const int r = r0 + j;
+                    const int at = r + r / 16 * stride;
+                    const float re = tiles[k * 16 + j];
+                    const float im = tiles[k * 16 + (j + 1)];
+                    if (part < 2)
+                        rope_pair_16(dst + at, re, im, cs + r % 16);
+                    else {
+                        dst[at] = re;
+                        dst[at + 1] = im;
+                    }
+                }
             }
-            {
-                const int r = r0 + 8;
-                vf val = vf_load(acc + 8);
-                if (part < 2)
-                    val = vf_rope(val, cs + r % 16, cs + r % 16 + 16);
-                vf_store(dst + r + r / 16 * stride, val);
-            }
-            continue;
         }
-        for (int j = 0; j < (16 < 64 - r0 ? 16 : 64 - r0); j += 2) {
-            const int r = r0 + j;
-            const int at = r + r / 16 * stride;
-            const float re = acc[j];
-            const float im = acc[j + 1];
-            if (part < 2)
-                rope_pair_16(dst + at, re, im, cs + r % 16);
-            else {
-                dst[at] = re;
-                dst[at + 1] = im;
-            }
-        }
-    }
 }
 
 static inline float dot_16(const float *restrict a, const float *restrict b)
@@ -1166,16 +1169,36 @@ static void matmul_bf16_64x64_acc_p16_blocked(const uint16_t *restrict W, const 
         return;
     }
     #pragma omp for schedule(static)
-    for (int p = 0; p < 4; p++) {
-        float acc[16];
-        panel_bf16_64_16(W + (int64_t)p * 1024, x, acc);
-        /* one frame per call */
-        const int t = 0;
-        for (int j = 0; j < 16; j++) {
-            const int r = p * 16 + j;
-            out[(int64_t)t * 64 + r] += acc[j];
+    for (int i = 0; i < 1; i++)
+        for (int t = 0; t < T; t++) {
+            float tiles[64];
+            panels_bf16_64_16x4(W + (int64_t)i * 1024, 1024, x + t * 64, tiles);
+            for (int k = 0; k < 4; k++)
+                for (int j = 0; j < 16; j++) {
+                    const int r = (i + k) * 16 + j;
+                    out[(int64_t)t * 64 + r] += tiles[k * 16 + j];
+                }
+        }
+}
+
+/* tiles[1][16] = 1 panels [64][16], stride weights apart, . x[64] */
+static inline void panels_bf16_64_16x1(const uint16_t *restrict panel, int64_t stride, const float *restrict x,
+    float *restrict tiles)
+{
+    (void)stride;
+    const uint16_t *panel0 = panel;
+    vf acc0_0 = vf_zero();
+    vf acc0_1 = vf_zero();
+    for (int c = 0; c < 64; c++) {
+        const vf xb = vf_set1(x[c]);
+        {
+            const uint16_t *w = panel0 + (int64_t)c * 16;
+            acc0_0 = vf_fma(xb, vf_load_bf16(w), acc0_0);
+            acc0_1 = vf_fma(xb, vf_load_bf16(w + 8), acc0_1);
         }
     }
+    vf_store(tiles, acc0_0);
+    vf_store(tiles + 8, acc0_1);
 }
 
 /* matmul of packed W [22 panels][64][16] by x[T][64]; epilogue: out = silu(a) * b */
@@ -1247,72 +1270,95 @@ static void matmul_bf16_352x64_silu_gate_p16_blocked(const uint16_t *restrict W,
             }
         return;
     }
+    #pragma omp for schedule(static) nowait
+    for (int i = 0; i < 5; i++)
+        for (int t = 0; t < T; t++) {
+            float tiles[64];
+            panels_bf16_64_16x4(W + (int64_t)i * 1024, 5120, x + t * 64, tiles);
+            for (int k = 0; k < 4; k++) {
+                if ((i + k * 5) * 8 + 8 <= 176) {
+                    const vf a = vf_load(tiles + k * 16);
+                    const vf b = vf_load(tiles + k * 16 + 8);
+                    vf_store(out + (int64_t)t * 176 + (i + k * 5) * 8, vf_mul(vf_div(a, vf_add(vf_set1(1.0f), vf_exp(vf_sub(vf_zero(), a)))), b));
+                    continue;
+                }
+                for (int j = 0; j < 8; j++) {
+                    const int r = (i + k * 5) * 8 + j;
+                    const float a = tiles[k * 16 + j];
+                    const float b = tiles[k * 16 + (8 + j)];
+                    out[(int64_t)t * 176 + r] = a / (1.0f + expf(-a)) * b;
+                }
+            }
+        }
     #pragma omp for schedule(static)
-    for (int p = 0; p < 22; p++) {
-        float acc[16];
-        panel_bf16_64_16(W + (int64_t)p * 1024, x, acc);
-        /* one frame per call */
-        const int t = 0;
-        if (p * 8 + 8 <= 176) {
-            const vf a = vf_load(acc);
-            const vf b = vf_load(acc + 8);
-            vf_store(out + (int64_t)t * 176 + p * 8, vf_mul(vf_div(a, vf_add(vf_set1(1.0f), vf_exp(vf_sub(vf_zero(), a)))), b));
-            continue;
+    for (int i = 20; i < 22; i++)
+        for (int t = 0; t < T; t++) {
+            float tiles[16];
+            panels_bf16_64_16x1(W + (int64_t)i * 1024, 5120, x + t * 64, tiles);
+            for (int k = 0; k < 1; k++) {
+                if ((i + k * 5) * 8 + 8 <= 176) {
+                    const vf a = vf_load(tiles + k * 16);
+                    const vf b = vf_load(tiles + k * 16 + 8);
+                    vf_store(out + (int64_t)t * 176 + (i + k * 5) * 8, vf_mul(vf_div(a, vf_add(vf_set1(1.0f), vf_exp(vf_sub(vf_zero(), a)))), b));
+                    continue;
+                }
+                for (int j = 0; j < 8; j++) {
+                    const int r = (i + k * 5) * 8 + j;
+                    const float a = tiles[k * 16 + j];
+                    const float b = tiles[k * 16 + (8 + j)];
+                    out[(int64_t)t * 176 + r] = a / (1.0f + expf(-a)) * b;
+                }
+            }
         }
-        for (int j = 0; j < 8; j++) {
-            const int r = p * 8 + j;
-            const float a = acc[j];
-            const float b = acc[8 + j];
-            out[(int64_t)t * 176 + r] = a / (1.0f + expf(-a)) * b;
-        }
-    }
 }
 
-/* tile[16] = x[176] . panel[176][16], columns in 4 streams of 44 */
-static inline void panel_bf16_176_16(const uint16_t *restrict panel, const float *restrict x, float *restrict tile)
+/* tiles[4][16] = 4 panels [176][16], stride weights apart, . x[176] */
+static inline void panels_bf16_176_16x4(const uint16_t *restrict panel, int64_t stride, const float *restrict x,
+    float *restrict tiles)
 {
-    vf a0_0 = vf_zero();
-    vf a0_1 = vf_zero();
-    vf a1_0 = vf_zero();
-    vf a1_1 = vf_zero();
-    vf a2_0 = vf_zero();
-    vf a2_1 = vf_zero();
-    vf a3_0 = vf_zero();
-    vf a3_1 = vf_zero();
-    for (int c = 0; c < 44; c++) {
+    const uint16_t *panel0 = panel;
+    vf acc0_0 = vf_zero();
+    vf acc0_1 = vf_zero();
+    const uint16_t *panel1 = panel + stride;
+    vf acc1_0 = vf_zero();
+    vf acc1_1 = vf_zero();
+    const uint16_t *panel2 = panel + stride * 2;
+    vf acc2_0 = vf_zero();
+    vf acc2_1 = vf_zero();
+    const uint16_t *panel3 = panel + stride * 3;
+    vf acc3_0 = vf_zero();
+    vf acc3_1 = vf_zero();
+    for (int c = 0; c < 176; c++) {
+        const vf xb = vf_set1(x[c]);
         {
-            const uint16_t *w = panel + (int64_t)c * 16;
-            const vf xb = vf_set1(x[c]);
-            a0_0 = vf_fma(xb, vf_load_bf16(w), a0_0);
-            a0_1 = vf_fma(xb, vf_load_bf16(w + 8), a0_1);
+            const uint16_t *w = panel0 + (int64_t)c * 16;
+            acc0_0 = vf_fma(xb, vf_load_bf16(w), acc0_0);
+            acc0_1 = vf_fma(xb, vf_load_bf16(w + 8), acc0_1);
         }
         {
-            const uint16_t *w = panel + (int64_t)(c + 44) * 16;
-            const vf xb = vf_set1(x[c + 44]);
-            a1_0 = vf_fma(xb, vf_load_bf16(w), a1_0);
-            a1_1 = vf_fma(xb, vf_load_bf16(w + 8), a1_1);
+            const uint16_t *w = panel1 + (int64_t)c * 16;
+            acc1_0 = vf_fma(xb, vf_load_bf16(w), acc1_0);
+            acc1_1 = vf_fma(xb, vf_load_bf16(w + 8), acc1_1);
         }
         {
-            const uint16_t *w = panel + (int64_t)(c + 88) * 16;
-            const vf xb = vf_set1(x[c + 88]);
-            a2_0 = vf_fma(xb, vf_load_bf16(w), a2_0);
-            a2_1 = vf_fma(xb, vf_load_bf16(w + 8), a2_1);
+            const uint16_t *w = panel2 + (int64_t)c * 16;
+            acc2_0 = vf_fma(xb, vf_load_bf16(w), acc2_0);
+            acc2_1 = vf_fma(xb, vf_load_bf16(w + 8), acc2_1);
         }
         {
-            const uint16_t *w = panel + (int64_t)(c + 132) * 16;
-            const vf xb = vf_set1(x[c + 132]);
-            a3_0 = vf_fma(xb, vf_load_bf16(w), a3_0);
-            a3_1 = vf_fma(xb, vf_load_bf16(w + 8), a3_1);
+            const uint16_t *w = panel3 + (int64_t)c * 16;
+            acc3_0 = vf_fma(xb, vf_load_bf16(w), acc3_0);
+            acc3_1 = vf_fma(xb, vf_load_bf16(w + 8), acc3_1);
         }
     }
-    a0_0 = vf_add(a0_0, a1_0);
-    a0_1 = vf_add(a0_1, a1_1);
-    a0_0 = vf_add(a0_0, a2_0);
-    a0_1 = vf_add(a0_1, a2_1);
-    a0_0 = vf_add(a0_0, a3_0);
-    a0_1 = vf_add(a0_1, a3_1);
-    vf_store(tile, a0_0);
-    vf_store(tile + 8, a0_1);
+    vf_store(tiles, acc0_0);
+    vf_store(tiles + 8, acc0_1);
+    vf_store(tiles + 16, acc1_0);
+    vf_store(tiles + 24, acc1_1);
+    vf_store(tiles + 32, acc2_0);
+    vf_store(tiles + 40, acc2_1);
+    vf_store(tiles + 48, acc3_0);
+    vf_store(tiles + 56, acc3_1);
 }
 
 /* matmul of packed W [4 panels][176][16] by x[T][176]; epilogue: out += acc */
@@ -1377,16 +1423,16 @@ static void matmul_bf16_64x176_acc_p16_blocked(const uint16_t *restrict W, const
         return;
     }
     #pragma omp for schedule(static)
-    for (int p = 0; p < 4; p++) {
-        float acc[16];
-        panel_bf16_176_16(W + (int64_t)p * 2816, x, acc);
-        /* one frame per call */
-        const int t = 0;
-        for (int j = 0; j < 16; j++) {
-            const int r = p * 16 + j;
-            out[(int64_t)t * 64 + r] += acc[j];
+    for (int i = 0; i < 1; i++)
+        for (int t = 0; t < T; t++) {
+            float tiles[64];
+            panels_bf16_176_16x4(W + (int64_t)i * 2816, 2816, x + t * 176, tiles);
+            for (int k = 0; k < 4; k++)
+                for (int j = 0; j < 16; j++) {
+                    const int r = (i + k) * 16 + j;
+                    out[(int64_t)t * 64 + r] += tiles[k * 16 + j];
+                }
         }
-    }
 }
 
 /* matmul of packed W [7 panels][64][16] by x[T][64]; epilogue: out = acc */
@@ -1452,19 +1498,32 @@ static void matmul_bf16_100x64_store_p16_blocked(const uint16_t *restrict W, con
             }
         return;
     }
-    #pragma omp for schedule(static)
-    for (int p = 0; p < 7; p++) {
-        float acc[16];
-        panel_bf16_64_16(W + (int64_t)p * 1024, x, acc);
-        /* one frame per call */
-        const int t = 0;
-        for (int j = 0; j < 16; j++) {
-            const int r = p * 16 + j;
-            if (r >= 100)
-                break;
-            out[(int64_t)t * 100 + r] = acc[j];
+    #pragma omp for schedule(static) nowait
+    for (int i = 0; i < 1; i++)
+        for (int t = 0; t < T; t++) {
+            float tiles[64];
+            panels_bf16_64_16x4(W + (int64_t)i * 1024, 1024, x + t * 64, tiles);
+            for (int k = 0; k < 4; k++)
+                for (int j = 0; j < 16; j++) {
+                    const int r = (i + k) * 16 + j;
+                    if (r >= 100)
+                        break;
+                    out[(int64_t)t * 100 + r] = tiles[k * 16 + j];
+                }
         }
-    }
+    #pragma omp for schedule(static)
+    for (int i = 4; i < 7; i++)
+        for (int t = 0; t < T; t++) {
+            float tiles[16];
+            panels_bf16_64_16x1(W + (int64_t)i * 1024, 1024, x + t * 64, tiles);
+            for (int k = 0; k < 1; k++)
+                for (int j = 0; j < 16; j++) {
+                    const int r = (i + k) * 16 + j;
+                    if (r >= 100)
+                        break;
+                    out[(int64_t)t * 100 + r] = tiles[k * 16 + j];
+                }
+        }
 }
 
 /* T (1..32) frames: tokens[T][17] (each step's delayed input) -> text_logits[T][100] and
@@ -1585,18 +1644,17 @@ static void temporal(const void *weights, void *stream, const int *tokens, int T
 static void matmul_bf16_32x64_store_p16(const uint16_t *restrict W, const float *restrict x, float *restrict out,
     int T)
 {
-    (void)T;
     #pragma omp for schedule(static)
-    for (int p = 0; p < 2; p++) {
-        float acc[16];
-        panel_bf16_64_16(W + (int64_t)p * 1024, x, acc);
-        /* one frame per call */
-        const int t = 0;
-        for (int j = 0; j < 16; j++) {
-            const int r = p * 16 + j;
-            out[(int64_t)t * 32 + r] = acc[j];
+    for (int i = 0; i < 2; i++)
+        for (int t = 0; t < T; t++) {
+            float tiles[16];
+            panels_bf16_64_16x1(W + (int64_t)i * 1024, 2048, x + t * 64, tiles);
+            for (int k = 0; k < 1; k++)
+                for (int j = 0; j < 16; j++) {
+                    const int r = (i + k * 2) * 16 + j;
+                    out[(int64_t)t * 32 + r] = tiles[k * 16 + j];
+                }
         }
-    }
 }
 
 static inline void axpy_bf16_32(float a, const uint16_t *restrict x, float *restrict y)
@@ -1636,88 +1694,141 @@ static void rms_norm_32(const float *restrict x, const float *restrict alpha, fl
     }
 }
 
-/* tile[16] = x[32] . panel[32][16], columns in 4 streams of 8 */
-static inline void panel_bf16_32_16(const uint16_t *restrict panel, const float *restrict x, float *restrict tile)
+/* tiles[4][16] = 4 panels [32][16], stride weights apart, . x[32] */
+static inline void panels_bf16_32_16x4(const uint16_t *restrict panel, int64_t stride, const float *restrict x,
+    float *restrict tiles)
 {
-    vf a0_0 = vf_zero();
-    vf a0_1 = vf_zero();
-    vf a1_0 = vf_zero();
-    vf a1_1 = vf_zero();
-    vf a2_0 = vf_zero();
-    vf a2_1 = vf_zero();
-    vf a3_0 = vf_zero();
-    vf a3_1 = vf_zero();
-    for (int c = 0; c < 8; c++) {
+    const uint16_t *panel0 = panel;
+    vf acc0_0 = vf_zero();
+    vf acc0_1 = vf_zero();
+    const uint16_t *panel1 = panel + stride;
+    vf acc1_0 = vf_zero();
+    vf acc1_1 = vf_zero();
+    const uint16_t *panel2 = panel + stride * 2;
+    vf acc2_0 = vf_zero();
+    vf acc2_1 = vf_zero();
+    const uint16_t *panel3 = panel + stride * 3;
+    vf acc3_0 = vf_zero();
+    vf acc3_1 = vf_zero();
+    for (int c = 0; c < 32; c++) {
+        const vf xb = vf_set1(x[c]);
         {
-            const uint16_t *w = panel + (int64_t)c * 16;
-            const vf xb = vf_set1(x[c]);
-            a0_0 = vf_fma(xb, vf_load_bf16(w), a0_0);
-            a0_1 = vf_fma(xb, vf_load_bf16(w + 8), a0_1);
+            const uint16_t *w = panel0 + (int64_t)c * 16;
+            acc0_0 = vf_fma(xb, vf_load_bf16(w), acc0_0);
+            acc0_1 = vf_fma(xb, vf_load_bf16(w + 8), acc0_1);
         }
         {
-            const uint16_t *w = panel + (int64_t)(c + 8) * 16;
-            const vf xb = vf_set1(x[c + 8]);
-            a1_0 = vf_fma(xb, vf_load_bf16(w), a1_0);
-            a1_1 = vf_fma(xb, vf_load_bf16(w + 8), a1_1);
+            const uint16_t *w = panel1 + (int64_t)c * 16;
+            acc1_0 = vf_fma(xb, vf_load_bf16(w), acc1_0);
+            acc1_1 = vf_fma(xb, vf_load_bf16(w + 8), acc1_1);
         }
         {
-            const uint16_t *w = panel + (int64_t)(c + 16) * 16;
-            const vf xb = vf_set1(x[c + 16]);
-            a2_0 = vf_fma(xb, vf_load_bf16(w), a2_0);
-            a2_1 = vf_fma(xb, vf_load_bf16(w + 8), a2_1);
+            const uint16_t *w = panel2 + (int64_t)c * 16;
+            acc2_0 = vf_fma(xb, vf_load_bf16(w), acc2_0);
+            acc2_1 = vf_fma(xb, vf_load_bf16(w + 8), acc2_1);
         }
         {
-            const uint16_t *w = panel + (int64_t)(c + 24) * 16;
-            const vf xb = vf_set1(x[c + 24]);
-            a3_0 = vf_fma(xb, vf_load_bf16(w), a3_0);
-            a3_1 = vf_fma(xb, vf_load_bf16(w + 8), a3_1);
+            const uint16_t *w = panel3 + (int64_t)c * 16;
+            acc3_0 = vf_fma(xb, vf_load_bf16(w), acc3_0);
+            acc3_1 = vf_fma(xb, vf_load_bf16(w + 8), acc3_1);
         }
     }
-    a0_0 = vf_add(a0_0, a1_0);
-    a0_1 = vf_add(a0_1, a1_1);
-    a0_0 = vf_add(a0_0, a2_0);
-    a0_1 = vf_add(a0_1, a2_1);
-    a0_0 = vf_add(a0_0, a3_0);
-    a0_1 = vf_add(a0_1, a3_1);
-    vf_store(tile, a0_0);
-    vf_store(tile + 8, a0_1);
+    vf_store(tiles, acc0_0);
+    vf_store(tiles + 8, acc0_1);
+    vf_store(tiles + 16, acc1_0);
+    vf_store(tiles + 24, acc1_1);
+    vf_store(tiles + 32, acc2_0);
+    vf_store(tiles + 40, acc2_1);
+    vf_store(tiles + 48, acc3_0);
+    vf_store(tiles + 56, acc3_1);
+}
+
+/* tiles[1][16] = 1 panels [32][16], stride weights apart, . x[32] */
+static inline void panels_bf16_32_16x1(const uint16_t *restrict panel, int64_t stride, const float *restrict x,
+    float *restrict tiles)
+{
+    (void)stride;
+    const uint16_t *panel0 = panel;
+    vf acc0_0 = vf_zero();
+    vf acc0_1 = vf_zero();
+    for (int c = 0; c < 32; c++) {
+        const vf xb = vf_set1(x[c]);
+        {
+            const uint16_t *w = panel0 + (int64_t)c * 16;
+            acc0_0 = vf_fma(xb, vf_load_bf16(w), acc0_0);
+            acc0_1 = vf_fma(xb, vf_load_bf16(w + 8), acc0_1);
+        }
+    }
+    vf_store(tiles, acc0_0);
+    vf_store(tiles + 8, acc0_1);
 }
 
 /* matmul of packed W [6 panels][32][16] by x[T][32]; epilogue: q, k and v from acc */
 static void matmul_bf16_96x32_rope_kv_p16(const uint16_t *restrict W, const float *restrict x, float *restrict q,
     float *restrict k_ring, float *restrict v_ring, int64_t pos0, int T)
 {
-    (void)T;
+    #pragma omp for schedule(static) nowait
+    for (int i = 0; i < 1; i++)
+        for (int t = 0; t < T; t++) {
+            float tiles[64];
+            panels_bf16_32_16x4(W + (int64_t)i * 512, 512, x + t * 32, tiles);
+            for (int k = 0; k < 4; k++) {
+                const int part = (i + k) / 2;
+                const int r0 = (i + k) % 2 * 16;
+                const int64_t slot = (pos0 + t) % 8;
+                float *dst = part == 0 ? q + (int64_t)t * 32 : (part == 1 ? k_ring : v_ring) + slot * 16;
+                const int stride = part == 0 ? 0 : 112;
+                if (r0 + 16 <= 32) {
+                    {
+                        const int r = r0;
+                        vf val = vf_load(tiles + k * 16);
+                        vf_store(dst + r + r / 16 * stride, val);
+                    }
+                    {
+                        const int r = r0 + 8;
+                        vf val = vf_load(tiles + k * 16 + 8);
+                        vf_store(dst + r + r / 16 * stride, val);
+                    }
+                    continue;
+                }
+                for (int j = 0; j < (16 < 32 - r0 ? 16 : 32 - r0); j++) {
+                    const int r = r0 + j;
+                    const int at = r + r / 16 * stride;
+                    dst[at] = tiles[k * 16 + j];
+                }
+            }
+        }
     #pragma omp for schedule(static)
-    for (int p = 0; p < 6; p++) {
-        float acc[16];
-        panel_bf16_32_16(W + (int64_t)p * 512, x, acc);
-        /* one frame per call */
-        const int t = 0;
-        const int part = p / 2;
-        const int r0 = p % 2 * 16;
-        const int64_t slot = (pos0 + t) % 8;
-        float *dst = part == 0 ? q + (int64_t)t * 32 : (part == 1 ? k_ring : v_ring) + slot * 16;
-        const int stride = part == 0 ? 0 : 112;
-        if (r0 + 16 <= 32) {
-            {
-                const int r = r0;
-                vf val = vf_load(acc);
-                vf_store(dst + r + r / 16 * stride, val);
+    for (int i = 4; i < 6; i++)
+        for (int t = 0; t < T; t++) {
+            float tiles[16];
+            panels_bf16_32_16x1(W + (int64_t)i * 512, 512, x + t * 32, tiles);
+            for (int k = 0; k < 1; k++) {
+                const int part = (i + k) / 2;
+                const int r0 = (i + k) % 2 * 16;
+                const int64_t slot = (pos0 + t) % 8;
+                float *dst = part == 0 ? q + (int64_t)t * 32 : (part == 1 ? k_ring : v_ring) + slot * 16;
+                const int stride = part == 0 ? 0 : 112;
+                if (r0 + 16 <= 32) {
+                    {
+                        const int r = r0;
+                        vf val = vf_load(tiles + k * 16);
+                        vf_store(dst + r + r / 16 * stride, val);
+                    }
+                    {
+                        const int r = r0 + 8;
+                        vf val = vf_load(tiles + k * 16 + 8);
+                        vf_store(dst + r + r / 16 * stride, val);
+                    }
+                    continue;
+                }
+                for (int j = 0; j < (16 < 32 - r0 ? 16 : 32 - r0); j++) {
+                    const int r = r0 + j;
+                    const int at = r + r / 16 * stride;
+                    dst[at] = tiles[k * 16 + j];
+                }
             }
-            {
-                const int r = r0 + 8;
-                vf val = vf_load(acc + 8);
-                vf_store(dst + r + r / 16 * stride, val);
-            }
-            continue;
         }
-        for (int j = 0; j < (16 < 32 - r0 ? 16 : 32 - r0); j++) {
-            const int r = r0 + j;
-            const int at = r + r / 16 * stride;
-            dst[at] = acc[j];
-        }
-    }
 }
 
 /* out[t] = softmax(q[t] k^T / sqrt(16)) v per head (2 heads), over the 8 ring slots whose position
@@ -1771,126 +1882,116 @@ static void attention_2x16_ring8_window8(const float *restrict q, const float *r
 /* matmul of packed W [2 panels][32][16] by x[T][32]; epilogue: out += acc */
 static void matmul_bf16_32x32_acc_p16(const uint16_t *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    (void)T;
     #pragma omp for schedule(static)
-    for (int p = 0; p < 2; p++) {
-        float acc[16];
-        panel_bf16_32_16(W + (int64_t)p * 512, x, acc);
-        /* one frame per call */
-        const int t = 0;
-        for (int j = 0; j < 16; j++) {
-            const int r = p * 16 + j;
-            out[(int64_t)t * 32 + r] += acc[j];
+    for (int i = 0; i < 2; i++)
+        for (int t = 0; t < T; t++) {
+            float tiles[16];
+            panels_bf16_32_16x1(W + (int64_t)i * 512, 1024, x + t * 32, tiles);
+            for (int k = 0; k < 1; k++)
+                for (int j = 0; j < 16; j++) {
+                    const int r = (i + k * 2) * 16 + j;
+                    out[(int64_t)t * 32 + r] += tiles[k * 16 + j];
+                }
         }
-    }
 }
 
 /* matmul of packed W [11 panels][32][16] by x[T][32]; epilogue: out = silu(a) * b */
 static void matmul_bf16_176x32_silu_gate_p16(const uint16_t *restrict W, const float *restrict x, float *restrict out,
     int T)
 {
-    (void)T;
+    #pragma omp for schedule(static) nowait
+    for (int i = 0; i < 2; i++)
+        for (int t = 0; t < T; t++) {
+            float tiles[64];
+            panels_bf16_32_16x4(W + (int64_t)i * 512, 1024, x + t * 32, tiles);
+            for (int k = 0; k < 4; k++) {
+                if ((i + k * 2) * 8 + 8 <= 88) {
+                    const vf a = vf_load(tiles + k * 16);
+                    const vf b = vf_load(tiles + k * 16 + 8);
+                    vf_store(out + (int64_t)t * 88 + (i + k * 2) * 8, vf_mul(vf_div(a, vf_add(vf_set1(1.0f), vf_exp(vf_sub(vf_zero(), a)))), b));
+                    continue;
+                }
+                for (int j = 0; j < 8; j++) {
+                    const int r = (i + k * 2) * 8 + j;
+                    const float a = tiles[k * 16 + j];
+                    const float b = tiles[k * 16 + (8 + j)];
+                    out[(int64_t)t * 88 + r] = a / (1.0f + expf(-a)) * b;
+                }
+            }
+        }
     #pragma omp for schedule(static)
-    for (int p = 0; p < 11; p++) {
-        float acc[16];
-        panel_bf16_32_16(W + (int64_t)p * 512, x, acc);
-        /* one frame per call */
-        const int t = 0;
-        if (p * 8 + 8 <= 88) {
-            const vf a = vf_load(acc);
-            const vf b = vf_load(acc + 8);
-            vf_store(out + (int64_t)t * 88 + p * 8, vf_mul(vf_div(a, vf_add(vf_set1(1.0f), vf_exp(vf_sub(vf_zero(), a)))), b));
-            continue;
+    for (int i = 8; i < 11; i++)
+        for (int t = 0; t < T; t++) {
+            float tiles[16];
+            panels_bf16_32_16x1(W + (int64_t)i * 512, 1024, x + t * 32, tiles);
+            for (int k = 0; k < 1; k++) {
+                if ((i + k * 2) * 8 + 8 <= 88) {
+                    const vf a = vf_load(tiles + k * 16);
+                    const vf b = vf_load(tiles + k * 16 + 8);
+                    vf_store(out + (int64_t)t * 88 + (i + k * 2) * 8, vf_mul(vf_div(a, vf_add(vf_set1(1.0f), vf_exp(vf_sub(vf_zero(), a)))), b));
+                    continue;
+                }
+                for (int j = 0; j < 8; j++) {
+                    const int r = (i + k * 2) * 8 + j;
+                    const float a = tiles[k * 16 + j];
+                    const float b = tiles[k * 16 + (8 + j)];
+                    out[(int64_t)t * 88 + r] = a / (1.0f + expf(-a)) * b;
+                }
+            }
         }
-        for (int j = 0; j < 8; j++) {
-            const int r = p * 8 + j;
-            const float a = acc[j];
-            const float b = acc[8 + j];
-            out[(int64_t)t * 88 + r] = a / (1.0f + expf(-a)) * b;
-        }
-    }
 }
 
-/* tile[16] = x[88] . panel[88][16], columns in 4 streams of 22 */
-static inline void panel_bf16_88_16(const uint16_t *restrict panel, const float *restrict x, float *restrict tile)
+/* tiles[1][16] = 1 panels [88][16], stride weights apart, . x[88] */
+static inline void panels_bf16_88_16x1(const uint16_t *restrict panel, int64_t stride, const float *restrict x,
+    float *restrict tiles)
 {
-    vf a0_0 = vf_zero();
-    vf a0_1 = vf_zero();
-    vf a1_0 = vf_zero();
-    vf a1_1 = vf_zero();
-    vf a2_0 = vf_zero();
-    vf a2_1 = vf_zero();
-    vf a3_0 = vf_zero();
-    vf a3_1 = vf_zero();
-    for (int c = 0; c < 22; c++) {
+    (void)stride;
+    const uint16_t *panel0 = panel;
+    vf acc0_0 = vf_zero();
+    vf acc0_1 = vf_zero();
+    for (int c = 0; c < 88; c++) {
+        const vf xb = vf_set1(x[c]);
         {
-            const uint16_t *w = panel + (int64_t)c * 16;
-            const vf xb = vf_set1(x[c]);
-            a0_0 = vf_fma(xb, vf_load_bf16(w), a0_0);
-            a0_1 = vf_fma(xb, vf_load_bf16(w + 8), a0_1);
-        }
-        {
-            const uint16_t *w = panel + (int64_t)(c + 22) * 16;
-            const vf xb = vf_set1(x[c + 22]);
-            a1_0 = vf_fma(xb, vf_load_bf16(w), a1_0);
-            a1_1 = vf_fma(xb, vf_load_bf16(w + 8), a1_1);
-        }
-        {
-            const uint16_t *w = panel + (int64_t)(c + 44) * 16;
-            const vf xb = vf_set1(x[c + 44]);
-            a2_0 = vf_fma(xb, vf_load_bf16(w), a2_0);
-            a2_1 = vf_fma(xb, vf_load_bf16(w + 8), a2_1);
-        }
-        {
-            const uint16_t *w = panel + (int64_t)(c + 66) * 16;
-            const vf xb = vf_set1(x[c + 66]);
-            a3_0 = vf_fma(xb, vf_load_bf16(w), a3_0);
-            a3_1 = vf_fma(xb, vf_load_bf16(w + 8), a3_1);
+            const uint16_t *w = panel0 + (int64_t)c * 16;
+            acc0_0 = vf_fma(xb, vf_load_bf16(w), acc0_0);
+            acc0_1 = vf_fma(xb, vf_load_bf16(w + 8), acc0_1);
         }
     }
-    a0_0 = vf_add(a0_0, a1_0);
-    a0_1 = vf_add(a0_1, a1_1);
-    a0_0 = vf_add(a0_0, a2_0);
-    a0_1 = vf_add(a0_1, a2_1);
-    a0_0 = vf_add(a0_0, a3_0);
-    a0_1 = vf_add(a0_1, a3_1);
-    vf_store(tile, a0_0);
-    vf_store(tile + 8, a0_1);
+    vf_store(tiles, acc0_0);
+    vf_store(tiles + 8, acc0_1);
 }
 
 /* matmul of packed W [2 panels][88][16] by x[T][88]; epilogue: out += acc */
 static void matmul_bf16_32x88_acc_p16(const uint16_t *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    (void)T;
     #pragma omp for schedule(static)
-    for (int p = 0; p < 2; p++) {
-        float acc[16];
-        panel_bf16_88_16(W + (int64_t)p * 1408, x, acc);
-        /* one frame per call */
-        const int t = 0;
-        for (int j = 0; j < 16; j++) {
-            const int r = p * 16 + j;
-            out[(int64_t)t * 32 + r] += acc[j];
+    for (int i = 0; i < 2; i++)
+        for (int t = 0; t < T; t++) {
+            float tiles[16];
+            panels_bf16_88_16x1(W + (int64_t)i * 1408, 2816, x + t * 88, tiles);
+            for (int k = 0; k < 1; k++)
+                for (int j = 0; j < 16; j++) {
+                    const int r = (i + k * 2) * 16 + j;
+                    out[(int64_t)t * 32 + r] += tiles[k * 16 + j];
+                }
         }
-    }
 }
 
 /* matmul of packed W [4 panels][32][16] by x[T][32]; epilogue: out = acc */
 static void matmul_bf16_64x32_store_p16(const uint16_t *restrict W, const float *restrict x, float *restrict out,
     int T)
 {
-    (void)T;
     #pragma omp for schedule(static)
-    for (int p = 0; p < 4; p++) {
-        float acc[16];
-        panel_bf16_32_16(W + (int64_t)p * 512, x, acc);
-        /* one frame per call */
-        const int t = 0;
-        for (int j = 0; j < 16; j++) {
-            const int r = p * 16 + j;
-            out[(int64_t)t * 64 + r] = acc[j];
+    for (int i = 0; i < 1; i++)
+        for (int t = 0; t < T; t++) {
+            float tiles[64];
+            panels_bf16_32_16x4(W + (int64_t)i * 512, 512, x + t * 32, tiles);
+            for (int k = 0; k < 4; k++)
+                for (int j = 0; j < 16; j++) {
+                    const int r = (i + k) * 16 + j;
+                    out[(int64_t)t * 64 + r] = tiles[k * 16 + j];
+                }
         }
-    }
 }
 
 /* Depformer step k of a frame whose temporal output is hidden[64]: prev_token is the text token
