@@ -251,7 +251,7 @@ static void report(const struct emit_options *eopt, const struct build_options *
 
 int build_model(const struct ir_module *mod, const struct emit_options *eopt, const struct build_options *bopt)
 {
-    const char *name = mod->model->name, *dir = bopt->out_dir;
+    const char *name = mod->name, *dir = bopt->out_dir;
     const bool llvm = eopt->backend == BACKEND_LLVM;
     /* (the LLVM back end's object needs no C compiler; a library or program is linked by one) */
     const bool needs_cc = bopt->emit != EMIT_C && (!llvm || bopt->emit != EMIT_OBJ || bopt->cc);

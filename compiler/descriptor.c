@@ -132,14 +132,14 @@ static int weight_table(struct emitter *e, int record, int *entries)
    whose keys name a format keep it) */
 static int64_t weight_bytes_as(const struct ir_module *mod, int format)
 {
-    struct model built_as = *mod->model;
-    built_as.weights = (enum weight_format)format;
+    struct ir_formats built_as = mod->formats;
+    built_as.weights = format;
     int64_t bytes = 0;
     for (int i = 0; i < mod->num_weights; i++) {
         const struct ir_weight *w = &mod->weights[i];
         const int copies = w->step == STEP_TABLE ? w->steps : 1;
         const long long numel = ir_weight_numel(w) / copies;
-        const int as = model_class_weights(&built_as, w->weight_class);
+        const int as = ir_class_format(&built_as, w->weight_class);
         bytes += copies * (int64_t)kiln_slot_bytes((size_t)numel, (size_t)w->shape[w->rank - 1], w->pack_nr, w->pack_rows,
                                                    w->pack_gated,
                                                    w->matrix ? kiln_matrix_format(as, w->is_embedding, (size_t)w->cols) : KILN_F32);
@@ -147,21 +147,20 @@ static int64_t weight_bytes_as(const struct ir_module *mod, int format)
     return bytes;
 }
 
-/* Bytes of the stream's field `name`, or with `prefix` of all whose names begin with it */
-static int64_t stream_bytes(const struct emitter *e, const char *name, bool prefix)
+/* Bytes of the streaming states of a role (ir.h) */
+static int64_t state_bytes(const struct ir_module *mod, enum ir_state_role role)
 {
-    const struct kir_record *r = e->kir.records[e->stream_record];
     int64_t bytes = 0;
-    for (int i = 0; i < r->num_fields; i++)
-        if (prefix ? strncmp(r->fields[i].name, name, strlen(name)) == 0 : strcmp(r->fields[i].name, name) == 0)
-            bytes += kir_type_bytes(&e->kir, r->fields[i].type) * (r->fields[i].count ? r->fields[i].count : 1);
+    for (int i = 0; i < mod->num_states; i++)
+        if (mod->states[i].role == role)
+            bytes += ir_state_bytes(&mod->states[i]);
     return bytes;
 }
 
 void descriptor_build(struct emitter *e, const struct glue_functions *fn, const char *target, const char *features)
 {
     struct kir_module *m = &e->kir;
-    const struct model *mod = e->mod->model;
+    const struct model *mod = e->model;
     const int weight_desc = weight_desc_record(m), model_desc = model_desc_record(m);
     const int delays = kir_global_begin(m, "delays", kir_scalar_type(KIR_I32), 1 + mod->n_q, false, NULL);
     for (int i = 0; i <= mod->n_q; i++)
@@ -200,10 +199,10 @@ void descriptor_build(struct emitter *e, const struct glue_functions *fn, const 
     for (int format = 0; format < KILN_NUM_FORMATS; format++)
         kir_init_int(m, g, weight_bytes_as(e->mod, format));
     kir_init_sizeof(m, g, e->stream_record);
-    kir_init_int(m, g, stream_bytes(e, "kv", false) + stream_bytes(e, "dep_kv", false));
-    kir_init_int(m, g, stream_bytes(e, "ttt_l", true)); /* (the states, not the RoPE tables ttt_rope_l*) */
+    kir_init_int(m, g, state_bytes(e->mod, STATE_KV));
+    kir_init_int(m, g, state_bytes(e->mod, STATE_TTT)); /* (the states, not the RoPE tables) */
     kir_init_function(m, g, fn->stream_reset);
-    kir_init_int(m, g, e->mod->temporal.rows);
+    kir_init_int(m, g, ir_graph_named(e->mod, "temporal")->rows);
     kir_init_function(m, g, fn->temporal);
     kir_init_function(m, g, fn->depformer_step);
     kir_init_function(m, g, fn->stream_advance);

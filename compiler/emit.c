@@ -8,7 +8,7 @@
 
 static void emit_header(const struct emitter *e, FILE *out, const struct emit_options *opt)
 {
-    const struct model *m = e->mod->model;
+    const struct model *m = e->model;
     const char *n = e->name;
     char upper[64], formats[160];
     model_weights_text(m, formats, sizeof formats);
@@ -97,7 +97,7 @@ static void print_c(struct emitter *e, const struct emit_options *opt, FILE *sou
    source; with the LLVM back end writes its object or dump; --dump=kernels to dump. */
 static bool emit(const struct ir_module *mod, const struct emit_options *opt, FILE *header, FILE *source, FILE *dump)
 {
-    struct emitter e = {.mod = mod, .target = opt->target, .threaded = opt->target->width > 1, .name = mod->model->name,
+    struct emitter e = {.mod = mod, .model = opt->model, .target = opt->target, .threaded = opt->target->width > 1, .name = mod->name,
                         .llvm = opt->backend == BACKEND_LLVM};
     kir_module_init(&e.kir, opt->target->width, "");
     char *functions = NULL;

@@ -5,12 +5,14 @@
 #define KILN_EMIT_H
 #include <stdbool.h>
 #include <stdio.h>
-#include "ir.h"
+#include "lower.h"
 #include "target.h"
 
 enum backend { BACKEND_C, BACKEND_LLVM };
 
 struct emit_options {
+    const struct model *model;       /* the description the module was lowered from: the LM's facts
+                                        (vocabularies, delays, TTT settings) its glue and descriptor say */
     const struct target *target;
     const char *source;              /* the .kiln file, named in the generated header comment */
     bool simde;                      /* the vector vocabulary through SIMDe (runs on any x86-64 host) */

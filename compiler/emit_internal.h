@@ -8,6 +8,7 @@
 
 struct emitter {
     const struct ir_module *mod;
+    const struct model *model;       /* (emit_options) */
     const struct target *target;
     bool threaded;                   /* vector targets: one OpenMP team per call, matmuls shared out */
     const char *name;                /* model name, prefixes every public symbol */
@@ -59,13 +60,9 @@ int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const stru
 const char *kernel_kv_write(struct emitter *e, const struct ir_graph *g);
 
 /* kernels_ttt.c: the kernel of a TTT shape (ir.h; base lr, eps and the RoPE table are arguments);
-   returns its index in e->kir. Its state is ttt_state_slots arrays (named, sized and described by
-   the three after) besides `ready` and `history`. */
+   returns its index in e->kir. Its state is the TTT op's (lower_ttt): `ready`, the inner model's
+   arrays (ir.h, ttt_inner_names), `history`. */
 int kernel_ttt(struct emitter *e, const struct ttt_shape *s);
 void ttt_kernel_name(char *buf, size_t size, const struct ttt_shape *s);
-int ttt_state_slots(const struct ttt_shape *s);
-const char *ttt_state_name(const struct ttt_shape *s, int i);
-int64_t ttt_state_floats(const struct ttt_shape *s, int i);
-const char *ttt_state_comment(const struct ttt_shape *s, int i);
 void float_literal(char *buf, size_t size, float value);
 #endif

@@ -6,34 +6,6 @@
 #include <string.h>
 #include "kernels.h"
 
-static bool is_ttt(const struct model *m, int layer) { return m->temporal.layers[layer].mixer != MIXER_ATTENTION; }
-
-/* The KV ring of temporal layer l: attention layers are numbered in order, TTT layers have none. */
-static int attention_index(const struct model *m, int layer)
-{
-    int index = 0;
-    for (int l = 0; l < layer; l++)
-        index += !is_ttt(m, l);
-    return index;
-}
-
-/* The temporal attention layers' KV rings */
-static int glue_rings(const struct model *m) { return attention_index(m, m->temporal.num_layers); }
-
-/* The TTT layer whose RoPE table layer l reads: the first with the same base, head size and
-   mini-batch (every layer has the model's head size). */
-static int ttt_rope_table_layer(const struct model *m, int l)
-{
-    const struct layer_spec *a = &m->temporal.layers[l];
-    for (int j = 0; j < l; j++) {
-        const struct layer_spec *b = &m->temporal.layers[j];
-        if (is_ttt(m, j) && b->ttt.rope_base == a->ttt.rope_base && b->ttt.mini_batch == a->ttt.mini_batch)
-            return j;
-    }
-    return l;
-}
-
-
 /* ---- records --------------------------------------------------------------------------------- */
 
 static void weights_record(struct emitter *e)
@@ -57,44 +29,24 @@ static void weights_record(struct emitter *e)
     }
 }
 
-/* The TTT state arrays of one layer, in the order the kernel takes them (kernels_ttt.c) */
-static void ttt_fields(struct emitter *e, int record, int l)
-{
-    struct ttt_shape shape;
-    ttt_shape_of(e->mod->model, l, &shape);
-    struct kir_module *m = &e->kir;
-    char name[64];
-    snprintf(name, sizeof name, "ttt_l%d_ready", l);
-    kir_record_field(m, record, name, kir_scalar_type(KIR_I32), 0, 0, "layer %d (TTT-%s): 0 until its inner weights are "
-                     "taken from the weights", l, shape.mlp ? "MLP" : "Linear");
-    for (int slot = 0; slot < ttt_state_slots(&shape); slot++) {
-        snprintf(name, sizeof name, "ttt_l%d_%s", l, ttt_state_name(&shape, slot));
-        kir_record_field(m, record, name, kir_scalar_type(KIR_F32), ttt_state_floats(&shape, slot), 0, "%s",
-                         ttt_state_comment(&shape, slot));
-    }
-    snprintf(name, sizeof name, "ttt_l%d_history", l);
-    kir_record_field(m, record, name, kir_scalar_type(KIR_F32),
-                     (int64_t)(shape.conv_kernel > 1 ? shape.conv_kernel - 1 : 1) * shape.heads * shape.head_dim, 0,
-                     "share_qk: the last conv_kernel - 1 rows of q_proj's output");
-    if (ttt_rope_table_layer(e->mod->model, l) == l) {
-        snprintf(name, sizeof name, "ttt_rope_l%d", l);
-        kir_record_field(m, record, name, kir_scalar_type(KIR_F32), (int64_t)shape.mini_batch * 2 * shape.head_dim, 0,
-                         "[%d][2][%d]: RoPE at in-batch position p: [cos, cos] and [-sin, sin] of p / %g^(2i / %d) "
-                         "(and the later layers alike)", shape.mini_batch, shape.head_dim,
-                         e->mod->model->temporal.layers[l].ttt.rope_base, shape.head_dim);
-    }
-}
-
 static int scratch_floats(const struct ir_module *mod)
 {
-    int n = mod->temporal.scratch_floats > mod->depformer.scratch_floats ? mod->temporal.scratch_floats
-                                                                         : mod->depformer.scratch_floats;
-    return n > 0 ? n : 1;
+    int n = 1;
+    for (int gi = 0; gi < mod->num_graphs; gi++)
+        n = mod->graphs[gi]->scratch_floats > n ? mod->graphs[gi]->scratch_floats : n;
+    return n;
 }
 
+/* A state's scalar type in the record */
+static struct kir_type state_type(const struct ir_state *st)
+{
+    return kir_scalar_type(st->dtype == IR_I64 ? KIR_I64 : st->dtype == IR_I32 ? KIR_I32 : format_scalar((int)st->dtype));
+}
+
+/* The module's streaming states in the order lowered (ir.h), then the planner's scratch arena */
 static void stream_record(struct emitter *e)
 {
-    const struct ir_graph *t = &e->mod->temporal, *d = &e->mod->depformer;
+    const struct ir_graph *t = ir_graph_named(e->mod, "temporal");
     struct kir_module *m = &e->kir;
     char name[96];
     snprintf(name, sizeof name, "%s_stream", e->name);
@@ -103,27 +55,12 @@ static void stream_record(struct emitter *e)
                                       "   context + rows - 1 = %d slots so that a call of %d rows never evicts a key its own rows attend to.",
              t->kv_capacity, t->rows);
     const int r = e->stream_record = kir_record_begin(m, name, false, comment);
-    const struct kir_type i64 = kir_scalar_type(KIR_I64), f32 = kir_scalar_type(KIR_F32);
-    kir_record_field(m, r, "pos", i64, 0, 0, "frames stepped: the next frame's absolute position");
-    kir_record_field(m, r, "kv_pos", i64, t->kv_capacity, 0, "absolute position held by each temporal ring slot; -1: empty");
-    kir_record_field(m, r, "dep_kv_pos", i64, d->kv_capacity, 0, "depformer slot k holds step k of this frame; -1: empty");
-    const int rings = glue_rings(e->mod->model);
-    if (t->rope && rings > 0)
-        kir_record_field(m, r, "rope_cs", f32, (int64_t)t->rows * 2 * t->head_dim, 0,
-                         "[%d][2][%d]: RoPE at each position of the call: [cos_i, cos_i], [-sin_i, sin_i] per pair i", t->rows,
-                         t->head_dim);
-    const struct kir_type kv = kir_scalar_type(format_scalar(t->kv_format));
-    if (rings > 0)
-        kir_record_field(m, r, "kv", kv, (int64_t)rings * 2 * t->heads * t->kv_capacity * t->head_dim, 64,
-                         "temporal KV%s: [attention layer %d][k, v][head * slot %d][head_dim %d]", format_suffix(t->kv_format),
-                         rings, t->heads * t->kv_capacity, t->head_dim);
-    kir_record_field(m, r, "dep_kv", kv, (int64_t)d->num_layers * 2 * d->heads * d->kv_capacity * d->head_dim, 64,
-                     "depformer KV%s, refilled every frame: [layer %d][k, v][head * slot %d][head_dim %d]",
-                     format_suffix(d->kv_format), d->num_layers, d->heads * d->kv_capacity, d->head_dim);
-    for (int l = 0; l < t->num_layers; l++)
-        if (is_ttt(e->mod->model, l))
-            ttt_fields(e, r, l);
-    kir_record_field(m, r, "scratch", f32, scratch_floats(e->mod), 64, "activations, placed by the planner (--dump=plan)");
+    for (int i = 0; i < e->mod->num_states; i++) {
+        const struct ir_state *st = &e->mod->states[i];
+        kir_record_field(m, r, st->name, state_type(st), st->elements > 1 ? st->elements : 0, st->align, "%s", st->comment);
+    }
+    kir_record_field(m, r, "scratch", kir_scalar_type(KIR_F32), scratch_floats(e->mod), 64,
+                     "activations, placed by the planner (--dump=plan)");
 }
 
 /* ---- helpers of the graph functions ---------------------------------------------------------- */
@@ -210,15 +147,8 @@ static struct kir_node *weight(struct glue *c, const struct ir_weight *w, struct
 
 static struct kir_node *stream_field(struct glue *c, const char *name) { return kir_field(c->f, c->s, name); }
 
-/* The k (which 0) or v (1) half of the KV ring of the op's layer */
-static struct kir_node *ring(struct glue *c, const struct ir_op *op, int which)
-{
-    struct kir_func *f = c->f;
-    const struct ir_graph *g = c->g;
-    const int index = c->temporal ? attention_index(c->e->mod->model, op->layer) : op->layer;
-    const int64_t half = (int64_t)g->heads * g->kv_capacity * g->head_dim;
-    return kir_addr(f, stream_field(c, c->temporal ? "kv" : "dep_kv"), kir_const_int(f, KIR_I64, (2 * index + which) * half));
-}
+/* State `id`'s field of the stream */
+static struct kir_node *state(struct glue *c, int id) { return stream_field(c, c->e->mod->states[id].name); }
 
 /* ---- one op ---------------------------------------------------------------------------------- */
 
@@ -226,7 +156,7 @@ static struct kir_node *ring(struct glue *c, const struct ir_op *op, int which)
 static void embed_sum(struct glue *c, const struct ir_op *op)
 {
     struct kir_func *f = c->f;
-    const struct model *m = c->e->mod->model;
+    const struct model *m = c->e->model;
     const int format = c->e->mod->weights[op->weight].format;
     const int D = c->g->dim, K = 1 + m->n_q, add = function_by_symbol(c->e, kernel_embed_add(c->e, D, format));
     struct kir_node *dst = value(c, op->out), *tokens = c->params[0];
@@ -247,7 +177,7 @@ static void step_embed_add(struct glue *c, const struct ir_op *op)
 {
     struct kir_func *f = c->f;
     struct kir_node *table = weight(c, &c->e->mod->weights[op->weight], NULL);
-    if (c->e->mod->model->dep_q > 1)
+    if (c->e->model->dep_q > 1)
         table = kir_select(f, kir_binary(f, KIR_EQ, c->pos, INT(0)), table,
                            weight(c, &c->e->mod->weights[op->weight + 1], SUB(c->pos, INT(1))));
     CALL(c, function_by_symbol(c->e, kernel_embed_add(c->e, c->g->dim, c->e->mod->weights[op->weight].format)),
@@ -258,27 +188,19 @@ static void step_embed_add(struct glue *c, const struct ir_op *op)
 static void ttt_call(struct glue *c, const struct ir_op *op)
 {
     struct kir_func *f = c->f;
-    const struct model *m = c->e->mod->model;
+    const struct model *m = c->e->model;
     const struct layer_spec *spec = &m->temporal.layers[op->layer];
     struct ttt_shape shape;
-    ttt_shape_of(m, op->layer, &shape);
+    ttt_shape_of(&m->temporal, op->layer, &shape);
     struct kir_node *args[48];
     int n = 0;
     for (int i = 0; i < op->weight_count; i++) /* (in lower_ttt's order, the kernel's) */
         args[n++] = weight(c, &c->e->mod->weights[op->weight + i], NULL);
-    char name[64];
-    snprintf(name, sizeof name, "ttt_rope_l%d", ttt_rope_table_layer(m, op->layer));
-    args[n++] = stream_field(c, name);
+    args[n++] = state(c, op->states[0]); /* (the RoPE table, then the state the layer updates) */
     args[n++] = F32(spec->ttt.base_lr);
     args[n++] = F32(spec->ttt.eps);
-    snprintf(name, sizeof name, "ttt_l%d_ready", op->layer);
-    args[n++] = stream_field(c, name);
-    for (int slot = 0; slot < ttt_state_slots(&shape); slot++) {
-        snprintf(name, sizeof name, "ttt_l%d_%s", op->layer, ttt_state_name(&shape, slot));
-        args[n++] = stream_field(c, name);
-    }
-    snprintf(name, sizeof name, "ttt_l%d_history", op->layer);
-    args[n++] = stream_field(c, name);
+    for (int i = 1; i < op->num_states; i++)
+        args[n++] = state(c, op->states[i]);
     args[n++] = value(c, op->in[0]);
     args[n++] = op->in[1] >= 0 ? value(c, op->in[1]) : kir_null(f, in_ptr());
     args[n++] = value(c, op->in[2]);
@@ -337,9 +259,9 @@ static void emit_op(struct glue *c, const struct ir_op *op)
             args[n++] = value(c, op->scale);
         args[n++] = dst;
         if (op->epilogue == EPI_ROPE_KV) {
-            args[n++] = ring(c, op, 0), args[n++] = ring(c, op, 1), args[n++] = c->pos;
+            args[n++] = state(c, op->states[0]), args[n++] = state(c, op->states[1]), args[n++] = c->pos;
             if (g->rope)
-                args[n++] = stream_field(c, "rope_cs");
+                args[n++] = state(c, op->states[3]);
         }
         if (op->work >= 0) /* the cache-blocked form's sums */
             args[n++] = value(c, op->work);
@@ -349,14 +271,14 @@ static void emit_op(struct glue *c, const struct ir_op *op)
         break;
     }
     case OP_ROPE_QK:
-        CALL(c, function_by_symbol(e, kernel_rope_qk(e, g)), in, stream_field(c, "rope_cs"), c->rows);
+        CALL(c, function_by_symbol(e, kernel_rope_qk(e, g)), in, state(c, op->states[0]), c->rows);
         break;
     case OP_KV_WRITE:
-        CALL(c, function_by_symbol(e, kernel_kv_write(e, g)), in, ring(c, op, 0), ring(c, op, 1), c->pos, c->rows);
+        CALL(c, function_by_symbol(e, kernel_kv_write(e, g)), in, state(c, op->states[0]), state(c, op->states[1]), c->pos, c->rows);
         break;
     case OP_ATTENTION:
-        CALL(c, function_by_symbol(e, kernel_attention(e, g, g->values[op->in[0]].len)), in, ring(c, op, 0), ring(c, op, 1),
-             stream_field(c, c->temporal ? "kv_pos" : "dep_kv_pos"), c->pos, dst, c->rows);
+        CALL(c, function_by_symbol(e, kernel_attention(e, g, g->values[op->in[0]].len)), in, state(c, op->states[0]),
+             state(c, op->states[1]), state(c, op->states[2]), c->pos, dst, c->rows);
         break;
     case OP_SILU_GATE:
         CALL(c, function_by_symbol(e, kernel_silu_gate(e, g->values[op->out].len)), in, dst, c->rows);
@@ -457,65 +379,69 @@ static void fill(struct kir_func *f, struct kir_node *p, int64_t count, struct k
     kir_end(f);
 }
 
-static int field_count(const struct emitter *e, const char *name)
-{
-    const struct kir_record *r = e->kir.records[e->stream_record];
-    return (int)r->fields[kir_record_field_index(r, name)].count;
-}
-
-/* The TTT RoPE tables, in f32 as ttt.py computes them */
+/* The TTT RoPE tables (each TTT op's first state, shared by the layers alike), in f32 as ttt.py
+   computes them */
 static void ttt_rope_tables(struct glue *c)
 {
     struct kir_func *f = c->f;
-    const struct model *m = c->e->mod->model;
-    for (int l = 0; l < m->temporal.num_layers; l++) {
-        if (!is_ttt(m, l) || ttt_rope_table_layer(m, l) != l)
-            continue;
-        struct ttt_shape shape;
-        ttt_shape_of(m, l, &shape);
-        char name[64];
-        snprintf(name, sizeof name, "ttt_rope_l%d", l);
-        struct kir_node *table = stream_field(c, name);
-        const int HD = shape.head_dim;
-        kir_comment(f, "layer %d's TTT RoPE table (and the later layers' alike)", l);
-        struct kir_node *p = kir_for(f, "p", INT(0), INT(shape.mini_batch), 1, 0);
-        struct kir_node *j = kir_for(f, "j", INT(0), INT(HD), 1, 0);
-        struct kir_node *power = libm(c, "powf", F32(m->temporal.layers[l].ttt.rope_base),
-                                      DIV(kir_cast(f, f32_type(), MUL(DIV(j, INT(2)), INT(2))), F32(HD)));
-        struct kir_node *angle = kir_decl(f, "angle", MUL(kir_cast(f, f32_type(), p), DIV(F32(1), power)), KIR_CONSTANT);
-        struct kir_node *row = MUL(p, INT(2 * HD));
-        kir_store(f, table, ADD(row, j), libm(c, "cosf", angle, NULL));
-        struct kir_node *sine = kir_decl(f, "sine", libm(c, "sinf", angle, NULL), KIR_CONSTANT);
-        kir_store(f, table, ADD(ADD(row, INT(HD)), j),
-                  kir_select(f, kir_binary(f, KIR_NE, kir_binary(f, KIR_REM, j, INT(2)), INT(0)), sine, kir_unary(f, KIR_NEG, sine)));
-        kir_end(f);
-        kir_end(f);
-    }
+    const struct model *m = c->e->model;
+    bool *done = calloc((size_t)c->e->mod->num_states, 1);
+    for (int gi = 0; gi < c->e->mod->num_graphs; gi++)
+        for (int i = 0; i < c->e->mod->graphs[gi]->num_ops; i++) {
+            const struct ir_op *op = &c->e->mod->graphs[gi]->ops[i];
+            if (op->dead || op->code != OP_TTT || done[op->states[0]])
+                continue;
+            done[op->states[0]] = true;
+            struct ttt_shape shape;
+            ttt_shape_of(&m->temporal, op->layer, &shape);
+            struct kir_node *table = state(c, op->states[0]);
+            const int HD = shape.head_dim;
+            kir_comment(f, "layer %d's TTT RoPE table (and the later layers' alike)", op->layer);
+            struct kir_node *p = kir_for(f, "p", INT(0), INT(shape.mini_batch), 1, 0);
+            struct kir_node *j = kir_for(f, "j", INT(0), INT(HD), 1, 0);
+            struct kir_node *power = libm(c, "powf", F32(m->temporal.layers[op->layer].ttt.rope_base),
+                                          DIV(kir_cast(f, f32_type(), MUL(DIV(j, INT(2)), INT(2))), F32(HD)));
+            struct kir_node *angle = kir_decl(f, "angle", MUL(kir_cast(f, f32_type(), p), DIV(F32(1), power)), KIR_CONSTANT);
+            struct kir_node *row = MUL(p, INT(2 * HD));
+            kir_store(f, table, ADD(row, j), libm(c, "cosf", angle, NULL));
+            struct kir_node *sine = kir_decl(f, "sine", libm(c, "sinf", angle, NULL), KIR_CONSTANT);
+            kir_store(f, table, ADD(ADD(row, INT(HD)), j),
+                      kir_select(f, kir_binary(f, KIR_NE, kir_binary(f, KIR_REM, j, INT(2)), INT(0)), sine, kir_unary(f, KIR_NEG, sine)));
+            kir_end(f);
+            kir_end(f);
+        }
+    free(done);
 }
 
+/* Every state its reset value (ir.h: zeros, -1 for an empty ring slot's position, nothing where it
+   is written before it is read), then the tables computed once */
 static int stream_reset(struct emitter *e)
 {
     struct glue c = {.e = e};
     open_function(&c, "stream_reset", "A stream's initial state", 0, NULL, NULL);
     struct kir_func *f = c.f;
-    kir_store(f, stream_field(&c, "pos"), INT(0), kir_const_int(f, KIR_I64, 0));
-    fill(f, stream_field(&c, "kv_pos"), field_count(e, "kv_pos"), kir_const_int(f, KIR_I64, -1));
-    fill(f, stream_field(&c, "dep_kv_pos"), field_count(e, "dep_kv_pos"), kir_const_int(f, KIR_I64, -1));
-    const struct model *m = e->mod->model;
-    for (int l = 0; l < m->temporal.num_layers; l++)
-        if (is_ttt(m, l)) {
-            char name[64];
-            snprintf(name, sizeof name, "ttt_l%d_ready", l);
+    for (int i = 0; i < e->mod->num_states; i++) {
+        const struct ir_state *st = &e->mod->states[i];
+        if (st->reset == RESET_NONE)
+            continue;
+        struct kir_node *value = st->dtype == IR_I64 ? kir_const_int(f, KIR_I64, st->reset == RESET_EMPTY ? -1 : 0)
+                                                     : kir_cast(f, state_type(st), INT(st->reset == RESET_EMPTY ? -1 : 0));
+        if (st->role == STATE_TTT)
             kir_comment(f, "the inner weights restart from the learned W0");
-            kir_store(f, stream_field(&c, name), INT(0), INT(0));
-        }
+        if (st->elements == 1)
+            kir_store(f, state(&c, i), INT(0), value);
+        else
+            fill(f, state(&c, i), st->elements, value);
+    }
     ttt_rope_tables(&c);
     return kernel_finish(e, f);
 }
 
+/* As if `frames` frames had been stepped: the temporal graph's positions and the slot of every head
+   of its rings */
 static int stream_advance(struct emitter *e, int reset)
 {
-    const struct ir_graph *t = &e->mod->temporal;
+    const struct ir_graph *t = ir_graph_named(e->mod, "temporal");
     struct glue c = {.e = e};
     static const char *const names[] = {"frames"};
     const struct kir_type types[] = {kir_scalar_type(KIR_I64)};
@@ -531,12 +457,14 @@ static int stream_advance(struct emitter *e, int reset)
     struct kir_node *p = kir_for(f, "p", kir_select(f, kir_binary(f, KIR_GT, frames, context), SUB(frames, context),
                                                     kir_const_int(f, KIR_I64, 0)), frames, 1, 0);
     struct kir_node *slot = kir_decl(f, "slot", kir_binary(f, KIR_REM, p, INT(t->kv_capacity)), KIR_CONSTANT);
-    kir_store(f, stream_field(&c, "kv_pos"), slot, p);
-    const int rings = glue_rings(e->mod->model);
-    if (rings > 0) { /* the slot of every head's k and v ring */
-        struct kir_node *r = kir_for(f, "r", INT(0), INT(2 * rings * t->heads), 1, 0);
-        struct kir_node *at = kir_addr(f, stream_field(&c, "kv"), MUL(ADD(MUL(WIDE(r), INT(t->kv_capacity)), slot), INT(t->head_dim)));
-        fill(f, at, t->head_dim, kir_cast(f, kir_scalar_type(format_scalar(t->kv_format)), F32(0)));
+    kir_store(f, state(&c, t->positions), slot, p);
+    for (int i = 0; i < e->mod->num_states; i++) {
+        const struct ir_state *st = &e->mod->states[i];
+        if (st->role != STATE_KV || e->mod->graphs[st->graph] != t)
+            continue;
+        struct kir_node *h = kir_for(f, "h", INT(0), INT(t->heads), 1, 0);
+        struct kir_node *at = kir_addr(f, state(&c, i), MUL(ADD(MUL(WIDE(h), INT(t->kv_capacity)), slot), INT(t->head_dim)));
+        fill(f, at, t->head_dim, kir_cast(f, state_type(st), F32(0)));
         kir_end(f);
     }
     kir_end(f);
@@ -559,8 +487,8 @@ static int rope_frequencies(struct emitter *e, const struct ir_graph *g)
 
 static int temporal(struct emitter *e)
 {
-    const struct ir_graph *g = &e->mod->temporal;
-    const struct model *m = e->mod->model;
+    const struct ir_graph *g = ir_graph_named(e->mod, "temporal");
+    const struct model *m = e->model;
     struct glue c = {.e = e, .g = g, .temporal = true};
     static const char *const names[] = {"tokens", "T", "text_logits", "hidden"};
     const struct kir_type types[] = {kir_pointer_type(KIR_I32, true), kir_scalar_type(KIR_I32), out_ptr(), out_ptr()};
@@ -568,13 +496,13 @@ static int temporal(struct emitter *e)
     snprintf(comment, sizeof comment, "T (1..%d) frames: tokens[T][%d] (each step's delayed input) -> text_logits[T][%d] and\n"
                                       "   hidden[T][%d] (out_norm's output: the depformer's input).", g->rows, 1 + m->n_q,
              m->text_card, g->dim);
-    const int freq = g->rope && glue_rings(m) > 0 ? rope_frequencies(e, g) : -1;
+    const int freq = g->rope_table >= 0 ? rope_frequencies(e, g) : -1;
     open_function(&c, "temporal", comment, 4, names, types);
     struct kir_func *f = c.f;
     c.rows = c.params[1];
     c.pos = kir_decl(f, "pos", LOAD(stream_field(&c, "pos"), INT(0)), KIR_CONSTANT);
     struct kir_node *t = kir_for(f, "t", INT(0), c.rows, 1, 0);
-    kir_store(f, stream_field(&c, "kv_pos"), kir_binary(f, KIR_REM, ADD(c.pos, t), INT(g->kv_capacity)), ADD(c.pos, t));
+    kir_store(f, state(&c, g->positions), kir_binary(f, KIR_REM, ADD(c.pos, t), INT(g->kv_capacity)), ADD(c.pos, t));
     kir_end(f);
     if (freq >= 0) {
         kir_comment(f, "RoPE at the call's positions, once per call rather than per layer");
@@ -584,7 +512,7 @@ static int temporal(struct emitter *e)
                                           KIR_CONSTANT);
         struct kir_node *cosine = kir_decl(f, "cosine", libm(&c, "cosf", angle, NULL), KIR_CONSTANT);
         struct kir_node *sine = kir_decl(f, "sine", libm(&c, "sinf", angle, NULL), KIR_CONSTANT);
-        struct kir_node *cs = stream_field(&c, "rope_cs"), *row = MUL(t, INT(2 * g->head_dim)), *pair = MUL(i, INT(2));
+        struct kir_node *cs = state(&c, g->rope_table), *row = MUL(t, INT(2 * g->head_dim)), *pair = MUL(i, INT(2));
         kir_store(f, cs, ADD(row, pair), cosine);
         kir_store(f, cs, ADD(row, ADD(pair, INT(1))), cosine);
         kir_store(f, cs, ADD(ADD(row, INT(g->head_dim)), pair), kir_unary(f, KIR_NEG, sine));
@@ -599,8 +527,8 @@ static int temporal(struct emitter *e)
 
 static int depformer_step(struct emitter *e)
 {
-    const struct ir_graph *g = &e->mod->depformer;
-    const struct model *m = e->mod->model;
+    const struct ir_graph *g = ir_graph_named(e->mod, "depformer");
+    const struct model *m = e->model;
     struct glue c = {.e = e, .g = g};
     static const char *const names[] = {"k", "prev_token", "hidden", "logits"};
     const struct kir_type types[] = {kir_scalar_type(KIR_I32), kir_scalar_type(KIR_I32), in_ptr(), out_ptr()};
@@ -613,9 +541,9 @@ static int depformer_step(struct emitter *e)
     c.pos = c.params[0];
     c.rows = INT(1);
     kir_if(f, kir_binary(f, KIR_EQ, c.pos, INT(0)));
-    fill(f, stream_field(&c, "dep_kv_pos"), g->kv_capacity, kir_const_int(f, KIR_I64, -1));
+    fill(f, state(&c, g->positions), g->kv_capacity, kir_const_int(f, KIR_I64, -1));
     kir_end(f);
-    kir_store(f, stream_field(&c, "dep_kv_pos"), c.pos, c.pos);
+    kir_store(f, state(&c, g->positions), c.pos, c.pos);
     graph_ops(&c);
     return kernel_finish(e, f);
 }

@@ -46,7 +46,9 @@ int ir_value(struct ir_graph *g, enum value_kind kind, int len, const char *fmt,
     struct ir_value *v = &g->values[g->num_values];
     memcpy(v->name, name, sizeof name);
     v->kind = kind;
+    v->dtype = IR_F32;
     v->len = len;
+    v->time = g->rows;
     v->offset = -1;
     return g->num_values++;
 }
@@ -67,6 +69,55 @@ int ir_weight(struct ir_module *mod, const struct ir_weight *w)
     return mod->num_weights++;
 }
 
+int ir_state(struct ir_module *mod, const struct ir_state *s)
+{
+    mod->states = grow(mod->states, &mod->cap_states, mod->num_states + 1, sizeof *mod->states);
+    mod->states[mod->num_states] = *s;
+    return mod->num_states++;
+}
+
+int ir_state_named(const struct ir_module *mod, const char *name)
+{
+    for (int i = 0; i < mod->num_states; i++)
+        if (strcmp(mod->states[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+long long ir_dtype_bytes(enum ir_dtype dtype)
+{
+    static const int size[] = {4, 2, 2, 4, 8};
+    return size[dtype];
+}
+
+long long ir_state_bytes(const struct ir_state *s) { return s->elements * ir_dtype_bytes(s->dtype); }
+
+int ir_class_format(const struct ir_formats *f, int weight_class)
+{
+    return f->class_weights[weight_class] >= 0 ? f->class_weights[weight_class] : f->weights;
+}
+
+struct ir_graph *ir_graph_new(struct ir_module *mod, const char *name)
+{
+    mod->graphs = grow(mod->graphs, &mod->cap_graphs, mod->num_graphs + 1, sizeof *mod->graphs);
+    struct ir_graph *g = calloc(1, sizeof *g);
+    if (!g) {
+        fprintf(stderr, "kilnc: out of memory\n");
+        exit(2);
+    }
+    snprintf(g->name, sizeof g->name, "%s", name);
+    return mod->graphs[mod->num_graphs++] = g;
+}
+
+struct ir_graph *ir_graph_named(const struct ir_module *mod, const char *name)
+{
+    for (int i = 0; i < mod->num_graphs; i++)
+        if (strcmp(mod->graphs[i]->name, name) == 0)
+            return mod->graphs[i];
+    fprintf(stderr, "kilnc: internal error: the module has no graph %s\n", name);
+    exit(2);
+}
+
 long long ir_weight_numel(const struct ir_weight *w)
 {
     long long n = 1;
@@ -79,11 +130,13 @@ void ir_free(struct ir_module *mod)
 {
     if (!mod)
         return;
-    struct ir_graph *graphs[] = {&mod->temporal, &mod->depformer};
-    for (int i = 0; i < 2; i++) {
-        free(graphs[i]->values);
-        free(graphs[i]->ops);
+    for (int i = 0; i < mod->num_graphs; i++) {
+        free(mod->graphs[i]->values);
+        free(mod->graphs[i]->ops);
+        free(mod->graphs[i]);
     }
+    free(mod->graphs);
+    free(mod->states);
     free(mod->weights);
     free(mod);
 }
@@ -126,9 +179,8 @@ static void verify_matmul(const struct ir_module *mod, const struct ir_graph *g,
 bool ir_verify(const struct ir_module *mod, const char *stage)
 {
     verify_failed = false;
-    const struct ir_graph *graphs[] = {&mod->temporal, &mod->depformer};
-    for (int gi = 0; gi < 2; gi++) {
-        const struct ir_graph *g = graphs[gi];
+    for (int gi = 0; gi < mod->num_graphs; gi++) {
+        const struct ir_graph *g = mod->graphs[gi];
         bool *defined = calloc((size_t)g->num_values + 1, 1);
         for (int v = 0; v < g->num_values; v++)
             defined[v] = g->values[v].kind == VAL_INPUT;
@@ -161,6 +213,13 @@ bool ir_verify(const struct ir_module *mod, const char *stage)
                 violation(g, i, stage, "only rms_scale produces a scalar");
             if (op->code == OP_RMS_SCALE && g->values[op->out].len != 1)
                 violation(g, i, stage, "rms_scale's output has length %d, not 1", g->values[op->out].len);
+            const bool stateful = op->code == OP_ATTENTION || op->code == OP_KV_WRITE || op->code == OP_ROPE_QK ||
+                                  op->code == OP_TTT || op->epilogue == EPI_ROPE_KV;
+            if (stateful != (op->num_states > 0) || op->num_states > IR_OP_STATES)
+                violation(g, i, stage, "%s names %d streaming states", ir_opcode_name(op->code), op->num_states);
+            for (int k = 0; k < op->num_states && k < IR_OP_STATES; k++)
+                if (op->states[k] < 0 || op->states[k] >= mod->num_states)
+                    violation(g, i, stage, "%s: streaming state %d missing", ir_opcode_name(op->code), k);
         }
         for (int v = 0; v < g->num_values; v++)
             if (g->values[v].kind == VAL_OUTPUT && !defined[v])
@@ -205,21 +264,29 @@ static void dump_graph(FILE *out, const struct ir_module *mod, const struct ir_g
 
 void ir_dump(FILE *out, const struct ir_module *mod)
 {
-    dump_graph(out, mod, &mod->temporal);
-    dump_graph(out, mod, &mod->depformer);
+    for (int gi = 0; gi < mod->num_graphs; gi++)
+        dump_graph(out, mod, mod->graphs[gi]);
 }
 
 void plan_dump(FILE *out, const struct ir_module *mod)
 {
-    const struct ir_graph *graphs[] = {&mod->temporal, &mod->depformer};
-    for (int gi = 0; gi < 2; gi++) {
-        const struct ir_graph *g = graphs[gi];
+    static const char *const dtypes[] = {"f32", "bf16", "f16", "i32", "i64"};
+    for (int gi = 0; gi < mod->num_graphs; gi++) {
+        const struct ir_graph *g = mod->graphs[gi];
         fprintf(out, "graph %s: up to %d rows per call, scratch %d floats\n", g->name, g->rows, g->scratch_floats);
         for (int v = 0; v < g->num_values; v++) {
             const struct ir_value *val = &g->values[v];
             if (val->kind == VAL_ACT && val->offset >= 0)
-                fprintf(out, "  %-24s [%d][%d]  at %d\n", val->name, g->rows, val->len, val->offset);
+                fprintf(out, "  %-24s [%d][%d]%s%s  at %d\n", val->name, val->time, val->len, val->dtype == IR_F32 ? "" : " ",
+                        val->dtype == IR_F32 ? "" : dtypes[val->dtype], val->offset);
         }
+    }
+    static const char *const resets[] = {"", ", reset 0", ", reset -1"};
+    fprintf(out, "streaming state (the stream record, in this order, then the scratch):\n");
+    for (int i = 0; i < mod->num_states; i++) {
+        const struct ir_state *s = &mod->states[i];
+        fprintf(out, "  %-24s %s[%lld]%s%s%s\n", s->name, dtypes[s->dtype], s->elements, resets[s->reset],
+                s->graph >= 0 ? ", graph " : "", s->graph >= 0 ? mod->graphs[s->graph]->name : "");
     }
     long long total = 0;
     fprintf(out, "weights:\n");

@@ -1,24 +1,31 @@
-/* ir.h: the graph IR. A model lowers to two graphs, each the computation of one streaming step
- * of one stream, on vectors with static lengths:
+/* ir.h: the graph IR. A model lowers to a module of named graphs, each the computation of one
+ * streaming step of one stream, on vectors with static lengths. A Moshi LM has two:
  *   temporal:  one 80 ms frame through embeddings, the temporal layers, out_norm, the text head;
  *   depformer: one within-frame step k of the depth transformer (weights selected by k).
  * The temporal graph processes up to `rows` frames per call (one when streaming, a chunk of a
- * sequence in a teacher-forced forward); every activation is [rows][len]. Values are activations
+ * sequence in a teacher-forced forward); an activation is [time][len] of its dtype, time the
+ * graph's rows in both of the LM's graphs. Values are activations
  * (planned into the stream's scratch arena) or the call's inputs/outputs (parameters). Passes
  * rewrite ops in place (fusion marks an op dead and extends its consumer). */
 #ifndef KILN_IR_H
 #define KILN_IR_H
 #include <stdbool.h>
 #include <stdio.h>
-#include "model.h"
+#include "kiln_format.h"
 #include "ops.h"
 
 enum value_kind { VAL_ACT, VAL_INPUT, VAL_OUTPUT };
+enum { IR_OP_STATES = 16 };
+enum ir_dtype { IR_F32, IR_BF16, IR_F16, IR_I32, IR_I64 }; /* (the first three: enum kiln_format's) */
+long long ir_dtype_bytes(enum ir_dtype dtype);
 
 struct ir_value {
     char name[48];
     enum value_kind kind;
-    int len;                         /* floats per row */
+    enum ir_dtype dtype;             /* (every value of the LM's graphs is f32) */
+    int len;                         /* elements per time step: a vector's length, or channels */
+    int time;                        /* time steps one call holds at most: the graph's rows, unless
+                                        an op that changes the rate (a strided conv) made it */
     bool scalar;                     /* an rms_scale's output, read only as a matmul's scale (a
                                         vector of length 1, as dim = 1 gives, is not a scalar) */
     int offset;                      /* planned: floats from the start of the scratch arena */
@@ -52,6 +59,37 @@ struct ir_weight {
     int weight_class;                /* enum kiln_weight_class (kiln_format.h), set by plan_formats */
 };
 
+/* Streaming state: what a stream keeps from one call of its graphs to the next (positions, KV rings,
+   TTT's inner weights) and the tables a call computes once for its ops, each one field of the
+   stream record, in the order lowered. The ops that read or write a state name it (ir_op.states,
+   ir_graph's prologue states); the emitter lays out the record, its reset and stream_advance from
+   these (glue.c), and save and restore copy the record whole. */
+enum ir_state_reset {
+    RESET_NONE,                      /* written before it is read (a ring slot whose position says
+                                        so, a per-call table, TTT's inner weights until `ready`) */
+    RESET_ZERO,
+    RESET_EMPTY,                     /* -1: a ring slot holds no position */
+};
+
+enum ir_state_role {
+    STATE_POSITIONS,                 /* the positions of a graph's ring slots */
+    STATE_KV,                        /* a layer's k or v ring [heads][slots][head_dim] */
+    STATE_TTT,                       /* a TTT layer's inner model and its `ready` flag */
+    STATE_TABLE,                     /* computed at reset or per call (RoPE) */
+    STATE_COUNTER,                   /* frames stepped */
+};
+
+struct ir_state {
+    char name[48];                   /* the stream record's field */
+    enum ir_dtype dtype;
+    long long elements;
+    int align;                       /* bytes, or 0: the dtype's */
+    enum ir_state_reset reset;
+    enum ir_state_role role;
+    int graph;                       /* the graph whose ops own it, or -1 (shared: pos) */
+    char comment[224];
+};
+
 enum matmul_epilogue {
     EPI_STORE,                       /* out = acc */
     EPI_ACCUMULATE,                  /* out += acc (residual add fused) */
@@ -68,6 +106,11 @@ struct ir_op {
                                         a block of consecutive weights, see lower.c) */
     int work;                        /* a scratch value only this op uses (TTT), or -1 */
     int weight_count;                /* TTT: the weights of its block, from `weight` on (lower_ttt's order) */
+    int states[IR_OP_STATES];        /* the streaming state it reads or writes: ATTENTION, KV_WRITE
+                                        and a RoPE/KV matmul the layer's k ring, v ring and the
+                                        graph's positions (the matmul then the RoPE table); TTT its
+                                        own (lower_ttt_states' order) */
+    int num_states;
     int layer;                       /* transformer layer (for KV rings) or -1 */
     /* MATMUL fusion */
     int scale;                       /* value id of an RMS_SCALE output applied to acc, or -1 */
@@ -77,7 +120,9 @@ struct ir_op {
 };
 
 struct ir_graph {
-    const char *name;                /* "temporal" | "depformer" */
+    char name[32];                   /* the step function's name: "temporal", "depformer" */
+    int weight_class;                /* enum kiln_weight_class of the weights its ops read (a
+                                        temporal graph's outputs': KILN_CLASS_TEXT_HEAD) */
     int dim, heads, head_dim, context, num_layers;
     int rows;                        /* rows (frames) one call processes at most */
     int kv_capacity;                 /* ring slots: context + rows - 1, so a call's writes never
@@ -86,20 +131,32 @@ struct ir_graph {
     bool rope;
     double rope_max_period;
     bool per_step;                   /* depformer: weights selected by step k */
+    int steps;                       /* per_step: the steps k of a frame (weight tables' entries) */
+    int positions;                   /* state: the ring slots' positions its prologue writes, or -1 */
+    int rope_table;                  /* state: RoPE of the call's positions its prologue computes, or -1 */
     struct ir_value *values; int num_values, cap_values;
     struct ir_op *ops; int num_ops, cap_ops;
     int scratch_floats;              /* planned arena size */
 };
 
-/* Both graphs of a model and the weights they read (shared table). */
+/* What the description asks of the weights' formats (enum kiln_format): the model's, and each
+   class's own where its key gives one (-1: the model's) */
+struct ir_formats {
+    int weights;
+    int class_weights[KILN_NUM_CLASSES];
+};
+int ir_class_format(const struct ir_formats *f, int weight_class);
+
+/* The graphs of a model, in the order lowered, and the weights they read (one shared table).
+   Lowering (lower.h) builds it from a description; nothing here depends on which model it was. */
 struct ir_module {
-    const struct model *model;
+    char name[64];                   /* the model's C identifier: every public symbol's prefix */
+    struct ir_formats formats;
     struct ir_weight *weights; int num_weights, cap_weights;
-    struct ir_graph temporal, depformer;
+    struct ir_graph **graphs; int num_graphs, cap_graphs;
+    struct ir_state *states; int num_states, cap_states;
 };
 
-/* rows: the most frames one call of the temporal graph processes (teacher-forced chunks). */
-struct ir_module *lower_model(const struct model *m, int rows);
 void ir_free(struct ir_module *mod);
 /* Checks every invariant the emitter relies on; reports violations as internal errors. */
 bool ir_verify(const struct ir_module *mod, const char *after_stage);
@@ -111,6 +168,12 @@ int ir_value(struct ir_graph *g, enum value_kind kind, int len, const char *fmt,
     __attribute__((format(printf, 4, 5)));
 struct ir_op *ir_op(struct ir_graph *g, enum ir_opcode code, int in0, int in1, int out);
 int ir_weight(struct ir_module *mod, const struct ir_weight *w);
+struct ir_graph *ir_graph_new(struct ir_module *mod, const char *name);
+int ir_state(struct ir_module *mod, const struct ir_state *s);
+int ir_state_named(const struct ir_module *mod, const char *name);   /* -1 if none */
+long long ir_state_bytes(const struct ir_state *s);
+/* The graph of that name; an internal error if the module has none */
+struct ir_graph *ir_graph_named(const struct ir_module *mod, const char *name);
 const char *ir_opcode_name(enum ir_opcode code);
 long long ir_weight_numel(const struct ir_weight *w);  /* whole tensor(s), all steps */
 
@@ -120,7 +183,13 @@ struct ttt_shape {
     int heads, head_dim, mini_batch;
     int conv_kernel;                 /* share_qk's causal convs, 0 without */
 };
-void ttt_shape_of(const struct model *m, int layer, struct ttt_shape *s);
+/* The inner model's state arrays, in TTT-MLP's order; TTT-Linear has the first layer's four, named
+   W, c, GW, gc (ttt_inner_names[mlp][slot], NULL where the kind has none). The weights at the last
+   mini-batch boundary come first (copied from the checkpoint's at the first call), the
+   mini-batch's gradient sums after (zeros). */
+enum { TTT_W1, TTT_C1, TTT_W2, TTT_C2, TTT_GW1, TTT_GC1, TTT_GW2, TTT_GC2, TTT_SLOTS };
+extern const char *const ttt_inner_names[2][TTT_SLOTS];
+int ttt_slot_floats(int head_dim, int inner_dim, int slot);      /* one head's floats of a slot */
 int ttt_work_floats(const struct ttt_shape *s, int rows);
 int ttt_piece_floats(const struct ttt_shape *s);
 

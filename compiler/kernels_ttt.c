@@ -306,13 +306,6 @@ static int token_scale(struct emitter *e)
     return kernel_finish(e, f);
 }
 
-/* The inner model's state arrays, in TTT-MLP's order; TTT-Linear has the first layer's four, named
-   W, c, GW, gc. The weights at the last boundary come first (copied from the checkpoint's at the
-   first call), the mini-batch's gradient sums after (zeros). */
-enum { INNER_W1, INNER_C1, INNER_W2, INNER_C2, INNER_GW1, INNER_GC1, INNER_GW2, INNER_GC2, INNER_SLOTS };
-static const char *const inner_names[2][INNER_SLOTS] = {{"W", "c", NULL, NULL, "GW", "gc", NULL, NULL},
-                                                        {"W1", "c1", "W2", "c2", "GW1", "gc1", "GW2", "gc2"}};
-
 /* What the TTT kernel's builder refers to: the shape, the kernel's parameters, the helpers. */
 struct ttt {
     const struct ttt_shape *s;
@@ -320,42 +313,11 @@ struct ttt {
     /* weights */
     struct kir_node *W1, *b1, *W2, *b2, *norm_w, *norm_b, *lr_bias, *token_idx, *post_w, *post_b;
     struct kir_node *conv_q_w, *conv_q_b, *conv_k_w, *conv_k_b, *rope_cs, *base_lr, *eps;
-    struct kir_node *ready, *state[INNER_SLOTS], *history; /* state[slot], NULL where the kind has none */
+    struct kir_node *ready, *state[TTT_SLOTS], *history; /* state[slot], NULL where the kind has none */
     struct kir_node *xq, *xk, *xv, *lr_logit, *pos0, *T, *work, *out;
 };
 
-/* One head's floats of a state array (slot) */
-static int slot_floats(int HD, int F, int slot)
-{
-    const int floats[INNER_SLOTS] = {HD * F, F, F * HD, HD, HD * F, F, F * HD, HD};
-    return floats[slot];
-}
-
-static int inner_floats(const struct ttt *a, int slot) { return slot_floats(a->HD, a->F, slot); }
-
-int ttt_state_slots(const struct ttt_shape *s) { return s->mlp ? INNER_SLOTS : 4; }
-
-/* The slot of the kind's i-th state array */
-static int nth_slot(const struct ttt_shape *s, int i)
-{
-    for (int slot = 0; slot < INNER_SLOTS; slot++)
-        if (inner_names[s->mlp][slot] && i-- == 0)
-            return slot;
-    return -1;
-}
-
-const char *ttt_state_name(const struct ttt_shape *s, int i) { return inner_names[s->mlp][nth_slot(s, i)]; }
-
-int64_t ttt_state_floats(const struct ttt_shape *s, int i)
-{
-    return (int64_t)s->heads * slot_floats(s->head_dim, s->mlp ? 4 * s->head_dim : s->head_dim, nth_slot(s, i));
-}
-
-const char *ttt_state_comment(const struct ttt_shape *s, int i)
-{
-    return nth_slot(s, i) < INNER_GW1 ? "[heads][..]: inner weights at the last mini-batch boundary"
-                                      : "[heads][..]: lr-weighted gradient sums of the current mini-batch";
-}
+static int inner_floats(const struct ttt *a, int slot) { return ttt_slot_floats(a->HD, a->F, slot); }
 
 void ttt_kernel_name(char *buf, size_t size, const struct ttt_shape *s)
 {
@@ -555,10 +517,10 @@ static void piece(struct emitter *e, struct kir_func *f, const struct ttt *a, st
     hd->gamma = kir_decl(f, "gamma", kir_addr(f, a->norm_w, MUL(hd->h, INT(HD))), KIR_CONSTANT);
     hd->beta = kir_decl(f, "beta", kir_addr(f, a->norm_b, MUL(hd->h, INT(HD))), KIR_CONSTANT);
     /* the head's inner weights at the boundary and its sums of the mini-batch */
-    struct kir_node **slices[INNER_SLOTS] = {&hd->W1, &hd->c1, &hd->W2, &hd->c2, &hd->GW1, &hd->gc1, &hd->GW2, &hd->gc2};
-    for (int slot = 0; slot < INNER_SLOTS; slot++)
+    struct kir_node **slices[TTT_SLOTS] = {&hd->W1, &hd->c1, &hd->W2, &hd->c2, &hd->GW1, &hd->gc1, &hd->GW2, &hd->gc2};
+    for (int slot = 0; slot < TTT_SLOTS; slot++)
         if (a->state[slot])
-            *slices[slot] = kir_decl(f, inner_names[a->s->mlp][slot],
+            *slices[slot] = kir_decl(f, ttt_inner_names[a->s->mlp][slot],
                                      kir_addr(f, a->state[slot], MUL(WIDE(hd->h), INT(inner_floats(a, slot)))), KIR_CONSTANT);
     struct kir_node *j = kir_for(f, "j", INT(0), hd->m, 1, 0);
     struct kir_node *k = kir_decl(f, "k", head_row(f, a, hd, hd->K, j), KIR_CONSTANT);
@@ -615,10 +577,10 @@ int kernel_ttt(struct emitter *e, const struct ttt_shape *s)
     a.base_lr = kir_param(f, "base_lr", f32_type(), 0), a.eps = kir_param(f, "eps", f32_type(), 0);
     /* the state: the stream's arrays of the layer (glue.c) */
     a.ready = kir_param(f, "ready", kir_pointer_type(KIR_I32, false), 0);
-    for (int slot = 0; slot < INNER_SLOTS; slot++)
-        if (inner_names[s->mlp][slot]) {
+    for (int slot = 0; slot < TTT_SLOTS; slot++)
+        if (ttt_inner_names[s->mlp][slot]) {
             char param[16];
-            snprintf(param, sizeof param, "st_%s", inner_names[s->mlp][slot]);
+            snprintf(param, sizeof param, "st_%s", ttt_inner_names[s->mlp][slot]);
             a.state[slot] = kir_param(f, param, out_ptr(), 0);
         }
     a.history = kir_param(f, "history", out_ptr(), 0);
@@ -630,11 +592,11 @@ int kernel_ttt(struct emitter *e, const struct ttt_shape *s)
     hd.K = kir_decl(f, "K", kir_addr(f, a.work, MUL(WIDE(a.T), INT(a.D))), KIR_CONSTANT);
     kir_single(f);
     kir_if(f, kir_binary(f, KIR_EQ, LOAD(a.ready, INT(0)), INT(0)));
-    struct kir_node *initial[INNER_GW1] = {a.W1, a.b1, a.W2, a.b2};
-    for (int slot = 0; slot < INNER_SLOTS; slot++) {
+    struct kir_node *initial[TTT_GW1] = {a.W1, a.b1, a.W2, a.b2};
+    for (int slot = 0; slot < TTT_SLOTS; slot++) {
         if (!a.state[slot])
             continue;
-        if (slot < INNER_GW1)
+        if (slot < TTT_GW1)
             kir_copy(f, a.state[slot], initial[slot], INT(a.NH * inner_floats(&a, slot)));
         else
             zero(f, a.state[slot], a.NH * inner_floats(&a, slot));

@@ -3,7 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ir.h"
+#include "lower.h"
 
 /* A C identifier from a checkpoint name: "transformer.layers.0.norm1.alpha" -> transformer_layers_0_norm1_alpha;
    the "{k}" of a per-step table disappears (the field becomes an array). */
@@ -52,7 +52,7 @@ static int layer_matrix(struct ir_module *mod, const struct ir_graph *g, int row
 {
     if (!g->per_step)
         return matrix(mod, rows, cols, name);
-    int steps = mod->model->dep_q;
+    const int steps = g->steps;
     return add_weight(mod, STEP_ROW_BLOCK, steps, rows, cols, 2, (long long[]){(long long)steps * rows, cols},
                       "%s", name);
 }
@@ -65,9 +65,32 @@ static int gating_matrix(struct ir_module *mod, const struct ir_graph *g, int ro
         snprintf(name, sizeof name, "%s.%s", prefix, suffix);
         return matrix(mod, rows, cols, name);
     }
-    return add_weight(mod, STEP_TABLE, mod->model->dep_q, rows, cols, 2, (long long[]){rows, cols}, "%s.{k}.%s",
+    return add_weight(mod, STEP_TABLE, g->steps, rows, cols, 2, (long long[]){rows, cols}, "%s.{k}.%s",
                       prefix, suffix);
 }
+
+/* A streaming state of graph g (NULL: shared) */
+static int add_state(struct ir_module *mod, const struct ir_graph *g, enum ir_dtype dtype, long long elements,
+                     enum ir_state_reset reset, enum ir_state_role role, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+static int add_state(struct ir_module *mod, const struct ir_graph *g, enum ir_dtype dtype, long long elements,
+                     enum ir_state_reset reset, enum ir_state_role role, const char *name, const char *fmt, ...)
+{
+    struct ir_state s = {.dtype = dtype, .elements = elements, .reset = reset, .role = role, .graph = -1,
+                         .align = role == STATE_KV ? 64 : 0};
+    for (int i = 0; i < mod->num_graphs; i++)
+        if (mod->graphs[i] == g)
+            s.graph = i;
+    snprintf(s.name, sizeof s.name, "%s", name);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s.comment, sizeof s.comment, fmt, ap);
+    va_end(ap);
+    return ir_state(mod, &s);
+}
+
+/* The graph's states' prefix: a per-step graph's are "dep_" */
+static const char *state_prefix(const struct ir_graph *g) { return g->per_step ? "dep_" : ""; }
 
 /* n = rms_norm(x) with the layer's alpha (folded into its readers by pass_fold_norms). */
 static int lower_norm(struct ir_module *mod, struct ir_graph *g, const struct transformer_spec *t,
@@ -90,12 +113,33 @@ static void lower_attention(struct ir_module *mod, struct ir_graph *g, const str
     snprintf(name, sizeof name, "%s.layers.%d.self_attn.in_proj_weight", prefix, l);
     int qkv = ir_value(g, VAL_ACT, 3 * D, "l%d.qkv", l);
     ir_op(g, OP_MATMUL, n1, -1, qkv)->weight = layer_matrix(mod, g, 3 * D, D, name);
-    if (g->rope)
-        ir_op(g, OP_ROPE_QK, qkv, -1, qkv);
-    ir_op(g, OP_KV_WRITE, qkv, -1, -1)->layer = l;
+    if (g->rope) {
+        if (g->rope_table < 0) {
+            char state[48];
+            snprintf(state, sizeof state, "%srope_cs", state_prefix(g));
+            g->rope_table = add_state(mod, g, IR_F32, (long long)g->rows * 2 * g->head_dim, RESET_NONE, STATE_TABLE, state,
+                                      "[%d][2][%d]: RoPE at each position of the call: [cos_i, cos_i], [-sin_i, sin_i] per "
+                                      "pair i", g->rows, g->head_dim);
+        }
+        struct ir_op *rope = ir_op(g, OP_ROPE_QK, qkv, -1, qkv);
+        rope->states[0] = g->rope_table, rope->num_states = 1;
+    }
+    int ring[2];
+    for (int which = 0; which < 2; which++) {
+        char state[48];
+        snprintf(state, sizeof state, "%skv_l%d_%c", state_prefix(g), l, "kv"[which]);
+        ring[which] = add_state(mod, g, (enum ir_dtype)g->kv_format, (long long)g->heads * g->kv_capacity * g->head_dim,
+                                RESET_NONE, STATE_KV, state, "layer %d's %s: [head %d][slot %d][head_dim %d]", l,
+                                which ? "values" : "keys", g->heads, g->kv_capacity, g->head_dim);
+    }
+    const int kv_states[3] = {ring[0], ring[1], g->positions};
+    struct ir_op *op = ir_op(g, OP_KV_WRITE, qkv, -1, -1);
+    op->layer = l, op->num_states = 3;
+    memcpy(op->states, kv_states, sizeof kv_states);
     int attn = ir_value(g, VAL_ACT, D, "l%d.attn", l);
-    struct ir_op *op = ir_op(g, OP_ATTENTION, qkv, -1, attn);
-    op->layer = l;
+    op = ir_op(g, OP_ATTENTION, qkv, -1, attn);
+    op->layer = l, op->num_states = 3;
+    memcpy(op->states, kv_states, sizeof kv_states);
     snprintf(name, sizeof name, "%s.layers.%d.self_attn.out_proj.weight", prefix, l);
     int proj = ir_value(g, VAL_ACT, D, "l%d.attn_out", l);
     ir_op(g, OP_MATMUL, attn, -1, proj)->weight = layer_matrix(mod, g, D, D, name);
@@ -123,6 +167,50 @@ static int ttt_param(struct ir_module *mod, int l, const char *what, int rank, c
    weights are the consecutive block W1, b1, [W2, b2,] ttt_norm_weight, ttt_norm_bias,
    learnable_ttt_lr_bias, learnable_token_idx, post_norm.weight, post_norm.bias, [conv_q.weight,
    conv_q.bias, conv_k.weight, conv_k.bias]. */
+/* The TTT layer whose RoPE table layer l reads: the first with the same base, head size and
+   mini-batch (every layer has the model's head size). */
+static int ttt_rope_table_layer(const struct transformer_spec *t, int l)
+{
+    const struct layer_spec *a = &t->layers[l];
+    for (int j = 0; j < l; j++) {
+        const struct layer_spec *b = &t->layers[j];
+        if (b->mixer != MIXER_ATTENTION && b->ttt.rope_base == a->ttt.rope_base && b->ttt.mini_batch == a->ttt.mini_batch)
+            return j;
+    }
+    return l;
+}
+
+/* A TTT op's state, in its kernel's order: the RoPE table (shared by the layers alike), `ready`, the
+   inner model's arrays, the history of share_qk's convs. */
+static void lower_ttt_states(struct ir_module *mod, const struct ir_graph *g, const struct transformer_spec *t,
+                             struct ir_op *op, const struct ttt_shape *s)
+{
+    const int l = op->layer, F = s->mlp ? 4 * s->head_dim : s->head_dim;
+    char name[48];
+    snprintf(name, sizeof name, "ttt_l%d_ready", l);
+    op->states[1] = add_state(mod, g, IR_I32, 1, RESET_ZERO, STATE_TTT, name, "layer %d (TTT-%s): 0 until its inner weights "
+                              "are taken from the weights", l, s->mlp ? "MLP" : "Linear");
+    op->num_states = 2;
+    for (int slot = 0; slot < TTT_SLOTS; slot++)
+        if (ttt_inner_names[s->mlp][slot]) {
+            snprintf(name, sizeof name, "ttt_l%d_%s", l, ttt_inner_names[s->mlp][slot]);
+            op->states[op->num_states++] =
+                add_state(mod, g, IR_F32, (long long)s->heads * ttt_slot_floats(s->head_dim, F, slot), RESET_NONE, STATE_TTT, name,
+                          slot < TTT_GW1 ? "[heads][..]: inner weights at the last mini-batch boundary"
+                                         : "[heads][..]: lr-weighted gradient sums of the current mini-batch");
+        }
+    snprintf(name, sizeof name, "ttt_l%d_history", l);
+    op->states[op->num_states++] = add_state(mod, g, IR_F32, (long long)(s->conv_kernel > 1 ? s->conv_kernel - 1 : 1) * s->heads * s->head_dim,
+                                             RESET_NONE, STATE_TTT, name, "share_qk: the last conv_kernel - 1 rows of q_proj's output");
+    snprintf(name, sizeof name, "ttt_rope_l%d", ttt_rope_table_layer(t, l));
+    op->states[0] = ir_state_named(mod, name);
+    if (op->states[0] < 0)
+        op->states[0] = add_state(mod, g, IR_F32, (long long)s->mini_batch * 2 * s->head_dim, RESET_NONE, STATE_TABLE, name,
+                                  "[%d][2][%d]: RoPE at in-batch position p: [cos, cos] and [-sin, sin] of p / %g^(2i / %d) "
+                                  "(and the later layers alike)", s->mini_batch, s->head_dim, t->layers[l].ttt.rope_base,
+                                  s->head_dim);
+}
+
 static void lower_ttt(struct ir_module *mod, struct ir_graph *g, const struct transformer_spec *t, int l, int n1, int x)
 {
     const struct ttt_params *tp = &t->layers[l].ttt;
@@ -165,7 +253,8 @@ static void lower_ttt(struct ir_module *mod, struct ir_graph *g, const struct tr
     }
     op->weight_count = mod->num_weights - op->weight;
     struct ttt_shape shape;
-    ttt_shape_of(mod->model, l, &shape);
+    ttt_shape_of(t, l, &shape);
+    lower_ttt_states(mod, g, t, op, &shape);
     int work_floats = ttt_work_floats(&shape, g->rows);
     g->ops[g->num_ops - 1].work = ir_value(g, VAL_ACT, (work_floats + g->rows - 1) / g->rows, "l%d.ttt_work", l);
 
@@ -210,13 +299,15 @@ static void lower_layers(struct ir_module *mod, struct ir_graph *g, const struct
     }
 }
 
-static void init_graph(struct ir_graph *g, const char *name, const struct transformer_spec *t, bool per_step,
-                       int rows, int kv_format)
+static struct ir_graph *new_graph(struct ir_module *mod, const char *name, const struct transformer_spec *t, int steps,
+                                  int rows, int kv_format, const char *positions)
 {
+    const bool per_step = steps > 0;
+    struct ir_graph *g = ir_graph_new(mod, name);
+    g->weight_class = per_step ? KILN_CLASS_DEPFORMER : KILN_CLASS_TEMPORAL;
     g->rows = rows;
     g->kv_capacity = t->context + rows - 1;
     g->kv_format = kv_format;
-    g->name = name;
     g->dim = t->dim;
     g->heads = t->num_heads;
     g->head_dim = t->dim / t->num_heads;
@@ -225,15 +316,20 @@ static void init_graph(struct ir_graph *g, const char *name, const struct transf
     g->rope = t->rope;
     g->rope_max_period = t->rope_max_period;
     g->per_step = per_step;
+    g->steps = steps;
+    char state[48];
+    snprintf(state, sizeof state, "%skv_pos", state_prefix(g));
+    g->positions = add_state(mod, g, IR_I64, g->kv_capacity, RESET_EMPTY, STATE_POSITIONS, state, "%s", positions);
+    g->rope_table = -1;
+    return g;
 }
 
 /* Temporal step: embeddings -> layers -> out_norm (its output `hidden` is the depformer's input,
    so it stays materialized) -> text head. */
-static void lower_temporal(struct ir_module *mod, int rows)
+static void lower_temporal(struct ir_module *mod, const struct model *m, int rows)
 {
-    const struct model *m = mod->model;
-    struct ir_graph *g = &mod->temporal;
-    init_graph(g, "temporal", &m->temporal, false, rows, (int)m->kv); /* (enum weight_format counts as enum kiln_format) */
+    struct ir_graph *g = new_graph(mod, "temporal", &m->temporal, 0, rows, (int)m->kv,
+                                   "absolute position held by each temporal ring slot; -1: empty"); /* (enum weight_format counts as enum kiln_format) */
     const int D = m->temporal.dim;
 
     int x = ir_value(g, VAL_ACT, D, "x");
@@ -255,11 +351,10 @@ static void lower_temporal(struct ir_module *mod, int rows)
 }
 
 /* Depformer step k: depformer_in[k](hidden) + embedding of the previous token -> layers -> linears[k]. */
-static void lower_depformer(struct ir_module *mod)
+static void lower_depformer(struct ir_module *mod, const struct model *m)
 {
-    const struct model *m = mod->model;
-    struct ir_graph *g = &mod->depformer;
-    init_graph(g, "depformer", &m->depformer, true, 1, (int)m->kv);
+    struct ir_graph *g = new_graph(mod, "depformer", &m->depformer, m->dep_q, 1, (int)m->kv,
+                                   "depformer slot k holds step k of this frame; -1: empty");
     const int D = m->depformer.dim, K = m->dep_q;
 
     int hidden = ir_value(g, VAL_INPUT, m->temporal.dim, "hidden");
@@ -286,8 +381,12 @@ struct ir_module *lower_model(const struct model *m, int rows)
     struct ir_module *mod = calloc(1, sizeof *mod);
     if (!mod)
         return NULL;
-    mod->model = m;
-    lower_temporal(mod, rows);
-    lower_depformer(mod);
+    snprintf(mod->name, sizeof mod->name, "%s", m->name);
+    mod->formats.weights = (int)m->weights; /* (enum weight_format counts as enum kiln_format) */
+    for (int i = 0; i < KILN_NUM_CLASSES; i++)
+        mod->formats.class_weights[i] = m->class_weights[i];
+    add_state(mod, NULL, IR_I64, 1, RESET_ZERO, STATE_COUNTER, "pos", "frames stepped: the next frame's absolute position");
+    lower_temporal(mod, m, rows);
+    lower_depformer(mod, m);
     return mod;
 }

@@ -237,6 +237,7 @@ static int compile(struct options *opt)
         model.weights = (enum weight_format)opt->weights;
     model.kv = (enum weight_format)opt->kv;
     struct ir_module *mod = lower_model(&model, opt->rows);
+    opt->emit.model = &model;
     if (!ir_verify(mod, "lower"))
         return 2;
     if (opt->dump != DUMP_IR && opt->fuse) {

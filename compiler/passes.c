@@ -38,9 +38,9 @@ static int producer_of(const struct ir_graph *g, int v, int before)
 
 static void fold_norms_in(struct ir_module *mod, struct ir_graph *g)
 {
-    for (int i = 0; i < NUM_WEIGHT_CLASSES; i++) /* the alpha is applied to the activation: a low-precision
+    for (int i = 0; i < KILN_NUM_CLASSES; i++) /* the alpha is applied to the activation: a low-precision
                                                   matrix is the checkpoint's, rounded once */
-        if (model_class_weights(mod->model, i) != WEIGHTS_F32)
+        if (ir_class_format(&mod->formats, i) != KILN_F32)
             return;
     int readers[MAX_READERS];
     for (int i = 0; i < g->num_ops; i++) {
@@ -128,6 +128,10 @@ static void fuse_rope_kv_in(struct ir_graph *g)
         mm->out = q;
         mm->epilogue = EPI_ROPE_KV;
         mm->layer = g->ops[kv].layer;
+        mm->num_states = g->ops[kv].num_states; /* its rings and positions, then the RoPE table */
+        memcpy(mm->states, g->ops[kv].states, sizeof mm->states);
+        if (rope >= 0)
+            mm->states[mm->num_states++] = g->ops[rope].states[0];
         g->ops[attn].in[0] = q;
         g->ops[kv].dead = true;
         if (rope >= 0)
@@ -137,24 +141,24 @@ static void fuse_rope_kv_in(struct ir_graph *g)
 
 void pass_fold_norms(struct ir_module *mod)
 {
-    fold_norms_in(mod, &mod->temporal);
-    fold_norms_in(mod, &mod->depformer);
+    for (int gi = 0; gi < mod->num_graphs; gi++)
+        fold_norms_in(mod, mod->graphs[gi]);
 }
 
 void pass_fuse_residual(struct ir_module *mod)
 {
-    fuse_residual_in(&mod->temporal);
-    fuse_residual_in(&mod->depformer);
+    for (int gi = 0; gi < mod->num_graphs; gi++)
+        fuse_residual_in(mod->graphs[gi]);
 }
 
 void pass_fuse_gating(struct ir_module *mod)
 {
-    fuse_gating_in(&mod->temporal);
-    fuse_gating_in(&mod->depformer);
+    for (int gi = 0; gi < mod->num_graphs; gi++)
+        fuse_gating_in(mod->graphs[gi]);
 }
 
 void pass_fuse_rope_kv(struct ir_module *mod)
 {
-    fuse_rope_kv_in(&mod->temporal);
-    fuse_rope_kv_in(&mod->depformer);
+    for (int gi = 0; gi < mod->num_graphs; gi++)
+        fuse_rope_kv_in(mod->graphs[gi]);
 }

@@ -1,5 +1,5 @@
 /* plan.c: chooses each weight's format and layout for the target, and places every activation of
- * a graph ([rows][len] floats) in one scratch arena, reusing memory whose value is dead: a value
+ * a graph ([time][len] of its dtype) in one scratch arena, reusing memory whose value is dead: a value
  * lives from the op that first writes it to the last op that reads it, and two values whose lives
  * overlap never share bytes. Offsets are in floats, aligned to a cache line. */
 #include <stdlib.h>
@@ -17,6 +17,12 @@ static void touch(struct live_range *r, int v, int i)
     if (r[v].first < 0)
         r[v].first = i;
     r[v].last = i;
+}
+
+/* The arena's floats a value takes (a 2-byte one rounded up to whole floats) */
+static int value_floats(const struct ir_value *v)
+{
+    return (int)(((long long)v->len * v->time * ir_dtype_bytes(v->dtype) + 3) / 4);
 }
 
 static void plan_graph(struct ir_graph *g)
@@ -40,7 +46,7 @@ static void plan_graph(struct ir_graph *g)
         val->offset = -1;
         if (val->kind != VAL_ACT || range[v].first < 0)
             continue;
-        int size = (val->len * g->rows + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+        int size = (value_floats(val) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
         /* Lowest offset that overlaps no placed value alive at the same time. */
         int offset = 0;
         for (bool moved = true; moved;) {
@@ -49,7 +55,7 @@ static void plan_graph(struct ir_graph *g)
                 const struct ir_value *other = &g->values[u];
                 if (other->offset < 0 || range[u].last < range[v].first || range[v].last < range[u].first)
                     continue;
-                int other_size = other->len * g->rows;
+                int other_size = value_floats(other);
                 if (offset < other->offset + other_size && other->offset < offset + size) {
                     offset = (other->offset + other_size + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
                     moved = true;
@@ -65,8 +71,8 @@ static void plan_graph(struct ir_graph *g)
 
 void plan_buffers(struct ir_module *mod)
 {
-    plan_graph(&mod->temporal);
-    plan_graph(&mod->depformer);
+    for (int gi = 0; gi < mod->num_graphs; gi++)
+        plan_graph(mod->graphs[gi]);
 }
 
 int ir_weight_panels(const struct ir_weight *w)
@@ -95,17 +101,18 @@ static void plan_classes(struct ir_module *mod)
         mod->weights[i].matrix = mod->weights[i].is_embedding;
         mod->weights[i].weight_class = mod->weights[i].is_embedding ? KILN_CLASS_EMBEDDINGS : KILN_CLASS_TEMPORAL;
     }
-    struct ir_graph *graphs[] = {&mod->temporal, &mod->depformer};
-    for (int gi = 0; gi < 2; gi++)
-        for (int i = 0; i < graphs[gi]->num_ops; i++) {
-            const struct ir_op *op = &graphs[gi]->ops[i];
+    for (int gi = 0; gi < mod->num_graphs; gi++) {
+        const struct ir_graph *g = mod->graphs[gi];
+        for (int i = 0; i < g->num_ops; i++) {
+            const struct ir_op *op = &g->ops[i];
             if (!op->dead && op->code == OP_MATMUL)
                 mod->weights[op->weight].matrix = true;
             if (!op->dead && op->weight >= 0 && !mod->weights[op->weight].is_embedding) {
-                const bool head = gi == 0 && op->out >= 0 && graphs[gi]->values[op->out].kind == VAL_OUTPUT;
-                mod->weights[op->weight].weight_class = gi ? KILN_CLASS_DEPFORMER : head ? KILN_CLASS_TEXT_HEAD : KILN_CLASS_TEMPORAL;
+                const bool head = g->weight_class == KILN_CLASS_TEMPORAL && op->out >= 0 && g->values[op->out].kind == VAL_OUTPUT;
+                mod->weights[op->weight].weight_class = head ? KILN_CLASS_TEXT_HEAD : g->weight_class;
             }
         }
+    }
     for (int i = 0; i < mod->num_weights; i++)
         if (mod->weights[i].fold_alpha >= 0)
             mod->weights[mod->weights[i].fold_alpha].weight_class = mod->weights[i].weight_class;
@@ -113,7 +120,7 @@ static void plan_classes(struct ir_module *mod)
 
 int ir_requested_format(const struct ir_module *mod, const struct ir_weight *w)
 {
-    return model_class_weights(mod->model, w->weight_class);
+    return ir_class_format(&mod->formats, w->weight_class);
 }
 
 /* Each weight's format: its class's (ir_requested_format). What a matmul reads and the embedding
@@ -142,16 +149,16 @@ int ir_quantized_x_floats(int cols) { return cols / 4 + cols / 16; }
 void plan_weights(struct ir_module *mod, int vector_width)
 {
     plan_formats(mod);
-    struct ir_graph *graphs[] = {&mod->temporal, &mod->depformer};
-    for (int gi = 0; gi < 2; gi++)
-        for (int i = 0; i < graphs[gi]->num_ops; i++) {
-            struct ir_op *op = &graphs[gi]->ops[i];
+    for (int gi = 0; gi < mod->num_graphs; gi++)
+        for (int i = 0; i < mod->graphs[gi]->num_ops; i++) {
+            struct ir_graph *g = mod->graphs[gi];
+            struct ir_op *op = &g->ops[i];
             if (op->dead || op->code != OP_MATMUL)
                 continue;
             struct ir_weight *w = &mod->weights[op->weight];
             const bool block = kiln_format_is_block(w->format);
             if (block)
-                op->work = ir_value(graphs[gi], VAL_ACT, ir_quantized_x_floats(w->cols), "%s.xq", graphs[gi]->values[op->out].name);
+                op->work = ir_value(g, VAL_ACT, ir_quantized_x_floats(w->cols), "%s.xq", g->values[op->out].name);
             if (vector_width <= 1)
                 continue;
             w->pack_nr = 2 * vector_width;
@@ -159,8 +166,7 @@ void plan_weights(struct ir_module *mod, int vector_width)
             w->pack_rows = op->epilogue == EPI_SILU_GATE ? w->rows / 2 : op->epilogue == EPI_ROPE_KV ? w->rows / 3 : w->rows;
             if (w->step == STEP_ROW_BLOCK)
                 w->step_stride = ir_weight_storage(w) / w->steps;
-            if (graphs[gi]->rows > 1 && !block)
-                op->work = ir_value(graphs[gi], VAL_ACT, ir_matmul_work_len(w, op), "%s.sums",
-                                    graphs[gi]->values[op->out].name);
+            if (g->rows > 1 && !block)
+                op->work = ir_value(g, VAL_ACT, ir_matmul_work_len(w, op), "%s.sums", g->values[op->out].name);
         }
 }

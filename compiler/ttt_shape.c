@@ -1,13 +1,22 @@
 /* ttt_shape.c: what a TTT op's kernel is specialized for, and the scratch it needs (ir.h); shared
  * by lowering (which plans the scratch) and the TTT kernels' emitter. */
-#include "ir.h"
+#include "lower.h"
 
-void ttt_shape_of(const struct model *m, int layer, struct ttt_shape *s)
+void ttt_shape_of(const struct transformer_spec *t, int layer, struct ttt_shape *s)
 {
-    const struct layer_spec *l = &m->temporal.layers[layer];
-    *s = (struct ttt_shape){.mlp = l->mixer == MIXER_TTT_MLP, .heads = m->temporal.num_heads,
-                            .head_dim = m->temporal.dim / m->temporal.num_heads, .mini_batch = l->ttt.mini_batch,
+    const struct layer_spec *l = &t->layers[layer];
+    *s = (struct ttt_shape){.mlp = l->mixer == MIXER_TTT_MLP, .heads = t->num_heads,
+                            .head_dim = t->dim / t->num_heads, .mini_batch = l->ttt.mini_batch,
                             .conv_kernel = l->ttt.share_qk ? l->ttt.conv_kernel : 0};
+}
+
+const char *const ttt_inner_names[2][TTT_SLOTS] = {{"W", "c", NULL, NULL, "GW", "gc", NULL, NULL},
+                                                  {"W1", "c1", "W2", "c2", "GW1", "gc1", "GW2", "gc2"}};
+
+int ttt_slot_floats(int HD, int F, int slot)
+{
+    const int floats[TTT_SLOTS] = {HD * F, F, F * HD, HD, HD * F, F, F * HD, HD};
+    return floats[slot];
 }
 
 /* One head's vectors for one mini-batch: gradients [b][hd] (MLP: Z1, X2, G1 [b][4hd], G2 [b][hd]). */

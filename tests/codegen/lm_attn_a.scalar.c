@@ -65,10 +65,16 @@ _Static_assert(sizeof(struct lm_attn_a_weights) == 760, "struct lm_attn_a_weight
 struct lm_attn_a_stream {
     int64_t pos;                                     /* frames stepped: the next frame's absolute position */
     int64_t kv_pos[47];                              /* absolute position held by each temporal ring slot; -1: empty */
-    int64_t dep_kv_pos[8];                           /* depformer slot k holds step k of this frame; -1: empty */
     float rope_cs[1024];                             /* [32][2][16]: RoPE at each position of the call: [cos_i, cos_i], [-sin_i, sin_i] per pair i */
-    _Alignas(64) float kv[12032];                    /* temporal KV: [attention layer 2][k, v][head * slot 188][head_dim 16] */
-    _Alignas(64) float dep_kv[1024];                 /* depformer KV, refilled every frame: [layer 2][k, v][head * slot 16][head_dim 16] */
+    _Alignas(64) float kv_l0_k[3008];                /* layer 0's keys: [head 4][slot 47][head_dim 16] */
+    _Alignas(64) float kv_l0_v[3008];                /* layer 0's values: [head 4][slot 47][head_dim 16] */
+    _Alignas(64) float kv_l1_k[3008];                /* layer 1's keys: [head 4][slot 47][head_dim 16] */
+    _Alignas(64) float kv_l1_v[3008];                /* layer 1's values: [head 4][slot 47][head_dim 16] */
+    int64_t dep_kv_pos[8];                           /* depformer slot k holds step k of this frame; -1: empty */
+    _Alignas(64) float dep_kv_l0_k[256];             /* layer 0's keys: [head 2][slot 8][head_dim 16] */
+    _Alignas(64) float dep_kv_l0_v[256];             /* layer 0's values: [head 2][slot 8][head_dim 16] */
+    _Alignas(64) float dep_kv_l1_k[256];             /* layer 1's keys: [head 2][slot 8][head_dim 16] */
+    _Alignas(64) float dep_kv_l1_v[256];             /* layer 1's values: [head 2][slot 8][head_dim 16] */
     _Alignas(64) float scratch[7712];                /* activations, placed by the planner (--dump=plan) */
 };
 _Static_assert(sizeof(struct lm_attn_a_stream) == 87616, "struct lm_attn_a_stream: the layout kilnc computed");
@@ -206,9 +212,18 @@ static void stream_advance(void *stream, int64_t frames)
     for (int64_t p = frames > 16 ? frames - 16 : 0; p < frames; p++) {
         const int64_t slot = p % 47;
         s->kv_pos[slot] = p;
-        for (int r = 0; r < 16; r++)
+        for (int h = 0; h < 4; h++)
             for (int64_t j = 0; j < 16; j++)
-                s->kv[((int64_t)r * 47 + slot) * 16 + j] = 0.0f;
+                s->kv_l0_k[((int64_t)h * 47 + slot) * 16 + j] = 0.0f;
+        for (int h = 0; h < 4; h++)
+            for (int64_t j = 0; j < 16; j++)
+                s->kv_l0_v[((int64_t)h * 47 + slot) * 16 + j] = 0.0f;
+        for (int h = 0; h < 4; h++)
+            for (int64_t j = 0; j < 16; j++)
+                s->kv_l1_k[((int64_t)h * 47 + slot) * 16 + j] = 0.0f;
+        for (int h = 0; h < 4; h++)
+            for (int64_t j = 0; j < 16; j++)
+                s->kv_l1_v[((int64_t)h * 47 + slot) * 16 + j] = 0.0f;
     }
 }
 
@@ -441,9 +456,9 @@ static void temporal(const void *weights, void *stream, const int *tokens, int T
     /* l0.norm1.rms[1] = rms_scale transformer.layers.0.norm1.alpha */
     rms_scale_64(a, 1e-08f, a + 2048, T);
     /* l0.q[64] = matmul transformer.layers.0.self_attn.in_proj_weight, scaled by l0.norm1.rms, rope + kv write fused */
-    matmul_192x64_rope_kv_rope_scaled(w->transformer_layers_0_self_attn_in_proj_weight, a, a + 2048, a + 4096, s->kv, s->kv + 3008, pos, s->rope_cs, T);
+    matmul_192x64_rope_kv_rope_scaled(w->transformer_layers_0_self_attn_in_proj_weight, a, a + 2048, a + 4096, s->kv_l0_k, s->kv_l0_v, pos, s->rope_cs, T);
     /* l0.attn[64] = attention */
-    attention_4x16_ring47_window16(a + 4096, s->kv, s->kv + 3008, s->kv_pos, pos, a + 2048, T);
+    attention_4x16_ring47_window16(a + 4096, s->kv_l0_k, s->kv_l0_v, s->kv_pos, pos, a + 2048, T);
     /* x[64] += matmul transformer.layers.0.self_attn.out_proj.weight */
     matmul_64x64_acc(w->transformer_layers_0_self_attn_out_proj_weight, a + 2048, a, T);
     /* l0.norm2.rms[1] = rms_scale transformer.layers.0.norm2.alpha */
@@ -455,9 +470,9 @@ static void temporal(const void *weights, void *stream, const int *tokens, int T
     /* l1.norm1.rms[1] = rms_scale transformer.layers.1.norm1.alpha */
     rms_scale_64(a, 1e-08f, a + 2048, T);
     /* l1.q[64] = matmul transformer.layers.1.self_attn.in_proj_weight, scaled by l1.norm1.rms, rope + kv write fused */
-    matmul_192x64_rope_kv_rope_scaled(w->transformer_layers_1_self_attn_in_proj_weight, a, a + 2048, a + 4096, s->kv + 6016, s->kv + 9024, pos, s->rope_cs, T);
+    matmul_192x64_rope_kv_rope_scaled(w->transformer_layers_1_self_attn_in_proj_weight, a, a + 2048, a + 4096, s->kv_l1_k, s->kv_l1_v, pos, s->rope_cs, T);
     /* l1.attn[64] = attention */
-    attention_4x16_ring47_window16(a + 4096, s->kv + 6016, s->kv + 9024, s->kv_pos, pos, a + 2048, T);
+    attention_4x16_ring47_window16(a + 4096, s->kv_l1_k, s->kv_l1_v, s->kv_pos, pos, a + 2048, T);
     /* x[64] += matmul transformer.layers.1.self_attn.out_proj.weight */
     matmul_64x64_acc(w->transformer_layers_1_self_attn_out_proj_weight, a + 2048, a, T);
     /* l1.norm2.rms[1] = rms_scale transformer.layers.1.norm2.alpha */
@@ -645,9 +660,9 @@ static void depformer_step(const void *weights, void *stream, int k, int prev_to
     /* l0.norm1.rms[1] = rms_scale depformer.layers.0.norm1.alpha */
     rms_scale_32(a, 1e-08f, a + 32, 1);
     /* l0.q[32] = matmul depformer.layers.0.self_attn.in_proj_weight, scaled by l0.norm1.rms, rope + kv write fused */
-    matmul_96x32_rope_kv_scaled(w->depformer_layers_0_self_attn_in_proj_weight + (int64_t)k * 3072, a, a + 32, a + 64, s->dep_kv, s->dep_kv + 256, (int64_t)k, 1);
+    matmul_96x32_rope_kv_scaled(w->depformer_layers_0_self_attn_in_proj_weight + (int64_t)k * 3072, a, a + 32, a + 64, s->dep_kv_l0_k, s->dep_kv_l0_v, (int64_t)k, 1);
     /* l0.attn[32] = attention */
-    attention_2x16_ring8_window8(a + 64, s->dep_kv, s->dep_kv + 256, s->dep_kv_pos, (int64_t)k, a + 32, 1);
+    attention_2x16_ring8_window8(a + 64, s->dep_kv_l0_k, s->dep_kv_l0_v, s->dep_kv_pos, (int64_t)k, a + 32, 1);
     /* x[32] += matmul depformer.layers.0.self_attn.out_proj.weight */
     matmul_32x32_acc(w->depformer_layers_0_self_attn_out_proj_weight + (int64_t)k * 1024, a + 32, a, 1);
     /* l0.norm2.rms[1] = rms_scale depformer.layers.0.norm2.alpha */
@@ -659,9 +674,9 @@ static void depformer_step(const void *weights, void *stream, int k, int prev_to
     /* l1.norm1.rms[1] = rms_scale depformer.layers.1.norm1.alpha */
     rms_scale_32(a, 1e-08f, a + 32, 1);
     /* l1.q[32] = matmul depformer.layers.1.self_attn.in_proj_weight, scaled by l1.norm1.rms, rope + kv write fused */
-    matmul_96x32_rope_kv_scaled(w->depformer_layers_1_self_attn_in_proj_weight + (int64_t)k * 3072, a, a + 32, a + 64, s->dep_kv + 512, s->dep_kv + 768, (int64_t)k, 1);
+    matmul_96x32_rope_kv_scaled(w->depformer_layers_1_self_attn_in_proj_weight + (int64_t)k * 3072, a, a + 32, a + 64, s->dep_kv_l1_k, s->dep_kv_l1_v, (int64_t)k, 1);
     /* l1.attn[32] = attention */
-    attention_2x16_ring8_window8(a + 64, s->dep_kv + 512, s->dep_kv + 768, s->dep_kv_pos, (int64_t)k, a + 32, 1);
+    attention_2x16_ring8_window8(a + 64, s->dep_kv_l1_k, s->dep_kv_l1_v, s->dep_kv_pos, (int64_t)k, a + 32, 1);
     /* x[32] += matmul depformer.layers.1.self_attn.out_proj.weight */
     matmul_32x32_acc(w->depformer_layers_1_self_attn_out_proj_weight + (int64_t)k * 1024, a + 32, a, 1);
     /* l1.norm2.rms[1] = rms_scale depformer.layers.1.norm2.alpha */

@@ -149,10 +149,9 @@ _Static_assert(sizeof(struct lm_hybrid_weights) == 848, "struct lm_hybrid_weight
 struct lm_hybrid_stream {
     int64_t pos;                                     /* frames stepped: the next frame's absolute position */
     int64_t kv_pos[47];                              /* absolute position held by each temporal ring slot; -1: empty */
-    int64_t dep_kv_pos[8];                           /* depformer slot k holds step k of this frame; -1: empty */
     float rope_cs[1024];                             /* [32][2][16]: RoPE at each position of the call: [cos_i, cos_i], [-sin_i, sin_i] per pair i */
-    _Alignas(64) float kv[6016];                     /* temporal KV: [attention layer 1][k, v][head * slot 188][head_dim 16] */
-    _Alignas(64) float dep_kv[1024];                 /* depformer KV, refilled every frame: [layer 2][k, v][head * slot 16][head_dim 16] */
+    _Alignas(64) float kv_l0_k[3008];                /* layer 0's keys: [head 4][slot 47][head_dim 16] */
+    _Alignas(64) float kv_l0_v[3008];                /* layer 0's values: [head 4][slot 47][head_dim 16] */
     int ttt_l1_ready;                                /* layer 1 (TTT-Linear): 0 until its inner weights are taken from the weights */
     float ttt_l1_W[1024];                            /* [heads][..]: inner weights at the last mini-batch boundary */
     float ttt_l1_c[64];                              /* [heads][..]: inner weights at the last mini-batch boundary */
@@ -160,6 +159,11 @@ struct lm_hybrid_stream {
     float ttt_l1_gc[64];                             /* [heads][..]: lr-weighted gradient sums of the current mini-batch */
     float ttt_l1_history[64];                        /* share_qk: the last conv_kernel - 1 rows of q_proj's output */
     float ttt_rope_l1[512];                          /* [16][2][16]: RoPE at in-batch position p: [cos, cos] and [-sin, sin] of p / 10000^(2i / 16) (and the later layers alike) */
+    int64_t dep_kv_pos[8];                           /* depformer slot k holds step k of this frame; -1: empty */
+    _Alignas(64) float dep_kv_l0_k[256];             /* layer 0's keys: [head 2][slot 8][head_dim 16] */
+    _Alignas(64) float dep_kv_l0_v[256];             /* layer 0's values: [head 2][slot 8][head_dim 16] */
+    _Alignas(64) float dep_kv_l1_k[256];             /* layer 1's keys: [head 2][slot 8][head_dim 16] */
+    _Alignas(64) float dep_kv_l1_v[256];             /* layer 1's values: [head 2][slot 8][head_dim 16] */
     _Alignas(64) float scratch[27168];               /* activations, placed by the planner (--dump=plan) */
 };
 _Static_assert(sizeof(struct lm_hybrid_stream) == 152448, "struct lm_hybrid_stream: the layout kilnc computed");
@@ -294,10 +298,10 @@ static void stream_reset(void *stream)
     s->pos = 0;
     for (int64_t j = 0; j < 47; j++)
         s->kv_pos[j] = -1;
-    for (int64_t j = 0; j < 8; j++)
-        s->dep_kv_pos[j] = -1;
     /* the inner weights restart from the learned W0 */
     s->ttt_l1_ready = 0;
+    for (int64_t j = 0; j < 8; j++)
+        s->dep_kv_pos[j] = -1;
     /* layer 1's TTT RoPE table (and the later layers' alike) */
     for (int p = 0; p < 16; p++)
         for (int j = 0; j < 16; j++) {
@@ -318,9 +322,12 @@ static void stream_advance(void *stream, int64_t frames)
     for (int64_t p = frames > 16 ? frames - 16 : 0; p < frames; p++) {
         const int64_t slot = p % 47;
         s->kv_pos[slot] = p;
-        for (int r = 0; r < 8; r++)
+        for (int h = 0; h < 4; h++)
             for (int64_t j = 0; j < 16; j++)
-                s->kv[((int64_t)r * 47 + slot) * 16 + j] = 0.0f;
+                s->kv_l0_k[((int64_t)h * 47 + slot) * 16 + j] = 0.0f;
+        for (int h = 0; h < 4; h++)
+            for (int64_t j = 0; j < 16; j++)
+                s->kv_l0_v[((int64_t)h * 47 + slot) * 16 + j] = 0.0f;
     }
 }
 
@@ -2035,9 +2042,9 @@ static void temporal(const void *weights, void *stream, const int *tokens, int T
             rms_scale_64(a, 1e-08f, a + 2048, T);
         }
         /* l0.q[64] = matmul transformer.layers.0.self_attn.in_proj_weight, scaled by l0.norm1.rms, rope + kv write fused */
-        matmul_192x64_rope_kv_rope_scaled_p16_blocked(w->transformer_layers_0_self_attn_in_proj_weight, a, a + 2048, a + 4096, s->kv, s->kv + 3008, pos, s->rope_cs, a + 6144, T);
+        matmul_192x64_rope_kv_rope_scaled_p16_blocked(w->transformer_layers_0_self_attn_in_proj_weight, a, a + 2048, a + 4096, s->kv_l0_k, s->kv_l0_v, pos, s->rope_cs, a + 6144, T);
         /* l0.attn[64] = attention */
-        attention_4x16_ring47_window16(a + 4096, s->kv, s->kv + 3008, s->kv_pos, pos, a + 2048, T);
+        attention_4x16_ring47_window16(a + 4096, s->kv_l0_k, s->kv_l0_v, s->kv_pos, pos, a + 2048, T);
         /* x[64] += matmul transformer.layers.0.self_attn.out_proj.weight */
         matmul_64x64_acc_p16_blocked(w->transformer_layers_0_self_attn_out_proj_weight, a + 2048, a, a + 4096, T);
         #pragma omp single
@@ -2474,9 +2481,9 @@ static void depformer_step(const void *weights, void *stream, int k, int prev_to
             rms_scale_32(a, 1e-08f, a + 32, 1);
         }
         /* l0.q[32] = matmul depformer.layers.0.self_attn.in_proj_weight, scaled by l0.norm1.rms, rope + kv write fused */
-        matmul_96x32_rope_kv_scaled_p16(w->depformer_layers_0_self_attn_in_proj_weight + (int64_t)k * 3072, a, a + 32, a + 64, s->dep_kv, s->dep_kv + 256, (int64_t)k, 1);
+        matmul_96x32_rope_kv_scaled_p16(w->depformer_layers_0_self_attn_in_proj_weight + (int64_t)k * 3072, a, a + 32, a + 64, s->dep_kv_l0_k, s->dep_kv_l0_v, (int64_t)k, 1);
         /* l0.attn[32] = attention */
-        attention_2x16_ring8_window8(a + 64, s->dep_kv, s->dep_kv + 256, s->dep_kv_pos, (int64_t)k, a + 32, 1);
+        attention_2x16_ring8_window8(a + 64, s->dep_kv_l0_k, s->dep_kv_l0_v, s->dep_kv_pos, (int64_t)k, a + 32, 1);
         /* x[32] += matmul depformer.layers.0.self_attn.out_proj.weight */
         matmul_32x32_acc_p16(w->depformer_layers_0_self_attn_out_proj_weight + (int64_t)k * 1024, a + 32, a, 1);
         #pragma omp single
@@ -2494,9 +2501,9 @@ static void depformer_step(const void *weights, void *stream, int k, int prev_to
             rms_scale_32(a, 1e-08f, a + 32, 1);
         }
         /* l1.q[32] = matmul depformer.layers.1.self_attn.in_proj_weight, scaled by l1.norm1.rms, rope + kv write fused */
-        matmul_96x32_rope_kv_scaled_p16(w->depformer_layers_1_self_attn_in_proj_weight + (int64_t)k * 3072, a, a + 32, a + 64, s->dep_kv + 512, s->dep_kv + 768, (int64_t)k, 1);
+        matmul_96x32_rope_kv_scaled_p16(w->depformer_layers_1_self_attn_in_proj_weight + (int64_t)k * 3072, a, a + 32, a + 64, s->dep_kv_l1_k, s->dep_kv_l1_v, (int64_t)k, 1);
         /* l1.attn[32] = attention */
-        attention_2x16_ring8_window8(a + 64, s->dep_kv + 512, s->dep_kv + 768, s->dep_kv_pos, (int64_t)k, a + 32, 1);
+        attention_2x16_ring8_window8(a + 64, s->dep_kv_l1_k, s->dep_kv_l1_v, s->dep_kv_pos, (int64_t)k, a + 32, 1);
         /* x[32] += matmul depformer.layers.1.self_attn.out_proj.weight */
         matmul_32x32_acc_p16(w->depformer_layers_1_self_attn_out_proj_weight + (int64_t)k * 1024, a + 32, a, 1);
         #pragma omp single

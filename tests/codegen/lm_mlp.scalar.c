@@ -82,10 +82,9 @@ _Static_assert(sizeof(struct lm_mlp_weights) == 896, "struct lm_mlp_weights: the
 struct lm_mlp_stream {
     int64_t pos;                                     /* frames stepped: the next frame's absolute position */
     int64_t kv_pos[47];                              /* absolute position held by each temporal ring slot; -1: empty */
-    int64_t dep_kv_pos[8];                           /* depformer slot k holds step k of this frame; -1: empty */
     float rope_cs[1024];                             /* [32][2][16]: RoPE at each position of the call: [cos_i, cos_i], [-sin_i, sin_i] per pair i */
-    _Alignas(64) float kv[6016];                     /* temporal KV: [attention layer 1][k, v][head * slot 188][head_dim 16] */
-    _Alignas(64) float dep_kv[1024];                 /* depformer KV, refilled every frame: [layer 2][k, v][head * slot 16][head_dim 16] */
+    _Alignas(64) float kv_l0_k[3008];                /* layer 0's keys: [head 4][slot 47][head_dim 16] */
+    _Alignas(64) float kv_l0_v[3008];                /* layer 0's values: [head 4][slot 47][head_dim 16] */
     int ttt_l1_ready;                                /* layer 1 (TTT-MLP): 0 until its inner weights are taken from the weights */
     float ttt_l1_W1[4096];                           /* [heads][..]: inner weights at the last mini-batch boundary */
     float ttt_l1_c1[256];                            /* [heads][..]: inner weights at the last mini-batch boundary */
@@ -97,6 +96,11 @@ struct lm_mlp_stream {
     float ttt_l1_gc2[64];                            /* [heads][..]: lr-weighted gradient sums of the current mini-batch */
     float ttt_l1_history[192];                       /* share_qk: the last conv_kernel - 1 rows of q_proj's output */
     float ttt_rope_l1[256];                          /* [8][2][16]: RoPE at in-batch position p: [cos, cos] and [-sin, sin] of p / 10000^(2i / 16) (and the later layers alike) */
+    int64_t dep_kv_pos[8];                           /* depformer slot k holds step k of this frame; -1: empty */
+    _Alignas(64) float dep_kv_l0_k[256];             /* layer 0's keys: [head 2][slot 8][head_dim 16] */
+    _Alignas(64) float dep_kv_l0_v[256];             /* layer 0's values: [head 2][slot 8][head_dim 16] */
+    _Alignas(64) float dep_kv_l1_k[256];             /* layer 1's keys: [head 2][slot 8][head_dim 16] */
+    _Alignas(64) float dep_kv_l1_v[256];             /* layer 1's values: [head 2][slot 8][head_dim 16] */
     _Alignas(64) float scratch[20640];               /* activations, placed by the planner (--dump=plan) */
 };
 _Static_assert(sizeof(struct lm_mlp_stream) == 185216, "struct lm_mlp_stream: the layout kilnc computed");
@@ -237,10 +241,10 @@ static void stream_reset(void *stream)
     s->pos = 0;
     for (int64_t j = 0; j < 47; j++)
         s->kv_pos[j] = -1;
-    for (int64_t j = 0; j < 8; j++)
-        s->dep_kv_pos[j] = -1;
     /* the inner weights restart from the learned W0 */
     s->ttt_l1_ready = 0;
+    for (int64_t j = 0; j < 8; j++)
+        s->dep_kv_pos[j] = -1;
     /* layer 1's TTT RoPE table (and the later layers' alike) */
     for (int p = 0; p < 8; p++)
         for (int j = 0; j < 16; j++) {
@@ -261,9 +265,12 @@ static void stream_advance(void *stream, int64_t frames)
     for (int64_t p = frames > 16 ? frames - 16 : 0; p < frames; p++) {
         const int64_t slot = p % 47;
         s->kv_pos[slot] = p;
-        for (int r = 0; r < 8; r++)
+        for (int h = 0; h < 4; h++)
             for (int64_t j = 0; j < 16; j++)
-                s->kv[((int64_t)r * 47 + slot) * 16 + j] = 0.0f;
+                s->kv_l0_k[((int64_t)h * 47 + slot) * 16 + j] = 0.0f;
+        for (int h = 0; h < 4; h++)
+            for (int64_t j = 0; j < 16; j++)
+                s->kv_l0_v[((int64_t)h * 47 + slot) * 16 + j] = 0.0f;
     }
 }
 
@@ -812,9 +819,9 @@ static void temporal(const void *weights, void *stream, const int *tokens, int T
     /* l0.norm1.rms[1] = rms_scale transformer.layers.0.norm1.alpha */
     rms_scale_64(a, 1e-08f, a + 2048, T);
     /* l0.q[64] = matmul transformer.layers.0.self_attn.in_proj_weight, scaled by l0.norm1.rms, rope + kv write fused */
-    matmul_192x64_rope_kv_rope_scaled(w->transformer_layers_0_self_attn_in_proj_weight, a, a + 2048, a + 4096, s->kv, s->kv + 3008, pos, s->rope_cs, T);
+    matmul_192x64_rope_kv_rope_scaled(w->transformer_layers_0_self_attn_in_proj_weight, a, a + 2048, a + 4096, s->kv_l0_k, s->kv_l0_v, pos, s->rope_cs, T);
     /* l0.attn[64] = attention */
-    attention_4x16_ring47_window16(a + 4096, s->kv, s->kv + 3008, s->kv_pos, pos, a + 2048, T);
+    attention_4x16_ring47_window16(a + 4096, s->kv_l0_k, s->kv_l0_v, s->kv_pos, pos, a + 2048, T);
     /* x[64] += matmul transformer.layers.0.self_attn.out_proj.weight */
     matmul_64x64_acc(w->transformer_layers_0_self_attn_out_proj_weight, a + 2048, a, T);
     /* l0.norm2.rms[1] = rms_scale transformer.layers.0.norm2.alpha */
@@ -1024,9 +1031,9 @@ static void depformer_step(const void *weights, void *stream, int k, int prev_to
     /* l0.norm1.rms[1] = rms_scale depformer.layers.0.norm1.alpha */
     rms_scale_32(a, 1e-08f, a + 32, 1);
     /* l0.q[32] = matmul depformer.layers.0.self_attn.in_proj_weight, scaled by l0.norm1.rms, rope + kv write fused */
-    matmul_96x32_rope_kv_scaled(w->depformer_layers_0_self_attn_in_proj_weight + (int64_t)k * 3072, a, a + 32, a + 64, s->dep_kv, s->dep_kv + 256, (int64_t)k, 1);
+    matmul_96x32_rope_kv_scaled(w->depformer_layers_0_self_attn_in_proj_weight + (int64_t)k * 3072, a, a + 32, a + 64, s->dep_kv_l0_k, s->dep_kv_l0_v, (int64_t)k, 1);
     /* l0.attn[32] = attention */
-    attention_2x16_ring8_window8(a + 64, s->dep_kv, s->dep_kv + 256, s->dep_kv_pos, (int64_t)k, a + 32, 1);
+    attention_2x16_ring8_window8(a + 64, s->dep_kv_l0_k, s->dep_kv_l0_v, s->dep_kv_pos, (int64_t)k, a + 32, 1);
     /* x[32] += matmul depformer.layers.0.self_attn.out_proj.weight */
     matmul_32x32_acc(w->depformer_layers_0_self_attn_out_proj_weight + (int64_t)k * 1024, a + 32, a, 1);
     /* l0.norm2.rms[1] = rms_scale depformer.layers.0.norm2.alpha */
@@ -1038,9 +1045,9 @@ static void depformer_step(const void *weights, void *stream, int k, int prev_to
     /* l1.norm1.rms[1] = rms_scale depformer.layers.1.norm1.alpha */
     rms_scale_32(a, 1e-08f, a + 32, 1);
     /* l1.q[32] = matmul depformer.layers.1.self_attn.in_proj_weight, scaled by l1.norm1.rms, rope + kv write fused */
-    matmul_96x32_rope_kv_scaled(w->depformer_layers_1_self_attn_in_proj_weight + (int64_t)k * 3072, a, a + 32, a + 64, s->dep_kv + 512, s->dep_kv + 768, (int64_t)k, 1);
+    matmul_96x32_rope_kv_scaled(w->depformer_layers_1_self_attn_in_proj_weight + (int64_t)k * 3072, a, a + 32, a + 64, s->dep_kv_l1_k, s->dep_kv_l1_v, (int64_t)k, 1);
     /* l1.attn[32] = attention */
-    attention_2x16_ring8_window8(a + 64, s->dep_kv + 512, s->dep_kv + 768, s->dep_kv_pos, (int64_t)k, a + 32, 1);
+    attention_2x16_ring8_window8(a + 64, s->dep_kv_l1_k, s->dep_kv_l1_v, s->dep_kv_pos, (int64_t)k, a + 32, 1);
     /* x[32] += matmul depformer.layers.1.self_attn.out_proj.weight */
     matmul_32x32_acc(w->depformer_layers_1_self_attn_out_proj_weight + (int64_t)k * 1024, a + 32, a, 1);
     /* l1.norm2.rms[1] = rms_scale depformer.layers.1.norm2.alpha */

@@ -30,8 +30,10 @@ int main(int argc, char **argv)
     print_vocabulary(&e, stdout, argc > 7);
     fputs(weights_type, stdout);
     printf("struct ttt_state {\n    int ready;\n");
-    for (int i = 0; i < ttt_state_slots(&s); i++)
-        printf("    float %s[%lld];\n", ttt_state_name(&s, i), (long long)ttt_state_floats(&s, i));
+    const int F = s.mlp ? 4 * s.head_dim : s.head_dim;
+    for (int slot = 0; slot < TTT_SLOTS; slot++)
+        if (ttt_inner_names[s.mlp][slot])
+            printf("    float %s[%d];\n", ttt_inner_names[s.mlp][slot], s.heads * ttt_slot_floats(s.head_dim, F, slot));
     printf("    float history[%d];\n};\n", (s.conv_kernel > 1 ? s.conv_kernel - 1 : 1) * s.heads * s.head_dim);
     e.kernels = stdout;
     const int kernel = kernel_ttt(&e, &s);
@@ -41,8 +43,9 @@ int main(int argc, char **argv)
            "p->rope_cs, p->base_lr, p->eps, &st->ready,\n        ",
            e.kir.funcs[kernel]->symbol, s.mlp ? "p->W2, p->b2, " : "",
            s.conv_kernel ? "p->conv_q_w, p->conv_q_b, p->conv_k_w, p->conv_k_b, " : "");
-    for (int i = 0; i < ttt_state_slots(&s); i++)
-        printf("st->%s, ", ttt_state_name(&s, i));
+    for (int slot = 0; slot < TTT_SLOTS; slot++)
+        if (ttt_inner_names[s.mlp][slot])
+            printf("st->%s, ", ttt_inner_names[s.mlp][slot]);
     printf("st->history, xq, xk, xv, lr_logit, pos0, T, work, out);\n}\n");
     printf("#define TTT_KERNEL ttt_layer\n#define TTT_STATE struct ttt_state\n");
     kir_module_free(&e.kir);
