@@ -46,11 +46,63 @@ static int model_desc_record(struct kir_module *m)
     kir_record_field(m, r, "weights", address(), 0, 0, NULL);
     kir_record_field(m, r, "weights_struct_size", i64, 0, 0, NULL);
     kir_record_field(m, r, "weight_bytes_as", i64, KILN_NUM_FORMATS, 0, NULL);
-    fields(m, r, i64, "stream_bytes kv_bytes ttt_bytes");
+    kir_record_field(m, r, "stream_bytes", i64, 0, 0, NULL);
+    fields(m, r, i32, "num_states");
+    kir_record_field(m, r, "states", address(), 0, 0, NULL);
+    fields(m, r, i32, "num_graphs");
+    kir_record_field(m, r, "graphs", address(), 0, 0, NULL);
     kir_record_field(m, r, "stream_reset", address(), 0, 0, NULL);
     kir_record_field(m, r, "max_rows", i32, 0, 0, NULL);
     fields(m, r, address(), "temporal depformer_step stream_advance argmax softmax_exp");
     return r;
+}
+
+static int state_desc_record(struct kir_module *m)
+{
+    const int r = kir_record_begin(m, "kiln_state_desc", true, NULL);
+    kir_record_field(m, r, "name", text(), 0, 0, NULL);
+    fields(m, r, kir_scalar_type(KIR_I64), "offset bytes");
+    kir_record_field(m, r, "role", kir_scalar_type(KIR_I32), 0, 0, NULL);
+    kir_record_field(m, r, "graph", text(), 0, 0, NULL);
+    return r;
+}
+
+static int graph_desc_record(struct kir_module *m)
+{
+    const int r = kir_record_begin(m, "kiln_graph_desc", true, NULL);
+    kir_record_field(m, r, "name", text(), 0, 0, NULL);
+    kir_record_field(m, r, "max_rows", kir_scalar_type(KIR_I32), 0, 0, NULL);
+    return r;
+}
+
+/* The stream's states (ir.h) as kiln_rt.h's kiln_state_desc: name, offset, bytes, role, graph */
+static int state_table(struct emitter *e, int record)
+{
+    const struct ir_module *mod = e->mod;
+    struct kir_module *m = &e->kir;
+    const struct kir_record *stream = m->records[e->stream_record];
+    const int g = kir_global_begin(m, "states", kir_record_type(record), mod->num_states, false,
+                                   "the stream's parts: name, offset, bytes, role (enum kiln_state_role), graph");
+    for (int i = 0; i < mod->num_states; i++) {
+        const struct ir_state *st = &mod->states[i];
+        kir_init_string(m, g, st->name);
+        kir_init_offsetof(m, g, e->stream_record, kir_record_field_index(stream, st->name), 0);
+        kir_init_int(m, g, ir_state_bytes(st));
+        kir_init_int(m, g, st->role);
+        kir_init_string(m, g, st->graph >= 0 ? mod->graphs[st->graph]->name : "");
+    }
+    return g;
+}
+
+static int graph_table(struct emitter *e, int record)
+{
+    struct kir_module *m = &e->kir;
+    const int g = kir_global_begin(m, "graphs", kir_record_type(record), e->mod->num_graphs, false, "name, max_rows");
+    for (int i = 0; i < e->mod->num_graphs; i++) {
+        kir_init_string(m, g, e->mod->graphs[i]->name);
+        kir_init_int(m, g, e->mod->graphs[i]->rows);
+    }
+    return g;
 }
 
 static bool same_mixer(const struct layer_spec *a, const struct layer_spec *b)
@@ -147,26 +199,18 @@ static int64_t weight_bytes_as(const struct ir_module *mod, int format)
     return bytes;
 }
 
-/* Bytes of the streaming states of a role (ir.h) */
-static int64_t state_bytes(const struct ir_module *mod, enum ir_state_role role)
-{
-    int64_t bytes = 0;
-    for (int i = 0; i < mod->num_states; i++)
-        if (mod->states[i].role == role)
-            bytes += ir_state_bytes(&mod->states[i]);
-    return bytes;
-}
-
 void descriptor_build(struct emitter *e, const struct glue_functions *fn, const char *target, const char *features)
 {
     struct kir_module *m = &e->kir;
     const struct model *mod = e->model;
-    const int weight_desc = weight_desc_record(m), model_desc = model_desc_record(m);
+    const int weight_desc = weight_desc_record(m), state_desc = state_desc_record(m), graph_desc = graph_desc_record(m);
+    const int model_desc = model_desc_record(m);
     const int delays = kir_global_begin(m, "delays", kir_scalar_type(KIR_I32), 1 + mod->n_q, false, NULL);
     for (int i = 0; i <= mod->n_q; i++)
         kir_init_int(m, delays, mod->delays[i]);
     int entries;
-    const int table = weight_table(e, weight_desc, &entries);
+    const int table = weight_table(e, weight_desc, &entries), states = state_table(e, state_desc),
+              graphs = graph_table(e, graph_desc);
     long long params = 0;
     for (int i = 0; i < e->mod->num_weights; i++)
         params += ir_weight_numel(&e->mod->weights[i]);
@@ -199,8 +243,10 @@ void descriptor_build(struct emitter *e, const struct glue_functions *fn, const 
     for (int format = 0; format < KILN_NUM_FORMATS; format++)
         kir_init_int(m, g, weight_bytes_as(e->mod, format));
     kir_init_sizeof(m, g, e->stream_record);
-    kir_init_int(m, g, state_bytes(e->mod, STATE_KV));
-    kir_init_int(m, g, state_bytes(e->mod, STATE_TTT)); /* (the states, not the RoPE tables) */
+    kir_init_int(m, g, e->mod->num_states);
+    kir_init_global(m, g, states);
+    kir_init_int(m, g, e->mod->num_graphs);
+    kir_init_global(m, g, graphs);
     kir_init_function(m, g, fn->stream_reset);
     kir_init_int(m, g, ir_graph_named(e->mod, "temporal")->rows);
     kir_init_function(m, g, fn->temporal);

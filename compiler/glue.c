@@ -426,7 +426,7 @@ static int stream_reset(struct emitter *e)
             continue;
         struct kir_node *value = st->dtype == IR_I64 ? kir_const_int(f, KIR_I64, st->reset == RESET_EMPTY ? -1 : 0)
                                                      : kir_cast(f, state_type(st), INT(st->reset == RESET_EMPTY ? -1 : 0));
-        if (st->role == STATE_TTT)
+        if (st->role == KILN_STATE_TTT)
             kir_comment(f, "the inner weights restart from the learned W0");
         if (st->elements == 1)
             kir_store(f, state(&c, i), INT(0), value);
@@ -460,7 +460,7 @@ static int stream_advance(struct emitter *e, int reset)
     kir_store(f, state(&c, t->positions), slot, p);
     for (int i = 0; i < e->mod->num_states; i++) {
         const struct ir_state *st = &e->mod->states[i];
-        if (st->role != STATE_KV || e->mod->graphs[st->graph] != t)
+        if (st->role != KILN_STATE_KV || e->mod->graphs[st->graph] != t)
             continue;
         struct kir_node *h = kir_for(f, "h", INT(0), INT(t->heads), 1, 0);
         struct kir_node *at = kir_addr(f, state(&c, i), MUL(ADD(MUL(WIDE(h), INT(t->kv_capacity)), slot), INT(t->head_dim)));

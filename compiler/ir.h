@@ -71,21 +71,13 @@ enum ir_state_reset {
     RESET_EMPTY,                     /* -1: a ring slot holds no position */
 };
 
-enum ir_state_role {
-    STATE_POSITIONS,                 /* the positions of a graph's ring slots */
-    STATE_KV,                        /* a layer's k or v ring [heads][slots][head_dim] */
-    STATE_TTT,                       /* a TTT layer's inner model and its `ready` flag */
-    STATE_TABLE,                     /* computed at reset or per call (RoPE) */
-    STATE_COUNTER,                   /* frames stepped */
-};
-
 struct ir_state {
     char name[48];                   /* the stream record's field */
     enum ir_dtype dtype;
     long long elements;
     int align;                       /* bytes, or 0: the dtype's */
     enum ir_state_reset reset;
-    enum ir_state_role role;
+    enum kiln_state_role role;       /* (kiln_format.h) */
     int graph;                       /* the graph whose ops own it, or -1 (shared: pos) */
     char comment[224];
 };

@@ -71,13 +71,13 @@ static int gating_matrix(struct ir_module *mod, const struct ir_graph *g, int ro
 
 /* A streaming state of graph g (NULL: shared) */
 static int add_state(struct ir_module *mod, const struct ir_graph *g, enum ir_dtype dtype, long long elements,
-                     enum ir_state_reset reset, enum ir_state_role role, const char *name, const char *fmt, ...)
+                     enum ir_state_reset reset, enum kiln_state_role role, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 8, 9)));
 static int add_state(struct ir_module *mod, const struct ir_graph *g, enum ir_dtype dtype, long long elements,
-                     enum ir_state_reset reset, enum ir_state_role role, const char *name, const char *fmt, ...)
+                     enum ir_state_reset reset, enum kiln_state_role role, const char *name, const char *fmt, ...)
 {
     struct ir_state s = {.dtype = dtype, .elements = elements, .reset = reset, .role = role, .graph = -1,
-                         .align = role == STATE_KV ? 64 : 0};
+                         .align = role == KILN_STATE_KV ? 64 : 0};
     for (int i = 0; i < mod->num_graphs; i++)
         if (mod->graphs[i] == g)
             s.graph = i;
@@ -117,7 +117,7 @@ static void lower_attention(struct ir_module *mod, struct ir_graph *g, const str
         if (g->rope_table < 0) {
             char state[48];
             snprintf(state, sizeof state, "%srope_cs", state_prefix(g));
-            g->rope_table = add_state(mod, g, IR_F32, (long long)g->rows * 2 * g->head_dim, RESET_NONE, STATE_TABLE, state,
+            g->rope_table = add_state(mod, g, IR_F32, (long long)g->rows * 2 * g->head_dim, RESET_NONE, KILN_STATE_TABLE, state,
                                       "[%d][2][%d]: RoPE at each position of the call: [cos_i, cos_i], [-sin_i, sin_i] per "
                                       "pair i", g->rows, g->head_dim);
         }
@@ -129,7 +129,7 @@ static void lower_attention(struct ir_module *mod, struct ir_graph *g, const str
         char state[48];
         snprintf(state, sizeof state, "%skv_l%d_%c", state_prefix(g), l, "kv"[which]);
         ring[which] = add_state(mod, g, (enum ir_dtype)g->kv_format, (long long)g->heads * g->kv_capacity * g->head_dim,
-                                RESET_NONE, STATE_KV, state, "layer %d's %s: [head %d][slot %d][head_dim %d]", l,
+                                RESET_NONE, KILN_STATE_KV, state, "layer %d's %s: [head %d][slot %d][head_dim %d]", l,
                                 which ? "values" : "keys", g->heads, g->kv_capacity, g->head_dim);
     }
     const int kv_states[3] = {ring[0], ring[1], g->positions};
@@ -188,24 +188,24 @@ static void lower_ttt_states(struct ir_module *mod, const struct ir_graph *g, co
     const int l = op->layer, F = s->mlp ? 4 * s->head_dim : s->head_dim;
     char name[48];
     snprintf(name, sizeof name, "ttt_l%d_ready", l);
-    op->states[1] = add_state(mod, g, IR_I32, 1, RESET_ZERO, STATE_TTT, name, "layer %d (TTT-%s): 0 until its inner weights "
+    op->states[1] = add_state(mod, g, IR_I32, 1, RESET_ZERO, KILN_STATE_TTT, name, "layer %d (TTT-%s): 0 until its inner weights "
                               "are taken from the weights", l, s->mlp ? "MLP" : "Linear");
     op->num_states = 2;
     for (int slot = 0; slot < TTT_SLOTS; slot++)
         if (ttt_inner_names[s->mlp][slot]) {
             snprintf(name, sizeof name, "ttt_l%d_%s", l, ttt_inner_names[s->mlp][slot]);
             op->states[op->num_states++] =
-                add_state(mod, g, IR_F32, (long long)s->heads * ttt_slot_floats(s->head_dim, F, slot), RESET_NONE, STATE_TTT, name,
+                add_state(mod, g, IR_F32, (long long)s->heads * ttt_slot_floats(s->head_dim, F, slot), RESET_NONE, KILN_STATE_TTT, name,
                           slot < TTT_GW1 ? "[heads][..]: inner weights at the last mini-batch boundary"
                                          : "[heads][..]: lr-weighted gradient sums of the current mini-batch");
         }
     snprintf(name, sizeof name, "ttt_l%d_history", l);
     op->states[op->num_states++] = add_state(mod, g, IR_F32, (long long)(s->conv_kernel > 1 ? s->conv_kernel - 1 : 1) * s->heads * s->head_dim,
-                                             RESET_NONE, STATE_TTT, name, "share_qk: the last conv_kernel - 1 rows of q_proj's output");
+                                             RESET_NONE, KILN_STATE_TTT, name, "share_qk: the last conv_kernel - 1 rows of q_proj's output");
     snprintf(name, sizeof name, "ttt_rope_l%d", ttt_rope_table_layer(t, l));
     op->states[0] = ir_state_named(mod, name);
     if (op->states[0] < 0)
-        op->states[0] = add_state(mod, g, IR_F32, (long long)s->mini_batch * 2 * s->head_dim, RESET_NONE, STATE_TABLE, name,
+        op->states[0] = add_state(mod, g, IR_F32, (long long)s->mini_batch * 2 * s->head_dim, RESET_NONE, KILN_STATE_TABLE, name,
                                   "[%d][2][%d]: RoPE at in-batch position p: [cos, cos] and [-sin, sin] of p / %g^(2i / %d) "
                                   "(and the later layers alike)", s->mini_batch, s->head_dim, t->layers[l].ttt.rope_base,
                                   s->head_dim);
@@ -319,7 +319,7 @@ static struct ir_graph *new_graph(struct ir_module *mod, const char *name, const
     g->steps = steps;
     char state[48];
     snprintf(state, sizeof state, "%skv_pos", state_prefix(g));
-    g->positions = add_state(mod, g, IR_I64, g->kv_capacity, RESET_EMPTY, STATE_POSITIONS, state, "%s", positions);
+    g->positions = add_state(mod, g, IR_I64, g->kv_capacity, RESET_EMPTY, KILN_STATE_POSITIONS, state, "%s", positions);
     g->rope_table = -1;
     return g;
 }
@@ -385,7 +385,7 @@ struct ir_module *lower_model(const struct model *m, int rows)
     mod->formats.weights = (int)m->weights; /* (enum weight_format counts as enum kiln_format) */
     for (int i = 0; i < KILN_NUM_CLASSES; i++)
         mod->formats.class_weights[i] = m->class_weights[i];
-    add_state(mod, NULL, IR_I64, 1, RESET_ZERO, STATE_COUNTER, "pos", "frames stepped: the next frame's absolute position");
+    add_state(mod, NULL, IR_I64, 1, RESET_ZERO, KILN_STATE_COUNTER, "pos", "frames stepped: the next frame's absolute position");
     lower_temporal(mod, m, rows);
     lower_depformer(mod, m);
     return mod;

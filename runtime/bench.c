@@ -87,7 +87,8 @@ static void report(const struct kiln_model_desc *d, const struct bench_options *
     /* The KV ring is allocated whole; the part holding live positions grows until the window fills,
        and a frame's attention reads all of it */
     int64_t window = context < d->context ? context : d->context;
-    double live_kv = d->context > 0 ? (double)d->kv_bytes * (double)window / (double)(d->context + d->max_rows - 1) : 0;
+    const double kv_bytes = (double)kiln_state_bytes(d, KILN_STATE_KV, NULL);
+    double live_kv = d->context > 0 ? kv_bytes * (double)window / (double)(d->context + d->max_rows - 1) : 0;
     double gbps = ((double)bytes + live_kv) / (median * 1e-3) / 1e9;
     const int threads = strcmp(d->target, "scalar") ? kiln_threads() : 1; /* the scalar reference is serial */
     if (opt->json) {
@@ -95,7 +96,7 @@ static void report(const struct kiln_model_desc *d, const struct bench_options *
                "\"ms_p99\": %.6f, \"weight_bytes_per_frame\": %lld, \"kv_bytes_per_frame\": %.0f, \"gb_per_s\": %.4f, "
                "\"rtf\": %.4f, \"threads\": %d, \"state_bytes\": %zu, \"live_state_bytes\": %.0f, \"components\": {",
                d->name, d->target, opt->steps, (long long)context, median, p99, (long long)bytes, live_kv, gbps,
-               frame_budget_ms / median, threads, d->stream_bytes, live_kv + (double)d->ttt_bytes);
+               frame_budget_ms / median, threads, d->stream_bytes, live_kv + (double)kiln_state_bytes(d, KILN_STATE_TTT, NULL));
         for (int c = 0; c < KILN_NUM_COMPONENTS; c++)
             printf("%s\"%s\": %.6f", c ? ", " : "", component_names[c], component_median[c]);
         printf("}}\n");

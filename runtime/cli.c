@@ -153,8 +153,8 @@ static int cmd_info(const struct kiln_model_desc *d, int argc, char **argv)
     double weight_bytes = (double)kiln_weights_bytes(d);
     kiln_human_bytes(weights, sizeof weights, weight_bytes);
     kiln_human_bytes(stream, sizeof stream, (double)d->stream_bytes);
-    kiln_human_bytes(kv, sizeof kv, (double)d->kv_bytes);
-    kiln_human_bytes(ttt, sizeof ttt, (double)d->ttt_bytes);
+    kiln_human_bytes(kv, sizeof kv, (double)kiln_state_bytes(d, KILN_STATE_KV, NULL));
+    kiln_human_bytes(ttt, sizeof ttt, (double)kiln_state_bytes(d, KILN_STATE_TTT, NULL));
     kiln_human_bytes(total, sizeof total, weight_bytes + (double)d->stream_bytes);
     printf("model          %s\n", d->name);
     printf("target         %s\n", d->target);
@@ -180,7 +180,11 @@ static int cmd_info(const struct kiln_model_desc *d, int argc, char **argv)
         printf("%s%s %s", c ? ", " : "", kiln_weight_class_name(c), text);
     }
     printf("\nstream state   %s per stream (%s of it KV cache in %s, %s TTT state)\n", stream, kv, d->kv_format, ttt);
-    printf("memory         %s for the weights and one stream\n", total);
+    printf("step functions ");
+    for (int i = 0; i < d->num_graphs; i++)
+        printf("%s%s (up to %d row%s a call)", i ? ", " : "", d->graphs[i].name, d->graphs[i].max_rows,
+               d->graphs[i].max_rows == 1 ? "" : "s");
+    printf("\nmemory         %s for the weights and one stream\n", total);
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /* kiln_format.h: the weight storage formats, their conversions from f32 (ggml's reference rounding
  * for the q8_0 and q4_0 blocks), and the size arithmetic of a weight's packed layout, in one place
  * that the compiler (plan.c: what the kernels index) and the runtime (weights.c, kw.c: what they
- * allocate, convert and map) share. */
+ * allocate, convert and map) share; with the other enums the descriptor carries from the compiler
+ * to the runtime (weight classes, stream state roles). */
 #ifndef KILN_FORMAT_H
 #define KILN_FORMAT_H
 #include <math.h>
@@ -19,6 +20,16 @@ enum { KILN_QBLOCK = 32 };
 
 /* What a weight is for (kiln_weight_desc.weight_class): `info` reports the bytes of each. */
 enum kiln_weight_class { KILN_CLASS_EMBEDDINGS, KILN_CLASS_TEMPORAL, KILN_CLASS_TEXT_HEAD, KILN_CLASS_DEPFORMER, KILN_NUM_CLASSES };
+
+/* What a part of a stream's state is for (kiln_state_desc.role; the graph IR's streaming states) */
+enum kiln_state_role {
+    KILN_STATE_POSITIONS,            /* the positions of a graph's ring slots */
+    KILN_STATE_KV,                   /* a layer's k or v ring [heads][slots][head_dim] */
+    KILN_STATE_TTT,                  /* a TTT layer's inner model and its `ready` flag */
+    KILN_STATE_TABLE,                /* computed at reset or per call (RoPE) */
+    KILN_STATE_COUNTER,              /* frames stepped */
+    KILN_NUM_STATE_ROLES
+};
 
 static inline const char *kiln_weight_class_name(int weight_class)
 {

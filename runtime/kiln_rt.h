@@ -38,6 +38,20 @@ struct kiln_weight_desc {
 /* Stream timing components reported by `bench` (docs/contracts.md, bench --json). */
 enum kiln_component { KILN_EMBED, KILN_TEMPORAL, KILN_TEXT_HEAD, KILN_DEPFORMER, KILN_SAMPLE, KILN_NUM_COMPONENTS };
 
+/* One part of a stream's state: a field of the generated stream struct */
+struct kiln_state_desc {
+    const char *name;                /* the field: "kv_l0_k", "ttt_l3_W1", "pos", ... */
+    int64_t offset, bytes;           /* where in the stream, and its size */
+    int role;                        /* enum kiln_state_role */
+    const char *graph;               /* the graph whose ops own it ("temporal", "depformer"), or "" */
+};
+
+/* One step function of the model (its graph): the LM's are temporal and depformer */
+struct kiln_graph_desc {
+    const char *name;
+    int max_rows;                    /* the most frames (time steps) one call takes */
+};
+
 struct kiln_model_desc {
     const char *name;                /* the model's C identifier */
     const char *target;              /* scalar | avx2 | avx512 | avx512vnni | neon */
@@ -63,8 +77,10 @@ struct kiln_model_desc {
     int64_t weight_bytes_as[KILN_NUM_FORMATS];
 
     size_t stream_bytes;             /* one stream's whole state: caches, positions, scratch */
-    size_t kv_bytes;                 /* the part of it that holds attention caches */
-    size_t ttt_bytes;                /* the part of it that holds TTT layers' states */
+    int num_states;                  /* its parts but the scratch, in the struct's order */
+    const struct kiln_state_desc *states;
+    int num_graphs;
+    const struct kiln_graph_desc *graphs;
     /* Puts a stream (stream_bytes, KILN_ALIGN-aligned) into its initial state. */
     void (*stream_reset)(void *stream);
     int max_rows;                    /* the most frames one temporal call takes */
@@ -126,6 +142,9 @@ int kiln_memory_guard(const struct kiln_model_desc *desc, int64_t staging_bytes,
    kiln_profile_mark(c) at the end of each component; it costs one branch unless enabled. */
 void kiln_profile_mark(enum kiln_component c);
 
+/* Bytes of a stream's parts of a role (enum kiln_state_role), those of one graph's ops or (graph
+   NULL) of all */
+size_t kiln_state_bytes(const struct kiln_model_desc *desc, int role, const char *graph);
 /* A stream's memory: desc->stream_bytes, KILN_ALIGN-aligned, reset. NULL when out of memory. */
 void *kiln_stream_new(const struct kiln_model_desc *desc);
 void kiln_stream_free(void *stream);

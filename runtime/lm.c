@@ -19,6 +19,15 @@ void *kiln_stream_new(const struct kiln_model_desc *desc)
 
 void kiln_stream_free(void *stream) { free(stream); }
 
+size_t kiln_state_bytes(const struct kiln_model_desc *desc, int role, const char *graph)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < desc->num_states; i++)
+        if (desc->states[i].role == role && (!graph || strcmp(desc->states[i].graph, graph) == 0))
+            bytes += (size_t)desc->states[i].bytes;
+    return bytes;
+}
+
 int kiln_check_codes(const struct kiln_model_desc *desc, const int32_t *codes, int B, int T, char *err, size_t errlen)
 {
     const int K = desc->num_streams;

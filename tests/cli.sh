@@ -198,6 +198,14 @@ expect_error "a .kw holding NaN, --strict" 1 \
 check "lm_hybrid compiles" "$KILNC" graphs/lm_hybrid.kiln -o "$TMP/h"
 if "$TMP/h/lm_hybrid" info | grep -qx 'layers         0 attention, 1 TTT-Linear (mini-batch 16)'; then pass; else
   fail "info on a hybrid: $("$TMP/h/lm_hybrid" info)"; fi
+# the stream's parts as the descriptor lists them: layer 0's rings, 2 x 4 heads x 47 slots x 16 floats
+# (24064 bytes), and the depformer's, 2 layers x 2 x 2 heads x 8 slots x 16 (4096): 27.50 KiB; layer
+# 1's TTT-Linear state, `ready` and W, c, GW, gc (4 heads x (16 x 16 + 16) x 2) and the conv history
+# (4 x 16): 4 + 8704 + 256 bytes = 8.75 KiB
+"$TMP/h/lm_hybrid" info >"$TMP/info_h"
+if grep -qx 'stream state   132.88 KiB per stream (27.50 KiB of it KV cache in f32, 8.75 KiB TTT state)' "$TMP/info_h" &&
+   grep -qx 'step functions temporal (up to 32 rows a call), depformer (up to 1 row a call)' "$TMP/info_h"; then pass; else
+  fail "info's stream state on a hybrid: $(cat "$TMP/info_h")"; fi
 expect_error "import -o= empty" 1 "kilnc: error: -o needs a value" "$KILNC" import moshi tests/import/moshiko_defaults.json -o=
 expect_error "import -o last" 1 "kilnc: error: -o needs a value" "$KILNC" import moshi tests/import/moshiko_defaults.json -o
 usage_is pack "unknown argument '--bogus'" --bogus $G/lm_attn_a/weights.safetensors "$TMP/bogus.kw"

@@ -264,6 +264,28 @@ static const struct kiln_weight_desc weights[95] = {
     {"linears.7.weight", 2, {64, 32, 0, 0}, -1, offsetof(struct lm_bf16_weights, linears_weight) + 7 * sizeof(const uint16_t *), 2048, 16, 64, 0, 1, 0, 3},
 };
 
+/* the stream's parts: name, offset, bytes, role (enum kiln_state_role), graph */
+static const struct kiln_state_desc states[12] = {
+    {"pos", offsetof(struct lm_bf16_stream, pos), 8, 4, ""},
+    {"kv_pos", offsetof(struct lm_bf16_stream, kv_pos), 376, 0, "temporal"},
+    {"rope_cs", offsetof(struct lm_bf16_stream, rope_cs), 4096, 3, "temporal"},
+    {"kv_l0_k", offsetof(struct lm_bf16_stream, kv_l0_k), 12032, 1, "temporal"},
+    {"kv_l0_v", offsetof(struct lm_bf16_stream, kv_l0_v), 12032, 1, "temporal"},
+    {"kv_l1_k", offsetof(struct lm_bf16_stream, kv_l1_k), 12032, 1, "temporal"},
+    {"kv_l1_v", offsetof(struct lm_bf16_stream, kv_l1_v), 12032, 1, "temporal"},
+    {"dep_kv_pos", offsetof(struct lm_bf16_stream, dep_kv_pos), 64, 0, "depformer"},
+    {"dep_kv_l0_k", offsetof(struct lm_bf16_stream, dep_kv_l0_k), 1024, 1, "depformer"},
+    {"dep_kv_l0_v", offsetof(struct lm_bf16_stream, dep_kv_l0_v), 1024, 1, "depformer"},
+    {"dep_kv_l1_k", offsetof(struct lm_bf16_stream, dep_kv_l1_k), 1024, 1, "depformer"},
+    {"dep_kv_l1_v", offsetof(struct lm_bf16_stream, dep_kv_l1_v), 1024, 1, "depformer"},
+};
+
+/* name, max_rows */
+static const struct kiln_graph_desc graphs[2] = {
+    {"temporal", 32},
+    {"depformer", 1},
+};
+
 /* A stream's initial state */
 static void stream_reset(void *stream)
 {
@@ -2149,8 +2171,10 @@ const struct kiln_model_desc lm_bf16_desc = {
     .weights_struct_size = sizeof(struct lm_bf16_weights),
     .weight_bytes_as = {1729024, 865408, 865408, 609600, 472896},
     .stream_bytes = sizeof(struct lm_bf16_stream),
-    .kv_bytes = 52224,
-    .ttt_bytes = 0,
+    .num_states = 12,
+    .states = states,
+    .num_graphs = 2,
+    .graphs = graphs,
     .stream_reset = stream_reset,
     .max_rows = 32,
     .temporal = temporal,
@@ -2162,5 +2186,9 @@ const struct kiln_model_desc lm_bf16_desc = {
 
 _Static_assert(sizeof(struct kiln_weight_desc) == 96, "struct kiln_weight_desc: the layout kilnc computed");
 
-_Static_assert(sizeof(struct kiln_model_desc) == 280, "struct kiln_model_desc: the layout kilnc computed");
+_Static_assert(sizeof(struct kiln_state_desc) == 40, "struct kiln_state_desc: the layout kilnc computed");
+
+_Static_assert(sizeof(struct kiln_graph_desc) == 16, "struct kiln_graph_desc: the layout kilnc computed");
+
+_Static_assert(sizeof(struct kiln_model_desc) == 296, "struct kiln_model_desc: the layout kilnc computed");
 

@@ -291,6 +291,33 @@ static const struct kiln_weight_desc weights[106] = {
     {"linears.7.weight", 2, {64, 32, 0, 0}, -1, offsetof(struct lm_hybrid_weights, linears_weight) + 7 * sizeof(const float *), 2048, 16, 64, 0, 0, 0, 3},
 };
 
+/* the stream's parts: name, offset, bytes, role (enum kiln_state_role), graph */
+static const struct kiln_state_desc states[17] = {
+    {"pos", offsetof(struct lm_hybrid_stream, pos), 8, 4, ""},
+    {"kv_pos", offsetof(struct lm_hybrid_stream, kv_pos), 376, 0, "temporal"},
+    {"rope_cs", offsetof(struct lm_hybrid_stream, rope_cs), 4096, 3, "temporal"},
+    {"kv_l0_k", offsetof(struct lm_hybrid_stream, kv_l0_k), 12032, 1, "temporal"},
+    {"kv_l0_v", offsetof(struct lm_hybrid_stream, kv_l0_v), 12032, 1, "temporal"},
+    {"ttt_l1_ready", offsetof(struct lm_hybrid_stream, ttt_l1_ready), 4, 2, "temporal"},
+    {"ttt_l1_W", offsetof(struct lm_hybrid_stream, ttt_l1_W), 4096, 2, "temporal"},
+    {"ttt_l1_c", offsetof(struct lm_hybrid_stream, ttt_l1_c), 256, 2, "temporal"},
+    {"ttt_l1_GW", offsetof(struct lm_hybrid_stream, ttt_l1_GW), 4096, 2, "temporal"},
+    {"ttt_l1_gc", offsetof(struct lm_hybrid_stream, ttt_l1_gc), 256, 2, "temporal"},
+    {"ttt_l1_history", offsetof(struct lm_hybrid_stream, ttt_l1_history), 256, 2, "temporal"},
+    {"ttt_rope_l1", offsetof(struct lm_hybrid_stream, ttt_rope_l1), 2048, 3, "temporal"},
+    {"dep_kv_pos", offsetof(struct lm_hybrid_stream, dep_kv_pos), 64, 0, "depformer"},
+    {"dep_kv_l0_k", offsetof(struct lm_hybrid_stream, dep_kv_l0_k), 1024, 1, "depformer"},
+    {"dep_kv_l0_v", offsetof(struct lm_hybrid_stream, dep_kv_l0_v), 1024, 1, "depformer"},
+    {"dep_kv_l1_k", offsetof(struct lm_hybrid_stream, dep_kv_l1_k), 1024, 1, "depformer"},
+    {"dep_kv_l1_v", offsetof(struct lm_hybrid_stream, dep_kv_l1_v), 1024, 1, "depformer"},
+};
+
+/* name, max_rows */
+static const struct kiln_graph_desc graphs[2] = {
+    {"temporal", 32},
+    {"depformer", 1},
+};
+
 /* A stream's initial state */
 static void stream_reset(void *stream)
 {
@@ -2594,8 +2621,10 @@ const struct kiln_model_desc lm_hybrid_desc = {
     .weights_struct_size = sizeof(struct lm_hybrid_weights),
     .weight_bytes_as = {1738624, 872960, 872960, 616192, 478976},
     .stream_bytes = sizeof(struct lm_hybrid_stream),
-    .kv_bytes = 28160,
-    .ttt_bytes = 8964,
+    .num_states = 17,
+    .states = states,
+    .num_graphs = 2,
+    .graphs = graphs,
     .stream_reset = stream_reset,
     .max_rows = 32,
     .temporal = temporal,
@@ -2607,5 +2636,9 @@ const struct kiln_model_desc lm_hybrid_desc = {
 
 _Static_assert(sizeof(struct kiln_weight_desc) == 96, "struct kiln_weight_desc: the layout kilnc computed");
 
-_Static_assert(sizeof(struct kiln_model_desc) == 280, "struct kiln_model_desc: the layout kilnc computed");
+_Static_assert(sizeof(struct kiln_state_desc) == 40, "struct kiln_state_desc: the layout kilnc computed");
+
+_Static_assert(sizeof(struct kiln_graph_desc) == 16, "struct kiln_graph_desc: the layout kilnc computed");
+
+_Static_assert(sizeof(struct kiln_model_desc) == 296, "struct kiln_model_desc: the layout kilnc computed");
 
