@@ -259,9 +259,9 @@ static void emit_op(struct glue *c, const struct ir_op *op)
             args[n++] = value(c, op->scale);
         args[n++] = dst;
         if (op->epilogue == EPI_ROPE_KV) {
-            args[n++] = state(c, op->states[0]), args[n++] = state(c, op->states[1]), args[n++] = c->pos;
+            args[n++] = state(c, op->states[KV_STATE_K]), args[n++] = state(c, op->states[KV_STATE_V]), args[n++] = c->pos;
             if (g->rope)
-                args[n++] = state(c, op->states[3]);
+                args[n++] = state(c, op->states[KV_STATE_ROPE]);
         }
         if (op->work >= 0) /* the cache-blocked form's sums */
             args[n++] = value(c, op->work);
@@ -274,11 +274,12 @@ static void emit_op(struct glue *c, const struct ir_op *op)
         CALL(c, function_by_symbol(e, kernel_rope_qk(e, g)), in, state(c, op->states[0]), c->rows);
         break;
     case OP_KV_WRITE:
-        CALL(c, function_by_symbol(e, kernel_kv_write(e, g)), in, state(c, op->states[0]), state(c, op->states[1]), c->pos, c->rows);
+        CALL(c, function_by_symbol(e, kernel_kv_write(e, g)), in, state(c, op->states[KV_STATE_K]), state(c, op->states[KV_STATE_V]),
+             c->pos, c->rows);
         break;
     case OP_ATTENTION:
-        CALL(c, function_by_symbol(e, kernel_attention(e, g, g->values[op->in[0]].len)), in, state(c, op->states[0]),
-             state(c, op->states[1]), state(c, op->states[2]), c->pos, dst, c->rows);
+        CALL(c, function_by_symbol(e, kernel_attention(e, g, g->values[op->in[0]].len)), in, state(c, op->states[KV_STATE_K]),
+             state(c, op->states[KV_STATE_V]), state(c, op->states[KV_STATE_POSITIONS]), c->pos, dst, c->rows);
         break;
     case OP_SILU_GATE:
         CALL(c, function_by_symbol(e, kernel_silu_gate(e, g->values[op->out].len)), in, dst, c->rows);

@@ -82,6 +82,9 @@ struct ir_state {
     char comment[224];
 };
 
+/* Where an op of an attention layer finds its states (ir_op.states) */
+enum ir_kv_state { KV_STATE_K, KV_STATE_V, KV_STATE_POSITIONS, KV_STATE_ROPE /* (a RoPE/KV matmul's) */ };
+
 enum matmul_epilogue {
     EPI_STORE,                       /* out = acc */
     EPI_ACCUMULATE,                  /* out += acc (residual add fused) */
@@ -99,9 +102,8 @@ struct ir_op {
     int work;                        /* a scratch value only this op uses (TTT), or -1 */
     int weight_count;                /* TTT: the weights of its block, from `weight` on (lower_ttt's order) */
     int states[IR_OP_STATES];        /* the streaming state it reads or writes: ATTENTION, KV_WRITE
-                                        and a RoPE/KV matmul the layer's k ring, v ring and the
-                                        graph's positions (the matmul then the RoPE table); TTT its
-                                        own (lower_ttt_states' order) */
+                                        and a RoPE/KV matmul at enum ir_kv_state's indices; ROPE_QK
+                                        the RoPE table; TTT its own (lower_ttt_states' order) */
     int num_states;
     int layer;                       /* transformer layer (for KV rings) or -1 */
     /* MATMUL fusion */
@@ -122,8 +124,8 @@ struct ir_graph {
     int kv_format;                   /* enum kiln_format of the KV rings: f32, bf16 or f16 */
     bool rope;
     double rope_max_period;
-    bool per_step;                   /* depformer: weights selected by step k */
-    int steps;                       /* per_step: the steps k of a frame (weight tables' entries) */
+    int steps;                       /* > 0: a per-step graph (the depformer), weights selected by
+                                        its step k of a frame, 0..steps - 1 */
     int positions;                   /* state: the ring slots' positions its prologue writes, or -1 */
     int rope_table;                  /* state: RoPE of the call's positions its prologue computes, or -1 */
     struct ir_value *values; int num_values, cap_values;
@@ -181,7 +183,8 @@ struct ttt_shape {
    mini-batch's gradient sums after (zeros). */
 enum { TTT_W1, TTT_C1, TTT_W2, TTT_C2, TTT_GW1, TTT_GC1, TTT_GW2, TTT_GC2, TTT_SLOTS };
 extern const char *const ttt_inner_names[2][TTT_SLOTS];
-int ttt_slot_floats(int head_dim, int inner_dim, int slot);      /* one head's floats of a slot */
+int ttt_slot_floats(const struct ttt_shape *s, int slot);        /* one head's floats of a slot */
+int ttt_history_floats(const struct ttt_shape *s);              /* share_qk's last conv_kernel - 1 rows */
 int ttt_work_floats(const struct ttt_shape *s, int rows);
 int ttt_piece_floats(const struct ttt_shape *s);
 

@@ -39,12 +39,6 @@ static inline struct kir_node *load_weight(struct kir_func *f, struct kir_node *
 /* The panels a streaming matvec reads at once, in lockstep (kernels_packed.c, kernels_quant.c) */
 enum { MATVEC_STREAMS = 4 };
 
-/* x (a scalar f32) as `format` stores it: itself, or rounded to bf16 or f16 (a KV ring's) */
-static inline struct kir_node *store_as(struct kir_func *f, int format, struct kir_node *x)
-{
-    return format == KILN_F32 ? x : kir_cast(f, kir_scalar_type(format_scalar(format)), x);
-}
-
 /* Kernels are looked up by name, which says everything they are specialized for: formats the name
    into name[KERNEL_NAME] and returns the kernel's index when it is built already, else -1. */
 enum { KERNEL_NAME = 96 };
@@ -72,4 +66,37 @@ int whole_vectors(const struct emitter *e, int n, int per_step);
    and the sampling's). */
 void exp_sum(struct emitter *e, struct kir_func *f, struct kir_node *in, struct kir_node *out, struct kir_node *n,
              struct kir_node *temp, struct kir_node *max, struct kir_node *sum, bool vectors);
+
+/* A lockstep kernel's K panels, panel + k stride (panel<k>), and the two accumulators of each
+   (acc<k>_<half>, zero), declared in that order */
+struct lockstep {
+    int K;
+    struct kir_node *panel[MATVEC_STREAMS], *acc[MATVEC_STREAMS][2];
+};
+static inline void lockstep_begin(struct kir_func *f, struct lockstep *l, struct kir_node *panel, struct kir_node *stride)
+{
+    for (int k = 0; k < l->K; k++) {
+        char var[32];
+        snprintf(var, sizeof var, "panel%d", k);
+        l->panel[k] = kir_decl(f, var, kir_addr(f, panel, MUL(stride, kir_const_int(f, KIR_I64, k))), KIR_CONSTANT);
+        for (int half = 0; half < 2; half++) {
+            snprintf(var, sizeof var, "acc%d_%d", k, half);
+            l->acc[k][half] = kir_decl(f, var, SET1(F32(0)), 0);
+        }
+    }
+}
+
+/* tiles[k][NR] = panel k's accumulators */
+static inline void lockstep_store(struct kir_func *f, const struct lockstep *l, struct kir_node *tiles, int NR)
+{
+    for (int k = 0; k < l->K; k++)
+        for (int half = 0; half < 2; half++)
+            kir_store(f, tiles, INT(k * NR + half * f->module->width), l->acc[k][half]);
+}
+
+/* x (a scalar f32) as `format` stores it: itself, or rounded to bf16 or f16 (a KV ring's) */
+static inline struct kir_node *store_as(struct kir_func *f, int format, struct kir_node *x)
+{
+    return format == KILN_F32 ? x : kir_cast(f, kir_scalar_type(format_scalar(format)), x);
+}
 #endif

@@ -66,9 +66,9 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
                                    "out[t] = softmax(q[t] k^T / sqrt(%d)) v per head (%d heads), over the %d ring slots whose "
                                    "position\n   p' satisfies 0 <= (pos0 + t) - p' < %d (slot_pos -1: never written). Rings are "
-                                   "head-major,\n   [head][slot][%d]%s; q rows are %d floats apart.%s",
-                                   HD, H, cap, window, HD, g->kv_format == KILN_F32 ? "" : g->kv_format == KILN_BF16 ? " in bf16" : " in f16",
-                                   q_stride,
+                                   "head-major,\n   [head][slot][%d]%s%s; q rows are %d floats apart.%s",
+                                   HD, H, cap, window, HD, g->kv_format == KILN_F32 ? "" : " in ",
+                                   g->kv_format == KILN_F32 ? "" : kiln_format_name(g->kv_format), q_stride,
                                    chunked ? chunk_note : " The visible slots' scores are gathered first, so the\n"
                                                           "   exponentials run over a dense array.");
     struct kir_type in = in_ptr();

@@ -27,29 +27,19 @@ static int streaming_kernel(struct emitter *e, int C, int NR, int format, int K)
                                    "tiles[%d][%d] = %d panels [%d][%d], stride weights apart, . x[%d]", K, NR, K, C, NR, C);
     struct kir_node *panel = kir_param(f, "panel", weight_ptr(format), KIR_RESTRICT), *stride = kir_param(f, "stride", i64_type(), 0);
     struct kir_node *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT), *tiles = kir_param(f, "tiles", out_ptr(), KIR_RESTRICT);
-    struct kir_node *panels[MATVEC_STREAMS], *acc[MATVEC_STREAMS][2];
-    for (int k = 0; k < K; k++) {
-        char var[32];
-        snprintf(var, sizeof var, "panel%d", k);
-        panels[k] = kir_decl(f, var, kir_addr(f, panel, MUL(stride, kir_const_int(f, KIR_I64, k))), KIR_CONSTANT);
-        for (int half = 0; half < 2; half++) {
-            snprintf(var, sizeof var, "acc%d_%d", k, half);
-            acc[k][half] = kir_decl(f, var, SET1(F32(0)), 0);
-        }
-    }
+    struct lockstep l = {.K = K};
+    lockstep_begin(f, &l, panel, stride);
     struct kir_node *c = kir_for(f, "c", INT(0), INT(C), 1, 0);
     struct kir_node *xb = kir_decl(f, "xb", SET1(LOAD(x, c)), KIR_CONSTANT);
     for (int k = 0; k < K; k++) {
         kir_block(f);
-        struct kir_node *w = kir_decl(f, "w", kir_addr(f, panels[k], MUL(WIDE(c), INT(NR))), KIR_CONSTANT);
+        struct kir_node *w = kir_decl(f, "w", kir_addr(f, l.panel[k], MUL(WIDE(c), INT(NR))), KIR_CONSTANT);
         for (int half = 0; half < 2; half++)
-            kir_assign(f, acc[k][half], kir_fma(f, xb, WVLOAD(w, INT(half * W)), acc[k][half]));
+            kir_assign(f, l.acc[k][half], kir_fma(f, xb, WVLOAD(w, INT(half * W)), l.acc[k][half]));
         kir_end(f);
     }
     kir_end(f);
-    for (int k = 0; k < K; k++)
-        for (int half = 0; half < 2; half++)
-            kir_store(f, tiles, INT(k * NR + half * W), acc[k][half]);
+    lockstep_store(f, &l, tiles, NR);
     return kernel_finish(e, f);
 }
 

@@ -163,26 +163,17 @@ int kernel_panels_quantized(struct emitter *e, int C, int NR, int format, int K)
         return index;
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), KIR_INLINE,
                                    "tiles[%d][%d] = %d panels [%d][%d], stride bytes apart, . x[%d], quantized", K, NR, K, NR, C, C);
-    struct panel_block pb[MATVEC_STREAMS];
     struct kir_node *panel = kir_param(f, "panel", weight_ptr(format), KIR_RESTRICT), *stride = kir_param(f, "stride", i64_type(), 0);
     struct kir_node *xq = kir_param(f, "xq", in_ptr(), KIR_RESTRICT), *tiles = kir_param(f, "tiles", out_ptr(), KIR_RESTRICT);
-    struct kir_node *acc[MATVEC_STREAMS][2];
-    for (int k = 0; k < K; k++) {
-        pb[k] = (struct panel_block){.NR = NR, .format = format, .x = quantized_x(f, xq, C)};
-        char var[32];
-        snprintf(var, sizeof var, "panel%d", k);
-        pb[k].panel = kir_decl(f, var, kir_addr(f, panel, MUL(stride, kir_const_int(f, KIR_I64, k))), KIR_CONSTANT);
-        for (int half = 0; half < 2; half++) {
-            snprintf(var, sizeof var, "acc%d_%d", k, half);
-            acc[k][half] = kir_decl(f, var, SET1(F32(0)), 0);
-        }
-    }
+    struct lockstep l = {.K = K};
+    lockstep_begin(f, &l, panel, stride);
+    struct panel_block pb = {.NR = NR, .format = format, .x = quantized_x(f, xq, C)};
     struct kir_node *b = kir_for(f, "b", INT(0), INT(C / KILN_QBLOCK), 1, 0);
-    for (int k = 0; k < K; k++)
-        panel_block(f, &pb[k], b, acc[k]);
+    for (int k = 0; k < K; k++) {
+        pb.panel = l.panel[k];
+        panel_block(f, &pb, b, l.acc[k]);
+    }
     kir_end(f);
-    for (int k = 0; k < K; k++)
-        for (int half = 0; half < 2; half++)
-            kir_store(f, tiles, INT(k * NR + half * f->module->width), acc[k][half]);
+    lockstep_store(f, &l, tiles, NR);
     return kernel_finish(e, f);
 }

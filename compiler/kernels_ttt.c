@@ -317,8 +317,6 @@ struct ttt {
     struct kir_node *xq, *xk, *xv, *lr_logit, *pos0, *T, *work, *out;
 };
 
-static int inner_floats(const struct ttt *a, int slot) { return ttt_slot_floats(a->HD, a->F, slot); }
-
 void ttt_kernel_name(char *buf, size_t size, const struct ttt_shape *s)
 {
     snprintf(buf, size, "ttt_%s_%dx%d_b%d%s", s->mlp ? "mlp" : "linear", s->heads, s->head_dim, s->mini_batch,
@@ -521,7 +519,7 @@ static void piece(struct emitter *e, struct kir_func *f, const struct ttt *a, st
     for (int slot = 0; slot < TTT_SLOTS; slot++)
         if (a->state[slot])
             *slices[slot] = kir_decl(f, ttt_inner_names[a->s->mlp][slot],
-                                     kir_addr(f, a->state[slot], MUL(WIDE(hd->h), INT(inner_floats(a, slot)))), KIR_CONSTANT);
+                                     kir_addr(f, a->state[slot], MUL(WIDE(hd->h), INT(ttt_slot_floats(a->s, slot)))), KIR_CONSTANT);
     struct kir_node *j = kir_for(f, "j", INT(0), hd->m, 1, 0);
     struct kir_node *k = kir_decl(f, "k", head_row(f, a, hd, hd->K, j), KIR_CONSTANT);
     struct kir_node *v = kir_decl(f, "v", head_row(f, a, hd, a->xv, j), KIR_CONSTANT);
@@ -597,11 +595,11 @@ int kernel_ttt(struct emitter *e, const struct ttt_shape *s)
         if (!a.state[slot])
             continue;
         if (slot < TTT_GW1)
-            kir_copy(f, a.state[slot], initial[slot], INT(a.NH * inner_floats(&a, slot)));
+            kir_copy(f, a.state[slot], initial[slot], INT(a.NH * ttt_slot_floats(s, slot)));
         else
-            zero(f, a.state[slot], a.NH * inner_floats(&a, slot));
+            zero(f, a.state[slot], a.NH * ttt_slot_floats(s, slot));
     }
-    zero(f, a.history, (a.KS > 1 ? a.KS - 1 : 1) * a.D);
+    zero(f, a.history, ttt_history_floats(s));
     kir_store(f, a.ready, INT(0), INT(1));
     kir_end(f);
     prepare_qk(e, f, &a, hd.Q, hd.K);

@@ -50,7 +50,7 @@ static int norm_alpha(struct ir_module *mod, int dim, const char *name)
    along dim 0 in one tensor; per-step gating is a table of tensors (docs/moshi.md §6.1). */
 static int layer_matrix(struct ir_module *mod, const struct ir_graph *g, int rows, int cols, const char *name)
 {
-    if (!g->per_step)
+    if (!g->steps)
         return matrix(mod, rows, cols, name);
     const int steps = g->steps;
     return add_weight(mod, STEP_ROW_BLOCK, steps, rows, cols, 2, (long long[]){(long long)steps * rows, cols},
@@ -60,7 +60,7 @@ static int layer_matrix(struct ir_module *mod, const struct ir_graph *g, int row
 static int gating_matrix(struct ir_module *mod, const struct ir_graph *g, int rows, int cols, const char *prefix,
                          const char *suffix)
 {
-    if (!g->per_step) {
+    if (!g->steps) {
         char name[96];
         snprintf(name, sizeof name, "%s.%s", prefix, suffix);
         return matrix(mod, rows, cols, name);
@@ -90,7 +90,7 @@ static int add_state(struct ir_module *mod, const struct ir_graph *g, enum ir_dt
 }
 
 /* The graph's states' prefix: a per-step graph's are "dep_" */
-static const char *state_prefix(const struct ir_graph *g) { return g->per_step ? "dep_" : ""; }
+static const char *state_prefix(const struct ir_graph *g) { return g->steps ? "dep_" : ""; }
 
 /* n = rms_norm(x) with the layer's alpha (folded into its readers by pass_fold_norms). */
 static int lower_norm(struct ir_module *mod, struct ir_graph *g, const struct transformer_spec *t,
@@ -132,7 +132,7 @@ static void lower_attention(struct ir_module *mod, struct ir_graph *g, const str
                                 RESET_NONE, KILN_STATE_KV, state, "layer %d's %s: [head %d][slot %d][head_dim %d]", l,
                                 which ? "values" : "keys", g->heads, g->kv_capacity, g->head_dim);
     }
-    const int kv_states[3] = {ring[0], ring[1], g->positions};
+    const int kv_states[3] = {[KV_STATE_K] = ring[0], [KV_STATE_V] = ring[1], [KV_STATE_POSITIONS] = g->positions};
     struct ir_op *op = ir_op(g, OP_KV_WRITE, qkv, -1, -1);
     op->layer = l, op->num_states = 3;
     memcpy(op->states, kv_states, sizeof kv_states);
@@ -162,11 +162,6 @@ static int ttt_param(struct ir_module *mod, int l, const char *what, int rank, c
     return add_weight(mod, STEP_NONE, 1, 1, (int)n, rank, shape, "transformer.layers.%d.ttt.%s", l, what);
 }
 
-/* x += o_proj(gate(TTT(q_proj(n1), k_proj(n1), v_proj(n1), lr(n1)))): ttt-lm-pytorch's TTTBase
-   where Moshi's self_attn sits (docs/ttt.md §1.1-§1.2). The TTT op's
-   weights are the consecutive block W1, b1, [W2, b2,] ttt_norm_weight, ttt_norm_bias,
-   learnable_ttt_lr_bias, learnable_token_idx, post_norm.weight, post_norm.bias, [conv_q.weight,
-   conv_q.bias, conv_k.weight, conv_k.bias]. */
 /* The TTT layer whose RoPE table layer l reads: the first with the same base, head size and
    mini-batch (every layer has the model's head size). */
 static int ttt_rope_table_layer(const struct transformer_spec *t, int l)
@@ -185,7 +180,7 @@ static int ttt_rope_table_layer(const struct transformer_spec *t, int l)
 static void lower_ttt_states(struct ir_module *mod, const struct ir_graph *g, const struct transformer_spec *t,
                              struct ir_op *op, const struct ttt_shape *s)
 {
-    const int l = op->layer, F = s->mlp ? 4 * s->head_dim : s->head_dim;
+    const int l = op->layer;
     char name[48];
     snprintf(name, sizeof name, "ttt_l%d_ready", l);
     op->states[1] = add_state(mod, g, IR_I32, 1, RESET_ZERO, KILN_STATE_TTT, name, "layer %d (TTT-%s): 0 until its inner weights "
@@ -195,13 +190,13 @@ static void lower_ttt_states(struct ir_module *mod, const struct ir_graph *g, co
         if (ttt_inner_names[s->mlp][slot]) {
             snprintf(name, sizeof name, "ttt_l%d_%s", l, ttt_inner_names[s->mlp][slot]);
             op->states[op->num_states++] =
-                add_state(mod, g, IR_F32, (long long)s->heads * ttt_slot_floats(s->head_dim, F, slot), RESET_NONE, KILN_STATE_TTT, name,
+                add_state(mod, g, IR_F32, (long long)s->heads * ttt_slot_floats(s, slot), RESET_NONE, KILN_STATE_TTT, name,
                           slot < TTT_GW1 ? "[heads][..]: inner weights at the last mini-batch boundary"
                                          : "[heads][..]: lr-weighted gradient sums of the current mini-batch");
         }
     snprintf(name, sizeof name, "ttt_l%d_history", l);
-    op->states[op->num_states++] = add_state(mod, g, IR_F32, (long long)(s->conv_kernel > 1 ? s->conv_kernel - 1 : 1) * s->heads * s->head_dim,
-                                             RESET_NONE, KILN_STATE_TTT, name, "share_qk: the last conv_kernel - 1 rows of q_proj's output");
+    op->states[op->num_states++] = add_state(mod, g, IR_F32, ttt_history_floats(s), RESET_NONE, KILN_STATE_TTT, name,
+                                             "share_qk: the last conv_kernel - 1 rows of q_proj's output");
     snprintf(name, sizeof name, "ttt_rope_l%d", ttt_rope_table_layer(t, l));
     op->states[0] = ir_state_named(mod, name);
     if (op->states[0] < 0)
@@ -211,6 +206,11 @@ static void lower_ttt_states(struct ir_module *mod, const struct ir_graph *g, co
                                   s->head_dim);
 }
 
+/* x += o_proj(gate(TTT(q_proj(n1), k_proj(n1), v_proj(n1), lr(n1)))): ttt-lm-pytorch's TTTBase
+   where Moshi's self_attn sits (docs/ttt.md §1.1-§1.2). The TTT op's
+   weights are the consecutive block W1, b1, [W2, b2,] ttt_norm_weight, ttt_norm_bias,
+   learnable_ttt_lr_bias, learnable_token_idx, post_norm.weight, post_norm.bias, [conv_q.weight,
+   conv_q.bias, conv_k.weight, conv_k.bias]. */
 static void lower_ttt(struct ir_module *mod, struct ir_graph *g, const struct transformer_spec *t, int l, int n1, int x)
 {
     const struct ttt_params *tp = &t->layers[l].ttt;
@@ -302,9 +302,8 @@ static void lower_layers(struct ir_module *mod, struct ir_graph *g, const struct
 static struct ir_graph *new_graph(struct ir_module *mod, const char *name, const struct transformer_spec *t, int steps,
                                   int rows, int kv_format, const char *positions)
 {
-    const bool per_step = steps > 0;
     struct ir_graph *g = ir_graph_new(mod, name);
-    g->weight_class = per_step ? KILN_CLASS_DEPFORMER : KILN_CLASS_TEMPORAL;
+    g->weight_class = steps ? KILN_CLASS_DEPFORMER : KILN_CLASS_TEMPORAL;
     g->rows = rows;
     g->kv_capacity = t->context + rows - 1;
     g->kv_format = kv_format;
@@ -315,7 +314,6 @@ static struct ir_graph *new_graph(struct ir_module *mod, const char *name, const
     g->num_layers = t->num_layers;
     g->rope = t->rope;
     g->rope_max_period = t->rope_max_period;
-    g->per_step = per_step;
     g->steps = steps;
     char state[48];
     snprintf(state, sizeof state, "%skv_pos", state_prefix(g));

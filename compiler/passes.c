@@ -131,7 +131,7 @@ static void fuse_rope_kv_in(struct ir_graph *g)
         mm->num_states = g->ops[kv].num_states; /* its rings and positions, then the RoPE table */
         memcpy(mm->states, g->ops[kv].states, sizeof mm->states);
         if (rope >= 0)
-            mm->states[mm->num_states++] = g->ops[rope].states[0];
+            mm->states[KV_STATE_ROPE] = g->ops[rope].states[0], mm->num_states = KV_STATE_ROPE + 1;
         g->ops[attn].in[0] = q;
         g->ops[kv].dead = true;
         if (rope >= 0)

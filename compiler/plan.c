@@ -149,9 +149,9 @@ int ir_quantized_x_floats(int cols) { return cols / 4 + cols / 16; }
 void plan_weights(struct ir_module *mod, int vector_width)
 {
     plan_formats(mod);
-    for (int gi = 0; gi < mod->num_graphs; gi++)
-        for (int i = 0; i < mod->graphs[gi]->num_ops; i++) {
-            struct ir_graph *g = mod->graphs[gi];
+    for (int gi = 0; gi < mod->num_graphs; gi++) {
+        struct ir_graph *g = mod->graphs[gi];
+        for (int i = 0; i < g->num_ops; i++) {
             struct ir_op *op = &g->ops[i];
             if (op->dead || op->code != OP_MATMUL)
                 continue;
@@ -169,4 +169,5 @@ void plan_weights(struct ir_module *mod, int vector_width)
             if (g->rows > 1 && !block)
                 op->work = ir_value(g, VAL_ACT, ir_matmul_work_len(w, op), "%s.sums", g->values[op->out].name);
         }
+    }
 }

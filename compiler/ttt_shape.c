@@ -13,11 +13,14 @@ void ttt_shape_of(const struct transformer_spec *t, int layer, struct ttt_shape 
 const char *const ttt_inner_names[2][TTT_SLOTS] = {{"W", "c", NULL, NULL, "GW", "gc", NULL, NULL},
                                                   {"W1", "c1", "W2", "c2", "GW1", "gc1", "GW2", "gc2"}};
 
-int ttt_slot_floats(int HD, int F, int slot)
+int ttt_slot_floats(const struct ttt_shape *s, int slot)
 {
+    const int HD = s->head_dim, F = s->mlp ? 4 * HD : HD;
     const int floats[TTT_SLOTS] = {HD * F, F, F * HD, HD, HD * F, F, F * HD, HD};
     return floats[slot];
 }
+
+int ttt_history_floats(const struct ttt_shape *s) { return (s->conv_kernel > 1 ? s->conv_kernel - 1 : 1) * s->heads * s->head_dim; }
 
 /* One head's vectors for one mini-batch: gradients [b][hd] (MLP: Z1, X2, G1 [b][4hd], G2 [b][hd]). */
 int ttt_piece_floats(const struct ttt_shape *s)

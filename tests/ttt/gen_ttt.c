@@ -30,11 +30,10 @@ int main(int argc, char **argv)
     print_vocabulary(&e, stdout, argc > 7);
     fputs(weights_type, stdout);
     printf("struct ttt_state {\n    int ready;\n");
-    const int F = s.mlp ? 4 * s.head_dim : s.head_dim;
     for (int slot = 0; slot < TTT_SLOTS; slot++)
         if (ttt_inner_names[s.mlp][slot])
-            printf("    float %s[%d];\n", ttt_inner_names[s.mlp][slot], s.heads * ttt_slot_floats(s.head_dim, F, slot));
-    printf("    float history[%d];\n};\n", (s.conv_kernel > 1 ? s.conv_kernel - 1 : 1) * s.heads * s.head_dim);
+            printf("    float %s[%d];\n", ttt_inner_names[s.mlp][slot], s.heads * ttt_slot_floats(&s, slot));
+    printf("    float history[%d];\n};\n", ttt_history_floats(&s));
     e.kernels = stdout;
     const int kernel = kernel_ttt(&e, &s);
     printf("static void ttt_layer(const struct ttt_weights *p, struct ttt_state *st, const float *xq, const float *xk,\n"
