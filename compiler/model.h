@@ -45,8 +45,52 @@ struct transformer_spec {
     struct layer_spec *layers;       /* [num_layers] */
 };
 
+/* A Mimi codec (docs/moshi.md §7; docs/language.md, "Codecs"): SEANet encoder and decoder, a
+   transformer after the encoder and one before the decoder (alike), learnt down/upsampling by 2,
+   and a split residual vector quantizer. */
+#define CODEC_MAX_RATIOS 8
+struct seanet_spec {
+    int dimension;                   /* latent channels (Mimi: 512) */
+    int n_filters;                   /* channels after the first conv (64); doubled at each ratio */
+    int num_ratios;
+    int ratios[CODEC_MAX_RATIOS];    /* the decoder's order ([8, 6, 5, 4]); the encoder runs them reversed */
+    int kernel_size, last_kernel_size, residual_kernel_size; /* 7, 3, 3 */
+    int n_residual_layers;           /* residual blocks per ratio (1) */
+    int dilation_base;               /* block j's dilation: dilation_base^j (2) */
+    int compress;                    /* a residual block's hidden channels: channels / compress (2) */
+};
+
+struct codec_transformer_spec {
+    int dim, num_heads, num_layers;
+    int dim_feedforward;             /* linear1 [dim_feedforward, dim] -> exact GELU -> linear2 */
+    double norm_eps;                 /* LayerNorm (weight and bias) eps (1e-5) */
+    bool rope;
+    double rope_max_period;
+    int context;                     /* attention window in the transformer's frames (250) */
+    bool layer_scale;                /* per-channel learned scales on both branches */
+};
+
+struct quantizer_spec {
+    int dimension;                   /* codebook vectors' size (256) */
+    int bins;                        /* entries per codebook (2048) */
+    int n_q;                         /* codebooks in the checkpoint (32): 1 semantic + n_q - 1 acoustic */
+};
+
+struct codec_spec {
+    int sample_rate;                 /* Hz (24000) */
+    int channels;                    /* audio channels (1) */
+    int num_codebooks;               /* codebooks used (8): the semantic one and num_codebooks - 1 acoustic */
+    struct seanet_spec seanet;
+    struct codec_transformer_spec transformer;
+    struct quantizer_spec quantizer;
+};
+
+enum model_kind { MODEL_LM, MODEL_CODEC };
+
 struct model {
     char name[64];                   /* C identifier */
+    enum model_kind kind;            /* MODEL_CODEC: only name, frame_rate, weights and codec are set */
+    struct codec_spec codec;
     int text_card, card;             /* output vocabularies */
     int n_q, dep_q;                  /* audio input streams, generated codebooks (dep_q <= n_q) */
     int *delays;                     /* [1 + n_q], each >= 0 */

@@ -21,6 +21,16 @@ enum { KILN_QBLOCK = 32 };
 /* What a weight is for (kiln_weight_desc.weight_class): `info` reports the bytes of each. */
 enum kiln_weight_class { KILN_CLASS_EMBEDDINGS, KILN_CLASS_TEMPORAL, KILN_CLASS_TEXT_HEAD, KILN_CLASS_DEPFORMER, KILN_NUM_CLASSES };
 
+/* What a model is (kiln_model_desc.kind): a Moshi language model, or a Mimi codec */
+enum kiln_model_kind { KILN_MODEL_LM, KILN_MODEL_CODEC };
+
+/* A load-time fold (kiln_weight_desc.fold): how weight `fold_alpha` changes this one */
+enum kiln_fold {
+    KILN_FOLD_COLUMNS,               /* W[r][c] *= other[c] (an RMSNorm alpha into the matrix after it) */
+    KILN_FOLD_DIVIDE_ROWS,           /* W[r][c] /= max(other[r], 1e-5) (a codebook's embedding_sum by its
+                                        cluster_usage: Mimi's codebook vectors) */
+};
+
 /* What a part of a stream's state is for (kiln_state_desc.role; the graph IR's streaming states) */
 enum kiln_state_role {
     KILN_STATE_POSITIONS,            /* the positions of a graph's ring slots */
@@ -28,6 +38,7 @@ enum kiln_state_role {
     KILN_STATE_TTT,                  /* a TTT layer's inner model and its `ready` flag */
     KILN_STATE_TABLE,                /* computed at reset or per call (RoPE) */
     KILN_STATE_COUNTER,              /* frames stepped */
+    KILN_STATE_CONV,                 /* a codec conv's left context, or a transposed conv's overlap */
     KILN_NUM_STATE_ROLES
 };
 

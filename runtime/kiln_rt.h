@@ -33,6 +33,7 @@ struct kiln_weight_desc {
     int format, rounding;
     int weight_class;                /* enum kiln_weight_class: embeddings, temporal (its layers and
                                         norms), text head (out_norm, text_linear), depformer */
+    int fold;                        /* enum kiln_fold: what fold_alpha (when >= 0) does to this weight */
 };
 
 /* Stream timing components reported by `bench` (docs/contracts.md, bench --json). */
@@ -103,6 +104,18 @@ struct kiln_model_desc {
        softmax_exp: p[i] = exp(logits[i] / temp - max) for i < n; returns their sum. */
     int (*argmax)(const float *x, int n);
     float (*softmax_exp)(const float *logits, int n, float temp, float max, float *p);
+    /* ---- what a model is; a codec's facts and step functions (the LM's above are 0 and NULL) ---- */
+    int kind;                        /* enum kiln_model_kind */
+    int sample_rate;                 /* a codec's audio: samples per second (Mimi: 24000) */
+    int frame_size;                  /* samples per frame: sample_rate / frame_rate (1920) */
+    int num_codebooks;               /* codes per frame (8) */
+    int bins;                        /* each code is in [0, bins) (2048) */
+    /* One frame from the stream's state on: pcm[frame_size] -> codes[num_codebooks], and back.
+       whole 1: every row of the codec's transformers sees its whole context, as the reference's
+       whole-file encode and decode do; 0: the reference's streaming semantics, whose KV ring holds
+       exactly `context` positions (the first of the two rows a frame gives sees one fewer). */
+    void (*encode)(const void *weights, void *stream, const float *pcm, int32_t *codes, int whole);
+    void (*decode)(const void *weights, void *stream, const int32_t *codes, float *pcm, int whole);
 };
 
 /* Loaded weights: the generated weight struct filled with pointers into one aligned arena. */
