@@ -26,7 +26,7 @@ static int weight_desc_record(struct kir_module *m)
     kir_record_field(m, r, "shape", i64, 4, 0, NULL); /* KILN_MAX_RANK */
     kir_record_field(m, r, "fold_alpha", i32, 0, 0, NULL);
     fields(m, r, i64, "field_offset read_per_frame");
-    fields(m, r, i32, "pack_nr pack_rows pack_gated format rounding weight_class");
+    fields(m, r, i32, "pack_nr pack_rows pack_gated format rounding weight_class fold");
     return r;
 }
 
@@ -54,6 +54,8 @@ static int model_desc_record(struct kir_module *m)
     kir_record_field(m, r, "stream_reset", address(), 0, 0, NULL);
     kir_record_field(m, r, "max_rows", i32, 0, 0, NULL);
     fields(m, r, address(), "temporal depformer_step stream_advance argmax softmax_exp");
+    fields(m, r, i32, "kind sample_rate frame_size num_codebooks bins");
+    fields(m, r, address(), "encode decode");
     return r;
 }
 
@@ -174,6 +176,7 @@ static int weight_table(struct emitter *e, int record, int *entries)
             kir_init_int(m, g, w->format);
             kir_init_int(m, g, w->rounding);
             kir_init_int(m, g, w->weight_class);
+            kir_init_int(m, g, w->fold);
         }
     }
     free(first_entry);
@@ -254,4 +257,7 @@ void descriptor_build(struct emitter *e, const struct glue_functions *fn, const 
     kir_init_function(m, g, fn->stream_advance);
     kir_init_function(m, g, kir_find(m, "argmax"));
     kir_init_function(m, g, kir_find(m, "softmax_exp"));
+    kir_init_int(m, g, KILN_MODEL_LM);
+    for (int i = 0; i < 6; i++) /* (a codec's facts, and its encode and decode: none) */
+        kir_init_int(m, g, 0);
 }

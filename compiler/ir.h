@@ -42,7 +42,8 @@ struct ir_weight {
     int rows, cols;                  /* the matrix a kernel sees (one step's block) */
     enum step_select step;
     int steps;                       /* table entries (STEP_TABLE) or row blocks (STEP_ROW_BLOCK) */
-    int fold_alpha;                  /* weight whose values scale this one's columns at load, or -1 */
+    int fold_alpha;                  /* weight whose values change this one at load (`fold`), or -1 */
+    int fold;                        /* enum kiln_fold (kiln_format.h): scale columns, or divide rows */
     bool is_embedding;               /* a lookup table: a frame reads one row of it */
     /* Layout, chosen by the planner for the target (plan.c): pack_nr 0 keeps the checkpoint's
        row-major [rows][cols]; otherwise blocks of pack_rows rows (the q/k/v thirds of an in_proj,
