@@ -202,14 +202,24 @@ static int64_t weight_bytes_as(const struct ir_module *mod, int format)
     return bytes;
 }
 
+/* A function pointer of the descriptor: the function's, or NULL (index -1: the model has none) */
+static void init_function(struct kir_module *m, int global, int function)
+{
+    if (function >= 0)
+        kir_init_function(m, global, function);
+    else
+        kir_init_int(m, global, 0);
+}
+
 void descriptor_build(struct emitter *e, const struct glue_functions *fn, const char *target, const char *features)
 {
     struct kir_module *m = &e->kir;
     const struct model *mod = e->model;
     const int weight_desc = weight_desc_record(m), state_desc = state_desc_record(m), graph_desc = graph_desc_record(m);
     const int model_desc = model_desc_record(m);
-    const int delays = kir_global_begin(m, "delays", kir_scalar_type(KIR_I32), 1 + mod->n_q, false, NULL);
-    for (int i = 0; i <= mod->n_q; i++)
+    const bool codec = mod->kind == MODEL_CODEC;
+    const int delays = codec ? -1 : kir_global_begin(m, "delays", kir_scalar_type(KIR_I32), 1 + mod->n_q, false, NULL);
+    for (int i = 0; !codec && i <= mod->n_q; i++)
         kir_init_int(m, delays, mod->delays[i]);
     int entries;
     const int table = weight_table(e, weight_desc, &entries), states = state_table(e, state_desc),
@@ -227,12 +237,17 @@ void descriptor_build(struct emitter *e, const struct glue_functions *fn, const 
     kir_init_string(m, g, features);
     char formats[160];
     model_weights_text(mod, formats, sizeof formats);
+    if (codec)
+        snprintf(formats, sizeof formats, "%s", weight_format_names[mod->weights]);
     kir_init_string(m, g, formats);
     kir_init_string(m, g, weight_format_names[mod->kv]);
     const int ints[] = {mod->text_card, mod->card, mod->n_q, mod->dep_q, 1 + mod->n_q};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         kir_init_int(m, g, ints[i]);
-    kir_init_global(m, g, delays);
+    if (codec)
+        kir_init_int(m, g, 0);
+    else
+        kir_init_global(m, g, delays);
     const int shape[] = {t->dim, t->num_heads, t->num_layers, t->context, t->ffn_hidden,
                          d->dim, d->num_heads, d->num_layers, d->ffn_hidden};
     for (size_t i = 0; i < sizeof shape / sizeof shape[0]; i++)
@@ -251,13 +266,16 @@ void descriptor_build(struct emitter *e, const struct glue_functions *fn, const 
     kir_init_int(m, g, e->mod->num_graphs);
     kir_init_global(m, g, graphs);
     kir_init_function(m, g, fn->stream_reset);
-    kir_init_int(m, g, ir_graph_named(e->mod, "temporal")->rows);
-    kir_init_function(m, g, fn->temporal);
-    kir_init_function(m, g, fn->depformer_step);
-    kir_init_function(m, g, fn->stream_advance);
-    kir_init_function(m, g, kir_find(m, "argmax"));
-    kir_init_function(m, g, kir_find(m, "softmax_exp"));
-    kir_init_int(m, g, KILN_MODEL_LM);
-    for (int i = 0; i < 6; i++) /* (a codec's facts, and its encode and decode: none) */
-        kir_init_int(m, g, 0);
+    kir_init_int(m, g, codec ? 1 : ir_graph_named(e->mod, "temporal")->rows);
+    const int step_functions[] = {fn->temporal, fn->depformer_step, fn->stream_advance, kir_find(m, "argmax"),
+                                  kir_find(m, "softmax_exp")};
+    for (size_t i = 0; i < sizeof step_functions / sizeof step_functions[0]; i++)
+        init_function(m, g, step_functions[i]);
+    const struct codec_spec *c = &mod->codec;
+    const int facts[] = {codec ? KILN_MODEL_CODEC : KILN_MODEL_LM, c->sample_rate,
+                         codec ? (int)(c->sample_rate / mod->frame_rate + 0.5) : 0, c->num_codebooks, c->quantizer.bins};
+    for (size_t i = 0; i < sizeof facts / sizeof facts[0]; i++)
+        kir_init_int(m, g, facts[i]);
+    init_function(m, g, fn->encode);
+    init_function(m, g, fn->decode);
 }

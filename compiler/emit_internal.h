@@ -20,7 +20,7 @@ struct emitter {
 };
 
 /* glue.c: the weight and stream records and the graph functions; their indices in e->kir. */
-struct glue_functions { int stream_reset, stream_advance, temporal, depformer_step; };
+struct glue_functions { int stream_reset, stream_advance, temporal, depformer_step, encode, decode; };
 void glue_build(struct emitter *e, struct glue_functions *out);
 /* descriptor.c: NAME_desc and its weight table, as globals */
 void descriptor_build(struct emitter *e, const struct glue_functions *fn, const char *target, const char *features);
@@ -58,6 +58,17 @@ int kernel_panels_quantized(struct emitter *e, int C, int NR, int format, int K)
 /* kernels_packed.c: a matmul over packed weights (vector targets). */
 int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const struct ir_op *op, const char *name);
 const char *kernel_kv_write(struct emitter *e, const struct ir_graph *g);
+
+/* kernels_codec.c: a codec's ops (ops.h), each returning the kernel's symbol */
+const char *kernel_conv_window(struct emitter *e, const struct ir_graph *g, const struct ir_op *op);
+const char *kernel_bias_add(struct emitter *e, int n);
+const char *kernel_conv_transpose(struct emitter *e, const struct ir_graph *g, const struct ir_op *op);
+const char *kernel_elu(struct emitter *e, int n);
+const char *kernel_gelu(struct emitter *e, int n);
+const char *kernel_layer_norm(struct emitter *e, int n);
+const char *kernel_scale_add(struct emitter *e, int n);
+const char *kernel_vq_encode(struct emitter *e, const struct ir_op *op, int dim, int bins);
+const char *kernel_vq_decode(struct emitter *e, const struct ir_op *op, int dim);
 
 /* kernels_ttt.c: the kernel of a TTT shape (ir.h; base lr, eps and the RoPE table are arguments);
    returns its index in e->kir. Its state is the TTT op's (lower_ttt): `ready`, the inner model's

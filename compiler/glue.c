@@ -46,14 +46,14 @@ static struct kir_type state_type(const struct ir_state *st)
 /* The module's streaming states in the order lowered (ir.h), then the planner's scratch arena */
 static void stream_record(struct emitter *e)
 {
-    const struct ir_graph *t = ir_graph_named(e->mod, "temporal");
+    const struct ir_graph *t = e->mod->graphs[0];
     struct kir_module *m = &e->kir;
     char name[96];
     snprintf(name, sizeof name, "%s_stream", e->name);
     char comment[256];
-    snprintf(comment, sizeof comment, "One stream's whole state; the runtime allocates it KILN_ALIGN-aligned. The temporal ring has\n"
+    snprintf(comment, sizeof comment, "One stream's whole state; the runtime allocates it KILN_ALIGN-aligned. The %s ring has\n"
                                       "   context + rows - 1 = %d slots so that a call of %d rows never evicts a key its own rows attend to.",
-             t->kv_capacity, t->rows);
+             t->name, t->kv_capacity, t->rows);
     const int r = e->stream_record = kir_record_begin(m, name, false, comment);
     for (int i = 0; i < e->mod->num_states; i++) {
         const struct ir_state *st = &e->mod->states[i];
@@ -73,6 +73,7 @@ struct glue {
     bool temporal;
     struct kir_node *w, *s, *a;      /* weights, stream, scratch */
     struct kir_node *pos, *rows;     /* the first row's position (the frame, or the depformer step k); rows */
+    struct kir_node *horizon;        /* a codec's: the lowest position its attention sees */
     struct kir_node *params[8]; int num_params;
 };
 
@@ -213,6 +214,73 @@ static void ttt_call(struct glue *c, const struct ir_op *op)
     call_kernel(c, kernel_ttt(c->e, &shape), args);
 }
 
+/* A codebook op's weights: each codebook's embedding (its usage after it), then the rest */
+static int codebook_args(struct glue *c, const struct ir_op *op, struct kir_node **args)
+{
+    for (int j = 0; j < op->codebooks; j++)
+        args[j] = weight(c, &c->e->mod->weights[op->weight + 2 * j], NULL);
+    return op->codebooks;
+}
+
+/* An op of a codec's graph (kernels_codec.c) */
+static void codec_op(struct glue *c, const struct ir_op *op, struct kir_node *in, struct kir_node *dst)
+{
+    struct emitter *e = c->e;
+    struct kir_func *f = c->f;
+    const struct ir_graph *g = c->g;
+    const struct ir_weight *w = op->weight >= 0 ? &e->mod->weights[op->weight] : NULL;
+    const int len = g->values[op->out].len;
+    struct kir_node *args[72];
+    int n = 0;
+    switch (op->code) {
+    case OP_CONV_WINDOW:
+        args[n++] = in;
+        if (op->num_states)
+            args[n++] = state(c, op->states[0]);
+        args[n++] = dst;
+        if (op->replicate)
+            args[n++] = kir_select(f, kir_binary(f, KIR_EQ, c->pos, kir_const_int(f, KIR_I64, 0)), INT(1), INT(0));
+        args[n] = NULL;
+        call_kernel(c, function_by_symbol(e, kernel_conv_window(e, g, op)), args);
+        break;
+    case OP_BIAS_ADD:
+        CALL(c, function_by_symbol(e, kernel_bias_add(e, len)), dst, weight(c, w, NULL), c->rows);
+        break;
+    case OP_CONV_TRANSPOSE:
+        args[n++] = weight(c, w, NULL);
+        if (op->weight_count > 1)
+            args[n++] = weight(c, w + 1, NULL);
+        args[n++] = state(c, op->states[0]), args[n++] = in, args[n++] = value(c, op->work), args[n++] = dst, args[n] = NULL;
+        call_kernel(c, function_by_symbol(e, kernel_conv_transpose(e, g, op)), args);
+        break;
+    case OP_ELU:
+        CALL(c, function_by_symbol(e, kernel_elu(e, len)), in, dst, c->rows);
+        break;
+    case OP_GELU:
+        CALL(c, function_by_symbol(e, kernel_gelu(e, len)), in, dst, c->rows);
+        break;
+    case OP_LAYER_NORM:
+        CALL(c, function_by_symbol(e, kernel_layer_norm(e, len)), in, weight(c, w, NULL), weight(c, w + 1, NULL), F32(op->eps), dst,
+             c->rows);
+        break;
+    case OP_SCALE_ADD:
+        CALL(c, function_by_symbol(e, kernel_scale_add(e, len)), dst, value(c, op->in[1]), weight(c, w, NULL), c->rows);
+        break;
+    case OP_VQ_ENCODE:
+        n = codebook_args(c, op, args);
+        args[n++] = in, args[n++] = dst, args[n] = NULL;
+        call_kernel(c, function_by_symbol(e, kernel_vq_encode(e, op, w->cols, w->rows)), args);
+        break;
+    case OP_VQ_DECODE:
+        n = codebook_args(c, op, args);
+        args[n++] = in, args[n++] = dst, args[n] = NULL;
+        call_kernel(c, function_by_symbol(e, kernel_vq_decode(e, op, w->cols)), args);
+        break;
+    default:
+        break;
+    }
+}
+
 static void op_comment(struct glue *c, const struct ir_op *op)
 {
     const struct ir_graph *g = c->g;
@@ -277,10 +345,16 @@ static void emit_op(struct glue *c, const struct ir_op *op)
         CALL(c, function_by_symbol(e, kernel_kv_write(e, g)), in, state(c, op->states[KV_STATE_K]), state(c, op->states[KV_STATE_V]),
              c->pos, c->rows);
         break;
-    case OP_ATTENTION:
-        CALL(c, function_by_symbol(e, kernel_attention(e, g, g->values[op->in[0]].len)), in, state(c, op->states[KV_STATE_K]),
-             state(c, op->states[KV_STATE_V]), state(c, op->states[KV_STATE_POSITIONS]), c->pos, dst, c->rows);
+    case OP_ATTENTION: {
+        struct kir_node *args[10] = {in, state(c, op->states[KV_STATE_K]), state(c, op->states[KV_STATE_V]),
+                                     state(c, op->states[KV_STATE_POSITIONS]), c->pos};
+        int n = 5;
+        if (c->horizon)
+            args[n++] = c->horizon;
+        args[n++] = dst, args[n++] = c->rows, args[n] = NULL;
+        call_kernel(c, function_by_symbol(e, kernel_attention(e, g, g->values[op->in[0]].len)), args);
         break;
+    }
     case OP_SILU_GATE:
         CALL(c, function_by_symbol(e, kernel_silu_gate(e, g->values[op->out].len)), in, dst, c->rows);
         break;
@@ -291,7 +365,11 @@ static void emit_op(struct glue *c, const struct ir_op *op)
         CALL(c, function_by_symbol(e, kernel_gelu_gate(e, D)), dst, value(c, op->in[1]), c->rows);
         break;
     case OP_ADD:
-        CALL(c, function_by_symbol(e, kernel_add(e, D)), dst, value(c, op->in[1]), c->rows);
+        CALL(c, function_by_symbol(e, kernel_add(e, g->values[op->out].len)), dst, value(c, op->in[1]), c->rows);
+        break;
+    case OP_CONV_WINDOW: case OP_BIAS_ADD: case OP_CONV_TRANSPOSE: case OP_ELU: case OP_LAYER_NORM: case OP_GELU:
+    case OP_SCALE_ADD: case OP_VQ_ENCODE: case OP_VQ_DECODE:
+        codec_op(c, op, in, dst);
         break;
     case OP_COUNT:
         break;
@@ -331,6 +409,8 @@ static void graph_ops(struct glue *c)
         const struct ir_op *op = &g->ops[i];
         if (op->dead)
             continue;
+        if (g->multirate) /* (each op its own rows) */
+            c->rows = kir_int(c->f, g->values[op->in[0] >= 0 ? op->in[0] : op->out].time);
         if (c->temporal && op->out >= 0 && g->values[op->out].kind == VAL_OUTPUT && op->code == OP_RMS_NORM)
             mark(c, KILN_TEMPORAL, "the temporal layers");
         const bool single = c->e->threaded && !shared_by_team(c->e, op);
@@ -344,7 +424,7 @@ static void graph_ops(struct glue *c)
     }
     if (c->temporal)
         mark(c, KILN_TEXT_HEAD, "out_norm and the text head");
-    else
+    else if (!g->multirate)
         mark(c, KILN_DEPFORMER, "the depformer step");
     if (c->e->threaded)
         kir_end(c->f);
@@ -480,10 +560,38 @@ static int rope_frequencies(struct emitter *e, const struct ir_graph *g)
     char comment[160];
     snprintf(comment, sizeof comment, "RoPE frequencies for head_dim %d, max_period %g: expf(i * (-ln(period) * 2 / %d)) in f32.",
              g->head_dim, g->rope_max_period, g->head_dim);
-    const int index = kir_global_begin(&e->kir, "rope_freq", kir_scalar_type(KIR_F32), half, false, comment);
+    char name[32];
+    snprintf(name, sizeof name, "%srope_freq", g->state_prefix);
+    const int index = kir_global_begin(&e->kir, name, kir_scalar_type(KIR_F32), half, false, comment);
     for (int i = 0; i < half; i++)
         kir_init_float(&e->kir, index, expf((float)i * step));
     return index;
+}
+
+/* The call's rows' positions into the ring's slots, and RoPE at them (once per call, not per layer) */
+static void call_positions(struct glue *c, int freq)
+{
+    struct kir_func *f = c->f;
+    const struct ir_graph *g = c->g;
+    struct kir_node *t = kir_for(f, "t", INT(0), c->rows, 1, 0);
+    kir_store(f, state(c, g->positions), kir_binary(f, KIR_REM, ADD(c->pos, t), INT(g->kv_capacity)), ADD(c->pos, t));
+    kir_end(f);
+    if (freq >= 0) {
+        kir_comment(f, "RoPE at the call's positions, once per call rather than per layer");
+        t = kir_for(f, "t", INT(0), c->rows, 1, 0);
+        struct kir_node *i = kir_for(f, "i", INT(0), INT(g->head_dim / 2), 1, 0);
+        struct kir_node *angle = kir_decl(f, "angle", MUL(kir_cast(f, f32_type(), ADD(c->pos, t)), LOAD(kir_global_ref(f, freq), i)),
+                                          KIR_CONSTANT);
+        struct kir_node *cosine = kir_decl(f, "cosine", libm(c, "cosf", angle, NULL), KIR_CONSTANT);
+        struct kir_node *sine = kir_decl(f, "sine", libm(c, "sinf", angle, NULL), KIR_CONSTANT);
+        struct kir_node *cs = state(c, g->rope_table), *row = MUL(t, INT(2 * g->head_dim)), *pair = MUL(i, INT(2));
+        kir_store(f, cs, ADD(row, pair), cosine);
+        kir_store(f, cs, ADD(row, ADD(pair, INT(1))), cosine);
+        kir_store(f, cs, ADD(ADD(row, INT(g->head_dim)), pair), kir_unary(f, KIR_NEG, sine));
+        kir_store(f, cs, ADD(ADD(row, INT(g->head_dim)), ADD(pair, INT(1))), sine);
+        kir_end(f);
+        kir_end(f);
+    }
 }
 
 static int temporal(struct emitter *e)
@@ -502,25 +610,7 @@ static int temporal(struct emitter *e)
     struct kir_func *f = c.f;
     c.rows = c.params[1];
     c.pos = kir_decl(f, "pos", LOAD(stream_field(&c, "pos"), INT(0)), KIR_CONSTANT);
-    struct kir_node *t = kir_for(f, "t", INT(0), c.rows, 1, 0);
-    kir_store(f, state(&c, g->positions), kir_binary(f, KIR_REM, ADD(c.pos, t), INT(g->kv_capacity)), ADD(c.pos, t));
-    kir_end(f);
-    if (freq >= 0) {
-        kir_comment(f, "RoPE at the call's positions, once per call rather than per layer");
-        t = kir_for(f, "t", INT(0), c.rows, 1, 0);
-        struct kir_node *i = kir_for(f, "i", INT(0), INT(g->head_dim / 2), 1, 0);
-        struct kir_node *angle = kir_decl(f, "angle", MUL(kir_cast(f, f32_type(), ADD(c.pos, t)), LOAD(kir_global_ref(f, freq), i)),
-                                          KIR_CONSTANT);
-        struct kir_node *cosine = kir_decl(f, "cosine", libm(&c, "cosf", angle, NULL), KIR_CONSTANT);
-        struct kir_node *sine = kir_decl(f, "sine", libm(&c, "sinf", angle, NULL), KIR_CONSTANT);
-        struct kir_node *cs = state(&c, g->rope_table), *row = MUL(t, INT(2 * g->head_dim)), *pair = MUL(i, INT(2));
-        kir_store(f, cs, ADD(row, pair), cosine);
-        kir_store(f, cs, ADD(row, ADD(pair, INT(1))), cosine);
-        kir_store(f, cs, ADD(ADD(row, INT(g->head_dim)), pair), kir_unary(f, KIR_NEG, sine));
-        kir_store(f, cs, ADD(ADD(row, INT(g->head_dim)), ADD(pair, INT(1))), sine);
-        kir_end(f);
-        kir_end(f);
-    }
+    call_positions(&c, freq);
     graph_ops(&c);
     kir_store(f, stream_field(&c, "pos"), INT(0), ADD(c.pos, c.rows));
     return kernel_finish(e, f);
@@ -549,11 +639,48 @@ static int depformer_step(struct emitter *e)
     return kernel_finish(e, f);
 }
 
+/* A codec's step function: one frame, pcm[frame] -> codes[num_codebooks] (encode) or back. */
+static int codec_step(struct emitter *e, const char *graph)
+{
+    const struct ir_graph *g = ir_graph_named(e->mod, graph);
+    const bool encode = strcmp(graph, "encode") == 0;
+    struct glue c = {.e = e, .g = g};
+    const char *const names[] = {encode ? "pcm" : "codes", encode ? "codes" : "pcm", "whole"};
+    const struct kir_type types[] = {encode ? in_ptr() : kir_pointer_type(KIR_I32, true),
+                                     encode ? kir_pointer_type(KIR_I32, false) : out_ptr(), kir_scalar_type(KIR_I32)};
+    const struct codec_spec *codec = &e->model->codec;
+    const int frame = (int)(codec->sample_rate / e->model->frame_rate + 0.5);
+    char comment[320];
+    snprintf(comment, sizeof comment, "One frame: %s. whole: each of the transformer's %d rows sees its\n"
+                                      "   whole context of %d (a whole-file call); 0: the positions a ring of exactly %d holds (streaming).",
+             encode ? "pcm[1920] -> codes[n]" : "codes[n] -> pcm[1920]", g->rows, g->context, g->context);
+    (void)frame;
+    const int freq = g->rope_table >= 0 ? rope_frequencies(e, g) : -1;
+    open_function(&c, graph, comment, 3, names, types);
+    struct kir_func *f = c.f;
+    c.rows = INT(g->rows);
+    c.pos = kir_decl(f, "pos", LOAD(state(&c, g->position), INT(0)), KIR_CONSTANT);
+    struct kir_node *zero = kir_const_int(f, KIR_I64, 0);
+    c.horizon = kir_decl(f, "horizon", kir_select(f, kir_binary(f, KIR_NE, c.params[2], INT(0)), zero,
+                                                  kir_binary(f, KIR_MAX, SUB(ADD(c.pos, INT(g->rows)), INT(g->context)), zero)),
+                         KIR_CONSTANT);
+    call_positions(&c, freq);
+    graph_ops(&c);
+    kir_store(f, state(&c, g->position), INT(0), ADD(c.pos, INT(g->rows)));
+    return kernel_finish(e, f);
+}
+
 void glue_build(struct emitter *e, struct glue_functions *out)
 {
     weights_record(e);
     stream_record(e);
-    out->stream_reset = stream_reset(e);
+    *out = (struct glue_functions){.stream_reset = stream_reset(e), .stream_advance = -1, .temporal = -1, .depformer_step = -1,
+                                   .encode = -1, .decode = -1};
+    if (e->model->kind == MODEL_CODEC) {
+        out->encode = codec_step(e, "encode");
+        out->decode = codec_step(e, "decode");
+        return;
+    }
     out->stream_advance = stream_advance(e, out->stream_reset);
     out->temporal = temporal(e);
     out->depformer_step = depformer_step(e);

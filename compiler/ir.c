@@ -176,6 +176,18 @@ static void verify_matmul(const struct ir_module *mod, const struct ir_graph *g,
         violation(g, i, stage, "matmul scale is not a scalar");
 }
 
+/* A codec's op keeps its input's time, but for a strided conv's (which divides it by its stride,
+   its transposed form multiplies it) and the quantizer's (codes: one row) */
+static void verify_rates(const struct ir_graph *g, int i, const char *stage)
+{
+    const struct ir_op *op = &g->ops[i];
+    const int in = g->values[op->in[0]].time, out = g->values[op->out].time;
+    const int expect = op->code == OP_CONV_WINDOW ? in / op->stride : op->code == OP_CONV_TRANSPOSE ? in * op->stride
+                       : op->code == OP_VQ_ENCODE || op->code == OP_VQ_DECODE ? 1 : in;
+    if (out != expect || (op->code == OP_CONV_WINDOW && in % op->stride))
+        violation(g, i, stage, "%s: %d rows in, %d out", ir_opcode_name(op->code), in, out);
+}
+
 bool ir_verify(const struct ir_module *mod, const char *stage)
 {
     verify_failed = false;
@@ -209,13 +221,15 @@ bool ir_verify(const struct ir_module *mod, const char *stage)
                 violation(g, i, stage, "%s has no output", ir_opcode_name(op->code));
             if (op->code == OP_MATMUL)
                 verify_matmul(mod, g, i, stage);
+            if (op->out >= 0 && op->in[0] >= 0 && g->multirate)
+                verify_rates(g, i, stage);
             if (op->out >= 0 && (op->code == OP_RMS_SCALE) != g->values[op->out].scalar)
                 violation(g, i, stage, "only rms_scale produces a scalar");
             if (op->code == OP_RMS_SCALE && g->values[op->out].len != 1)
                 violation(g, i, stage, "rms_scale's output has length %d, not 1", g->values[op->out].len);
             const bool stateful = op->code == OP_ATTENTION || op->code == OP_KV_WRITE || op->code == OP_ROPE_QK ||
-                                  op->code == OP_TTT || op->epilogue == EPI_ROPE_KV;
-            if (stateful != (op->num_states > 0) || op->num_states > IR_OP_STATES)
+                                  op->code == OP_TTT || op->epilogue == EPI_ROPE_KV || op->code == OP_CONV_TRANSPOSE;
+            if ((op->code != OP_CONV_WINDOW && stateful != (op->num_states > 0)) || op->num_states > IR_OP_STATES)
                 violation(g, i, stage, "%s names %d streaming states", ir_opcode_name(op->code), op->num_states);
             for (int k = 0; k < op->num_states && k < IR_OP_STATES; k++)
                 if (op->states[k] < 0 || op->states[k] >= mod->num_states)

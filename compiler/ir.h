@@ -112,10 +112,18 @@ struct ir_op {
     enum matmul_epilogue epilogue;
     /* attributes */
     double eps;
+    /* CONV_WINDOW, CONV_TRANSPOSE (a codec's): kernel size, stride, dilation (of the window) */
+    int kernel, stride, dilation;
+    bool replicate;                  /* CONV_WINDOW: the first call's left context repeats its first row */
+    bool depthwise;                  /* CONV_TRANSPOSE: each channel its own kernel (groups = channels) */
+    /* VQ_ENCODE, VQ_DECODE: the codebooks (from `weight` on, each its embedding then its usage),
+       and the first code of the op's within the graph's codes */
+    int codebooks, first_code;
 };
 
 struct ir_graph {
     char name[32];                   /* the step function's name: "temporal", "depformer" */
+    char state_prefix[8];            /* of its states' names: "dep_", "enc_", "dec_"; the temporal's none */
     int weight_class;                /* enum kiln_weight_class of the weights its ops read (a
                                         temporal graph's outputs': KILN_CLASS_TEXT_HEAD) */
     int dim, heads, head_dim, context, num_layers;
@@ -128,6 +136,10 @@ struct ir_graph {
     int steps;                       /* > 0: a per-step graph (the depformer), weights selected by
                                         its step k of a frame, 0..steps - 1 */
     int positions;                   /* state: the ring slots' positions its prologue writes, or -1 */
+    bool multirate;                  /* a codec's: values of many time lengths (strided ops change it);
+                                        each op takes its rows from its values, and the graph call is
+                                        one frame, its transformer's `rows` rows at `position` */
+    int position;                    /* (multirate) state: the transformer's next position, or -1 */
     int rope_table;                  /* state: RoPE of the call's positions its prologue computes, or -1 */
     struct ir_value *values; int num_values, cap_values;
     struct ir_op *ops; int num_ops, cap_ops;

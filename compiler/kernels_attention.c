@@ -1,6 +1,7 @@
 /* kernels_attention.c: attention over the KV ring as kernel IR (kir.h). For each row t and head h,
  * out[t][h] = softmax(q[t][h] . k^T / sqrt(hd)) v over the ring slots whose position p' satisfies
- * 0 <= (pos0 + t) - p' < window (slot_pos -1: never written). Rings are head-major,
+ * 0 <= (pos0 + t) - p' < window (slot_pos -1: never written) and, in a codec's, p' >= horizon (its
+ * streaming semantics: a ring of exactly `window` positions). Rings are head-major,
  * [head][slot][hd], so a head's keys and values are read as one stream. The (row, head) pairs are
  * shared among the team; each is one thread's. */
 #include <math.h>
@@ -15,6 +16,7 @@ enum { ATTENTION_CHUNK = 16384 };
 /* What one (row, head) pair's code refers to. */
 struct head {
     struct kir_node *k, *v, *slot_pos, *pos0, *t, *h, *qh, *weight, *slot, *n;
+    struct kir_node *horizon;        /* a codec's: positions below it are not visible; NULL: 0 */
     int dot, axpy, cap, head_dim;
 };
 
@@ -25,7 +27,8 @@ static void scores(struct kir_func *f, const struct head *a, struct kir_node *fr
     struct kir_node *j = kir_for(f, "j", from, to, 1, 0);
     struct kir_node *written = LOAD(a->slot_pos, j);
     struct kir_node *age = kir_decl(f, "age", SUB(ADD(a->pos0, a->t), written), KIR_CONSTANT);
-    kir_if(f, kir_binary(f, KIR_OR, kir_binary(f, KIR_OR, kir_binary(f, KIR_LT, written, kir_const_int(f, KIR_I64, 0)),
+    struct kir_node *lowest = a->horizon ? a->horizon : kir_const_int(f, KIR_I64, 0);
+    kir_if(f, kir_binary(f, KIR_OR, kir_binary(f, KIR_OR, kir_binary(f, KIR_LT, written, lowest),
                                                 kir_binary(f, KIR_LT, age, kir_const_int(f, KIR_I64, 0))),
                          kir_binary(f, KIR_GE, age, kir_const_int(f, KIR_I64, window))));
     kir_continue(f);
@@ -51,8 +54,8 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
     const int D = g->dim, H = g->heads, HD = g->head_dim, cap = g->kv_capacity, window = g->context;
     const bool chunked = cap > ATTENTION_CHUNK;
     char name[KERNEL_NAME];
-    const int found = kernel_lookup(e, name, "attention%s_%dx%d_ring%d_window%d%s", format_suffix(g->kv_format), H, HD, cap,
-                                    window, q_stride != D ? "_in_qkv" : "");
+    const int found = kernel_lookup(e, name, "attention%s_%dx%d_ring%d_window%d%s%s", format_suffix(g->kv_format), H, HD, cap,
+                                    window, q_stride != D ? "_in_qkv" : "", g->multirate ? "_horizon" : "");
     if (found >= 0)
         return e->kir.funcs[found]->symbol;
     struct head a = {.dot = kernel_dot_of(e, HD, g->kv_format), .axpy = kernel_axpy_of(e, HD, g->kv_format), .cap = cap,
@@ -77,6 +80,7 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
     a.v = kir_param(f, "v", weight_ptr(g->kv_format), KIR_RESTRICT);
     a.slot_pos = kir_param(f, "slot_pos", kir_pointer_type(KIR_I64, true), KIR_RESTRICT);
     a.pos0 = kir_param(f, "pos0", i64_type(), 0);
+    a.horizon = g->multirate ? kir_param(f, "horizon", i64_type(), 0) : NULL;
     struct kir_node *out = kir_param(f, "out", out_ptr(), KIR_RESTRICT),
                     *T = kir_param(f, "T", i32_type(), 0);
     const int buffer = chunked ? ATTENTION_CHUNK : cap;

@@ -13,8 +13,9 @@ static const struct {
     const char *name;
     enum kir_form form;
     int operands;
+    const char *c;
 } op_info[] = {
-#define KIR_INFO(name, form, operands, c, precedence) {#name, form, operands},
+#define KIR_INFO(name, form, operands, c, precedence) {#name, form, operands, c},
     KIR_OPS(KIR_INFO)
 #undef KIR_INFO
 };
@@ -23,6 +24,7 @@ static const char *const scalar_names[] = {"void", "bool", "i8", "u8", "i16", "i
                                            "record"};
 
 const char *kir_op_name(enum kir_op op) { return op_info[op].name; }
+const char *kir_op_c_spelling(enum kir_op op) { return op_info[op].c; }
 const char *kir_scalar_name(enum kir_scalar s) { return scalar_names[s]; }
 
 struct kir_type kir_scalar_type(enum kir_scalar s) { return (struct kir_type){.scalar = (unsigned char)s, .lanes = 1}; }

@@ -153,6 +153,7 @@ bool kir_is_float(struct kir_type t);  /* f16, bf16, f32, f64 lanes */
 bool kir_is_integer(struct kir_type t);
 const char *kir_scalar_name(enum kir_scalar s);
 const char *kir_op_name(enum kir_op op);
+const char *kir_op_c_spelling(enum kir_op op); /* kir_ops.h's C column: a libm function's name ("expf") */
 /* "f32", "f32x8", "const f32*" */
 void kir_type_name(char *buf, size_t size, struct kir_type t);
 

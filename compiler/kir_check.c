@@ -60,7 +60,7 @@ static bool check_expr(struct checker *c, const struct kir_node *n)
         if (!a || !b || !kir_type_equal(a->type, b->type) || a->type.lanes != 1 || t.scalar != KIR_BOOL)
             return fail(c, "%s not of two scalars of one type", kir_op_name(n->op));
         return true;
-    case KIR_NEG: case KIR_EXP: case KIR_SQRT: case KIR_TANH: case KIR_FLOOR:
+    case KIR_NEG: case KIR_EXP: case KIR_SQRT: case KIR_TANH: case KIR_EXPM1: case KIR_ERF: case KIR_FLOOR:
         return a && kir_type_equal(a->type, t) ? true : fail(c, "%s of another type", kir_op_name(n->op));
     case KIR_FMA:
         return kir_type_equal(a->type, t) && kir_type_equal(b->type, t) && kir_type_equal(n->arg[2]->type, t)

@@ -363,9 +363,9 @@ static LLVMValueRef expr(struct printer *p, const struct kir_node *n)
         LLVMValueRef a = expr(p, n->arg[0]);
         return intrinsic(p, n->op == KIR_SQRT ? "llvm.sqrt" : "llvm.floor", type, &a, 1);
     }
-    case KIR_EXP: case KIR_TANH: { /* libm's, as the C back end calls it */
+    case KIR_EXP: case KIR_TANH: case KIR_EXPM1: case KIR_ERF: { /* libm's, as the C back end calls it */
         LLVMValueRef a = expr(p, n->arg[0]);
-        return runtime_call(p, n->op == KIR_EXP ? "expf" : "tanhf", type, &type, &a, 1);
+        return runtime_call(p, kir_op_c_spelling(n->op), type, &type, &a, 1);
     }
     case KIR_CAST: /* (between pointers: nothing to do, pointers are opaque) */
         return n->type.pointer ? expr(p, n->arg[0]) : cast(p, n);

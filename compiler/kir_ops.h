@@ -40,6 +40,8 @@
     X(EXP, EXPR, 1, "expf", 0)                                                                                    \
     X(SQRT, EXPR, 1, "sqrtf", 0)                                                                                  \
     X(TANH, EXPR, 1, "tanhf", 0)                                                                                  \
+    X(EXPM1, EXPR, 1, "expm1f", 0)   /* exp(a) - 1, accurate near 0 (ELU) */                                      \
+    X(ERF, EXPR, 1, "erff", 0)       /* the error function (exact GELU) */                                        \
     X(FLOOR, EXPR, 1, "floorf", 0)                                                                                \
     /* conversions: to the node's type; integer widths, integer <-> f32 */                                      \
     X(CAST, EXPR, 1, "", 0)                                                                                       \

@@ -3,7 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include "lower.h"
+#include "lower_internal.h"
 
 /* A C identifier from a checkpoint name: "transformer.layers.0.norm1.alpha" -> transformer_layers_0_norm1_alpha;
    the "{k}" of a per-step table disappears (the field becomes an array). */
@@ -20,10 +20,7 @@ static void field_from_name(char *field, size_t size, const char *name)
     field[n] = '\0';
 }
 
-static int add_weight(struct ir_module *mod, enum step_select step, int steps, int rows, int cols, int rank,
-                      const long long *shape, const char *fmt, ...) __attribute__((format(printf, 8, 9)));
-
-static int add_weight(struct ir_module *mod, enum step_select step, int steps, int rows, int cols, int rank,
+int add_weight(struct ir_module *mod, enum step_select step, int steps, int rows, int cols, int rank,
                       const long long *shape, const char *fmt, ...)
 {
     struct ir_weight w = {.rank = rank, .rows = rows, .cols = cols, .step = step, .steps = steps, .fold_alpha = -1};
@@ -69,11 +66,7 @@ static int gating_matrix(struct ir_module *mod, const struct ir_graph *g, int ro
                       prefix, suffix);
 }
 
-/* A streaming state of graph g (NULL: shared) */
-static int add_state(struct ir_module *mod, const struct ir_graph *g, enum ir_dtype dtype, long long elements,
-                     enum ir_state_reset reset, enum kiln_state_role role, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 8, 9)));
-static int add_state(struct ir_module *mod, const struct ir_graph *g, enum ir_dtype dtype, long long elements,
+int add_state(struct ir_module *mod, const struct ir_graph *g, enum ir_dtype dtype, long long elements,
                      enum ir_state_reset reset, enum kiln_state_role role, const char *name, const char *fmt, ...)
 {
     struct ir_state s = {.dtype = dtype, .elements = elements, .reset = reset, .role = role, .graph = -1,
@@ -89,9 +82,6 @@ static int add_state(struct ir_module *mod, const struct ir_graph *g, enum ir_dt
     return ir_state(mod, &s);
 }
 
-/* The graph's states' prefix: a per-step graph's are "dep_" */
-static const char *state_prefix(const struct ir_graph *g) { return g->steps ? "dep_" : ""; }
-
 /* n = rms_norm(x) with the layer's alpha (folded into its readers by pass_fold_norms). */
 static int lower_norm(struct ir_module *mod, struct ir_graph *g, const struct transformer_spec *t,
                       const char *prefix, int l, const char *which, int x)
@@ -104,11 +94,9 @@ static int lower_norm(struct ir_module *mod, struct ir_graph *g, const struct tr
     return n;
 }
 
-/* x += out_proj(attention(rope(qkv(n1)))) */
-static void lower_attention(struct ir_module *mod, struct ir_graph *g, const struct transformer_spec *t,
-                            const char *prefix, int l, int n1, int x)
+int lower_attention(struct ir_module *mod, struct ir_graph *g, const char *prefix, int l, int n1)
 {
-    const int D = t->dim;
+    const int D = g->dim;
     char name[96];
     snprintf(name, sizeof name, "%s.layers.%d.self_attn.in_proj_weight", prefix, l);
     int qkv = ir_value(g, VAL_ACT, 3 * D, "l%d.qkv", l);
@@ -116,7 +104,7 @@ static void lower_attention(struct ir_module *mod, struct ir_graph *g, const str
     if (g->rope) {
         if (g->rope_table < 0) {
             char state[48];
-            snprintf(state, sizeof state, "%srope_cs", state_prefix(g));
+            snprintf(state, sizeof state, "%srope_cs", g->state_prefix);
             g->rope_table = add_state(mod, g, IR_F32, (long long)g->rows * 2 * g->head_dim, RESET_NONE, KILN_STATE_TABLE, state,
                                       "[%d][2][%d]: RoPE at each position of the call: [cos_i, cos_i], [-sin_i, sin_i] per "
                                       "pair i", g->rows, g->head_dim);
@@ -127,7 +115,7 @@ static void lower_attention(struct ir_module *mod, struct ir_graph *g, const str
     int ring[2];
     for (int which = 0; which < 2; which++) {
         char state[48];
-        snprintf(state, sizeof state, "%skv_l%d_%c", state_prefix(g), l, "kv"[which]);
+        snprintf(state, sizeof state, "%skv_l%d_%c", g->state_prefix, l, "kv"[which]);
         ring[which] = add_state(mod, g, (enum ir_dtype)g->kv_format, (long long)g->heads * g->kv_capacity * g->head_dim,
                                 RESET_NONE, KILN_STATE_KV, state, "layer %d's %s: [head %d][slot %d][head_dim %d]", l,
                                 which ? "values" : "keys", g->heads, g->kv_capacity, g->head_dim);
@@ -143,7 +131,7 @@ static void lower_attention(struct ir_module *mod, struct ir_graph *g, const str
     snprintf(name, sizeof name, "%s.layers.%d.self_attn.out_proj.weight", prefix, l);
     int proj = ir_value(g, VAL_ACT, D, "l%d.attn_out", l);
     ir_op(g, OP_MATMUL, attn, -1, proj)->weight = layer_matrix(mod, g, D, D, name);
-    ir_op(g, OP_ADD, x, proj, x);
+    return proj;
 }
 
 static int ttt_matrix(struct ir_module *mod, int rows, int cols, int l, const char *what)
@@ -291,7 +279,7 @@ static void lower_layers(struct ir_module *mod, struct ir_graph *g, const struct
     for (int l = 0; l < t->num_layers; l++) {
         int n1 = lower_norm(mod, g, t, prefix, l, "norm1", x);
         if (t->layers[l].mixer == MIXER_ATTENTION)
-            lower_attention(mod, g, t, prefix, l, n1, x);
+            ir_op(g, OP_ADD, x, lower_attention(mod, g, prefix, l, n1), x);
         else
             lower_ttt(mod, g, t, l, n1, x);
         int n2 = lower_norm(mod, g, t, prefix, l, "norm2", x);
@@ -315,8 +303,9 @@ static struct ir_graph *new_graph(struct ir_module *mod, const char *name, const
     g->rope = t->rope;
     g->rope_max_period = t->rope_max_period;
     g->steps = steps;
+    snprintf(g->state_prefix, sizeof g->state_prefix, "%s", steps ? "dep_" : "");
     char state[48];
-    snprintf(state, sizeof state, "%skv_pos", state_prefix(g));
+    snprintf(state, sizeof state, "%skv_pos", g->state_prefix);
     g->positions = add_state(mod, g, IR_I64, g->kv_capacity, RESET_EMPTY, KILN_STATE_POSITIONS, state, "%s", positions);
     g->rope_table = -1;
     return g;
@@ -376,6 +365,8 @@ static void lower_depformer(struct ir_module *mod, const struct model *m)
 
 struct ir_module *lower_model(const struct model *m, int rows)
 {
+    if (m->kind == MODEL_CODEC)
+        return lower_codec(m);
     struct ir_module *mod = calloc(1, sizeof *mod);
     if (!mod)
         return NULL;

@@ -15,7 +15,16 @@
     X(SILU_GATE, "silu_gate", 1, "out[H] = silu(h[0:H]) * h[H:2H]")                             \
     X(TTT, "ttt", 4, "out[D] = post_norm(TTT inner loop(q, k, v, lr logits)), state in the stream") \
     X(GELU_GATE, "gelu_gate", 2, "x = gelu_tanh(g) * x (TTT's output gate)")                    \
-    X(ADD, "add", 2, "out = a + b")
+    X(ADD, "add", 2, "out = a + b")                                                              \
+    X(CONV_WINDOW, "conv_window", 1, "col[t][i*K+k] = [left context; x][t*S + k*dil][i]: a causal conv's windows") \
+    X(BIAS_ADD, "bias_add", 1, "out[t][c] += bias[c]")                                         \
+    X(CONV_TRANSPOSE, "conv_transpose", 1, "out = x[t] . W at stride S, overlap-added to the stored partial, + bias") \
+    X(ELU, "elu", 1, "out = x > 0 ? x : exp(x) - 1")                                           \
+    X(LAYER_NORM, "layer_norm", 1, "out = (x - mean) / sqrt(var + eps) * weight + bias")     \
+    X(GELU, "gelu", 1, "out = x * (1 + erf(x / sqrt 2)) / 2 (exact)")                          \
+    X(SCALE_ADD, "scale_add", 2, "out = a + scale * b (a layer scale)")                        \
+    X(VQ_ENCODE, "vq_encode", 1, "codes[j] = the nearest entry of codebook j to r; r -= it (residual)") \
+    X(VQ_DECODE, "vq_decode", 1, "out = sum over j of codebook j's entry codes[j]")
 
 enum ir_opcode {
 #define IR_ENUM(e, name, arity, doc) OP_##e,

@@ -159,7 +159,7 @@ void plan_weights(struct ir_module *mod, int vector_width)
             const bool block = kiln_format_is_block(w->format);
             if (block)
                 op->work = ir_value(g, VAL_ACT, ir_quantized_x_floats(w->cols), "%s.xq", g->values[op->out].name);
-            if (vector_width <= 1)
+            if (vector_width <= 1 || g->multirate) /* (a codec's matmuls: row-major for now) */
                 continue;
             w->pack_nr = 2 * vector_width;
             w->pack_gated = op->epilogue == EPI_SILU_GATE;

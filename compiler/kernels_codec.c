@@ -1,0 +1,321 @@
+/* kernels_codec.c: the kernels of a codec's ops (ops.h: conv_window, bias_add, conv_transpose,
+ * elu, layer_norm, gelu, scale_add, vq_encode, vq_decode) as kernel IR. Activations are
+ * time-major, [row][channel]; every shape is a constant of the kernel, named in it. These are the
+ * plain forms: each runs on one thread of the team, and the matmuls they feed carry the work. */
+#include <math.h>
+#include "kernels.h"
+
+static const char *symbol(const struct emitter *e, int index) { return e->kir.funcs[index]->symbol; }
+
+/* The left context a causal conv keeps: (kernel - 1) * dilation + 1 - stride rows */
+static int left_context(const struct ir_op *op) { return (op->kernel - 1) * op->dilation + 1 - op->stride; }
+
+/* row r of [context; x] (L rows of context): dst[j * step] = src row's channel j, for j < C */
+static void gather_row(struct kir_func *f, struct kir_node *context, struct kir_node *x, struct kir_node *r, int L, int C,
+                       struct kir_node *dst, int step)
+{
+    kir_if(f, kir_binary(f, KIR_LT, r, INT(L)));
+    struct kir_node *i = kir_for(f, "i", INT(0), INT(C), 1, 0);
+    kir_store(f, dst, MUL(i, INT(step)), LOAD(context, ADD(MUL(r, INT(C)), i)));
+    kir_end(f);
+    kir_else(f);
+    i = kir_for(f, "i", INT(0), INT(C), 1, 0);
+    kir_store(f, dst, MUL(i, INT(step)), LOAD(x, ADD(MUL(SUB(r, INT(L)), INT(C)), i)));
+    kir_end(f);
+    kir_end(f);
+}
+
+const char *kernel_conv_window(struct emitter *e, const struct ir_graph *g, const struct ir_op *op)
+{
+    const int C = g->values[op->in[0]].len, T = g->values[op->in[0]].time, K = op->kernel, S = op->stride,
+              D = op->dilation, L = left_context(op), rows = T / S;
+    char name[KERNEL_NAME];
+    const int found = kernel_lookup(e, name, "conv_window_%d_k%d_s%d_d%d_t%d%s", C, K, S, D, T, op->replicate ? "_replicate" : "");
+    if (found >= 0)
+        return symbol(e, found);
+    struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
+                                   "A causal conv's windows: col[t][i * %d + k] = [context; x][t * %d + k * %d][i] for %d rows of x[%d][%d]\n"
+                                   "   after the %d rows of context, which then keeps the last %d rows%s", K, S, D, T, T, C, L, L,
+                                   op->replicate ? "; the first call's context is x[0] repeated" : "");
+    struct kir_node *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT);
+    struct kir_node *context = L > 0 ? kir_param(f, "context", out_ptr(), KIR_RESTRICT) : NULL;
+    struct kir_node *col = kir_param(f, "col", out_ptr(), KIR_RESTRICT);
+    struct kir_node *first = op->replicate ? kir_param(f, "first", i32_type(), 0) : NULL;
+    if (first && L > 0) {
+        kir_if(f, kir_binary(f, KIR_NE, first, INT(0)));
+        struct kir_node *j = kir_for(f, "j", INT(0), INT(L), 1, 0);
+        kir_copy(f, kir_addr(f, context, MUL(j, INT(C))), x, INT(C));
+        kir_end(f);
+        kir_end(f);
+    }
+    struct kir_node *t = kir_for(f, "t", INT(0), INT(rows), 1, 0);
+    struct kir_node *k = kir_for(f, "k", INT(0), INT(K), 1, 0);
+    struct kir_node *r = kir_decl(f, "r", ADD(MUL(t, INT(S)), MUL(k, INT(D))), KIR_CONSTANT);
+    gather_row(f, context, x, r, L, C, kir_addr(f, col, ADD(MUL(t, INT(C * K)), k)), K);
+    kir_end(f);
+    kir_end(f);
+    if (L > 0) {
+        kir_comment(f, "the context: the last %d rows of [context; x]", L);
+        struct kir_node *j = kir_for(f, "j", INT(0), INT(L), 1, 0);
+        gather_row(f, context, x, ADD(j, INT(T)), L, C, kir_addr(f, context, MUL(j, INT(C))), 1);
+        kir_end(f);
+    }
+    return symbol(e, kernel_finish(e, f));
+}
+
+const char *kernel_bias_add(struct emitter *e, int n)
+{
+    char name[KERNEL_NAME];
+    int index = kernel_lookup(e, name, "bias_add_%d", n);
+    if (index < 0) {
+        struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0, "x[t][c] += bias[c]");
+        struct kir_node *x = kir_param(f, "x", out_ptr(), KIR_RESTRICT), *bias = kir_param(f, "bias", in_ptr(), KIR_RESTRICT),
+                        *T = kir_param(f, "T", i32_type(), 0);
+        struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
+        struct kir_node *c = kir_for(f, "c", INT(0), INT(n), 1, 0);
+        struct kir_node *at = ADD(MUL(t, INT(n)), c);
+        kir_store(f, x, at, ADD(LOAD(x, at), LOAD(bias, c)));
+        kir_end(f);
+        kir_end(f);
+        index = kernel_finish(e, f);
+    }
+    return symbol(e, index);
+}
+
+/* y = ConvTranspose1d(x) as the reference streams it (docs/moshi.md §7.3): each row's products
+   (cols[t][o * K + k] = sum_i x[t][i] W[i][o][k]; depthwise: x[t][o] W[o][0][k]) are added at rows
+   t * S + k of the output, whose first K - S rows start from the stored partial; what falls
+   beyond the T * S rows emitted is the next partial; the bias is added to the emitted rows. */
+const char *kernel_conv_transpose(struct emitter *e, const struct ir_graph *g, const struct ir_op *op)
+{
+    const int Cin = g->values[op->in[0]].len, Cout = g->values[op->out].len, T = g->values[op->in[0]].time,
+              K = op->kernel, S = op->stride, P = K - S, N = T * S;
+    const bool bias = op->weight_count > 1;
+    char name[KERNEL_NAME];
+    const int found = kernel_lookup(e, name, "conv_transpose_%dx%d_k%d_s%d_t%d%s%s", Cin, Cout, K, S, T,
+                                    op->depthwise ? "_depthwise" : "", bias ? "_bias" : "");
+    if (found >= 0)
+        return symbol(e, found);
+    const int axpy = op->depthwise ? -1 : kernel_axpy(e, Cout * K);
+    struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
+                                   "y[%d][%d] = ConvTranspose1d(x[%d][%d]), kernel %d, stride %d%s: cols[t] = the products of row t,\n"
+                                   "   overlap-added at rows t * %d + k after the %d rows of partial; the rows beyond %d are the next partial",
+                                   N, Cout, T, Cin, K, S, op->depthwise ? ", depthwise" : "", S, P, N);
+    struct kir_node *W = kir_param(f, "W", in_ptr(), KIR_RESTRICT);
+    struct kir_node *b = bias ? kir_param(f, "bias", in_ptr(), KIR_RESTRICT) : NULL;
+    struct kir_node *partial = kir_param(f, "partial", out_ptr(), KIR_RESTRICT);
+    struct kir_node *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT), *cols = kir_param(f, "cols", out_ptr(), KIR_RESTRICT);
+    struct kir_node *y = kir_param(f, "y", out_ptr(), KIR_RESTRICT);
+    const int CK = Cout * K;
+    struct kir_node *t = kir_for(f, "t", INT(0), INT(T), 1, 0);
+    struct kir_node *ct = kir_decl(f, "ct", kir_addr(f, cols, MUL(t, INT(CK))), KIR_CONSTANT);
+    if (op->depthwise) {
+        struct kir_node *o = kir_for(f, "o", INT(0), INT(Cout), 1, 0);
+        struct kir_node *xo = kir_decl(f, "xo", LOAD(x, ADD(MUL(t, INT(Cin)), o)), KIR_CONSTANT);
+        struct kir_node *k = kir_for(f, "k", INT(0), INT(K), 1, 0);
+        struct kir_node *at = ADD(MUL(o, INT(K)), k);
+        kir_store(f, ct, at, MUL(xo, LOAD(W, at)));
+        kir_end(f);
+        kir_end(f);
+    } else {
+        struct kir_node *j = kir_for(f, "j", INT(0), INT(CK), 1, 0);
+        kir_store(f, ct, j, F32(0));
+        kir_end(f);
+        struct kir_node *i = kir_for(f, "i", INT(0), INT(Cin), 1, 0);
+        kir_eval(f, kir_call(f, axpy, 3, (struct kir_node *[]){LOAD(x, ADD(MUL(t, INT(Cin)), i)),
+                                                                 kir_addr(f, W, MUL(WIDE(i), kir_const_int(f, KIR_I64, CK))), ct}));
+        kir_end(f);
+    }
+    kir_end(f);
+    kir_comment(f, "the emitted rows start from the partial, which then starts afresh");
+    struct kir_node *j = kir_for(f, "j", INT(0), INT(N * Cout), 1, 0);
+    kir_store(f, y, j, kir_select(f, kir_binary(f, KIR_LT, j, INT(P * Cout)), LOAD(partial, kir_binary(f, KIR_MIN, j, INT(P * Cout - 1))), F32(0)));
+    kir_end(f);
+    j = kir_for(f, "j", INT(0), INT(P * Cout), 1, 0);
+    kir_store(f, partial, j, F32(0));
+    kir_end(f);
+    t = kir_for(f, "t", INT(0), INT(T), 1, 0);
+    struct kir_node *k = kir_for(f, "k", INT(0), INT(K), 1, 0);
+    struct kir_node *r = kir_decl(f, "r", ADD(MUL(t, INT(S)), k), KIR_CONSTANT);
+    struct kir_node *dst = kir_decl(f, "dst", kir_select(f, kir_binary(f, KIR_LT, r, INT(N)), kir_addr(f, y, MUL(r, INT(Cout))),
+                                                         kir_addr(f, partial, MUL(SUB(kir_binary(f, KIR_MAX, r, INT(N)), INT(N)), INT(Cout)))),
+                                    KIR_CONSTANT);
+    struct kir_node *o = kir_for(f, "o", INT(0), INT(Cout), 1, 0);
+    kir_store(f, dst, o, ADD(LOAD(dst, o), LOAD(cols, ADD(MUL(t, INT(CK)), ADD(MUL(o, INT(K)), k)))));
+    kir_end(f);
+    kir_end(f);
+    kir_end(f);
+    if (b) {
+        struct kir_node *row = kir_for(f, "row", INT(0), INT(N), 1, 0);
+        o = kir_for(f, "o", INT(0), INT(Cout), 1, 0);
+        struct kir_node *at = ADD(MUL(row, INT(Cout)), o);
+        kir_store(f, y, at, ADD(LOAD(y, at), LOAD(b, o)));
+        kir_end(f);
+        kir_end(f);
+    }
+    return symbol(e, kernel_finish(e, f));
+}
+
+/* An elementwise kernel of n values a row, T rows: x[j] = fn(x[j]) in place (or into out) */
+static int elementwise_begin(struct emitter *e, struct kir_func **fp, struct kir_node **x, struct kir_node **out, struct kir_node **j,
+                             int n, const char *kind, const char *comment)
+{
+    char name[KERNEL_NAME];
+    const int found = kernel_lookup(e, name, "%s_%d", kind, n);
+    if (found >= 0)
+        return found;
+    struct kir_func *f = *fp = kir_begin(&e->kir, name, void_type(), 0, "%s", comment);
+    *x = kir_param(f, "x", in_ptr(), 0);
+    *out = kir_param(f, "out", out_ptr(), 0);
+    struct kir_node *T = kir_param(f, "T", i32_type(), 0);
+    *j = kir_for(f, "j", INT(0), MUL(T, INT(n)), 1, 0);
+    return -1;
+}
+
+const char *kernel_elu(struct emitter *e, int n)
+{
+    struct kir_func *f = NULL;
+    struct kir_node *x, *out, *j;
+    const int found = elementwise_begin(e, &f, &x, &out, &j, n, "elu", "out = x > 0 ? x : expm1(x): ELU, alpha 1 (x and out may be one)");
+    if (found >= 0)
+        return symbol(e, found);
+    struct kir_node *v = kir_decl(f, "v", LOAD(x, j), KIR_CONSTANT);
+    kir_store(f, out, j, kir_select(f, kir_binary(f, KIR_GT, v, F32(0)), v, kir_unary(f, KIR_EXPM1, v)));
+    kir_end(f);
+    return symbol(e, kernel_finish(e, f));
+}
+
+const char *kernel_gelu(struct emitter *e, int n)
+{
+    struct kir_func *f = NULL;
+    struct kir_node *x, *out, *j;
+    const int found = elementwise_begin(e, &f, &x, &out, &j, n, "gelu",
+                                        "out = x * 0.5 * (1 + erf(x / sqrt 2)): the exact GELU (x and out may be one)");
+    if (found >= 0)
+        return symbol(e, found);
+    struct kir_node *v = kir_decl(f, "v", LOAD(x, j), KIR_CONSTANT);
+    kir_store(f, out, j, MUL(MUL(v, F32(0.5)), ADD(F32(1), kir_unary(f, KIR_ERF, MUL(v, F32(0.70710678118654752440))))));
+    kir_end(f);
+    return symbol(e, kernel_finish(e, f));
+}
+
+const char *kernel_layer_norm(struct emitter *e, int n)
+{
+    char name[KERNEL_NAME];
+    const int found = kernel_lookup(e, name, "layer_norm_%d", n);
+    if (found >= 0)
+        return symbol(e, found);
+    struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
+                                   "out[t] = (x[t] - mean) / sqrt(var + eps) * weight + bias, over %d channels (LayerNorm)", n);
+    struct kir_node *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT), *w = kir_param(f, "weight", in_ptr(), KIR_RESTRICT),
+                    *b = kir_param(f, "bias", in_ptr(), KIR_RESTRICT), *eps = kir_param(f, "eps", f32_type(), 0),
+                    *out = kir_param(f, "out", out_ptr(), KIR_RESTRICT), *T = kir_param(f, "T", i32_type(), 0);
+    struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
+    struct kir_node *xt = kir_decl(f, "xt", kir_addr(f, x, MUL(t, INT(n))), KIR_CONSTANT);
+    struct kir_node *sum = kir_decl(f, "sum", F32(0), 0);
+    struct kir_node *c = kir_for(f, "c", INT(0), INT(n), 1, 0);
+    kir_assign(f, sum, ADD(sum, LOAD(xt, c)));
+    kir_end(f);
+    struct kir_node *mean = kir_decl(f, "mean", DIV(sum, F32(n)), KIR_CONSTANT);
+    struct kir_node *var = kir_decl(f, "var", F32(0), 0);
+    c = kir_for(f, "c", INT(0), INT(n), 1, 0);
+    struct kir_node *d = kir_decl(f, "d", SUB(LOAD(xt, c), mean), KIR_CONSTANT);
+    kir_assign(f, var, kir_fma(f, d, d, var));
+    kir_end(f);
+    struct kir_node *r = kir_decl(f, "r", DIV(F32(1), kir_unary(f, KIR_SQRT, ADD(DIV(var, F32(n)), eps))), KIR_CONSTANT);
+    c = kir_for(f, "c", INT(0), INT(n), 1, 0);
+    kir_store(f, out, ADD(MUL(t, INT(n)), c), kir_fma(f, MUL(SUB(LOAD(xt, c), mean), r), LOAD(w, c), LOAD(b, c)));
+    kir_end(f);
+    kir_end(f);
+    return symbol(e, kernel_finish(e, f));
+}
+
+const char *kernel_scale_add(struct emitter *e, int n)
+{
+    char name[KERNEL_NAME];
+    const int found = kernel_lookup(e, name, "scale_add_%d", n);
+    if (found >= 0)
+        return symbol(e, found);
+    struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0, "x[t][c] += scale[c] * y[t][c]: a branch through its layer scale");
+    struct kir_node *x = kir_param(f, "x", out_ptr(), KIR_RESTRICT), *y = kir_param(f, "y", in_ptr(), KIR_RESTRICT),
+                    *scale = kir_param(f, "scale", in_ptr(), KIR_RESTRICT), *T = kir_param(f, "T", i32_type(), 0);
+    struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
+    struct kir_node *c = kir_for(f, "c", INT(0), INT(n), 1, 0);
+    struct kir_node *at = ADD(MUL(t, INT(n)), c);
+    kir_store(f, x, at, ADD(LOAD(x, at), MUL(LOAD(scale, c), LOAD(y, at))));
+    kir_end(f);
+    kir_end(f);
+    return symbol(e, kernel_finish(e, f));
+}
+
+/* codes[first + j] = argmin over b of |r - codebook_j[b]|^2 (as |c|^2 - 2 r.c; the first of equals),
+   r -= codebook_j[code] before the next: residual vector quantization */
+const char *kernel_vq_encode(struct emitter *e, const struct ir_op *op, int dim, int bins)
+{
+    char name[KERNEL_NAME];
+    const int n = op->codebooks;
+    const int found = kernel_lookup(e, name, "vq_encode_%dx%d_n%d_from%d", bins, dim, n, op->first_code);
+    if (found >= 0)
+        return symbol(e, found);
+    const int dot = kernel_dot(e, dim);
+    struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
+                                   "codes[%d + j] = the nearest of codebook j's %d entries to r (argmin |c|^2 - 2 r.c, the first\n"
+                                   "   of equals), r -= that entry before codebook j + 1: %d codebook%s of %d",
+                                   op->first_code, bins, n, n > 1 ? "s" : "", dim);
+    struct kir_node *books[64];
+    for (int j = 0; j < n; j++) {
+        char param[16];
+        snprintf(param, sizeof param, "codebook%d", j);
+        books[j] = kir_param(f, param, in_ptr(), KIR_RESTRICT);
+    }
+    struct kir_node *r = kir_param(f, "r", out_ptr(), KIR_RESTRICT), *codes = kir_param(f, "codes", kir_pointer_type(KIR_I32, false), 0);
+    for (int j = 0; j < n; j++) {
+        kir_comment(f, "codebook %d", j);
+        kir_block(f);
+        struct kir_node *best = kir_decl(f, "best", INT(0), 0), *least = kir_decl(f, "least", F32(INFINITY), 0);
+        struct kir_node *b = kir_for(f, "b", INT(0), INT(bins), 1, 0);
+        struct kir_node *entry = kir_decl(f, "entry", kir_addr(f, books[j], MUL(b, INT(dim))), KIR_CONSTANT);
+        struct kir_node *d = kir_decl(f, "d", SUB(kir_call(f, dot, 2, (struct kir_node *[]){entry, entry}),
+                                                  MUL(F32(2), kir_call(f, dot, 2, (struct kir_node *[]){entry, r}))), KIR_CONSTANT);
+        kir_if(f, kir_binary(f, KIR_LT, d, least));
+        kir_assign(f, least, d);
+        kir_assign(f, best, b);
+        kir_end(f);
+        kir_end(f);
+        kir_store(f, codes, INT(op->first_code + j), best);
+        if (j + 1 < n) {
+            struct kir_node *c = kir_for(f, "c", INT(0), INT(dim), 1, 0);
+            kir_store(f, r, c, SUB(LOAD(r, c), LOAD(books[j], ADD(MUL(best, INT(dim)), c))));
+            kir_end(f);
+        }
+        kir_end(f);
+    }
+    return symbol(e, kernel_finish(e, f));
+}
+
+/* out = sum over j of codebook_j[codes[first + j]], in j's order */
+const char *kernel_vq_decode(struct emitter *e, const struct ir_op *op, int dim)
+{
+    char name[KERNEL_NAME];
+    const int n = op->codebooks;
+    const int found = kernel_lookup(e, name, "vq_decode_%d_n%d_from%d", dim, n, op->first_code);
+    if (found >= 0)
+        return symbol(e, found);
+    struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
+                                   "out[%d] = the sum of codebook j's entry codes[%d + j] over %d codebook%s", dim, op->first_code, n,
+                                   n > 1 ? "s" : "");
+    struct kir_node *books[64];
+    for (int j = 0; j < n; j++) {
+        char param[16];
+        snprintf(param, sizeof param, "codebook%d", j);
+        books[j] = kir_param(f, param, in_ptr(), KIR_RESTRICT);
+    }
+    struct kir_node *codes = kir_param(f, "codes", kir_pointer_type(KIR_I32, true), 0), *out = kir_param(f, "out", out_ptr(), KIR_RESTRICT);
+    struct kir_node *c = kir_for(f, "c", INT(0), INT(dim), 1, 0);
+    struct kir_node *sum = LOAD(books[0], ADD(MUL(LOAD(codes, INT(op->first_code)), INT(dim)), c));
+    for (int j = 1; j < n; j++)
+        sum = ADD(sum, LOAD(books[j], ADD(MUL(LOAD(codes, INT(op->first_code + j)), INT(dim)), c)));
+    kir_store(f, out, c, sum);
+    kir_end(f);
+    return symbol(e, kernel_finish(e, f));
+}
