@@ -1,11 +1,14 @@
-/* check.c: from the syntax tree to a checked struct model (model.h).
- * Statements run in order, base file first: `let` binds a constant, `KEY = expr` evaluates the
- * expression (in double; int() truncates) and checks the value against the key's type and range
- * at once; a variant's assignment replaces its base's. When every file has run, the checks that
- * involve several keys (heads divide dim, delays match n_q, layer ranges fit, ...) are made and the
+/* check.c: from the syntax tree to a checked struct model (model.h), a language model's or a codec's.
+ * The kind is decided first: a description is a codec when it (or a base of it) has a seanet
+ * section; each kind has its own sections and model keys. Statements run in order, base file
+ * first: `let` binds a constant, `KEY = expr` evaluates the expression (in double; int()
+ * truncates) and checks the value against the key's type and range at once; a variant's
+ * assignment replaces its base's. When every file has run, the checks that involve several keys
+ * (heads divide dim, delays match n_q, a codec's ratios make one frame, ...) are made and the
  * model is filled in, defaults included. Every error points at the most useful token.
  * Expressions are evaluated, and values checked, in check_eval.c; check_internal.h holds what the
  * two files share. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,31 +17,55 @@
 
 /* ---- what may be written: keys, sections ---- */
 
-static const char *const scope_names[NSCOPES] = { "model", "temporal", "depformer" };
+const char *const check_scope_names[NSCOPES] = { "model", "temporal", "depformer", "seanet", "transformer", "quantizer" };
+#define LM KIND(MODEL_LM)
+#define CODEC KIND(MODEL_CODEC)
+const unsigned check_scope_kinds[NSCOPES] = { LM | CODEC, LM, LM, CODEC, CODEC, CODEC };
+const char *const check_kind_names[2] = { "language model", "codec" };
 
-#define IN(scope) (1u << (scope))
+#define TOP IN(SCOPE_TOP)
+#define STACKS (IN(SCOPE_TEMPORAL) | IN(SCOPE_DEPFORMER) | IN(SCOPE_TRANSFORMER))
+#define SEANET IN(SCOPE_SEANET)
+#define QUANTIZER IN(SCOPE_QUANTIZER)
+/* name, type, range, where it may be set, whose model key it is, where it is required */
 const struct key_spec check_keys[NKEYS] = {
-    { "text_card", T_INT, 1, 1 << 24, IN(SCOPE_TOP) },
-    { "card", T_INT, 1, 1 << 24, IN(SCOPE_TOP) },
-    { "n_q", T_INT, 1, 1024, IN(SCOPE_TOP) },
-    { "dep_q", T_INT, 1, 1024, IN(SCOPE_TOP) },
-    { "delays", T_DELAYS, 0, 10000, IN(SCOPE_TOP) },
-    { "frame_rate", T_POSITIVE, 0, 1000, 0 },
-    { "text_padding_id", T_INT, 0, 1 << 24, 0 },
-    { "weights", T_WEIGHTS, 0, 0, 0 },
-    { "embedding_weights", T_TABLE_WEIGHTS, 0, 0, 0 },
-    { "temporal_weights", T_WEIGHTS, 0, 0, 0 },
-    { "text_head_weights", T_WEIGHTS, 0, 0, 0 },
-    { "depformer_weights", T_WEIGHTS, 0, 0, 0 },
-    { "dim", T_INT, 1, 65536, IN(SCOPE_TEMPORAL) | IN(SCOPE_DEPFORMER) },
-    { "num_heads", T_INT, 1, 65536, IN(SCOPE_TEMPORAL) | IN(SCOPE_DEPFORMER) },
-    { "num_layers", T_INT, 1, 1024, IN(SCOPE_TEMPORAL) | IN(SCOPE_DEPFORMER) }, /* unrolled: 1024 compile in ~15 s */
-    { "ffn", T_FFN, 0, 0, IN(SCOPE_TEMPORAL) | IN(SCOPE_DEPFORMER) },
-    { "norm", T_NORM, 0, 0, 0 },
-    { "rope", T_ROPE, 0, 0, 0 },
-    { "context", T_INT, 1, 1 << 24, IN(SCOPE_TEMPORAL) },
+    { "text_card", T_INT, 1, 1 << 24, TOP, LM, TOP },
+    { "card", T_INT, 1, 1 << 24, TOP, LM, TOP },
+    { "n_q", T_INT, 1, 1024, TOP | QUANTIZER, LM, TOP | QUANTIZER },
+    { "dep_q", T_INT, 1, 1024, TOP, LM, TOP },
+    { "delays", T_INT_LIST, 0, 10000, TOP, LM, TOP },
+    { "frame_rate", T_POSITIVE, 0, 1000, TOP, LM | CODEC, 0 },
+    { "text_padding_id", T_INT, 0, 1 << 24, TOP, LM, 0 },
+    { "weights", T_WEIGHTS, 0, 0, TOP, LM | CODEC, 0 },
+    { "embedding_weights", T_TABLE_WEIGHTS, 0, 0, TOP, LM, 0 },
+    { "temporal_weights", T_WEIGHTS, 0, 0, TOP, LM, 0 },
+    { "text_head_weights", T_WEIGHTS, 0, 0, TOP, LM, 0 },
+    { "depformer_weights", T_WEIGHTS, 0, 0, TOP, LM, 0 },
+    { "sample_rate", T_INT, 1, 1 << 20, TOP, CODEC, TOP },
+    { "channels", T_INT, 1, 64, TOP, CODEC, 0 },
+    { "num_codebooks", T_INT, 1, 1024, TOP, CODEC, TOP },
+    { "dim", T_INT, 1, 65536, STACKS, 0, STACKS },
+    { "num_heads", T_INT, 1, 65536, STACKS, 0, STACKS },
+    { "num_layers", T_INT, 1, 1024, STACKS, 0, STACKS }, /* unrolled: 1024 compile in ~15 s */
+    { "ffn", T_FFN, 0, 0, STACKS, 0, STACKS },
+    { "norm", T_NORM, 0, 0, STACKS, 0, 0 },
+    { "rope", T_ROPE, 0, 0, STACKS, 0, 0 },
+    { "context", T_INT, 1, 1 << 24, STACKS, 0, IN(SCOPE_TEMPORAL) | IN(SCOPE_TRANSFORMER) },
+    { "layer_scale", T_POSITIVE, 0, 1e6, IN(SCOPE_TRANSFORMER), 0, 0 },
+    { "dimension", T_INT, 1, 65536, SEANET | QUANTIZER, 0, SEANET | QUANTIZER },
+    { "n_filters", T_INT, 1, 65536, SEANET, 0, SEANET },
+    { "ratios", T_INT_LIST, 1, 4096, SEANET, 0, SEANET },
+    { "kernel_size", T_INT, 1, 1024, SEANET, 0, 0 },
+    { "last_kernel_size", T_INT, 1, 1024, SEANET, 0, 0 },
+    { "residual_kernel_size", T_INT, 1, 1024, SEANET, 0, 0 },
+    { "n_residual_layers", T_INT, 1, 64, SEANET, 0, 0 },
+    { "dilation_base", T_INT, 1, 64, SEANET, 0, 0 },
+    { "compress", T_INT, 1, 65536, SEANET, 0, 0 },
+    { "bins", T_INT, 1, 1 << 24, QUANTIZER, 0, QUANTIZER },
 };
 
+/* A residual layer's dilation (dilation_base^j) is at most this */
+enum { MAX_DILATION = 65536 };
 
 /* ---- the checker's state ---- */
 
@@ -53,86 +80,37 @@ static bool too_many_errors(struct checker *c)
 
 /* ---- keys ---- */
 
-/* A bare name of a known call stands for the call with no arguments: `norm = rms_norm;`. */
-static void promote_symbol(struct value *v)
+/* The section called name, or SCOPE_TOP */
+static enum scope find_section(const char *name)
 {
-    if (v->kind == V_SYMBOL && check_find_call(v->symbol)) {
-        v->kind = V_CALL;
-        v->count = 0;
-        v->args = NULL;
-    }
+    for (int scope = SCOPE_TOP + 1; scope < NSCOPES; scope++)
+        if (strcmp(check_scope_names[scope], name) == 0)
+            return (enum scope)scope;
+    return SCOPE_TOP;
 }
 
-/* Checks that v is one of the named calls (or symbols); kind names the key's kind in messages. */
-static bool check_choice(const struct value *v, const char *kind, const char *const *choices, size_t n,
-                         const char *what)
+/* Says where key k belongs in a model of c's kind, called from the wrong scope: the sections that
+   have it, "temporal { dim = ...; } or depformer { ... }" at the top level, "seanet or quantizer" in
+   a section. */
+static void report_misplaced(const struct checker *c, const struct ast_stmt *s, int k)
 {
-    char got[64], hint[96];
-    if (v->kind == V_ERROR)
-        return false;
-    if (v->kind == V_SYMBOL || v->kind == V_CALL) {
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(v->symbol, choices[i]) == 0)
-                return true;
-        diag_error(v->loc, "unknown %s '%s'%s", kind, v->symbol, check_suggestion(hint, sizeof hint, v->symbol, choices, n));
-        return false;
-    }
-    char list[128] = "";
-    for (size_t i = 0; i < n; i++) {
+    char list[192] = "";
+    for (int scope = SCOPE_TOP + 1, n = 0; scope < NSCOPES; scope++) {
+        if (!check_key_in_scope(c, k, (enum scope)scope))
+            continue;
         size_t used = strlen(list);
-        snprintf(list + used, sizeof list - used, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", choices[i]);
-    }
-    diag_error(v->loc, "%s must be %s, got %s", what, list, check_describe(v, got, sizeof got));
-    return false;
-}
-
-static bool check_delays(struct checker *c, const struct value *v, const struct key_spec *key)
-{
-    char got[64];
-    if (v->kind == V_ERROR)
-        return false;
-    if (v->kind != V_LIST) {
-        if (v->kind == V_SYMBOL)
-            check_unknown_name(c, v);
+        if (c->scope != SCOPE_TOP)
+            snprintf(list + used, sizeof list - used, "%s%s", n ? " or " : "", check_scope_names[scope]);
+        else if (n == 0)
+            snprintf(list + used, sizeof list - used, "%s { %s = ...; }", check_scope_names[scope], s->name);
         else
-            diag_error(v->loc, "'delays' must be a list such as [0, 0, 1, 1], got %s", check_describe(v, got, sizeof got));
-        return false;
+            snprintf(list + used, sizeof list - used, " or %s { ... }", check_scope_names[scope]);
+        n++;
     }
-    bool ok = true;
-    for (int i = 0; i < v->count; i++)
-        if (!check_int(c, &v->items[i], "a delay", key->min, key->max))
-            ok = false;
-    return ok;
-}
-
-static bool check_key_value(struct checker *c, const struct key_spec *key, struct value *v)
-{
-    static const char *const ffn_kinds[] = { "gated_silu" };
-    static const char *const norm_kinds[] = { "rms_norm" };
-    static const char *const rope_kinds[] = { "interleaved", "none" };
-    char what[64];
-    snprintf(what, sizeof what, "'%s'", key->name);
-    promote_symbol(v);
-    switch (key->type) {
-    case T_INT: return check_int(c, v, what, key->min, key->max);
-    case T_POSITIVE: return check_positive(c, v, what, key->min, key->max);
-    case T_DELAYS: return check_delays(c, v, key);
-    case T_WEIGHTS:
-        return check_choice(v, "weight format", weight_format_names, NUM_WEIGHT_FORMATS, what);
-    case T_TABLE_WEIGHTS:
-        if (!check_choice(v, "weight format", weight_format_names, NUM_WEIGHT_FORMATS, what))
-            return false;
-        if (strcmp(v->symbol, "q8") == 0 || strcmp(v->symbol, "q4") == 0) {
-            diag_error(v->loc, "%s must be f32, bf16 or f16, got %s (a frame reads one row of an embedding table, "
-                               "which no matmul's blocks would speed up)", what, v->symbol);
-            return false;
-        }
-        return true;
-    case T_FFN: return check_choice(v, "ffn kind", ffn_kinds, 1, what) && check_ffn_args(v);
-    case T_NORM: return check_choice(v, "norm kind", norm_kinds, 1, what);
-    case T_ROPE: return check_choice(v, "rope kind", rope_kinds, 2, what);
-    }
-    return false;
+    if (c->scope == SCOPE_TOP)
+        diag_error(s->loc, "'%s' belongs in a section: %s", s->name, list);
+    else
+        diag_error(s->loc, "'%s' belongs in section %s, not in %s", s->name, list, check_scope_names[c->scope]);
 }
 
 /* `KEY = ...` names a key of this scope; otherwise says why not. */
@@ -140,7 +118,7 @@ static int resolve_key(struct checker *c, const struct ast_stmt *s)
 {
     char hint[96];
     int k = check_find_key(s->name, 0, NKEYS);
-    if (k >= 0 && check_key_in_scope(k, c->scope)) {
+    if (k >= 0 && check_key_in_scope(c, k, c->scope)) {
         if (c->scope == SCOPE_DEPFORMER && k == K_ROPE) {
             diag_error(s->loc, "the depformer has no positional embedding (Moshi's depformer_pos_emb is "
                                "\"none\"); remove 'rope'");
@@ -153,20 +131,23 @@ static int resolve_key(struct checker *c, const struct ast_stmt *s)
         }
         return k;
     }
-    if (k >= 0 && c->scope == SCOPE_TOP)
-        diag_error(s->loc, "'%s' belongs in a section: temporal { %s = ...; } or depformer { ... }", s->name, s->name);
-    else if (k >= 0)
+    char other[128];
+    if (k >= 0 && !check_key_of_kind(k, c->kind))
+        diag_error(s->loc, "'%s' is a key of %s", s->name, check_other_kind(c, other, sizeof other));
+    else if (k >= 0 && c->scope != SCOPE_TOP && check_key_in_scope(c, k, SCOPE_TOP))
         diag_error(s->loc, "'%s' is a key of the whole model; set it outside the section", s->name);
-    else if (c->scope == SCOPE_TOP && (!strcmp(s->name, "temporal") || !strcmp(s->name, "depformer")))
+    else if (k >= 0)
+        report_misplaced(c, s, k);
+    else if (c->scope == SCOPE_TOP && find_section(s->name) != SCOPE_TOP)
         diag_error(s->loc, "'%s' is a section: write %s { ... }", s->name, s->name);
     else {
         const char *names[NKEYS];
         size_t n = 0;
         for (int i = 0; i < NKEYS; i++)
-            if (check_key_in_scope(i, c->scope))
+            if (check_key_in_scope(c, i, c->scope))
                 names[n++] = check_keys[i].name;
-        diag_error(s->loc, "unknown key '%s'%s%s", s->name,
-                   c->scope == SCOPE_TOP ? "" : c->scope == SCOPE_TEMPORAL ? " in temporal" : " in depformer",
+        diag_error(s->loc, "unknown key '%s'%s%s%s", s->name, c->scope == SCOPE_TOP ? "" : " in ",
+                   c->scope == SCOPE_TOP ? "" : check_scope_names[c->scope],
                    check_suggestion(hint, sizeof hint, s->name, names, n));
     }
     return -1;
@@ -230,7 +211,7 @@ static void run_let(struct checker *c, const struct ast_stmt *s)
 static bool check_mixer(struct value *v)
 {
     static const char *const mixers[] = { "attention", "ttt_linear", "ttt_mlp" };
-    promote_symbol(v);
+    check_promote_symbol(v);
     if (v->kind == V_CALL && strcmp(v->symbol, "ttt_linear") != 0 && strcmp(v->symbol, "ttt_mlp") != 0) {
         char hint[96];
         diag_error(v->loc, "%s(...) is not a mixer%s", v->symbol, check_suggestion(hint, sizeof hint, v->symbol, mixers, 3));
@@ -242,8 +223,9 @@ static bool check_mixer(struct value *v)
 static void run_layers(struct checker *c, const struct ast_stmt *s)
 {
     if (c->scope != SCOPE_TEMPORAL) {
-        diag_error(s->loc, "'layers' lines belong in the temporal section%s",
-                   c->scope == SCOPE_DEPFORMER ? " (the depformer's layers are all attention)" : "");
+        diag_error(s->loc, "'layers' lines belong in %s temporal section%s", c->kind == MODEL_CODEC ? "a language model's" : "the",
+                   c->scope == SCOPE_DEPFORMER ? " (the depformer's layers are all attention)"
+                   : c->kind == MODEL_CODEC ? " (a codec's transformer layers are all attention)" : "");
         return;
     }
     struct value first = check_eval(c, s->first);
@@ -281,14 +263,23 @@ static void run_stmts(struct checker *c, const struct ast_stmt *s);
 
 static void run_section(struct checker *c, const struct ast_stmt *s)
 {
-    char hint[96];
+    char hint[96], other[128];
     if (c->scope != SCOPE_TOP) {
-        diag_error(s->loc, "section '%s' inside section '%s': sections do not nest", s->name, scope_names[c->scope]);
+        diag_error(s->loc, "section '%s' inside section '%s': sections do not nest", s->name, check_scope_names[c->scope]);
         return;
     }
-    enum scope scope = !strcmp(s->name, "temporal") ? SCOPE_TEMPORAL : !strcmp(s->name, "depformer") ? SCOPE_DEPFORMER : SCOPE_TOP;
+    enum scope scope = find_section(s->name);
     if (scope == SCOPE_TOP) {
-        diag_error(s->loc, "unknown section '%s'%s", s->name, check_suggestion(hint, sizeof hint, s->name, scope_names + 1, 2));
+        const char *names[NSCOPES];
+        size_t n = 0;
+        for (int i = SCOPE_TOP + 1; i < NSCOPES; i++)
+            if (check_scope_kinds[i] & KIND(c->kind))
+                names[n++] = check_scope_names[i];
+        diag_error(s->loc, "unknown section '%s'%s", s->name, check_suggestion(hint, sizeof hint, s->name, names, n));
+        return;
+    }
+    if (!(check_scope_kinds[scope] & KIND(c->kind))) {
+        diag_error(s->loc, "section '%s' belongs to %s", s->name, check_other_kind(c, other, sizeof other));
         return;
     }
     if (!c->section_seen[scope]) {
@@ -339,6 +330,12 @@ static int int_of(const struct checker *c, enum scope scope, enum key_id k)
     return (int)c->settings[scope][k].value.number;
 }
 
+/* A key's integer, or its default when it is not set */
+static int int_or(const struct checker *c, enum scope scope, enum key_id k, int fallback)
+{
+    return c->settings[scope][k].set ? int_of(c, scope, k) : fallback;
+}
+
 static const struct value *arg_of(const struct value *call, const char *name)
 {
     for (int i = 0; call->kind == V_CALL && i < call->count; i++)
@@ -362,14 +359,17 @@ static bool bool_arg(const struct value *call, const char *name, bool fallback)
 static void check_required(struct checker *c, const struct ast_file *top)
 {
     for (int scope = 0; scope < NSCOPES; scope++) {
+        if (!(check_scope_kinds[scope] & KIND(c->kind)))
+            continue;
         if (scope != SCOPE_TOP && !c->section_seen[scope]) {
-            diag_error(top->model_loc, "missing section '%s' { ... }", scope_names[scope]);
+            diag_error(top->model_loc, "missing section '%s' { ... }", check_scope_names[scope]);
             continue;
         }
         char list[256] = "";
         int missing = 0;
         for (int k = 0; k < NKEYS; k++) {
-            if ((check_keys[k].required & IN(scope)) && !c->settings[scope][k].set) {
+            if ((check_keys[k].required & IN(scope)) && check_key_in_scope(c, k, (enum scope)scope)
+                && !c->settings[scope][k].set) {
                 size_t used = strlen(list);
                 snprintf(list + used, sizeof list - used, "%s'%s'", missing ? ", " : "", check_keys[k].name);
                 missing++;
@@ -381,7 +381,7 @@ static void check_required(struct checker *c, const struct ast_file *top)
             diag_error(top->model_loc, "model '%s' is missing required key%s %s", top->model_name,
                        missing > 1 ? "s" : "", list);
         else
-            diag_error(c->section_loc[scope], "section '%s' is missing required key%s %s", scope_names[scope],
+            diag_error(c->section_loc[scope], "section '%s' is missing required key%s %s", check_scope_names[scope],
                        missing > 1 ? "s" : "", list);
     }
 }
@@ -405,6 +405,14 @@ static void check_streams(struct checker *c, const struct ast_file *top)
                    pad_id, pad->set ? "" : ", the default", int_of(c, SCOPE_TOP, K_TEXT_CARD));
 }
 
+/* Whether a stack applies RoPE (its default); *at: the rope key's value, if set */
+static bool stack_rope(const struct checker *c, enum scope scope, struct loc *at)
+{
+    const struct setting *rope = get(c, scope, K_ROPE);
+    *at = rope->set ? rope->value.loc : (struct loc){ 0 };
+    return !rope->set || (rope->ok && rope->value.kind == V_CALL);
+}
+
 /* head_dim = dim / num_heads must be whole, and even where RoPE rotates pairs. */
 static void check_heads(struct checker *c, enum scope scope, bool rope, struct loc rope_loc)
 {
@@ -413,10 +421,10 @@ static void check_heads(struct checker *c, enum scope scope, bool rope, struct l
     int dim = int_of(c, scope, K_DIM), heads = int_of(c, scope, K_NUM_HEADS);
     struct loc at = get(c, scope, K_NUM_HEADS)->value.loc;
     if (dim % heads != 0)
-        diag_error(at, "num_heads (%d) does not divide dim (%d) in %s", heads, dim, scope_names[scope]);
+        diag_error(at, "num_heads (%d) does not divide dim (%d) in %s", heads, dim, check_scope_names[scope]);
     else if (rope && (dim / heads) % 2 != 0)
         diag_error(rope_loc.line ? rope_loc : at, "interleaved RoPE needs an even head dimension; "
-                   "dim / num_heads = %d / %d = %d in %s", dim, heads, dim / heads, scope_names[scope]);
+                   "dim / num_heads = %d / %d = %d in %s", dim, heads, dim / heads, check_scope_names[scope]);
 }
 
 /* Moshi's gating.py: H = 21 * dim / 8 when dim_feedforward == 4 * dim, else 2 * dim_feedforward / 3. */
@@ -486,9 +494,8 @@ static int weight_format_of(const struct setting *s, int unset)
     return unset;
 }
 
-static void fill_model(struct checker *c, const struct ast_file *top, struct model *m)
+static void fill_lm(struct checker *c, struct model *m)
 {
-    snprintf(m->name, sizeof m->name, "%s", top->model_name);
     m->text_card = int_of(c, SCOPE_TOP, K_TEXT_CARD);
     m->card = int_of(c, SCOPE_TOP, K_CARD);
     m->n_q = int_of(c, SCOPE_TOP, K_N_Q);
@@ -499,20 +506,15 @@ static void fill_model(struct checker *c, const struct ast_file *top, struct mod
         abort();
     for (int i = 0; i < delays->count; i++)
         m->delays[i] = (int)delays->items[i].number;
-    const struct setting *s = get(c, SCOPE_TOP, K_FRAME_RATE);
-    m->frame_rate = s->set ? s->value.number : 12.5;
-    s = get(c, SCOPE_TOP, K_TEXT_PADDING_ID);
-    m->text_padding_id = s->set ? (int)s->value.number : 3;
-    m->weights = (enum weight_format)weight_format_of(get(c, SCOPE_TOP, K_WEIGHTS), WEIGHTS_F32);
-    m->kv = WEIGHTS_F32;
+    m->text_padding_id = int_or(c, SCOPE_TOP, K_TEXT_PADDING_ID, 3);
     for (int i = 0; i < NUM_WEIGHT_CLASSES; i++)
         m->class_weights[i] = weight_format_of(get(c, SCOPE_TOP, K_EMBEDDING_WEIGHTS + i), -1);
 
     struct transformer_spec *t = &m->temporal;
     fill_stack(c, SCOPE_TEMPORAL, t);
-    const struct value *rope = &get(c, SCOPE_TEMPORAL, K_ROPE)->value;
-    t->rope = !get(c, SCOPE_TEMPORAL, K_ROPE)->set || rope->kind == V_CALL;
-    t->rope_max_period = t->rope ? number_arg(rope, "max_period", 10000) : 0;
+    struct loc unused;
+    t->rope = stack_rope(c, SCOPE_TEMPORAL, &unused);
+    t->rope_max_period = t->rope ? number_arg(&get(c, SCOPE_TEMPORAL, K_ROPE)->value, "max_period", 10000) : 0;
     t->context = int_of(c, SCOPE_TEMPORAL, K_CONTEXT);
     for (struct layer_range *r = c->ranges; r; r = r->next) {
         for (int i = r->first; i <= r->last; i++) {
@@ -528,6 +530,59 @@ static void fill_model(struct checker *c, const struct ast_file *top, struct mod
     d->rope = false;
     d->rope_max_period = 0;
     d->context = m->dep_q;
+}
+
+static void fill_codec(struct checker *c, struct codec_spec *codec)
+{
+    codec->sample_rate = int_of(c, SCOPE_TOP, K_SAMPLE_RATE);
+    codec->channels = int_or(c, SCOPE_TOP, K_CHANNELS, 1);
+    codec->num_codebooks = int_of(c, SCOPE_TOP, K_NUM_CODEBOOKS);
+
+    struct seanet_spec *s = &codec->seanet;
+    s->dimension = int_of(c, SCOPE_SEANET, K_DIMENSION);
+    s->n_filters = int_of(c, SCOPE_SEANET, K_N_FILTERS);
+    const struct value *ratios = &get(c, SCOPE_SEANET, K_RATIOS)->value;
+    s->num_ratios = ratios->count;
+    for (int i = 0; i < ratios->count; i++)
+        s->ratios[i] = (int)ratios->items[i].number;
+    s->kernel_size = int_or(c, SCOPE_SEANET, K_KERNEL_SIZE, 7);
+    s->last_kernel_size = int_or(c, SCOPE_SEANET, K_LAST_KERNEL_SIZE, 3);
+    s->residual_kernel_size = int_or(c, SCOPE_SEANET, K_RESIDUAL_KERNEL_SIZE, 3);
+    s->n_residual_layers = int_or(c, SCOPE_SEANET, K_N_RESIDUAL_LAYERS, 1);
+    s->dilation_base = int_or(c, SCOPE_SEANET, K_DILATION_BASE, 2);
+    s->compress = int_or(c, SCOPE_SEANET, K_COMPRESS, 2);
+
+    struct codec_transformer_spec *t = &codec->transformer;
+    t->dim = int_of(c, SCOPE_TRANSFORMER, K_DIM);
+    t->num_heads = int_of(c, SCOPE_TRANSFORMER, K_NUM_HEADS);
+    t->num_layers = int_of(c, SCOPE_TRANSFORMER, K_NUM_LAYERS);
+    t->dim_feedforward = (int)number_arg(&get(c, SCOPE_TRANSFORMER, K_FFN)->value, "dim_feedforward", 0);
+    t->norm_eps = number_arg(&get(c, SCOPE_TRANSFORMER, K_NORM)->value, "eps", 1e-5);
+    struct loc unused;
+    t->rope = stack_rope(c, SCOPE_TRANSFORMER, &unused);
+    t->rope_max_period = t->rope ? number_arg(&get(c, SCOPE_TRANSFORMER, K_ROPE)->value, "max_period", 10000) : 0;
+    t->context = int_of(c, SCOPE_TRANSFORMER, K_CONTEXT);
+    t->layer_scale = get(c, SCOPE_TRANSFORMER, K_LAYER_SCALE)->set;
+
+    codec->quantizer.dimension = int_of(c, SCOPE_QUANTIZER, K_DIMENSION);
+    codec->quantizer.bins = int_of(c, SCOPE_QUANTIZER, K_BINS);
+    codec->quantizer.n_q = int_of(c, SCOPE_QUANTIZER, K_N_Q);
+}
+
+static void fill_model(struct checker *c, const struct ast_file *top, struct model *m)
+{
+    snprintf(m->name, sizeof m->name, "%s", top->model_name);
+    m->kind = c->kind;
+    const struct setting *s = get(c, SCOPE_TOP, K_FRAME_RATE);
+    m->frame_rate = s->set ? s->value.number : 12.5;
+    m->weights = (enum weight_format)weight_format_of(get(c, SCOPE_TOP, K_WEIGHTS), WEIGHTS_F32);
+    m->kv = WEIGHTS_F32;
+    for (int i = 0; i < NUM_WEIGHT_CLASSES; i++)
+        m->class_weights[i] = -1;
+    if (c->kind == MODEL_CODEC)
+        fill_codec(c, &m->codec);
+    else
+        fill_lm(c, m);
 }
 
 /* TTT layers rotate pairs within each head (RoPE), so their heads need an even size too; their
@@ -551,6 +606,103 @@ static void check_ttt_heads(struct checker *c)
     }
 }
 
+static void check_lm(struct checker *c, const struct ast_file *top)
+{
+    check_streams(c, top);
+    struct loc rope_loc;
+    bool rope = stack_rope(c, SCOPE_TEMPORAL, &rope_loc);
+    check_heads(c, SCOPE_TEMPORAL, rope, rope_loc);
+    check_heads(c, SCOPE_DEPFORMER, false, (struct loc){ 0 });
+    check_ffn(c, SCOPE_TEMPORAL);
+    check_ffn(c, SCOPE_DEPFORMER);
+    check_layer_ranges(c);
+    check_ttt_heads(c);
+}
+
+/* A key that is unset (its default holds) or set to a good value */
+static bool usable(const struct checker *c, enum scope scope, enum key_id k)
+{
+    return !c->settings[scope][k].set || c->settings[scope][k].ok;
+}
+
+/* A frame is sample_rate / frame_rate samples, which SEANet's strides (the ratios) and Mimi's learnt
+   downsampling by 2 after the encoder's transformer turn into one step of codes. */
+static void check_codec_frame(struct checker *c)
+{
+    if (!ok(c, SCOPE_TOP, K_SAMPLE_RATE) || !usable(c, SCOPE_TOP, K_FRAME_RATE))
+        return;
+    const struct setting *rate = get(c, SCOPE_TOP, K_FRAME_RATE);
+    double sample_rate = get(c, SCOPE_TOP, K_SAMPLE_RATE)->value.number, frame_rate = rate->set ? rate->value.number : 12.5;
+    double samples = sample_rate / frame_rate;
+    char sr[40], fr[40], frame[40];
+    ast_format_number(sr, sizeof sr, sample_rate);
+    ast_format_number(fr, sizeof fr, frame_rate);
+    ast_format_number(frame, sizeof frame, samples);
+    if (samples != floor(samples)) {
+        diag_error(rate->set ? rate->value.loc : get(c, SCOPE_TOP, K_SAMPLE_RATE)->value.loc,
+                   "a frame must be a whole number of samples: sample_rate / frame_rate = %s / %s = %s", sr, fr, frame);
+        return;
+    }
+    if (!ok(c, SCOPE_SEANET, K_RATIOS))
+        return;
+    const struct value *ratios = &get(c, SCOPE_SEANET, K_RATIOS)->value;
+    char product[128] = "2", hop_text[40];
+    double hop = 2;
+    for (int i = 0; i < ratios->count; i++) {
+        hop *= ratios->items[i].number;
+        size_t used = strlen(product);
+        snprintf(product + used, sizeof product - used, " * %d", (int)ratios->items[i].number);
+    }
+    ast_format_number(hop_text, sizeof hop_text, hop);
+    if (hop != samples)
+        diag_error(ratios->loc, "the ratios make a frame of %s = %s samples (SEANet's strides, then Mimi's "
+                                "downsampling by 2), but sample_rate / frame_rate = %s / %s = %s",
+                   product, hop_text, sr, fr, frame);
+}
+
+static void check_codec(struct checker *c)
+{
+    check_codec_frame(c);
+    if (ok(c, SCOPE_TOP, K_NUM_CODEBOOKS) && ok(c, SCOPE_QUANTIZER, K_N_Q)
+        && int_of(c, SCOPE_TOP, K_NUM_CODEBOOKS) > int_of(c, SCOPE_QUANTIZER, K_N_Q))
+        diag_error(get(c, SCOPE_TOP, K_NUM_CODEBOOKS)->value.loc, "num_codebooks (%d) must not exceed the quantizer's n_q (%d)",
+                   int_of(c, SCOPE_TOP, K_NUM_CODEBOOKS), int_of(c, SCOPE_QUANTIZER, K_N_Q));
+    if (ok(c, SCOPE_TOP, K_CHANNELS) && int_of(c, SCOPE_TOP, K_CHANNELS) != 1)
+        diag_error(get(c, SCOPE_TOP, K_CHANNELS)->value.loc, "channels must be 1 for now, got %d: the codec runs on "
+                   "mono audio (the binary mixes stereo down)", int_of(c, SCOPE_TOP, K_CHANNELS));
+    struct loc rope_loc;
+    bool rope = stack_rope(c, SCOPE_TRANSFORMER, &rope_loc);
+    check_heads(c, SCOPE_TRANSFORMER, rope, rope_loc);
+    if (ok(c, SCOPE_TRANSFORMER, K_DIM) && ok(c, SCOPE_SEANET, K_DIMENSION)
+        && int_of(c, SCOPE_TRANSFORMER, K_DIM) != int_of(c, SCOPE_SEANET, K_DIMENSION))
+        diag_error(get(c, SCOPE_TRANSFORMER, K_DIM)->value.loc, "the transformer's dim (%d) must equal seanet's dimension "
+                   "(%d): Mimi's projections into and out of its transformers are identities",
+                   int_of(c, SCOPE_TRANSFORMER, K_DIM), int_of(c, SCOPE_SEANET, K_DIMENSION));
+    /* The residual blocks have n_filters * 2^i channels, i < len(ratios): the first one's must divide. */
+    int compress = int_or(c, SCOPE_SEANET, K_COMPRESS, 2);
+    if (ok(c, SCOPE_SEANET, K_N_FILTERS) && usable(c, SCOPE_SEANET, K_COMPRESS)
+        && int_of(c, SCOPE_SEANET, K_N_FILTERS) % compress != 0)
+        diag_error(get(c, SCOPE_SEANET, get(c, SCOPE_SEANET, K_COMPRESS)->set ? K_COMPRESS : K_N_FILTERS)->value.loc,
+                   "compress (%d) must divide n_filters (%d): a residual block's hidden channels are its channels / "
+                   "compress, and the first block's channels are n_filters", compress, int_of(c, SCOPE_SEANET, K_N_FILTERS));
+    int base = int_or(c, SCOPE_SEANET, K_DILATION_BASE, 2), layers = int_or(c, SCOPE_SEANET, K_N_RESIDUAL_LAYERS, 1);
+    double dilation = pow(base, layers - 1);
+    if (usable(c, SCOPE_SEANET, K_DILATION_BASE) && usable(c, SCOPE_SEANET, K_N_RESIDUAL_LAYERS) && dilation > MAX_DILATION)
+        diag_error(get(c, SCOPE_SEANET, get(c, SCOPE_SEANET, K_N_RESIDUAL_LAYERS)->set ? K_N_RESIDUAL_LAYERS : K_DILATION_BASE)->value.loc,
+                   "the last residual layer's dilation, dilation_base^(n_residual_layers - 1) = %d^%d, is more than %d",
+                   base, layers - 1, MAX_DILATION);
+}
+
+/* A description is a codec when it, or a base of it, has a seanet section. */
+static enum model_kind kind_of(const struct ast_file *f)
+{
+    for (; f; f = f->base)
+        for (const struct ast_stmt *s = f->stmts; s; s = s->next)
+            if (s->kind == STMT_SECTION && strcmp(s->name, "seanet") == 0)
+                return MODEL_CODEC;
+    return MODEL_LM;
+}
+
 bool check_model(const struct ast_file *ast, struct model *out)
 {
     memset(out, 0, sizeof *out);
@@ -560,21 +712,17 @@ bool check_model(const struct ast_file *ast, struct model *out)
     if (!c)
         abort();
     c->arena = arena_new();
+    c->kind = kind_of(ast);
     c->first_error_count = diag_error_count();
     if (strlen(ast->model_name) >= sizeof out->name)
         diag_error(ast->model_loc, "the model's name is longer than %d characters", (int)sizeof out->name - 1);
     run_file(c, ast);
     if (!c->stopped) {
         check_required(c, ast);
-        check_streams(c, ast);
-        const struct setting *rope = get(c, SCOPE_TEMPORAL, K_ROPE);
-        bool temporal_rope = !rope->set || (rope->ok && rope->value.kind == V_CALL);
-        check_heads(c, SCOPE_TEMPORAL, temporal_rope, rope->set ? rope->value.loc : (struct loc){ 0 });
-        check_heads(c, SCOPE_DEPFORMER, false, (struct loc){ 0 });
-        check_ffn(c, SCOPE_TEMPORAL);
-        check_ffn(c, SCOPE_DEPFORMER);
-        check_layer_ranges(c);
-        check_ttt_heads(c);
+        if (c->kind == MODEL_CODEC)
+            check_codec(c);
+        else
+            check_lm(c, ast);
     }
     bool good = diag_error_count() == c->first_error_count;
     if (good)

@@ -1,8 +1,8 @@
 /* check_eval.c: the checker's expressions (see check.c for the statements and the model).
  * An expression evaluates to a value (in double; int() truncates): a name is looked up among the
  * constants and the keys already set, a call's arguments are checked against its spec as they are
- * evaluated. The value checks here (check_int, check_positive, ...) report an error pointing at
- * the value and return false. */
+ * evaluated. The value checks here (check_int, check_positive, ..., check_key_value for a key's
+ * value) report an error pointing at the value and return false. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,8 @@ static const struct arg_spec gated_silu_args[] = {
     { "dim_feedforward", A_INT, 1, 1 << 24 },
     { "hidden", A_INT, 1, 1 << 24 },
 };
-static const struct arg_spec rms_norm_args[] = { { "eps", A_POSITIVE, 0, 1 } };
+static const struct arg_spec gelu_args[] = { { "dim_feedforward", A_INT, 1, 1 << 24 } };
+static const struct arg_spec norm_args[] = { { "eps", A_POSITIVE, 0, 1 } };      /* rms_norm, layer_norm */
 /* A RoPE period is at least 1: below, the frequencies period^(-2i / head_dim) exceed 1 and soon
    overflow f32 (angles of inf, NaN outputs). */
 static const struct arg_spec interleaved_args[] = { { "max_period", A_POSITIVE, 1, 1e12 } };
@@ -32,7 +33,9 @@ static const struct arg_spec ttt_args[] = {
 #define SPEC(name, args) { name, args, (int)(sizeof args / sizeof *args) }
 static const struct call_spec calls[] = {
     SPEC("gated_silu", gated_silu_args),
-    SPEC("rms_norm", rms_norm_args),
+    SPEC("gelu", gelu_args),
+    SPEC("rms_norm", norm_args),
+    SPEC("layer_norm", norm_args),
     SPEC("interleaved", interleaved_args),
     SPEC("ttt_linear", ttt_args),
     SPEC("ttt_mlp", ttt_args),
@@ -65,9 +68,30 @@ int check_find_key(const char *name, int from, int to)
     return -1;
 }
 
-bool check_key_in_scope(int k, enum scope scope)
+bool check_key_in_scope(const struct checker *c, int k, enum scope scope)
 {
-    return scope == SCOPE_TOP ? k < FIRST_SECTION_KEY : k >= FIRST_SECTION_KEY;
+    const struct key_spec *key = &check_keys[k];
+    if (!(key->scopes & IN(scope)) || !(check_scope_kinds[scope] & KIND(c->kind)))
+        return false;
+    return scope != SCOPE_TOP || (key->top_kinds & KIND(c->kind));
+}
+
+bool check_key_of_kind(int k, enum model_kind kind)
+{
+    const struct key_spec *key = &check_keys[k];
+    if ((key->scopes & IN(SCOPE_TOP)) && (key->top_kinds & KIND(kind)))
+        return true;
+    for (int scope = SCOPE_TOP + 1; scope < NSCOPES; scope++)
+        if ((key->scopes & IN(scope)) && (check_scope_kinds[scope] & KIND(kind)))
+            return true;
+    return false;
+}
+
+const char *check_other_kind(const struct checker *c, char *buf, size_t size)
+{
+    snprintf(buf, size, "a %s; this description is a %s (it has %s 'seanet' section)", check_kind_names[!c->kind],
+             check_kind_names[c->kind], c->kind == MODEL_CODEC ? "a" : "no");
+    return buf;
 }
 
 const struct call_spec *check_find_call(const char *name)
@@ -92,7 +116,7 @@ static const struct value *lookup(struct checker *c, const char *name)
     enum scope scopes[2] = { c->scope, SCOPE_TOP };
     for (int i = 0; k >= 0 && i < 2; i++) {
         const struct setting *s = &c->settings[scopes[i]][k];
-        if (check_key_in_scope(k, scopes[i]) && s->set)
+        if (check_key_in_scope(c, k, scopes[i]) && s->set)
             return s->ok ? &s->value : &error;
     }
     return NULL;
@@ -111,15 +135,18 @@ const char *check_suggestion(char *buf, size_t size, const char *name, const cha
 
 void check_unknown_name(struct checker *c, const struct value *v)
 {
+    char other[128];
     int k = check_find_key(v->symbol, 0, NKEYS);
-    if (k >= 0 && (check_key_in_scope(k, c->scope) || check_key_in_scope(k, SCOPE_TOP))) {
+    if (k >= 0 && (check_key_in_scope(c, k, c->scope) || check_key_in_scope(c, k, SCOPE_TOP)))
         diag_error(v->loc, "'%s' is used before it is set", v->symbol);
-        return;
-    }
-    if (k >= 0) {
+    else if (k >= 0 && !check_key_of_kind(k, c->kind))
+        diag_error(v->loc, "'%s' is a key of %s", v->symbol, check_other_kind(c, other, sizeof other));
+    else if (k >= 0 && c->scope == SCOPE_TOP)
         diag_error(v->loc, "'%s' is a key of the sections; it can be read only inside one", v->symbol);
+    else if (k >= 0)
+        diag_error(v->loc, "'%s' is a key of another section; a section reads its own keys and the model's", v->symbol);
+    if (k >= 0)
         return;
-    }
     size_t cap = 2 * NKEYS + (size_t)c->let_count, n = 0;
     const char **names = malloc(cap * sizeof *names);
     if (!names)
@@ -128,8 +155,8 @@ void check_unknown_name(struct checker *c, const struct value *v)
         if (l->scope == SCOPE_TOP || l->scope == c->scope)
             names[n++] = l->name;
     for (int k = 0; k < NKEYS; k++)
-        if ((check_key_in_scope(k, c->scope) && c->settings[c->scope][k].set)
-            || (c->scope != SCOPE_TOP && check_key_in_scope(k, SCOPE_TOP) && c->settings[SCOPE_TOP][k].set))
+        if ((check_key_in_scope(c, k, c->scope) && c->settings[c->scope][k].set)
+            || (c->scope != SCOPE_TOP && check_key_in_scope(c, k, SCOPE_TOP) && c->settings[SCOPE_TOP][k].set))
             names[n++] = check_keys[k].name;
     char hint[96];
     diag_error(v->loc, "unknown name '%s'%s", v->symbol, check_suggestion(hint, sizeof hint, v->symbol, names, n));
@@ -235,6 +262,117 @@ static bool check_arg(struct checker *c, const struct arg_spec *spec, const stru
     return false;
 }
 
+/* ---- key values ---- */
+
+/* A bare name of a known call stands for the call with no arguments: `norm = rms_norm;`. */
+void check_promote_symbol(struct value *v)
+{
+    if (v->kind == V_SYMBOL && check_find_call(v->symbol)) {
+        v->kind = V_CALL;
+        v->count = 0;
+        v->args = NULL;
+    }
+}
+
+bool check_choice(const struct value *v, const char *kind, const char *const *choices, size_t n,
+                         const char *what)
+{
+    char got[64], hint[96];
+    if (v->kind == V_ERROR)
+        return false;
+    if (v->kind == V_SYMBOL || v->kind == V_CALL) {
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(v->symbol, choices[i]) == 0)
+                return true;
+        diag_error(v->loc, "unknown %s '%s'%s", kind, v->symbol, check_suggestion(hint, sizeof hint, v->symbol, choices, n));
+        return false;
+    }
+    char list[128] = "";
+    for (size_t i = 0; i < n; i++) {
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof list - used, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", choices[i]);
+    }
+    diag_error(v->loc, "%s must be %s, got %s", what, list, check_describe(v, got, sizeof got));
+    return false;
+}
+
+/* delays and ratios: a list of integers in the key's range */
+static bool check_list(struct checker *c, const struct value *v, const struct key_spec *key)
+{
+    bool ratios = key == &check_keys[K_RATIOS];
+    char got[64];
+    if (v->kind == V_ERROR)
+        return false;
+    if (v->kind != V_LIST) {
+        if (v->kind == V_SYMBOL)
+            check_unknown_name(c, v);
+        else
+            diag_error(v->loc, "'%s' must be a list such as %s, got %s", key->name, ratios ? "[8, 6, 5, 4]" : "[0, 0, 1, 1]",
+                       check_describe(v, got, sizeof got));
+        return false;
+    }
+    bool ok = true;
+    for (int i = 0; i < v->count; i++)
+        if (!check_int(c, &v->items[i], ratios ? "a ratio" : "a delay", key->min, key->max))
+            ok = false;
+    if (ratios && (v->count < 1 || v->count > CODEC_MAX_RATIOS)) {
+        diag_error(v->loc, "'ratios' has %d entries; a SEANet has 1 to %d", v->count, CODEC_MAX_RATIOS);
+        ok = false;
+    }
+    return ok;
+}
+
+/* The FFN and norm calls each belong to one kind of model: `lm` to a language model, `codec` to a codec. */
+static bool check_call_kind(const struct checker *c, const struct value *v, const char *lm, const char *codec,
+                            const char *what)
+{
+    const char *own = c->kind == MODEL_CODEC ? codec : lm;
+    if (strcmp(v->symbol, own) == 0)
+        return true;
+    diag_error(v->loc, "%s is a %s's %s; a %s's is %s(...)", v->symbol, check_kind_names[!c->kind], what,
+               check_kind_names[c->kind], own);
+    return false;
+}
+
+bool check_key_value(struct checker *c, const struct key_spec *key, struct value *v)
+{
+    static const char *const ffn_kinds[] = { "gated_silu", "gelu" };
+    static const char *const norm_kinds[] = { "rms_norm", "layer_norm" };
+    static const char *const rope_kinds[] = { "interleaved", "none" };
+    char what[64];
+    snprintf(what, sizeof what, "'%s'", key->name);
+    check_promote_symbol(v);
+    switch (key->type) {
+    case T_INT: return check_int(c, v, what, key->min, key->max);
+    case T_POSITIVE: return check_positive(c, v, what, key->min, key->max);
+    case T_INT_LIST: return check_list(c, v, key);
+    case T_WEIGHTS:
+        if (!check_choice(v, "weight format", weight_format_names, NUM_WEIGHT_FORMATS, what))
+            return false;
+        if (c->kind == MODEL_CODEC && strcmp(v->symbol, "f32") != 0 && strcmp(v->symbol, "bf16") != 0) {
+            diag_error(v->loc, "a codec's weights must be f32 or bf16 for now, got %s", v->symbol);
+            return false;
+        }
+        return true;
+    case T_TABLE_WEIGHTS:
+        if (!check_choice(v, "weight format", weight_format_names, NUM_WEIGHT_FORMATS, what))
+            return false;
+        if (strcmp(v->symbol, "q8") == 0 || strcmp(v->symbol, "q4") == 0) {
+            diag_error(v->loc, "%s must be f32, bf16 or f16, got %s (a frame reads one row of an embedding table, "
+                               "which no matmul's blocks would speed up)", what, v->symbol);
+            return false;
+        }
+        return true;
+    case T_FFN:
+        return check_choice(v, "ffn kind", ffn_kinds, 2, what) && check_call_kind(c, v, "gated_silu", "gelu", "FFN")
+            && check_ffn_args(v);
+    case T_NORM:
+        return check_choice(v, "norm kind", norm_kinds, 2, what) && check_call_kind(c, v, "rms_norm", "layer_norm", "norm");
+    case T_ROPE: return check_choice(v, "rope kind", rope_kinds, 2, what);
+    }
+    return false;
+}
+
 /* ---- evaluation ---- */
 
 static struct value error_value(struct loc loc)
@@ -291,14 +429,15 @@ static struct value eval_int(struct checker *c, const struct ast_expr *e)
     return number_value(e->loc, trunc(v.number));
 }
 
-/* gated_silu names its size one way only */
+/* gated_silu names its size one way only; gelu needs it */
 bool check_ffn_args(const struct value *call)
 {
-    if (strcmp(call->symbol, "gated_silu") != 0)
+    bool gelu = strcmp(call->symbol, "gelu") == 0;
+    if ((strcmp(call->symbol, "gated_silu") != 0 && !gelu) || call->count == 1)
         return true;
-    if (call->count == 1)
-        return true;
-    if (call->count == 0)
+    if (gelu)
+        diag_error(call->loc, "gelu needs dim_feedforward = N (the hidden size of linear1)");
+    else if (call->count == 0)
         diag_error(call->loc, "gated_silu needs dim_feedforward = N (Moshi's size) or hidden = H");
     else
         diag_error(call->loc, "gated_silu takes dim_feedforward or hidden, not both");

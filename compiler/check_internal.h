@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "ast.h"
+#include "model.h"
 
 enum { MAX_ERRORS = 50, MAX_LETS = 65536, LET_BUCKETS = 4096 };
 
@@ -36,25 +37,36 @@ struct call_arg {
 
 /* ---- what may be written: keys, sections, calls ---- */
 
-enum scope { SCOPE_TOP, SCOPE_TEMPORAL, SCOPE_DEPFORMER, NSCOPES };
+/* The model's keys (SCOPE_TOP) and one scope per section: a language model's temporal and depformer,
+   a codec's seanet, transformer and quantizer (scope_kinds[] in check.c says whose). */
+enum scope { SCOPE_TOP, SCOPE_TEMPORAL, SCOPE_DEPFORMER, SCOPE_SEANET, SCOPE_TRANSFORMER, SCOPE_QUANTIZER, NSCOPES };
 
-enum key_type { T_INT, T_POSITIVE, T_DELAYS, T_WEIGHTS, T_TABLE_WEIGHTS, T_FFN, T_NORM, T_ROPE };
+enum key_type { T_INT, T_POSITIVE, T_INT_LIST, T_WEIGHTS, T_TABLE_WEIGHTS, T_FFN, T_NORM, T_ROPE };
 
 /* grep ORDER KEYS: key_id and check_keys[] list the same keys in the same order. */
 enum key_id {
     K_TEXT_CARD, K_CARD, K_N_Q, K_DEP_Q, K_DELAYS, K_FRAME_RATE, K_TEXT_PADDING_ID, K_WEIGHTS,
     K_EMBEDDING_WEIGHTS, K_TEMPORAL_WEIGHTS, K_TEXT_HEAD_WEIGHTS, K_DEPFORMER_WEIGHTS, /* (enum weight_class's order) */
-    K_DIM, K_NUM_HEADS, K_NUM_LAYERS, K_FFN, K_NORM, K_ROPE, K_CONTEXT, NKEYS
+    K_SAMPLE_RATE, K_CHANNELS, K_NUM_CODEBOOKS,
+    K_DIM, K_NUM_HEADS, K_NUM_LAYERS, K_FFN, K_NORM, K_ROPE, K_CONTEXT, K_LAYER_SCALE,
+    K_DIMENSION, K_N_FILTERS, K_RATIOS, K_KERNEL_SIZE, K_LAST_KERNEL_SIZE, K_RESIDUAL_KERNEL_SIZE,
+    K_N_RESIDUAL_LAYERS, K_DILATION_BASE, K_COMPRESS, K_BINS, NKEYS
 };
-enum { FIRST_SECTION_KEY = K_DIM };
 
 struct key_spec {
     const char *name;
     enum key_type type;
-    double min, max;                 /* T_INT (inclusive), T_POSITIVE (> 0, >= min, <= max), T_DELAYS (each item) */
+    double min, max;                 /* T_INT (inclusive), T_POSITIVE (> 0, >= min, <= max), T_INT_LIST (each item) */
+    unsigned scopes;                 /* bit per scope where it may be set */
+    unsigned top_kinds;              /* with SCOPE_TOP in scopes: bit per enum model_kind whose key it is */
     unsigned required;               /* bit per scope */
 };
 extern const struct key_spec check_keys[NKEYS];   /* check.c */
+#define IN(scope) (1u << (scope))
+#define KIND(kind) (1u << (kind))
+extern const char *const check_scope_names[NSCOPES];  /* "model", "temporal", ... (check.c) */
+extern const unsigned check_scope_kinds[NSCOPES];    /* bit per enum model_kind that has the scope (check.c) */
+extern const char *const check_kind_names[2];        /* "language model", "codec" (check.c) */
 
 enum arg_type { A_INT, A_POSITIVE, A_BOOL };
 
@@ -99,6 +111,7 @@ struct layer_range {
 
 struct checker {
     struct arena *arena;
+    enum model_kind kind;            /* decided before any statement runs: a codec has a seanet section */
     const struct ast_file *file;     /* the file whose statements run */
     enum scope scope;
     struct setting settings[NSCOPES][NKEYS];
@@ -117,7 +130,12 @@ struct checker {
 unsigned check_hash_name(const char *s, enum scope scope);
 struct let *check_find_let(struct checker *c, const char *name, enum scope scope);
 int check_find_key(const char *name, int from, int to);
-bool check_key_in_scope(int k, enum scope scope);
+/* Key k may be set in scope of a model of c's kind */
+bool check_key_in_scope(const struct checker *c, int k, enum scope scope);
+/* Whether key k belongs anywhere in a model of this kind */
+bool check_key_of_kind(int k, enum model_kind kind);
+/* "a codec; this description is a language model (it has no 'seanet' section)": after "'K' is a key of " */
+const char *check_other_kind(const struct checker *c, char *buf, size_t size);
 const struct call_spec *check_find_call(const char *name);
 /* "; did you mean 'x'?" or "" */
 const char *check_suggestion(char *buf, size_t size, const char *name, const char *const *names, size_t n);
@@ -129,8 +147,14 @@ const char *check_describe(const struct value *v, char *buf, size_t size);
 bool check_int(struct checker *c, const struct value *v, const char *what, double min, double max);
 /* > 0, >= min (when min > 0) and <= max */
 bool check_positive(struct checker *c, const struct value *v, const char *what, double min, double max);
-/* gated_silu names its size one way only */
+/* gated_silu names its size one way only; gelu needs it */
 bool check_ffn_args(const struct value *call);
+/* A bare name of a known call stands for the call with no arguments: `norm = rms_norm;`. */
+void check_promote_symbol(struct value *v);
+/* Checks that v is one of the named calls (or symbols); kind names the key's kind in messages. */
+bool check_choice(const struct value *v, const char *kind, const char *const *choices, size_t n, const char *what);
+/* Checks the value of a key against its type and range (and the model's kind), where it is assigned */
+bool check_key_value(struct checker *c, const struct key_spec *key, struct value *v);
 /* The value of e; errors are reported where they occur and give a V_ERROR value. */
 struct value check_eval(struct checker *c, const struct ast_expr *e);
 #endif

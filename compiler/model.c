@@ -1,4 +1,4 @@
-/* model.c: the checked model's lifetime and its dump (`kilnc --dump=model`). */
+/* model.c: the checked model's lifetime and its dump (`kilnc --dump=model`), a language model's or a codec's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,9 +67,50 @@ static void dump_stack(FILE *out, const char *name, const struct transformer_spe
     }
 }
 
+static void dump_codec(FILE *out, const struct model *m)
+{
+    const struct codec_spec *c = &m->codec;
+    fprintf(out, "kind codec\n");
+    fprintf(out, "sample_rate %d\n", c->sample_rate);
+    fprintf(out, "frame_rate %.17g\n", m->frame_rate);
+    fprintf(out, "channels %d\n", c->channels);
+    fprintf(out, "num_codebooks %d\n", c->num_codebooks);
+    fprintf(out, "weights %s\n", weight_format_names[m->weights]);
+    const struct seanet_spec *s = &c->seanet;
+    fprintf(out, "seanet.dimension %d\n", s->dimension);
+    fprintf(out, "seanet.n_filters %d\n", s->n_filters);
+    fputs("seanet.ratios", out);
+    for (int i = 0; i < s->num_ratios; i++)
+        fprintf(out, " %d", s->ratios[i]);
+    fputc('\n', out);
+    fprintf(out, "seanet.kernel_size %d\n", s->kernel_size);
+    fprintf(out, "seanet.last_kernel_size %d\n", s->last_kernel_size);
+    fprintf(out, "seanet.residual_kernel_size %d\n", s->residual_kernel_size);
+    fprintf(out, "seanet.n_residual_layers %d\n", s->n_residual_layers);
+    fprintf(out, "seanet.dilation_base %d\n", s->dilation_base);
+    fprintf(out, "seanet.compress %d\n", s->compress);
+    const struct codec_transformer_spec *t = &c->transformer;
+    fprintf(out, "transformer.dim %d\n", t->dim);
+    fprintf(out, "transformer.num_heads %d\n", t->num_heads);
+    fprintf(out, "transformer.num_layers %d\n", t->num_layers);
+    fprintf(out, "transformer.dim_feedforward %d\n", t->dim_feedforward);
+    fprintf(out, "transformer.norm_eps %.17g\n", t->norm_eps);
+    fprintf(out, "transformer.rope %s\n", t->rope ? "true" : "false");
+    fprintf(out, "transformer.rope_max_period %.17g\n", t->rope_max_period);
+    fprintf(out, "transformer.context %d\n", t->context);
+    fprintf(out, "transformer.layer_scale %s\n", t->layer_scale ? "true" : "false");
+    fprintf(out, "quantizer.dimension %d\n", c->quantizer.dimension);
+    fprintf(out, "quantizer.bins %d\n", c->quantizer.bins);
+    fprintf(out, "quantizer.n_q %d\n", c->quantizer.n_q);
+}
+
 void model_dump(FILE *out, const struct model *m)
 {
     fprintf(out, "name %s\n", m->name);
+    if (m->kind == MODEL_CODEC) {
+        dump_codec(out, m);
+        return;
+    }
     fprintf(out, "text_card %d\n", m->text_card);
     fprintf(out, "card %d\n", m->card);
     fprintf(out, "n_q %d\n", m->n_q);
