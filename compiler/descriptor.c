@@ -195,7 +195,8 @@ static int64_t weight_bytes_as(const struct ir_module *mod, int format)
         const int copies = w->step == STEP_TABLE ? w->steps : 1;
         const long long numel = ir_weight_numel(w) / copies;
         const int as = ir_class_format(&built_as, w->weight_class);
-        bytes += copies * (int64_t)kiln_slot_bytes((size_t)numel, (size_t)w->shape[w->rank - 1], w->pack_nr, w->pack_rows,
+        const int64_t shape[4] = {w->shape[0], w->shape[1], w->shape[2], w->shape[3]};
+        bytes += copies * (int64_t)kiln_slot_bytes((size_t)numel, kiln_matrix_cols(w->rank, shape), w->pack_nr, w->pack_rows,
                                                    w->pack_gated,
                                                    w->matrix ? kiln_matrix_format(as, w->is_embedding, (size_t)w->cols) : KILN_F32);
     }

@@ -210,6 +210,18 @@ void pass_fuse_rope_kv(struct ir_module *mod);
    weights' layout for a target whose vectors hold `vector_width` floats. */
 void plan_buffers(struct ir_module *mod);
 void plan_weights(struct ir_module *mod, int vector_width);
+/* The rows an op processes at most: the graph's, or in a codec's graph (multirate) its input's */
+static inline int ir_op_rows(const struct ir_graph *g, const struct ir_op *op)
+{
+    return g->multirate ? g->values[op->in[0] >= 0 ? op->in[0] : op->out].time : g->rows;
+}
+/* Whether a packed matmul has the cache-blocked form for calls of several rows: an LM graph's whose
+   calls take several (a teacher-forced chunk), a codec op's of at least 4 rows (fewer: each panel
+   streams through once, the rows after the first reading it from cache) */
+static inline bool ir_matmul_blocked(const struct ir_graph *g, const struct ir_op *op)
+{
+    return g->multirate ? ir_op_rows(g, op) >= 4 : g->rows > 1;
+}
 /* The format w's class asks for (the model's, or its class key's); w->format is what it got */
 int ir_requested_format(const struct ir_module *mod, const struct ir_weight *w);
 /* Floats one (table entry of a) weight occupies in its planned layout. */

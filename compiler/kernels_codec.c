@@ -172,13 +172,46 @@ static int elementwise_begin(struct emitter *e, struct kir_func **fp, struct kir
     return -1;
 }
 
+/* expm1(t) of lanes t <= 0, without cancellation near 0: t = n ln 2 + r with n = round(t log2 e),
+   |r| <= ln 2 / 2, expm1(r) by its Taylor series to degree 10 (truncation below 1e-9 relative),
+   then 2^n expm1(r) + (2^n - 1) (for n <= -1 the result is below -0.29: nothing cancels) */
+static struct kir_node *vector_expm1(struct kir_func *f, struct kir_node *t)
+{
+    t = kir_decl(f, "t", kir_binary(f, KIR_MAX, t, SET1(F32(-87.0))), KIR_CONSTANT);
+    struct kir_node *n = kir_decl(f, "n", kir_unary(f, KIR_FLOOR, kir_fma(f, t, SET1(F32(1.44269504)), SET1(F32(0.5)))), KIR_CONSTANT);
+    struct kir_node *r = kir_decl(f, "r", kir_fma(f, n, SET1(F32(-1.42860677e-06)), kir_fma(f, n, SET1(F32(-0.693145751953125)), t)),
+                                  KIR_CONSTANT);
+    float coefficient[11], factorial = 1.0f;
+    for (int k = 1; k <= 10; k++)
+        coefficient[k] = 1.0f / (factorial *= (float)k);
+    struct kir_node *q = kir_decl(f, "q", SET1(F32(coefficient[10])), 0);
+    for (int k = 9; k >= 1; k--)
+        kir_assign(f, q, kir_fma(f, q, r, SET1(F32(coefficient[k]))));
+    struct kir_node *scale = kir_decl(f, "scale", kir_unary(f, KIR_POW2I, n), KIR_CONSTANT);
+    return kir_fma(f, scale, MUL(q, r), SUB(scale, SET1(F32(1))));
+}
+
 const char *kernel_elu(struct emitter *e, int n)
 {
-    struct kir_func *f = NULL;
-    struct kir_node *x, *out, *j;
-    const int found = elementwise_begin(e, &f, &x, &out, &j, n, "elu", "out = x > 0 ? x : expm1(x): ELU, alpha 1 (x and out may be one)");
+    char name[KERNEL_NAME];
+    const int found = kernel_lookup(e, name, "elu_%d", n);
     if (found >= 0)
         return symbol(e, found);
+    struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
+                                   "out = x > 0 ? x : expm1(x): ELU, alpha 1, as max(x, 0) + expm1(min(x, 0)) in vectors, libm's\n"
+                                   "   expm1f on the rest (x and out may be one)");
+    struct kir_node *x = kir_param(f, "x", in_ptr(), 0), *out = kir_param(f, "out", out_ptr(), 0), *T = kir_param(f, "T", i32_type(), 0);
+    struct kir_node *total = kir_decl(f, "total", MUL(T, INT(n)), KIR_CONSTANT), *from = INT(0);
+    const int W = e->kir.width;
+    if (W > 1) {
+        from = kir_decl(f, "vectors", MUL(DIV(total, INT(W)), INT(W)), KIR_CONSTANT);
+        struct kir_node *j = kir_for(f, "j", INT(0), from, W, 0);
+        struct kir_node *v = kir_decl(f, "v", VLOAD(x, j), KIR_CONSTANT);
+        struct kir_node *negative = vector_expm1(f, kir_binary(f, KIR_MIN, v, SET1(F32(0))));
+        kir_store(f, out, j, ADD(kir_binary(f, KIR_MAX, v, SET1(F32(0))), negative));
+        kir_end(f);
+    }
+    struct kir_node *j = kir_for(f, "j", from, total, 1, 0);
     struct kir_node *v = kir_decl(f, "v", LOAD(x, j), KIR_CONSTANT);
     kir_store(f, out, j, kir_select(f, kir_binary(f, KIR_GT, v, F32(0)), v, kir_unary(f, KIR_EXPM1, v)));
     kir_end(f);

@@ -125,7 +125,7 @@ const char *kernel_matmul(struct emitter *e, const struct ir_graph *g, const str
     const bool rope = op->epilogue == EPI_ROPE_KV && g->rope, scaled = op->scale >= 0;
     char name[KERNEL_NAME], packing[16] = "";
     if (w->pack_nr)
-        snprintf(packing, sizeof packing, "_p%d%s", w->pack_nr, g->rows > 1 ? "_blocked" : "");
+        snprintf(packing, sizeof packing, "_p%d%s", w->pack_nr, ir_matmul_blocked(g, op) ? "_blocked" : "");
     int index = kernel_lookup(e, name, "matmul%s_%dx%d_%s%s%s%s%s", format_suffix(w->format), w->rows, w->cols,
                               epilogue_suffix[op->epilogue], op->epilogue == EPI_ROPE_KV ? format_suffix(g->kv_format) : "",
                               rope ? "_rope" : "", scaled ? "_scaled" : "", packing);

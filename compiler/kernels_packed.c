@@ -395,7 +395,7 @@ int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const stru
     b.per_line = 64 / (int)kiln_unit_bytes(w->format); /* (the blocked form's; a block format has none) */
     b.lines = b.KC * NR / b.per_line;
     b.chunk = MATMUL_CHUNK_BYTES > chunk_bytes ? MATMUL_CHUNK_BYTES / chunk_bytes : 1;
-    const bool scaled = op->scale >= 0, blocked = g->rows > 1 && !quantized;
+    const bool scaled = op->scale >= 0, blocked = ir_matmul_blocked(g, op) && !quantized;
     struct matmul mm = {.g = g, .op = op, .w = w, .rope_pair = -1};
     if (blocked)
         for (int m = 1; m <= b.MR; m++)

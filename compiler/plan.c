@@ -157,17 +157,21 @@ void plan_weights(struct ir_module *mod, int vector_width)
                 continue;
             struct ir_weight *w = &mod->weights[op->weight];
             const bool block = kiln_format_is_block(w->format);
-            if (block)
+            if (block) {
                 op->work = ir_value(g, VAL_ACT, ir_quantized_x_floats(w->cols), "%s.xq", g->values[op->out].name);
-            if (vector_width <= 1 || g->multirate) /* (a codec's matmuls: row-major for now) */
+                g->values[op->work].time = ir_op_rows(g, op);
+            }
+            if (vector_width <= 1)
                 continue;
             w->pack_nr = 2 * vector_width;
             w->pack_gated = op->epilogue == EPI_SILU_GATE;
             w->pack_rows = op->epilogue == EPI_SILU_GATE ? w->rows / 2 : op->epilogue == EPI_ROPE_KV ? w->rows / 3 : w->rows;
             if (w->step == STEP_ROW_BLOCK)
                 w->step_stride = ir_weight_storage(w) / w->steps;
-            if (g->rows > 1 && !block)
+            if (ir_matmul_blocked(g, op) && !block) {
                 op->work = ir_value(g, VAL_ACT, ir_matmul_work_len(w, op), "%s.sums", g->values[op->out].name);
+                g->values[op->work].time = ir_op_rows(g, op);
+            }
         }
     }
 }

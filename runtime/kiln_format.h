@@ -42,6 +42,16 @@ enum kiln_state_role {
     KILN_NUM_STATE_ROLES
 };
 
+/* The columns of the matrix a weight of this shape is to its kernels: all but its first dimension
+   (a conv's [out, in, kernel]: in * kernel), or a vector's length */
+static inline size_t kiln_matrix_cols(int rank, const int64_t *shape)
+{
+    size_t cols = rank ? (size_t)shape[rank - 1] : 1;
+    for (int d = 1; d + 1 < rank; d++)
+        cols *= (size_t)shape[d];
+    return cols;
+}
+
 static inline const char *kiln_weight_class_name(int weight_class)
 {
     static const char *const names[] = {"embeddings", "temporal", "text head", "depformer"};
