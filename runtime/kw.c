@@ -19,7 +19,7 @@ struct kw_header {
     char model[64];
     char target[16];
     char weights[96];                /* the weight formats, as info names them ("q4 with text head q8") */
-    uint64_t layout_hash;            /* of every weight's name, shape, fold, packing and format */
+    uint64_t layout_hash;            /* of every weight's name, shape, fold (and its kind), packing and format */
     uint64_t num_weights;
     uint64_t arena_bytes;
     uint64_t data_offset;            /* bytes from the file's start to the arena */
@@ -42,6 +42,9 @@ static uint64_t layout_hash(const struct kiln_model_desc *desc)
         h = fnv(h, w->name, strlen(w->name) + 1);
         h = fnv(h, w->shape, (size_t)w->rank * sizeof w->shape[0]);
         h = fnv(h, fields, sizeof fields);
+        if (w->fold != KILN_FOLD_COLUMNS) /* (hashed only when it is not the default: the hashes of .kw files
+                                              written before folds had kinds stay as they were) */
+            h = fnv(h, &w->fold, sizeof w->fold);
     }
     return h;
 }

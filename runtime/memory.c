@@ -84,7 +84,9 @@ int kiln_memory_guard(const struct kiln_model_desc *desc, int64_t staging_bytes,
     kiln_human_bytes(whole, sizeof whole, (double)(weights + stream + staging_bytes));
     kiln_human_bytes(have, sizeof have, (double)room);
     size_t n = 0;
+    bool known = false; /* (whether the descriptor says what other formats would take) */
     for (int f = 0; f < KILN_NUM_FORMATS; f++) {
+        known |= desc->weight_bytes_as[f] != 0;
         if (!desc->weight_bytes_as[f] || desc->weight_bytes_as[f] + stream > room || desc->weight_bytes_as[f] >= weights)
             continue;
         char size[32];
@@ -94,9 +96,9 @@ int kiln_memory_guard(const struct kiln_model_desc *desc, int64_t staging_bytes,
             break;
     }
     snprintf(err, errlen,
-             "not enough memory: the weights need %s in %s and a stream %s (%s in all), and %s is available (%s); %s%s%s",
-             need, desc->weight_format, stream_text, whole, have, source,
-             n ? "built with kilnc --weights " : "no weight format kiln builds would fit", n ? fits : "",
+             "not enough memory: the weights need %s in %s and a stream %s (%s in all), and %s is available (%s)%s%s%s%s",
+             need, desc->weight_format, stream_text, whole, have, source, known ? "; " : "",
+             !known ? "" : n ? "built with kilnc --weights " : "no weight format kiln builds would fit", n ? fits : "",
              n ? " they would fit" : "");
     return 1;
 }

@@ -3,13 +3,15 @@
  * boundary, in its format (kiln_format.h) and layout; the table's pointer fields point into it. A
  * tensor is converted to f32 first (in its slot, or one tensor at a time beside it), norm weights
  * that the descriptor folds into a following matmul scale that matrix's columns once, in f32, then
- * it is stored in its format, packed. */
+ * it is stored in its format, packed. A codec's codebook (embedding_sum) is divided row by row by
+ * its cluster_usage as it is converted, before it is rounded or laid out. */
 #include "kiln_format.h"
 #include "kiln_rt.h"
 #include "kw.h"
 #include "report.h"
 #include "safetensors.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -42,8 +44,25 @@ static void *weight_data(const struct kiln_model_desc *desc, const struct kiln_w
     return *(void **)((char *)out->table + desc->weights[i].field_offset);
 }
 
-/* Checks the descriptor's own consistency: ranks, and that each fold reads a norm weight with one
-   value per column of the matrix and that is not itself folded (folds read alphas as stored). */
+/* Rows of w as a matrix [rows][last dimension] (a vector is one row) */
+static size_t weight_rows(const struct kiln_weight_desc *w)
+{
+    const size_t cols = w->rank ? (size_t)w->shape[w->rank - 1] : 1;
+    return cols ? weight_numel(w) / cols : 0;
+}
+
+/* Whether weight j is what another weight's rows are divided by (a codebook's cluster_usage) */
+static bool is_divisor(const struct kiln_model_desc *desc, int j)
+{
+    for (int i = 0; i < desc->num_weights; i++)
+        if (desc->weights[i].fold_alpha == j && desc->weights[i].fold == KILN_FOLD_DIVIDE_ROWS)
+            return true;
+    return false;
+}
+
+/* Checks the descriptor's own consistency: ranks, and that each fold reads a weight that is not
+   itself folded (folds read it as the checkpoint holds it) with one value per column of an f32
+   matrix (KILN_FOLD_COLUMNS) or one per row of a weight of any format (KILN_FOLD_DIVIDE_ROWS). */
 static int check_desc(const struct kiln_model_desc *desc, char *err, size_t errlen)
 {
     for (int i = 0; i < desc->num_weights; i++) {
@@ -58,10 +77,17 @@ static int check_desc(const struct kiln_model_desc *desc, char *err, size_t errl
         int j = w->fold_alpha;
         if (j < 0)
             continue;
-        if (j >= desc->num_weights || j == i || desc->weights[j].fold_alpha >= 0 || w->rank < 1 ||
-            w->format != KILN_F32 || desc->weights[j].format != KILN_F32 ||
-            weight_numel(&desc->weights[j]) != (size_t)w->shape[w->rank - 1])
+        if (w->fold != KILN_FOLD_COLUMNS && w->fold != KILN_FOLD_DIVIDE_ROWS)
+            return kiln_report(err, errlen, desc->name, "weight '%s' has an unknown fold %d", w->name, w->fold);
+        if (j >= desc->num_weights || j == i || desc->weights[j].fold_alpha >= 0 || w->rank < 1)
             return kiln_report(err, errlen, desc->name, "weight '%s' cannot fold weight %d", w->name, j);
+        const size_t other = weight_numel(&desc->weights[j]);
+        if (w->fold == KILN_FOLD_COLUMNS && (w->format != KILN_F32 || desc->weights[j].format != KILN_F32 ||
+                                             other != (size_t)w->shape[w->rank - 1]))
+            return kiln_report(err, errlen, desc->name, "weight '%s' cannot fold weight %d", w->name, j);
+        if (w->fold == KILN_FOLD_DIVIDE_ROWS && other != weight_rows(w))
+            return kiln_report(err, errlen, desc->name, "weight '%s' cannot divide its %zu rows by weight %d's %zu "
+                               "values", w->name, weight_rows(w), j, other);
     }
     return 0;
 }
@@ -240,12 +266,12 @@ static int allocate(const struct kiln_model_desc *desc, struct kiln_weights *out
     return 0;
 }
 
-/* W[r][c] *= alpha[c] for every matrix with a fold; the alphas themselves are never folded. */
+/* W[r][c] *= alpha[c] for every matrix with a column fold; the alphas themselves are never folded. */
 static void apply_folds(const struct kiln_model_desc *desc, struct kiln_weights *out)
 {
     for (int i = 0; i < desc->num_weights; i++) {
         const struct kiln_weight_desc *w = &desc->weights[i];
-        if (w->fold_alpha < 0)
+        if (w->fold_alpha < 0 || w->fold != KILN_FOLD_COLUMNS)
             continue;
         const float *alpha = weight_data(desc, out, w->fold_alpha);
         float *matrix = weight_data(desc, out, i);
@@ -255,6 +281,20 @@ static void apply_folds(const struct kiln_model_desc *desc, struct kiln_weights 
         for (long long r = 0; r < rows; r++)
             for (size_t c = 0; c < cols; c++)
                 matrix[(size_t)r * cols + c] *= alpha[c];
+    }
+}
+
+/* W[r][c] /= max(usage[r], 1e-5), in f32 (Mimi's codebook vectors: embedding_sum / cluster_usage
+   clamped as torch's clamp(min=eps) does, NaN kept) */
+static void divide_rows(const struct kiln_weight_desc *w, const float *usage, float *values)
+{
+    const long long rows = (long long)weight_rows(w);
+    const size_t cols = rows ? weight_numel(w) / (size_t)rows : 0;
+    PARALLEL_FOR(rows > 256)
+    for (long long r = 0; r < rows; r++) {
+        const float divisor = usage[r] < 1e-5f ? 1e-5f : usage[r];
+        for (size_t c = 0; c < cols; c++)
+            values[(size_t)r * cols + c] /= divisor;
     }
 }
 
@@ -328,19 +368,66 @@ static int check_finite(const struct kiln_weight_desc *w, size_t bad, const char
     return 0;
 }
 
-/* One warning line per tensor in the file that no weight reads. */
-static void warn_unused(const struct st_file *file, const struct st_tensor **found, int num_found)
+/* The length of name's codebook prefix, "quantizer.<part>.vq.layers.<N>._codebook.", or 0 */
+static size_t codebook_prefix(const char *name)
+{
+    static const char head[] = "quantizer.", layers[] = ".vq.layers.", tail[] = "._codebook.";
+    const char *p = strncmp(name, head, sizeof head - 1) == 0 ? strstr(name, layers) : NULL;
+    if (!p || !isdigit((unsigned char)p[sizeof layers - 1]))
+        return 0;
+    for (p += sizeof layers - 1; isdigit((unsigned char)*p);)
+        p++;
+    return strncmp(p, tail, sizeof tail - 1) == 0 ? (size_t)(p - name) + sizeof tail - 1 : 0;
+}
+
+/* Whether one of desc's first `count` weights is of the codebook whose names begin with prefix[0..n) */
+static bool reads_codebook(const struct kiln_model_desc *desc, int count, const char *prefix, size_t n)
+{
+    for (int i = 0; i < count; i++)
+        if (strncmp(desc->weights[i].name, prefix, n) == 0 && codebook_prefix(desc->weights[i].name) == n)
+            return true;
+    return false;
+}
+
+/* The codebooks desc reads */
+static int codebooks_read(const struct kiln_model_desc *desc)
+{
+    int codebooks = 0;
+    for (int i = 0; i < desc->num_weights; i++) {
+        const size_t n = codebook_prefix(desc->weights[i].name);
+        codebooks += n && !reads_codebook(desc, i, desc->weights[i].name, n);
+    }
+    return codebooks;
+}
+
+/* One warning line per tensor in the file that no weight reads. A codec's checkpoint holds more
+   quantizer codebooks than a model may use (Mimi: 32, Moshi's 8): those are counted in one note, and
+   the `_initialized` flags of the codebooks it uses are passed over. */
+static void warn_unused(const struct kiln_model_desc *desc, const struct st_file *file, const struct st_tensor **found)
 {
     char *used = calloc((size_t)file->num_tensors + 1, 1);
-    for (int i = 0; used && i < num_found; i++)
+    for (int i = 0; used && i < desc->num_weights; i++)
         used[found[i] - file->tensors] = 1;
+    int skipped = 0;
+    const char *last = NULL;         /* a tensor of the last codebook skipped (the file's names are sorted) */
     for (int i = 0; i < file->num_tensors; i++) {
-        if (!used || !used[i]) {
-            char name[512];
-            kiln_escape(name, sizeof name, file->tensors[i].name);
-            fprintf(stderr, "%s: warning: unused tensor '%s'\n", file->path, name);
+        const char *name = file->tensors[i].name;
+        const size_t n = desc->kind == KILN_MODEL_CODEC ? codebook_prefix(name) : 0;
+        const bool read = n && reads_codebook(desc, desc->num_weights, name, n);
+        if ((used && used[i]) || (read && strcmp(name + n, "_initialized") == 0))
+            continue;
+        if (n && !read) {
+            skipped += !last || strncmp(last, name, n) != 0 || codebook_prefix(last) != n;
+            last = name;
+            continue;
         }
+        char escaped[512];
+        kiln_escape(escaped, sizeof escaped, name);
+        fprintf(stderr, "%s: warning: unused tensor '%s'\n", file->path, escaped);
     }
+    if (skipped)
+        fprintf(stderr, "note: %s: skipping %d quantizer codebooks beyond the %d the model uses\n", file->path, skipped,
+                codebooks_read(desc));
     free(used);
 }
 
@@ -361,13 +448,29 @@ static void store_values(const struct kiln_weight_desc *w, float *values, void *
     }
 }
 
-static int load_one(const struct kiln_weight_desc *w, const struct st_tensor *t, void *slot, const char *path,
-                    char *err, size_t errlen)
+static bool divides_rows(const struct kiln_weight_desc *w)
 {
+    return w->fold_alpha >= 0 && w->fold == KILN_FOLD_DIVIDE_ROWS;
+}
+
+/* Weight i from its tensor (found[i]); a row fold reads its divisor's tensor as the file holds it. */
+static int load_one(const struct kiln_model_desc *desc, int i, const struct st_tensor **found, void *slot,
+                    const char *path, char *err, size_t errlen)
+{
+    const struct kiln_weight_desc *w = &desc->weights[i];
     float *values = f32_values(w, slot);
     if (!values)
         return kiln_report(err, errlen, path, "out of memory converting '%s'", w->name);
-    int rc = check_finite(w, convert(t, values, weight_numel(w)), path, err, errlen);
+    int rc = check_finite(w, convert(found[i], values, weight_numel(w)), path, err, errlen);
+    if (!rc && divides_rows(w)) {
+        float *usage = malloc(weight_rows(w) * sizeof *usage + 1);
+        if (usage) {
+            st_to_f32(found[w->fold_alpha], usage);
+            divide_rows(w, usage, values);
+        } else
+            rc = kiln_report(err, errlen, path, "out of memory converting '%s'", w->name);
+        free(usage);
+    }
     store_values(w, values, slot);
     return rc;
 }
@@ -398,7 +501,7 @@ int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, stru
                     : match_tensors(desc, &file, found, err, errlen) || allocate(desc, out, path, err, errlen);
     if (!rc) {
         for (int i = 0; i < desc->num_weights && !rc; i++) {
-            rc = load_one(&desc->weights[i], found[i], weight_data(desc, out, i), path, err, errlen);
+            rc = load_one(desc, i, found, weight_data(desc, out, i), path, err, errlen);
             st_release(&file, found[i]);
         }
         if (!rc) {
@@ -406,7 +509,7 @@ int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, stru
             rc = apply_packing(desc, out, path, err, errlen);
         }
         if (!rc)
-            warn_unused(&file, found, desc->num_weights);
+            warn_unused(desc, &file, found);
         else
             kiln_weights_free(out);
     }
@@ -418,8 +521,11 @@ int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, stru
 /* The random generator (stable: bench numbers and tests depend on it): element e of weight i is
    u = mix(mix(seed ^ (i + 1) * G) + (e + 1) * G), G = 0x9E3779B97F4A7C15 and mix splitmix64's
    finalizer; x = the top 24 bits of u as a uniform in [-1, 1). Norm weights (names ending in
-   ".alpha" or "norm_weight", or shape [1, 1, D]) get 1 + x / 16; every other weight x / sqrt(last
-   dimension). Each value depends on (seed, i, e) only, so the thread count does not matter. */
+   ".alpha" or "norm_weight", or shape [1, 1, D]; in a codec also a LayerNorm's "normN.weight") get
+   1 + x / 16; every other weight x / sqrt(last dimension), or in a codec x / sqrt(fan-in), its
+   values per first index (a conv's in x kernel). A weight that another's rows are divided by (a
+   codebook's cluster_usage) gets |v| + 1 of its value v. Each value depends on (seed, i, e) only, so
+   the thread count does not matter. */
 static uint64_t mix64(uint64_t z)
 {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
@@ -427,25 +533,52 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-static int is_norm_weight(const struct kiln_weight_desc *w)
+/* A LayerNorm's weight: "...normN.weight" or "...norm.weight" */
+static bool is_layer_norm_weight(const struct kiln_weight_desc *w)
+{
+    const size_t len = strlen(w->name);
+    if (w->rank != 1 || len < 11 || strcmp(w->name + len - 7, ".weight") != 0)
+        return false;
+    size_t end = len - 7;
+    while (end > 0 && isdigit((unsigned char)w->name[end - 1]))
+        end--;
+    return end >= 4 && strncmp(w->name + end - 4, "norm", 4) == 0;
+}
+
+static bool is_norm_weight(const struct kiln_model_desc *desc, const struct kiln_weight_desc *w)
 {
     size_t len = strlen(w->name);
     return (len >= 6 && !strcmp(w->name + len - 6, ".alpha")) ||
            (len >= 11 && !strcmp(w->name + len - 11, "norm_weight")) ||
-           (w->rank == 3 && w->shape[0] == 1 && w->shape[1] == 1);
+           (w->rank == 3 && w->shape[0] == 1 && w->shape[1] == 1) ||
+           (desc->kind == KILN_MODEL_CODEC && is_layer_norm_weight(w));
 }
 
-static void fill_random(const struct kiln_weight_desc *w, uint64_t weight_seed, float *dst)
+/* What x is scaled by (see above) */
+static float random_scale(const struct kiln_model_desc *desc, const struct kiln_weight_desc *w)
 {
-    const uint64_t golden = 0x9E3779B97F4A7C15u;
+    if (!w->rank)
+        return 1.0f;
+    const size_t fan_in = desc->kind == KILN_MODEL_CODEC && w->rank >= 2 && w->shape[0] ? weight_numel(w) / (size_t)w->shape[0]
+                                                                                        : (size_t)w->shape[w->rank - 1];
+    return 1.0f / sqrtf((float)fan_in);
+}
+
+/* Weight i's random values */
+static void fill_random(const struct kiln_model_desc *desc, int i, uint64_t seed, float *dst)
+{
+    const uint64_t golden = 0x9E3779B97F4A7C15u, weight_seed = mix64(seed ^ (uint64_t)(i + 1) * golden);
+    const struct kiln_weight_desc *w = &desc->weights[i];
     long long numel = (long long)weight_numel(w);
-    int norm = is_norm_weight(w);
-    float scale = norm ? 1.0f / 16 : w->rank ? 1.0f / sqrtf((float)w->shape[w->rank - 1]) : 1.0f;
+    const bool norm = is_norm_weight(desc, w), divisor = is_divisor(desc, i);
+    float scale = norm ? 1.0f / 16 : random_scale(desc, w);
     PARALLEL_FOR(numel > 65536)
     for (long long e = 0; e < numel; e++) {
         uint64_t u = mix64(weight_seed + (uint64_t)(e + 1) * golden);
         float x = (float)(u >> 40) * 0x1p-23f - 1.0f;
         dst[e] = (norm ? 1.0f : 0.0f) + scale * x;
+        if (divisor)
+            dst[e] = fabsf(dst[e]) + 1.0f;
     }
 }
 
@@ -463,8 +596,19 @@ int kiln_weights_random(const struct kiln_model_desc *desc, uint64_t seed, struc
             kiln_weights_free(out);
             return kiln_report(err, errlen, desc->name, "out of memory converting '%s'", w->name);
         }
-        fill_random(w, mix64(seed ^ (uint64_t)(i + 1) * 0x9E3779B97F4A7C15u), values);
+        fill_random(desc, i, seed, values);
+        float *usage = divides_rows(w) ? malloc(weight_rows(w) * sizeof *usage + 1) : NULL;
+        const bool failed = divides_rows(w) && !usage;
+        if (usage) {
+            fill_random(desc, w->fold_alpha, seed, usage);
+            divide_rows(w, usage, values);
+            free(usage);
+        }
         store_values(w, values, slot);
+        if (failed) {
+            kiln_weights_free(out);
+            return kiln_report(err, errlen, desc->name, "out of memory converting '%s'", w->name);
+        }
     }
     apply_folds(desc, out);
     if (apply_packing(desc, out, desc->name, err, errlen)) {
