@@ -47,7 +47,7 @@ static void *weight_data(const struct kiln_model_desc *desc, const struct kiln_w
 /* Rows of w as a matrix [rows][last dimension] (a vector is one row) */
 static size_t weight_rows(const struct kiln_weight_desc *w)
 {
-    const size_t cols = w->rank ? (size_t)w->shape[w->rank - 1] : 1;
+    const size_t cols = kiln_matrix_cols(w->rank, w->shape);
     return cols ? weight_numel(w) / cols : 0;
 }
 
@@ -94,7 +94,7 @@ static int check_desc(const struct kiln_model_desc *desc, char *err, size_t errl
 
 static size_t stored_elements(const struct kiln_weight_desc *w)
 {
-    return kiln_stored_elements(weight_numel(w), w->rank ? (size_t)w->shape[w->rank - 1] : 1, w->pack_nr, w->pack_rows,
+    return kiln_stored_elements(weight_numel(w), kiln_matrix_cols(w->rank, w->shape), w->pack_nr, w->pack_rows,
                                 w->pack_gated != 0);
 }
 
@@ -102,7 +102,7 @@ size_t weights_stored_bytes(const struct kiln_weight_desc *w) { return kiln_form
 
 static size_t slot_bytes(const struct kiln_weight_desc *w)
 {
-    return kiln_slot_bytes(weight_numel(w), w->rank ? (size_t)w->shape[w->rank - 1] : 1, w->pack_nr, w->pack_rows,
+    return kiln_slot_bytes(weight_numel(w), kiln_matrix_cols(w->rank, w->shape), w->pack_nr, w->pack_rows,
                            w->pack_gated != 0, w->format);
 }
 
@@ -142,7 +142,7 @@ static long long panel_row(const struct kiln_weight_desc *w, size_t b, size_t p,
    nibbles; kiln_panel_zero). Padding lanes are zero. */
 static void lay_out_block_panel(const struct kiln_weight_desc *w, const float *src, uint8_t *panel, size_t b, size_t p)
 {
-    const size_t cols = (size_t)w->shape[w->rank - 1], nr = (size_t)w->pack_nr, W = nr / 2;
+    const size_t cols = kiln_matrix_cols(w->rank, w->shape), nr = (size_t)w->pack_nr, W = nr / 2;
     const size_t unit = kiln_unit_bytes(w->format), groups = kiln_panel_groups(w->format);
     uint8_t block[2 + KILN_QBLOCK];
     for (size_t k = 0; k < cols / KILN_QBLOCK; k++) {
@@ -164,7 +164,7 @@ static void lay_out_block_panel(const struct kiln_weight_desc *w, const float *s
 /* Row-major f32 values src -> dst in w's layout and format (see kiln_weight_desc). */
 static void lay_out(const struct kiln_weight_desc *w, const float *src, void *dst)
 {
-    const size_t numel = weight_numel(w), cols = w->rank ? (size_t)w->shape[w->rank - 1] : 1;
+    const size_t numel = weight_numel(w), cols = kiln_matrix_cols(w->rank, w->shape);
     if (!w->pack_nr && kiln_format_is_block(w->format)) { /* ggml's blocks, row after row */
         const long long rows = (long long)(numel / cols);
         PARALLEL_FOR(rows > 64)
