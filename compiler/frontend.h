@@ -15,7 +15,10 @@ void ast_dump(FILE *out, const struct ast_file *ast);
 void ast_free(struct ast_file *ast);
 bool check_model(const struct ast_file *ast, struct model *out);
 
-/* `kilnc import moshi CONFIG.json -o FILE.kiln [--ttt-layers A..B --ttt linear|mlp ...]`:
-   argv/argc are the arguments after "import". Returns the process exit status. */
+/* `kilnc import moshi CONFIG.json -o FILE.kiln [-n NAME] [--ttt-layers A..B --ttt linear|mlp ...]`
+   (import_moshi.c), and `kilnc import --help`: argv/argc are the arguments after "import".
+   Returns the process exit status. */
 int import_main(int argc, char **argv);
+/* `kilnc import mimi CONFIG.json -o FILE.kiln [-n NAME]` (import_mimi.c): likewise, argv[0] "mimi". */
+int import_mimi_main(int argc, char **argv);
 #endif

@@ -3,11 +3,12 @@
 #  1. every tests/errors/NAME.kiln (not bases/) must make `kilnc NAME.kiln -o DIR` exit 1, print
 #     exactly tests/errors/NAME.err on stderr and nothing on stdout, and leave DIR empty;
 #  2. every tests/import/NAME.json is imported with `kilnc import moshi NAME.json -o OUT/NAME.kiln
-#     [$(cat NAME.args)]`: stderr must be exactly NAME.err (the temp folder written as OUT), the exit
-#     status 1 when it holds an error (and then nothing written), else 0 with a description that
-#     checks; NAME.model, when present, is its expected `--dump=model` minus the name line;
+#     [$(cat NAME.args)]` (`import mimi` for the mimi_*.json): stderr must be exactly NAME.err (the
+#     temp folder written as OUT), the exit status 1 when it holds an error (and then nothing
+#     written), else 0 with a description that checks; NAME.model, when present, is its expected
+#     `--dump=model` minus the name line;
 #  3. imported configurations that must give the same model as a hand-written graph (the goldens'
-#     config.json, Moshiko's configuration);
+#     config.json, Moshiko's configuration, the released Mimi's);
 #  4. the graphs/*.kiln themselves check.
 # Prints "FAIL ..." with a diff for each failure and ends with `RESULT passed=N failed=M`.
 # Usage: tests/errors.sh  (KILNC=build-asan/kilnc, or KILN_BUILD=build-asan, for the sanitized build)
@@ -59,15 +60,17 @@ for kiln in tests/errors/*.kiln; do
     fi
 done
 
-# ---- 2. kilnc import moshi ----
+# ---- 2. kilnc import moshi, kilnc import mimi ----
 for json in tests/import/*.json; do
     name=${json%.json}
     stem=$(basename "$name")
+    importer=moshi
+    case $stem in mimi_*) importer=mimi ;; esac
     out=$(mktemp -d "$tmp/import.XXXXXX")
     args=""
     if [ -f "$name.args" ]; then args=$(cat "$name.args"); fi
     # shellcheck disable=SC2086 # the arguments are words
-    "$KILNC" import moshi "$json" -o "$out/$stem.kiln" $args > "$tmp/stdout" 2> "$tmp/stderr.raw"
+    "$KILNC" import $importer "$json" -o "$out/$stem.kiln" $args > "$tmp/stdout" 2> "$tmp/stderr.raw"
     status=$?
     sed "s#$out#OUT#g" "$tmp/stderr.raw" > "$tmp/stderr"
     expect=0
@@ -98,16 +101,20 @@ done
 status=$?
 echo "tests/import/missing.json: error: cannot open: No such file or directory" > "$tmp/expected"
 if [ "$status" -eq 1 ] && same "$tmp/expected" "$tmp/stderr" && [ ! -e "$tmp/missing.kiln" ]; then pass; else fail "import of a missing file" "status $status"; fi
-"$KILNC" import mimi x.json > /dev/null 2> "$tmp/stderr"
+"$KILNC" import llama x.json > /dev/null 2> "$tmp/stderr"
 status=$?
-echo "kilnc: error: unknown importer 'mimi' (kiln imports: moshi)" > "$tmp/expected"
-if [ "$status" -eq 1 ] && same "$tmp/expected" "$tmp/stderr"; then pass; else fail "import mimi" "status $status"; fi
+echo "kilnc: error: unknown importer 'llama' (kiln imports: moshi, mimi)" > "$tmp/expected"
+if [ "$status" -eq 1 ] && same "$tmp/expected" "$tmp/stderr"; then pass; else fail "import llama" "status $status"; fi
 if "$KILNC" import --help | grep -q '^usage: kilnc import moshi'; then pass; else fail "import --help" "no usage"; fi
+if "$KILNC" import mimi --help | grep -q '^usage: kilnc import mimi'; then pass; else fail "import mimi --help" "no usage"; fi
+# -n NAME names the model (not the output file)
+if "$KILNC" import mimi tests/import/mimi_small.json -o "$tmp/named.kiln" -n my_codec 2> "$tmp/diff" \
+    && [ "$("$KILNC" "$tmp/named.kiln" --dump=model | sed -n 1p)" = "name my_codec" ]; then pass; else fail "import mimi -n" "model not named my_codec"; fi
 
 # ---- 3. imports that must equal a hand-written graph ----
-# same_model CONFIG STEM GRAPH
+# same_model CONFIG STEM GRAPH [IMPORTER]
 same_model() {
-    if ! "$KILNC" import moshi "$1" -o "$tmp/$2.kiln" 2> "$tmp/stderr"; then
+    if ! "$KILNC" import "${4:-moshi}" "$1" -o "$tmp/$2.kiln" 2> "$tmp/stderr"; then
         cat "$tmp/stderr" > "$tmp/diff"
         fail "import $1" "failed"
     elif ! dump_model "$3" "$tmp/expected" || ! dump_model "$tmp/$2.kiln" "$tmp/actual"; then
@@ -132,6 +139,8 @@ done
 same_model tests/import/moshi_7b_202409.json moshi-7b graphs/moshi-7b.kiln
 same_model tests/import/moshiko_defaults.json moshi-7b graphs/moshi-7b.kiln
 same_model tests/import/checkpoint_small.json lm_attn_c graphs/lm_attn_c.kiln
+same_model tests/goldens/mimi/config.json mimi_golden graphs/tests/mimi_golden.kiln mimi
+same_model tests/import/mimi_released.json mimi graphs/mimi.kiln mimi
 
 # ---- 4. the graphs check ----
 for kiln in graphs/*.kiln; do
