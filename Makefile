@@ -7,6 +7,8 @@ BUILD   := build
 WARN    := -Wall -Wextra -Wpedantic -Werror
 CFLAGS  := -std=c11 -O2 -g $(WARN) -D_POSIX_C_SOURCE=200809L $(EXTRA_CFLAGS)
 LDFLAGS := $(EXTRA_LDFLAGS)
+# What a program that reads or writes audio through the runtime links (runtime/audio.c)
+AUDIO_LIBS := -lsndfile -lsoxr
 
 # LLVM 19's C API, for the LLVM back end (compiler/kir_llvm.c): Debian's llvm-19-dev
 LLVM_CONFIG  := llvm-config-19
@@ -61,7 +63,7 @@ $(BUILD)/libkiln_rt.a: $(RUNTIME_OBJ)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkiln_rt.a tests/check.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fopenmp -Iruntime -Itests -o $@ $< $(BUILD)/libkiln_rt.a $(LDFLAGS) -lm
+	$(CC) $(CFLAGS) -fopenmp -Iruntime -Itests -o $@ $< $(BUILD)/libkiln_rt.a $(LDFLAGS) $(AUDIO_LIBS) -lm
 
 # the kernel IR and the kernels built on it (what gen_ttt, gen_kernels and kir_gen need of kilnc)
 KIR_SRC     := compiler/kir.c compiler/kir_data.c compiler/kir_check.c compiler/kir_c.c compiler/kernels.c compiler/kernels_attention.c \

@@ -182,6 +182,25 @@ static int check_compiler(const struct emit_options *eopt, const struct build_op
     return 1;
 }
 
+/* Whether the C compiler finds the libraries of a codec's audio files (runtime/audio.c): libsndfile
+   and libsoxr, each a path `CC -print-file-name=LIB.so` names (a cross compiler sees the host's
+   headers, not its libraries). Without them an executable is linked without them, its runtime
+   compiled with KILN_NO_SNDFILE: audio in .npy only. */
+static bool finds_audio_libraries(const char *cc)
+{
+    static const char *const libraries[] = {"-print-file-name=libsndfile.so", "-print-file-name=libsoxr.so"};
+    bool found = true;
+    for (int i = 0; i < 2 && found; i++) {
+        struct arg_list a = {0};
+        char path[PATH_MAX];
+        arg_push(&a, cc);
+        arg_push(&a, libraries[i]);
+        found = spawn_first_line(&a, path, sizeof path) && path[0] == '/';
+        arg_free(&a);
+    }
+    return found;
+}
+
 /* The compiler and the flags every compile gets: no shell splits them, kilnc does (KILN_EXTRA_CFLAGS
    and --cflags, on whitespace). */
 static void compile_command(struct arg_list *a, const struct build_options *bopt, const char *runtime_dir)
@@ -197,7 +216,7 @@ static void compile_command(struct arg_list *a, const struct build_options *bopt
 }
 
 /* Compiles every runtime source into objdir, all at once; their object paths go to objs. */
-static bool compile_runtime(const struct build_options *bopt, const char *runtime_dir, const char *objdir,
+static bool compile_runtime(const struct build_options *bopt, const char *runtime_dir, const char *objdir, bool audio,
                             struct arg_list *objs)
 {
     DIR *d = opendir(runtime_dir);
@@ -217,6 +236,8 @@ static bool compile_runtime(const struct build_options *bopt, const char *runtim
         snprintf(obj, sizeof obj, "%s/%.*s.o", objdir, (int)len - 2, ent->d_name);
         struct arg_list a = {0};
         compile_command(&a, bopt, runtime_dir);
+        if (!audio)
+            arg_push(&a, "-DKILN_NO_SNDFILE");
         arg_push(&a, "-c");
         arg_push(&a, src);
         arg_push(&a, "-o");
@@ -289,6 +310,7 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
     path_of(src, sizeof src, dir, name, llvm ? "_main.c" : ".c");
     path_of(obj, sizeof obj, dir, name, ".o");
     int status = 2;
+    bool audio = false; /* (whether the runtime reads and writes audio through libsndfile) */
     struct arg_list cmd = {0}, runtime_objs = {0};
     if (llvm && bopt->emit == EMIT_OBJ) {
         report(eopt, bopt, dir, name);
@@ -318,6 +340,7 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
 runtime:
     /* 2. The runtime, without them (its CPU check must run on any CPU): the prebuilt library for the
           host compiler, else its sources compiled by the given one. */
+    audio = finds_audio_libraries(bopt->cc ? bopt->cc : "cc");
     if (bopt->cc || bopt->emit == EMIT_LIB) {
         snprintf(objdir, sizeof objdir, "%s/.kiln-build-XXXXXX", dir);
         if (!mkdtemp(objdir)) {
@@ -326,7 +349,7 @@ runtime:
             status = 1;
             goto failed;
         }
-        if (!compile_runtime(bopt, runtime_dir, objdir, &runtime_objs))
+        if (!compile_runtime(bopt, runtime_dir, objdir, audio, &runtime_objs))
             goto failed;
     } else {
         snprintf(path, sizeof path, "%s/libkiln_rt.a", self_dir());
@@ -353,6 +376,8 @@ runtime:
     for (int i = 0; i < runtime_objs.count; i++)
         arg_push(&cmd, runtime_objs.argv[i]);
     if (bopt->emit == EMIT_EXE) {
+        if (audio)
+            arg_push_words(&cmd, "-lsndfile -lsoxr");
         arg_push(&cmd, "-lm");
         arg_push(&cmd, "-o");
         arg_push(&cmd, tmp);

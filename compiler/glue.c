@@ -380,7 +380,13 @@ static void emit_op(struct glue *c, const struct ir_op *op)
    runs on one thread of it (a single, whose barrier orders it with what follows). */
 static bool shared_by_team(const struct emitter *e, const struct ir_op *op)
 {
-    return (op->code == OP_MATMUL && e->mod->weights[op->weight].pack_nr) || op->code == OP_ATTENTION || op->code == OP_TTT;
+    switch (op->code) {
+    case OP_MATMUL: return e->mod->weights[op->weight].pack_nr != 0;
+    case OP_ATTENTION: case OP_TTT: case OP_CONV_WINDOW: case OP_BIAS_ADD: case OP_CONV_TRANSPOSE: case OP_ELU:
+    case OP_LAYER_NORM: case OP_GELU: case OP_SCALE_ADD:
+        return true;
+    default: return false;
+    }
 }
 
 /* bench's component mark: kiln_profile_mark(component) (kiln_rt.h's enum kiln_component) */

@@ -1,7 +1,7 @@
 /* kernels_codec.c: the kernels of a codec's ops (ops.h: conv_window, bias_add, conv_transpose,
  * elu, layer_norm, gelu, scale_add, vq_encode, vq_decode) as kernel IR. Activations are
- * time-major, [row][channel]; every shape is a constant of the kernel, named in it. These are the
- * plain forms: each runs on one thread of the team, and the matmuls they feed carry the work. */
+ * time-major, [row][channel]; every shape is a constant of the kernel, named in it. All but the
+ * quantizer's share their rows (or columns) among the team: parallel loops, each with its barrier. */
 #include <math.h>
 #include "kernels.h"
 
@@ -42,22 +42,26 @@ const char *kernel_conv_window(struct emitter *e, const struct ir_graph *g, cons
     struct kir_node *col = kir_param(f, "col", out_ptr(), KIR_RESTRICT);
     struct kir_node *first = op->replicate ? kir_param(f, "first", i32_type(), 0) : NULL;
     if (first && L > 0) {
+        kir_single(f);
         kir_if(f, kir_binary(f, KIR_NE, first, INT(0)));
         struct kir_node *j = kir_for(f, "j", INT(0), INT(L), 1, 0);
         kir_copy(f, kir_addr(f, context, MUL(j, INT(C))), x, INT(C));
         kir_end(f);
         kir_end(f);
+        kir_end(f);
     }
-    struct kir_node *t = kir_for(f, "t", INT(0), INT(rows), 1, 0);
+    struct kir_node *t = kir_for(f, "t", INT(0), INT(rows), 1, KIR_PARALLEL);
     struct kir_node *k = kir_for(f, "k", INT(0), INT(K), 1, 0);
     struct kir_node *r = kir_decl(f, "r", ADD(MUL(t, INT(S)), MUL(k, INT(D))), KIR_CONSTANT);
     gather_row(f, context, x, r, L, C, kir_addr(f, col, ADD(MUL(t, INT(C * K)), k)), K);
     kir_end(f);
     kir_end(f);
     if (L > 0) {
-        kir_comment(f, "the context: the last %d rows of [context; x]", L);
+        kir_comment(f, "the context: the last %d rows of [context; x], in order (a row may move down)", L);
+        kir_single(f);
         struct kir_node *j = kir_for(f, "j", INT(0), INT(L), 1, 0);
         gather_row(f, context, x, ADD(j, INT(T)), L, C, kir_addr(f, context, MUL(j, INT(C))), 1);
+        kir_end(f);
         kir_end(f);
     }
     return symbol(e, kernel_finish(e, f));
@@ -71,7 +75,7 @@ const char *kernel_bias_add(struct emitter *e, int n)
         struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0, "x[t][c] += bias[c]");
         struct kir_node *x = kir_param(f, "x", out_ptr(), KIR_RESTRICT), *bias = kir_param(f, "bias", in_ptr(), KIR_RESTRICT),
                         *T = kir_param(f, "T", i32_type(), 0);
-        struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
+        struct kir_node *t = kir_for(f, "t", INT(0), T, 1, KIR_PARALLEL);
         struct kir_node *c = kir_for(f, "c", INT(0), INT(n), 1, 0);
         struct kir_node *at = ADD(MUL(t, INT(n)), c);
         kir_store(f, x, at, ADD(LOAD(x, at), LOAD(bias, c)));
@@ -82,21 +86,40 @@ const char *kernel_bias_add(struct emitter *e, int n)
     return symbol(e, index);
 }
 
+/* dst[o] += cols[t][o * K + k] for every (t, k) with t * S + k = r (k ascending) */
+static void overlap_row(struct kir_func *f, struct kir_node *cols, struct kir_node *r, struct kir_node *dst, int T, int Cout,
+                        int K, int S)
+{
+    struct kir_node *k = kir_for(f, "k", kir_binary(f, KIR_REM, r, INT(S)), INT(K), S, 0);
+    struct kir_node *t = kir_decl(f, "t", DIV(SUB(r, k), INT(S)), KIR_CONSTANT);
+    kir_if(f, kir_binary(f, KIR_AND, kir_binary(f, KIR_GE, SUB(r, k), INT(0)), kir_binary(f, KIR_LT, t, INT(T))));
+    struct kir_node *o = kir_for(f, "o", INT(0), INT(Cout), 1, 0);
+    kir_store(f, dst, o, ADD(LOAD(dst, o), LOAD(cols, ADD(MUL(t, INT(Cout * K)), ADD(MUL(o, INT(K)), k)))));
+    kir_end(f);
+    kir_end(f);
+    kir_end(f);
+}
+
 /* y = ConvTranspose1d(x) as the reference streams it (docs/moshi.md §7.3): each row's products
    (cols[t][o * K + k] = sum_i x[t][i] W[i][o][k]; depthwise: x[t][o] W[o][0][k]) are added at rows
    t * S + k of the output, whose first K - S rows start from the stored partial; what falls
-   beyond the T * S rows emitted is the next partial; the bias is added to the emitted rows. */
+   beyond the T * S rows emitted is the next partial; the bias is added to the emitted rows. The
+   products are shared among the team by chunks of columns, the output by rows (each row gathers
+   its products, k ascending). */
 const char *kernel_conv_transpose(struct emitter *e, const struct ir_graph *g, const struct ir_op *op)
 {
     const int Cin = g->values[op->in[0]].len, Cout = g->values[op->out].len, T = g->values[op->in[0]].time,
-              K = op->kernel, S = op->stride, P = K - S, N = T * S;
+              K = op->kernel, S = op->stride, P = K - S, N = T * S, CK = Cout * K;
     const bool bias = op->weight_count > 1;
     char name[KERNEL_NAME];
     const int found = kernel_lookup(e, name, "conv_transpose_%dx%d_k%d_s%d_t%d%s%s", Cin, Cout, K, S, T,
                                     op->depthwise ? "_depthwise" : "", bias ? "_bias" : "");
     if (found >= 0)
         return symbol(e, found);
-    const int axpy = op->depthwise ? -1 : kernel_axpy(e, Cout * K);
+    int chunk = CK < 256 ? CK : 256; /* (columns a thread takes at once: a divisor of CK) */
+    while (CK % chunk)
+        chunk--;
+    const int axpy = op->depthwise ? -1 : kernel_axpy(e, chunk);
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
                                    "y[%d][%d] = ConvTranspose1d(x[%d][%d]), kernel %d, stride %d%s: cols[t] = the products of row t,\n"
                                    "   overlap-added at rows t * %d + k after the %d rows of partial; the rows beyond %d are the next partial",
@@ -106,70 +129,54 @@ const char *kernel_conv_transpose(struct emitter *e, const struct ir_graph *g, c
     struct kir_node *partial = kir_param(f, "partial", out_ptr(), KIR_RESTRICT);
     struct kir_node *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT), *cols = kir_param(f, "cols", out_ptr(), KIR_RESTRICT);
     struct kir_node *y = kir_param(f, "y", out_ptr(), KIR_RESTRICT);
-    const int CK = Cout * K;
-    struct kir_node *t = kir_for(f, "t", INT(0), INT(T), 1, 0);
-    struct kir_node *ct = kir_decl(f, "ct", kir_addr(f, cols, MUL(t, INT(CK))), KIR_CONSTANT);
     if (op->depthwise) {
-        struct kir_node *o = kir_for(f, "o", INT(0), INT(Cout), 1, 0);
+        struct kir_node *o = kir_for(f, "o", INT(0), INT(Cout), 1, KIR_PARALLEL);
+        struct kir_node *t = kir_for(f, "t", INT(0), INT(T), 1, 0);
         struct kir_node *xo = kir_decl(f, "xo", LOAD(x, ADD(MUL(t, INT(Cin)), o)), KIR_CONSTANT);
         struct kir_node *k = kir_for(f, "k", INT(0), INT(K), 1, 0);
-        struct kir_node *at = ADD(MUL(o, INT(K)), k);
-        kir_store(f, ct, at, MUL(xo, LOAD(W, at)));
+        kir_store(f, cols, ADD(MUL(t, INT(CK)), ADD(MUL(o, INT(K)), k)), MUL(xo, LOAD(W, ADD(MUL(o, INT(K)), k))));
+        kir_end(f);
         kir_end(f);
         kir_end(f);
     } else {
-        struct kir_node *j = kir_for(f, "j", INT(0), INT(CK), 1, 0);
-        kir_store(f, ct, j, F32(0));
+        struct kir_node *c0 = kir_for(f, "c0", INT(0), INT(CK), chunk, KIR_PARALLEL);
+        struct kir_node *t = kir_for(f, "t", INT(0), INT(T), 1, 0);
+        struct kir_node *j = kir_for(f, "j", INT(0), INT(chunk), 1, 0);
+        kir_store(f, cols, ADD(ADD(MUL(t, INT(CK)), c0), j), F32(0));
+        kir_end(f);
         kir_end(f);
         struct kir_node *i = kir_for(f, "i", INT(0), INT(Cin), 1, 0);
-        kir_eval(f, kir_call(f, axpy, 3, (struct kir_node *[]){LOAD(x, ADD(MUL(t, INT(Cin)), i)),
-                                                                 kir_addr(f, W, MUL(WIDE(i), kir_const_int(f, KIR_I64, CK))), ct}));
+        struct kir_node *w = kir_decl(f, "w", kir_addr(f, W, ADD(MUL(WIDE(i), kir_const_int(f, KIR_I64, CK)), WIDE(c0))), KIR_CONSTANT);
+        t = kir_for(f, "t", INT(0), INT(T), 1, 0);
+        kir_eval(f, kir_call(f, axpy, 3, (struct kir_node *[]){LOAD(x, ADD(MUL(t, INT(Cin)), i)), w,
+                                                                 kir_addr(f, cols, ADD(MUL(t, INT(CK)), c0))}));
+        kir_end(f);
+        kir_end(f);
         kir_end(f);
     }
-    kir_end(f);
-    kir_comment(f, "the emitted rows start from the partial, which then starts afresh");
-    struct kir_node *j = kir_for(f, "j", INT(0), INT(N * Cout), 1, 0);
-    kir_store(f, y, j, kir_select(f, kir_binary(f, KIR_LT, j, INT(P * Cout)), LOAD(partial, kir_binary(f, KIR_MIN, j, INT(P * Cout - 1))), F32(0)));
-    kir_end(f);
-    j = kir_for(f, "j", INT(0), INT(P * Cout), 1, 0);
-    kir_store(f, partial, j, F32(0));
-    kir_end(f);
-    t = kir_for(f, "t", INT(0), INT(T), 1, 0);
-    struct kir_node *k = kir_for(f, "k", INT(0), INT(K), 1, 0);
-    struct kir_node *r = kir_decl(f, "r", ADD(MUL(t, INT(S)), k), KIR_CONSTANT);
-    struct kir_node *dst = kir_decl(f, "dst", kir_select(f, kir_binary(f, KIR_LT, r, INT(N)), kir_addr(f, y, MUL(r, INT(Cout))),
-                                                         kir_addr(f, partial, MUL(SUB(kir_binary(f, KIR_MAX, r, INT(N)), INT(N)), INT(Cout)))),
-                                    KIR_CONSTANT);
+    kir_comment(f, "each emitted row: the partial (its first %d rows), its products, the bias", P);
+    struct kir_node *r = kir_for(f, "r", INT(0), INT(N), 1, KIR_PARALLEL);
+    struct kir_node *yr = kir_decl(f, "yr", kir_addr(f, y, MUL(r, INT(Cout))), KIR_CONSTANT);
     struct kir_node *o = kir_for(f, "o", INT(0), INT(Cout), 1, 0);
-    kir_store(f, dst, o, ADD(LOAD(dst, o), LOAD(cols, ADD(MUL(t, INT(CK)), ADD(MUL(o, INT(K)), k)))));
+    kir_store(f, yr, o, kir_select(f, kir_binary(f, KIR_LT, r, INT(P)), LOAD(partial, kir_binary(f, KIR_MIN, ADD(MUL(r, INT(Cout)), o),
+                                                                                                       INT(P * Cout - 1))), F32(0)));
     kir_end(f);
-    kir_end(f);
-    kir_end(f);
+    overlap_row(f, cols, r, yr, T, Cout, K, S);
     if (b) {
-        struct kir_node *row = kir_for(f, "row", INT(0), INT(N), 1, 0);
         o = kir_for(f, "o", INT(0), INT(Cout), 1, 0);
-        struct kir_node *at = ADD(MUL(row, INT(Cout)), o);
-        kir_store(f, y, at, ADD(LOAD(y, at), LOAD(b, o)));
-        kir_end(f);
+        kir_store(f, yr, o, ADD(LOAD(yr, o), LOAD(b, o)));
         kir_end(f);
     }
+    kir_end(f);
+    kir_comment(f, "the next partial: the rows past %d", N);
+    struct kir_node *q = kir_for(f, "q", INT(0), INT(P), 1, KIR_PARALLEL);
+    struct kir_node *pq = kir_decl(f, "pq", kir_addr(f, partial, MUL(q, INT(Cout))), KIR_CONSTANT);
+    o = kir_for(f, "o", INT(0), INT(Cout), 1, 0);
+    kir_store(f, pq, o, F32(0));
+    kir_end(f);
+    overlap_row(f, cols, ADD(q, INT(N)), pq, T, Cout, K, S);
+    kir_end(f);
     return symbol(e, kernel_finish(e, f));
-}
-
-/* An elementwise kernel of n values a row, T rows: x[j] = fn(x[j]) in place (or into out) */
-static int elementwise_begin(struct emitter *e, struct kir_func **fp, struct kir_node **x, struct kir_node **out, struct kir_node **j,
-                             int n, const char *kind, const char *comment)
-{
-    char name[KERNEL_NAME];
-    const int found = kernel_lookup(e, name, "%s_%d", kind, n);
-    if (found >= 0)
-        return found;
-    struct kir_func *f = *fp = kir_begin(&e->kir, name, void_type(), 0, "%s", comment);
-    *x = kir_param(f, "x", in_ptr(), 0);
-    *out = kir_param(f, "out", out_ptr(), 0);
-    struct kir_node *T = kir_param(f, "T", i32_type(), 0);
-    *j = kir_for(f, "j", INT(0), MUL(T, INT(n)), 1, 0);
-    return -1;
 }
 
 /* expm1(t) of lanes t <= 0, without cancellation near 0: t = n ln 2 + r with n = round(t log2 e),
@@ -205,13 +212,13 @@ const char *kernel_elu(struct emitter *e, int n)
     const int W = e->kir.width;
     if (W > 1) {
         from = kir_decl(f, "vectors", MUL(DIV(total, INT(W)), INT(W)), KIR_CONSTANT);
-        struct kir_node *j = kir_for(f, "j", INT(0), from, W, 0);
+        struct kir_node *j = kir_for(f, "j", INT(0), from, W, KIR_PARALLEL | KIR_NOWAIT);
         struct kir_node *v = kir_decl(f, "v", VLOAD(x, j), KIR_CONSTANT);
         struct kir_node *negative = vector_expm1(f, kir_binary(f, KIR_MIN, v, SET1(F32(0))));
         kir_store(f, out, j, ADD(kir_binary(f, KIR_MAX, v, SET1(F32(0))), negative));
         kir_end(f);
     }
-    struct kir_node *j = kir_for(f, "j", from, total, 1, 0);
+    struct kir_node *j = kir_for(f, "j", from, total, 1, KIR_PARALLEL);
     struct kir_node *v = kir_decl(f, "v", LOAD(x, j), KIR_CONSTANT);
     kir_store(f, out, j, kir_select(f, kir_binary(f, KIR_GT, v, F32(0)), v, kir_unary(f, KIR_EXPM1, v)));
     kir_end(f);
@@ -220,12 +227,14 @@ const char *kernel_elu(struct emitter *e, int n)
 
 const char *kernel_gelu(struct emitter *e, int n)
 {
-    struct kir_func *f = NULL;
-    struct kir_node *x, *out, *j;
-    const int found = elementwise_begin(e, &f, &x, &out, &j, n, "gelu",
-                                        "out = x * 0.5 * (1 + erf(x / sqrt 2)): the exact GELU (x and out may be one)");
+    char name[KERNEL_NAME];
+    const int found = kernel_lookup(e, name, "gelu_%d", n);
     if (found >= 0)
         return symbol(e, found);
+    struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
+                                   "out = x * 0.5 * (1 + erf(x / sqrt 2)): the exact GELU (x and out may be one)");
+    struct kir_node *x = kir_param(f, "x", in_ptr(), 0), *out = kir_param(f, "out", out_ptr(), 0), *T = kir_param(f, "T", i32_type(), 0);
+    struct kir_node *j = kir_for(f, "j", INT(0), MUL(T, INT(n)), 1, KIR_PARALLEL);
     struct kir_node *v = kir_decl(f, "v", LOAD(x, j), KIR_CONSTANT);
     kir_store(f, out, j, MUL(MUL(v, F32(0.5)), ADD(F32(1), kir_unary(f, KIR_ERF, MUL(v, F32(0.70710678118654752440))))));
     kir_end(f);
@@ -243,7 +252,7 @@ const char *kernel_layer_norm(struct emitter *e, int n)
     struct kir_node *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT), *w = kir_param(f, "weight", in_ptr(), KIR_RESTRICT),
                     *b = kir_param(f, "bias", in_ptr(), KIR_RESTRICT), *eps = kir_param(f, "eps", f32_type(), 0),
                     *out = kir_param(f, "out", out_ptr(), KIR_RESTRICT), *T = kir_param(f, "T", i32_type(), 0);
-    struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
+    struct kir_node *t = kir_for(f, "t", INT(0), T, 1, KIR_PARALLEL);
     struct kir_node *xt = kir_decl(f, "xt", kir_addr(f, x, MUL(t, INT(n))), KIR_CONSTANT);
     struct kir_node *sum = kir_decl(f, "sum", F32(0), 0);
     struct kir_node *c = kir_for(f, "c", INT(0), INT(n), 1, 0);
@@ -272,7 +281,7 @@ const char *kernel_scale_add(struct emitter *e, int n)
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0, "x[t][c] += scale[c] * y[t][c]: a branch through its layer scale");
     struct kir_node *x = kir_param(f, "x", out_ptr(), KIR_RESTRICT), *y = kir_param(f, "y", in_ptr(), KIR_RESTRICT),
                     *scale = kir_param(f, "scale", in_ptr(), KIR_RESTRICT), *T = kir_param(f, "T", i32_type(), 0);
-    struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
+    struct kir_node *t = kir_for(f, "t", INT(0), T, 1, KIR_PARALLEL);
     struct kir_node *c = kir_for(f, "c", INT(0), INT(n), 1, 0);
     struct kir_node *at = ADD(MUL(t, INT(n)), c);
     kir_store(f, x, at, ADD(LOAD(x, at), MUL(LOAD(scale, c), LOAD(y, at))));
