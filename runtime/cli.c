@@ -1,165 +1,35 @@
 /* cli.c: the generated binary's command line: `NAME info | pack | forward | generate | bench`
- * (docs/contracts.md). Every option's value is range-checked against the limits below.
- * Exit status: 0 success, 1 bad input (a message naming the file and what is wrong), 2 internal. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime, with any compiler's -std=c11 */
+ * (docs/contracts.md). Every option's value is range-checked against the limits below (the option
+ * tables, dispatch and what a codec's CLI shares with it: cli_common.c). Exit status: 0 success,
+ * 1 bad input (a message naming the file and what is wrong), 2 internal. */
+#define _POSIX_C_SOURCE 200809L /* getpid, with any compiler's -std=c11 */
 #include <errno.h>
 #include <limits.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include "bench.h"
-#include "kw.h"
+#include "cli_common.h"
 #include "stats.h"
 #include "kiln_rt.h"
 #include "npy.h"
 #include "report.h"
 #include "safetensors.h"
 
-struct subcommand {
-    const char *name;
-    const char *usage;
-    int (*run)(const struct kiln_model_desc *desc, int argc, char **argv);
-};
-
-static const char *prog = "kiln";
-
 #define MAX_STEPS 1000000             /* frames of generate and bench: 22 hours at 12.5 Hz */
 #define MAX_CONTEXT (1LL << 40)       /* bench --context, in frames */
-
-static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int usage_error(const char *cmd, const char *fmt, ...)
-{
-    fprintf(stderr, "%s %s: error: ", prog, cmd);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n(%s %s --help shows the usage)\n", prog, cmd);
-    return 1;
-}
-
-/* A subcommand's options as a table: each flag's kind, where its value goes and its range. */
-enum option_kind {
-    OPT_TEXT,                        /* const char *: a path */
-    OPT_INT,                         /* int in [lo, hi] */
-    OPT_U64,                         /* uint64_t: a seed */
-    OPT_FLOAT,                       /* float: finite, >= 0 */
-    OPT_SWITCH,                      /* bool: no value */
-};
-
-struct option {
-    const char *flag;
-    enum option_kind kind;
-    void *value;
-    long long lo, hi;                /* OPT_INT */
-    bool *given;                     /* set when the flag is there (may be NULL) */
-};
-
-/* Parses one value of o; 0, or 1 after a usage error that says what it wants. */
-static int parse_value(const char *cmd, const struct option *o, const char *v)
-{
-    char *end;
-    errno = 0;
-    switch (o->kind) {
-    case OPT_TEXT:
-        if (!*v)
-            return usage_error(cmd, "%s needs a value", o->flag);
-        *(const char **)o->value = v;
-        return 0;
-    case OPT_INT: {
-        long long x = strtoll(v, &end, 10);
-        if (end == v || *end || errno == ERANGE || x < o->lo || x > o->hi)
-            return usage_error(cmd, "%s wants an integer from %lld to %lld, not '%s'", o->flag, o->lo, o->hi, v);
-        *(int *)o->value = (int)x;
-        return 0;
-    }
-    case OPT_U64: {
-        unsigned long long x = strtoull(v, &end, 10);
-        if (end == v || *end || errno == ERANGE || v[strspn(v, " \t")] == '-')
-            return usage_error(cmd, "%s wants an integer from 0 to %llu, not '%s'", o->flag, (unsigned long long)UINT64_MAX, v);
-        *(uint64_t *)o->value = x;
-        return 0;
-    }
-    case OPT_FLOAT: {
-        float x = strtof(v, &end);
-        if (end == v || *end || !isfinite(x) || x < 0)
-            return usage_error(cmd, "%s wants a finite number >= 0, not '%s'", o->flag, v);
-        *(float *)o->value = x;
-        return 0;
-    }
-    case OPT_SWITCH:
-        break;
-    }
-    return 0;
-}
-
-/* Parses argv[1..argc) ("--flag VALUE" or "--flag=VALUE") into the table's values; 0, or 1 after a
-   usage error (an unknown argument, a missing value, a value out of range). */
-static int parse_options(const char *cmd, int argc, char **argv, const struct option *opts, int num_opts)
-{
-    for (int i = 1; i < argc; i++) {
-        const struct option *o = NULL;
-        const char *v = NULL;
-        for (int k = 0; k < num_opts && !o; k++) {
-            size_t n = strlen(opts[k].flag);
-            if (strncmp(argv[i], opts[k].flag, n) != 0)
-                continue;
-            if (argv[i][n] == '\0')
-                o = &opts[k];
-            else if (argv[i][n] == '=' && opts[k].kind != OPT_SWITCH)
-                o = &opts[k], v = argv[i] + n + 1;
-        }
-        if (!o)
-            return usage_error(cmd, "unknown argument '%s'", argv[i]);
-        if (o->given)
-            *o->given = true;
-        if (o->kind == OPT_SWITCH) {
-            *(bool *)o->value = true;
-            continue;
-        }
-        if (!v && i + 1 >= argc)
-            return usage_error(cmd, "%s needs a value", o->flag);
-        if (parse_value(cmd, o, v ? v : argv[++i]))
-            return 1;
-    }
-    return 0;
-}
-#define NUM_OPTIONS(opts) (int)(sizeof opts / sizeof opts[0])
-
-/* --threads: 1 to this machine's processors (more only slow a memory-bound step down). */
-static struct option threads_option(int *threads)
-{
-    return (struct option){"--threads", OPT_INT, threads, 1, kiln_max_threads(), NULL};
-}
-
-static bool wants_help(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return true;
-    return false;
-}
 
 static int cmd_info(const struct kiln_model_desc *d, int argc, char **argv)
 {
     if (argc > 1)
-        return usage_error("info", "unexpected argument '%s'", argv[1]);
-    char weights[32], stream[32], kv[32], ttt[32], total[32];
-    double weight_bytes = (double)kiln_weights_bytes(d);
-    kiln_human_bytes(weights, sizeof weights, weight_bytes);
+        return cli_usage_error("info", "unexpected argument '%s'", argv[1]);
+    char stream[32], kv[32], ttt[32];
     kiln_human_bytes(stream, sizeof stream, (double)d->stream_bytes);
     kiln_human_bytes(kv, sizeof kv, (double)kiln_state_bytes(d, KILN_STATE_KV, NULL));
     kiln_human_bytes(ttt, sizeof ttt, (double)kiln_state_bytes(d, KILN_STATE_TTT, NULL));
-    kiln_human_bytes(total, sizeof total, weight_bytes + (double)d->stream_bytes);
-    printf("model          %s\n", d->name);
-    printf("target         %s\n", d->target);
-    printf("weight format  %s\n", d->weight_format);
-    printf("parameters     %lld (%s as %s)\n", (long long)d->num_params, weights, d->weight_format);
+    cli_info_head(d, NULL);
     printf("streams        text + %d audio in, %d audio codebooks generated; delays", d->n_q, d->dep_q);
     for (int i = 0; i < d->num_streams; i++)
         printf(" %d", d->delays[i]);
@@ -180,24 +50,8 @@ static int cmd_info(const struct kiln_model_desc *d, int argc, char **argv)
         printf("%s%s %s", c ? ", " : "", kiln_weight_class_name(c), text);
     }
     printf("\nstream state   %s per stream (%s of it KV cache in %s, %s TTT state)\n", stream, kv, d->kv_format, ttt);
-    printf("step functions ");
-    for (int i = 0; i < d->num_graphs; i++)
-        printf("%s%s (up to %d row%s a call)", i ? ", " : "", d->graphs[i].name, d->graphs[i].max_rows,
-               d->graphs[i].max_rows == 1 ? "" : "s");
-    printf("\nmemory         %s for the weights and one stream\n", total);
+    cli_info_tail(d);
     return 0;
-}
-
-/* Loads W (or random weights); --strict: a NaN or Inf in a tensor is an error, not a warning. */
-static int load_weights(const struct kiln_model_desc *d, const char *cmd, const char *path, uint64_t seed,
-                        bool random, bool strict, struct kiln_weights *w)
-{
-    char err[1024];
-    kiln_set_strict_weights(strict);
-    int rc = random ? kiln_weights_random(d, seed, w, err, sizeof err) : kiln_weights_load(d, path, w, err, sizeof err);
-    if (rc)
-        fprintf(stderr, "%s %s: error: %s\n", prog, cmd, err);
-    return rc;
 }
 
 /* Element i of an int32 or int64 array. */
@@ -212,7 +66,7 @@ static int32_t *read_codes(const struct kiln_model_desc *d, const char *path, in
     struct npy_array a;
     char err[1024];
     if (npy_read(path, &a, err, sizeof err)) {
-        fprintf(stderr, "%s forward: error: %s\n", prog, err);
+        fprintf(stderr, "%s forward: error: %s\n", cli_prog, err);
         return NULL;
     }
     char shape[160], problem[256] = "";
@@ -228,7 +82,7 @@ static int32_t *read_codes(const struct kiln_model_desc *d, const char *path, in
     else if (a.shape[0] > 1 << 20 || a.shape[2] > 1 << 24)
         snprintf(problem, sizeof problem, "codes of shape %s are too large: B is at most 2^20 and T 2^24", shape);
     if (problem[0]) {
-        fprintf(stderr, "%s forward: error: %s: %s\n", prog, path, problem);
+        fprintf(stderr, "%s forward: error: %s: %s\n", cli_prog, path, problem);
         npy_free(&a);
         return NULL;
     }
@@ -260,7 +114,7 @@ static int output_dir(struct outputs *o, const char *dir)
     if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
         return 0;
     if (mkdir(dir, 0777) != 0) {
-        fprintf(stderr, "%s %s: error: cannot create %s: %s\n", prog, o->cmd, dir, strerror(errno));
+        fprintf(stderr, "%s %s: error: cannot create %s: %s\n", cli_prog, o->cmd, dir, strerror(errno));
         return 1;
     }
     snprintf(o->made_dir[o->made_dirs++], sizeof o->made_dir[0], "%s", dir);
@@ -278,7 +132,7 @@ static int output_npy(struct outputs *o, const char *dir, const char *file, enum
     snprintf(o->path[i], sizeof o->path[i], "%s", path);
     snprintf(o->part[i], sizeof o->part[i], "%s.part.%ld", path, (long)getpid());
     if (npy_write(o->part[i], dtype, rank, shape, data, err, sizeof err)) {
-        fprintf(stderr, "%s %s: error: %s\n", prog, o->cmd, err);
+        fprintf(stderr, "%s %s: error: %s\n", cli_prog, o->cmd, err);
         o->part[i][0] = '\0';
         return 1;
     }
@@ -302,7 +156,7 @@ static int outputs_commit(struct outputs *o)
 {
     for (int i = 0; i < o->count; i++) {
         if (rename(o->part[i], o->path[i]) != 0) {
-            fprintf(stderr, "%s %s: error: cannot write %s: %s\n", prog, o->cmd, o->path[i], strerror(errno));
+            fprintf(stderr, "%s %s: error: cannot write %s: %s\n", cli_prog, o->cmd, o->path[i], strerror(errno));
             for (int j = 0; j < i; j++)
                 remove(o->path[j]);
             return outputs_discard(o);
@@ -316,26 +170,26 @@ static int cmd_forward(const struct kiln_model_desc *d, int argc, char **argv)
     const char *weights = NULL, *codes_path = NULL, *out = NULL;
     bool strict = false, random = false;
     uint64_t seed = 0;
-    const struct option opts[] = {
+    const struct cli_option opts[] = {
         {"--weights", OPT_TEXT, &weights, 0, 0, NULL}, {"--random-weights", OPT_U64, &seed, 0, 0, &random},
         {"--codes", OPT_TEXT, &codes_path, 0, 0, NULL}, {"--out", OPT_TEXT, &out, 0, 0, NULL},
         {"--strict", OPT_SWITCH, &strict, 0, 0, NULL}};
-    if (parse_options("forward", argc, argv, opts, NUM_OPTIONS(opts)))
+    if (cli_parse_options("forward", argc, argv, opts, CLI_NUM_OPTIONS(opts)))
         return 1;
     if ((!weights && !random) || !codes_path || !out)
-        return usage_error("forward", "%s", "--weights W (or --random-weights SEED), --codes and --out are required");
+        return cli_usage_error("forward", "%s", "--weights W (or --random-weights SEED), --codes and --out are required");
     int B, T;
     int32_t *codes = read_codes(d, codes_path, &B, &T);
     if (!codes)
         return 1;
     char err[1024];
     if (kiln_check_codes(d, codes, B, T, err, sizeof err)) {
-        fprintf(stderr, "%s forward: error: %s: %s\n", prog, codes_path, err);
+        fprintf(stderr, "%s forward: error: %s: %s\n", cli_prog, codes_path, err);
         free(codes);
         return 1;
     }
     struct kiln_weights w;
-    if (load_weights(d, "forward", weights, seed, random, strict, &w)) {
+    if (cli_load_weights(d, "forward", weights, seed, random, strict, &w)) {
         free(codes);
         return 1;
     }
@@ -344,9 +198,9 @@ static int cmd_forward(const struct kiln_model_desc *d, int argc, char **argv)
     struct outputs o = {.cmd = "forward"};
     int rc = 2;
     if (!text || !audio)
-        fprintf(stderr, "%s forward: error: out of memory\n", prog);
+        fprintf(stderr, "%s forward: error: out of memory\n", cli_prog);
     else if (kiln_forward(d, &w, codes, B, T, text, audio, NULL, err, sizeof err))
-        fprintf(stderr, "%s forward: error: %s\n", prog, err), rc = 1;
+        fprintf(stderr, "%s forward: error: %s\n", cli_prog, err), rc = 1;
     else {
         int64_t text_shape[4] = {B, 1, T, d->text_card}, audio_shape[4] = {B, d->dep_q, T, d->card};
         rc = output_dir(&o, out) || output_npy(&o, out, "text_logits.npy", NPY_F32, 4, text_shape, text) ||
@@ -363,13 +217,13 @@ static int32_t *read_user_codes(const struct kiln_model_desc *d, const char *pat
     struct npy_array a;
     char err[1024];
     if (npy_read(path, &a, err, sizeof err)) {
-        fprintf(stderr, "%s generate: error: %s\n", prog, err);
+        fprintf(stderr, "%s generate: error: %s\n", cli_prog, err);
         return NULL;
     }
     int users = d->n_q - d->dep_q;
     if ((a.dtype != NPY_I32 && a.dtype != NPY_I64) || a.rank != 3 || a.shape[0] != 1 || a.shape[1] != users ||
         a.shape[2] < 1 || a.shape[2] > 1 << 28) {
-        fprintf(stderr, "%s generate: error: %s: user codes must be int32 or int64 of shape [1, %d, N]\n", prog, path,
+        fprintf(stderr, "%s generate: error: %s: user codes must be int32 or int64 of shape [1, %d, N]\n", cli_prog, path,
                 users);
         npy_free(&a);
         return NULL;
@@ -379,7 +233,7 @@ static int32_t *read_user_codes(const struct kiln_model_desc *d, const char *pat
         int64_t v = code_at(&a, i);
         if (v < -1 || v >= d->card) {
             fprintf(stderr, "%s generate: error: %s: user code [0, %zu, %zu] = %lld is outside [0, %d) and is not -1\n",
-                    prog, path, i / (size_t)a.shape[2], i % (size_t)a.shape[2], (long long)v, d->card);
+                    cli_prog, path, i / (size_t)a.shape[2], i % (size_t)a.shape[2], (long long)v, d->card);
             free(codes);
             npy_free(&a);
             return NULL;
@@ -402,7 +256,7 @@ struct generate_args {
 static int parse_generate(int argc, char **argv, struct generate_args *a)
 {
     *a = (struct generate_args){.sampling = KILN_SAMPLING_DEFAULT};
-    const struct option opts[] = {
+    const struct cli_option opts[] = {
         {"--weights", OPT_TEXT, &a->weights, 0, 0, NULL},
         {"--random-weights", OPT_U64, &a->weight_seed, 0, 0, &a->random},
         {"--user", OPT_TEXT, &a->user, 0, 0, NULL},
@@ -414,23 +268,16 @@ static int parse_generate(int argc, char **argv, struct generate_args *a)
         {"--top-k", OPT_INT, &a->sampling.top_k, 0, INT_MAX, NULL},
         {"--out", OPT_TEXT, &a->out, 0, 0, NULL},
         {"--logits-out", OPT_TEXT, &a->logits_out, 0, 0, NULL},
-        threads_option(&a->threads),
+        cli_threads_option(&a->threads),
         {"--progress", OPT_SWITCH, &a->progress, 0, 0, NULL},
         {"--strict", OPT_SWITCH, &a->strict, 0, 0, NULL},
     };
-    if (parse_options("generate", argc, argv, opts, NUM_OPTIONS(opts)))
+    if (cli_parse_options("generate", argc, argv, opts, CLI_NUM_OPTIONS(opts)))
         return 1;
     if (!a->out || a->steps < 1 || (!a->weights && !a->random))
-        return usage_error("generate", "%s", "--weights W (or --random-weights SEED), --steps N and --out are required");
+        return cli_usage_error("generate", "%s", "--weights W (or --random-weights SEED), --steps N and --out are required");
     kiln_set_threads(a->threads);
     return 0;
-}
-
-static double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static int cmd_generate(const struct kiln_model_desc *d, int argc, char **argv)
@@ -443,7 +290,7 @@ static int cmd_generate(const struct kiln_model_desc *d, int argc, char **argv)
     if (a.user && !(user = read_user_codes(d, a.user, &frames)))
         return 1;
     if (a.steps > frames) {
-        fprintf(stderr, "%s generate: error: %s holds %d frames; --steps %d asks for more\n", prog, a.user, frames,
+        fprintf(stderr, "%s generate: error: %s holds %d frames; --steps %d asks for more\n", cli_prog, a.user, frames,
                 a.steps);
         free(user);
         return 1;
@@ -451,17 +298,13 @@ static int cmd_generate(const struct kiln_model_desc *d, int argc, char **argv)
     const int N = a.steps, W = 1 + d->dep_q;
     double logit_bytes = a.logits_out ? (double)N * (d->text_card + (double)d->dep_q * d->card) * sizeof(float) : 0;
     if (logit_bytes > (double)(SIZE_MAX / 2)) {
-        fprintf(stderr, "%s generate: error: --logits-out for %d steps would keep %.0f GiB of logits\n", prog, N,
+        fprintf(stderr, "%s generate: error: --logits-out for %d steps would keep %.0f GiB of logits\n", cli_prog, N,
                 logit_bytes / 1073741824.0);
         free(user);
         return 1;
     }
     struct kiln_model model;
-    char err[1024];
-    kiln_set_strict_weights(a.strict);
-    if (a.random ? kiln_model_random(d, a.weight_seed, &model, err, sizeof err)
-                 : kiln_model_load(d, a.weights, &model, err, sizeof err)) {
-        fprintf(stderr, "%s generate: error: %s\n", prog, err);
+    if (cli_load_model(d, "generate", a.weights, a.weight_seed, a.random, a.strict, &model)) {
         free(user);
         return 1;
     }
@@ -473,11 +316,11 @@ static int cmd_generate(const struct kiln_model_desc *d, int argc, char **argv)
     struct outputs o = {.cmd = "generate"};
     int rc = 2;
     if (!gen || !out || !frame_user || !frame_ms) {
-        fprintf(stderr, "%s generate: error: out of memory\n", prog);
+        fprintf(stderr, "%s generate: error: out of memory\n", cli_prog);
         goto done;
     }
     if (a.logits_out && (!text || !audio)) {
-        fprintf(stderr, "%s generate: error: out of memory for --logits-out (%.1f GiB for %d steps)\n", prog,
+        fprintf(stderr, "%s generate: error: out of memory for --logits-out (%.1f GiB for %d steps)\n", cli_prog,
                 logit_bytes / 1073741824.0, N);
         rc = 1;
         goto done;
@@ -485,11 +328,11 @@ static int cmd_generate(const struct kiln_model_desc *d, int argc, char **argv)
     for (int t = 0; t < N; t++) {
         for (int j = 0; j < users; j++)
             frame_user[j] = user ? user[(size_t)j * frames + t] : -1;
-        double start = seconds_now();
+        double start = cli_seconds_now();
         if (!kiln_gen_step(gen, frame_user, out + (size_t)t * W))
             for (int k = 0; k < W; k++)
                 out[(size_t)t * W + k] = -2;
-        frame_ms[t] = (seconds_now() - start) * 1e3;
+        frame_ms[t] = (cli_seconds_now() - start) * 1e3;
         if (a.logits_out) {
             memcpy(text + (size_t)t * d->text_card, kiln_gen_text_logits(gen), (size_t)d->text_card * sizeof *text);
             memcpy(audio + (size_t)t * d->dep_q * d->card, kiln_gen_audio_logits(gen),
@@ -523,43 +366,6 @@ done:
     return rc;
 }
 
-static int cmd_pack(const struct kiln_model_desc *d, int argc, char **argv)
-{
-    const char *files[2];
-    int num_files = 0;
-    bool strict = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--strict") == 0)
-            strict = true;
-        else if (argv[i][0] == '-' && argv[i][1])
-            return usage_error("pack", "unknown argument '%s'", argv[i]);
-        else if (num_files < 2)
-            files[num_files++] = argv[i];
-        else
-            num_files = 3;
-    }
-    if (num_files != 2)
-        return usage_error("pack", "%s", "wants IN.safetensors and OUT.kw (and optionally --strict)");
-    const char *in = files[0], *out_path = files[1];
-    if (kw_is_kw(in))
-        return usage_error("pack", "%s is packed already", in);
-    struct stat a, b;
-    if (stat(in, &a) == 0 && stat(out_path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
-        return usage_error("pack", "%s and %s are the same file: packing would overwrite its own input", in, out_path);
-    struct kiln_weights w;
-    char err[1024];
-    if (load_weights(d, "pack", in, 0, false, strict, &w))
-        return 1;
-    int rc = kw_write(d, &w, out_path, err, sizeof err);
-    if (rc)
-        fprintf(stderr, "%s pack: error: %s\n", prog, err);
-    else
-        printf("%s: %d tensors, %.1f MiB, packed for target %s (mapped at load, nothing to convert)\n", out_path,
-               d->num_weights, (double)w.arena_bytes / 1048576, d->target);
-    kiln_weights_free(&w);
-    return rc;
-}
-
 /* "0,1000,3000" -> opt->contexts; returns nonzero when malformed. */
 static int parse_contexts(const char *list, struct bench_options *opt)
 {
@@ -583,39 +389,37 @@ static int cmd_bench(const struct kiln_model_desc *d, int argc, char **argv)
     struct bench_options opt = {.steps = 100, .warmup = 5, .threads = 0, .num_contexts = 1};
     const char *weights = NULL, *contexts = NULL;
     bool random = false, strict = false;
-    const struct option opts[] = {
+    const struct cli_option opts[] = {
         {"--weights", OPT_TEXT, &weights, 0, 0, NULL},
         {"--random-weights", OPT_U64, &opt.seed, 0, 0, &random},
         {"--steps", OPT_INT, &opt.steps, 1, MAX_STEPS, NULL},
         {"--warmup", OPT_INT, &opt.warmup, 0, MAX_STEPS, NULL},
-        threads_option(&opt.threads),
+        cli_threads_option(&opt.threads),
         {"--context", OPT_TEXT, &contexts, 0, 0, NULL},
         {"--trace", OPT_TEXT, &opt.trace, 0, 0, NULL},
         {"--json", OPT_SWITCH, &opt.json, 0, 0, NULL},
         {"--strict", OPT_SWITCH, &strict, 0, 0, NULL},
         {"--forward", OPT_INT, &opt.forward, 1, MAX_STEPS, NULL},
     };
-    if (parse_options("bench", argc, argv, opts, NUM_OPTIONS(opts)))
+    if (cli_parse_options("bench", argc, argv, opts, CLI_NUM_OPTIONS(opts)))
         return 1;
     if (contexts && parse_contexts(contexts, &opt))
-        return usage_error("bench", "--context wants frame counts from 0 to %lld, comma-separated (at most %d): '%s'",
+        return cli_usage_error("bench", "--context wants frame counts from 0 to %lld, comma-separated (at most %d): '%s'",
                            MAX_CONTEXT, BENCH_MAX_CONTEXTS, contexts);
     if (!weights && !random)
-        return usage_error("bench", "%s", "give --weights W or --random-weights SEED");
+        return cli_usage_error("bench", "%s", "give --weights W or --random-weights SEED");
     kiln_set_threads(opt.threads);
     struct kiln_weights w;
-    if (load_weights(d, "bench", weights, opt.seed, random, strict, &w))
+    if (cli_load_weights(d, "bench", weights, opt.seed, random, strict, &w))
         return 1;
     int rc = bench_run(d, &w, &opt);
     kiln_weights_free(&w);
     return rc;
 }
 
-static const struct subcommand subcommands[] = {
+static const struct cli_subcommand subcommands[] = {
     {"info", "info                      the compiled configuration, target, layers, weight format, memory", cmd_info},
-    {"pack", "pack IN.safetensors OUT.kw [--strict]\n"
-             "                          this binary's weights, folded and packed, as one mmap-able file:\n"
-             "                          --weights OUT.kw then loads without converting anything", cmd_pack},
+    {"pack", CLI_PACK_USAGE, cli_pack},
     {"forward", "forward (--weights W | --random-weights SEED) --codes CODES.npy --out DIR [--strict]\n"
                 "                          teacher-forced logits (Moshi's LMModel.forward). CODES.npy: int32 or\n"
                 "                          int64 [B, 1 + n_q, T], undelayed (row 0 text, -1: zero token). Writes\n"
@@ -637,43 +441,8 @@ static const struct subcommand subcommands[] = {
               "                          --forward T: the time per frame of a teacher-forced forward of T frames\n"
               "                          (--steps runs of it)", cmd_bench}
 };
-#define NUM_SUBCOMMANDS (int)(sizeof subcommands / sizeof subcommands[0])
-
-static void print_usage(FILE *out, const struct kiln_model_desc *d)
-{
-    fprintf(out, "%s: the %s model compiled by kilnc (target %s, weights %s)\nusage:\n", prog, d->name, d->target,
-            d->weight_format);
-    for (int i = 0; i < NUM_SUBCOMMANDS; i++)
-        fprintf(out, "  %s %s\n", prog, subcommands[i].usage);
-    fprintf(out, "W: a .safetensors checkpoint (F32, BF16 or F16) or a .kw file from pack. --strict: a NaN or Inf\n"
-                 "in a weight is an error (otherwise a warning naming the tensor). --threads: 1 to %d here.\n"
-                 "Exit status: 0 done, 1 bad input (nothing written), 2 internal error.\n", kiln_max_threads());
-}
 
 int kiln_cli_main(const struct kiln_model_desc *desc, int argc, char **argv)
 {
-    prog = desc->name;
-    const char *missing = kiln_missing_cpu_feature(desc);
-    if (missing) {
-        fprintf(stderr, "%s: error: this binary was built for target %s, compiled for the CPU features %s, and this "
-                        "CPU lacks '%s'; rebuild with kilnc --target native (or scalar)\n", prog, desc->target,
-                desc->cpu_features, missing);
-        return 1;
-    }
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        print_usage(argc < 2 ? stderr : stdout, desc);
-        return argc < 2 ? 1 : 0;
-    }
-    for (int i = 0; i < NUM_SUBCOMMANDS; i++) {
-        if (strcmp(argv[1], subcommands[i].name) != 0)
-            continue;
-        if (wants_help(argc - 1, argv + 1)) {
-            printf("usage: %s %s\n", prog, subcommands[i].usage);
-            return 0;
-        }
-        return subcommands[i].run(desc, argc - 1, argv + 1);
-    }
-    fprintf(stderr, "%s: error: unknown command '%s'\n", prog, argv[1]);
-    print_usage(stderr, desc);
-    return 1;
+    return cli_dispatch(desc, subcommands, CLI_NUM_OPTIONS(subcommands), argc, argv);
 }
