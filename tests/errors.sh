@@ -146,6 +146,10 @@ same_model tests/import/mimi_released.json mimi graphs/mimi.kiln mimi
 for kiln in graphs/*.kiln; do
     if "$KILNC" "$kiln" --dump=model > /dev/null 2> "$tmp/diff"; then pass; else fail "$kiln" "does not check"; fi
 done
+# A variant of a codec is a codec: its kind comes from its base's sections.
+printf 'model mimi_16 : "%s/graphs/mimi.kiln";\nnum_codebooks = 16;\n' "$(pwd)" > "$tmp/mimi_16.kiln"
+if dump_model "$tmp/mimi_16.kiln" "$tmp/model" && grep -qx 'kind codec' "$tmp/model" && grep -qx 'num_codebooks 16' "$tmp/model"
+then pass; else cat "$tmp/dump" > "$tmp/diff"; fail "a variant of graphs/mimi.kiln" "not a codec of 16 codebooks"; fi
 
 echo "RESULT passed=$passed failed=$failed"
 [ "$failed" -eq 0 ]
