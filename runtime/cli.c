@@ -1,7 +1,7 @@
 /* cli.c: the generated binary's command line: `NAME info | pack | forward | generate | bench`
- * (docs/contracts.md). Every option's value is range-checked against the limits below (the option
- * tables, dispatch and what a codec's CLI shares with it: cli_common.c). Exit status: 0 success,
- * 1 bad input (a message naming the file and what is wrong), 2 internal. */
+ * (docs/contracts.md), or a codec's (codec_cli.c). Every option's value is range-checked against the
+ * limits below. Exit status: 0 success, 1 bad input (a message naming the file and what is wrong),
+ * 2 internal. */
 #define _POSIX_C_SOURCE 200809L /* getpid, with any compiler's -std=c11 */
 #include <errno.h>
 #include <limits.h>
@@ -444,5 +444,7 @@ static const struct cli_subcommand subcommands[] = {
 
 int kiln_cli_main(const struct kiln_model_desc *desc, int argc, char **argv)
 {
+    if (desc->kind == KILN_MODEL_CODEC)
+        return kiln_codec_cli_main(desc, argc, argv);
     return cli_dispatch(desc, subcommands, CLI_NUM_OPTIONS(subcommands), argc, argv);
 }

@@ -147,7 +147,8 @@ size_t kiln_weights_bytes(const struct kiln_model_desc *desc);
 size_t kiln_weight_bytes(const struct kiln_weight_desc *w);
 /* The memory guard (memory.c): 0 when the weights, one stream and staging_bytes more fit in what this
    process can still allocate (MemAvailable, the cgroup's memory.max, or KILN_MEM_AVAILABLE=BYTES);
-   else 1 with "not enough memory: ..." in err, naming both figures and the formats that would fit.
+   else 1 with "not enough memory: ..." in err, naming both figures and the formats that would fit
+   (those of desc->weight_bytes_as).
    Loading and generating weights call it first. */
 int kiln_memory_guard(const struct kiln_model_desc *desc, int64_t staging_bytes, char *err, size_t errlen);
 
@@ -235,7 +236,44 @@ int kiln_max_threads(void);
    a model and the CLI check it before any generated kernel runs. */
 const char *kiln_missing_cpu_feature(const struct kiln_model_desc *desc);
 
-/* Whole-program entry: the generated binary's main() calls this (subcommands info, forward, bench). */
+/* Whole-program entry: the generated binary's main() calls this (subcommands info, forward, bench;
+   a codec's: kiln_codec_cli_main). */
 int kiln_cli_main(const struct kiln_model_desc *desc, int argc, char **argv);
+
+/* ---- a codec (codec.c): Mimi's encode and decode over the generated step functions ------------ */
+
+/* A model whose desc->kind is KILN_MODEL_CODEC, loaded with kiln_model_load or kiln_model_random,
+   turns audio (mono, desc->sample_rate) into codes and back, a frame of desc->frame_size samples
+   (80 ms) to desc->num_codebooks codes, each in [0, desc->bins). */
+struct kiln_codec; /* one stream of audio: the encoder's and decoder's state */
+
+/* All allocation happens here; a step never allocates. NULL when out of memory or the model is
+   not a codec. Several codecs share one model (read-only). */
+struct kiln_codec *kiln_codec_new(const struct kiln_model *model);
+void kiln_codec_reset(struct kiln_codec *codec);   /* a new stream of audio, both ways */
+void kiln_codec_free(struct kiln_codec *codec);
+/* One frame with the reference's streaming semantics: pcm[frame_size] -> codes[num_codebooks]. */
+void kiln_codec_encode_step(struct kiln_codec *codec, const float *pcm, int32_t *codes);
+/* codes[num_codebooks] -> pcm[frame_size]; returns 1, having done nothing, when a code is outside
+   [0, bins), else 0. */
+int kiln_codec_decode_step(struct kiln_codec *codec, const int32_t *codes, float *pcm);
+/* The whole state of a stream, as bytes: restore continues it bit-identically, in this process or
+   another running the same binary. restore returns 0, or 1 when buf is not a state of this model. */
+size_t kiln_codec_state_size(const struct kiln_codec *codec);
+void kiln_codec_save(const struct kiln_codec *codec, void *buf);
+int kiln_codec_restore(struct kiln_codec *codec, const void *buf, size_t size);
+
+/* Whole-file semantics (the reference's encode and decode of a whole signal): pcm[n] zero-padded
+   to whole frames -> codes[num_codebooks][T], T = ceil(n / frame_size); and codes[num_codebooks][T]
+   -> pcm[T * frame_size] (untrimmed), every code checked first. Each runs on a fresh stream of its
+   own. Return 0, or 1 with a message in err (decode: "codes[k, t] = v is outside [0, bins)"). */
+int kiln_codec_encode(const struct kiln_model *model, const float *pcm, int64_t n, int32_t *codes, char *err,
+                      size_t errlen);
+int kiln_codec_decode(const struct kiln_model *model, const int32_t *codes, int64_t T, float *pcm, char *err,
+                      size_t errlen);
+
+/* A codec binary's command line (encode, decode, info, bench, pack; docs/contracts.md): what
+   kiln_cli_main runs for a codec. */
+int kiln_codec_cli_main(const struct kiln_model_desc *desc, int argc, char **argv);
 
 #endif
