@@ -26,7 +26,7 @@ static int weight_desc_record(struct kir_module *m)
     kir_record_field(m, r, "shape", i64, 4, 0, NULL); /* KILN_MAX_RANK */
     kir_record_field(m, r, "fold_alpha", i32, 0, 0, NULL);
     fields(m, r, i64, "field_offset read_per_frame");
-    fields(m, r, i32, "pack_nr pack_rows pack_gated format rounding weight_class fold");
+    fields(m, r, i32, "pack_nr pack_rows pack_gated format rounding weight_class fold transposed");
     return r;
 }
 
@@ -177,6 +177,7 @@ static int weight_table(struct emitter *e, int record, int *entries)
             kir_init_int(m, g, w->rounding);
             kir_init_int(m, g, w->weight_class);
             kir_init_int(m, g, w->fold);
+            kir_init_int(m, g, w->transposed);
         }
     }
     free(first_entry);
@@ -196,7 +197,7 @@ static int64_t weight_bytes_as(const struct ir_module *mod, int format)
         const long long numel = ir_weight_numel(w) / copies;
         const int as = ir_class_format(&built_as, w->weight_class);
         const int64_t shape[4] = {w->shape[0], w->shape[1], w->shape[2], w->shape[3]};
-        bytes += copies * (int64_t)kiln_slot_bytes((size_t)numel, kiln_matrix_cols(w->rank, shape), w->pack_nr, w->pack_rows,
+        bytes += copies * (int64_t)kiln_slot_bytes((size_t)numel, kiln_matrix_cols(w->rank, shape, w->transposed), w->pack_nr, w->pack_rows,
                                                    w->pack_gated,
                                                    w->matrix ? kiln_matrix_format(as, w->is_embedding, (size_t)w->cols) : KILN_F32);
     }

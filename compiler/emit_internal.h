@@ -63,6 +63,7 @@ const char *kernel_kv_write(struct emitter *e, const struct ir_graph *g);
 const char *kernel_conv_window(struct emitter *e, const struct ir_graph *g, const struct ir_op *op);
 const char *kernel_bias_add(struct emitter *e, int n);
 const char *kernel_conv_transpose(struct emitter *e, const struct ir_graph *g, const struct ir_op *op);
+const char *kernel_overlap_add(struct emitter *e, const struct ir_graph *g, const struct ir_op *op);
 const char *kernel_elu(struct emitter *e, int n);
 const char *kernel_gelu(struct emitter *e, int n);
 const char *kernel_layer_norm(struct emitter *e, int n);

@@ -247,11 +247,13 @@ static void codec_op(struct glue *c, const struct ir_op *op, struct kir_node *in
         CALL(c, function_by_symbol(e, kernel_bias_add(e, len)), dst, weight(c, w, NULL), c->rows);
         break;
     case OP_CONV_TRANSPOSE:
-        args[n++] = weight(c, w, NULL);
-        if (op->weight_count > 1)
-            args[n++] = weight(c, w + 1, NULL);
-        args[n++] = state(c, op->states[0]), args[n++] = in, args[n++] = value(c, op->work), args[n++] = dst, args[n] = NULL;
-        call_kernel(c, function_by_symbol(e, kernel_conv_transpose(e, g, op)), args);
+        CALL(c, function_by_symbol(e, kernel_conv_transpose(e, g, op)), weight(c, w, NULL), in, dst, c->rows);
+        break;
+    case OP_OVERLAP_ADD:
+        if (w)
+            args[n++] = weight(c, w, NULL);
+        args[n++] = state(c, op->states[0]), args[n++] = in, args[n++] = dst, args[n] = NULL;
+        call_kernel(c, function_by_symbol(e, kernel_overlap_add(e, g, op)), args);
         break;
     case OP_ELU:
         CALL(c, function_by_symbol(e, kernel_elu(e, len)), in, dst, c->rows);
@@ -367,8 +369,8 @@ static void emit_op(struct glue *c, const struct ir_op *op)
     case OP_ADD:
         CALL(c, function_by_symbol(e, kernel_add(e, g->values[op->out].len)), dst, value(c, op->in[1]), c->rows);
         break;
-    case OP_CONV_WINDOW: case OP_BIAS_ADD: case OP_CONV_TRANSPOSE: case OP_ELU: case OP_LAYER_NORM: case OP_GELU:
-    case OP_SCALE_ADD: case OP_VQ_ENCODE: case OP_VQ_DECODE:
+    case OP_CONV_WINDOW: case OP_BIAS_ADD: case OP_CONV_TRANSPOSE: case OP_OVERLAP_ADD: case OP_ELU: case OP_LAYER_NORM:
+    case OP_GELU: case OP_SCALE_ADD: case OP_VQ_ENCODE: case OP_VQ_DECODE:
         codec_op(c, op, in, dst);
         break;
     case OP_COUNT:
@@ -382,7 +384,7 @@ static bool shared_by_team(const struct emitter *e, const struct ir_op *op)
 {
     switch (op->code) {
     case OP_MATMUL: return e->mod->weights[op->weight].pack_nr != 0;
-    case OP_ATTENTION: case OP_TTT: case OP_CONV_WINDOW: case OP_BIAS_ADD: case OP_CONV_TRANSPOSE: case OP_ELU:
+    case OP_ATTENTION: case OP_TTT: case OP_CONV_WINDOW: case OP_BIAS_ADD: case OP_CONV_TRANSPOSE: case OP_OVERLAP_ADD: case OP_ELU:
     case OP_LAYER_NORM: case OP_GELU: case OP_SCALE_ADD:
         return true;
     default: return false;
@@ -402,7 +404,10 @@ static void mark(struct glue *c, int component, const char *what)
         kir_end(c->f);
 }
 
-enum { KILN_EMBED, KILN_TEMPORAL, KILN_TEXT_HEAD, KILN_DEPFORMER }; /* (kiln_rt.h) */
+enum { KILN_EMBED, KILN_TEMPORAL, KILN_TEXT_HEAD, KILN_DEPFORMER }; /* (kiln_rt.h; a codec's: its ops' marks) */
+static const char *const codec_parts[] = {"the SEANet encoder", "the encoder transformer", "the quantizer",
+                                          "the decoder transformer", "the SEANet decoder"};
+enum { FIRST_CODEC_COMPONENT = KILN_DEPFORMER + 2 };
 
 /* The ops of a graph with bench's marks: embed | layers | out_norm + text head. On a threaded target
    they run in one parallel region: one fork-join per call, not per op. */
@@ -425,6 +430,8 @@ static void graph_ops(struct glue *c)
         emit_op(c, op);
         if (single)
             kir_end(c->f);
+        if (op->mark >= FIRST_CODEC_COMPONENT)
+            mark(c, op->mark, codec_parts[op->mark - FIRST_CODEC_COMPONENT]);
         if (op->code == OP_EMBED_SUM)
             mark(c, KILN_EMBED, "the embeddings");
     }

@@ -58,7 +58,8 @@ struct ir_op *ir_op(struct ir_graph *g, enum ir_opcode code, int in0, int in1, i
     g->ops = grow(g->ops, &g->cap_ops, g->num_ops + 1, sizeof *g->ops);
     struct ir_op *op = &g->ops[g->num_ops++];
     *op = (struct ir_op){.code = code, .in = {in0, in1, -1, -1}, .out = out, .weight = -1, .work = -1,
-                         .layer = -1, .scale = -1, .epilogue = EPI_STORE};
+                         .layer = -1, .scale = -1, .epilogue = EPI_STORE,
+                         .mark = -1};
     return op;
 }
 
@@ -177,12 +178,12 @@ static void verify_matmul(const struct ir_module *mod, const struct ir_graph *g,
 }
 
 /* A codec's op keeps its input's time, but for a strided conv's (which divides it by its stride,
-   its transposed form multiplies it) and the quantizer's (codes: one row) */
+   the overlap-add of a transposed one multiplies it) and the quantizer's (codes: one row) */
 static void verify_rates(const struct ir_graph *g, int i, const char *stage)
 {
     const struct ir_op *op = &g->ops[i];
     const int in = g->values[op->in[0]].time, out = g->values[op->out].time;
-    const int expect = op->code == OP_CONV_WINDOW ? in / op->stride : op->code == OP_CONV_TRANSPOSE ? in * op->stride
+    const int expect = op->code == OP_CONV_WINDOW ? in / op->stride : op->code == OP_OVERLAP_ADD ? in * op->stride
                        : op->code == OP_VQ_ENCODE || op->code == OP_VQ_DECODE ? 1 : in;
     if (out != expect || (op->code == OP_CONV_WINDOW && in % op->stride))
         violation(g, i, stage, "%s: %d rows in, %d out", ir_opcode_name(op->code), in, out);
@@ -228,7 +229,7 @@ bool ir_verify(const struct ir_module *mod, const char *stage)
             if (op->code == OP_RMS_SCALE && g->values[op->out].len != 1)
                 violation(g, i, stage, "rms_scale's output has length %d, not 1", g->values[op->out].len);
             const bool stateful = op->code == OP_ATTENTION || op->code == OP_KV_WRITE || op->code == OP_ROPE_QK ||
-                                  op->code == OP_TTT || op->epilogue == EPI_ROPE_KV || op->code == OP_CONV_TRANSPOSE;
+                                  op->code == OP_TTT || op->epilogue == EPI_ROPE_KV || op->code == OP_OVERLAP_ADD;
             if ((op->code != OP_CONV_WINDOW && stateful != (op->num_states > 0)) || op->num_states > IR_OP_STATES)
                 violation(g, i, stage, "%s names %d streaming states", ir_opcode_name(op->code), op->num_states);
             for (int k = 0; k < op->num_states && k < IR_OP_STATES; k++)

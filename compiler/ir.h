@@ -44,6 +44,8 @@ struct ir_weight {
     int steps;                       /* table entries (STEP_TABLE) or row blocks (STEP_ROW_BLOCK) */
     int fold_alpha;                  /* weight whose values change this one at load (`fold`), or -1 */
     int fold;                        /* enum kiln_fold (kiln_format.h): scale columns, or divide rows */
+    bool transposed;                 /* the checkpoint holds the matrix transposed, [cols][rows] (a
+                                        transposed conv's [in][out * kernel]): transposed at load */
     bool is_embedding;               /* a lookup table: a frame reads one row of it */
     /* Layout, chosen by the planner for the target (plan.c): pack_nr 0 keeps the checkpoint's
        row-major [rows][cols]; otherwise blocks of pack_rows rows (the q/k/v thirds of an in_proj,
@@ -119,6 +121,8 @@ struct ir_op {
     /* VQ_ENCODE, VQ_DECODE: the codebooks (from `weight` on, each its embedding then its usage),
        and the first code of the op's within the graph's codes */
     int codebooks, first_code;
+    int mark;                        /* bench: the component (kiln_rt.h's enum kiln_component) this op
+                                        ends, or -1 */
 };
 
 struct ir_graph {

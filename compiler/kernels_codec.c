@@ -86,6 +86,30 @@ const char *kernel_bias_add(struct emitter *e, int n)
     return symbol(e, index);
 }
 
+/* A depthwise transposed conv's products: cols[t][o * K + k] = x[t][o] W[o][0][k] (its overlap-add
+   is the next op) */
+const char *kernel_conv_transpose(struct emitter *e, const struct ir_graph *g, const struct ir_op *op)
+{
+    const int C = g->values[op->in[0]].len, K = g->values[op->out].len / C;
+    char name[KERNEL_NAME];
+    const int found = kernel_lookup(e, name, "depthwise_products_%d_k%d", C, K);
+    if (found >= 0)
+        return symbol(e, found);
+    struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
+                                   "cols[t][o * %d + k] = x[t][o] W[o][k]: a depthwise transposed conv's products", K);
+    struct kir_node *W = kir_param(f, "W", in_ptr(), KIR_RESTRICT), *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT),
+                    *cols = kir_param(f, "cols", out_ptr(), KIR_RESTRICT), *T = kir_param(f, "T", i32_type(), 0);
+    struct kir_node *t = kir_for(f, "t", INT(0), T, 1, KIR_PARALLEL);
+    struct kir_node *o = kir_for(f, "o", INT(0), INT(C), 1, 0);
+    struct kir_node *xo = kir_decl(f, "xo", LOAD(x, ADD(MUL(t, INT(C)), o)), KIR_CONSTANT);
+    struct kir_node *k = kir_for(f, "k", INT(0), INT(K), 1, 0);
+    kir_store(f, cols, ADD(MUL(t, INT(C * K)), ADD(MUL(o, INT(K)), k)), MUL(xo, LOAD(W, ADD(MUL(o, INT(K)), k))));
+    kir_end(f);
+    kir_end(f);
+    kir_end(f);
+    return symbol(e, kernel_finish(e, f));
+}
+
 /* dst[o] += cols[t][o * K + k] for every (t, k) with t * S + k = r (k ascending) */
 static void overlap_row(struct kir_func *f, struct kir_node *cols, struct kir_node *r, struct kir_node *dst, int T, int Cout,
                         int K, int S)
@@ -100,61 +124,27 @@ static void overlap_row(struct kir_func *f, struct kir_node *cols, struct kir_no
     kir_end(f);
 }
 
-/* y = ConvTranspose1d(x) as the reference streams it (docs/moshi.md §7.3): each row's products
-   (cols[t][o * K + k] = sum_i x[t][i] W[i][o][k]; depthwise: x[t][o] W[o][0][k]) are added at rows
-   t * S + k of the output, whose first K - S rows start from the stored partial; what falls
-   beyond the T * S rows emitted is the next partial; the bias is added to the emitted rows. The
-   products are shared among the team by chunks of columns, the output by rows (each row gathers
-   its products, k ascending). */
-const char *kernel_conv_transpose(struct emitter *e, const struct ir_graph *g, const struct ir_op *op)
+/* y = the transposed conv of the rows whose products are cols, as the reference streams it
+   (docs/moshi.md §7.3): the products of row t are added at output rows t * S + k, whose first
+   K - S start from the stored partial; what falls past the T * S rows emitted is the next
+   partial; the bias is added to the emitted rows. Shared among the team by output rows (each
+   gathers its products, k ascending: no two threads write one row). */
+const char *kernel_overlap_add(struct emitter *e, const struct ir_graph *g, const struct ir_op *op)
 {
-    const int Cin = g->values[op->in[0]].len, Cout = g->values[op->out].len, T = g->values[op->in[0]].time,
-              K = op->kernel, S = op->stride, P = K - S, N = T * S, CK = Cout * K;
-    const bool bias = op->weight_count > 1;
+    const int Cout = g->values[op->out].len, T = g->values[op->in[0]].time, K = op->kernel, S = op->stride, P = K - S,
+              N = T * S;
+    const bool bias = op->weight >= 0;
     char name[KERNEL_NAME];
-    const int found = kernel_lookup(e, name, "conv_transpose_%dx%d_k%d_s%d_t%d%s%s", Cin, Cout, K, S, T,
-                                    op->depthwise ? "_depthwise" : "", bias ? "_bias" : "");
+    const int found = kernel_lookup(e, name, "overlap_add_%d_k%d_s%d_t%d%s", Cout, K, S, T, bias ? "_bias" : "");
     if (found >= 0)
         return symbol(e, found);
-    int chunk = CK < 256 ? CK : 256; /* (columns a thread takes at once: a divisor of CK) */
-    while (CK % chunk)
-        chunk--;
-    const int axpy = op->depthwise ? -1 : kernel_axpy(e, chunk);
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
-                                   "y[%d][%d] = ConvTranspose1d(x[%d][%d]), kernel %d, stride %d%s: cols[t] = the products of row t,\n"
-                                   "   overlap-added at rows t * %d + k after the %d rows of partial; the rows beyond %d are the next partial",
-                                   N, Cout, T, Cin, K, S, op->depthwise ? ", depthwise" : "", S, P, N);
-    struct kir_node *W = kir_param(f, "W", in_ptr(), KIR_RESTRICT);
+                                   "y[%d][%d] = cols[t][o * %d + k] added at rows t * %d + k after the %d rows of partial%s; the rows\n"
+                                   "   beyond %d are the next partial (a transposed conv's overlap-add)",
+                                   N, Cout, K, S, P, bias ? ", + bias" : "", N);
     struct kir_node *b = bias ? kir_param(f, "bias", in_ptr(), KIR_RESTRICT) : NULL;
     struct kir_node *partial = kir_param(f, "partial", out_ptr(), KIR_RESTRICT);
-    struct kir_node *x = kir_param(f, "x", in_ptr(), KIR_RESTRICT), *cols = kir_param(f, "cols", out_ptr(), KIR_RESTRICT);
-    struct kir_node *y = kir_param(f, "y", out_ptr(), KIR_RESTRICT);
-    if (op->depthwise) {
-        struct kir_node *o = kir_for(f, "o", INT(0), INT(Cout), 1, KIR_PARALLEL);
-        struct kir_node *t = kir_for(f, "t", INT(0), INT(T), 1, 0);
-        struct kir_node *xo = kir_decl(f, "xo", LOAD(x, ADD(MUL(t, INT(Cin)), o)), KIR_CONSTANT);
-        struct kir_node *k = kir_for(f, "k", INT(0), INT(K), 1, 0);
-        kir_store(f, cols, ADD(MUL(t, INT(CK)), ADD(MUL(o, INT(K)), k)), MUL(xo, LOAD(W, ADD(MUL(o, INT(K)), k))));
-        kir_end(f);
-        kir_end(f);
-        kir_end(f);
-    } else {
-        struct kir_node *c0 = kir_for(f, "c0", INT(0), INT(CK), chunk, KIR_PARALLEL);
-        struct kir_node *t = kir_for(f, "t", INT(0), INT(T), 1, 0);
-        struct kir_node *j = kir_for(f, "j", INT(0), INT(chunk), 1, 0);
-        kir_store(f, cols, ADD(ADD(MUL(t, INT(CK)), c0), j), F32(0));
-        kir_end(f);
-        kir_end(f);
-        struct kir_node *i = kir_for(f, "i", INT(0), INT(Cin), 1, 0);
-        struct kir_node *w = kir_decl(f, "w", kir_addr(f, W, ADD(MUL(WIDE(i), kir_const_int(f, KIR_I64, CK)), WIDE(c0))), KIR_CONSTANT);
-        t = kir_for(f, "t", INT(0), INT(T), 1, 0);
-        kir_eval(f, kir_call(f, axpy, 3, (struct kir_node *[]){LOAD(x, ADD(MUL(t, INT(Cin)), i)), w,
-                                                                 kir_addr(f, cols, ADD(MUL(t, INT(CK)), c0))}));
-        kir_end(f);
-        kir_end(f);
-        kir_end(f);
-    }
-    kir_comment(f, "each emitted row: the partial (its first %d rows), its products, the bias", P);
+    struct kir_node *cols = kir_param(f, "cols", in_ptr(), KIR_RESTRICT), *y = kir_param(f, "y", out_ptr(), KIR_RESTRICT);
     struct kir_node *r = kir_for(f, "r", INT(0), INT(N), 1, KIR_PARALLEL);
     struct kir_node *yr = kir_decl(f, "yr", kir_addr(f, y, MUL(r, INT(Cout))), KIR_CONSTANT);
     struct kir_node *o = kir_for(f, "o", INT(0), INT(Cout), 1, 0);
@@ -306,7 +296,7 @@ const char *kernel_vq_encode(struct emitter *e, const struct ir_op *op, int dim,
                                    op->first_code, bins, n, n > 1 ? "s" : "", dim);
     struct kir_node *books[64];
     for (int j = 0; j < n; j++) {
-        char param[16];
+        char param[24];
         snprintf(param, sizeof param, "codebook%d", j);
         books[j] = kir_param(f, param, in_ptr(), KIR_RESTRICT);
     }
@@ -348,7 +338,7 @@ const char *kernel_vq_decode(struct emitter *e, const struct ir_op *op, int dim)
                                    n > 1 ? "s" : "");
     struct kir_node *books[64];
     for (int j = 0; j < n; j++) {
-        char param[16];
+        char param[24];
         snprintf(param, sizeof param, "codebook%d", j);
         books[j] = kir_param(f, param, in_ptr(), KIR_RESTRICT);
     }

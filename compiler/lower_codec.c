@@ -10,6 +10,11 @@
 #include <string.h>
 #include "lower_internal.h"
 
+/* bench's components (kiln_rt.h's enum kiln_component), marked at the last op of each part */
+enum { SEANET_ENCODER = 5, ENCODER_TRANSFORMER, QUANTIZER, DECODER_TRANSFORMER, SEANET_DECODER };
+
+static void mark_last(struct ir_graph *g, int component) { g->ops[g->num_ops - 1].mark = component; }
+
 struct codec_lowering {
     struct ir_module *mod;
     struct ir_graph *g;
@@ -96,7 +101,9 @@ static int conv(struct codec_lowering *L, int x, int out_channels, int kernel, i
 }
 
 /* y = causal ConvTranspose1d(x) (StreamingConvTranspose1d): weights NAME.weight [in, out, k]
-   (depthwise: [channels, 1, k]) and, with bias, NAME.bias */
+   (depthwise: [channels, 1, k]) and, with bias, NAME.bias. Each row's products (a matmul of the
+   weight's transpose, [out * k][in]; depthwise: the op's own) are overlap-added into the output
+   after the partial the stream keeps. */
 static int conv_transpose(struct codec_lowering *L, int x, int out_channels, int kernel, int stride, bool depthwise,
                           bool bias, const char *name)
 {
@@ -105,16 +112,21 @@ static int conv_transpose(struct codec_lowering *L, int x, int out_channels, int
     char buf[128];
     snprintf(buf, sizeof buf, "%s.weight", name);
     const int per_in = depthwise ? 1 : out_channels;
-    const int w = weight_of(L->mod, in_channels, per_in * kernel, 3, (long long[]){in_channels, per_in, kernel}, buf);
-    if (bias)
-        vector_weight(L->mod, out_channels, "%s.bias", name); /* (the weight after it: the op's second) */
+    const long long shape[3] = {in_channels, per_in, kernel};
+    const int w = depthwise ? weight_of(L->mod, in_channels, kernel, 3, shape, buf)
+                            : weight_of(L->mod, out_channels * kernel, in_channels, 3, shape, buf);
+    L->mod->weights[w].transposed = !depthwise;
+    const int b = bias ? vector_weight(L->mod, out_channels, "%s.bias", name) : -1;
+    snprintf(buf, sizeof buf, "%s.columns", name);
+    const int cols = value_at(g, out_channels * kernel, rows, buf);
+    if (depthwise)
+        ir_op(g, OP_CONV_TRANSPOSE, x, -1, cols)->weight = w;
+    else
+        ir_op(g, OP_MATMUL, x, -1, cols)->weight = w;
     snprintf(buf, sizeof buf, "%s.out", name);
     const int y = value_at(g, out_channels, rows * stride, buf);
-    struct ir_op *op = ir_op(g, OP_CONV_TRANSPOSE, x, -1, y);
-    op->weight = w, op->weight_count = bias ? 2 : 1;
-    op->kernel = kernel, op->stride = stride, op->depthwise = depthwise;
-    snprintf(buf, sizeof buf, "%s.columns", name);
-    op->work = value_at(g, out_channels * kernel, rows, buf);
+    struct ir_op *op = ir_op(g, OP_OVERLAP_ADD, cols, -1, y);
+    op->weight = b, op->kernel = kernel, op->stride = stride;
     snprintf(buf, sizeof buf, "%s.weight", name);
     g->ops[g->num_ops - 1].states[0] = conv_state(L, kernel - stride, out_channels, "partial", buf);
     g->ops[g->num_ops - 1].num_states = 1;
@@ -315,7 +327,9 @@ static void lower_encode(struct codec_lowering *L)
     int pcm = ir_value(g, VAL_INPUT, c->channels, "pcm");
     g->values[pcm].time = L->frame;
     int x = seanet_encoder(L, pcm);
+    mark_last(g, SEANET_ENCODER);
     transformer(L, x, "encoder_transformer.transformer");
+    mark_last(g, ENCODER_TRANSFORMER);
     const int stride = g->rows; /* (the learnt downsampling to the frame rate: kernel 2 * stride) */
     const int z = conv(L, x, c->seanet.dimension, 2 * stride, stride, 1, true, false, "downsample.conv.conv.conv");
     int codes = ir_value(g, VAL_OUTPUT, c->num_codebooks, "codes");
@@ -330,6 +344,7 @@ static void lower_encode(struct codec_lowering *L)
         op->codebooks = part == 0 ? 1 : c->num_codebooks - 1, op->first_code = part;
         g->ops[g->num_ops - 1].weight = codebooks(L, rvq[part], g->ops[g->num_ops - 1].codebooks);
     }
+    mark_last(g, QUANTIZER);
 }
 
 static void lower_decode(struct codec_lowering *L)
@@ -356,10 +371,13 @@ static void lower_decode(struct codec_lowering *L)
             ir_op(g, OP_ADD, z, out, z);
     }
     const int x = conv_transpose(L, z, D, 2 * g->rows, g->rows, true, false, "upsample.convtr.convtr.convtr");
+    mark_last(g, QUANTIZER);
     transformer(L, x, "decoder_transformer.transformer");
+    mark_last(g, DECODER_TRANSFORMER);
     int pcm = ir_value(g, VAL_OUTPUT, c->channels, "pcm");
     g->values[pcm].time = L->frame;
     seanet_decoder(L, x, pcm);
+    mark_last(g, SEANET_DECODER);
 }
 
 struct ir_module *lower_codec(const struct model *m)

@@ -18,7 +18,8 @@
     X(ADD, "add", 2, "out = a + b")                                                              \
     X(CONV_WINDOW, "conv_window", 1, "col[t][i*K+k] = [left context; x][t*S + k*dil][i]: a causal conv's windows") \
     X(BIAS_ADD, "bias_add", 1, "out[t][c] += bias[c]")                                         \
-    X(CONV_TRANSPOSE, "conv_transpose", 1, "out = x[t] . W at stride S, overlap-added to the stored partial, + bias") \
+    X(CONV_TRANSPOSE, "conv_transpose", 1, "out = x[t][c] W[c] (depthwise) at stride S, overlap-added to the stored partial") \
+    X(OVERLAP_ADD, "overlap_add", 1, "out = cols[t][o*K + k] added at rows t*S + k after the stored partial, + bias") \
     X(ELU, "elu", 1, "out = x > 0 ? x : exp(x) - 1")                                           \
     X(LAYER_NORM, "layer_norm", 1, "out = (x - mean) / sqrt(var + eps) * weight + bias")     \
     X(GELU, "gelu", 1, "out = x * (1 + erf(x / sqrt 2)) / 2 (exact)")                          \

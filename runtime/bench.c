@@ -12,7 +12,9 @@
 
 static bool profiling;
 static double component_ms[KILN_NUM_COMPONENTS], last_mark;
-static const char *const component_names[KILN_NUM_COMPONENTS] = {"embed", "temporal", "text_head", "depformer", "sample"};
+static const char *const component_names[KILN_NUM_COMPONENTS] = {
+    "embed", "temporal", "text_head", "depformer", "sample",
+    "seanet_encoder", "encoder_transformer", "quantizer", "decoder_transformer", "seanet_decoder"};
 
 static double now_ms(void)
 {
@@ -29,6 +31,21 @@ void kiln_profile_mark(enum kiln_component c)
     component_ms[c] += t - last_mark;
     last_mark = t;
 }
+
+void bench_profile_begin(void)
+{
+    memset(component_ms, 0, sizeof component_ms);
+    profiling = true;
+    last_mark = now_ms();
+}
+
+void bench_profile_end(double *ms)
+{
+    profiling = false;
+    memcpy(ms, component_ms, sizeof component_ms);
+}
+
+const char *bench_component_name(int c) { return component_names[c]; }
 
 static int64_t weight_bytes_per_frame(const struct kiln_model_desc *d)
 {
@@ -55,9 +72,8 @@ static void free_buffers(struct bench_buffers *b)
 /* One streaming frame as generate runs it, with greedy tokens fed back. */
 static double bench_frame(const struct kiln_model_desc *d, const struct kiln_weights *w, struct bench_buffers *b)
 {
-    memset(component_ms, 0, sizeof component_ms);
-    profiling = true;
-    double start = last_mark = now_ms();
+    bench_profile_begin();
+    double start = last_mark;
     d->temporal(w->table, b->stream, b->tokens, 1, b->text_logits, b->hidden);
     int32_t prev = d->argmax(b->text_logits, d->text_card);
     kiln_profile_mark(KILN_SAMPLE);
@@ -76,7 +92,7 @@ static void report(const struct kiln_model_desc *d, const struct bench_options *
                    struct bench_buffers *b)
 {
     double component_median[KILN_NUM_COMPONENTS];
-    for (int c = 0; c < KILN_NUM_COMPONENTS; c++) {
+    for (int c = 0; c < KILN_NUM_LM_COMPONENTS; c++) {
         for (int s = 0; s < opt->steps; s++)
             b->column[s] = b->parts[s][c];
         component_median[c] = median_of(b->column, opt->steps);
@@ -97,7 +113,7 @@ static void report(const struct kiln_model_desc *d, const struct bench_options *
                "\"rtf\": %.4f, \"threads\": %d, \"state_bytes\": %zu, \"live_state_bytes\": %.0f, \"components\": {",
                d->name, d->target, opt->steps, (long long)context, median, p99, (long long)bytes, live_kv, gbps,
                frame_budget_ms / median, threads, d->stream_bytes, live_kv + (double)kiln_state_bytes(d, KILN_STATE_TTT, NULL));
-        for (int c = 0; c < KILN_NUM_COMPONENTS; c++)
+        for (int c = 0; c < KILN_NUM_LM_COMPONENTS; c++)
             printf("%s\"%s\": %.6f", c ? ", " : "", component_names[c], component_median[c]);
         printf("}}\n");
         return;
@@ -109,7 +125,7 @@ static void report(const struct kiln_model_desc *d, const struct bench_options *
     printf("  read          %.1f MB of weights (%s) and %.1f MB of KV cache (%s) per frame, %.2f GB/s\n", (double)bytes / 1e6,
            d->weight_format, live_kv / 1e6, d->kv_format, gbps);
     printf("  components   ");
-    for (int c = 0; c < KILN_NUM_COMPONENTS; c++)
+    for (int c = 0; c < KILN_NUM_LM_COMPONENTS; c++)
         printf(" %s %.3f", component_names[c], component_median[c]);
     printf(" (ms, medians)\n");
 }

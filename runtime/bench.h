@@ -17,5 +17,11 @@ struct bench_options {
     int forward;                     /* > 0: time the teacher-forced forward of this many frames instead */
 };
 
+/* The time of a step's components (the generated code's kiln_profile_mark calls): begin before the
+   step, end after it, which copies each component's ms into ms[KILN_NUM_COMPONENTS] */
+void bench_profile_begin(void);
+void bench_profile_end(double *ms);
+const char *bench_component_name(int c);   /* "temporal", "seanet_encoder", ... (the --json keys) */
+
 int bench_run(const struct kiln_model_desc *desc, const struct kiln_weights *w, const struct bench_options *opt);
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "audio.h"
+#include "bench.h"
 #include "cli_common.h"
 #include "kiln_rt.h"
 #include "npy.h"
@@ -255,10 +256,19 @@ static void test_signal(float *x, int64_t n, int sample_rate)
     }
 }
 
-/* The report: medians and p99 (the arrays are sorted) */
+/* The report: medians and p99 (the arrays are sorted); each component's median (parts: [frames][KILN_NUM_COMPONENTS],
+   a frame's encode and decode together) */
 static void bench_report(const struct kiln_model_desc *d, int frames, int warmup, bool json, double *encode_ms,
-                         double *decode_ms, double *frame_ms)
+                         double *decode_ms, double *frame_ms, double (*parts)[KILN_NUM_COMPONENTS])
 {
+    double component[KILN_NUM_COMPONENTS];
+    for (int c = KILN_NUM_LM_COMPONENTS; c < KILN_NUM_COMPONENTS; c++) {
+        for (int t = 0; t < frames; t++)
+            frame_ms[t] = parts[t][c]; /* (the column, sorted by median_of; frame_ms is refilled below) */
+        component[c] = median_of(frame_ms, frames);
+    }
+    for (int t = 0; t < frames; t++)
+        frame_ms[t] = encode_ms[t] + decode_ms[t];
     const double frame_budget_ms = 1000.0 * d->frame_size / d->sample_rate;
     const double frame_median = median_of(frame_ms, frames), frame_p99 = quantile_of(frame_ms, frames, 0.99);
     const double encode_median = median_of(encode_ms, frames), encode_p99 = quantile_of(encode_ms, frames, 0.99);
@@ -268,8 +278,11 @@ static void bench_report(const struct kiln_model_desc *d, int frames, int warmup
     if (json) {
         printf("{\"model\": \"%s\", \"target\": \"%s\", \"frames\": %d, \"ms_median\": %.6f, \"ms_p99\": %.6f, "
                "\"rtf\": %.4f, \"threads\": %d, \"encode_ms_median\": %.6f, \"encode_ms_p99\": %.6f, "
-               "\"decode_ms_median\": %.6f, \"decode_ms_p99\": %.6f, \"components\": {}}\n", d->name, d->target, frames,
+               "\"decode_ms_median\": %.6f, \"decode_ms_p99\": %.6f, \"components\": {", d->name, d->target, frames,
                frame_median, frame_p99, rtf, threads, encode_median, encode_p99, decode_median, decode_p99);
+        for (int c = KILN_NUM_LM_COMPONENTS; c < KILN_NUM_COMPONENTS; c++)
+            printf("%s\"%s\": %.6f", c > KILN_NUM_LM_COMPONENTS ? ", " : "", bench_component_name(c), component[c]);
+        printf("}}\n");
         return;
     }
     printf("%s bench: %d frames encoded, then decoded, streaming, after %d warm-up, %d thread(s), target %s\n", d->name,
@@ -278,24 +291,35 @@ static void bench_report(const struct kiln_model_desc *d, int frames, int warmup
     printf("  decode        median %.3f ms, p99 %.3f ms\n", decode_median, decode_p99);
     printf("  per frame     median %.3f ms, p99 %.3f ms (encode + decode)\n", frame_median, frame_p99);
     printf("  real time     %.2fx (a frame is %.0f ms of audio)\n", rtf, frame_budget_ms);
+    printf("  components   ");
+    for (int c = KILN_NUM_LM_COMPONENTS; c < KILN_NUM_COMPONENTS; c++)
+        printf(" %s %.3f", bench_component_name(c), component[c]);
+    printf(" (ms, medians; the quantizer's: both ways)\n");
 }
 
 /* warmup + frames frames of pcm encoded through the codec's stream, then their codes decoded; the
-   last `frames` timed: ms[0..frames) encode, ms[frames..2 frames) decode, then their sums */
+   last `frames` timed: ms[0..frames) encode, ms[frames..2 frames) decode, then their sums; each
+   frame's components (encode's and decode's added) into parts */
 static void time_frames(const struct kiln_model_desc *d, struct kiln_codec *codec, const float *pcm, int32_t *codes,
-                        float *out, int warmup, int frames, double *ms)
+                        float *out, int warmup, int frames, double *ms, double (*parts)[KILN_NUM_COMPONENTS])
 {
+    double step[KILN_NUM_COMPONENTS];
     const int64_t F = d->frame_size, K = d->num_codebooks;
     for (int way = 0; way < 2; way++)
         for (int t = -warmup; t < frames; t++) {
             const int64_t frame = warmup + t;
             const double start = cli_seconds_now();
+            bench_profile_begin();
             if (way == 0)
                 kiln_codec_encode_step(codec, pcm + frame * F, codes + frame * K);
             else
                 kiln_codec_decode_step(codec, codes + frame * K, out);
-            if (t >= 0)
-                ms[way * frames + t] = (cli_seconds_now() - start) * 1e3;
+            bench_profile_end(step);
+            if (t < 0)
+                continue;
+            ms[way * frames + t] = (cli_seconds_now() - start) * 1e3;
+            for (int c = 0; c < KILN_NUM_COMPONENTS; c++)
+                parts[t][c] = (way ? parts[t][c] : 0) + step[c];
         }
     for (int t = 0; t < frames; t++)
         ms[2 * frames + t] = ms[t] + ms[frames + t];
@@ -325,18 +349,18 @@ static int cmd_bench(const struct kiln_model_desc *d, int argc, char **argv)
     const int64_t F = d->frame_size, K = d->num_codebooks, total = (int64_t)warmup + frames;
     float *pcm = malloc((size_t)(total * F) * sizeof *pcm), *out = malloc((size_t)F * sizeof *out);
     int32_t *codes = malloc((size_t)(total * K) * sizeof *codes);
-    double *ms = malloc(3 * (size_t)frames * sizeof *ms);
-    if (!pcm || !out || !codes || !ms) {
+    double *ms = malloc(3 * (size_t)frames * sizeof *ms), (*parts)[KILN_NUM_COMPONENTS] = malloc((size_t)frames * sizeof *parts);
+    if (!pcm || !out || !codes || !ms || !parts) {
         fprintf(stderr, "%s bench: error: out of memory for %lld frames\n", cli_prog, (long long)total);
         rc = 2;
     } else {
         test_signal(pcm, total * F, d->sample_rate);
-        time_frames(d, codec, pcm, codes, out, warmup, frames, ms);
-        bench_report(d, frames, warmup, json, ms, ms + frames, ms + 2 * frames);
+        time_frames(d, codec, pcm, codes, out, warmup, frames, ms, parts);
+        bench_report(d, frames, warmup, json, ms, ms + frames, ms + 2 * frames, parts);
     }
     kiln_codec_free(codec);
     kiln_model_free(&model);
-    free(pcm), free(out), free(codes), free(ms);
+    free(pcm), free(out), free(codes), free(ms), free(parts);
     return rc;
 }
 

@@ -43,9 +43,12 @@ enum kiln_state_role {
 };
 
 /* The columns of the matrix a weight of this shape is to its kernels: all but its first dimension
-   (a conv's [out, in, kernel]: in * kernel), or a vector's length */
-static inline size_t kiln_matrix_cols(int rank, const int64_t *shape)
+   (a conv's [out, in, kernel]: in * kernel), or a vector's length; of a transposed one (the
+   checkpoint holds the matrix's transpose: a transposed conv's [in, out, kernel]) its first */
+static inline size_t kiln_matrix_cols(int rank, const int64_t *shape, int transposed)
 {
+    if (transposed && rank >= 2)
+        return (size_t)shape[0];
     size_t cols = rank ? (size_t)shape[rank - 1] : 1;
     for (int d = 1; d + 1 < rank; d++)
         cols *= (size_t)shape[d];

@@ -45,6 +45,8 @@ static uint64_t layout_hash(const struct kiln_model_desc *desc)
         if (w->fold != KILN_FOLD_COLUMNS) /* (hashed only when it is not the default: the hashes of .kw files
                                               written before folds had kinds stay as they were) */
             h = fnv(h, &w->fold, sizeof w->fold);
+        if (w->transposed) /* (likewise) */
+            h = fnv(h, &w->transposed, sizeof w->transposed);
     }
     return h;
 }

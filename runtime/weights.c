@@ -47,7 +47,7 @@ static void *weight_data(const struct kiln_model_desc *desc, const struct kiln_w
 /* Rows of w as a matrix [rows][last dimension] (a vector is one row) */
 static size_t weight_rows(const struct kiln_weight_desc *w)
 {
-    const size_t cols = kiln_matrix_cols(w->rank, w->shape);
+    const size_t cols = kiln_matrix_cols(w->rank, w->shape, w->transposed);
     return cols ? weight_numel(w) / cols : 0;
 }
 
@@ -74,6 +74,8 @@ static int check_desc(const struct kiln_model_desc *desc, char *err, size_t errl
                 return kiln_report(err, errlen, desc->name, "weight '%s' has a negative dimension", w->name);
         if (w->format < 0 || w->format >= KILN_NUM_FORMATS || w->rounding < 0 || w->rounding >= KILN_NUM_FORMATS)
             return kiln_report(err, errlen, desc->name, "weight '%s' has an unknown format", w->name);
+        if (w->transposed && (w->rank < 2 || w->fold_alpha >= 0))
+            return kiln_report(err, errlen, desc->name, "weight '%s' cannot be transposed", w->name);
         int j = w->fold_alpha;
         if (j < 0)
             continue;
@@ -94,7 +96,7 @@ static int check_desc(const struct kiln_model_desc *desc, char *err, size_t errl
 
 static size_t stored_elements(const struct kiln_weight_desc *w)
 {
-    return kiln_stored_elements(weight_numel(w), kiln_matrix_cols(w->rank, w->shape), w->pack_nr, w->pack_rows,
+    return kiln_stored_elements(weight_numel(w), kiln_matrix_cols(w->rank, w->shape, w->transposed), w->pack_nr, w->pack_rows,
                                 w->pack_gated != 0);
 }
 
@@ -102,7 +104,7 @@ size_t weights_stored_bytes(const struct kiln_weight_desc *w) { return kiln_form
 
 static size_t slot_bytes(const struct kiln_weight_desc *w)
 {
-    return kiln_slot_bytes(weight_numel(w), kiln_matrix_cols(w->rank, w->shape), w->pack_nr, w->pack_rows,
+    return kiln_slot_bytes(weight_numel(w), kiln_matrix_cols(w->rank, w->shape, w->transposed), w->pack_nr, w->pack_rows,
                            w->pack_gated != 0, w->format);
 }
 
@@ -142,7 +144,7 @@ static long long panel_row(const struct kiln_weight_desc *w, size_t b, size_t p,
    nibbles; kiln_panel_zero). Padding lanes are zero. */
 static void lay_out_block_panel(const struct kiln_weight_desc *w, const float *src, uint8_t *panel, size_t b, size_t p)
 {
-    const size_t cols = kiln_matrix_cols(w->rank, w->shape), nr = (size_t)w->pack_nr, W = nr / 2;
+    const size_t cols = kiln_matrix_cols(w->rank, w->shape, w->transposed), nr = (size_t)w->pack_nr, W = nr / 2;
     const size_t unit = kiln_unit_bytes(w->format), groups = kiln_panel_groups(w->format);
     uint8_t block[2 + KILN_QBLOCK];
     for (size_t k = 0; k < cols / KILN_QBLOCK; k++) {
@@ -164,7 +166,7 @@ static void lay_out_block_panel(const struct kiln_weight_desc *w, const float *s
 /* Row-major f32 values src -> dst in w's layout and format (see kiln_weight_desc). */
 static void lay_out(const struct kiln_weight_desc *w, const float *src, void *dst)
 {
-    const size_t numel = weight_numel(w), cols = kiln_matrix_cols(w->rank, w->shape);
+    const size_t numel = weight_numel(w), cols = kiln_matrix_cols(w->rank, w->shape, w->transposed);
     if (!w->pack_nr && kiln_format_is_block(w->format)) { /* ggml's blocks, row after row */
         const long long rows = (long long)(numel / cols);
         PARALLEL_FOR(rows > 64)
@@ -448,6 +450,21 @@ static void store_values(const struct kiln_weight_desc *w, float *values, void *
     }
 }
 
+/* values [shape[0]][rest] -> [rest][shape[0]]: a transposed weight as its kernels read it */
+static int transpose(const struct kiln_weight_desc *w, float *values)
+{
+    const size_t rows = (size_t)w->shape[0], cols = weight_numel(w) / rows;
+    float *copy = malloc(weight_numel(w) * sizeof *copy + 1);
+    if (!copy)
+        return 1;
+    memcpy(copy, values, weight_numel(w) * sizeof *copy);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++)
+            values[c * rows + r] = copy[r * cols + c];
+    free(copy);
+    return 0;
+}
+
 static bool divides_rows(const struct kiln_weight_desc *w)
 {
     return w->fold_alpha >= 0 && w->fold == KILN_FOLD_DIVIDE_ROWS;
@@ -462,6 +479,8 @@ static int load_one(const struct kiln_model_desc *desc, int i, const struct st_t
     if (!values)
         return kiln_report(err, errlen, path, "out of memory converting '%s'", w->name);
     int rc = check_finite(w, convert(found[i], values, weight_numel(w)), path, err, errlen);
+    if (!rc && w->transposed && transpose(w, values))
+        rc = kiln_report(err, errlen, path, "out of memory converting '%s'", w->name);
     if (!rc && divides_rows(w)) {
         float *usage = malloc(weight_rows(w) * sizeof *usage + 1);
         if (usage) {
