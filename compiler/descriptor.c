@@ -27,6 +27,7 @@ static int weight_desc_record(struct kir_module *m)
     kir_record_field(m, r, "fold_alpha", i32, 0, 0, NULL);
     fields(m, r, i64, "field_offset read_per_frame");
     fields(m, r, i32, "pack_nr pack_rows pack_gated format rounding weight_class fold transposed");
+    kir_record_field(m, r, "macs_per_frame", i64, 0, 0, NULL);
     return r;
 }
 
@@ -178,6 +179,7 @@ static int weight_table(struct emitter *e, int record, int *entries)
             kir_init_int(m, g, w->weight_class);
             kir_init_int(m, g, w->fold);
             kir_init_int(m, g, w->transposed);
+            kir_init_int(m, g, w->macs / copies);
         }
     }
     free(first_entry);

@@ -44,6 +44,7 @@ struct ir_weight {
     int steps;                       /* table entries (STEP_TABLE) or row blocks (STEP_ROW_BLOCK) */
     int fold_alpha;                  /* weight whose values change this one at load (`fold`), or -1 */
     int fold;                        /* enum kiln_fold (kiln_format.h): scale columns, or divide rows */
+    long long macs;                  /* multiply-adds a streaming frame does with it (plan_weights) */
     bool transposed;                 /* the checkpoint holds the matrix transposed, [cols][rows] (a
                                         transposed conv's [in][out * kernel]): transposed at load */
     bool is_embedding;               /* a lookup table: a frame reads one row of it */

@@ -146,9 +146,30 @@ int ir_quantized_x_floats(int cols) { return cols / 4 + cols / 16; }
 /* Every weight's format; every matmul weight of a vector target is packed in panels of two
    vectors' worth of rows; in a graph that takes several rows per call, the matmul also gets the
    scratch of its cache-blocked form (ir.h). Runs before plan_buffers. */
+/* What a streaming frame multiplies with each weight: a matmul's matrix once per value and row (an
+   LM's streaming call is one row, a per-step graph's steps each use their own block or entry), a
+   codebook twice per value (its search's |c|^2 and r.c) */
+static void count_macs(struct ir_module *mod)
+{
+    for (int gi = 0; gi < mod->num_graphs; gi++) {
+        const struct ir_graph *g = mod->graphs[gi];
+        for (int i = 0; i < g->num_ops; i++) {
+            const struct ir_op *op = &g->ops[i];
+            if (op->dead)
+                continue;
+            if (op->code == OP_MATMUL)
+                mod->weights[op->weight].macs += g->multirate ? (long long)ir_op_rows(g, op) * ir_weight_numel(&mod->weights[op->weight])
+                                                              : ir_weight_numel(&mod->weights[op->weight]);
+            for (int j = 0; op->code == OP_VQ_ENCODE && j < op->codebooks; j++)
+                mod->weights[op->weight + 2 * j].macs += 2 * ir_weight_numel(&mod->weights[op->weight + 2 * j]);
+        }
+    }
+}
+
 void plan_weights(struct ir_module *mod, int vector_width)
 {
     plan_formats(mod);
+    count_macs(mod);
     for (int gi = 0; gi < mod->num_graphs; gi++) {
         struct ir_graph *g = mod->graphs[gi];
         for (int i = 0; i < g->num_ops; i++) {

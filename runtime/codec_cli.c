@@ -256,12 +256,40 @@ static void test_signal(float *x, int64_t n, int sample_rate)
     }
 }
 
+/* The component a codec's weight belongs to, by its checkpoint name (docs/mimi.md §1) */
+static int weight_component(const char *name)
+{
+    static const struct { const char *prefix; int component; } parts[] = {
+        {"encoder_transformer.", KILN_ENCODER_TRANSFORMER}, {"decoder_transformer.", KILN_DECODER_TRANSFORMER},
+        {"encoder.", KILN_SEANET_ENCODER}, {"decoder.", KILN_SEANET_DECODER}};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (strncmp(name, parts[i].prefix, strlen(parts[i].prefix)) == 0)
+            return parts[i].component;
+    return KILN_QUANTIZER; /* (the quantizer and the resampling) */
+}
+
+/* What a frame's components read and compute, for their floors: weight bytes (in the binary's
+   formats) and multiply-adds */
+static void component_work(const struct kiln_model_desc *d, int64_t *bytes, int64_t *macs)
+{
+    for (int c = 0; c < KILN_NUM_COMPONENTS; c++)
+        bytes[c] = macs[c] = 0;
+    for (int i = 0; i < d->num_weights; i++) {
+        const struct kiln_weight_desc *w = &d->weights[i];
+        const int c = weight_component(w->name);
+        bytes[c] += (int64_t)kiln_format_bytes_of(w->format, (size_t)w->read_per_frame);
+        macs[c] += w->macs_per_frame;
+    }
+}
+
 /* The report: medians and p99 (the arrays are sorted); each component's median (parts: [frames][KILN_NUM_COMPONENTS],
    a frame's encode and decode together) */
 static void bench_report(const struct kiln_model_desc *d, int frames, int warmup, bool json, double *encode_ms,
                          double *decode_ms, double *frame_ms, double (*parts)[KILN_NUM_COMPONENTS])
 {
     double component[KILN_NUM_COMPONENTS];
+    int64_t bytes[KILN_NUM_COMPONENTS], macs[KILN_NUM_COMPONENTS];
+    component_work(d, bytes, macs);
     for (int c = KILN_NUM_LM_COMPONENTS; c < KILN_NUM_COMPONENTS; c++) {
         for (int t = 0; t < frames; t++)
             frame_ms[t] = parts[t][c]; /* (the column, sorted by median_of; frame_ms is refilled below) */
@@ -282,6 +310,12 @@ static void bench_report(const struct kiln_model_desc *d, int frames, int warmup
                frame_median, frame_p99, rtf, threads, encode_median, encode_p99, decode_median, decode_p99);
         for (int c = KILN_NUM_LM_COMPONENTS; c < KILN_NUM_COMPONENTS; c++)
             printf("%s\"%s\": %.6f", c > KILN_NUM_LM_COMPONENTS ? ", " : "", bench_component_name(c), component[c]);
+        printf("}, \"component_weight_bytes\": {");
+        for (int c = KILN_NUM_LM_COMPONENTS; c < KILN_NUM_COMPONENTS; c++)
+            printf("%s\"%s\": %lld", c > KILN_NUM_LM_COMPONENTS ? ", " : "", bench_component_name(c), (long long)bytes[c]);
+        printf("}, \"component_macs\": {");
+        for (int c = KILN_NUM_LM_COMPONENTS; c < KILN_NUM_COMPONENTS; c++)
+            printf("%s\"%s\": %lld", c > KILN_NUM_LM_COMPONENTS ? ", " : "", bench_component_name(c), (long long)macs[c]);
         printf("}}\n");
         return;
     }
@@ -291,10 +325,10 @@ static void bench_report(const struct kiln_model_desc *d, int frames, int warmup
     printf("  decode        median %.3f ms, p99 %.3f ms\n", decode_median, decode_p99);
     printf("  per frame     median %.3f ms, p99 %.3f ms (encode + decode)\n", frame_median, frame_p99);
     printf("  real time     %.2fx (a frame is %.0f ms of audio)\n", rtf, frame_budget_ms);
-    printf("  components   ");
+    printf("  components    (medians; the quantizer's: both ways, with the resampling)\n");
     for (int c = KILN_NUM_LM_COMPONENTS; c < KILN_NUM_COMPONENTS; c++)
-        printf(" %s %.3f", bench_component_name(c), component[c]);
-    printf(" (ms, medians; the quantizer's: both ways)\n");
+        printf("    %-20s %7.3f ms  reads %6.1f MB of weights, %6.1f M multiply-adds\n", bench_component_name(c), component[c],
+               (double)bytes[c] / 1e6, (double)macs[c] / 1e6);
 }
 
 /* warmup + frames frames of pcm encoded through the codec's stream, then their codes decoded; the

@@ -36,6 +36,9 @@ struct kiln_weight_desc {
     int fold;                        /* enum kiln_fold: what fold_alpha (when >= 0) does to this weight */
     int transposed;                  /* the checkpoint holds the transpose of the matrix the kernels read
                                         (a transposed conv's [in][out * kernel]): transposed at load */
+    int64_t macs_per_frame;          /* multiply-adds a streaming frame does with it (a matrix: once per
+                                        value and row it multiplies; a codebook: its search's two dot
+                                        products per entry): bench's compute floor */
 };
 
 /* Stream timing components reported by `bench` (docs/contracts.md, bench --json). */

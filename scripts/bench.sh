@@ -7,8 +7,11 @@
 #      7B-shaped one (4 of its 32 layers; f32 and bf16) and of the whole Moshi 7B shape (32 layers, q8
 #      and q4): `bench --json`, with achieved GB/s against the measured bandwidth and the weight-bytes
 #      floor of each format;
-#   4. the LLVM back end against the C back end (scripts/bench_backends.sh).
-# Results: build/bench/{machine.json, kernels.json, machine_steps.json, steps.json, backends.json} and the tables printed here.
+#   4. the LLVM back end against the C back end (scripts/bench_backends.sh);
+#   5. the released Mimi (graphs/mimi.kiln, random weights): streaming encode + decode a frame, each
+#      component beside its floors (its weight bytes / the read bandwidth and its multiply-adds / the
+#      FMA peak, both measured just before).
+# Results: build/bench/{machine.json, kernels.json, machine_steps.json, steps.json, backends.json, codec.json} and the tables printed here.
 set -e
 BUILD=${KILN_BUILD:-build}
 OUT=$BUILD/bench
@@ -65,3 +68,22 @@ done
 
 echo
 scripts/bench_backends.sh
+
+echo
+machine=$("$OUT/machine" | tee "$OUT/machine_codec.json")
+read_n=$(echo "$machine" | sed 's/.*"read_gb_s_n": \([0-9.]*\).*/\1/')
+fma_n=$(echo "$machine" | sed 's/.*"fma_gflops_n": \([0-9.]*\).*/\1/')
+echo "== the Mimi codec ($TARGET, all threads; read ${read_n} GB/s, FMA peak ${fma_n} GFLOP/s now)"
+"$BUILD/kilnc" graphs/mimi.kiln -o "$OUT/mimi" >/dev/null
+"$OUT/mimi/mimi" bench --random-weights 1 --frames ${FRAMES:-50} --json | tee "$OUT/codec.json"
+sed 's/[{}",:]/ /g' "$OUT/codec.json" | awk -v bw="$read_n" -v peak="$fma_n" '{
+    for (i = 1; i < NF; i++) if ($i == "components" || $i == "component_weight_bytes" || $i == "component_macs") part = $i;
+      else if (part != "" && $(i + 1) ~ /^[0-9.]+$/) v[part, $i] = $(i + 1)
+    for (i = 1; i < NF; i++) f[$i] = $(i + 1)
+    printf "  %.2f ms a frame (encode %.2f + decode %.2f), %.2fx real time\n", f["ms_median"], f["encode_ms_median"],
+           f["decode_ms_median"], f["rtf"]
+    n = split("seanet_encoder encoder_transformer quantizer decoder_transformer seanet_decoder", names, " ")
+    for (k = 1; k <= n; k++) {
+      c = names[k]; bytes_ms = v["component_weight_bytes", c] / (bw * 1e9) * 1e3; macs_ms = 2 * v["component_macs", c] / (peak * 1e9) * 1e3
+      printf "  %-20s %6.2f ms; floors: weight bytes %5.2f ms, multiply-adds %5.2f ms\n", c, v["components", c], bytes_ms, macs_ms }
+  }'

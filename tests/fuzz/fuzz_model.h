@@ -17,10 +17,10 @@ struct fuzz_model_weights {
 };
 
 static const struct kiln_weight_desc fuzz_model_weights[] = {
-    {"norm.alpha", 1, {8}, -1, offsetof(struct fuzz_model_weights, norm), 8, 0, 0, 0, KILN_F32, KILN_F32, KILN_CLASS_TEMPORAL, KILN_FOLD_COLUMNS, 0},
-    {"proj.weight", 2, {10, 8}, 0, offsetof(struct fuzz_model_weights, proj), 80, 4, 10, 0, KILN_F32, KILN_F32, KILN_CLASS_TEMPORAL, KILN_FOLD_COLUMNS, 0},
-    {"gate.weight", 2, {16, 8}, -1, offsetof(struct fuzz_model_weights, gate), 128, 4, 4, 1, KILN_BF16, KILN_F32, KILN_CLASS_TEMPORAL, KILN_FOLD_COLUMNS, 0},
-    {"emb.weight", 2, {5, 8}, -1, offsetof(struct fuzz_model_weights, emb), 8, 0, 0, 0, KILN_F16, KILN_F32, KILN_CLASS_EMBEDDINGS, KILN_FOLD_COLUMNS, 0},
+    {"norm.alpha", 1, {8}, -1, offsetof(struct fuzz_model_weights, norm), 8, 0, 0, 0, KILN_F32, KILN_F32, KILN_CLASS_TEMPORAL, KILN_FOLD_COLUMNS, 0, 0},
+    {"proj.weight", 2, {10, 8}, 0, offsetof(struct fuzz_model_weights, proj), 80, 4, 10, 0, KILN_F32, KILN_F32, KILN_CLASS_TEMPORAL, KILN_FOLD_COLUMNS, 0, 0},
+    {"gate.weight", 2, {16, 8}, -1, offsetof(struct fuzz_model_weights, gate), 128, 4, 4, 1, KILN_BF16, KILN_F32, KILN_CLASS_TEMPORAL, KILN_FOLD_COLUMNS, 0, 0},
+    {"emb.weight", 2, {5, 8}, -1, offsetof(struct fuzz_model_weights, emb), 8, 0, 0, 0, KILN_F16, KILN_F32, KILN_CLASS_EMBEDDINGS, KILN_FOLD_COLUMNS, 0, 0},
 };
 
 static const struct kiln_model_desc fuzz_model = {
