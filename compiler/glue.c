@@ -286,11 +286,12 @@ static void codec_op(struct glue *c, const struct ir_op *op, struct kir_node *in
 static void op_comment(struct glue *c, const struct ir_op *op)
 {
     const struct ir_graph *g = c->g;
-    static const char *const epi[] = {"", "", ", silu gate fused", ", rope + kv write fused"};
+    static const char *const epi[] = {"", "", ", silu gate fused", ", rope + kv write fused", ", bias fused",
+                                      ", layer scale and residual add fused"};
     char out[160] = "", weight[160] = "", scale[160] = "";
     if (op->out >= 0)
         snprintf(out, sizeof out, "%s[%d] %s ", g->values[op->out].name, g->values[op->out].len,
-                 op->epilogue == EPI_ACCUMULATE ? "+=" : "=");
+                 op->epilogue == EPI_ACCUMULATE || op->epilogue == EPI_SCALE_ACCUMULATE ? "+=" : "=");
     if (op->weight >= 0)
         snprintf(weight, sizeof weight, " %s", c->e->mod->weights[op->weight].name);
     if (op->scale >= 0)
@@ -333,6 +334,8 @@ static void emit_op(struct glue *c, const struct ir_op *op)
             if (g->rope)
                 args[n++] = state(c, op->states[KV_STATE_ROPE]);
         }
+        if (op->epilogue_weight >= 0) /* a bias or gain */
+            args[n++] = weight(c, &e->mod->weights[op->epilogue_weight], NULL);
         if (op->work >= 0) /* the cache-blocked form's sums */
             args[n++] = value(c, op->work);
         args[n++] = c->rows;

@@ -58,7 +58,7 @@ struct ir_op *ir_op(struct ir_graph *g, enum ir_opcode code, int in0, int in1, i
     g->ops = grow(g->ops, &g->cap_ops, g->num_ops + 1, sizeof *g->ops);
     struct ir_op *op = &g->ops[g->num_ops++];
     *op = (struct ir_op){.code = code, .in = {in0, in1, -1, -1}, .out = out, .weight = -1, .work = -1,
-                         .layer = -1, .scale = -1, .epilogue = EPI_STORE,
+                         .layer = -1, .scale = -1, .epilogue = EPI_STORE, .epilogue_weight = -1,
                          .mark = -1};
     return op;
 }
@@ -175,6 +175,10 @@ static void verify_matmul(const struct ir_module *mod, const struct ir_graph *g,
         violation(g, i, stage, "matmul output length %d, expected %d", out_len, expect);
     if (op->scale >= 0 && (!g->values[op->scale].scalar || g->values[op->scale].len != 1))
         violation(g, i, stage, "matmul scale is not a scalar");
+    const bool needs = op->epilogue == EPI_BIAS || op->epilogue == EPI_SCALE_ACCUMULATE;
+    if (needs != (op->epilogue_weight >= 0) ||
+        (needs && (op->epilogue_weight >= mod->num_weights || ir_weight_numel(&mod->weights[op->epilogue_weight]) != out_len)))
+        violation(g, i, stage, "matmul epilogue weight missing or of another length than its output");
 }
 
 /* A codec's op keeps its input's time, but for a strided conv's (which divides it by its stride,
@@ -246,7 +250,8 @@ bool ir_verify(const struct ir_module *mod, const char *stage)
 
 /* ---- printing ---------------------------------------------------------------------------- */
 
-static const char *const epilogue_names[] = {"", " += (residual)", " -> silu gate", " -> rope, kv write"};
+static const char *const epilogue_names[] = {"", " += (residual)", " -> silu gate", " -> rope, kv write", " + bias",
+                                             " * gain += (residual)"};
 
 static void dump_graph(FILE *out, const struct ir_module *mod, const struct ir_graph *g)
 {

@@ -94,6 +94,8 @@ enum matmul_epilogue {
     EPI_ACCUMULATE,                  /* out += acc (residual add fused) */
     EPI_SILU_GATE,                   /* out[i] = silu(acc[i]) * acc[H + i] (gating fused) */
     EPI_ROPE_KV,                     /* q part roped into out; k roped, v stored into the KV ring */
+    EPI_BIAS,                        /* out = acc + bias[r] (a conv's bias fused) */
+    EPI_SCALE_ACCUMULATE,            /* out += gain[r] * acc (a layer scale and its residual add fused) */
 };
 
 struct ir_op {
@@ -113,6 +115,7 @@ struct ir_op {
     /* MATMUL fusion */
     int scale;                       /* value id of an RMS_SCALE output applied to acc, or -1 */
     enum matmul_epilogue epilogue;
+    int epilogue_weight;             /* EPI_BIAS's bias, EPI_SCALE_ACCUMULATE's gain (a weight id), or -1 */
     /* attributes */
     double eps;
     /* CONV_WINDOW, CONV_TRANSPOSE (a codec's): kernel size, stride, dilation (of the window) */
@@ -211,6 +214,7 @@ void pass_fold_norms(struct ir_module *mod);
 void pass_fuse_residual(struct ir_module *mod);
 void pass_fuse_gating(struct ir_module *mod);
 void pass_fuse_rope_kv(struct ir_module *mod);
+void pass_fuse_epilogues(struct ir_module *mod);
 /* plan.c: liveness-based placement of activations in one scratch arena per graph, and the
    weights' layout for a target whose vectors hold `vector_width` floats. */
 void plan_buffers(struct ir_module *mod);

@@ -7,7 +7,7 @@
 #include <string.h>
 #include "kernels.h"
 
-static const char *const epilogue_suffix[] = {"store", "acc", "silu_gate", "rope_kv"};
+static const char *const epilogue_suffix[] = {"store", "acc", "silu_gate", "rope_kv", "bias", "gain_acc"};
 
 /* What a row's dot product reads: the weights (and their format), and x's row t, or in a block
    format the row quantized (kernels_quant.c) */
@@ -39,8 +39,11 @@ static int row_major_matmul(struct emitter *e, const struct ir_graph *g, const s
     switch (op->epilogue) {
     case EPI_STORE:
     case EPI_ACCUMULATE:
-        f = kir_begin(&e->kir, name, void_type(), 0, "out[t][%d] %s W[%d, %d] . x[t][%d]%s", R,
-                      op->epilogue == EPI_STORE ? "=" : "+=", R, C, C, sc);
+    case EPI_BIAS:
+    case EPI_SCALE_ACCUMULATE:
+        f = kir_begin(&e->kir, name, void_type(), 0, "out[t][%d] %s %sW[%d, %d] . x[t][%d]%s%s", R,
+                      op->epilogue == EPI_STORE || op->epilogue == EPI_BIAS ? "=" : "+=",
+                      op->epilogue == EPI_SCALE_ACCUMULATE ? "gain * " : "", R, C, C, sc, op->epilogue == EPI_BIAS ? " + bias" : "");
         break;
     case EPI_SILU_GATE:
         f = kir_begin(&e->kir, name, void_type(), 0,
@@ -60,8 +63,11 @@ static int row_major_matmul(struct emitter *e, const struct ir_graph *g, const s
     struct kir_node *x = kir_param(f, "x", in, KIR_RESTRICT);
     m.s = scaled ? kir_param(f, "s", in, KIR_RESTRICT) : NULL;
     struct kir_node *out = NULL, *q = NULL, *k_ring = NULL, *v_ring = NULL, *pos0 = NULL, *rope_cs = NULL;
+    struct kir_node *per_row = NULL; /* the bias or gain */
     if (op->epilogue != EPI_ROPE_KV) {
         out = kir_param(f, "out", out_type, KIR_RESTRICT);
+        if (op->epilogue_weight >= 0)
+            per_row = kir_param(f, op->epilogue == EPI_BIAS ? "bias" : "gain", in, KIR_RESTRICT);
     } else {
         const struct kir_type ring = kir_pointer_type(format_scalar(g->kv_format), false);
         q = kir_param(f, "q", out_type, KIR_RESTRICT), k_ring = kir_param(f, "k_ring", ring, KIR_RESTRICT);
@@ -84,7 +90,12 @@ static int row_major_matmul(struct emitter *e, const struct ir_graph *g, const s
         } else {
             struct kir_node *r = kir_for(f, "r", INT(0), INT(R), 1, 0), *at = ADD(MUL(t, INT(R)), r);
             struct kir_node *value = row_dot(f, &m, r, xt, t);
-            kir_store(f, out, at, op->epilogue == EPI_STORE ? value : ADD(kir_load(f, out, at, 1), value));
+            if (op->epilogue == EPI_BIAS)
+                value = ADD(value, LOAD(per_row, r));
+            else if (op->epilogue == EPI_SCALE_ACCUMULATE)
+                value = MUL(LOAD(per_row, r), value);
+            const bool accumulate = op->epilogue == EPI_ACCUMULATE || op->epilogue == EPI_SCALE_ACCUMULATE;
+            kir_store(f, out, at, accumulate ? ADD(kir_load(f, out, at, 1), value) : value);
         }
     } else {
         const int D = R / 3, cap = g->kv_capacity, HD = g->head_dim;

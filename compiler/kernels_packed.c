@@ -99,6 +99,7 @@ struct matmul {
     const struct ir_op *op;
     const struct ir_weight *w;
     struct kir_node *s, *out, *q, *k_ring, *v_ring, *pos0, *rope_cs;
+    struct kir_node *per_row;        /* EPI_BIAS's bias, EPI_SCALE_ACCUMULATE's gain */
     int rope_pair;                   /* the scalar RoPE's kernel, or -1 */
     int vf_rope, vf_exp;
 };
@@ -124,7 +125,13 @@ static void store_epilogue(struct kir_func *f, const struct matmul *mm, struct k
         kir_end(f);
     }
     struct kir_node *at = ADD(MUL(WIDE(t), INT(rows)), r), *value = scaled(f, LOAD(acc, j), scale);
-    kir_store(f, mm->out, at, mm->op->epilogue == EPI_STORE ? value : ADD(LOAD(mm->out, at), value));
+    const enum matmul_epilogue epilogue = mm->op->epilogue;
+    if (epilogue == EPI_BIAS)
+        value = ADD(value, LOAD(mm->per_row, r));
+    else if (epilogue == EPI_SCALE_ACCUMULATE)
+        value = MUL(LOAD(mm->per_row, r), value);
+    const bool accumulate = epilogue == EPI_ACCUMULATE || epilogue == EPI_SCALE_ACCUMULATE;
+    kir_store(f, mm->out, at, accumulate ? ADD(LOAD(mm->out, at), value) : value);
     kir_end(f);
 }
 
@@ -404,7 +411,8 @@ int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const stru
         mm.rope_pair = kernel_rope_pair(e, g->head_dim);
     mm.vf_rope = kir_find(&e->kir, "vf_rope");
     mm.vf_exp = kir_find(&e->kir, "vf_exp");
-    static const char *const what[] = {"out = acc", "out += acc", "out = silu(a) * b", "q, k and v from acc"};
+    static const char *const what[] = {"out = acc", "out += acc", "out = silu(a) * b", "q, k and v from acc", "out = acc + bias",
+                                       "out += gain * acc"};
     struct kir_func *f = kir_begin(&e->kir, name, void_type(), 0,
                                    "matmul of packed W [%d panels][%d][%d] by x[T][%d]%s; epilogue: %s%s", b.panels, C, NR, C,
                                    scaled ? ", scaled by s[t]" : "", what[op->epilogue],
@@ -420,6 +428,8 @@ int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const stru
         mm.rope_cs = g->rope ? kir_param(f, "rope_cs", in_ptr(), KIR_RESTRICT) : NULL;
     } else {
         mm.out = kir_param(f, "out", out_ptr(), KIR_RESTRICT);
+        if (op->epilogue_weight >= 0)
+            mm.per_row = kir_param(f, op->epilogue == EPI_BIAS ? "bias" : "gain", in_ptr(), KIR_RESTRICT);
     }
     struct kir_node *work = blocked || quantized ? kir_param(f, quantized ? "xq" : "sums", out_ptr(), KIR_RESTRICT) : NULL;
     struct kir_node *T = kir_param(f, "T", i32_type(), 0);

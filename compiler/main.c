@@ -246,6 +246,7 @@ static int compile(struct options *opt)
         run_pass(mod, pass_fuse_residual, "fuse_residual");
         run_pass(mod, pass_fuse_gating, "fuse_gating");
         run_pass(mod, pass_fuse_rope_kv, "fuse_rope_kv");
+        run_pass(mod, pass_fuse_epilogues, "fuse_epilogues");
     }
     plan_weights(mod, opt->emit.target->width);
     note_whole_blocks(mod);

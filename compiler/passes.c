@@ -4,7 +4,9 @@
  *   fuse_residual: x = add(x, matmul(...)) -> the matmul accumulates into x;
  *   fuse_gating:   silu_gate(matmul(...)) -> the matmul's epilogue gates row i with row H + i;
  *   fuse_rope_kv:  matmul -> rope_qk -> kv_write -> attention: the matmul's epilogue ropes q and k,
- *                  writes k and v into the KV ring slot, and hands only q to attention. */
+ *                  writes k and v into the KV ring slot, and hands only q to attention;
+ *   fuse_epilogues (a codec's): bias_add(matmul(...)) -> the matmul adds the bias (a conv's);
+ *                  x = scale_add(x, matmul(...)) -> the matmul adds gain * acc into x (a layer scale). */
 #include <stdlib.h>
 #include <string.h>
 #include "ir.h"
@@ -161,4 +163,32 @@ void pass_fuse_rope_kv(struct ir_module *mod)
 {
     for (int gi = 0; gi < mod->num_graphs; gi++)
         fuse_rope_kv_in(mod->graphs[gi]);
+}
+
+static void fuse_epilogues_in(struct ir_graph *g)
+{
+    int readers[2];
+    for (int i = 0; i < g->num_ops; i++) {
+        struct ir_op *op = &g->ops[i];
+        if (op->dead || (op->code != OP_BIAS_ADD && op->code != OP_SCALE_ADD) || op->out != op->in[0])
+            continue;
+        const int product = op->code == OP_BIAS_ADD ? op->in[0] : op->in[1];
+        const int p = producer_of(g, product, i);
+        if (p < 0 || g->ops[p].code != OP_MATMUL || g->ops[p].epilogue != EPI_STORE ||
+            (op->code == OP_SCALE_ADD && readers_of(g, product, readers, 2) != 1))
+            continue;
+        struct ir_op *mm = &g->ops[p];
+        mm->epilogue = op->code == OP_BIAS_ADD ? EPI_BIAS : EPI_SCALE_ACCUMULATE;
+        mm->epilogue_weight = op->weight;
+        mm->out = op->out;
+        if (op->mark >= 0)
+            mm->mark = op->mark; /* (bench's mark moves with it, but the fused op ends its part anyway) */
+        op->dead = true;
+    }
+}
+
+void pass_fuse_epilogues(struct ir_module *mod)
+{
+    for (int gi = 0; gi < mod->num_graphs; gi++)
+        fuse_epilogues_in(mod->graphs[gi]);
 }
