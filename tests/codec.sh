@@ -75,6 +75,17 @@ if "$TMP/native-c/mimi_golden" encode --weights $G/weights.safetensors --audio $
   else pass; fi
 else fail "semantics: $(cat "$TMP/err")"; fi
 
+# The fusions (a conv's bias and a layer scale into their matmuls' epilogues) change no bit.
+check "mimi_golden unfused compiles" "$KILNC" graphs/tests/mimi_golden.kiln --no-fuse -o "$TMP/unfused"
+for mode in "" --stream; do
+  "$TMP/unfused/mimi_golden" encode --weights $G/weights.safetensors --audio $G/waveform.npy --out "$TMP/u$mode.npy" $mode 2>/dev/null
+  "$TMP/native-c/mimi_golden" encode --weights $G/weights.safetensors --audio $G/waveform.npy --out "$TMP/f$mode.npy" $mode 2>/dev/null
+  "$TMP/unfused/mimi_golden" decode --weights $G/weights.safetensors --codes $G/codes.npy --out "$TMP/ud$mode.npy" $mode 2>/dev/null
+  "$TMP/native-c/mimi_golden" decode --weights $G/weights.safetensors --codes $G/codes.npy --out "$TMP/fd$mode.npy" $mode 2>/dev/null
+  check "fused and unfused: the same codes ${mode:-whole}" cmp "$TMP/u$mode.npy" "$TMP/f$mode.npy"
+  check "fused and unfused: the same audio ${mode:-whole}" cmp "$TMP/ud$mode.npy" "$TMP/fd$mode.npy"
+done
+
 # 1 and 2 threads give bitwise identical codes and audio (each value is one thread's, in a fixed order).
 for threads in 1 2; do
   "$TMP/native-c/mimi_golden" encode --weights $G/weights.safetensors --audio $G/waveform.npy --out "$TMP/t$threads.npy" \
