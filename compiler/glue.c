@@ -334,7 +334,7 @@ static void emit_op(struct glue *c, const struct ir_op *op)
             if (g->rope)
                 args[n++] = state(c, op->states[KV_STATE_ROPE]);
         }
-        if (op->epilogue_weight >= 0) /* a bias or gain */
+        if (ir_epilogue_weighted(op)) /* a bias or gain */
             args[n++] = weight(c, &e->mod->weights[op->epilogue_weight], NULL);
         if (op->work >= 0) /* the cache-blocked form's sums */
             args[n++] = value(c, op->work);

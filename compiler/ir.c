@@ -175,9 +175,8 @@ static void verify_matmul(const struct ir_module *mod, const struct ir_graph *g,
         violation(g, i, stage, "matmul output length %d, expected %d", out_len, expect);
     if (op->scale >= 0 && (!g->values[op->scale].scalar || g->values[op->scale].len != 1))
         violation(g, i, stage, "matmul scale is not a scalar");
-    const bool needs = op->epilogue == EPI_BIAS || op->epilogue == EPI_SCALE_ACCUMULATE;
-    if (needs != (op->epilogue_weight >= 0) ||
-        (needs && (op->epilogue_weight >= mod->num_weights || ir_weight_numel(&mod->weights[op->epilogue_weight]) != out_len)))
+    if (ir_epilogue_weighted(op) && (op->epilogue_weight < 0 || op->epilogue_weight >= mod->num_weights ||
+                                     ir_weight_numel(&mod->weights[op->epilogue_weight]) != out_len))
         violation(g, i, stage, "matmul epilogue weight missing or of another length than its output");
 }
 

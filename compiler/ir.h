@@ -115,7 +115,8 @@ struct ir_op {
     /* MATMUL fusion */
     int scale;                       /* value id of an RMS_SCALE output applied to acc, or -1 */
     enum matmul_epilogue epilogue;
-    int epilogue_weight;             /* EPI_BIAS's bias, EPI_SCALE_ACCUMULATE's gain (a weight id), or -1 */
+    int epilogue_weight;             /* EPI_BIAS's bias, EPI_SCALE_ACCUMULATE's gain (a weight id); other
+                                        epilogues have none (ir_epilogue_weighted) */
     /* attributes */
     double eps;
     /* CONV_WINDOW, CONV_TRANSPOSE (a codec's): kernel size, stride, dilation (of the window) */
@@ -219,6 +220,11 @@ void pass_fuse_epilogues(struct ir_module *mod);
    weights' layout for a target whose vectors hold `vector_width` floats. */
 void plan_buffers(struct ir_module *mod);
 void plan_weights(struct ir_module *mod, int vector_width);
+/* Whether a matmul's epilogue reads a weight of its own (epilogue_weight: a bias or a gain) */
+static inline bool ir_epilogue_weighted(const struct ir_op *op)
+{
+    return op->epilogue == EPI_BIAS || op->epilogue == EPI_SCALE_ACCUMULATE;
+}
 /* The rows an op processes at most: the graph's, or in a codec's graph (multirate) its input's */
 static inline int ir_op_rows(const struct ir_graph *g, const struct ir_op *op)
 {

@@ -66,7 +66,7 @@ static int row_major_matmul(struct emitter *e, const struct ir_graph *g, const s
     struct kir_node *per_row = NULL; /* the bias or gain */
     if (op->epilogue != EPI_ROPE_KV) {
         out = kir_param(f, "out", out_type, KIR_RESTRICT);
-        if (op->epilogue_weight >= 0)
+        if (ir_epilogue_weighted(op))
             per_row = kir_param(f, op->epilogue == EPI_BIAS ? "bias" : "gain", in, KIR_RESTRICT);
     } else {
         const struct kir_type ring = kir_pointer_type(format_scalar(g->kv_format), false);

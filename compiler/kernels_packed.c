@@ -428,7 +428,7 @@ int packed_matmul_kernel(struct emitter *e, const struct ir_graph *g, const stru
         mm.rope_cs = g->rope ? kir_param(f, "rope_cs", in_ptr(), KIR_RESTRICT) : NULL;
     } else {
         mm.out = kir_param(f, "out", out_ptr(), KIR_RESTRICT);
-        if (op->epilogue_weight >= 0)
+        if (ir_epilogue_weighted(op))
             mm.per_row = kir_param(f, op->epilogue == EPI_BIAS ? "bias" : "gain", in_ptr(), KIR_RESTRICT);
     }
     struct kir_node *work = blocked || quantized ? kir_param(f, quantized ? "xq" : "sums", out_ptr(), KIR_RESTRICT) : NULL;
