@@ -440,10 +440,12 @@ static float *f32_values(const struct kiln_weight_desc *w, void *slot)
     return w->format == KILN_F32 ? slot : malloc(weight_numel(w) * sizeof(float) + 1);
 }
 
-/* The values rounded through w->rounding, then (another format) laid out in the slot and freed */
-static void store_values(const struct kiln_weight_desc *w, float *values, void *slot)
+/* The values (rounded through w->rounding already, or now) laid out in the slot in another format
+   and freed */
+static void store_values(const struct kiln_weight_desc *w, float *values, void *slot, bool rounded)
 {
-    apply_rounding(w, values);
+    if (!rounded)
+        apply_rounding(w, values);
     if (w->format != KILN_F32) {
         lay_out(w, values, slot);
         free(values);
@@ -470,6 +472,15 @@ static bool divides_rows(const struct kiln_weight_desc *w)
     return w->fold_alpha >= 0 && w->fold == KILN_FOLD_DIVIDE_ROWS;
 }
 
+/* A codebook: its embedding sums and their divisors each rounded through its own format, as the
+   checkpoint's tensors are stored, then divided in f32 (the quotient is not rounded again) */
+static void divide_rounded(const struct kiln_model_desc *desc, const struct kiln_weight_desc *w, float *usage, float *values)
+{
+    apply_rounding(&desc->weights[w->fold_alpha], usage);
+    apply_rounding(w, values);
+    divide_rows(w, usage, values);
+}
+
 /* Weight i from its tensor (found[i]); a row fold reads its divisor's tensor as the file holds it. */
 static int load_one(const struct kiln_model_desc *desc, int i, const struct st_tensor **found, void *slot,
                     const char *path, char *err, size_t errlen)
@@ -485,12 +496,12 @@ static int load_one(const struct kiln_model_desc *desc, int i, const struct st_t
         float *usage = malloc(weight_rows(w) * sizeof *usage + 1);
         if (usage) {
             st_to_f32(found[w->fold_alpha], usage);
-            divide_rows(w, usage, values);
+            divide_rounded(desc, w, usage, values);
         } else
             rc = kiln_report(err, errlen, path, "out of memory converting '%s'", w->name);
         free(usage);
     }
-    store_values(w, values, slot);
+    store_values(w, values, slot, divides_rows(w));
     return rc;
 }
 
@@ -620,10 +631,10 @@ int kiln_weights_random(const struct kiln_model_desc *desc, uint64_t seed, struc
         const bool failed = divides_rows(w) && !usage;
         if (usage) {
             fill_random(desc, w->fold_alpha, seed, usage);
-            divide_rows(w, usage, values);
+            divide_rounded(desc, w, usage, values);
             free(usage);
         }
-        store_values(w, values, slot);
+        store_values(w, values, slot, divides_rows(w));
         if (failed) {
             kiln_weights_free(out);
             return kiln_report(err, errlen, desc->name, "out of memory converting '%s'", w->name);

@@ -75,6 +75,17 @@ if "$TMP/native-c/mimi_golden" encode --weights $G/weights.safetensors --audio $
   else pass; fi
 else fail "semantics: $(cat "$TMP/err")"; fi
 
+# Built with weights = bf16 (the matmuls' matrices in bf16, every other weight rounded through it, a
+# codebook's sums and usages each rounded, then divided in f32): from the F32 checkpoint, the
+# reference's outputs on BF16-rounded weights.
+check "mimi_golden bf16 compiles" "$KILNC" graphs/tests/mimi_golden.kiln --weights bf16 -o "$TMP/bf16"
+if "$TMP/bf16/mimi_golden" encode --weights $G/weights.safetensors --audio $G/waveform.npy --out "$TMP/bf16/codes.npy" 2>"$TMP/err" &&
+   "$TMP/bf16/mimi_golden" decode --weights $G/weights.safetensors --codes $G/codes_bf16w.npy --out "$TMP/bf16/decoded.npy" 2>"$TMP/err"; then
+  pass
+  compare "bf16 build codes (vs codes_bf16w)" "$TMP/bf16/codes.npy" $G/codes_bf16w.npy 0
+  compare "bf16 build decoded (vs decoded_bf16w)" "$TMP/bf16/decoded.npy" $G/decoded_bf16w.npy 1e-4
+else fail "bf16 build: $(cat "$TMP/err")"; fi
+
 # The fusions (a conv's bias and a layer scale into their matmuls' epilogues) change no bit.
 check "mimi_golden unfused compiles" "$KILNC" graphs/tests/mimi_golden.kiln --no-fuse -o "$TMP/unfused"
 for mode in "" --stream; do
