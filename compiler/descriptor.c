@@ -277,7 +277,7 @@ void descriptor_build(struct emitter *e, const struct glue_functions *fn, const 
         init_function(m, g, step_functions[i]);
     const struct codec_spec *c = &mod->codec;
     const int facts[] = {codec ? KILN_MODEL_CODEC : KILN_MODEL_LM, c->sample_rate,
-                         codec ? (int)(c->sample_rate / mod->frame_rate + 0.5) : 0, c->num_codebooks, c->quantizer.bins};
+                         codec ? codec_frame_size(mod) : 0, c->num_codebooks, c->quantizer.bins};
     for (size_t i = 0; i < sizeof facts / sizeof facts[0]; i++)
         kir_init_int(m, g, facts[i]);
     init_function(m, g, fn->encode);

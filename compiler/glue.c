@@ -394,7 +394,7 @@ static bool shared_by_team(const struct emitter *e, const struct ir_op *op)
     }
 }
 
-/* bench's component mark: kiln_profile_mark(component) (kiln_rt.h's enum kiln_component) */
+/* bench's component mark: kiln_profile_mark(component) (kiln_format.h's enum kiln_component) */
 static void mark(struct glue *c, int component, const char *what)
 {
     const struct kir_type i32 = kir_scalar_type(KIR_I32);
@@ -407,10 +407,9 @@ static void mark(struct glue *c, int component, const char *what)
         kir_end(c->f);
 }
 
-enum { KILN_EMBED, KILN_TEMPORAL, KILN_TEXT_HEAD, KILN_DEPFORMER }; /* (kiln_rt.h; a codec's: its ops' marks) */
+/* (a codec's components: its ops' marks) */
 static const char *const codec_parts[] = {"the SEANet encoder", "the encoder transformer", "the quantizer",
                                           "the decoder transformer", "the SEANet decoder"};
-enum { FIRST_CODEC_COMPONENT = KILN_DEPFORMER + 2 };
 
 /* The ops of a graph with bench's marks: embed | layers | out_norm + text head. On a threaded target
    they run in one parallel region: one fork-join per call, not per op. */
@@ -433,8 +432,8 @@ static void graph_ops(struct glue *c)
         emit_op(c, op);
         if (single)
             kir_end(c->f);
-        if (op->mark >= FIRST_CODEC_COMPONENT)
-            mark(c, op->mark, codec_parts[op->mark - FIRST_CODEC_COMPONENT]);
+        if (op->mark >= KILN_NUM_LM_COMPONENTS)
+            mark(c, op->mark, codec_parts[op->mark - KILN_NUM_LM_COMPONENTS]);
         if (op->code == OP_EMBED_SUM)
             mark(c, KILN_EMBED, "the embeddings");
     }
@@ -664,13 +663,12 @@ static int codec_step(struct emitter *e, const char *graph)
     const char *const names[] = {encode ? "pcm" : "codes", encode ? "codes" : "pcm", "whole"};
     const struct kir_type types[] = {encode ? in_ptr() : kir_pointer_type(KIR_I32, true),
                                      encode ? kir_pointer_type(KIR_I32, false) : out_ptr(), kir_scalar_type(KIR_I32)};
-    const struct codec_spec *codec = &e->model->codec;
-    const int frame = (int)(codec->sample_rate / e->model->frame_rate + 0.5);
-    char comment[320];
+    const int frame = codec_frame_size(e->model), n = e->model->codec.num_codebooks;
+    char comment[320], what[64];
+    snprintf(what, sizeof what, encode ? "pcm[%d] -> codes[%d]" : "codes[%d] -> pcm[%d]", encode ? frame : n, encode ? n : frame);
     snprintf(comment, sizeof comment, "One frame: %s. whole: each of the transformer's %d rows sees its\n"
                                       "   whole context of %d (a whole-file call); 0: the positions a ring of exactly %d holds (streaming).",
-             encode ? "pcm[1920] -> codes[n]" : "codes[n] -> pcm[1920]", g->rows, g->context, g->context);
-    (void)frame;
+             what, g->rows, g->context, g->context);
     const int freq = g->rope_table >= 0 ? rope_frequencies(e, g) : -1;
     open_function(&c, graph, comment, 3, names, types);
     struct kir_func *f = c.f;

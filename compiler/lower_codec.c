@@ -10,9 +10,7 @@
 #include <string.h>
 #include "lower_internal.h"
 
-/* bench's components (kiln_rt.h's enum kiln_component), marked at the last op of each part */
-enum { SEANET_ENCODER = 5, ENCODER_TRANSFORMER, QUANTIZER, DECODER_TRANSFORMER, SEANET_DECODER };
-
+/* bench's components (kiln_format.h's enum kiln_component), marked at the last op of each part */
 static void mark_last(struct ir_graph *g, int component) { g->ops[g->num_ops - 1].mark = component; }
 
 struct codec_lowering {
@@ -327,9 +325,9 @@ static void lower_encode(struct codec_lowering *L)
     int pcm = ir_value(g, VAL_INPUT, c->channels, "pcm");
     g->values[pcm].time = L->frame;
     int x = seanet_encoder(L, pcm);
-    mark_last(g, SEANET_ENCODER);
+    mark_last(g, KILN_SEANET_ENCODER);
     transformer(L, x, "encoder_transformer.transformer");
-    mark_last(g, ENCODER_TRANSFORMER);
+    mark_last(g, KILN_ENCODER_TRANSFORMER);
     const int stride = g->rows; /* (the learnt downsampling to the frame rate: kernel 2 * stride) */
     const int z = conv(L, x, c->seanet.dimension, 2 * stride, stride, 1, true, false, "downsample.conv.conv.conv");
     int codes = ir_value(g, VAL_OUTPUT, c->num_codebooks, "codes");
@@ -344,7 +342,7 @@ static void lower_encode(struct codec_lowering *L)
         op->codebooks = part == 0 ? 1 : c->num_codebooks - 1, op->first_code = part;
         g->ops[g->num_ops - 1].weight = codebooks(L, rvq[part], g->ops[g->num_ops - 1].codebooks);
     }
-    mark_last(g, QUANTIZER);
+    mark_last(g, KILN_QUANTIZER);
 }
 
 static void lower_decode(struct codec_lowering *L)
@@ -371,13 +369,13 @@ static void lower_decode(struct codec_lowering *L)
             ir_op(g, OP_ADD, z, out, z);
     }
     const int x = conv_transpose(L, z, D, 2 * g->rows, g->rows, true, false, "upsample.convtr.convtr.convtr");
-    mark_last(g, QUANTIZER);
+    mark_last(g, KILN_QUANTIZER);
     transformer(L, x, "decoder_transformer.transformer");
-    mark_last(g, DECODER_TRANSFORMER);
+    mark_last(g, KILN_DECODER_TRANSFORMER);
     int pcm = ir_value(g, VAL_OUTPUT, c->channels, "pcm");
     g->values[pcm].time = L->frame;
     seanet_decoder(L, x, pcm);
-    mark_last(g, SEANET_DECODER);
+    mark_last(g, KILN_SEANET_DECODER);
 }
 
 struct ir_module *lower_codec(const struct model *m)
@@ -389,7 +387,7 @@ struct ir_module *lower_codec(const struct model *m)
     mod->formats.weights = (int)m->weights;
     for (int i = 0; i < KILN_NUM_CLASSES; i++)
         mod->formats.class_weights[i] = -1;
-    struct codec_lowering L = {.mod = mod, .c = &m->codec, .frame = (int)(m->codec.sample_rate / m->frame_rate + 0.5)};
+    struct codec_lowering L = {.mod = mod, .c = &m->codec, .frame = codec_frame_size(m)};
     lower_encode(&L);
     lower_decode(&L);
     return mod;

@@ -28,6 +28,8 @@ const char *const weight_format_names[NUM_WEIGHT_FORMATS] = {"f32", "bf16", "f16
 const char *const weight_class_keys[NUM_WEIGHT_CLASSES] = {"embedding_weights", "temporal_weights", "text_head_weights",
                                                            "depformer_weights"};
 
+int codec_frame_size(const struct model *m) { return (int)(m->codec.sample_rate / m->frame_rate + 0.5); }
+
 int model_class_weights(const struct model *m, int weight_class)
 {
     return m->class_weights[weight_class] >= 0 ? m->class_weights[weight_class] : (int)m->weights;

@@ -103,6 +103,8 @@ struct model {
     struct transformer_spec depformer; /* rope false, context = dep_q, weights per step */
 };
 
+/* A codec's frame: sample_rate / frame_rate samples (the checker makes it whole) */
+int codec_frame_size(const struct model *m);
 /* The format of a class's weights: its key's, else the model's */
 int model_class_weights(const struct model *m, int weight_class);
 /* "q4", or "q4 with embeddings bf16, text head q8": the classes whose keys differ */

@@ -21,6 +21,13 @@ enum { KILN_QBLOCK = 32 };
 /* What a weight is for (kiln_weight_desc.weight_class): `info` reports the bytes of each. */
 enum kiln_weight_class { KILN_CLASS_EMBEDDINGS, KILN_CLASS_TEMPORAL, KILN_CLASS_TEXT_HEAD, KILN_CLASS_DEPFORMER, KILN_NUM_CLASSES };
 
+/* Stream timing components reported by `bench` (docs/contracts.md, bench --json), marked by the
+   generated step functions (kiln_profile_mark) */
+enum kiln_component { KILN_EMBED, KILN_TEMPORAL, KILN_TEXT_HEAD, KILN_DEPFORMER, KILN_SAMPLE, KILN_NUM_LM_COMPONENTS,
+                      /* a codec's: encode, then decode (the quantizer's part of each: the resampling and the RVQ) */
+                      KILN_SEANET_ENCODER = KILN_NUM_LM_COMPONENTS, KILN_ENCODER_TRANSFORMER, KILN_QUANTIZER,
+                      KILN_DECODER_TRANSFORMER, KILN_SEANET_DECODER, KILN_NUM_COMPONENTS };
+
 /* What a model is (kiln_model_desc.kind): a Moshi language model, or a Mimi codec */
 enum kiln_model_kind { KILN_MODEL_LM, KILN_MODEL_CODEC };
 

@@ -41,11 +41,6 @@ struct kiln_weight_desc {
                                         products per entry): bench's compute floor */
 };
 
-/* Stream timing components reported by `bench` (docs/contracts.md, bench --json). */
-enum kiln_component { KILN_EMBED, KILN_TEMPORAL, KILN_TEXT_HEAD, KILN_DEPFORMER, KILN_SAMPLE, KILN_NUM_LM_COMPONENTS,
-                      /* a codec's: encode, then decode (the quantizer's part of each: the resampling and the RVQ) */
-                      KILN_SEANET_ENCODER = KILN_NUM_LM_COMPONENTS, KILN_ENCODER_TRANSFORMER, KILN_QUANTIZER,
-                      KILN_DECODER_TRANSFORMER, KILN_SEANET_DECODER, KILN_NUM_COMPONENTS };
 
 /* One part of a stream's state: a field of the generated stream struct */
 struct kiln_state_desc {
