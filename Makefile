@@ -150,7 +150,7 @@ FUZZ_HARNESSES := $(notdir $(wildcard tests/fuzz/corpus/*))
 # What the harnesses read: the front end without the driver (compiler/main.c), the importer, and
 # the runtime's file readers. One archive: each harness links the members it uses.
 FUZZ_LIB_SRC   := compiler/ast.c compiler/diag.c compiler/check.c compiler/check_eval.c compiler/model.c \
-                  compiler/import_moshi.c runtime/safetensors.c runtime/kw.c runtime/npy.c runtime/report.c \
+                  compiler/import.c compiler/import_moshi.c runtime/safetensors.c runtime/kw.c runtime/npy.c runtime/report.c \
                   runtime/weights.c runtime/memory.c
 # The replay build (tests/fuzz.sh, part of make test): the same harnesses with the host compiler and
 # the sanitizers, each linked with tests/fuzz/replay.c's main instead of libFuzzer's.

@@ -1,5 +1,5 @@
 /* import_internal.h: what `kilnc import moshi` (import_moshi.c) and `kilnc import mimi`
- * (import_mimi.c) share, defined in import_moshi.c: the command line, a JSON configuration read
+ * (import_mimi.c) share, defined in import.c: the command line, a JSON configuration read
  * through a table of what each key means, and a description written as text, checked by the front
  * end (its diagnostics shown at the JSON keys its lines came from) and only then written. */
 #ifndef KILN_IMPORT_INTERNAL_H
