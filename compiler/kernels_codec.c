@@ -147,9 +147,12 @@ const char *kernel_overlap_add(struct emitter *e, const struct ir_graph *g, cons
     struct kir_node *cols = kir_param(f, "cols", in_ptr(), KIR_RESTRICT), *y = kir_param(f, "y", out_ptr(), KIR_RESTRICT);
     struct kir_node *r = kir_for(f, "r", INT(0), INT(N), 1, KIR_PARALLEL);
     struct kir_node *yr = kir_decl(f, "yr", kir_addr(f, y, MUL(r, INT(Cout))), KIR_CONSTANT);
+    kir_if(f, kir_binary(f, KIR_LT, r, INT(P)));
+    kir_copy(f, yr, kir_addr(f, partial, MUL(r, INT(Cout))), INT(Cout));
+    kir_else(f);
     struct kir_node *o = kir_for(f, "o", INT(0), INT(Cout), 1, 0);
-    kir_store(f, yr, o, kir_select(f, kir_binary(f, KIR_LT, r, INT(P)), LOAD(partial, kir_binary(f, KIR_MIN, ADD(MUL(r, INT(Cout)), o),
-                                                                                                       INT(P * Cout - 1))), F32(0)));
+    kir_store(f, yr, o, F32(0));
+    kir_end(f);
     kir_end(f);
     overlap_row(f, cols, r, yr, T, Cout, K, S);
     if (b) {
