@@ -7,8 +7,14 @@ BUILD   := build
 WARN    := -Wall -Wextra -Wpedantic -Werror
 CFLAGS  := -std=c11 -O2 -g $(WARN) -D_POSIX_C_SOURCE=200809L $(EXTRA_CFLAGS)
 LDFLAGS := $(EXTRA_LDFLAGS)
-# What a program that reads or writes audio through the runtime links (runtime/audio.c)
+# What a program that reads or writes audio through the runtime links (runtime/cli/audio.c)
 AUDIO_LIBS := -lsndfile -lsoxr
+# What a program that serves Moshi's WebSocket protocol links (runtime/cli/ogg_opus.c, serve.c)
+SERVER_LIBS := -lwebsockets -lopus -logg
+# What a program that turns text tokens into pieces links (runtime/cli/tokenizer.cc, C++)
+TEXT_LIBS  := -lsentencepiece -lstdc++
+CXX      ?= g++
+CXXFLAGS := -std=c++17 -O2 -g -Wall -Wextra -Werror $(EXTRA_CFLAGS)
 
 # LLVM 19's C API, for the LLVM back end (compiler/kir_llvm.c): Debian's llvm-19-dev
 LLVM_CONFIG  := llvm-config-19
@@ -17,14 +23,18 @@ LLVM_LIBS    := -L$(shell $(LLVM_CONFIG) --libdir 2>/dev/null) -lLLVM-19
 
 COMPILER_SRC := $(wildcard compiler/*.c)
 RUNTIME_SRC  := $(wildcard runtime/*.c)
+# The binaries' command line (runtime/cli/): the only part of the runtime that links audio, text and
+# network libraries; a model's libNAME.a holds the runtime without it
+CLI_SRC      := $(wildcard runtime/cli/*.c)
 # (kilnc shares runtime/cpu.c, what this CPU runs, with the runtime: for --target native)
 COMPILER_OBJ := $(COMPILER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/lexer.o $(BUILD)/gen/parser.o $(BUILD)/runtime/cpu.o
 RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ      := $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/runtime/cli/tokenizer.o
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps test test-asan test-cross test-moshiko demo bench bench-context examples clean fuzz fuzz-replay
-all: $(BUILD)/kilnc $(BUILD)/libkiln_rt.a $(BUILD)/npycmp $(BUILD)/gen_ttt $(BUILD)/gen_kernels $(BUILD)/kir_gen $(UNIT_BIN)
+all: $(BUILD)/kilnc $(BUILD)/libkiln_rt.a $(BUILD)/libkiln_cli.a $(BUILD)/npycmp $(BUILD)/npyedit $(BUILD)/gen_ttt $(BUILD)/gen_kernels $(BUILD)/kir_gen $(BUILD)/chat_client $(UNIT_BIN)
 
 deps:
 	@scripts/deps.sh
@@ -53,6 +63,14 @@ $(BUILD)/runtime/%.o: runtime/%.c $(wildcard runtime/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fopenmp -Iruntime -c $< -o $@
 
+$(BUILD)/runtime/cli/%.o: runtime/cli/%.c $(wildcard runtime/*.h runtime/cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fopenmp -Iruntime -Iruntime/cli -c $< -o $@
+
+$(BUILD)/runtime/cli/%.o: runtime/cli/%.cc runtime/cli/tokenizer.h
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -Iruntime/cli -c $< -o $@
+
 $(BUILD)/compiler/kir_llvm.o: CFLAGS += $(LLVM_CFLAGS)
 
 $(BUILD)/kilnc: $(COMPILER_OBJ)
@@ -61,9 +79,12 @@ $(BUILD)/kilnc: $(COMPILER_OBJ)
 $(BUILD)/libkiln_rt.a: $(RUNTIME_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkiln_rt.a tests/check.h
+$(BUILD)/libkiln_cli.a: $(CLI_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkiln_cli.a $(BUILD)/libkiln_rt.a tests/check.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fopenmp -Iruntime -Itests -o $@ $< $(BUILD)/libkiln_rt.a $(LDFLAGS) $(AUDIO_LIBS) -lm
+	$(CC) $(CFLAGS) -fopenmp -Iruntime -Iruntime/cli -Itests -o $@ $< $(BUILD)/libkiln_cli.a $(BUILD)/libkiln_rt.a $(LDFLAGS) $(AUDIO_LIBS) $(SERVER_LIBS) $(TEXT_LIBS) -lm
 
 # the kernel IR and the kernels built on it (what gen_ttt, gen_kernels and kir_gen need of kilnc)
 KIR_SRC     := compiler/kir.c compiler/kir_data.c compiler/kir_check.c compiler/kir_c.c compiler/kernels.c compiler/kernels_attention.c \
@@ -84,6 +105,13 @@ $(BUILD)/kir_gen: $(KIR_GEN_SRC) $(wildcard compiler/*.h)
 
 $(BUILD)/npycmp: tests/tools/npycmp.c $(BUILD)/libkiln_rt.a
 	$(CC) $(CFLAGS) -Iruntime -o $@ $< $(BUILD)/libkiln_rt.a $(LDFLAGS) -fopenmp -lm
+
+$(BUILD)/npyedit: tests/tools/npyedit.c $(BUILD)/libkiln_rt.a
+	$(CC) $(CFLAGS) -Iruntime -o $@ $< $(BUILD)/libkiln_rt.a $(LDFLAGS) -fopenmp -lm
+
+# A WebSocket client of the chat server's protocol, well-behaved or not (tests/serve/chat_client.c)
+$(BUILD)/chat_client: tests/serve/chat_client.c runtime/cli/ogg_opus.c runtime/cli/ogg_opus.h
+	$(CC) $(CFLAGS) -Iruntime/cli -o $@ tests/serve/chat_client.c runtime/cli/ogg_opus.c $(LDFLAGS) -lopus -logg -lm
 
 # Programs that embed a generated model through its header (examples/README.md).
 examples: $(BUILD)/examples/two_streams
@@ -151,7 +179,7 @@ FUZZ_HARNESSES := $(notdir $(wildcard tests/fuzz/corpus/*))
 # the runtime's file readers. One archive: each harness links the members it uses.
 FUZZ_LIB_SRC   := compiler/ast.c compiler/diag.c compiler/check.c compiler/check_eval.c compiler/model.c \
                   compiler/import.c compiler/import_moshi.c runtime/safetensors.c runtime/kw.c runtime/npy.c runtime/report.c \
-                  runtime/weights.c runtime/memory.c
+                  runtime/weights.c runtime/memory.c runtime/cli/ogg_opus.c
 # The replay build (tests/fuzz.sh, part of make test): the same harnesses with the host compiler and
 # the sanitizers, each linked with tests/fuzz/replay.c's main instead of libFuzzer's.
 REPLAY_DIR     := $(BUILD)/fuzz
@@ -162,15 +190,15 @@ REPLAY_CFLAGS  := -std=c11 -O1 -g $(WARN) -D_POSIX_C_SOURCE=200809L $(FUZZ_SAN)
 define FUZZ_RULES
 $(call GEN_RULES,$(1),$(2),$(3))
 
-$(1)/obj/%.o: %.c $(wildcard compiler/*.h runtime/*.h) $(1)/gen/parser.h $(1)/gen/lexer.h
+$(1)/obj/%.o: %.c $(wildcard compiler/*.h runtime/*.h runtime/cli/*.h) $(1)/gen/parser.h $(1)/gen/lexer.h
 	@mkdir -p $$(dir $$@)
-	$$($(2)) $$($(3)) -Icompiler -Iruntime -I$(1)/gen -c $$< -o $$@
+	$$($(2)) $$($(3)) -Icompiler -Iruntime -Iruntime/cli -I$(1)/gen -c $$< -o $$@
 
 $(1)/libfuzzed.a: $(FUZZ_LIB_SRC:%.c=$(1)/obj/%.o) $(1)/gen/lexer.o $(1)/gen/parser.o
 	rm -f $$@ && ar rcs $$@ $$^
 
 $(1)/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(1)/libfuzzed.a
-	$$($(2)) $$($(3)) -Icompiler -Iruntime -I$(1)/gen -o $$@ $$< $(4) $(1)/libfuzzed.a -lcjson -lm
+	$$($(2)) $$($(3)) -Icompiler -Iruntime -Iruntime/cli -I$(1)/gen -o $$@ $$< $(4) $(1)/libfuzzed.a -lcjson -lopus -logg -lm
 endef
 $(eval $(call FUZZ_RULES,$(FUZZ_DIR),FUZZ_CC,FUZZ_CFLAGS,-fsanitize=fuzzer))
 $(eval $(call FUZZ_RULES,$(REPLAY_DIR),CC,REPLAY_CFLAGS,tests/fuzz/replay.c))

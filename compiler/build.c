@@ -182,24 +182,39 @@ static int check_compiler(const struct emit_options *eopt, const struct build_op
     return 1;
 }
 
-/* Whether the C compiler finds the libraries of a codec's audio files (runtime/audio.c): libsndfile
-   and libsoxr, each a path `CC -print-file-name=LIB.so` names (a cross compiler sees the host's
-   headers, not its libraries). Without them an executable is linked without them, its runtime
-   compiled with KILN_NO_SNDFILE: audio in .npy only. */
-static bool finds_audio_libraries(const char *cc)
+/* Whether the C compiler finds every one of libraries[count] ("libsndfile.so"): each a path
+   `CC -print-file-name=LIB` names (a cross compiler sees the host's headers, not its libraries). */
+static bool finds_libraries(const char *cc, const char *const *libraries, int count)
 {
-    static const char *const libraries[] = {"-print-file-name=libsndfile.so", "-print-file-name=libsoxr.so"};
     bool found = true;
-    for (int i = 0; i < 2 && found; i++) {
+    for (int i = 0; i < count && found; i++) {
         struct arg_list a = {0};
-        char path[PATH_MAX];
+        char flag[256], path[PATH_MAX];
+        snprintf(flag, sizeof flag, "-print-file-name=%s", libraries[i]);
         arg_push(&a, cc);
-        arg_push(&a, libraries[i]);
+        arg_push(&a, flag);
         found = spawn_first_line(&a, path, sizeof path) && path[0] == '/';
         arg_free(&a);
     }
     return found;
 }
+
+/* The libraries of the command line (runtime/cli/), each group linked where the C compiler finds
+   all of its libraries, else its part of the command line compiled without it (the macro): a codec's
+   audio files (.npy only without them), the server (libwebsockets, Ogg Opus) and the text of
+   `converse` and `serve` (SentencePiece, through its C++ shim: token ids without it). */
+struct cli_libraries {
+    const char *macro, *link;
+    const char *libraries[3];
+    int count;
+    bool system_only;                /* (only a system binary, LM and codec, links them) */
+};
+static const struct cli_libraries cli_library_groups[] = {
+    {"KILN_NO_SNDFILE", "-lsndfile -lsoxr", {"libsndfile.so", "libsoxr.so"}, 2, false},
+    {"KILN_NO_SERVER", "-lwebsockets -lopus -logg", {"libwebsockets.so", "libopus.so", "libogg.so"}, 3, true},
+    {"KILN_NO_SENTENCEPIECE", "-lsentencepiece -lstdc++", {"libsentencepiece.so", "libstdc++.so"}, 2, true},
+};
+#define NUM_CLI_LIBRARY_GROUPS (int)(sizeof cli_library_groups / sizeof cli_library_groups[0])
 
 /* The compiler and the flags every compile gets: no shell splits them, kilnc does (KILN_EXTRA_CFLAGS
    and --cflags, on whitespace). */
@@ -215,13 +230,17 @@ static void compile_command(struct arg_list *a, const struct build_options *bopt
     arg_push(a, runtime_dir);
 }
 
-/* Compiles every runtime source into objdir, all at once; their object paths go to objs. */
-static bool compile_runtime(const struct build_options *bopt, const char *runtime_dir, const char *objdir, bool audio,
-                            struct arg_list *objs)
+/* Compiles every C source of runtime_dir/sub (sub "": the runtime itself; "cli": its command line,
+   with the macros of the library groups not found) into objdir, all at once; their object paths go
+   to objs. */
+static bool compile_runtime(const struct build_options *bopt, const char *runtime_dir, const char *sub,
+                            const bool *found, const char *objdir, struct arg_list *objs)
 {
-    DIR *d = opendir(runtime_dir);
+    char folder[2 * PATH_MAX];
+    snprintf(folder, sizeof folder, "%s%s%s", runtime_dir, sub[0] ? "/" : "", sub);
+    DIR *d = opendir(folder);
     if (!d) {
-        fprintf(stderr, "kilnc: cannot read the runtime's sources in %s: %s\n", runtime_dir, strerror(errno));
+        fprintf(stderr, "kilnc: cannot read the runtime's sources in %s: %s\n", folder, strerror(errno));
         return false;
     }
     pid_t pids[64];
@@ -231,13 +250,20 @@ static bool compile_runtime(const struct build_options *bopt, const char *runtim
         size_t len = strlen(ent->d_name);
         if (len < 3 || strcmp(ent->d_name + len - 2, ".c") != 0)
             continue;
-        char src[2 * PATH_MAX], obj[2 * PATH_MAX];
-        snprintf(src, sizeof src, "%s/%s", runtime_dir, ent->d_name);
-        snprintf(obj, sizeof obj, "%s/%.*s.o", objdir, (int)len - 2, ent->d_name);
+        char src[3 * PATH_MAX], obj[3 * PATH_MAX];
+        snprintf(src, sizeof src, "%s/%s", folder, ent->d_name);
+        snprintf(obj, sizeof obj, "%s/%s%s%.*s.o", objdir, sub, sub[0] ? "_" : "", (int)len - 2, ent->d_name);
         struct arg_list a = {0};
         compile_command(&a, bopt, runtime_dir);
-        if (!audio)
-            arg_push(&a, "-DKILN_NO_SNDFILE");
+        if (sub[0]) {
+            arg_push(&a, "-I");
+            arg_push(&a, folder);
+            for (int g = 0; g < NUM_CLI_LIBRARY_GROUPS; g++)
+                if (!found[g]) {
+                    arg_push(&a, "-D");
+                    arg_push(&a, cli_library_groups[g].macro);
+                }
+        }
         arg_push(&a, "-c");
         arg_push(&a, src);
         arg_push(&a, "-o");
@@ -257,23 +283,56 @@ static bool compile_runtime(const struct build_options *bopt, const char *runtim
 }
 
 /* What a successful build wrote, on stdout. */
-static void report(const struct emit_options *eopt, const struct build_options *bopt, const char *dir, const char *name)
+static void report(const struct build_unit *units, int count, const struct build_options *bopt, const char *dir)
 {
     static const char *const kinds[] = {"C source", "an object", "a static library of the model and the runtime",
                                         "an executable"};
     static const char *const products[] = {"%s.c", "%s.o", "lib%s.a", "%s"};
+    const char *name = units[0].mod->name;
+    const struct emit_options *eopt = units[0].emit;
     char product[PATH_MAX];
     snprintf(product, sizeof product, products[bopt->emit], name);
     const bool llvm = eopt->backend == BACKEND_LLVM;
-    printf("kilnc: wrote %s/%s (%s for target %s%s%s), beside %s%s.h and kiln_rt.h\n", dir, product, kinds[bopt->emit],
-           eopt->target->name, eopt->simde ? " through SIMDe" : "", llvm ? ", by LLVM" : "",
-           bopt->emit == EMIT_C || llvm ? "" : "the C source, ", name);
+    if (count == 1)
+        printf("kilnc: wrote %s/%s (%s for target %s%s%s), beside %s%s.h and kiln_rt.h\n", dir, product,
+               kinds[bopt->emit], eopt->target->name, eopt->simde ? " through SIMDe" : "", llvm ? ", by LLVM" : "",
+               bopt->emit == EMIT_C || llvm ? "" : "the C source, ", name);
+    else
+        printf("kilnc: wrote %s/%s (%s of language model %s%s and codec %s for target %s%s), beside %s%s.h, %s.h "
+               "and kiln_rt.h\n", dir, bopt->emit == EMIT_C ? "" : product,
+               bopt->emit == EMIT_C ? "C sources" : bopt->emit == EMIT_LIB ? "a static library" : "an executable", name,
+               llvm ? " (by LLVM)" : "", units[1].mod->name, eopt->target->name, eopt->simde ? " through SIMDe" : "",
+               bopt->emit == EMIT_C ? "" : "the C sources, ", name, units[1].mod->name);
 }
 
-int build_model(const struct ir_module *mod, const struct emit_options *eopt, const struct build_options *bopt)
+/* The program's main() of a system (a language model and its codec) in DIR/NAME_main.c. */
+static int write_system_main(const char *dir, const char *lm, const char *codec)
 {
-    const char *name = mod->name, *dir = bopt->out_dir;
-    const bool llvm = eopt->backend == BACKEND_LLVM;
+    char path[PATH_MAX], tmp[PATH_MAX + 8];
+    snprintf(path, sizeof path, "%s/%s_main.c", dir, lm);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "kilnc: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "/* %s_main.c: the program of language model %s and codec %s: converse, serve and both models'\n"
+               " * commands (kiln_rt.h, kiln_system_cli_main). */\n#include \"%s.h\"\n#include \"%s.h\"\n\n"
+               "int main(int argc, char **argv)\n{\n    return kiln_system_cli_main(&%s_desc, &%s_desc, argc, argv);\n}\n",
+            lm, lm, codec, lm, codec, lm, codec);
+    if ((fclose(f) != 0) | (rename(tmp, path) != 0)) {
+        fprintf(stderr, "kilnc: cannot write %s: %s\n", path, strerror(errno));
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int build_model(const struct build_unit *units, int count, const struct build_options *bopt)
+{
+    const char *name = units[0].mod->name, *dir = bopt->out_dir;
+    const struct emit_options *eopt = units[0].emit;
+    const bool llvm = eopt->backend == BACKEND_LLVM, system = count > 1;
     /* (the LLVM back end's object needs no C compiler; a library or program is linked by one) */
     const bool needs_cc = bopt->emit != EMIT_C && (!llvm || bopt->emit != EMIT_OBJ || bopt->cc);
     if (needs_cc && check_compiler(eopt, bopt))
@@ -284,15 +343,21 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
     }
     /* The scalar target has no architecture of its own: the LLVM back end's object is for the C
        compiler's (a cross compiler's), so that the two link. */
-    struct emit_options options = *eopt;
     char triple[256];
-    if (llvm && eopt->target->width == 1 && bopt->cc && compiler_triple(bopt->cc, triple, sizeof triple))
-        options.llvm_triple = triple;
-    const int written = write_sources(mod, &options, dir, name, bopt->emit == EMIT_EXE);
-    if (written)
-        return written == -2 ? 2 : 1;
-    char runtime_dir[PATH_MAX + 16], path[2 * PATH_MAX], out[PATH_MAX], tmp[PATH_MAX + 8], src[2 * PATH_MAX];
-    char obj[PATH_MAX], objdir[PATH_MAX + 32] = "";
+    const bool cc_triple = bopt->cc && compiler_triple(bopt->cc, triple, sizeof triple);
+    const bool with_main = !system && bopt->emit == EMIT_EXE;
+    for (int u = 0; u < count; u++) {
+        struct emit_options options = *units[u].emit;
+        if (options.backend == BACKEND_LLVM && options.target->width == 1 && cc_triple)
+            options.llvm_triple = triple;
+        const int written = write_sources(units[u].mod, &options, dir, units[u].mod->name, with_main);
+        if (written)
+            return written == -2 ? 2 : 1;
+    }
+    if (system && bopt->emit != EMIT_LIB && write_system_main(dir, name, units[1].mod->name))
+        return 1;
+    char runtime_dir[PATH_MAX + 16], path[2 * PATH_MAX], out[PATH_MAX], tmp[3 * PATH_MAX], src[2 * PATH_MAX];
+    char obj[BUILD_MAX_UNITS][PATH_MAX], objdir[PATH_MAX + 32] = "";
     snprintf(runtime_dir, sizeof runtime_dir, "%s/../runtime", self_dir());
     /* NAME.h includes kiln_rt.h (and it kiln_format.h): ship them beside, so DIR is all a program
        embedding the model needs. */
@@ -303,45 +368,56 @@ int build_model(const struct ir_module *mod, const struct emit_options *eopt, co
         if (copy_file(src, path))
             return 1;
     }
-    if (bopt->emit == EMIT_C) {
-        report(eopt, bopt, dir, name);
+    if (bopt->emit == EMIT_C || (llvm && bopt->emit == EMIT_OBJ)) {
+        report(units, count, bopt, dir);
         return 0;
     }
-    path_of(src, sizeof src, dir, name, llvm ? "_main.c" : ".c");
-    path_of(obj, sizeof obj, dir, name, ".o");
-    int status = 2;
-    bool audio = false; /* (whether the runtime reads and writes audio through libsndfile) */
+    /* (the program's main: in NAME.c, or NAME_main.c for LLVM's object and for a system) */
+    path_of(src, sizeof src, dir, name, llvm || system ? "_main.c" : ".c");
+    int status = 2, compiled = 0, linked_from = 0; /* (runtime_objs[linked_from..] are linked) */
+    const bool exe = bopt->emit == EMIT_EXE;
+    bool found[NUM_CLI_LIBRARY_GROUPS];
     struct arg_list cmd = {0}, runtime_objs = {0};
-    if (llvm && bopt->emit == EMIT_OBJ) {
-        report(eopt, bopt, dir, name);
-        return 0;
-    }
 
-    /* 1. The model, with the target's ISA flags (the LLVM back end wrote its object already). */
-    snprintf(tmp, sizeof tmp, "%s.tmp", obj);
-    if (llvm)
-        goto runtime;
-    compile_command(&cmd, bopt, runtime_dir);
-    arg_push_words(&cmd, target_isa(eopt->target, eopt->simde)->cflags);
-    if (eopt->simde)
-        arg_push(&cmd, "-Wno-psabi");
-    arg_push(&cmd, "-c");
-    arg_push(&cmd, src);
-    arg_push(&cmd, "-o");
-    arg_push(&cmd, tmp);
-    if (!spawn_run(&cmd) || rename(tmp, obj)) {
-        remove(tmp);
-        goto failed;
+    /* 1. Each model, with the target's ISA flags (the LLVM back end wrote its object already). */
+    for (int u = 0; u < count; u++, compiled++) {
+        const struct emit_options *e = units[u].emit;
+        char c_source[PATH_MAX];
+        path_of(obj[u], sizeof obj[u], dir, units[u].mod->name, ".o");
+        if (e->backend == BACKEND_LLVM)
+            continue;
+        path_of(c_source, sizeof c_source, dir, units[u].mod->name, ".c");
+        snprintf(tmp, sizeof tmp, "%s.tmp", obj[u]);
+        arg_free(&cmd);
+        compile_command(&cmd, bopt, runtime_dir);
+        arg_push_words(&cmd, target_isa(e->target, e->simde)->cflags);
+        if (e->simde)
+            arg_push(&cmd, "-Wno-psabi");
+        arg_push(&cmd, "-c");
+        arg_push(&cmd, c_source);
+        arg_push(&cmd, "-o");
+        arg_push(&cmd, tmp);
+        if (!spawn_run(&cmd) || rename(tmp, obj[u])) {
+            remove(tmp);
+            goto failed;
+        }
     }
     if (bopt->emit == EMIT_OBJ) {
         status = 0;
         goto failed;
     }
-runtime:
-    /* 2. The runtime, without them (its CPU check must run on any CPU): the prebuilt library for the
-          host compiler, else its sources compiled by the given one. */
-    audio = finds_audio_libraries(bopt->cc ? bopt->cc : "cc");
+    /* 2. The runtime, without them (its CPU check must run on any CPU): the prebuilt libraries for
+          the host compiler, else its sources compiled by the given one; an executable's command line
+          with the libraries of cli_library_groups that are there (a system's all of them). A
+          library holds the runtime without its command line: libc, libm and OpenMP only. */
+    for (int g = 0; g < NUM_CLI_LIBRARY_GROUPS; g++) {
+        const struct cli_libraries *lib = &cli_library_groups[g];
+        found[g] = exe && (system || !lib->system_only) &&
+                   finds_libraries(bopt->cc ? bopt->cc : "cc", lib->libraries, lib->count);
+    }
     if (bopt->cc || bopt->emit == EMIT_LIB) {
+        /* (the C++ of SentencePiece's shim is the prebuilt library's only) */
+        found[NUM_CLI_LIBRARY_GROUPS - 1] = false;
         snprintf(objdir, sizeof objdir, "%s/.kiln-build-XXXXXX", dir);
         if (!mkdtemp(objdir)) {
             fprintf(stderr, "kilnc: cannot create a temporary folder in %s: %s\n", dir, strerror(errno));
@@ -349,9 +425,25 @@ runtime:
             status = 1;
             goto failed;
         }
-        if (!compile_runtime(bopt, runtime_dir, objdir, audio, &runtime_objs))
+        if ((exe && !compile_runtime(bopt, runtime_dir, "cli", found, objdir, &runtime_objs)) ||
+            !compile_runtime(bopt, runtime_dir, "", found, objdir, &runtime_objs))
             goto failed;
+        if (exe) { /* (an archive, as the prebuilt ones: the program links the members it uses) */
+            snprintf(path, sizeof path, "%s/libkiln.a", objdir);
+            arg_free(&cmd);
+            arg_push(&cmd, "ar");
+            arg_push(&cmd, "rcs");
+            arg_push(&cmd, path);
+            for (int i = 0; i < runtime_objs.count; i++)
+                arg_push(&cmd, runtime_objs.argv[i]);
+            if (!spawn_run(&cmd))
+                goto failed;
+            arg_push(&runtime_objs, path);
+            linked_from = runtime_objs.count - 1;
+        }
     } else {
+        snprintf(path, sizeof path, "%s/libkiln_cli.a", self_dir());
+        arg_push(&runtime_objs, path);
         snprintf(path, sizeof path, "%s/libkiln_rt.a", self_dir());
         arg_push(&runtime_objs, path);
     }
@@ -364,20 +456,21 @@ runtime:
         arg_push(&cmd, "ar");
         arg_push(&cmd, "rcs");
         arg_push(&cmd, tmp);
-        arg_push(&cmd, obj);
     } else {
         path_of(out, sizeof out, dir, name, "");
         snprintf(tmp, sizeof tmp, "%s.tmp", out);
         compile_command(&cmd, bopt, runtime_dir);
-        arg_push(&cmd, obj);
     }
-    if (llvm && bopt->emit == EMIT_EXE)
+    for (int u = 0; u < count; u++)
+        arg_push(&cmd, obj[u]);
+    if ((llvm || system) && exe)
         arg_push(&cmd, src); /* (main) */
-    for (int i = 0; i < runtime_objs.count; i++)
+    for (int i = linked_from; i < runtime_objs.count; i++)
         arg_push(&cmd, runtime_objs.argv[i]);
-    if (bopt->emit == EMIT_EXE) {
-        if (audio)
-            arg_push_words(&cmd, "-lsndfile -lsoxr");
+    if (exe) {
+        for (int g = 0; g < NUM_CLI_LIBRARY_GROUPS; g++)
+            if (found[g])
+                arg_push_words(&cmd, cli_library_groups[g].link);
         arg_push(&cmd, "-lm");
         arg_push(&cmd, "-o");
         arg_push(&cmd, tmp);
@@ -387,19 +480,20 @@ runtime:
     remove(tmp);
 failed:
     if (bopt->emit != EMIT_OBJ) {
-        remove(obj);
-        if (llvm && bopt->emit == EMIT_EXE)
+        for (int u = 0; u < compiled; u++)
+            remove(obj[u]);
+        if ((llvm || system) && exe)
             remove(src);
     }
     if (objdir[0]) {
-        for (int i = 0; i < runtime_objs.count; i++)
+        for (int i = 0; i < runtime_objs.count; i++) /* (the archive among them) */
             remove(runtime_objs.argv[i]);
         rmdir(objdir);
     }
     arg_free(&cmd);
     arg_free(&runtime_objs);
     if (status == 0)
-        report(eopt, bopt, dir, name);
+        report(units, count, bopt, dir);
     else if (status == 2 && (bopt->cflags || getenv("KILN_EXTRA_CFLAGS")))
         fprintf(stderr, "kilnc: error: the C compiler failed on %s with the flags added by --cflags or "
                         "KILN_EXTRA_CFLAGS (run with KILN_VERBOSE=1 to see the commands)\n", src);

@@ -13,6 +13,7 @@ static const char *const dump_names[] = {"", "ast", "model", "ir", "fused", "pla
 
 struct options {
     const char *input;
+    const char *codec;               /* --codec MIMI.kiln: a system binary of the LM and this codec */
     enum dump_stage dump;
     bool fuse;
     int rows;                        /* frames per temporal call in a teacher-forced forward */
@@ -24,11 +25,16 @@ struct options {
 
 static const char usage[] =
     "usage: kilnc FILE.kiln [options]          compile a model description\n"
+    "       kilnc LM.kiln --codec MIMI.kiln [options]\n"
+    "                                          compile a language model and its codec into one binary\n"
+    "                                          (converse, serve; docs/converse.md), named after the LM\n"
     "       kilnc import moshi CONFIG.json -o FILE.kiln [-n NAME] [--ttt-layers A..B --ttt linear|mlp ...]\n"
     "       kilnc import mimi CONFIG.json -o FILE.kiln [-n NAME]\n"
     "\n"
     "options:\n"
     "  -o DIR                 output folder (default generated/NAME)\n"
+    "  --codec MIMI.kiln      the codec of a system binary: --weights, --kv and --backend are the LM's;\n"
+    "                         the codec keeps its description's format and the C back end\n"
     "  --target T             native | scalar | avx2 | avx512 | avx512vnni | neon (default native)\n"
     "  --weights F            f32 | bf16 | f16 | q8 | q4: how matrices and embeddings are stored\n"
     "                         (default: the description's `weights`, else f32; q8 and q4 are ggml's\n"
@@ -97,6 +103,8 @@ static int parse_options(int argc, char **argv, struct options *opt)
             exit(0);
         } else if ((value = option_value(argc, argv, &i, "-o"))) {
             opt->build.out_dir = value;
+        } else if ((value = option_value(argc, argv, &i, "--codec"))) {
+            opt->codec = value;
         } else if ((value = option_value(argc, argv, &i, "--target"))) {
             target = value;
         } else if ((value = option_value(argc, argv, &i, "--weights"))) {
@@ -185,6 +193,10 @@ static int parse_options(int argc, char **argv, struct options *opt)
                                   "obj, lib or exe with it (or --backend c)");
     if (opt->dump == DUMP_LLVM && opt->emit.backend != BACKEND_LLVM)
         return option_error("%s", "--dump=llvm prints the LLVM back end's module: add --backend llvm");
+    if (opt->codec && opt->dump != DUMP_NONE)
+        return option_error("%s", "--dump shows one description: drop --codec (and dump each on its own)");
+    if (opt->codec && opt->build.emit == EMIT_OBJ)
+        return option_error("%s", "--emit obj writes one model's object: a system (--codec) is built as lib or exe");
     opt->emit.source = opt->input;
     return 0;
 }
@@ -214,9 +226,14 @@ static void note_whole_blocks(const struct ir_module *mod)
                 mod->weights[first].cols);
 }
 
-static int compile(struct options *opt)
+/* One description through the front end and the passes, into *mod (the model it describes in
+   *model); a --dump stops here, having printed. Returns an exit status; *mod is NULL unless it is 0
+   and no dump was asked for. */
+static int front_end(const char *input, struct options *opt, struct emit_options *emit, bool is_codec,
+                     struct model *model, struct ir_module **mod)
 {
-    struct ast_file *ast = parse_file(opt->input);
+    *mod = NULL;
+    struct ast_file *ast = parse_file(input);
     if (!ast)
         return 1;
     if (opt->dump == DUMP_AST) {
@@ -224,54 +241,111 @@ static int compile(struct options *opt)
         ast_free(ast);
         return 0;
     }
-    struct model model;
-    bool ok = check_model(ast, &model);
+    bool ok = check_model(ast, model);
     ast_free(ast);
     if (!ok)
         return 1;
     if (opt->dump == DUMP_MODEL) {
-        model_dump(stdout, &model);
-        model_free(&model);
+        model_dump(stdout, model);
+        model_free(model);
         return 0;
     }
-    if (opt->weights >= 0)
-        model.weights = (enum weight_format)opt->weights;
-    model.kv = (enum weight_format)opt->kv;
-    struct ir_module *mod = lower_model(&model, opt->rows);
-    opt->emit.model = &model;
-    if (!ir_verify(mod, "lower"))
+    /* (a system's codec keeps its description's format, f32 caches and the C back end) */
+    if (opt->weights >= 0 && !is_codec)
+        model->weights = (enum weight_format)opt->weights;
+    model->kv = is_codec ? WEIGHTS_F32 : (enum weight_format)opt->kv;
+    struct ir_module *m = lower_model(model, opt->rows);
+    emit->model = model;
+    emit->source = input;
+    if (!ir_verify(m, "lower"))
         return 2;
     if (opt->dump != DUMP_IR && opt->fuse) {
-        run_pass(mod, pass_fold_norms, "fold_norms");
-        run_pass(mod, pass_fuse_residual, "fuse_residual");
-        run_pass(mod, pass_fuse_gating, "fuse_gating");
-        run_pass(mod, pass_fuse_rope_kv, "fuse_rope_kv");
-        run_pass(mod, pass_fuse_epilogues, "fuse_epilogues");
+        run_pass(m, pass_fold_norms, "fold_norms");
+        run_pass(m, pass_fuse_residual, "fuse_residual");
+        run_pass(m, pass_fuse_gating, "fuse_gating");
+        run_pass(m, pass_fuse_rope_kv, "fuse_rope_kv");
+        run_pass(m, pass_fuse_epilogues, "fuse_epilogues");
     }
-    plan_weights(mod, opt->emit.target->width);
-    note_whole_blocks(mod);
-    plan_buffers(mod);
+    plan_weights(m, emit->target->width);
+    note_whole_blocks(m);
+    plan_buffers(m);
     int status = 0;
     if (opt->dump == DUMP_IR || opt->dump == DUMP_FUSED)
-        ir_dump(stdout, mod);
+        ir_dump(stdout, m);
     else if (opt->dump == DUMP_PLAN)
-        plan_dump(stdout, mod);
+        plan_dump(stdout, m);
     else if (opt->dump == DUMP_KERNELS)
-        emit_kernels_dump(mod, &opt->emit, stdout);
+        emit_kernels_dump(m, emit, stdout);
     else if (opt->dump == DUMP_LLVM) {
-        opt->emit.llvm_dump = stdout;
-        status = emit_kernels_dump(mod, &opt->emit, NULL) ? 0 : 2;
+        emit->llvm_dump = stdout;
+        status = emit_kernels_dump(m, emit, NULL) ? 0 : 2;
+    } else {
+        *mod = m;
+        return 0;
     }
-    else {
+    ir_free(m);
+    model_free(model);
+    return status;
+}
+
+/* Whether codec is the codec of language model lm: the LM's user and generated codebooks are the
+   codec's codes, and its frames the codec's; else 0 after an error naming both files */
+static bool codec_fits(const struct options *opt, const struct model *lm, const struct model *codec)
+{
+    const char *problem = NULL;
+    char text[512];
+    if (lm->kind != MODEL_LM)
+        snprintf(text, sizeof text, "%s describes codec '%s', not a language model: name the LM first, then --codec %s",
+                 opt->input, lm->name, opt->codec), problem = text;
+    else if (codec->kind != MODEL_CODEC)
+        snprintf(text, sizeof text, "--codec %s describes language model '%s', not a codec", opt->codec, codec->name),
+            problem = text;
+    else if (strcmp(lm->name, codec->name) == 0)
+        snprintf(text, sizeof text, "the language model and the codec are both named '%s': rename one (`model NAME`)",
+                 lm->name), problem = text;
+    else if (lm->dep_q != codec->codec.num_codebooks || lm->n_q - lm->dep_q != codec->codec.num_codebooks)
+        snprintf(text, sizeof text, "%s generates %d codebooks and reads %d of the user's, and codec %s gives %d "
+                 "codes a frame: they must all be equal", opt->input, lm->dep_q, lm->n_q - lm->dep_q, codec->name,
+                 codec->codec.num_codebooks), problem = text;
+    else if (lm->card != codec->codec.quantizer.bins)
+        snprintf(text, sizeof text, "%s's audio vocabulary (card) is %d, and codec %s's codebooks have %d entries: "
+                 "they must be equal", opt->input, lm->card, codec->name, codec->codec.quantizer.bins), problem = text;
+    else if (lm->frame_rate != codec->frame_rate)
+        snprintf(text, sizeof text, "%s runs at %g frames a second, and codec %s at %g: they must be equal", opt->input,
+                 lm->frame_rate, codec->name, codec->frame_rate), problem = text;
+    if (problem)
+        fprintf(stderr, "kilnc: error: %s\n", problem);
+    return problem == NULL;
+}
+
+static int compile(struct options *opt)
+{
+    struct model models[BUILD_MAX_UNITS];
+    struct emit_options emits[BUILD_MAX_UNITS] = {opt->emit, opt->emit};
+    struct ir_module *mods[BUILD_MAX_UNITS] = {NULL, NULL};
+    const int count = opt->codec ? 2 : 1;
+    emits[1].backend = BACKEND_C;
+    emits[1].cpu = NULL;
+    int status = front_end(opt->input, opt, &emits[0], false, &models[0], &mods[0]);
+    if (!mods[0])
+        return status;
+    if (count == 2 && (status = front_end(opt->codec, opt, &emits[1], true, &models[1], &mods[1])) == 0 &&
+        !codec_fits(opt, &models[0], &models[1]))
+        status = 1;
+    if (status == 0) {
         char dir[512];
         if (!opt->build.out_dir) {
-            snprintf(dir, sizeof dir, "generated/%s", model.name);
+            snprintf(dir, sizeof dir, "generated/%s", models[0].name);
             opt->build.out_dir = dir;
         }
-        status = build_model(mod, &opt->emit, &opt->build);
+        struct build_unit units[BUILD_MAX_UNITS] = {{mods[0], &emits[0]}, {mods[1], &emits[1]}};
+        status = build_model(units, count, &opt->build);
     }
-    ir_free(mod);
-    model_free(&model);
+    for (int u = 0; u < count; u++)
+        if (mods[u]) {
+            ir_free(mods[u]);
+            model_free(&models[u]);
+        }
     return status;
 }
 

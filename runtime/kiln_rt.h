@@ -240,7 +240,7 @@ int kiln_max_threads(void);
 const char *kiln_missing_cpu_feature(const struct kiln_model_desc *desc);
 
 /* Whole-program entry: the generated binary's main() calls this (subcommands info, forward, bench;
-   a codec's: kiln_codec_cli_main). */
+   a codec's: kiln_codec_cli_main). Part of the executable (runtime/cli/), not of a libNAME.a. */
 int kiln_cli_main(const struct kiln_model_desc *desc, int argc, char **argv);
 
 /* ---- a codec (codec.c): Mimi's encode and decode over the generated step functions ------------ */
@@ -278,5 +278,37 @@ int kiln_codec_decode(const struct kiln_model *model, const int32_t *codes, int6
 /* A codec binary's command line (encode, decode, info, bench, pack; docs/contracts.md): what
    kiln_cli_main runs for a codec. */
 int kiln_codec_cli_main(const struct kiln_model_desc *desc, int argc, char **argv);
+
+/* ---- a conversation (conversation.c): speech in, speech out, as Moshi's server -------------- */
+
+/* A language model and its codec (a system binary: kilnc LM.kiln --codec MIMI.kiln) hold a
+   conversation when the LM reads and generates as many codebooks as the codec gives, its audio
+   vocabulary is the codec's bins and both run at the same frame rate. */
+struct kiln_conversation; /* one conversation: a codec stream both ways and an LMGen */
+
+/* 0 when lm and codec make a conversation, else 1 with what differs in err */
+int kiln_conversation_fits(const struct kiln_model_desc *lm, const struct kiln_model_desc *codec, char *err,
+                           size_t errlen);
+/* All allocation happens here; a step never allocates. NULL when out of memory or the two do not
+   fit. Several conversations share the two models (read-only). */
+struct kiln_conversation *kiln_conversation_new(const struct kiln_model *lm, const struct kiln_model *codec,
+                                                const struct kiln_sampling *sampling);
+void kiln_conversation_reset(struct kiln_conversation *c);   /* a new conversation (the seed restarts) */
+void kiln_conversation_free(struct kiln_conversation *c);
+/* One frame: the user's user_pcm[frame_size] in (mono, the codec's rate), the model's
+   model_pcm[frame_size] out. Returns the model's text token of the frame, or -1 (the audio silence)
+   while LMGen returns nothing yet: its first max(delays) steps. The codec's stream is reset after the
+   first frame is encoded, as Moshi's server does (docs/converse.md). */
+int32_t kiln_conversation_step(struct kiln_conversation *c, const float *user_pcm, float *model_pcm);
+/* The last step's codes: the user's [num_codebooks] LMGen read, and what LMGen returned [1 + dep_q]
+   (text token, then the model's audio codes; -2 before it first returns) */
+const int32_t *kiln_conversation_user_codes(const struct kiln_conversation *c);
+const int32_t *kiln_conversation_tokens(const struct kiln_conversation *c);
+const struct kiln_gen *kiln_conversation_gen(const struct kiln_conversation *c);
+
+/* A system binary's command line (docs/converse.md): the LM's commands, the codec's, converse and
+   serve. Like kiln_cli_main, part of the executable only: a libNAME.a does not hold it. */
+int kiln_system_cli_main(const struct kiln_model_desc *lm, const struct kiln_model_desc *codec, int argc,
+                         char **argv);
 
 #endif

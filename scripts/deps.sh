@@ -2,8 +2,8 @@
 # Installs the Debian packages kiln needs when one is missing (root on Debian 12; see README).
 # usage: scripts/deps.sh [bench]   (bench adds what the benchmarks compare with and draw with)
 set -e
-# the build (llvm-19-dev: the LLVM back end; libsndfile1-dev and libsoxr-dev: a codec's audio files); SIMDe, the aarch64 cross compiler and qemu-user for the targets' tests; clang-14 (kilnc --cc clang-14 and the libFuzzer harnesses)
-pkgs="gcc make flex bison libcjson-dev llvm-19-dev libc6-dev libgomp1 libsndfile1-dev libsoxr-dev libsimde-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user binutils-aarch64-linux-gnu clang-14 libclang-rt-14-dev libomp-14-dev"
+# the build (llvm-19-dev: the LLVM back end; libsndfile1-dev and libsoxr-dev: a codec's audio files; libwebsockets-dev, libopus-dev, libogg-dev: serve; libsentencepiece-dev and g++: its C++ shim, sentencepiece: spm_train for the tests); SIMDe, the aarch64 cross compiler and qemu-user for the targets' tests; clang-14 (kilnc --cc clang-14 and the libFuzzer harnesses)
+pkgs="gcc g++ make flex bison libcjson-dev llvm-19-dev libc6-dev libgomp1 libsndfile1-dev libsoxr-dev libwebsockets-dev libopus-dev libogg-dev libsentencepiece-dev sentencepiece libsimde-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user binutils-aarch64-linux-gnu clang-14 libclang-rt-14-dev libomp-14-dev"
 [ "$1" = bench ] && pkgs="$pkgs gnuplot-nox libopenblas-dev"
 missing=""
 for p in $pkgs; do

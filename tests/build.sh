@@ -43,10 +43,10 @@ check "--cc with metacharacters" "$KILNC" graphs/lm_attn_a.kiln --cc "$cc_dir/cc
 not_pwned "--cc"
 forward_matches "--cc in a spaced path" "$TMP/cc/lm_attn_a" lm_attn_a
 
-# kilnc installed under such a path: BUILD/kilnc with BUILD/libkiln_rt.a and BUILD/../runtime.
+# kilnc installed under such a path: BUILD/kilnc with BUILD/libkiln_rt.a, BUILD/libkiln_cli.a and BUILD/../runtime.
 inst="$TMP/inst all;$evil"
 mkdir -p "$inst/build"
-cp "$KILN_BUILD/kilnc" "$KILN_BUILD/libkiln_rt.a" "$inst/build/"
+cp "$KILN_BUILD/kilnc" "$KILN_BUILD/libkiln_rt.a" "$KILN_BUILD/libkiln_cli.a" "$inst/build/"
 cp -R runtime "$inst/runtime"
 check "an installed kilnc, --emit exe" "$inst/build/kilnc" graphs/lm_attn_a.kiln -o "$TMP/inst-exe"
 check "an installed kilnc, --emit lib" "$inst/build/kilnc" graphs/lm_attn_a.kiln --emit lib -o "$TMP/inst-lib"

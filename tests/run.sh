@@ -31,7 +31,7 @@ run_one() {
 for t in "$KILN_BUILD"/tests/*; do
   [ -x "$t" ] && run_one "$(basename "$t")" "$t"
 done
-for s in tests/errors.sh tests/goldens.sh tests/stream.sh tests/ttt.sh tests/kernels.sh tests/kir.sh tests/llvm.sh tests/formats.sh tests/targets.sh tests/codec.sh tests/cli.sh tests/build.sh tests/edges.sh tests/codegen.sh tests/fuzz.sh; do
+for s in tests/errors.sh tests/goldens.sh tests/stream.sh tests/ttt.sh tests/kernels.sh tests/kir.sh tests/llvm.sh tests/formats.sh tests/targets.sh tests/codec.sh tests/converse.sh tests/cli.sh tests/build.sh tests/edges.sh tests/codegen.sh tests/fuzz.sh; do
   [ -f "$s" ] && run_one "$(basename "$s")" sh "$s"
 done
 echo "$total_passed passed, $total_failed failed"

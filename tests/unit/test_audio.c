@@ -1,4 +1,4 @@
-/* test_audio.c: a codec's audio files (runtime/audio.c): a 48 kHz stereo WAV written by libsndfile
+/* test_audio.c: a codec's audio files (runtime/cli/audio.c): a 48 kHz stereo WAV written by libsndfile
  * read back mono at 24 kHz (its length, the tone's amplitude and phase, the notes on stderr); WAV
  * round trips in 32-bit float (exact) and 16-bit PCM (clipped); .npy in each shape it accepts; and
  * the exact message of each error. */

@@ -67,6 +67,9 @@ struct cli_subcommand {
     int (*run)(const struct kiln_model_desc *desc, int argc, char **argv);
 };
 
+/* 0, or 1 with a message when this CPU lacks a feature desc's code was compiled for */
+int cli_check_cpu(const struct kiln_model_desc *desc);
+
 /* A binary's main: refuses a CPU without the features its code needs, prints the usage of every
    command for none or --help, else runs the named one (its usage for `CMD --help`). */
 int cli_dispatch(const struct kiln_model_desc *desc, const struct cli_subcommand *commands, int num_commands, int argc,

@@ -11,7 +11,8 @@
 #include "kw.h"
 #include "report.h"
 
-const char *cli_prog = "kiln";
+static const char unnamed[] = "kiln";
+const char *cli_prog = unnamed;
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -205,17 +206,23 @@ static void print_usage(FILE *out, const struct kiln_model_desc *d, const struct
                  "Exit status: 0 done, 1 bad input (nothing written), 2 internal error.\n", kiln_max_threads());
 }
 
-int cli_dispatch(const struct kiln_model_desc *desc, const struct cli_subcommand *commands, int num_commands, int argc,
-                 char **argv)
+int cli_check_cpu(const struct kiln_model_desc *desc)
 {
-    cli_prog = desc->name;
     const char *missing = kiln_missing_cpu_feature(desc);
-    if (missing) {
+    if (missing)
         fprintf(stderr, "%s: error: this binary was built for target %s, compiled for the CPU features %s, and this "
                         "CPU lacks '%s'; rebuild with kilnc --target native (or scalar)\n", cli_prog, desc->target,
                 desc->cpu_features, missing);
+    return missing != NULL;
+}
+
+int cli_dispatch(const struct kiln_model_desc *desc, const struct cli_subcommand *commands, int num_commands, int argc,
+                 char **argv)
+{
+    if (cli_prog == unnamed) /* (a system binary's is its language model's) */
+        cli_prog = desc->name;
+    if (cli_check_cpu(desc))
         return 1;
-    }
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         print_usage(argc < 2 ? stderr : stdout, desc, commands, num_commands);
         return argc < 2 ? 1 : 0;
