@@ -33,7 +33,7 @@ CLI_OBJ      := $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/runtime/cli/tokenizer.o
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-asan test-cross test-moshiko demo bench bench-context examples clean fuzz fuzz-replay
+.PHONY: all deps test test-asan test-cross test-moshiko demo bench bench-context bench-converse examples clean fuzz fuzz-replay
 all: $(BUILD)/kilnc $(BUILD)/libkiln_rt.a $(BUILD)/libkiln_cli.a $(BUILD)/npycmp $(BUILD)/npyedit $(BUILD)/gen_ttt $(BUILD)/gen_kernels $(BUILD)/kir_gen $(BUILD)/chat_client $(UNIT_BIN)
 
 deps:
@@ -152,6 +152,12 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/bench.sh
 
+# Whole conversations (converse) with the mid-size LM and Moshi 7B beside the released Mimi
+# (scripts/bench_converse.sh; also the last part of make bench)
+bench-converse: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/bench_converse.sh
+
 bench-context: deps
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all
@@ -179,7 +185,7 @@ FUZZ_HARNESSES := $(notdir $(wildcard tests/fuzz/corpus/*))
 # the runtime's file readers. One archive: each harness links the members it uses.
 FUZZ_LIB_SRC   := compiler/ast.c compiler/diag.c compiler/check.c compiler/check_eval.c compiler/model.c \
                   compiler/import.c compiler/import_moshi.c runtime/safetensors.c runtime/kw.c runtime/npy.c runtime/report.c \
-                  runtime/weights.c runtime/memory.c runtime/cli/ogg_opus.c
+                  runtime/weights.c runtime/memory.c runtime/cli/ogg_opus.c runtime/cli/chat_protocol.c
 # The replay build (tests/fuzz.sh, part of make test): the same harnesses with the host compiler and
 # the sanitizers, each linked with tests/fuzz/replay.c's main instead of libFuzzer's.
 REPLAY_DIR     := $(BUILD)/fuzz

@@ -47,7 +47,7 @@ void bench_profile_end(double *ms)
 
 const char *bench_component_name(int c) { return component_names[c]; }
 
-static int64_t weight_bytes_per_frame(const struct kiln_model_desc *d)
+int64_t bench_weight_bytes_per_frame(const struct kiln_model_desc *d)
 {
     int64_t bytes = 0;
     for (int i = 0; i < d->num_weights; i++)
@@ -99,7 +99,7 @@ static void report(const struct kiln_model_desc *d, const struct bench_options *
     }
     double median = median_of(b->frame_ms, opt->steps), p99 = quantile_of(b->frame_ms, opt->steps, 0.99);
     double frame_budget_ms = 1000.0 / d->frame_rate;
-    int64_t bytes = weight_bytes_per_frame(d);
+    int64_t bytes = bench_weight_bytes_per_frame(d);
     /* The KV ring is allocated whole; the part holding live positions grows until the window fills,
        and a frame's attention reads all of it */
     int64_t window = context < d->context ? context : d->context;

@@ -21,7 +21,9 @@ struct bench_options {
    step, end after it, which copies each component's ms into ms[KILN_NUM_COMPONENTS] */
 void bench_profile_begin(void);
 void bench_profile_end(double *ms);
-const char *bench_component_name(int c);   /* "temporal", "seanet_encoder", ... (the --json keys) */
+const char *bench_component_name(int c);
+/* Bytes of weights one streaming frame reads, each in its format (an embedding table: one row) */
+int64_t bench_weight_bytes_per_frame(const struct kiln_model_desc *d);   /* "temporal", "seanet_encoder", ... (the --json keys) */
 
 int bench_run(const struct kiln_model_desc *desc, const struct kiln_weights *w, const struct bench_options *opt);
 #endif

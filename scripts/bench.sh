@@ -10,7 +10,9 @@
 #   4. the LLVM back end against the C back end (scripts/bench_backends.sh);
 #   5. the released Mimi (graphs/mimi.kiln, random weights): streaming encode + decode a frame, each
 #      component beside its floors (its weight bytes / the read bandwidth and its multiply-adds / the
-#      FMA peak, both measured just before).
+#      FMA peak, both measured just before);
+#   6. whole conversations: converse with the mid-size LM at bf16 and q4 and Moshi 7B at q4 beside the
+#      released Mimi (scripts/bench_converse.sh; its 10-minute pipe run with make bench-converse only).
 # Results: build/bench/{machine.json, kernels.json, machine_steps.json, steps.json, backends.json, codec.json} and the tables printed here.
 set -e
 BUILD=${KILN_BUILD:-build}
@@ -87,3 +89,6 @@ sed 's/[{}",:]/ /g' "$OUT/codec.json" | awk -v bw="$read_n" -v peak="$fma_n" '{
       c = names[k]; bytes_ms = v["component_weight_bytes", c] / (bw * 1e9) * 1e3; macs_ms = 2 * v["component_macs", c] / (peak * 1e9) * 1e3
       printf "  %-20s %6.2f ms; floors: weight bytes %5.2f ms, multiply-adds %5.2f ms\n", c, v["components", c], bytes_ms, macs_ms }
   }'
+
+echo
+PIPE_SECONDS=${PIPE_SECONDS:-0} scripts/bench_converse.sh

@@ -3,8 +3,10 @@
  * zero-padded to whole frames) or from stdin as raw PCM; the model's goes to a file at the end or to
  * stdout, raw, flushed per frame. A progress line (frame, ms, real-time factor, late frames) on
  * stderr, then a summary: per-frame p50 / p99, the share of each part of a step, the real-time
- * factor. With stdin or stdout a pipe, frame i is late when it is written after the first frame was
- * read plus (i + 1) frame durations: a live pipeline (arecord | converse | aplay) fell behind. */
+ * factor. With stdin or stdout a pipe, frame i is late when it is written more than (i + 1) frame
+ * durations after the conversation's start: a live pipeline (arecord | converse | aplay) fell behind.
+ * The start moves forward whenever converse had to wait for the user's audio (input slower than real
+ * time is not converse falling behind); audio that was waiting in the pipe does not move it. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -16,6 +18,8 @@
 #include "system_cli.h"
 
 #define MAX_FRAMES (1 << 24)         /* 15 days at 12.5 Hz */
+#define INPUT_WAIT_S 0.002          /* a read that took longer waited for the input */
+#define RSS_EARLY_FRAME 100          /* the summary's resident memory early on (8 s) and at the end */
 
 struct converse_args {
     struct system_weights weights;
@@ -121,11 +125,27 @@ static const enum part part_of[KILN_NUM_COMPONENTS] = {
     [KILN_ENCODER_TRANSFORMER] = PART_ENCODE, [KILN_QUANTIZER] = PART_QUANTIZER,
     [KILN_DECODER_TRANSFORMER] = PART_DECODE, [KILN_SEANET_DECODER] = PART_DECODE};
 
+/* A line of /proc/self/status in kB ("VmRSS", "VmHWM"), or -1 */
+static long status_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    const size_t n = strlen(field);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            kb = strtol(line + n + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
 /* What a run keeps: each frame's ms, the parts' totals, late frames, and (--codes-out) the codes */
 struct run_record {
     double *frame_ms;                /* [capacity] */
     double part_ms[NUM_PARTS];
     int64_t frames, capacity, late;
+    long rss_early_kb;               /* resident memory after RSS_EARLY_FRAME frames */
     int32_t *user_codes, *tokens;    /* [capacity][K], [capacity][1 + dep_q], or NULL */
     float *model_pcm;                /* [capacity * F] when the output is a file, else NULL */
 };
@@ -218,6 +238,11 @@ static void print_summary(const struct system_desc *s, struct run_record *r, boo
         fprintf(stderr, "%s %s %.2f ms (%.0f%%)", p ? "," : "", part_names[p], r->part_ms[p] / r->frames,
                 parts > 0 ? 100.0 * r->part_ms[p] / parts : 0.0);
     fprintf(stderr, "\n");
+    fprintf(stderr, "weights read per frame: language model %.1f MB, codec %.1f MB\n",
+            (double)bench_weight_bytes_per_frame(s->lm) / 1e6, (double)bench_weight_bytes_per_frame(s->codec) / 1e6);
+    if (r->rss_early_kb > 0)
+        fprintf(stderr, "resident memory: %.1f MB after frame %d, %.1f MB at the end (peak %.1f MB)\n",
+                r->rss_early_kb / 1024.0, RSS_EARLY_FRAME, status_kb("VmRSS") / 1024.0, status_kb("VmHWM") / 1024.0);
     if (live)
         fprintf(stderr, "late frames: %lld of %lld (written more than a frame after real time)\n", (long long)r->late,
                 (long long)r->frames);
@@ -277,8 +302,14 @@ int converse_main(const struct system_desc *s, int argc, char **argv)
     const bool live = in_pipe || out_pipe;
     double start = 0;
     for (;; r.frames++) {
+        const double read_start = cli_seconds_now();
         if (in_pipe ? raw_read(&raw, in_frame, F) == 0 : r.frames * F >= n)
             break;
+        const double read_end = cli_seconds_now();
+        if (r.frames == 0)
+            start = read_end;
+        else if (read_end - read_start > INPUT_WAIT_S && read_end - (double)r.frames * frame_s > start)
+            start = read_end - (double)r.frames * frame_s; /* (converse waited for the input) */
         if (!in_pipe) {
             const int64_t have = n - r.frames * F < F ? n - r.frames * F : F;
             memcpy(in_frame, user + r.frames * F, (size_t)have * sizeof *in_frame);
@@ -290,8 +321,6 @@ int converse_main(const struct system_desc *s, int argc, char **argv)
             goto done;
         }
         const double t0 = cli_seconds_now();
-        if (r.frames == 0)
-            start = t0;
         double parts[KILN_NUM_COMPONENTS];
         bench_profile_begin();
         const int32_t token = kiln_conversation_step(c, in_frame, out_frame);
@@ -314,6 +343,8 @@ int converse_main(const struct system_desc *s, int argc, char **argv)
             memcpy(r.model_pcm + r.frames * F, out_frame, (size_t)F * sizeof *out_frame);
         if (live && cli_seconds_now() > start + (double)(r.frames + 1) * frame_s)
             r.late++;
+        if (r.frames + 1 == RSS_EARLY_FRAME)
+            r.rss_early_kb = status_kb("VmRSS");
         char piece[256];
         if (text_file && system_text_of(&text, token, piece, sizeof piece)) {
             fputs(piece, text_file);
