@@ -1,13 +1,15 @@
 /* serve.c: `NAME serve` (docs/converse.md, "serve"): the protocol of Moshi's moshi.server over
  * libwebsockets. A WebSocket at /api/chat is one conversation: its own kiln_conversation over the
  * one loaded model, its own Ogg Opus reader and writer. The server sends 0x00 once the conversation
- * is ready; every 0x01 message from the client carries Ogg Opus pages, decoded (ogg_opus.c) and cut
- * into frames; each frame is stepped at once and its audio (one Ogg page) and text go back as 0x01
- * and 0x02 messages (nothing during the model's first frames, as Moshi's server). Up to
- * --max-conversations at once, on the service thread, frame by frame as their audio comes; one more
- * is closed with status 1013 and a reason. A conversation whose client breaks the protocol
- * (chat_protocol.h) or sends Opus that does not decode is closed alone; one whose client stops
- * reading is closed when what waits for it passes SERVE_MAX_QUEUED bytes. */
+ * is ready; every 0x01 message from the client carries Ogg Opus pages, decoded (ogg_opus.c) into the
+ * conversation's waiting audio as they come. Frames are stepped on the service thread when the
+ * client's socket can take their answer, one frame or one message per turn of each conversation, so
+ * that conversations take turns frame by frame; each frame's audio (one Ogg page) and text go back as
+ * 0x01 and 0x02 messages (nothing during the model's first frames, as Moshi's server). Up to
+ * --max-conversations at once; one more is closed with status 1013 and a reason. A conversation whose
+ * client breaks the protocol (chat_protocol.h) or sends Opus that does not decode is closed alone; so
+ * is one whose client stops reading (SERVE_MAX_QUEUED bytes wait for it) or sends audio faster than
+ * it is answered (SERVE_MAX_WAITING_FRAMES wait). */
 #ifdef KILN_NO_SERVER
 #include "system_cli.h"
 
@@ -28,6 +30,7 @@ int serve_main(const struct system_desc *s, int argc, char **argv)
 #include "system_cli.h"
 
 #define SERVE_MAX_QUEUED (256 * 1024) /* bytes waiting for a client before it counts as not reading */
+#define SERVE_MAX_WAITING_FRAMES 375   /* frames of the user's audio waiting to be stepped (30 s) */
 #define SERVE_MAX_CONVERSATIONS 64
 
 struct server {
@@ -54,8 +57,8 @@ struct session {
     struct ogg_opus_writer *writer;
     struct chat_assembler assembler;
     struct byte_buffer pages;
-    float *pcm, *model_pcm;          /* [frame_size + OGG_OPUS_MAX_PACKET_SAMPLES], [frame_size] */
-    int pcm_count;
+    float *pcm, *model_pcm;          /* the user's audio waiting [pcm_capacity], a frame of the model's */
+    int pcm_start, pcm_count, pcm_capacity; /* pcm[pcm_start..pcm_start + pcm_count) waits */
     int64_t frames;
     double compute_s;
     struct out_message *head, *tail;
@@ -113,14 +116,16 @@ static int queue_message(struct session *s, int kind, const void *payload, size_
     return 0;
 }
 
-/* One frame of the user's audio through the conversation; its audio and text queued */
+/* The first waiting frame of the user's audio through the conversation; its audio and text queued */
 static void step_frame(struct session *s)
 {
     const struct kiln_model_desc *codec = server.desc->codec;
     const double t0 = cli_seconds_now();
-    const int32_t token = kiln_conversation_step(s->conversation, s->pcm, s->model_pcm);
+    const int32_t token = kiln_conversation_step(s->conversation, s->pcm + s->pcm_start, s->model_pcm);
     s->compute_s += cli_seconds_now() - t0;
     s->frames++;
+    s->pcm_start += codec->frame_size;
+    s->pcm_count -= codec->frame_size;
     if (token < 0)
         return;
     char err[256], piece[256];
@@ -136,18 +141,22 @@ static void step_frame(struct session *s)
         queue_message(s, CHAT_TEXT, piece, n);
 }
 
-/* ogg_opus_read_feed's samples: cut into frames, each stepped */
+/* ogg_opus_read_feed's samples: they wait for their turn (step_frame) */
 static void on_pcm(void *context, const float *pcm, int count)
 {
     struct session *s = context;
-    const int F = server.desc->codec->frame_size;
-    memcpy(s->pcm + s->pcm_count, pcm, (size_t)count * sizeof *pcm);
-    s->pcm_count += count;
-    while (s->pcm_count >= F && !s->close_status) {
-        step_frame(s);
-        s->pcm_count -= F;
-        memmove(s->pcm, s->pcm + F, (size_t)s->pcm_count * sizeof *s->pcm);
+    if (s->close_status)
+        return;
+    if (s->pcm_start + s->pcm_count + count > s->pcm_capacity) {
+        memmove(s->pcm, s->pcm + s->pcm_start, (size_t)s->pcm_count * sizeof *s->pcm);
+        s->pcm_start = 0;
     }
+    if (s->pcm_count + count > s->pcm_capacity) {
+        set_close(s, CHAT_CLOSE_POLICY, "the client sends audio faster than it is answered: 30 s of it wait");
+        return;
+    }
+    memcpy(s->pcm + s->pcm_start + s->pcm_count, pcm, (size_t)count * sizeof *pcm);
+    s->pcm_count += count;
 }
 
 static void session_free(struct session *s)
@@ -170,7 +179,8 @@ static int session_start(struct session *s)
     s->conversation = kiln_conversation_new(&server.lm, &server.codec, &server.sampling);
     s->reader = ogg_opus_reader_new(codec->sample_rate);
     s->writer = ogg_opus_writer_new(codec->sample_rate);
-    s->pcm = malloc((size_t)(codec->frame_size + OGG_OPUS_MAX_PACKET_SAMPLES) * sizeof *s->pcm);
+    s->pcm_capacity = SERVE_MAX_WAITING_FRAMES * codec->frame_size + OGG_OPUS_MAX_PACKET_SAMPLES;
+    s->pcm = malloc((size_t)s->pcm_capacity * sizeof *s->pcm);
     s->model_pcm = malloc((size_t)codec->frame_size * sizeof *s->model_pcm);
     return !s->conversation || !s->reader || !s->writer || !s->pcm || !s->model_pcm;
 }
@@ -233,7 +243,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 set_close(s, CHAT_CLOSE_INVALID, err);
             if (s->close_status)
                 return close_session(wsi, s);
-            if (s->head)
+            if (s->head || s->pcm_count >= server.desc->codec->frame_size)
                 lws_callback_on_writable(wsi);
             return 0;
         default:
@@ -241,19 +251,23 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         }
     }
     case LWS_CALLBACK_SERVER_WRITEABLE: {
+        /* (one message a turn; with none waiting, a frame stepped first) */
+        const int F = server.desc->codec->frame_size;
+        if (!s->head && !s->close_status && s->pcm_count >= F)
+            step_frame(s);
         if (s->close_status)
             return close_session(wsi, s);
         struct out_message *m = s->head;
-        if (!m)
-            return 0;
-        if (lws_write(wsi, m->bytes + LWS_PRE, m->size, LWS_WRITE_BINARY) < (int)m->size)
-            return -1;
-        s->head = m->next;
-        if (!s->head)
-            s->tail = NULL;
-        s->queued -= m->size;
-        free(m);
-        if (s->head)
+        if (m) {
+            if (lws_write(wsi, m->bytes + LWS_PRE, m->size, LWS_WRITE_BINARY) < (int)m->size)
+                return -1;
+            s->head = m->next;
+            if (!s->head)
+                s->tail = NULL;
+            s->queued -= m->size;
+            free(m);
+        }
+        if (s->head || s->pcm_count >= F)
             lws_callback_on_writable(wsi);
         return 0;
     }

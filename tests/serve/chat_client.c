@@ -27,6 +27,9 @@
  *   stop-reading    a small receive buffer; after 0x00, sends N frames as fast as possible, never reads
  *                   again, keeps the socket open until --timeout has passed; exits 0.
  *   expect-refusal  succeeds when, after the upgrade, the server closes with status 1013 and a reason.
+ *   bad-handshake   asks for an upgrade at /elsewhere, then sends bytes that are not HTTP on a second
+ *                   connection; succeeds when neither is upgraded (an HTTP status other than 101, or the
+ *                   connection dropped): prints "rejected: HTTP 404" or "rejected: eof" for each.
  *
  * Stdout, one line per event, for a shell test to grep (times from the first audio frame sent):
  *   handshake 12.3 ms                       0x00 came 12.3 ms after the upgrade's 101
@@ -729,9 +732,10 @@ static void print_close(const char *what, const struct connection *c)
 
 /* ---- the modes ---- */
 
-enum mode { NORMAL, MALFORMED_FRAME, BAD_OPUS, TEXT_MESSAGE, UNKNOWN_KIND, STOP_READING, EXPECT_REFUSAL, MODE_COUNT };
-static const char *const mode_names[MODE_COUNT] = {"normal",       "malformed-frame", "bad-opus",      "text-message",
-                                                   "unknown-kind", "stop-reading",    "expect-refusal"};
+enum mode { NORMAL, MALFORMED_FRAME, BAD_OPUS, TEXT_MESSAGE, UNKNOWN_KIND, STOP_READING, EXPECT_REFUSAL, BAD_HANDSHAKE,
+            MODE_COUNT };
+static const char *const mode_names[MODE_COUNT] = {"normal",       "malformed-frame", "bad-opus",       "text-message",
+                                                   "unknown-kind", "stop-reading",    "expect-refusal", "bad-handshake"};
 enum malformation { RESERVED_OPCODE, RSV1_SET, UNMASKED, MALFORMATION_COUNT };
 static const char *const malformation_names[MALFORMATION_COUNT] = {"opcode", "rsv1", "unmasked"};
 
@@ -1100,6 +1104,45 @@ static void parse_options(int argc, char **argv, struct options *o)
         fail("--timeout must be a positive number of seconds");
 }
 
+/* One connection that must not become a WebSocket: request[n] sent, then its answer's status line (or EOF)
+   read; exits 1 on a 101 */
+static void expect_rejection(const struct options *o, const char *request, size_t n, double until)
+{
+    struct connection c = {.fd = connect_socket(o->host, o->port, 0, until)};
+    buffer_append(&c.out, request, n);
+    for (;;) {
+        const char *eol = c.in.size ? memchr(c.in.data, '\n', c.in.size) : NULL;
+        int status = 0;
+        if (eol && sscanf((const char *)c.in.data, "HTTP/1.%*d %d", &status) == 1 && status != 101) {
+            printf("rejected: HTTP %d\n", status);
+            break;
+        }
+        if (eol)
+            fail("the server answered \"%.*s\"", (int)(eol - (const char *)c.in.data), (const char *)c.in.data);
+        if (c.eof) {
+            printf("rejected: eof\n");
+            break;
+        }
+        if (now_ms() >= until)
+            fail("timeout: the server kept the connection open without answering");
+        pump(&c, until, true);
+    }
+    close(c.fd);
+    free(c.in.data), free(c.out.data);
+}
+
+static int run_bad_handshake(const struct options *o, double until)
+{
+    char request[512];
+    int n = snprintf(request, sizeof request, "GET /elsewhere HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n", o->host, o->port);
+    expect_rejection(o, request, (size_t)n, until);
+    static const char garbage[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not HTTP at all\r\n\r\n";
+    expect_rejection(o, garbage, sizeof garbage - 1, until);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1114,6 +1157,7 @@ int main(int argc, char **argv)
     case NORMAL: return run_normal(&o, until);
     case STOP_READING: return run_stop_reading(&o, until);
     case EXPECT_REFUSAL: return run_expect_refusal(&o, until);
+    case BAD_HANDSHAKE: return run_bad_handshake(&o, until);
     default: return run_misbehaving(&o, until);
     }
 }
