@@ -121,7 +121,8 @@ if "$KILNC" graphs/lm_attn_a.kiln --codec graphs/tests/mimi_golden.kiln --emit l
 
 # ---- serve ----
 # (one thread: a test shares its machine, where a team's barriers can cost a time slice each)
-"$B" serve --random-weights 1 --port 0 --max-conversations 2 --threads 1 >"$TMP/serve.out" 2>"$TMP/serve.err" &
+"$B" serve --random-weights 1 --port 0 --max-conversations 2 --threads 1 --tokenizer "$TMP/tok.model" >"$TMP/serve.out" \
+  2>"$TMP/serve.err" &
 server=$!
 for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
   port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\)/api/chat.*|\1|p' "$TMP/serve.out")
@@ -142,6 +143,9 @@ for c in 1 2; do
   if wait $(eval echo \$c$c) && grep -q '^done: 38 frames sent, 37 audio frames (71040 samples) received' "$TMP/c$c" &&
      [ "$(grep -c '^audio frame' "$TMP/c$c")" = 37 ] && grep -q '^handshake' "$TMP/c$c"; then pass; else
     fail "conversation $c: $(tail -n 5 "$TMP/c$c")"; fi
+  # text as the tokenizer's pieces (not ids), as they come
+  if [ "$(grep -c '^text "' "$TMP/c$c")" -ge 5 ] && ! grep -q '^text "[0-9]* "$' "$TMP/c$c"; then pass; else
+    fail "conversation $c's text: $(grep '^text' "$TMP/c$c" | head -n 5)"; fi
 done
 # each bad client closes its own conversation only
 for mode in malformed-frame bad-opus text-message unknown-kind bad-handshake; do
