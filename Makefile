@@ -110,8 +110,8 @@ $(BUILD)/npyedit: tests/tools/npyedit.c $(BUILD)/libkiln_rt.a
 	$(CC) $(CFLAGS) -Iruntime -o $@ $< $(BUILD)/libkiln_rt.a $(LDFLAGS) -fopenmp -lm
 
 # A WebSocket client of the chat server's protocol, well-behaved or not (tests/serve/chat_client.c)
-$(BUILD)/chat_client: tests/serve/chat_client.c runtime/cli/ogg_opus.c runtime/cli/ogg_opus.h
-	$(CC) $(CFLAGS) -Iruntime/cli -o $@ tests/serve/chat_client.c runtime/cli/ogg_opus.c $(LDFLAGS) -lopus -logg -lm
+$(BUILD)/chat_client: tests/serve/chat_client.c tests/serve/websocket.c tests/serve/websocket.h runtime/cli/ogg_opus.c runtime/cli/ogg_opus.h
+	$(CC) $(CFLAGS) -Iruntime/cli -o $@ tests/serve/chat_client.c tests/serve/websocket.c runtime/cli/ogg_opus.c $(LDFLAGS) -lopus -logg -lm
 
 # Programs that embed a generated model through its header (examples/README.md).
 examples: $(BUILD)/examples/two_streams
