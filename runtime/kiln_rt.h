@@ -162,7 +162,9 @@ void kiln_profile_mark(enum kiln_component c);
 /* Bytes of a stream's parts of a role (enum kiln_state_role), those of one graph's ops or (graph
    NULL) of all */
 size_t kiln_state_bytes(const struct kiln_model_desc *desc, int role, const char *graph);
-/* A stream's memory: desc->stream_bytes, KILN_ALIGN-aligned, reset. NULL when out of memory. */
+/* A stream's memory: desc->stream_bytes, KILN_ALIGN-aligned, reset, every page of it touched (a step
+   never faults one in: the resident memory of a stream is the same at its first frame and its last).
+   NULL when out of memory. */
 void *kiln_stream_new(const struct kiln_model_desc *desc);
 void kiln_stream_free(void *stream);
 

@@ -12,8 +12,10 @@ void *kiln_stream_new(const struct kiln_model_desc *desc)
 {
     size_t bytes = (desc->stream_bytes + KILN_ALIGN - 1) / KILN_ALIGN * KILN_ALIGN;
     void *stream = aligned_alloc(KILN_ALIGN, bytes);
-    if (stream)
+    if (stream) { /* (every page touched now: no step faults one in, however long the stream runs) */
+        memset(stream, 0, bytes);
         desc->stream_reset(stream);
+    }
     return stream;
 }
 

@@ -19,7 +19,7 @@
 
 #define MAX_FRAMES (1 << 24)         /* 15 days at 12.5 Hz */
 #define INPUT_WAIT_S 0.002          /* a read that took longer waited for the input */
-#define RSS_EARLY_FRAME 100          /* the summary's resident memory early on (8 s) and at the end */
+#define RSS_EARLY_FRAME 25           /* the summary's resident memory after 2 s and at the end */
 
 struct converse_args {
     struct system_weights weights;
