@@ -47,6 +47,15 @@ void bench_profile_end(double *ms)
 
 const char *bench_component_name(int c) { return component_names[c]; }
 
+double bench_kv_bytes_per_frame(const struct kiln_model_desc *d, int64_t context)
+{
+    /* The KV ring is allocated whole; the part holding live positions grows until the window fills,
+       and a frame's attention reads all of it */
+    const int64_t window = context < d->context ? context : d->context;
+    const double kv_bytes = (double)kiln_state_bytes(d, KILN_STATE_KV, NULL);
+    return d->context > 0 ? kv_bytes * (double)window / (double)(d->context + d->max_rows - 1) : 0;
+}
+
 int64_t bench_weight_bytes_per_frame(const struct kiln_model_desc *d)
 {
     int64_t bytes = 0;
@@ -100,11 +109,7 @@ static void report(const struct kiln_model_desc *d, const struct bench_options *
     double median = median_of(b->frame_ms, opt->steps), p99 = quantile_of(b->frame_ms, opt->steps, 0.99);
     double frame_budget_ms = 1000.0 / d->frame_rate;
     int64_t bytes = bench_weight_bytes_per_frame(d);
-    /* The KV ring is allocated whole; the part holding live positions grows until the window fills,
-       and a frame's attention reads all of it */
-    int64_t window = context < d->context ? context : d->context;
-    const double kv_bytes = (double)kiln_state_bytes(d, KILN_STATE_KV, NULL);
-    double live_kv = d->context > 0 ? kv_bytes * (double)window / (double)(d->context + d->max_rows - 1) : 0;
+    const double live_kv = bench_kv_bytes_per_frame(d, context);
     double gbps = ((double)bytes + live_kv) / (median * 1e-3) / 1e9;
     const int threads = strcmp(d->target, "scalar") ? kiln_threads() : 1; /* the scalar reference is serial */
     if (opt->json) {

@@ -23,7 +23,9 @@ void bench_profile_begin(void);
 void bench_profile_end(double *ms);
 const char *bench_component_name(int c);
 /* Bytes of weights one streaming frame reads, each in its format (an embedding table: one row) */
-int64_t bench_weight_bytes_per_frame(const struct kiln_model_desc *d);   /* "temporal", "seanet_encoder", ... (the --json keys) */
+int64_t bench_weight_bytes_per_frame(const struct kiln_model_desc *d);
+/* Bytes of keys and values a frame's attention reads after `context` frames (its window's) */
+double bench_kv_bytes_per_frame(const struct kiln_model_desc *d, int64_t context);   /* "temporal", "seanet_encoder", ... (the --json keys) */
 
 int bench_run(const struct kiln_model_desc *desc, const struct kiln_weights *w, const struct bench_options *opt);
 #endif

@@ -6,7 +6,7 @@
 # per-frame p50 / p99, each part's share, the real-time factor, and the floor the weight bytes a frame
 # reads set at the measured bandwidth. Then a 10-minute conversation through a pipe (PIPE_SECONDS,
 # default 600; 0 skips it) with the mid-size LM at q4: resident memory early and at the end, late
-# frames. Results: build/bench/converse-*.txt.
+# frames. Results: build/bench/converse-*.txt (the pipe's frames' ms: converse-pipe-trace.txt).
 set -e
 BUILD=${KILN_BUILD:-build}
 OUT=$BUILD/bench
@@ -32,8 +32,10 @@ converse_run() {
     2>"$OUT/converse-$label.txt"
   echo "== $label: $2 at $3 with graphs/mimi.kiln, ${SECONDS_OF_AUDIO} s of audio (read bandwidth $bw GB/s just before)"
   cat "$OUT/converse-$label.txt"
-  sed -n 's/^weights read per frame: language model \([0-9.]*\) MB, codec \([0-9.]*\) MB/\1 \2/p' "$OUT/converse-$label.txt" |
-    awk -v bw="$bw" '{ printf "bandwidth floor: %.1f ms a frame (LM %.1f ms + codec %.1f ms of weight reads)\n", ($1 + $2) / bw, $1 / bw, $2 / bw }'
+  sed -n 's/^weights read per frame: language model \([0-9.]*\) MB, codec \([0-9.]*\) MB; .* \([0-9.]*\) MB at the last frame/\1 \2 \3/p' \
+    "$OUT/converse-$label.txt" | awk -v bw="$bw" '{
+      printf "bandwidth floor: %.1f ms a frame at the first frame (LM %.1f ms + codec %.1f ms of weight reads), %.1f ms at the last (its KV cache %.1f ms more)\n",
+             ($1 + $2) / bw, $1 / bw, $2 / bw, ($1 + $2 + $3) / bw, $3 / bw }'
   echo
 }
 echo "== machine: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores"
@@ -42,17 +44,14 @@ converse_run mid-q4 graphs/moshi-mid.kiln q4
 converse_run 7b-q4 graphs/moshi-7b.kiln q4
 
 if [ "$PIPE_SECONDS" -gt 0 ]; then
-  # A conversation through pipes for PIPE_SECONDS: raw s16le in at real-time pace from a FIFO writer
-  # (one 80 ms frame at a time) and out to a reader, as arecord | converse | aplay would
+  # A conversation through pipes for PIPE_SECONDS: raw f32le in at real-time pace, one 80 ms frame at a
+  # time from one process (tests/bench/pace.c), as arecord would write it, and out to a reader
   dir=$OUT/converse-mid-q4
+  cc -O2 -o "$OUT/pace" tests/bench/pace.c
   "$BUILD/npyedit" raw "$OUT/audio_in.npy" "$OUT/audio.f32"
-  frames=$((PIPE_SECONDS * 25 / 2))
   echo "== a ${PIPE_SECONDS} s conversation through pipes (mid-size LM at q4, real-time pace)"
-  i=0
-  while [ $i -lt $frames ]; do
-    dd if="$OUT/audio.f32" bs=7680 count=1 skip=$((i % (SECONDS_OF_AUDIO * 25 / 2))) 2>/dev/null
-    sleep 0.08
-    i=$((i + 1))
-  done | "$dir/moshi_mid" converse --random-weights 1 --in - --out - --format f32le --quiet 2>"$OUT/converse-pipe.txt" >/dev/null
+  "$OUT/pace" "$OUT/audio.f32" 7680 80 $((PIPE_SECONDS * 25 / 2)) |
+    "$dir/moshi_mid" converse --random-weights 1 --in - --out - --format f32le --quiet --trace "$OUT/converse-pipe-trace.txt" \
+      2>"$OUT/converse-pipe.txt" >/dev/null
   cat "$OUT/converse-pipe.txt"
 fi

@@ -66,7 +66,8 @@ expect_error "a tokenizer of another size" 1 \
 # ---- pipes: raw f32le through stdin and stdout is the file run's audio exactly ----
 "$NPYEDIT" raw "$TMP/in.npy" "$TMP/in.raw"
 if "$B" converse --lm-weights $LMW --codec-weights $MW --in - --out - --format f32le --seed 5 --quiet <"$TMP/in.raw" \
-     >"$TMP/out.raw" 2>"$TMP/pipe.err"; then pass; else fail "pipe: $(cat "$TMP/pipe.err")"; fi
+     >"$TMP/out.raw" 2>"$TMP/pipe.err" --trace "$TMP/trace.txt"; then pass; else fail "pipe: $(cat "$TMP/pipe.err")"; fi
+if [ "$(grep -c '^[0-9]*\.[0-9]*$' "$TMP/trace.txt")" = 14 ]; then pass; else fail "--trace: $(cat "$TMP/trace.txt")"; fi
 "$NPYEDIT" fromraw "$TMP/out.raw" "$TMP/out.npy"
 compare "pipe f32le = file" "$TMP/out.npy" "$D/model.npy" 0
 # (the summary counts late frames; how many is the machine's business, not a test's)

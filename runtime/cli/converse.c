@@ -24,7 +24,7 @@
 struct converse_args {
     struct system_weights weights;
     struct kiln_sampling sampling;
-    const char *in, *out, *text_out, *tokenizer, *format, *wav, *codes_out;
+    const char *in, *out, *text_out, *tokenizer, *format, *wav, *codes_out, *trace;
     int threads;
     bool quiet;
 };
@@ -92,6 +92,7 @@ static int parse_args(int argc, char **argv, struct converse_args *a)
         {"--format", OPT_TEXT, &a->format, 0, 0, NULL},
         {"--wav", OPT_TEXT, &a->wav, 0, 0, NULL},
         {"--codes-out", OPT_TEXT, &a->codes_out, 0, 0, NULL},
+        {"--trace", OPT_TEXT, &a->trace, 0, 0, NULL},
         cli_threads_option(&a->threads),
         {"--quiet", OPT_SWITCH, &a->quiet, 0, 0, NULL},
     };
@@ -219,6 +220,19 @@ static int write_codes(const struct system_desc *s, const char *dir, const struc
     return rc;
 }
 
+/* --trace FILE: each frame's ms, one a line, in order */
+static int write_trace(const char *path, const struct run_record *r)
+{
+    FILE *f = fopen(path, "w");
+    for (int64_t t = 0; f && t < r->frames; t++)
+        fprintf(f, "%.3f\n", r->frame_ms[t]);
+    if (!f || fclose(f) != 0) {
+        fprintf(stderr, "%s converse: error: cannot write %s\n", cli_prog, path);
+        return 1;
+    }
+    return 0;
+}
+
 static void print_summary(const struct system_desc *s, struct run_record *r, bool live)
 {
     const double frame = 1000.0 / s->lm->frame_rate, total = r->frames * frame / 1000.0;
@@ -238,8 +252,10 @@ static void print_summary(const struct system_desc *s, struct run_record *r, boo
         fprintf(stderr, "%s %s %.2f ms (%.0f%%)", p ? "," : "", part_names[p], r->part_ms[p] / r->frames,
                 parts > 0 ? 100.0 * r->part_ms[p] / parts : 0.0);
     fprintf(stderr, "\n");
-    fprintf(stderr, "weights read per frame: language model %.1f MB, codec %.1f MB\n",
-            (double)bench_weight_bytes_per_frame(s->lm) / 1e6, (double)bench_weight_bytes_per_frame(s->codec) / 1e6);
+    fprintf(stderr, "weights read per frame: language model %.1f MB, codec %.1f MB; the LM's KV cache (%s) %.1f MB "
+                    "at the last frame\n", (double)bench_weight_bytes_per_frame(s->lm) / 1e6,
+            (double)bench_weight_bytes_per_frame(s->codec) / 1e6, s->lm->kv_format,
+            bench_kv_bytes_per_frame(s->lm, r->frames - 1) / 1e6);
     if (r->rss_early_kb > 0)
         fprintf(stderr, "resident memory: %.1f MB after frame %d, %.1f MB at the end (peak %.1f MB)\n",
                 r->rss_early_kb / 1024.0, RSS_EARLY_FRAME, status_kb("VmRSS") / 1024.0, status_kb("VmHWM") / 1024.0);
@@ -375,6 +391,8 @@ int converse_main(const struct system_desc *s, int argc, char **argv)
         }
     }
     if (a.codes_out && (rc = write_codes(s, a.codes_out, &r)))
+        goto done;
+    if (a.trace && (rc = write_trace(a.trace, &r)))
         goto done;
     print_summary(s, &r, live);
     rc = 0;

@@ -60,11 +60,12 @@ int serve_main(const struct system_desc *s, int argc, char **argv);
     "converse " SYSTEM_WEIGHTS_USAGE "\n"                                                              \
     "                          --in USER.wav|- --out MODEL.wav|- [--text-out T.txt] [--tokenizer SPM.model]\n" \
     "                          [--format s16le|f32le] [--wav f32|s16] [--codes-out DIR] " SYSTEM_SAMPLING_USAGE "\n" \
-    "                          [--threads T] [--quiet] [--strict]\n"                                  \
+    "                          [--threads T] [--trace FILE] [--quiet] [--strict]\n"                   \
     "                          a conversation, 80 ms at a time: the user's audio in, the model's audio and\n" \
     "                          text out (Moshi's server loop). '-': raw PCM on stdin/stdout (--format,\n" \
     "                          24 kHz mono), flushed per frame. Text to --text-out, else to stdout (ids\n" \
-    "                          without --tokenizer). --codes-out DIR: user_codes.npy and tokens.npy"
+    "                          without --tokenizer). --codes-out DIR: user_codes.npy, tokens.npy and\n" \
+    "                          model_codes.npy; --trace FILE: each frame's ms"
 #define SERVE_USAGE                                                                                    \
     "serve " SYSTEM_WEIGHTS_USAGE "\n"                                                                 \
     "                          [--host 127.0.0.1] [--port 8998] [--max-conversations 2] [--tokenizer SPM.model]\n" \
