@@ -150,6 +150,9 @@ done
 printf 'model mimi_16 : "%s/graphs/mimi.kiln";\nnum_codebooks = 16;\n' "$(pwd)" > "$tmp/mimi_16.kiln"
 if dump_model "$tmp/mimi_16.kiln" "$tmp/model" && grep -qx 'kind codec' "$tmp/model" && grep -qx 'num_codebooks 16' "$tmp/model"
 then pass; else cat "$tmp/dump" > "$tmp/diff"; fail "a variant of graphs/mimi.kiln" "not a codec of 16 codebooks"; fi
+# graphs/mimi-bf16.kiln: the released Mimi, its weights in bf16 (a system's codec keeps its description's format)
+if dump_model graphs/mimi-bf16.kiln "$tmp/model" && grep -qx 'kind codec' "$tmp/model" && grep -qx 'weights bf16' "$tmp/model"
+then pass; else cat "$tmp/dump" > "$tmp/diff"; fail "graphs/mimi-bf16.kiln" "not a bf16 codec"; fi
 
 echo "RESULT passed=$passed failed=$failed"
 [ "$failed" -eq 0 ]
