@@ -22,6 +22,7 @@ int serve_main(const struct system_desc *s, int argc, char **argv)
 }
 #else
 #include <libwebsockets.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,6 +291,22 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* The address host names ("localhost": 127.0.0.1; an IPv4 one first) as a number, for libwebsockets,
+   which binds to numbers and interface names; 0, or 1 when it names none */
+static int numeric_host(const char *host, char *out, size_t size)
+{
+    for (int family = 0; family < 2; family++) {
+        struct addrinfo hints = {.ai_family = family ? AF_UNSPEC : AF_INET, .ai_socktype = SOCK_STREAM}, *found;
+        if (getaddrinfo(host, NULL, &hints, &found) != 0)
+            continue;
+        int rc = getnameinfo(found->ai_addr, found->ai_addrlen, out, (socklen_t)size, NULL, 0, NI_NUMERICHOST);
+        freeaddrinfo(found);
+        if (rc == 0)
+            return 0;
+    }
+    return 1;
+}
+
 int serve_main(const struct system_desc *d, int argc, char **argv)
 {
     struct system_weights weights = {0};
@@ -314,16 +331,24 @@ int serve_main(const struct system_desc *d, int argc, char **argv)
         system_text_close(&server.text);
         return 1;
     }
-    lws_set_log_level(LLL_ERR, NULL);
+    char address[256] = "";
+    if (numeric_host(host, address, sizeof address)) {
+        fprintf(stderr, "%s serve: error: --host %s names no address\n", cli_prog, host);
+        kiln_model_free(&server.lm), kiln_model_free(&server.codec);
+        system_text_close(&server.text);
+        return 1;
+    }
+    lws_set_log_level(0, NULL); /* (its errors in listening are said below) */
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.port = port;
-    info.iface = strcmp(host, "0.0.0.0") == 0 ? NULL : host;
+    info.iface = strcmp(address, "0.0.0.0") == 0 ? NULL : address;
     info.protocols = protocols;
     info.gid = -1, info.uid = -1;
-    info.options = strchr(host, ':') ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.options = strchr(address, ':') ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6;
     struct lws_context *context = lws_create_context(&info);
     struct lws_vhost *vhost = context ? lws_get_vhost_by_name(context, "default") : NULL;
+    lws_set_log_level(LLL_ERR, NULL);
     int rc = 0;
     if (!context || !vhost || lws_get_vhost_listen_port(vhost) <= 0) {
         fprintf(stderr, "%s serve: error: cannot listen on %s port %d (in use, or not an address of this machine)\n",
@@ -332,8 +357,9 @@ int serve_main(const struct system_desc *d, int argc, char **argv)
     } else {
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
-        printf("%s serve: listening on http://%s:%d/api/chat (up to %d conversations)\n", cli_prog, host,
-               lws_get_vhost_listen_port(vhost), server.max_conversations);
+        const bool v6 = strchr(host, ':') != NULL;
+        printf("%s serve: listening on http://%s%s%s:%d/api/chat (up to %d conversations)\n", cli_prog, v6 ? "[" : "",
+               host, v6 ? "]" : "", lws_get_vhost_listen_port(vhost), server.max_conversations);
         fflush(stdout);
         while (!interrupted && lws_service(context, 0) >= 0)
             ;
