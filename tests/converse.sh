@@ -131,7 +131,7 @@ for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
   sleep 0.5
 done
 if [ -n "$port" ]; then pass; else fail "serve did not start: $(cat "$TMP/serve.err")"; port=1; fi
-expect_error "a port in use" 1 "lm_attn_a serve: error: cannot listen on localhost port $port (in use, or not an address of this machine)" \
+expect_error "a port in use" 1 "lm_attn_a serve: error: cannot listen on localhost port $port: Address already in use" \
   "$B" serve --random-weights 1 --port "$port" --host localhost
 # two conversations at once (80 ms a frame, 3 s each), a third refused while they go on
 "$CLIENT" --port "$port" --frames 38 --expect-audio-frames 37 --realtime --timeout 60 >"$TMP/c1" 2>&1 &

@@ -21,9 +21,11 @@ int serve_main(const struct system_desc *s, int argc, char **argv)
     return 1;
 }
 #else
+#include <errno.h>
 #include <libwebsockets.h>
 #include <netdb.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include "chat_protocol.h"
@@ -307,6 +309,25 @@ static int numeric_host(const char *host, char *out, size_t size)
     return 1;
 }
 
+/* Whether address:port can be listened on (bound as libwebsockets binds, then let go), so that a port
+   in use is said before libwebsockets fails on it (which leaks in that path); 0, or errno */
+static int bind_error(const char *address, int port)
+{
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_STREAM}, *found;
+    if (getaddrinfo(address, service, &hints, &found) != 0)
+        return EADDRNOTAVAIL;
+    int fd = socket(found->ai_family, found->ai_socktype, found->ai_protocol), on = 1, error = 0;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        bind(fd, found->ai_addr, found->ai_addrlen) != 0)
+        error = errno;
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(found);
+    return error;
+}
+
 int serve_main(const struct system_desc *d, int argc, char **argv)
 {
     struct system_weights weights = {0};
@@ -332,8 +353,12 @@ int serve_main(const struct system_desc *d, int argc, char **argv)
         return 1;
     }
     char address[256] = "";
-    if (numeric_host(host, address, sizeof address)) {
-        fprintf(stderr, "%s serve: error: --host %s names no address\n", cli_prog, host);
+    const int busy = numeric_host(host, address, sizeof address) ? 0 : bind_error(address, port);
+    if (!address[0] || busy) {
+        if (busy)
+            fprintf(stderr, "%s serve: error: cannot listen on %s port %d: %s\n", cli_prog, host, port, strerror(busy));
+        else
+            fprintf(stderr, "%s serve: error: --host %s names no address\n", cli_prog, host);
         kiln_model_free(&server.lm), kiln_model_free(&server.codec);
         system_text_close(&server.text);
         return 1;
