@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h> /* mkdtemp (POSIX 2008) */
 
 static int check_passed, check_failed;
 
@@ -31,6 +32,25 @@ static inline double rel_error(const float *got, const float *ref, size_t n)
         max_err = fmax(max_err, fabs((double)got[i] - ref[i]));
     }
     return max_ref > 0 ? max_err / max_ref : max_err;
+}
+
+/* A test program's scratch folder: check_scratch_open("npy") makes /tmp/kiln_test_npy_XXXXXX (0, or
+   1 after saying why it could not); check_scratch_path("x.npy") is FOLDER/x.npy (valid until the
+   next call) */
+static char check_scratch_dir[64];
+static inline int check_scratch_open(const char *name)
+{
+    snprintf(check_scratch_dir, sizeof check_scratch_dir, "/tmp/kiln_test_%s_XXXXXX", name);
+    if (mkdtemp(check_scratch_dir))
+        return 0;
+    perror("mkdtemp");
+    return 1;
+}
+static inline const char *check_scratch_path(const char *file)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", check_scratch_dir, file);
+    return path;
 }
 
 static inline int check_finish(void)

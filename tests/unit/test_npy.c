@@ -11,14 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char dir[64];
-
-static const char *path_in_dir(const char *name)
-{
-    static char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return path;
-}
 
 static int count_dir_entries(const char *path)
 {
@@ -80,7 +72,7 @@ static void check_round_trip(enum npy_dtype dtype, int rank, const int64_t *shap
                              size_t bytes, const char *name)
 {
     char err[512] = "";
-    const char *path = path_in_dir(name);
+    const char *path = check_scratch_path(name);
     CHECK(npy_write(path, dtype, rank, shape, data, err, sizeof err) == 0, "%s", err);
     struct npy_array a;
     CHECK(npy_read(path, &a, err, sizeof err) == 0, "%s", err);
@@ -107,7 +99,7 @@ static void test_round_trips(void)
     check_round_trip(NPY_F32, 2, (int64_t[]){0, 7}, logits, 0, "empty.npy");
 
     /* The header is numpy's, byte for byte. */
-    FILE *f = fopen(path_in_dir("matrix.npy"), "rb");
+    FILE *f = fopen(check_scratch_path("matrix.npy"), "rb");
     char bytes[128] = "";
     CHECK(f && fread(bytes, 1, sizeof bytes, f) == sizeof bytes, "cannot reread matrix.npy");
     if (f)
@@ -116,7 +108,7 @@ static void test_round_trips(void)
     CHECK(memcmp(bytes, "\x93NUMPY\x01\x00\x76\x00", 10) == 0, "preamble differs");
     CHECK(memcmp(bytes + 10, dict, strlen(dict)) == 0 && bytes[127] == '\n' && bytes[126] == ' ',
           "header differs: %.118s", bytes + 10);
-    CHECK(count_dir_entries(dir) == 5, "%d files: a temporary file was left", count_dir_entries(dir));
+    CHECK(count_dir_entries(check_scratch_dir) == 5, "%d files: a temporary file was left", count_dir_entries(check_scratch_dir));
 }
 
 static void test_hand_made_files(void)
@@ -126,8 +118,8 @@ static void test_hand_made_files(void)
     struct npy_array a;
     int64_t big[3] = {-5, (int64_t)1 << 40, 7};
     size_t len = make_npy(file, 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }", big, sizeof big);
-    write_bytes(path_in_dir("v1.npy"), file, len);
-    CHECK(npy_read(path_in_dir("v1.npy"), &a, err, sizeof err) == 0, "%s", err);
+    write_bytes(check_scratch_path("v1.npy"), file, len);
+    CHECK(npy_read(check_scratch_path("v1.npy"), &a, err, sizeof err) == 0, "%s", err);
     CHECK(a.dtype == NPY_I64 && a.rank == 1 && a.shape[0] == 3 && a.count == 3, "v1 i8 header misread");
     CHECK(a.data && ((int64_t *)a.data)[0] == -5 && ((int64_t *)a.data)[1] == (int64_t)1 << 40 &&
           ((int64_t *)a.data)[2] == 7, "v1 i8 values differ");
@@ -135,8 +127,8 @@ static void test_hand_made_files(void)
 
     uint8_t bools[6] = {1, 0, 0, 1, 1, 0};
     len = make_npy(file, 2, "{\"shape\": (2L, 3L), \"descr\": \"|b1\", \"fortran_order\": False}", bools, 6);
-    write_bytes(path_in_dir("v2.npy"), file, len);
-    CHECK(npy_read(path_in_dir("v2.npy"), &a, err, sizeof err) == 0, "%s", err);
+    write_bytes(check_scratch_path("v2.npy"), file, len);
+    CHECK(npy_read(check_scratch_path("v2.npy"), &a, err, sizeof err) == 0, "%s", err);
     CHECK(a.dtype == NPY_U8 && a.rank == 2 && a.shape[0] == 2 && a.shape[1] == 3 && a.count == 6,
           "v2 b1 header misread");
     CHECK(a.data && memcmp(a.data, bools, 6) == 0, "v2 b1 values differ");
@@ -144,8 +136,8 @@ static void test_hand_made_files(void)
 
     float scalar = -2.5f;
     len = make_npy(file, 3, "{'descr': '<f4', 'fortran_order': False, 'shape': (), }", &scalar, 4);
-    write_bytes(path_in_dir("v3.npy"), file, len);
-    CHECK(npy_read(path_in_dir("v3.npy"), &a, err, sizeof err) == 0, "%s", err);
+    write_bytes(check_scratch_path("v3.npy"), file, len);
+    CHECK(npy_read(check_scratch_path("v3.npy"), &a, err, sizeof err) == 0, "%s", err);
     CHECK(a.dtype == NPY_F32 && a.rank == 0 && a.count == 1 && a.data && *(float *)a.data == -2.5f,
           "v3 scalar misread");
     npy_free(&a);
@@ -154,7 +146,7 @@ static void test_hand_made_files(void)
 /* Writes `bytes` and checks that reading gives exactly "PATH: message". */
 static void check_read_error(const void *bytes, size_t len, const char *message)
 {
-    const char *path = path_in_dir("bad.npy");
+    const char *path = check_scratch_path("bad.npy");
     if (bytes)
         write_bytes(path, bytes, len);
     char err[512] = "", expected[512];
@@ -193,7 +185,7 @@ static void test_malformed_files(void)
     check_read_error(file, len, "malformed header: no 'fortran_order'");
     len = make_npy(file, 1, "{'descr': '<i4', 'fortran_order': False, 'shape': (6,), 'x': 1}", six, 24);
     check_read_error(file, len, "malformed header: unknown key 'x'");
-    remove(path_in_dir("bad.npy"));
+    remove(check_scratch_path("bad.npy"));
     char message[256];
     snprintf(message, sizeof message, "%s", strerror(ENOENT));
     check_read_error(NULL, 0, message);
@@ -203,34 +195,31 @@ static void test_failed_writes(void)
 {
     float values[2] = {1, 2};
     char err[512] = "", expected[512];
-    const char *path = path_in_dir("missing/out.npy");
+    const char *path = check_scratch_path("missing/out.npy");
     snprintf(expected, sizeof expected, "%s: %s", path, strerror(ENOENT));
     CHECK(npy_write(path, NPY_F32, 1, (int64_t[]){2}, values, err, sizeof err) == 1, "write should fail");
     CHECK(strcmp(err, expected) == 0, "\n  got      '%s'\n  expected '%s'", err, expected);
     struct stat st;
-    CHECK(stat(path_in_dir("missing"), &st) != 0, "the write created something");
+    CHECK(stat(check_scratch_path("missing"), &st) != 0, "the write created something");
 
     /* rename() onto a non-empty directory fails after the data was written: the temporary goes. */
-    mkdir(path_in_dir("taken"), 0700);
-    write_bytes(path_in_dir("taken/x"), "x", 1);
-    int before = count_dir_entries(dir);
-    path = path_in_dir("taken");
+    mkdir(check_scratch_path("taken"), 0700);
+    write_bytes(check_scratch_path("taken/x"), "x", 1);
+    int before = count_dir_entries(check_scratch_dir);
+    path = check_scratch_path("taken");
     CHECK(npy_write(path, NPY_I32, 1, (int64_t[]){2}, values, err, sizeof err) == 1, "write should fail");
     CHECK(strncmp(err, path, strlen(path)) == 0 && err[strlen(path)] == ':', "error '%s' does not name the file", err);
-    CHECK(count_dir_entries(dir) == before, "a temporary file was left after a failed rename");
+    CHECK(count_dir_entries(check_scratch_dir) == before, "a temporary file was left after a failed rename");
 }
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/kiln_test_npy_XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
+    if (check_scratch_open("npy"))
         return 1;
-    }
     test_round_trips();
     test_hand_made_files();
     test_malformed_files();
     test_failed_writes();
-    remove_dir(dir);
+    remove_dir(check_scratch_dir);
     return check_finish();
 }

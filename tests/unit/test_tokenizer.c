@@ -12,14 +12,6 @@
 
 #define VOCAB_SIZE 100
 
-static char dir[64];
-
-static const char *path_in_dir(const char *name)
-{
-    static char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return path;
-}
 
 /* Runs a shell command the test needs; when it fails (no spm_train), so does the test. */
 static void run_or_exit(const char *command)
@@ -51,9 +43,9 @@ static void check_every_piece(const struct kiln_tokenizer *t, char pieces[VOCAB_
 {
     char command[512], line[256], got[64];
     snprintf(command, sizeof command, "spm_export_vocab --model=%s/tok.model --output=%s/exported.vocab 2>/dev/null",
-             dir, dir);
+             check_scratch_dir, check_scratch_dir);
     run_or_exit(command);
-    FILE *f = fopen(path_in_dir("exported.vocab"), "r");
+    FILE *f = fopen(check_scratch_path("exported.vocab"), "r");
     int id = 0;
     while (f && fgets(line, sizeof line, f) && id < VOCAB_SIZE) {
         expected_piece(line, pieces[id], sizeof pieces[id]);
@@ -138,15 +130,12 @@ static void check_load_error(const char *path)
 int main(void)
 {
     char command[256], err[512] = "";
-    snprintf(dir, sizeof dir, "/tmp/kiln_tokenizer_XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
+    if (check_scratch_open("tokenizer"))
         return 2;
-    }
-    snprintf(command, sizeof command, "sh tests/tools/make_tokenizer.sh %s/tok %d", dir, VOCAB_SIZE);
+    snprintf(command, sizeof command, "sh tests/tools/make_tokenizer.sh %s/tok %d", check_scratch_dir, VOCAB_SIZE);
     run_or_exit(command);
 
-    struct kiln_tokenizer *t = kiln_tokenizer_load(path_in_dir("tok.model"), err, sizeof err);
+    struct kiln_tokenizer *t = kiln_tokenizer_load(check_scratch_path("tok.model"), err, sizeof err);
     CHECK(t != NULL, "%s", err);
     if (t) {
         char pieces[VOCAB_SIZE][64] = {{0}}, buf[64];
@@ -162,16 +151,16 @@ int main(void)
         kiln_tokenizer_free(t);
     }
 
-    check_load_error(path_in_dir("missing.model"));
-    FILE *f = fopen(path_in_dir("garbage.model"), "wb");
+    check_load_error(check_scratch_path("missing.model"));
+    FILE *f = fopen(check_scratch_path("garbage.model"), "wb");
     if (f) {
         fputs("this is not a SentencePiece model\n", f);
         fclose(f);
     }
-    check_load_error(path_in_dir("garbage.model"));
+    check_load_error(check_scratch_path("garbage.model"));
     kiln_tokenizer_free(NULL);
 
-    snprintf(command, sizeof command, "rm -rf %s", dir);
+    snprintf(command, sizeof command, "rm -rf %s", check_scratch_dir);
     run_or_exit(command);
     return check_finish();
 }
