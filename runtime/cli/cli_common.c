@@ -64,14 +64,30 @@ static int parse_value(const char *cmd, const struct cli_option *o, const char *
     return 0;
 }
 
+static const char *alias_name, *alias_flag; /* cli_set_alias's */
+
+void cli_set_alias(const char *alias, const char *flag) { alias_name = alias, alias_flag = flag; }
+
+/* The length of the name at arg's start that says flag (flag itself, or its alias), else 0 */
+static size_t named_flag(const char *arg, const char *flag)
+{
+    const char *names[2] = {flag, alias_flag && strcmp(flag, alias_flag) == 0 ? alias_name : NULL};
+    for (int i = 0; i < 2; i++) {
+        size_t n = names[i] ? strlen(names[i]) : 0;
+        if (n && strncmp(arg, names[i], n) == 0 && (arg[n] == '\0' || arg[n] == '='))
+            return n;
+    }
+    return 0;
+}
+
 int cli_parse_options(const char *cmd, int argc, char **argv, const struct cli_option *opts, int num_opts)
 {
     for (int i = 1; i < argc; i++) {
         const struct cli_option *o = NULL;
         const char *v = NULL;
         for (int k = 0; k < num_opts && !o; k++) {
-            size_t n = strlen(opts[k].flag);
-            if (strncmp(argv[i], opts[k].flag, n) != 0)
+            size_t n = named_flag(argv[i], opts[k].flag);
+            if (!n)
                 continue;
             if (argv[i][n] == '\0')
                 o = &opts[k];

@@ -36,6 +36,8 @@ struct cli_option {
    usage error (an unknown argument, a missing value, a value out of range). */
 int cli_parse_options(const char *cmd, int argc, char **argv, const struct cli_option *opts, int num_opts);
 #define CLI_NUM_OPTIONS(table) (int)(sizeof table / sizeof table[0])
+/* One more name for a flag of every table (a system binary's --lm-weights for the LM's --weights) */
+void cli_set_alias(const char *alias, const char *flag);
 /* --threads: 1 to this machine's processors (more only slow a memory-bound step down). */
 struct cli_option cli_threads_option(int *threads);
 

@@ -111,34 +111,12 @@ static int system_pack(const struct system_desc *s, int argc, char **argv)
     return cli_pack(d, n, args);
 }
 
-/* One of the models' own commands: --lm-weights (the LM's) or --codec-weights (the codec's) read as
-   its --weights */
+/* One of the models' own commands (argv[1]), its --weights also named weights_flag (--lm-weights,
+   --codec-weights) */
 static int model_command(const struct kiln_model_desc *d, const char *weights_flag, int argc, char **argv)
 {
-    char **args = calloc((size_t)argc + 2, sizeof *args);
-    if (!args) {
-        fprintf(stderr, "%s: error: out of memory\n", cli_prog);
-        return 2;
-    }
-    char *renamed[64];
-    int num_renamed = 0, rc;
-    args[0] = "";
-    const size_t n = strlen(weights_flag);
-    for (int i = 0; i < argc; i++) {
-        args[i + 1] = argv[i];
-        if (strncmp(argv[i], weights_flag, n) != 0 || (argv[i][n] != '\0' && argv[i][n] != '=') || num_renamed == 64)
-            continue;
-        size_t size = strlen(argv[i] + n) + sizeof "--weights";
-        if (!(renamed[num_renamed] = malloc(size)))
-            break;
-        snprintf(renamed[num_renamed], size, "--weights%s", argv[i] + n);
-        args[i + 1] = renamed[num_renamed++];
-    }
-    rc = d->kind == KILN_MODEL_CODEC ? kiln_codec_cli_main(d, argc + 1, args) : kiln_cli_main(d, argc + 1, args);
-    for (int i = 0; i < num_renamed; i++)
-        free(renamed[i]);
-    free(args);
-    return rc;
+    cli_set_alias(weights_flag, "--weights");
+    return d->kind == KILN_MODEL_CODEC ? kiln_codec_cli_main(d, argc, argv) : kiln_cli_main(d, argc, argv);
 }
 
 static const char *const lm_commands[] = {"forward", "generate", "bench"};
@@ -201,10 +179,10 @@ int kiln_system_cli_main(const struct kiln_model_desc *lm, const struct kiln_mod
     }
     for (int i = 0; i < (int)(sizeof lm_commands / sizeof *lm_commands); i++)
         if (strcmp(argv[1], lm_commands[i]) == 0)
-            return model_command(lm, "--lm-weights", argc - 1, argv + 1);
+            return model_command(lm, "--lm-weights", argc, argv);
     for (int i = 0; i < (int)(sizeof codec_commands / sizeof *codec_commands); i++)
         if (strcmp(argv[1], codec_commands[i]) == 0)
-            return model_command(codec, "--codec-weights", argc - 1, argv + 1);
+            return model_command(codec, "--codec-weights", argc, argv);
     fprintf(stderr, "%s: error: unknown command '%s'\n", cli_prog, argv[1]);
     print_usage(stderr, &s);
     return 1;
