@@ -20,9 +20,8 @@ struct head {
     int dot, axpy, cap, head_dim;
 };
 
-/* The scores of the visible slots j in [from, to) into weight[n], slot[n], their max into `max`. */
-static void scores(struct kir_func *f, const struct head *a, struct kir_node *from, struct kir_node *to,
-                   struct kir_node *max, int window, float scale)
+/* The visible slots j in [from, to), appended to slot[n] (n counts them). */
+static void visible_slots(struct kir_func *f, const struct head *a, struct kir_node *from, struct kir_node *to, int window)
 {
     struct kir_node *j = kir_for(f, "j", from, to, 1, 0);
     struct kir_node *written = LOAD(a->slot_pos, j);
@@ -33,11 +32,18 @@ static void scores(struct kir_func *f, const struct head *a, struct kir_node *fr
                          kir_binary(f, KIR_GE, age, kir_const_int(f, KIR_I64, window))));
     kir_continue(f);
     kir_end(f);
-    struct kir_node *key = kir_addr(f, a->k, MUL(ADD(MUL(WIDE(a->h), INT(a->cap)), j), INT(a->head_dim)));
-    kir_store(f, a->weight, a->n, MUL(kir_call(f, a->dot, 2, (struct kir_node *[]){key, a->qh}), F32(scale)));
-    kir_assign(f, max, kir_binary(f, KIR_MAX, LOAD(a->weight, a->n), max));
     kir_store(f, a->slot, a->n, j);
     kir_assign(f, a->n, ADD(a->n, INT(1)));
+    kir_end(f);
+}
+
+/* The scores of the slots slot[0..n) into weight[0..n), their max into `max`. */
+static void scores(struct kir_func *f, const struct head *a, struct kir_node *max, float scale)
+{
+    struct kir_node *i = kir_for(f, "i", INT(0), a->n, 1, 0);
+    struct kir_node *key = kir_addr(f, a->k, MUL(ADD(MUL(WIDE(a->h), INT(a->cap)), WIDE(LOAD(a->slot, i))), INT(a->head_dim)));
+    kir_store(f, a->weight, i, MUL(kir_call(f, a->dot, 2, (struct kir_node *[]){key, a->qh}), F32(scale)));
+    kir_assign(f, max, kir_binary(f, KIR_MAX, LOAD(a->weight, i), max));
     kir_end(f);
 }
 
@@ -86,6 +92,9 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
     const int buffer = chunked ? ATTENTION_CHUNK : cap;
     a.weight = kir_array(f, "weight", KIR_F32, buffer);
     a.slot = kir_array(f, "slot", KIR_I32, buffer);
+    /* (one ring: the visible slots of a row listed once per thread, not once per head) */
+    struct kir_node *listed_row = chunked ? NULL : kir_decl(f, "listed_row", INT(-1), 0);
+    a.n = chunked ? NULL : kir_decl(f, "n", INT(0), 0);
     kir_comment(f, "(row, head) pairs: t = th / %d, h = th %% %d", H, H);
     struct kir_node *th = kir_for(f, "th", INT(0), MUL(T, INT(H)), 1, KIR_PARALLEL);
     a.t = kir_decl(f, "t", DIV(th, INT(H)), KIR_CONSTANT);
@@ -95,9 +104,14 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
     const float scale = 1.0f / sqrtf((float)HD);
     scale_head(f, oh, HD, KIR_MUL, NULL);
     if (!chunked) {
+        kir_if(f, kir_binary(f, KIR_NE, a.t, listed_row));
+        kir_comment(f, "the slots row t sees (slot[0..n)), for each of its heads this thread takes");
+        kir_assign(f, a.n, INT(0));
+        visible_slots(f, &a, INT(0), INT(cap), window);
+        kir_assign(f, listed_row, a.t);
+        kir_end(f);
         struct kir_node *max = kir_decl(f, "max", F32(-INFINITY), 0);
-        a.n = kir_decl(f, "n", INT(0), 0);
-        scores(f, &a, INT(0), INT(cap), max, window, scale);
+        scores(f, &a, max, scale);
         struct kir_node *sum = kir_decl(f, "sum", F32(0), 0);
         exp_sum(e, f, a.weight, a.weight, a.n, NULL, max, sum, e->kir.width > 1 && cap >= e->kir.width);
         struct kir_node *i = kir_for(f, "i", INT(0), a.n, 1, 0);
@@ -111,7 +125,8 @@ const char *kernel_attention(struct emitter *e, const struct ir_graph *g, int q_
     struct kir_node *j1 = kir_decl(f, "j1", kir_binary(f, KIR_MIN, ADD(j0, INT(ATTENTION_CHUNK)), INT(cap)), KIR_CONSTANT);
     struct kir_node *chunk_max = kir_decl(f, "chunk_max", F32(-INFINITY), 0);
     a.n = kir_decl(f, "n", INT(0), 0);
-    scores(f, &a, j0, j1, chunk_max, window, scale);
+    visible_slots(f, &a, j0, j1, window);
+    scores(f, &a, chunk_max, scale);
     kir_if(f, kir_binary(f, KIR_EQ, a.n, INT(0)));
     kir_continue(f);
     kir_end(f);

@@ -352,9 +352,11 @@ static void blocked_form(struct emitter *e, struct kir_func *f, const struct mat
 }
 
 /* The streaming form, and a block format's only one: each panel by every row of x (of xq, x
-   quantized first, in a block format: kernels_quant.c), K panels a thread's share of the matrix
-   apart in lockstep (the panels of a quad i are i, i + Q, i + 2Q, i + 3Q), the panels past the
-   quads one at a time; the panel is read from DRAM for the first row, from cache for the others. */
+   quantized first, in a block format: kernels_quant.c), K panels a quarter of the matrix apart in
+   lockstep (the panels of a quad i are i, i + Q, i + 2Q, i + 3Q), the panels past the quads one at
+   a time; the panel is read from DRAM for the first row, from cache for the others. The quads are
+   balanced (guided): the threads' streams are served at uneven speeds, and equal shares left the
+   first one done waiting at the barrier for the other (docs/performance.md). */
 static void streaming_form(struct emitter *e, struct kir_func *f, const struct matmul *mm, const struct blocking *b,
                            struct kir_node *W, struct kir_node *x, struct kir_node *xq, struct kir_node *T)
 {
@@ -368,7 +370,8 @@ static void streaming_form(struct emitter *e, struct kir_func *f, const struct m
         if (!count)
             continue;
         const int kernel = quantized ? kernel_panels_quantized(e, C, NR, format, lockstep) : streaming_kernel(e, C, NR, format, lockstep);
-        struct kir_node *i = kir_for(f, "i", INT(first), INT(first + count), 1, KIR_PARALLEL | (pass || K * Q == b->panels ? 0 : KIR_NOWAIT));
+        struct kir_node *i = kir_for(f, "i", INT(first), INT(first + count), 1,
+                                     KIR_PARALLEL | KIR_BALANCED | (pass || K * Q == b->panels ? 0 : KIR_NOWAIT));
         struct kir_node *t = kir_for(f, "t", INT(0), T, 1, 0);
         struct kir_node *tiles = kir_array(f, "tiles", KIR_F32, lockstep * NR);
         struct kir_node *row = quantized ? kir_addr(f, xq, MUL(t, INT(ir_quantized_x_floats(C)))) : kir_addr(f, x, MUL(t, INT(C)));

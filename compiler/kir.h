@@ -41,9 +41,13 @@ enum kir_flags {
     KIR_RESTRICT = 1 << 0,           /* parameter: no other pointer reaches what it points to */
     KIR_CONSTANT = 1 << 1,           /* variable: never assigned after its declaration */
     KIR_INLINE = 1 << 2,             /* function: a small helper, inlined into its callers */
-    KIR_PARALLEL = 1 << 3,           /* FOR: the iterations are shared among the team's threads (static) */
+    KIR_PARALLEL = 1 << 3,           /* FOR: the iterations are shared among the team's threads (static:
+                                        equal contiguous shares, unless KIR_BALANCED) */
     KIR_NOWAIT = 1 << 4,             /* parallel FOR: no barrier after it */
     KIR_EXTERN = 1 << 5,             /* function: declared, not defined (the C library's, the runtime's) */
+    KIR_BALANCED = 1 << 6,           /* parallel FOR: handed out in shrinking chunks to whichever thread is
+                                        free (guided) instead of in equal shares: for loops whose threads
+                                        stream weights, which the memory system serves at uneven speeds */
 };
 
 struct kir_node {
@@ -215,7 +219,7 @@ void kir_copy(struct kir_func *f, struct kir_node *dst, struct kir_node *src, st
 void kir_prefetch(struct kir_func *f, struct kir_node *address, bool for_write);
 void kir_barrier(struct kir_func *f);
 /* Opens `for (int64 or i32 name = from; name < to; name += step)`: its body is the open list until
-   kir_end. Returns the counter. flags: KIR_PARALLEL, KIR_NOWAIT. */
+   kir_end. Returns the counter. flags: KIR_PARALLEL, KIR_NOWAIT, KIR_BALANCED. */
 struct kir_node *kir_for(struct kir_func *f, const char *name, struct kir_node *from, struct kir_node *to, int64_t step,
                          unsigned flags);
 void kir_if(struct kir_func *f, struct kir_node *cond);

@@ -476,7 +476,8 @@ static void for_statement(const struct printer *p, const struct kir_node *s, int
 {
     const struct kir_var *v = &p->f->vars[s->var];
     if (s->flags & KIR_PARALLEL)
-        fprintf(p->out, "%*s#pragma omp for schedule(static)%s\n", 4 * indent, "", s->flags & KIR_NOWAIT ? " nowait" : "");
+        fprintf(p->out, "%*s#pragma omp for schedule(%s)%s\n", 4 * indent, "", s->flags & KIR_BALANCED ? "guided" : "static",
+                s->flags & KIR_NOWAIT ? " nowait" : "");
     fprintf(p->out, "%*sfor (%s %s = ", 4 * indent, "", c_type(p, v->type), v->name);
     expr(p, s->arg[0], 0);
     fprintf(p->out, "; %s < ", v->name);

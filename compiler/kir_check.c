@@ -196,6 +196,8 @@ static bool check_statement(struct checker *c, const struct kir_node *s)
         if (!kir_is_integer(s->arg[0]->type) || s->step < 1)
             return fail(c, "FOR %s: bounds not integers, or a step below 1", c->f->vars[s->var].name);
         const bool parallel = s->flags & KIR_PARALLEL;
+        if ((s->flags & (KIR_BALANCED | KIR_NOWAIT)) && !parallel)
+            return fail(c, "FOR %s: balanced or nowait but not parallel", c->f->vars[s->var].name);
         if (parallel && c->parallel_loops)
             return fail(c, "a parallel loop inside a parallel loop");
         if (!declare(c, s->var))
@@ -306,8 +308,8 @@ static void dump_list(FILE *out, const struct kir_module *m, const struct kir_fu
             dump_expr(out, m, f, s->arg[i]);
         }
         if (s->op == KIR_FOR)
-            fprintf(out, " step %lld%s%s", (long long)s->step, s->flags & KIR_PARALLEL ? " parallel" : "",
-                    s->flags & KIR_NOWAIT ? " nowait" : "");
+            fprintf(out, " step %lld%s%s%s", (long long)s->step, s->flags & KIR_PARALLEL ? " parallel" : "",
+                    s->flags & KIR_BALANCED ? " balanced" : "", s->flags & KIR_NOWAIT ? " nowait" : "");
         fprintf(out, "\n");
         dump_list(out, m, f, s->body, depth + 1);
         if (s->otherwise) {

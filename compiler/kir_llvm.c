@@ -7,9 +7,10 @@
  *
  * Threads: a parallel loop takes its thread's contiguous share of the iterations (the static
  * schedule) from omp_get_thread_num / omp_get_num_threads, then waits at GOMP_barrier unless it is
- * nowait: the entry points that gcc's `#pragma omp for` and `#pragma omp barrier` use too (libgomp;
- * clang's libomp provides them as well), so a kernel runs on the team of its caller's parallel
- * region whichever back end printed it. */
+ * nowait; a balanced one takes the chunks of GOMP_loop_guided_start / _next and ends with
+ * GOMP_loop_end(_nowait): the entry points that gcc's `#pragma omp for` and `#pragma omp barrier`
+ * use too (libgomp; clang's libomp provides them as well), so a kernel runs on the team of its
+ * caller's parallel region whichever back end printed it. */
 #include <stdlib.h>
 #include <string.h>
 #include <llvm-c/Analysis.h>
@@ -432,14 +433,54 @@ static void barrier(struct printer *p)
     runtime_call(p, "GOMP_barrier", LLVMVoidTypeInContext(p->context), NULL, NULL, 0);
 }
 
-/* for (var = from; var < to; var += step): serial, or over this thread's share of the iterations. */
+/* An i64 stack slot in the function's entry block (one per call, not one per loop trip) */
+static LLVMValueRef entry_slot(struct printer *p, const char *name)
+{
+    LLVMBuilderRef entry = LLVMCreateBuilderInContext(p->context);
+    LLVMPositionBuilderBefore(entry, LLVMGetFirstInstruction(LLVMGetEntryBasicBlock(p->function)));
+    LLVMValueRef slot = LLVMBuildAlloca(entry, LLVMInt64TypeInContext(p->context), name);
+    LLVMDisposeBuilder(entry);
+    return slot;
+}
+
+/* A balanced loop's chunks from libgomp's guided schedule: the first (GOMP_loop_guided_start over
+   bounds = {from, to, step}) or the next (GOMP_loop_guided_next, bounds NULL) into [*first, *end);
+   whether there was one */
+static LLVMValueRef next_chunk(struct printer *p, const LLVMValueRef *bounds, LLVMValueRef first, LLVMValueRef end)
+{
+    LLVMTypeRef i64 = LLVMInt64TypeInContext(p->context), ptr = LLVMPointerTypeInContext(p->context, 0);
+    LLVMTypeRef byte = LLVMInt8TypeInContext(p->context); /* (C's bool) */
+    LLVMTypeRef params[6] = {i64, i64, i64, i64, ptr, ptr};
+    LLVMValueRef got;
+    if (bounds) {
+        LLVMValueRef args[6] = {bounds[0], bounds[1], bounds[2], LLVMConstInt(i64, 1, 0), first, end};
+        got = runtime_call(p, "GOMP_loop_guided_start", byte, params, args, 6);
+    } else
+        got = runtime_call(p, "GOMP_loop_guided_next", byte, params + 4, (LLVMValueRef[]){first, end}, 2);
+    return LLVMBuildICmp(p->builder, LLVMIntNE, got, LLVMConstInt(byte, 0, 0), "");
+}
+
+/* for (var = from; var < to; var += step): serial, or over this thread's share of the iterations:
+   its contiguous share (static), or the chunks the guided schedule hands it (KIR_BALANCED). */
 static void for_loop(struct printer *p, const struct kir_node *s)
 {
     LLVMBuilderRef B = p->builder;
-    LLVMTypeRef type = llvm_type(p, s->arg[0]->type);
+    LLVMTypeRef type = llvm_type(p, s->arg[0]->type), i64 = LLVMInt64TypeInContext(p->context);
     LLVMValueRef from = expr(p, s->arg[0]), step = LLVMConstInt(type, (unsigned long long)s->step, 1), end = NULL;
-    const bool parallel = s->flags & KIR_PARALLEL;
-    if (parallel) { /* iterations [first, end) of count = ceil((to - from) / step), in nthreads contiguous shares */
+    const bool parallel = s->flags & KIR_PARALLEL, balanced = parallel && (s->flags & KIR_BALANCED);
+    LLVMBasicBlockRef chunk = NULL, chunks_done = NULL;
+    LLVMValueRef chunk_first = NULL, chunk_end = NULL;
+    if (balanced) { /* while (a chunk [first, end) is handed out) the loop over it */
+        chunk_first = entry_slot(p, "chunk_first"), chunk_end = entry_slot(p, "chunk_end");
+        LLVMValueRef bounds[3] = {LLVMBuildSExt(B, from, i64, ""), LLVMBuildSExt(B, expr(p, s->arg[1]), i64, ""),
+                                  LLVMConstInt(i64, (unsigned long long)s->step, 1)};
+        chunk = LLVMAppendBasicBlockInContext(p->context, p->function, "chunk");
+        chunks_done = LLVMAppendBasicBlockInContext(p->context, p->function, "chunks_done");
+        LLVMBuildCondBr(B, next_chunk(p, bounds, chunk_first, chunk_end), chunk, chunks_done);
+        LLVMPositionBuilderAtEnd(B, chunk);
+        from = LLVMBuildTrunc(B, LLVMBuildLoad2(B, i64, chunk_first, ""), type, "");
+        end = LLVMBuildTrunc(B, LLVMBuildLoad2(B, i64, chunk_end, ""), type, "");
+    } else if (parallel) { /* iterations [first, end) of count = ceil((to - from) / step), in nthreads contiguous shares */
         LLVMValueRef to = expr(p, s->arg[1]), zero = LLVMConstInt(type, 0, 0), one = LLVMConstInt(type, 1, 0);
         LLVMValueRef span = LLVMBuildSub(B, to, from, "");
         span = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSGT, span, zero, ""), span, zero, "");
@@ -474,7 +515,12 @@ static void for_loop(struct printer *p, const struct kir_node *s)
     LLVMBuildStore(B, LLVMBuildAdd(B, i, step, ""), p->slots[s->var]);
     LLVMBuildBr(B, cond);
     LLVMPositionBuilderAtEnd(B, exit);
-    if (parallel && !(s->flags & KIR_NOWAIT))
+    if (balanced) { /* the next chunk; then GOMP_loop_end, the barrier (or GOMP_loop_end_nowait) */
+        LLVMBuildCondBr(B, next_chunk(p, NULL, chunk_first, chunk_end), chunk, chunks_done);
+        LLVMPositionBuilderAtEnd(B, chunks_done);
+        runtime_call(p, s->flags & KIR_NOWAIT ? "GOMP_loop_end_nowait" : "GOMP_loop_end", LLVMVoidTypeInContext(p->context),
+                     NULL, NULL, 0);
+    } else if (parallel && !(s->flags & KIR_NOWAIT))
         barrier(p);
 }
 

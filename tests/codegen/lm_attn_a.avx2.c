@@ -1024,7 +1024,7 @@ static void matmul_192x64_rope_kv_rope_scaled_p16_blocked(const float *restrict 
             }
         return;
     }
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 0; i < 3; i++)
         for (int t = 0; t < T; t++) {
             float tiles[64];
@@ -1098,6 +1098,8 @@ static void attention_4x16_ring47_window16(const float *restrict q, const float 
 {
     float weight[47];
     int slot[47];
+    int listed_row = -1;
+    int n = 0;
     /* (row, head) pairs: t = th / 4, h = th % 4 */
     #pragma omp for schedule(static)
     for (int th = 0; th < T * 4; th++) {
@@ -1107,16 +1109,22 @@ static void attention_4x16_ring47_window16(const float *restrict q, const float 
         float *oh = out + t * 64 + h * 16;
         for (int c = 0; c < 16; c++)
             oh[c] = 0.0f;
+        if (t != listed_row) {
+            /* the slots row t sees (slot[0..n)), for each of its heads this thread takes */
+            n = 0;
+            for (int j = 0; j < 47; j++) {
+                const int64_t age = pos0 + t - slot_pos[j];
+                if (slot_pos[j] < 0 || age < 0 || age >= 16)
+                    continue;
+                slot[n] = j;
+                n += 1;
+            }
+            listed_row = t;
+        }
         float max = -INFINITY;
-        int n = 0;
-        for (int j = 0; j < 47; j++) {
-            const int64_t age = pos0 + t - slot_pos[j];
-            if (slot_pos[j] < 0 || age < 0 || age >= 16)
-                continue;
-            weight[n] = dot_16(k + ((int64_t)h * 47 + j) * 16, qh) * 0.25f;
-            max = weight[n] > max ? weight[n] : max;
-            slot[n] = j;
-            n += 1;
+        for (int i = 0; i < n; i++) {
+            weight[i] = dot_16(k + ((int64_t)h * 47 + slot[i]) * 16, qh) * 0.25f;
+            max = weight[i] > max ? weight[i] : max;
         }
         float sum = 0.0f;
         const int whole = n / 8 * 8;
@@ -1198,7 +1206,7 @@ static void matmul_64x64_acc_p16_blocked(const float *restrict W, const float *r
             }
         return;
     }
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 0; i < 1; i++)
         for (int t = 0; t < T; t++) {
             float tiles[64];
@@ -1300,7 +1308,7 @@ static void matmul_352x64_silu_gate_scaled_p16_blocked(const float *restrict W, 
             }
         return;
     }
-    #pragma omp for schedule(static) nowait
+    #pragma omp for schedule(guided) nowait
     for (int i = 0; i < 5; i++)
         for (int t = 0; t < T; t++) {
             float tiles[64];
@@ -1320,7 +1328,7 @@ static void matmul_352x64_silu_gate_scaled_p16_blocked(const float *restrict W, 
                 }
             }
         }
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 20; i < 22; i++)
         for (int t = 0; t < T; t++) {
             float tiles[16];
@@ -1452,7 +1460,7 @@ static void matmul_64x176_acc_p16_blocked(const float *restrict W, const float *
             }
         return;
     }
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 0; i < 1; i++)
         for (int t = 0; t < T; t++) {
             float tiles[64];
@@ -1539,7 +1547,7 @@ static void matmul_100x64_store_p16_blocked(const float *restrict W, const float
             }
         return;
     }
-    #pragma omp for schedule(static) nowait
+    #pragma omp for schedule(guided) nowait
     for (int i = 0; i < 1; i++)
         for (int t = 0; t < T; t++) {
             float tiles[64];
@@ -1552,7 +1560,7 @@ static void matmul_100x64_store_p16_blocked(const float *restrict W, const float
                     out[(int64_t)t * 100 + r] = tiles[k * 16 + j];
                 }
         }
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 4; i < 7; i++)
         for (int t = 0; t < T; t++) {
             float tiles[16];
@@ -1684,7 +1692,7 @@ static void temporal(const void *weights, void *stream, const int *tokens, int T
 /* matmul of packed W [2 panels][64][16] by x[T][64]; epilogue: out = acc */
 static void matmul_32x64_store_p16(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 0; i < 2; i++)
         for (int t = 0; t < T; t++) {
             float tiles[16];
@@ -1806,7 +1814,7 @@ static inline void panels_32_16x1(const float *restrict panel, int64_t stride, c
 static void matmul_96x32_rope_kv_scaled_p16(const float *restrict W, const float *restrict x, const float *restrict s,
     float *restrict q, float *restrict k_ring, float *restrict v_ring, int64_t pos0, int T)
 {
-    #pragma omp for schedule(static) nowait
+    #pragma omp for schedule(guided) nowait
     for (int i = 0; i < 1; i++)
         for (int t = 0; t < T; t++) {
             float tiles[64];
@@ -1837,7 +1845,7 @@ static void matmul_96x32_rope_kv_scaled_p16(const float *restrict W, const float
                 }
             }
         }
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 4; i < 6; i++)
         for (int t = 0; t < T; t++) {
             float tiles[16];
@@ -1879,6 +1887,8 @@ static void attention_2x16_ring8_window8(const float *restrict q, const float *r
 {
     float weight[8];
     int slot[8];
+    int listed_row = -1;
+    int n = 0;
     /* (row, head) pairs: t = th / 2, h = th % 2 */
     #pragma omp for schedule(static)
     for (int th = 0; th < T * 2; th++) {
@@ -1888,16 +1898,22 @@ static void attention_2x16_ring8_window8(const float *restrict q, const float *r
         float *oh = out + t * 32 + h * 16;
         for (int c = 0; c < 16; c++)
             oh[c] = 0.0f;
+        if (t != listed_row) {
+            /* the slots row t sees (slot[0..n)), for each of its heads this thread takes */
+            n = 0;
+            for (int j = 0; j < 8; j++) {
+                const int64_t age = pos0 + t - slot_pos[j];
+                if (slot_pos[j] < 0 || age < 0 || age >= 8)
+                    continue;
+                slot[n] = j;
+                n += 1;
+            }
+            listed_row = t;
+        }
         float max = -INFINITY;
-        int n = 0;
-        for (int j = 0; j < 8; j++) {
-            const int64_t age = pos0 + t - slot_pos[j];
-            if (slot_pos[j] < 0 || age < 0 || age >= 8)
-                continue;
-            weight[n] = dot_16(k + ((int64_t)h * 8 + j) * 16, qh) * 0.25f;
-            max = weight[n] > max ? weight[n] : max;
-            slot[n] = j;
-            n += 1;
+        for (int i = 0; i < n; i++) {
+            weight[i] = dot_16(k + ((int64_t)h * 8 + slot[i]) * 16, qh) * 0.25f;
+            max = weight[i] > max ? weight[i] : max;
         }
         float sum = 0.0f;
         const int whole = n / 8 * 8;
@@ -1921,7 +1937,7 @@ static void attention_2x16_ring8_window8(const float *restrict q, const float *r
 /* matmul of packed W [2 panels][32][16] by x[T][32]; epilogue: out += acc */
 static void matmul_32x32_acc_p16(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 0; i < 2; i++)
         for (int t = 0; t < T; t++) {
             float tiles[16];
@@ -1938,7 +1954,7 @@ static void matmul_32x32_acc_p16(const float *restrict W, const float *restrict 
 static void matmul_176x32_silu_gate_scaled_p16(const float *restrict W, const float *restrict x,
     const float *restrict s, float *restrict out, int T)
 {
-    #pragma omp for schedule(static) nowait
+    #pragma omp for schedule(guided) nowait
     for (int i = 0; i < 2; i++)
         for (int t = 0; t < T; t++) {
             float tiles[64];
@@ -1958,7 +1974,7 @@ static void matmul_176x32_silu_gate_scaled_p16(const float *restrict W, const fl
                 }
             }
         }
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 8; i < 11; i++)
         for (int t = 0; t < T; t++) {
             float tiles[16];
@@ -2003,7 +2019,7 @@ static inline void panels_88_16x1(const float *restrict panel, int64_t stride, c
 /* matmul of packed W [2 panels][88][16] by x[T][88]; epilogue: out += acc */
 static void matmul_32x88_acc_p16(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 0; i < 2; i++)
         for (int t = 0; t < T; t++) {
             float tiles[16];
@@ -2019,7 +2035,7 @@ static void matmul_32x88_acc_p16(const float *restrict W, const float *restrict 
 /* matmul of packed W [4 panels][32][16] by x[T][32]; epilogue: out = acc */
 static void matmul_64x32_store_p16(const float *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 0; i < 1; i++)
         for (int t = 0; t < T; t++) {
             float tiles[64];

@@ -1031,7 +1031,7 @@ static void matmul_bf16_192x64_rope_kv_rope_p16_blocked(const uint16_t *restrict
             }
         return;
     }
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 0; i < 3; i++)
         for (int t = 0; t < T; t++) {
             float tiles[64];
@@ -1105,6 +1105,8 @@ static void attention_4x16_ring47_window16(const float *restrict q, const float 
 {
     float weight[47];
     int slot[47];
+    int listed_row = -1;
+    int n = 0;
     /* (row, head) pairs: t = th / 4, h = th % 4 */
     #pragma omp for schedule(static)
     for (int th = 0; th < T * 4; th++) {
@@ -1114,16 +1116,22 @@ static void attention_4x16_ring47_window16(const float *restrict q, const float 
         float *oh = out + t * 64 + h * 16;
         for (int c = 0; c < 16; c++)
             oh[c] = 0.0f;
+        if (t != listed_row) {
+            /* the slots row t sees (slot[0..n)), for each of its heads this thread takes */
+            n = 0;
+            for (int j = 0; j < 47; j++) {
+                const int64_t age = pos0 + t - slot_pos[j];
+                if (slot_pos[j] < 0 || age < 0 || age >= 16)
+                    continue;
+                slot[n] = j;
+                n += 1;
+            }
+            listed_row = t;
+        }
         float max = -INFINITY;
-        int n = 0;
-        for (int j = 0; j < 47; j++) {
-            const int64_t age = pos0 + t - slot_pos[j];
-            if (slot_pos[j] < 0 || age < 0 || age >= 16)
-                continue;
-            weight[n] = dot_16(k + ((int64_t)h * 47 + j) * 16, qh) * 0.25f;
-            max = weight[n] > max ? weight[n] : max;
-            slot[n] = j;
-            n += 1;
+        for (int i = 0; i < n; i++) {
+            weight[i] = dot_16(k + ((int64_t)h * 47 + slot[i]) * 16, qh) * 0.25f;
+            max = weight[i] > max ? weight[i] : max;
         }
         float sum = 0.0f;
         const int whole = n / 8 * 8;
@@ -1205,7 +1213,7 @@ static void matmul_bf16_64x64_acc_p16_blocked(const uint16_t *restrict W, const 
             }
         return;
     }
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 0; i < 1; i++)
         for (int t = 0; t < T; t++) {
             float tiles[64];
@@ -1307,7 +1315,7 @@ static void matmul_bf16_352x64_silu_gate_p16_blocked(const uint16_t *restrict W,
             }
         return;
     }
-    #pragma omp for schedule(static) nowait
+    #pragma omp for schedule(guided) nowait
     for (int i = 0; i < 5; i++)
         for (int t = 0; t < T; t++) {
             float tiles[64];
@@ -1327,7 +1335,7 @@ static void matmul_bf16_352x64_silu_gate_p16_blocked(const uint16_t *restrict W,
                 }
             }
         }
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 20; i < 22; i++)
         for (int t = 0; t < T; t++) {
             float tiles[16];
@@ -1459,7 +1467,7 @@ static void matmul_bf16_64x176_acc_p16_blocked(const uint16_t *restrict W, const
             }
         return;
     }
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 0; i < 1; i++)
         for (int t = 0; t < T; t++) {
             float tiles[64];
@@ -1535,7 +1543,7 @@ static void matmul_bf16_100x64_store_p16_blocked(const uint16_t *restrict W, con
             }
         return;
     }
-    #pragma omp for schedule(static) nowait
+    #pragma omp for schedule(guided) nowait
     for (int i = 0; i < 1; i++)
         for (int t = 0; t < T; t++) {
             float tiles[64];
@@ -1548,7 +1556,7 @@ static void matmul_bf16_100x64_store_p16_blocked(const uint16_t *restrict W, con
                     out[(int64_t)t * 100 + r] = tiles[k * 16 + j];
                 }
         }
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 4; i < 7; i++)
         for (int t = 0; t < T; t++) {
             float tiles[16];
@@ -1681,7 +1689,7 @@ static void temporal(const void *weights, void *stream, const int *tokens, int T
 static void matmul_bf16_32x64_store_p16(const uint16_t *restrict W, const float *restrict x, float *restrict out,
     int T)
 {
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 0; i < 2; i++)
         for (int t = 0; t < T; t++) {
             float tiles[16];
@@ -1804,7 +1812,7 @@ static inline void panels_bf16_32_16x1(const uint16_t *restrict panel, int64_t s
 static void matmul_bf16_96x32_rope_kv_p16(const uint16_t *restrict W, const float *restrict x, float *restrict q,
     float *restrict k_ring, float *restrict v_ring, int64_t pos0, int T)
 {
-    #pragma omp for schedule(static) nowait
+    #pragma omp for schedule(guided) nowait
     for (int i = 0; i < 1; i++)
         for (int t = 0; t < T; t++) {
             float tiles[64];
@@ -1835,7 +1843,7 @@ static void matmul_bf16_96x32_rope_kv_p16(const uint16_t *restrict W, const floa
                 }
             }
         }
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 4; i < 6; i++)
         for (int t = 0; t < T; t++) {
             float tiles[16];
@@ -1877,6 +1885,8 @@ static void attention_2x16_ring8_window8(const float *restrict q, const float *r
 {
     float weight[8];
     int slot[8];
+    int listed_row = -1;
+    int n = 0;
     /* (row, head) pairs: t = th / 2, h = th % 2 */
     #pragma omp for schedule(static)
     for (int th = 0; th < T * 2; th++) {
@@ -1886,16 +1896,22 @@ static void attention_2x16_ring8_window8(const float *restrict q, const float *r
         float *oh = out + t * 32 + h * 16;
         for (int c = 0; c < 16; c++)
             oh[c] = 0.0f;
+        if (t != listed_row) {
+            /* the slots row t sees (slot[0..n)), for each of its heads this thread takes */
+            n = 0;
+            for (int j = 0; j < 8; j++) {
+                const int64_t age = pos0 + t - slot_pos[j];
+                if (slot_pos[j] < 0 || age < 0 || age >= 8)
+                    continue;
+                slot[n] = j;
+                n += 1;
+            }
+            listed_row = t;
+        }
         float max = -INFINITY;
-        int n = 0;
-        for (int j = 0; j < 8; j++) {
-            const int64_t age = pos0 + t - slot_pos[j];
-            if (slot_pos[j] < 0 || age < 0 || age >= 8)
-                continue;
-            weight[n] = dot_16(k + ((int64_t)h * 8 + j) * 16, qh) * 0.25f;
-            max = weight[n] > max ? weight[n] : max;
-            slot[n] = j;
-            n += 1;
+        for (int i = 0; i < n; i++) {
+            weight[i] = dot_16(k + ((int64_t)h * 8 + slot[i]) * 16, qh) * 0.25f;
+            max = weight[i] > max ? weight[i] : max;
         }
         float sum = 0.0f;
         const int whole = n / 8 * 8;
@@ -1919,7 +1935,7 @@ static void attention_2x16_ring8_window8(const float *restrict q, const float *r
 /* matmul of packed W [2 panels][32][16] by x[T][32]; epilogue: out += acc */
 static void matmul_bf16_32x32_acc_p16(const uint16_t *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 0; i < 2; i++)
         for (int t = 0; t < T; t++) {
             float tiles[16];
@@ -1936,7 +1952,7 @@ static void matmul_bf16_32x32_acc_p16(const uint16_t *restrict W, const float *r
 static void matmul_bf16_176x32_silu_gate_p16(const uint16_t *restrict W, const float *restrict x, float *restrict out,
     int T)
 {
-    #pragma omp for schedule(static) nowait
+    #pragma omp for schedule(guided) nowait
     for (int i = 0; i < 2; i++)
         for (int t = 0; t < T; t++) {
             float tiles[64];
@@ -1956,7 +1972,7 @@ static void matmul_bf16_176x32_silu_gate_p16(const uint16_t *restrict W, const f
                 }
             }
         }
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 8; i < 11; i++)
         for (int t = 0; t < T; t++) {
             float tiles[16];
@@ -2001,7 +2017,7 @@ static inline void panels_bf16_88_16x1(const uint16_t *restrict panel, int64_t s
 /* matmul of packed W [2 panels][88][16] by x[T][88]; epilogue: out += acc */
 static void matmul_bf16_32x88_acc_p16(const uint16_t *restrict W, const float *restrict x, float *restrict out, int T)
 {
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 0; i < 2; i++)
         for (int t = 0; t < T; t++) {
             float tiles[16];
@@ -2018,7 +2034,7 @@ static void matmul_bf16_32x88_acc_p16(const uint16_t *restrict W, const float *r
 static void matmul_bf16_64x32_store_p16(const uint16_t *restrict W, const float *restrict x, float *restrict out,
     int T)
 {
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(guided)
     for (int i = 0; i < 1; i++)
         for (int t = 0; t < T; t++) {
             float tiles[64];

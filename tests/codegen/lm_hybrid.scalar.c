@@ -373,6 +373,8 @@ static void attention_4x16_ring47_window16(const float *restrict q, const float 
 {
     float weight[47];
     int slot[47];
+    int listed_row = -1;
+    int n = 0;
     /* (row, head) pairs: t = th / 4, h = th % 4 */
     #pragma omp for schedule(static)
     for (int th = 0; th < T * 4; th++) {
@@ -382,16 +384,22 @@ static void attention_4x16_ring47_window16(const float *restrict q, const float 
         float *oh = out + t * 64 + h * 16;
         for (int c = 0; c < 16; c++)
             oh[c] = 0.0f;
+        if (t != listed_row) {
+            /* the slots row t sees (slot[0..n)), for each of its heads this thread takes */
+            n = 0;
+            for (int j = 0; j < 47; j++) {
+                const int64_t age = pos0 + t - slot_pos[j];
+                if (slot_pos[j] < 0 || age < 0 || age >= 16)
+                    continue;
+                slot[n] = j;
+                n += 1;
+            }
+            listed_row = t;
+        }
         float max = -INFINITY;
-        int n = 0;
-        for (int j = 0; j < 47; j++) {
-            const int64_t age = pos0 + t - slot_pos[j];
-            if (slot_pos[j] < 0 || age < 0 || age >= 16)
-                continue;
-            weight[n] = dot_16(k + ((int64_t)h * 47 + j) * 16, qh) * 0.25f;
-            max = weight[n] > max ? weight[n] : max;
-            slot[n] = j;
-            n += 1;
+        for (int i = 0; i < n; i++) {
+            weight[i] = dot_16(k + ((int64_t)h * 47 + slot[i]) * 16, qh) * 0.25f;
+            max = weight[i] > max ? weight[i] : max;
         }
         float sum = 0.0f;
         for (int i = 0; i < n; i++) {
@@ -842,6 +850,8 @@ static void attention_2x16_ring8_window8(const float *restrict q, const float *r
 {
     float weight[8];
     int slot[8];
+    int listed_row = -1;
+    int n = 0;
     /* (row, head) pairs: t = th / 2, h = th % 2 */
     #pragma omp for schedule(static)
     for (int th = 0; th < T * 2; th++) {
@@ -851,16 +861,22 @@ static void attention_2x16_ring8_window8(const float *restrict q, const float *r
         float *oh = out + t * 32 + h * 16;
         for (int c = 0; c < 16; c++)
             oh[c] = 0.0f;
+        if (t != listed_row) {
+            /* the slots row t sees (slot[0..n)), for each of its heads this thread takes */
+            n = 0;
+            for (int j = 0; j < 8; j++) {
+                const int64_t age = pos0 + t - slot_pos[j];
+                if (slot_pos[j] < 0 || age < 0 || age >= 8)
+                    continue;
+                slot[n] = j;
+                n += 1;
+            }
+            listed_row = t;
+        }
         float max = -INFINITY;
-        int n = 0;
-        for (int j = 0; j < 8; j++) {
-            const int64_t age = pos0 + t - slot_pos[j];
-            if (slot_pos[j] < 0 || age < 0 || age >= 8)
-                continue;
-            weight[n] = dot_16(k + ((int64_t)h * 8 + j) * 16, qh) * 0.25f;
-            max = weight[n] > max ? weight[n] : max;
-            slot[n] = j;
-            n += 1;
+        for (int i = 0; i < n; i++) {
+            weight[i] = dot_16(k + ((int64_t)h * 8 + slot[i]) * 16, qh) * 0.25f;
+            max = weight[i] > max ? weight[i] : max;
         }
         float sum = 0.0f;
         for (int i = 0; i < n; i++) {

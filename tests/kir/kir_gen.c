@@ -12,7 +12,7 @@
 
 /* A kernel of the test's own: two parallel loops, the second reading what other threads of the
    team wrote in the first (so the barrier between them must hold), then a nowait loop and an
-   explicit barrier. */
+   explicit barrier; the last two balanced (guided chunks; the last one's body continues). */
 static void team_kernel(struct emitter *e)
 {
     struct kir_func *f = kir_begin(&e->kir, "team", kir_scalar_type(KIR_VOID), 0, "parallel loops and barriers");
@@ -21,11 +21,11 @@ static void team_kernel(struct emitter *e)
     struct kir_node *i = kir_for(f, "i", kir_int(f, 0), n, 1, KIR_PARALLEL);
     kir_store(f, x, i, kir_cast(f, kir_scalar_type(KIR_F32), kir_binary(f, KIR_MUL, i, kir_int(f, 3))));
     kir_end(f);
-    i = kir_for(f, "i", kir_int(f, 0), n, 3, KIR_PARALLEL | KIR_NOWAIT);
+    i = kir_for(f, "i", kir_int(f, 0), n, 3, KIR_PARALLEL | KIR_BALANCED | KIR_NOWAIT);
     kir_store(f, y, i, kir_load(f, x, kir_binary(f, KIR_SUB, kir_binary(f, KIR_SUB, n, kir_int(f, 1)), i), 1));
     kir_end(f);
     kir_barrier(f);
-    i = kir_for(f, "i", kir_int(f, 1), n, 1, KIR_PARALLEL);
+    i = kir_for(f, "i", kir_int(f, 1), n, 1, KIR_PARALLEL | KIR_BALANCED);
     kir_if(f, kir_binary(f, KIR_AND, kir_binary(f, KIR_GT, i, kir_int(f, 2)), kir_binary(f, KIR_EQ, kir_binary(f, KIR_REM, i, kir_int(f, 3)), kir_int(f, 0))));
     kir_continue(f);
     kir_end(f);

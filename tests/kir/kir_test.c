@@ -297,6 +297,16 @@ int main(void)
         llvm_team(c2, d2, 50);
         compare(threads == 1 ? "team x (1 thread)" : "team x (3 threads)", c1, c2, 50);
         compare(threads == 1 ? "team y (1 thread)" : "team y (3 threads)", d1, d2, 50);
+        float x[50], y[50] = {0}; /* (the kernel's definition, serially) */
+        for (int i = 0; i < 50; i++)
+            x[i] = (float)(3 * i);
+        for (int i = 0; i < 50; i += 3)
+            y[i] = x[49 - i];
+        for (int i = 1; i < 50; i++)
+            if (!(i > 2 && i % 3 == 0))
+                x[i] = y[i - 1] + 0.5f;
+        compare(threads == 1 ? "team x = definition (1)" : "team x = definition (3)", c1, x, 50);
+        compare(threads == 1 ? "team y = definition (1)" : "team y = definition (3)", d1, y, 50);
     }
     /* a parallel region over a record, with a table and libm: run twice (the count goes to 2) */
     static float srcs[2][50];
