@@ -423,6 +423,16 @@ static void continue_after_jump(struct printer *p)
     LLVMPositionBuilderAtEnd(p->builder, LLVMAppendBasicBlockInContext(p->context, p->function, ""));
 }
 
+/* A stack slot of `type` in the function's entry block (one per call, not one per loop trip) */
+static LLVMValueRef entry_alloca(const struct printer *p, LLVMTypeRef type, const char *name)
+{
+    LLVMBuilderRef entry = LLVMCreateBuilderInContext(p->context);
+    LLVMPositionBuilderBefore(entry, LLVMGetFirstInstruction(LLVMGetEntryBasicBlock(p->function)));
+    LLVMValueRef slot = LLVMBuildAlloca(entry, type, name);
+    LLVMDisposeBuilder(entry);
+    return slot;
+}
+
 static LLVMValueRef omp_query(struct printer *p, const char *name)
 {
     return runtime_call(p, name, i32_type(p), NULL, NULL, 0);
@@ -433,30 +443,17 @@ static void barrier(struct printer *p)
     runtime_call(p, "GOMP_barrier", LLVMVoidTypeInContext(p->context), NULL, NULL, 0);
 }
 
-/* An i64 stack slot in the function's entry block (one per call, not one per loop trip) */
-static LLVMValueRef entry_slot(struct printer *p, const char *name)
-{
-    LLVMBuilderRef entry = LLVMCreateBuilderInContext(p->context);
-    LLVMPositionBuilderBefore(entry, LLVMGetFirstInstruction(LLVMGetEntryBasicBlock(p->function)));
-    LLVMValueRef slot = LLVMBuildAlloca(entry, LLVMInt64TypeInContext(p->context), name);
-    LLVMDisposeBuilder(entry);
-    return slot;
-}
-
-/* A balanced loop's chunks from libgomp's guided schedule: the first (GOMP_loop_guided_start over
-   bounds = {from, to, step}) or the next (GOMP_loop_guided_next, bounds NULL) into [*first, *end);
-   whether there was one */
-static LLVMValueRef next_chunk(struct printer *p, const LLVMValueRef *bounds, LLVMValueRef first, LLVMValueRef end)
+/* A balanced loop's chunk from libgomp's guided schedule: `call` is GOMP_loop_guided_start (args
+   from, to, step, chunk size, then where the chunk's bounds go) or GOMP_loop_guided_next (those two
+   only); whether a chunk [*first, *end) was handed out */
+static LLVMValueRef guided_chunk(struct printer *p, const char *call, LLVMValueRef *args, int n)
 {
     LLVMTypeRef i64 = LLVMInt64TypeInContext(p->context), ptr = LLVMPointerTypeInContext(p->context, 0);
     LLVMTypeRef byte = LLVMInt8TypeInContext(p->context); /* (C's bool) */
-    LLVMTypeRef params[6] = {i64, i64, i64, i64, ptr, ptr};
-    LLVMValueRef got;
-    if (bounds) {
-        LLVMValueRef args[6] = {bounds[0], bounds[1], bounds[2], LLVMConstInt(i64, 1, 0), first, end};
-        got = runtime_call(p, "GOMP_loop_guided_start", byte, params, args, 6);
-    } else
-        got = runtime_call(p, "GOMP_loop_guided_next", byte, params + 4, (LLVMValueRef[]){first, end}, 2);
+    LLVMTypeRef params[6];
+    for (int i = 0; i < n; i++)
+        params[i] = i < n - 2 ? i64 : ptr;
+    LLVMValueRef got = runtime_call(p, call, byte, params, args, n);
     return LLVMBuildICmp(p->builder, LLVMIntNE, got, LLVMConstInt(byte, 0, 0), "");
 }
 
@@ -471,12 +468,13 @@ static void for_loop(struct printer *p, const struct kir_node *s)
     LLVMBasicBlockRef chunk = NULL, chunks_done = NULL;
     LLVMValueRef chunk_first = NULL, chunk_end = NULL;
     if (balanced) { /* while (a chunk [first, end) is handed out) the loop over it */
-        chunk_first = entry_slot(p, "chunk_first"), chunk_end = entry_slot(p, "chunk_end");
-        LLVMValueRef bounds[3] = {LLVMBuildSExt(B, from, i64, ""), LLVMBuildSExt(B, expr(p, s->arg[1]), i64, ""),
-                                  LLVMConstInt(i64, (unsigned long long)s->step, 1)};
+        chunk_first = entry_alloca(p, i64, "chunk_first"), chunk_end = entry_alloca(p, i64, "chunk_end");
+        LLVMValueRef start[6] = {LLVMBuildSExt(B, from, i64, ""), LLVMBuildSExt(B, expr(p, s->arg[1]), i64, ""),
+                                 LLVMConstInt(i64, (unsigned long long)s->step, 1), LLVMConstInt(i64, 1, 0), chunk_first,
+                                 chunk_end};
         chunk = LLVMAppendBasicBlockInContext(p->context, p->function, "chunk");
         chunks_done = LLVMAppendBasicBlockInContext(p->context, p->function, "chunks_done");
-        LLVMBuildCondBr(B, next_chunk(p, bounds, chunk_first, chunk_end), chunk, chunks_done);
+        LLVMBuildCondBr(B, guided_chunk(p, "GOMP_loop_guided_start", start, 6), chunk, chunks_done);
         LLVMPositionBuilderAtEnd(B, chunk);
         from = LLVMBuildTrunc(B, LLVMBuildLoad2(B, i64, chunk_first, ""), type, "");
         end = LLVMBuildTrunc(B, LLVMBuildLoad2(B, i64, chunk_end, ""), type, "");
@@ -516,7 +514,8 @@ static void for_loop(struct printer *p, const struct kir_node *s)
     LLVMBuildBr(B, cond);
     LLVMPositionBuilderAtEnd(B, exit);
     if (balanced) { /* the next chunk; then GOMP_loop_end, the barrier (or GOMP_loop_end_nowait) */
-        LLVMBuildCondBr(B, next_chunk(p, NULL, chunk_first, chunk_end), chunk, chunks_done);
+        LLVMBuildCondBr(B, guided_chunk(p, "GOMP_loop_guided_next", (LLVMValueRef[]){chunk_first, chunk_end}, 2), chunk,
+                        chunks_done);
         LLVMPositionBuilderAtEnd(B, chunks_done);
         runtime_call(p, s->flags & KIR_NOWAIT ? "GOMP_loop_end_nowait" : "GOMP_loop_end", LLVMVoidTypeInContext(p->context),
                      NULL, NULL, 0);
@@ -561,10 +560,7 @@ static void parallel_region(struct printer *p, const struct kir_node *s)
     LLVMBuilderRef B = p->builder;
     const int vars = p->f->num_vars;
     LLVMTypeRef ptr = LLVMPointerTypeInContext(p->context, 0), table = LLVMArrayType2(ptr, (uint64_t)vars + 1);
-    LLVMBuilderRef entry = LLVMCreateBuilderInContext(p->context);
-    LLVMPositionBuilderBefore(entry, LLVMGetFirstInstruction(LLVMGetEntryBasicBlock(p->function)));
-    LLVMValueRef shared = LLVMBuildAlloca(entry, table, "shared");
-    LLVMDisposeBuilder(entry);
+    LLVMValueRef shared = entry_alloca(p, table, "shared");
     for (int v = 0; v < vars; v++) {
         LLVMValueRef at = LLVMConstInt(i64_type(p), (unsigned long long)v, 0);
         LLVMBuildStore(B, p->slots[v], LLVMBuildGEP2(B, ptr, shared, &at, 1, ""));
@@ -627,11 +623,8 @@ static void statement(struct printer *p, const struct kir_node *s)
         LLVMBuildStore(B, expr(p, s->arg[0]), p->slots[s->var]);
         return;
     case KIR_ARRAY: { /* the array in the entry block (one per call, not one per loop trip) */
-        LLVMBuilderRef entry = LLVMCreateBuilderInContext(p->context);
-        LLVMPositionBuilderBefore(entry, LLVMGetFirstInstruction(LLVMGetEntryBasicBlock(p->function)));
         LLVMTypeRef array = LLVMArrayType2(lane_type(p, (enum kir_scalar)p->f->vars[s->var].type.scalar), (uint64_t)s->ivalue);
-        LLVMValueRef storage = LLVMBuildAlloca(entry, array, p->f->vars[s->var].name);
-        LLVMDisposeBuilder(entry);
+        LLVMValueRef storage = entry_alloca(p, array, p->f->vars[s->var].name);
         LLVMBuildStore(B, storage, p->slots[s->var]);
         return;
     }
