@@ -1,13 +1,15 @@
 /* bench.c: per-frame latency of streaming steps (temporal step, greedy text token, the depformer's
  * dep_q steps with greedy audio tokens fed back), with the median, p99, real-time factor, weight
- * bytes each frame reads and the GB/s that implies, and the time of each component; or (--forward)
- * the time per frame of a teacher-forced forward. */
+ * bytes each frame reads and the GB/s that implies, and the time of each component; with --floor, each
+ * frame and component against its floor (the bytes it reads over the read bandwidth measured just
+ * before and just after it); or (--forward) the time per frame of a teacher-forced forward. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, with any compiler's -std=c11 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "bench.h"
+#include "read_probe.h"
 #include "stats.h"
 
 static bool profiling;
@@ -64,18 +66,32 @@ int64_t bench_weight_bytes_per_frame(const struct kiln_model_desc *d)
     return bytes;
 }
 
+/* Bytes a frame's components read: their weights (by weight class: the classes are the first
+   components, in the same order) and, for the temporal transformer, the live keys and values */
+static void component_bytes(const struct kiln_model_desc *d, double live_kv, double bytes[KILN_NUM_LM_COMPONENTS])
+{
+    for (int c = 0; c < KILN_NUM_LM_COMPONENTS; c++)
+        bytes[c] = 0;
+    for (int i = 0; i < d->num_weights; i++)
+        bytes[d->weights[i].weight_class] += (double)kiln_format_bytes_of(d->weights[i].format, (size_t)d->weights[i].read_per_frame);
+    bytes[KILN_TEMPORAL] += live_kv;
+}
+
 struct bench_buffers {
     void *stream;
     int32_t *tokens;
     float *text_logits, *audio_logits, *hidden;
     double *frame_ms, (*parts)[KILN_NUM_COMPONENTS], *column;
+    struct read_probe *probe; /* --floor: the read bandwidth before each frame and after the last */
+    double *gb_s;
 };
 
 static void free_buffers(struct bench_buffers *b)
 {
     kiln_stream_free(b->stream);
     free(b->tokens), free(b->text_logits), free(b->audio_logits), free(b->hidden), free(b->frame_ms), free(b->parts),
-        free(b->column);
+        free(b->column), free(b->gb_s);
+    read_probe_free(b->probe);
 }
 
 /* One streaming frame as generate runs it, with greedy tokens fed back. */
@@ -97,19 +113,50 @@ static double bench_frame(const struct kiln_model_desc *d, const struct kiln_wei
     return now_ms() - start;
 }
 
+/* Against the floor (--floor): each frame's time, and each component's, over the time its bytes take at
+   the read bandwidth around it (the mean of the probes just before and just after the frame); medians
+   over the frames. ratio[c] for the components, frame_ratio for the whole frame. */
+struct floor_report {
+    double gb_s_median, gb_s_min, gb_s_max, floor_ms, frame_ratio, ratio[KILN_NUM_LM_COMPONENTS];
+};
+
+static struct floor_report against_floor(const struct bench_options *opt, const double bytes[KILN_NUM_LM_COMPONENTS],
+                                         double frame_bytes, struct bench_buffers *b)
+{
+    struct floor_report f;
+    for (int s = 0; s < opt->steps; s++)
+        b->column[s] = b->frame_ms[s] * 1e-3 * (b->gb_s[s] + b->gb_s[s + 1]) / 2 * 1e9 / frame_bytes;
+    f.frame_ratio = median_of(b->column, opt->steps);
+    for (int c = 0; c < KILN_NUM_LM_COMPONENTS; c++) {
+        for (int s = 0; s < opt->steps && bytes[c] > 0; s++)
+            b->column[s] = b->parts[s][c] * 1e-3 * (b->gb_s[s] + b->gb_s[s + 1]) / 2 * 1e9 / bytes[c];
+        f.ratio[c] = bytes[c] > 0 ? median_of(b->column, opt->steps) : 0;
+    }
+    memcpy(b->column, b->gb_s, (size_t)(opt->steps + 1) * sizeof(double));
+    f.gb_s_median = median_of(b->column, opt->steps + 1);
+    f.gb_s_min = b->column[0], f.gb_s_max = b->column[opt->steps]; /* (sorted by median_of) */
+    f.floor_ms = frame_bytes / (f.gb_s_median * 1e9) * 1e3;
+    return f;
+}
+
 static void report(const struct kiln_model_desc *d, const struct bench_options *opt, int64_t context,
                    struct bench_buffers *b)
 {
-    double component_median[KILN_NUM_COMPONENTS];
+    double component_median[KILN_NUM_LM_COMPONENTS];
     for (int c = 0; c < KILN_NUM_LM_COMPONENTS; c++) {
         for (int s = 0; s < opt->steps; s++)
             b->column[s] = b->parts[s][c];
         component_median[c] = median_of(b->column, opt->steps);
     }
-    double median = median_of(b->frame_ms, opt->steps), p99 = quantile_of(b->frame_ms, opt->steps, 0.99);
-    double frame_budget_ms = 1000.0 / d->frame_rate;
     int64_t bytes = bench_weight_bytes_per_frame(d);
     const double live_kv = bench_kv_bytes_per_frame(d, context);
+    double parts_bytes[KILN_NUM_LM_COMPONENTS];
+    component_bytes(d, live_kv, parts_bytes);
+    struct floor_report f = {0};
+    if (opt->floor)
+        f = against_floor(opt, parts_bytes, (double)bytes + live_kv, b);
+    double median = median_of(b->frame_ms, opt->steps), p99 = quantile_of(b->frame_ms, opt->steps, 0.99);
+    double frame_budget_ms = 1000.0 / d->frame_rate;
     double gbps = ((double)bytes + live_kv) / (median * 1e-3) / 1e9;
     const int threads = strcmp(d->target, "scalar") ? kiln_threads() : 1; /* the scalar reference is serial */
     if (opt->json) {
@@ -120,7 +167,20 @@ static void report(const struct kiln_model_desc *d, const struct bench_options *
                frame_budget_ms / median, threads, d->stream_bytes, live_kv + (double)kiln_state_bytes(d, KILN_STATE_TTT, NULL));
         for (int c = 0; c < KILN_NUM_LM_COMPONENTS; c++)
             printf("%s\"%s\": %.6f", c ? ", " : "", component_names[c], component_median[c]);
-        printf("}}\n");
+        printf("}, \"component_bytes\": {");
+        for (int c = 0; c < KILN_NUM_LM_COMPONENTS; c++)
+            printf("%s\"%s\": %.0f", c ? ", " : "", component_names[c], parts_bytes[c]);
+        printf("}");
+        if (opt->floor) {
+            printf(", \"read_gb_s_median\": %.4f, \"read_gb_s_min\": %.4f, \"read_gb_s_max\": %.4f, \"floor_ms\": %.6f, "
+                   "\"floor_ratio\": %.4f, \"component_floor_ratio\": {", f.gb_s_median, f.gb_s_min, f.gb_s_max, f.floor_ms,
+                   f.frame_ratio);
+            for (int c = 0, n = 0; c < KILN_NUM_LM_COMPONENTS; c++)
+                if (parts_bytes[c] > 0)
+                    printf("%s\"%s\": %.4f", n++ ? ", " : "", component_names[c], f.ratio[c]);
+            printf("}");
+        }
+        printf("}\n");
         return;
     }
     printf("%s bench: %d frames after %d warm-up, context %lld, %d thread(s), target %s\n", d->name, opt->steps,
@@ -129,10 +189,21 @@ static void report(const struct kiln_model_desc *d, const struct bench_options *
     printf("  real time     %.2fx (a frame is %.0f ms of audio)\n", frame_budget_ms / median, frame_budget_ms);
     printf("  read          %.1f MB of weights (%s) and %.1f MB of KV cache (%s) per frame, %.2f GB/s\n", (double)bytes / 1e6,
            d->weight_format, live_kv / 1e6, d->kv_format, gbps);
+    if (opt->floor)
+        printf("  floor         %.3f ms at the read bandwidth's median, %.2f GB/s (%.2f to %.2f, measured before each frame\n"
+               "                and after the last); each frame against the bandwidth around it: %.3fx the floor (median)\n",
+               f.floor_ms, f.gb_s_median, f.gb_s_min, f.gb_s_max, f.frame_ratio);
     printf("  components   ");
     for (int c = 0; c < KILN_NUM_LM_COMPONENTS; c++)
         printf(" %s %.3f", component_names[c], component_median[c]);
     printf(" (ms, medians)\n");
+    if (opt->floor) {
+        printf("  against floor");
+        for (int c = 0; c < KILN_NUM_LM_COMPONENTS; c++)
+            if (parts_bytes[c] >= 0.01 * ((double)bytes + live_kv)) /* (not the embeddings' few rows) */
+                printf(" %s %.3f (%.1f MB)", component_names[c], f.ratio[c], parts_bytes[c] / 1e6);
+        printf("\n");
+    }
 }
 
 /* The teacher-forced forward of one sequence of opt->forward frames (every code the text's and the
@@ -182,9 +253,15 @@ int bench_run(const struct kiln_model_desc *d, const struct kiln_weights *w, con
         .stream = kiln_stream_new(d), .tokens = calloc((size_t)d->num_streams, sizeof(int32_t)),
         .text_logits = malloc((size_t)d->text_card * sizeof(float)), .audio_logits = malloc((size_t)d->card * sizeof(float)),
         .hidden = malloc((size_t)d->dim * sizeof(float)), .frame_ms = malloc((size_t)opt->steps * sizeof(double)),
-        .parts = malloc((size_t)opt->steps * sizeof *b.parts), .column = malloc((size_t)opt->steps * sizeof(double))};
+        .parts = malloc((size_t)opt->steps * sizeof *b.parts), .column = malloc((size_t)(opt->steps + 1) * sizeof(double))};
     if (!b.stream || !b.tokens || !b.text_logits || !b.audio_logits || !b.hidden || !b.frame_ms || !b.parts || !b.column) {
         fprintf(stderr, "%s bench: error: out of memory (a stream needs %zu bytes)\n", d->name, d->stream_bytes);
+        free_buffers(&b);
+        return 1;
+    }
+    if (opt->floor && (!(b.gb_s = malloc((size_t)(opt->steps + 1) * sizeof(double))) ||
+                       !(b.probe = read_probe_new(BENCH_PROBE_BYTES)))) {
+        fprintf(stderr, "%s bench: error: out of memory for --floor's read probe (%d MiB)\n", d->name, BENCH_PROBE_BYTES >> 20);
         free_buffers(&b);
         return 1;
     }
@@ -199,6 +276,8 @@ int bench_run(const struct kiln_model_desc *d, const struct kiln_weights *w, con
         for (int k = 0; k < d->num_streams; k++)
             b.tokens[k] = k == 0 ? d->text_card : d->card; /* initial tokens, then what the model produces */
         for (int step = -opt->warmup; step < opt->steps; step++) {
+            if (step >= 0 && b.probe)
+                b.gb_s[step] = read_probe_gb_s(b.probe);
             double ms = bench_frame(d, w, &b);
             if (step < 0)
                 continue;
@@ -207,6 +286,8 @@ int bench_run(const struct kiln_model_desc *d, const struct kiln_weights *w, con
             if (trace)
                 fprintf(trace, "%.6f\n", ms);
         }
+        if (b.probe)
+            b.gb_s[opt->steps] = read_probe_gb_s(b.probe);
         report(d, opt, opt->contexts[i], &b);
         fflush(stdout);
     }

@@ -6,6 +6,7 @@
 #include "kiln_rt.h"
 
 #define BENCH_MAX_CONTEXTS 32
+#define BENCH_PROBE_BYTES (256 << 20) /* --floor's read probe: 8x the largest L3 of our machines */
 
 struct bench_options {
     int steps, warmup, threads;      /* threads 0: all cores */
@@ -13,6 +14,7 @@ struct bench_options {
     int64_t contexts[BENCH_MAX_CONTEXTS]; /* frames already in the stream before timing; one run each */
     uint64_t seed;
     bool json;
+    bool floor;                      /* measure the read bandwidth around every frame: each against its floor */
     const char *trace;               /* when set: every timed frame's ms, one per line */
     int forward;                     /* > 0: time the teacher-forced forward of this many frames instead */
 };

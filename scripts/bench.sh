@@ -5,15 +5,15 @@
 #      GB/s beside OpenBLAS sgemv, matrix-matrix GFLOP/s beside sgemm (tests/bench/bench_kernels.c);
 #   3. whole streaming steps of the mid-size model (weights in f32, bf16, f16, q8 and q4), of a
 #      7B-shaped one (4 of its 32 layers; f32 and bf16) and of the whole Moshi 7B shape (32 layers, q8
-#      and q4): `bench --json`, with achieved GB/s against the measured bandwidth and the weight-bytes
-#      floor of each format;
+#      and q4): `bench --floor --json`, each frame and component against its weight-bytes floor at the
+#      read bandwidth measured just before and just after it (the machine's drifts within a minute);
 #   4. the LLVM back end against the C back end (scripts/bench_backends.sh);
 #   5. the released Mimi (graphs/mimi.kiln, random weights): streaming encode + decode a frame, each
 #      component beside its floors (its weight bytes / the read bandwidth and its multiply-adds / the
 #      FMA peak, both measured just before);
 #   6. whole conversations: converse with the mid-size LM at bf16 and q4 and Moshi 7B at q4 beside the
 #      released Mimi (scripts/bench_converse.sh; its 10-minute pipe run with make bench-converse only).
-# Results: build/bench/{machine.json, kernels.json, machine_steps.json, steps.json, backends.json, codec.json} and the tables printed here.
+# Results: build/bench/{machine.json, kernels.json, steps.json, backends.json, codec.json} and the tables printed here.
 set -e
 BUILD=${KILN_BUILD:-build}
 OUT=$BUILD/bench
@@ -48,9 +48,7 @@ sed 's/[{}",:]/ /g' "$OUT/kernels.json" | awk -v bw="$read_n" -v peak="$fma_n" '
              f["kiln_gflops"], 100 * f["kiln_gflops"] / peak, 100 * f["sgemm_gflops"] / peak }'
 
 echo
-# (the shared machine's bandwidth drifts over minutes: measured again, just before the steps)
-read_n=$("$OUT/machine" | tee "$OUT/machine_steps.json" | sed 's/.*"read_gb_s_n": \([0-9.]*\).*/\1/')
-echo "== streaming steps ($TARGET, all threads; read bandwidth now ${read_n} GB/s)"
+echo "== streaming steps ($TARGET, all threads; each frame against the read bandwidth measured just before and after it)"
 : >"$OUT/steps.json"
 for spec in "graphs/moshi-mid.kiln f32" "graphs/moshi-mid.kiln bf16" "graphs/moshi-mid.kiln f16" \
             "graphs/moshi-mid.kiln q8" "graphs/moshi-mid.kiln q4" \
@@ -60,12 +58,13 @@ for spec in "graphs/moshi-mid.kiln f32" "graphs/moshi-mid.kiln bf16" "graphs/mos
   name=$(sed -n 's/^model \([A-Za-z0-9_]*\).*/\1/p' "$1")
   echo "$name, weights $2:"
   "$BUILD/kilnc" "$1" --weights $2 -o "$OUT/$name-$2" >/dev/null
-  "$OUT/$name-$2/$name" bench --random-weights 1 --steps ${STEPS:-20} --json | tee -a "$OUT/steps.json"
-  tail -n 1 "$OUT/steps.json" | sed 's/[{}",:]/ /g' | awk -v bw="$read_n" '{
-    for (i = 1; i < NF; i++) f[$i] = $(i + 1)
-    floor = f["weight_bytes_per_frame"] / (bw * 1e9) * 1e3
-    printf "  %.1f ms per frame, %.1f GB/s = %.0f%% of the read bandwidth; the weight-bytes floor is %.1f ms (%.2fx)\n",
-           f["ms_median"], f["gb_per_s"], 100 * f["gb_per_s"] / bw, floor, f["ms_median"] / floor }'
+  "$OUT/$name-$2/$name" bench --random-weights 1 --steps ${STEPS:-20} --floor --json | tee -a "$OUT/steps.json"
+  tail -n 1 "$OUT/steps.json" | sed 's/[{}",:]/ /g' | awk '{
+    for (i = 1; i < NF; i++) { if ($i == "component_floor_ratio") parts = 1; if (parts) ratio[$i] = $(i + 1); else f[$i] = $(i + 1) }
+    printf "  %.1f ms per frame, %.1f GB/s; read bandwidth %.1f GB/s (%.1f-%.1f), floor %.1f ms: %.2fx it\n", f["ms_median"],
+           f["gb_per_s"], f["read_gb_s_median"], f["read_gb_s_min"], f["read_gb_s_max"], f["floor_ms"], f["floor_ratio"]
+    printf "  against their floors: temporal %.2fx, text head %.2fx, depformer %.2fx\n", ratio["temporal"],
+           ratio["text_head"], ratio["depformer"] }'
 done
 
 echo

@@ -128,6 +128,14 @@ check "the bf16 build fits where f32 did not" env KILN_MEM_AVAILABLE=1258291 "$T
 if out=$("$B" bench --random-weights 1 --forward 40 --steps 2 --warmup 0 --json 2>&1) &&
    echo "$out" | grep -Eq '"forward_frames": 40, "runs": 2, "ms_per_frame_median": [0-9]*[.][0-9]*[1-9]'; then pass
 else fail "bench --forward: $out"; fi
+# ---- bench --floor: the read bandwidth around every frame; the components' bytes add up to the frame's,
+# and the floor is those bytes over the bandwidth's median ----
+if out=$("$B" bench --random-weights 1 --steps 3 --warmup 0 --floor --json 2>&1) &&
+   echo "$out" | sed 's/.*"weight_bytes_per_frame": \([0-9]*\).*"component_bytes": {\([^}]*\)}.*"read_gb_s_median": \([0-9.]*\), "read_gb_s_min": \([0-9.]*\), "read_gb_s_max": \([0-9.]*\), "floor_ms": \([0-9.]*\), "floor_ratio": \([0-9.]*\).*/\1 \3 \4 \5 \6 \7 \2/' |
+   sed 's/"[a-z_]*": //g; s/,//g' | awk '{ parts = 0; for (i = 7; i <= NF; i++) parts += $i
+     ok = NF == 11 && parts == $1 && $3 > 0 && $3 <= $2 && $2 <= $4 && $6 > 0
+     ok = ok && ($5 - $1 / ($2 * 1e9) * 1e3) ^ 2 < (1e-3 * $5) ^ 2; exit !ok }'; then pass
+else fail "bench --floor: $out"; fi
 for run in 1 2; do
   check "forward --random-weights ($run)" "$B" forward --random-weights 7 --codes $G/lm_attn_a/codes.npy --out "$TMP/random$run"
 done

@@ -398,6 +398,7 @@ static int cmd_bench(const struct kiln_model_desc *d, int argc, char **argv)
         {"--context", OPT_TEXT, &contexts, 0, 0, NULL},
         {"--trace", OPT_TEXT, &opt.trace, 0, 0, NULL},
         {"--json", OPT_SWITCH, &opt.json, 0, 0, NULL},
+        {"--floor", OPT_SWITCH, &opt.floor, 0, 0, NULL},
         {"--strict", OPT_SWITCH, &strict, 0, 0, NULL},
         {"--forward", OPT_INT, &opt.forward, 1, MAX_STEPS, NULL},
     };
@@ -435,9 +436,12 @@ static const struct cli_subcommand subcommands[] = {
                  "                          first max(delays) rows are -2 (nothing generated yet). --logits-out\n"
                  "                          DIR adds stream_text_logits.npy and stream_audio_logits.npy", cmd_generate},
     {"bench", "bench [--weights W | --random-weights SEED] [--steps N] [--warmup N] [--threads T]\n"
-              "                          [--context C[,C...]] [--json] [--trace FILE] [--strict] [--forward T]\n"
+              "                          [--context C[,C...]] [--json] [--trace FILE] [--floor] [--strict]\n"
+              "                          [--forward T]\n"
               "                          per-frame latency of streaming steps after C frames of context (one\n"
-              "                          report, or JSON line, per C); --trace writes every frame's ms;\n"
+              "                          report, or JSON line, per C); --trace writes every frame's ms; --floor\n"
+              "                          reads a 256 MiB buffer before each frame and after the last, and puts\n"
+              "                          each frame and component against its bytes over that read bandwidth;\n"
               "                          --forward T: the time per frame of a teacher-forced forward of T frames\n"
               "                          (--steps runs of it)", cmd_bench}
 };
