@@ -25,7 +25,7 @@ case $TARGET in
 esac
 
 echo "== machine ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores)"
-cc -O2 $ISA -ffp-contract=fast -fopenmp -o "$OUT/machine" tests/bench/machine.c
+cc -O2 $ISA -ffp-contract=fast -fopenmp -Iruntime -o "$OUT/machine" tests/bench/machine.c "$BUILD/libkiln_rt.a" -lm
 "$OUT/machine" | tee "$OUT/machine.json"
 read_n=$(sed 's/.*"read_gb_s_n": \([0-9.]*\).*/\1/' "$OUT/machine.json")
 fma_n=$(sed 's/.*"fma_gflops_n": \([0-9.]*\).*/\1/' "$OUT/machine.json")

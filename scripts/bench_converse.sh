@@ -13,7 +13,7 @@ OUT=$BUILD/bench
 SECONDS_OF_AUDIO=${SECONDS_OF_AUDIO:-60}
 PIPE_SECONDS=${PIPE_SECONDS:-600}
 mkdir -p "$OUT"
-cc -O2 -march=native -ffp-contract=fast -fopenmp -o "$OUT/machine" tests/bench/machine.c
+cc -O2 -march=native -ffp-contract=fast -fopenmp -Iruntime -o "$OUT/machine" tests/bench/machine.c "$BUILD/libkiln_rt.a" -lm
 
 # The input: the golden's 1 s waveform doubled up to the length asked for
 "$BUILD/npyedit" cat tests/goldens/mimi/waveform.npy tests/goldens/mimi/waveform.npy "$OUT/audio.npy"

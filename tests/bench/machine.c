@@ -16,33 +16,22 @@
 typedef float vec __attribute__((vector_size(LANES * sizeof(float))));
 
 #include "bench_util.h"
+#include "read_probe.h"
 
 static float sink;
 
-/* GB/s reading a[n] once with `threads` threads, each walking its share as 4 sequential ranges in
-   lockstep: more reads in flight than one stream gets (OpenBLAS's sgemv and kiln's matvec do so). */
-static double read_bandwidth(const vec *a, size_t n, int threads)
+/* GB/s reading a 1 GiB buffer once with `threads` threads (the read probe of bench --floor,
+   runtime/read_probe.c: each thread walks its share as 4 sequential ranges in lockstep, as kiln's
+   matvec and OpenBLAS's sgemv do, for more reads in flight than one stream gets); median of 7. */
+static double read_bandwidth(struct read_probe *probe, int threads)
 {
-    const size_t share = n / (size_t)threads / 8 * 8, q = share / 4;
-    double t[7];
-    for (int r = 0; r < 7; r++) {
-        double start = now();
-        vec total = {0};
-#pragma omp parallel num_threads(threads)
-        {
-            const vec *p = a + share * (size_t)omp_get_thread_num();
-            vec s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0}, s4 = {0}, s5 = {0}, s6 = {0}, s7 = {0};
-            for (size_t i = 0; i < q; i += 2) {
-                s0 += p[i], s1 += p[i + 1], s2 += p[q + i], s3 += p[q + i + 1];
-                s4 += p[2 * q + i], s5 += p[2 * q + i + 1], s6 += p[3 * q + i], s7 += p[3 * q + i + 1];
-            }
-#pragma omp critical
-            total += s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7;
-        }
-        t[r] = now() - start;
-        sink += total[0];
-    }
-    return (double)(share * (size_t)threads) * sizeof(vec) / median(t, 7) / 1e9;
+    double gb_s[7];
+    const int team = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    for (int r = 0; r < 7; r++)
+        gb_s[r] = read_probe_gb_s(probe);
+    omp_set_num_threads(team);
+    return median(gb_s, 7);
 }
 
 /* GFLOP/s of FMAs with `threads` threads: 10 independent chains per thread, in registers. */
@@ -72,14 +61,12 @@ static double fma_peak(int threads)
 
 int main(void)
 {
-    const size_t bytes = (size_t)1 << 30, n = bytes / sizeof(vec);
-    vec *a = aligned_alloc(64, bytes);
-    if (!a)
+    struct read_probe *probe = read_probe_new((size_t)1 << 30);
+    if (!probe)
         return 1;
-    memset(a, 1, bytes);
     int threads = omp_get_max_threads();
     printf("{\"threads\": %d, \"read_gb_s_1\": %.2f, \"read_gb_s_n\": %.2f, \"fma_gflops_1\": %.1f, \"fma_gflops_n\": %.1f}\n",
-           threads, read_bandwidth(a, n, 1), read_bandwidth(a, n, threads), fma_peak(1), fma_peak(threads));
-    free(a);
+           threads, read_bandwidth(probe, 1), read_bandwidth(probe, threads), fma_peak(1), fma_peak(threads));
+    read_probe_free(probe);
     return sink == 12345.0f;
 }
