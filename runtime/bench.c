@@ -68,6 +68,9 @@ int64_t bench_weight_bytes_per_frame(const struct kiln_model_desc *d)
 
 /* Bytes a frame's components read: their weights (by weight class: the classes are the first
    components, in the same order) and, for the temporal transformer, the live keys and values */
+_Static_assert((int)KILN_CLASS_EMBEDDINGS == (int)KILN_EMBED && (int)KILN_CLASS_TEMPORAL == (int)KILN_TEMPORAL &&
+                   (int)KILN_CLASS_TEXT_HEAD == (int)KILN_TEXT_HEAD && (int)KILN_CLASS_DEPFORMER == (int)KILN_DEPFORMER,
+               "a weight class indexes its component");
 static void component_bytes(const struct kiln_model_desc *d, double live_kv, double bytes[KILN_NUM_LM_COMPONENTS])
 {
     for (int c = 0; c < KILN_NUM_LM_COMPONENTS; c++)

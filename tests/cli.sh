@@ -109,6 +109,7 @@ usage_is bench "--context wants frame counts from 0 to 1099511627776, comma-sepa
   --random-weights 1 --context 1,99999999999999999999
 if [ -e "$TMP/gen2.npy" ]; then fail "gen2.npy written after a usage error"; else pass; fi
 usage_is bench "--forward wants an integer from 1 to 1000000, not '0'" --random-weights 1 --forward 0
+usage_is bench "--floor judges streaming frames; a --forward run has none" --random-weights 1 --forward 4 --floor
 
 # ---- the memory guard: weights that do not fit are refused before anything is allocated ----
 out=$(KILN_MEM_AVAILABLE=1258291 "$B" bench --random-weights 1 --steps 1 2>&1)

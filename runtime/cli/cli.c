@@ -409,6 +409,8 @@ static int cmd_bench(const struct kiln_model_desc *d, int argc, char **argv)
                            MAX_CONTEXT, BENCH_MAX_CONTEXTS, contexts);
     if (!weights && !random)
         return cli_usage_error("bench", "%s", "give --weights W or --random-weights SEED");
+    if (opt.floor && opt.forward)
+        return cli_usage_error("bench", "%s", "--floor judges streaming frames; a --forward run has none");
     kiln_set_threads(opt.threads);
     struct kiln_weights w;
     if (cli_load_weights(d, "bench", weights, opt.seed, random, strict, &w))
