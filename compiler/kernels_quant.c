@@ -128,7 +128,7 @@ static void panel_block(struct kir_func *f, const struct panel_block *pb, struct
     struct kir_node *xb = kir_decl(f, "xb", reinterpret(f, kir_addr(f, pb->x.q, MUL(b, INT(KILN_QBLOCK))), KIR_I32), KIR_CONSTANT);
     struct kir_node *sum[2] = {kir_decl(f, "sum0", kir_broadcast(f, INT(0), W), 0), kir_decl(f, "sum1", kir_broadcast(f, INT(0), W), 0)};
     struct kir_node *nibbles = q4 || pb->q8_halves ? kir_decl(f, "nibbles", kir_broadcast(f, INT(0x0f0f0f0f), W), KIR_CONSTANT) : NULL;
-    struct kir_node *high = pb->q8_halves ? kir_decl(f, "high", kir_broadcast(f, INT(~0x0f0f0f0f), W), KIR_CONSTANT) : NULL;
+    struct kir_node *high_mask = pb->q8_halves ? kir_decl(f, "high_mask", kir_broadcast(f, INT(~0x0f0f0f0f), W), KIR_CONSTANT) : NULL;
     for (int g = 0; g < groups; g++) {
         kir_block(f);
         struct kir_node *x4 = kir_decl(f, "x4", kir_broadcast(f, LOAD(xb, INT(g)), W), KIR_CONSTANT);
@@ -143,10 +143,10 @@ static void panel_block(struct kir_func *f, const struct panel_block *pb, struct
             struct kir_node *v = kir_decl(f, "v", bytes, KIR_CONSTANT);
             if (q4) {
                 kir_assign(f, sum[half], kir_dot4(f, sum[half], kir_binary(f, KIR_BAND, v, nibbles), x4, true));
-                struct kir_node *upper = kir_binary(f, KIR_BAND, kir_binary(f, KIR_SHR, v, kir_broadcast(f, INT(4), W)), nibbles);
-                kir_assign(f, sum[half], kir_dot4(f, sum[half], upper, x4_high, true));
+                struct kir_node *high = kir_binary(f, KIR_BAND, kir_binary(f, KIR_SHR, v, kir_broadcast(f, INT(4), W)), nibbles);
+                kir_assign(f, sum[half], kir_dot4(f, sum[half], high, x4_high, true));
             } else {
-                kir_assign(f, sum[half], kir_dot4(f, sum[half], kir_binary(f, KIR_BAND, v, high), x4, false));
+                kir_assign(f, sum[half], kir_dot4(f, sum[half], kir_binary(f, KIR_BAND, v, high_mask), x4, false));
                 kir_assign(f, sum[half], kir_dot4(f, sum[half], kir_binary(f, KIR_BAND, v, nibbles), x4, true));
             }
             kir_end(f);

@@ -123,17 +123,22 @@ struct floor_report {
     double gb_s_median, gb_s_min, gb_s_max, floor_ms, frame_ratio, ratio[KILN_NUM_LM_COMPONENTS];
 };
 
+/* Frame s's read bandwidth: the mean of the probes just before and just after it */
+static double gb_s_around(const struct bench_buffers *b, int s) { return (b->gb_s[s] + b->gb_s[s + 1]) / 2; }
+
 static struct floor_report against_floor(const struct bench_options *opt, const double bytes[KILN_NUM_LM_COMPONENTS],
                                          double frame_bytes, struct bench_buffers *b)
 {
-    struct floor_report f;
+    struct floor_report f = {0};
     for (int s = 0; s < opt->steps; s++)
-        b->column[s] = b->frame_ms[s] * 1e-3 * (b->gb_s[s] + b->gb_s[s + 1]) / 2 * 1e9 / frame_bytes;
+        b->column[s] = b->frame_ms[s] * 1e6 * gb_s_around(b, s) / frame_bytes;
     f.frame_ratio = median_of(b->column, opt->steps);
     for (int c = 0; c < KILN_NUM_LM_COMPONENTS; c++) {
-        for (int s = 0; s < opt->steps && bytes[c] > 0; s++)
-            b->column[s] = b->parts[s][c] * 1e-3 * (b->gb_s[s] + b->gb_s[s + 1]) / 2 * 1e9 / bytes[c];
-        f.ratio[c] = bytes[c] > 0 ? median_of(b->column, opt->steps) : 0;
+        if (bytes[c] <= 0)
+            continue;
+        for (int s = 0; s < opt->steps; s++)
+            b->column[s] = b->parts[s][c] * 1e6 * gb_s_around(b, s) / bytes[c];
+        f.ratio[c] = median_of(b->column, opt->steps);
     }
     memcpy(b->column, b->gb_s, (size_t)(opt->steps + 1) * sizeof(double));
     f.gb_s_median = median_of(b->column, opt->steps + 1);
