@@ -185,7 +185,7 @@ FUZZ_HARNESSES := $(notdir $(wildcard tests/fuzz/corpus/*))
 # the runtime's file readers. One archive: each harness links the members it uses.
 FUZZ_LIB_SRC   := compiler/ast.c compiler/diag.c compiler/check.c compiler/check_eval.c compiler/model.c \
                   compiler/import.c compiler/import_moshi.c runtime/safetensors.c runtime/kw.c runtime/npy.c runtime/report.c \
-                  runtime/weights.c runtime/memory.c runtime/cli/ogg_opus.c runtime/cli/chat_protocol.c
+                  runtime/weights.c runtime/pages.c runtime/memory.c runtime/cli/ogg_opus.c runtime/cli/chat_protocol.c
 # The replay build (tests/fuzz.sh, part of make test): the same harnesses with the host compiler and
 # the sanitizers, each linked with tests/fuzz/replay.c's main instead of libFuzzer's.
 REPLAY_DIR     := $(BUILD)/fuzz

@@ -7,19 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kiln_rt.h"
+#include "pages.h"
 
 void *kiln_stream_new(const struct kiln_model_desc *desc)
 {
     size_t bytes = (desc->stream_bytes + KILN_ALIGN - 1) / KILN_ALIGN * KILN_ALIGN;
-    void *stream = aligned_alloc(KILN_ALIGN, bytes);
-    if (stream) { /* (every page touched now: no step faults one in, however long the stream runs) */
-        memset(stream, 0, bytes);
+    void *stream = kiln_alloc_streamed(bytes); /* (every page touched now: no step faults one in) */
+    if (stream)
         desc->stream_reset(stream);
-    }
     return stream;
 }
 
-void kiln_stream_free(void *stream) { free(stream); }
+void kiln_stream_free(void *stream) { kiln_free_streamed(stream); }
 
 size_t kiln_state_bytes(const struct kiln_model_desc *desc, int role, const char *graph)
 {

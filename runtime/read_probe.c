@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include "cpu.h"
+#include "pages.h"
 #include "read_probe.h"
 
 /* Bytes a walk reads: 8 vectors of the widest kind per step, so a multiple of 512 */
@@ -65,11 +66,10 @@ struct read_probe *read_probe_new(size_t bytes)
 {
     struct read_probe *p = calloc(1, sizeof *p);
     bytes = bytes / (4 * WALK_STEP) * (4 * WALK_STEP);
-    if (!p || bytes == 0 || !(p->buffer = aligned_alloc(64, bytes))) {
+    if (!p || bytes == 0 || !(p->buffer = kiln_alloc_streamed(bytes))) {
         free(p);
         return NULL;
     }
-    memset(p->buffer, 1, bytes); /* every page mapped before the first probe */
     p->bytes = bytes;
     p->walk = widest_walk();
     return p;
@@ -78,7 +78,7 @@ struct read_probe *read_probe_new(size_t bytes)
 void read_probe_free(struct read_probe *p)
 {
     if (p)
-        free(p->buffer);
+        kiln_free_streamed(p->buffer);
     free(p);
 }
 

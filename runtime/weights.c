@@ -8,6 +8,7 @@
 #include "kiln_format.h"
 #include "kiln_rt.h"
 #include "kw.h"
+#include "pages.h"
 #include "report.h"
 #include "safetensors.h"
 
@@ -252,14 +253,13 @@ static int allocate(const struct kiln_model_desc *desc, struct kiln_weights *out
     if (kiln_memory_guard(desc, (int64_t)staging, err, errlen))
         return 1;
     size_t bytes = total ? total : KILN_ALIGN;
-    out->arena = aligned_alloc(KILN_ALIGN, bytes);
+    out->arena = kiln_alloc_streamed(bytes);
     out->table = calloc(1, desc->weights_struct_size ? desc->weights_struct_size : 1);
     if (!out->arena || !out->table) {
         kiln_weights_free(out);
         return kiln_report(err, errlen, prefix, "out of memory (%zu bytes for the weights)", bytes);
     }
     out->arena_bytes = total;
-    memset(out->arena, 0, bytes);
     char *next = out->arena;
     for (int i = 0; i < desc->num_weights; i++) {
         *(void **)((char *)out->table + desc->weights[i].field_offset) = next;
@@ -652,7 +652,7 @@ void kiln_weights_free(struct kiln_weights *w)
 {
     if (w->map)
         munmap(w->map, w->map_bytes);
-    free(w->arena);
+    kiln_free_streamed(w->arena);
     free(w->table);
     memset(w, 0, sizeof *w);
 }
