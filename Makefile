@@ -33,7 +33,7 @@ CLI_OBJ      := $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/runtime/cli/tokenizer.o
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-asan test-cross test-moshiko demo bench bench-context bench-converse examples clean fuzz fuzz-replay
+.PHONY: all deps test test-asan test-cross test-moshiko demo bench bench-context bench-converse bench-llama examples clean fuzz fuzz-replay
 all: $(BUILD)/kilnc $(BUILD)/libkiln_rt.a $(BUILD)/libkiln_cli.a $(BUILD)/npycmp $(BUILD)/npyedit $(BUILD)/gen_ttt $(BUILD)/gen_kernels $(BUILD)/kir_gen $(BUILD)/chat_client $(UNIT_BIN)
 
 deps:
@@ -157,6 +157,12 @@ bench: deps
 bench-converse: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/bench_converse.sh
+
+# llama.cpp against kiln, Moshi 7B's temporal shape at q4_0 and q8_0, in one process (LLAMA_CPP: a
+# llama.cpp tree built with CMake; scripts/bench_llama.sh)
+bench-llama: deps
+	@$(MAKE) --no-print-directory all
+	@LLAMA_CPP=$(LLAMA_CPP) scripts/bench_llama.sh
 
 bench-context: deps
 	@scripts/deps.sh bench

@@ -1,6 +1,7 @@
 /* kw.c: writing and mapping packed weight files (kw.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "kw.h"
+#include "pages.h"
 #include "report.h"
 
 #define KW_PAGE 4096
@@ -106,7 +108,8 @@ int kw_write(const struct kiln_model_desc *desc, const struct kiln_weights *w, c
     return 0;
 }
 
-int kw_load(const struct kiln_model_desc *desc, const char *path, struct kiln_weights *out, char *err, size_t errlen)
+int kw_load(const struct kiln_model_desc *desc, const char *path, bool copy, struct kiln_weights *out, char *err,
+            size_t errlen)
 {
     memset(out, 0, sizeof *out);
     int fd = open(path, O_RDONLY);
@@ -152,10 +155,23 @@ int kw_load(const struct kiln_model_desc *desc, const char *path, struct kiln_we
         return kiln_report(err, errlen, path, "%s", problem ? problem : "out of memory");
     }
     const char *arena = (const char *)map + h.data_offset;
-    for (int i = 0; i < desc->num_weights; i++)
-        *(const char **)((char *)out->table + desc->weights[i].field_offset) = arena + offsets[i];
     out->map = map;
     out->map_bytes = (size_t)st.st_size;
     out->arena_bytes = h.arena_bytes;
+    if (copy) { /* (into huge pages of its own: kiln_set_copy_weights) */
+        const int refused = kiln_memory_guard(desc, 0, err, errlen);
+        if (refused || !(out->arena = kiln_alloc_streamed(h.arena_bytes))) {
+            kiln_weights_free(out);
+            return refused ? 1 : kiln_report(err, errlen, path, "out of memory (%" PRIu64 " bytes to copy it into)", h.arena_bytes);
+        }
+        memcpy(out->arena, arena, h.arena_bytes);
+        arena = out->arena;
+    }
+    for (int i = 0; i < desc->num_weights; i++)
+        *(const char **)((char *)out->table + desc->weights[i].field_offset) = arena + offsets[i];
+    if (copy) { /* (the offsets read: the mapping is no longer needed) */
+        munmap(out->map, out->map_bytes);
+        out->map = NULL, out->map_bytes = 0;
+    }
     return 0;
 }

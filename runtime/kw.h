@@ -18,6 +18,9 @@ bool kw_is_kw(const char *path);
 /* Writes w (loaded for desc) to path (through a temporary file, renamed). Returns 0, or 1 with err. */
 int kw_write(const struct kiln_model_desc *desc, const struct kiln_weights *w, const char *path, char *err,
              size_t errlen);
-/* Maps path and points a weight table into it. Returns 0, or 1 with "PATH: message" in err. */
-int kw_load(const struct kiln_model_desc *desc, const char *path, struct kiln_weights *out, char *err, size_t errlen);
+/* Maps path and points a weight table into it; copy: into memory of its own instead (huge pages,
+   kiln_alloc_streamed; the file unmapped), after the memory guard. Returns 0, or 1 with
+   "PATH: message" in err. */
+int kw_load(const struct kiln_model_desc *desc, const char *path, bool copy, struct kiln_weights *out, char *err,
+            size_t errlen);
 #endif

@@ -351,10 +351,16 @@ static size_t convert(const struct st_tensor *t, float *dst, size_t numel)
 }
 
 static bool strict_weights; /* kiln_set_strict_weights */
+static bool copy_weights;   /* kiln_set_copy_weights */
 
 void kiln_set_strict_weights(int strict)
 {
     strict_weights = strict != 0;
+}
+
+void kiln_set_copy_weights(int copy)
+{
+    copy_weights = copy != 0;
 }
 
 /* `bad` NaN or Inf values in weight w: a warning naming the tensor, or (strict) an error. */
@@ -513,7 +519,7 @@ int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, stru
         return 1;
     if (kw_is_kw(path)) {
         /* (a mapped file is only read through when strict: `pack` warned when it was written) */
-        if (kw_load(desc, path, out, err, errlen))
+        if (kw_load(desc, path, copy_weights, out, err, errlen))
             return 1;
         int rc = 0;
         for (int i = 0; strict_weights && !rc && i < desc->num_weights; i++)

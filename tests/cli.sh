@@ -57,9 +57,19 @@ check "pack" "$B" pack $G/lm_attn_a/weights.safetensors "$TMP/a.kw"
 check "forward from .kw" "$B" forward --weights "$TMP/a.kw" --codes $G/lm_attn_a/codes.npy --out "$TMP/kw"
 check "forward from safetensors" "$B" forward --weights $G/lm_attn_a/weights.safetensors --codes $G/lm_attn_a/codes.npy \
   --out "$TMP/st"
+check "forward from a copied .kw" "$B" forward --weights "$TMP/a.kw" --copy-weights --codes $G/lm_attn_a/codes.npy \
+  --out "$TMP/kwc"
 for f in text_logits.npy audio_logits.npy; do
   if cmp -s "$TMP/kw/$f" "$TMP/st/$f"; then pass; else fail ".kw and .safetensors give different $f"; fi
+  if cmp -s "$TMP/kwc/$f" "$TMP/st/$f"; then pass; else fail "a copied .kw and .safetensors give different $f"; fi
 done
+# --copy-weights takes the .kw's size in memory of its own: the memory guard weighs it (mapping needs none)
+KILN_MEM_AVAILABLE=1000 "$B" forward --weights "$TMP/a.kw" --copy-weights --codes $G/lm_attn_a/codes.npy \
+  --out "$TMP/kwm" 2>"$TMP/err" && fail "a copy that does not fit was made" ||
+  { grep -q "lm_attn_a forward: error: not enough memory: the weights need .* and 1000 B is available (KILN_MEM_AVAILABLE)" \
+      "$TMP/err" && [ ! -e "$TMP/kwm" ] && pass || fail "copy refused: $(cat "$TMP/err")"; }
+check "the same .kw mapped in 1000 bytes" env KILN_MEM_AVAILABLE=1000 "$B" forward --weights "$TMP/a.kw" \
+  --codes $G/lm_attn_a/codes.npy --out "$TMP/kwm"
 check "lm_attn_c compiles" "$KILNC" graphs/lm_attn_c.kiln -o "$TMP/c"
 expect_error "a .kw of another model" 1 \
   "lm_attn_c forward: error: $TMP/a.kw: packed for lm_attn_a (target $("$KILNC" --print-target native), weights f32), and this binary is lm_attn_c (target $("$KILNC" --print-target native), weights f32): another weight layout; pack it again with this binary" \

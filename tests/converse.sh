@@ -100,6 +100,9 @@ if "$B" converse --random-weights 1 --in - --out "$TMP/x.wav" </dev/null 2>"$TMP
 if "$B" pack --lm $LMW "$TMP/lm.kw" >/dev/null && "$B" pack --codec $MW "$TMP/m.kw" >/dev/null &&
    "$B" converse --lm-weights "$TMP/lm.kw" --codec-weights "$TMP/m.kw" --in "$TMP/in.npy" --out "$TMP/kw.npy" --seed 5 --quiet >/dev/null 2>"$TMP/err"
 then pass; compare "packed weights converse" "$TMP/kw.npy" "$D/model.npy" 0; else fail "pack: $(cat "$TMP/err")"; fi
+if "$B" converse --lm-weights "$TMP/lm.kw" --codec-weights "$TMP/m.kw" --copy-weights --in "$TMP/in.npy" \
+     --out "$TMP/kwc.npy" --seed 5 --quiet >/dev/null 2>"$TMP/err"
+then pass; compare "copied packed weights converse" "$TMP/kwc.npy" "$D/model.npy" 0; else fail "--copy-weights: $(cat "$TMP/err")"; fi
 expect_error "pack without --lm or --codec" 1 "lm_attn_a pack: error: --lm (the language model's weights) or --codec (the codec's) first
 (lm_attn_a pack --help shows the usage)" "$B" pack $LMW "$TMP/x.kw"
 if "$B" encode --codec-weights $MW --audio $G/mimi/waveform.npy --stream --out "$TMP/codes.npy" 2>"$TMP/err"; then pass

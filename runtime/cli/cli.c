@@ -173,7 +173,7 @@ static int cmd_forward(const struct kiln_model_desc *d, int argc, char **argv)
     const struct cli_option opts[] = {
         {"--weights", OPT_TEXT, &weights, 0, 0, NULL}, {"--random-weights", OPT_U64, &seed, 0, 0, &random},
         {"--codes", OPT_TEXT, &codes_path, 0, 0, NULL}, {"--out", OPT_TEXT, &out, 0, 0, NULL},
-        {"--strict", OPT_SWITCH, &strict, 0, 0, NULL}};
+        {"--strict", OPT_SWITCH, &strict, 0, 0, NULL}, CLI_COPY_WEIGHTS_OPTION};
     if (cli_parse_options("forward", argc, argv, opts, CLI_NUM_OPTIONS(opts)))
         return 1;
     if ((!weights && !random) || !codes_path || !out)
@@ -271,6 +271,7 @@ static int parse_generate(int argc, char **argv, struct generate_args *a)
         cli_threads_option(&a->threads),
         {"--progress", OPT_SWITCH, &a->progress, 0, 0, NULL},
         {"--strict", OPT_SWITCH, &a->strict, 0, 0, NULL},
+        CLI_COPY_WEIGHTS_OPTION,
     };
     if (cli_parse_options("generate", argc, argv, opts, CLI_NUM_OPTIONS(opts)))
         return 1;
@@ -400,6 +401,7 @@ static int cmd_bench(const struct kiln_model_desc *d, int argc, char **argv)
         {"--json", OPT_SWITCH, &opt.json, 0, 0, NULL},
         {"--floor", OPT_SWITCH, &opt.floor, 0, 0, NULL},
         {"--strict", OPT_SWITCH, &strict, 0, 0, NULL},
+        CLI_COPY_WEIGHTS_OPTION,
         {"--forward", OPT_INT, &opt.forward, 1, MAX_STEPS, NULL},
     };
     if (cli_parse_options("bench", argc, argv, opts, CLI_NUM_OPTIONS(opts)))
@@ -424,13 +426,14 @@ static const struct cli_subcommand subcommands[] = {
     {"info", "info                      the compiled configuration, target, layers, weight format, memory", cmd_info},
     {"pack", CLI_PACK_USAGE, cli_pack},
     {"forward", "forward (--weights W | --random-weights SEED) --codes CODES.npy --out DIR [--strict]\n"
+                "                          [--copy-weights]\n"
                 "                          teacher-forced logits (Moshi's LMModel.forward). CODES.npy: int32 or\n"
                 "                          int64 [B, 1 + n_q, T], undelayed (row 0 text, -1: zero token). Writes\n"
                 "                          DIR/text_logits.npy [B, 1, T, text_card] and DIR/audio_logits.npy\n"
                 "                          [B, dep_q, T, card], float32, NaN where Moshi masks", cmd_forward},
     {"generate", "generate --weights W --user USER.npy --steps N --out OUT.npy [--seed S] [--temp-text 0.7]\n"
                  "                          [--top-k-text 25] [--temp 0.8] [--top-k 250] [--logits-out DIR] [--threads T]\n"
-                 "                          [--progress] [--strict]\n"
+                 "                          [--progress] [--strict] [--copy-weights]\n"
                  "                          streaming generation, one LMGen step per frame (temperature 0: greedy).\n"
                  "                          USER.npy: [1, n_q - dep_q, N] (without --user: all -1, Moshi's zero\n"
                  "                          token); --random-weights SEED instead of --weights. OUT.npy: int32\n"
@@ -439,7 +442,7 @@ static const struct cli_subcommand subcommands[] = {
                  "                          DIR adds stream_text_logits.npy and stream_audio_logits.npy", cmd_generate},
     {"bench", "bench [--weights W | --random-weights SEED] [--steps N] [--warmup N] [--threads T]\n"
               "                          [--context C[,C...]] [--json] [--trace FILE] [--floor] [--strict]\n"
-              "                          [--forward T]\n"
+              "                          [--copy-weights] [--forward T]\n"
               "                          per-frame latency of streaming steps after C frames of context (one\n"
               "                          report, or JSON line, per C); --trace writes every frame's ms; --floor\n"
               "                          reads a 256 MiB buffer before each frame and after the last, and puts\n"

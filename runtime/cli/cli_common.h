@@ -41,6 +41,11 @@ void cli_set_alias(const char *alias, const char *flag);
 /* --threads: 1 to this machine's processors (more only slow a memory-bound step down). */
 struct cli_option cli_threads_option(int *threads);
 
+/* --copy-weights (every command that loads weights): a .kw copied into memory of its own instead of
+   read through its mapping (kiln_set_copy_weights); cli_load_model passes it on */
+extern bool cli_copy_weights;
+#define CLI_COPY_WEIGHTS_OPTION {"--copy-weights", OPT_SWITCH, &cli_copy_weights, 0, 0, NULL}
+
 /* Loads W (or random weights); --strict: a NaN or Inf in a tensor is an error, not a warning.
    Returns 0, or 1 with the error printed. */
 int cli_load_weights(const struct kiln_model_desc *d, const char *cmd, const char *path, uint64_t seed, bool random,

@@ -34,6 +34,7 @@ static int parse_codec_args(const char *cmd, const char *in_flag, int argc, char
         {"--weights", OPT_TEXT, &a->weights, 0, 0, NULL}, {"--random-weights", OPT_U64, &a->seed, 0, 0, &a->random},
         {in_flag, OPT_TEXT, &a->in, 0, 0, NULL},          {"--out", OPT_TEXT, &a->out, 0, 0, NULL},
         {"--stream", OPT_SWITCH, &a->stream, 0, 0, NULL}, {"--strict", OPT_SWITCH, &a->strict, 0, 0, NULL},
+        CLI_COPY_WEIGHTS_OPTION,
         cli_threads_option(&a->threads),                  {"--wav", OPT_TEXT, &a->wav, 0, 0, NULL},
     };
     /* (--wav is decode's only) */
@@ -368,7 +369,7 @@ static int cmd_bench(const struct kiln_model_desc *d, int argc, char **argv)
         {"--weights", OPT_TEXT, &a.weights, 0, 0, NULL}, {"--random-weights", OPT_U64, &a.seed, 0, 0, &a.random},
         {"--frames", OPT_INT, &frames, 1, MAX_BENCH_FRAMES, NULL}, {"--warmup", OPT_INT, &warmup, 0, MAX_BENCH_FRAMES, NULL},
         cli_threads_option(&a.threads), {"--json", OPT_SWITCH, &json, 0, 0, NULL},
-        {"--strict", OPT_SWITCH, &a.strict, 0, 0, NULL},
+        {"--strict", OPT_SWITCH, &a.strict, 0, 0, NULL}, CLI_COPY_WEIGHTS_OPTION,
     };
     if (cli_parse_options("bench", argc, argv, opts, CLI_NUM_OPTIONS(opts)))
         return 1;
@@ -400,7 +401,7 @@ static int cmd_bench(const struct kiln_model_desc *d, int argc, char **argv)
 
 static const struct cli_subcommand subcommands[] = {
     {"encode", "encode (--weights W | --random-weights SEED) --audio IN --out CODES.npy [--stream] [--threads T]\n"
-               "                          [--strict]\n"
+               "                          [--strict] [--copy-weights]\n"
                "                          audio to codes. IN: a .wav (or any file libsndfile reads: mixed down to\n"
                "                          mono, resampled to the codec's rate) or a float32 .npy [1, 1, N] at that\n"
                "                          rate. CODES.npy: int32 [1, codebooks, T], T = ceil(N / frame size), the\n"
@@ -408,12 +409,13 @@ static const struct cli_subcommand subcommands[] = {
                "                          streaming semantics, T = floor(N / frame size)", cmd_encode},
     {"decode", "decode (--weights W | --random-weights SEED) --codes CODES.npy --out OUT.wav|OUT.npy [--stream]\n"
                "                          [--wav f32|s16] [--threads T] [--strict]\n"
+               "                          [--copy-weights]\n"
                "                          codes to audio. CODES.npy: int32 or int64 [1, codebooks, T]; OUT: T x\n"
                "                          frame size samples, a WAV of 32-bit floats (--wav s16: 16-bit PCM) or a\n"
                "                          float32 .npy [1, 1, T x frame size]; --stream: the streaming semantics", cmd_decode},
     {"info", "info                      the compiled configuration, target, weight format, memory", cmd_info},
     {"bench", "bench (--weights W | --random-weights SEED) [--frames 50] [--warmup 5] [--threads T] [--json]\n"
-              "                          [--strict]\n"
+              "                          [--strict] [--copy-weights]\n"
               "                          per-frame latency of streaming encode, then decode, of a test signal\n"
               "                          (the first --warmup frames each way not timed)", cmd_bench},
     {"pack", CLI_PACK_USAGE, cli_pack},

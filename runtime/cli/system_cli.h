@@ -25,7 +25,7 @@ struct system_weights {
 #define SYSTEM_WEIGHT_OPTIONS(w)                                                                       \
     {"--lm-weights", OPT_TEXT, &(w)->lm, 0, 0, NULL}, {"--codec-weights", OPT_TEXT, &(w)->codec, 0, 0, NULL}, \
         {"--random-weights", OPT_U64, &(w)->seed, 0, 0, &(w)->random},                             \
-        {"--strict", OPT_SWITCH, &(w)->strict, 0, 0, NULL}
+        {"--strict", OPT_SWITCH, &(w)->strict, 0, 0, NULL}, CLI_COPY_WEIGHTS_OPTION
 #define SYSTEM_WEIGHTS_USAGE "(--lm-weights W | --random-weights SEED) (--codec-weights M | --random-weights SEED)"
 
 /* generate's sampling options into a struct kiln_sampling */
@@ -60,7 +60,7 @@ int serve_main(const struct system_desc *s, int argc, char **argv);
     "converse " SYSTEM_WEIGHTS_USAGE "\n"                                                              \
     "                          --in USER.wav|- --out MODEL.wav|- [--text-out T.txt] [--tokenizer SPM.model]\n" \
     "                          [--format s16le|f32le] [--wav f32|s16] [--codes-out DIR] " SYSTEM_SAMPLING_USAGE "\n" \
-    "                          [--threads T] [--trace FILE] [--quiet] [--strict]\n"                   \
+    "                          [--threads T] [--trace FILE] [--quiet] [--strict] [--copy-weights]\n"  \
     "                          a conversation, 80 ms at a time: the user's audio in, the model's audio and\n" \
     "                          text out (Moshi's server loop). '-': raw PCM on stdin/stdout (--format,\n" \
     "                          24 kHz mono), flushed per frame. Text to --text-out, else to stdout (ids\n" \
@@ -69,7 +69,7 @@ int serve_main(const struct system_desc *s, int argc, char **argv);
 #define SERVE_USAGE                                                                                    \
     "serve " SYSTEM_WEIGHTS_USAGE "\n"                                                                 \
     "                          [--host 127.0.0.1] [--port 8998] [--max-conversations 2] [--tokenizer SPM.model]\n" \
-    "                          " SYSTEM_SAMPLING_USAGE " [--threads T] [--strict]\n"                   \
+    "                          " SYSTEM_SAMPLING_USAGE " [--threads T] [--strict] [--copy-weights]\n"  \
     "                          the protocol of Moshi's moshi.server: a WebSocket at /api/chat, Ogg Opus\n" \
     "                          audio both ways; up to N conversations at once over one loaded model"
 #endif

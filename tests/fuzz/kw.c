@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool is_kw = kw_is_kw(path);
     char err[512] = "";
     struct kiln_weights w;
-    if (kw_load(&fuzz_model, path, &w, err, sizeof err) != 0) {
+    if (kw_load(&fuzz_model, path, false, &w, err, sizeof err) != 0) {
         FUZZ_CHECK(strncmp(err, path, strlen(path)) == 0 && !w.table && !w.map);
         return 0;
     }

@@ -148,12 +148,30 @@ static void test_load(void)
     CHECK(mapped.arena_bytes == w.arena_bytes && memcmp(((const struct tiny_codec_weights *)mapped.table)->embedding,
                                                         ((const struct tiny_codec_weights *)w.table)->embedding, 48) == 0,
           "the .kw holds other values");
+    CHECK(mapped.map && !mapped.arena, "a .kw is mapped, not copied, by default");
     kiln_weights_free(&mapped);
+    /* copied (kiln_set_copy_weights): the same bytes in memory of its own, the file unmapped; refused
+       by the memory guard where it would not fit, while mapping still loads */
+    kiln_set_copy_weights(1);
+    struct kiln_weights copied;
+    CHECK(kiln_weights_load(&codec, kw_path, &copied, err, sizeof err) == 0, "copied: %s", err);
+    CHECK(!copied.map && copied.arena && copied.arena_bytes == w.arena_bytes &&
+              memcmp(((const struct tiny_codec_weights *)copied.table)->embedding,
+                     ((const struct tiny_codec_weights *)w.table)->embedding, 48) == 0,
+          "the copied .kw holds other values, or is still mapped");
+    kiln_weights_free(&copied);
+    setenv("KILN_MEM_AVAILABLE", "1", 1);
+    CHECK(kiln_weights_load(&codec, kw_path, &copied, err, sizeof err) == 1 && strstr(err, "memory") && !copied.table,
+          "a copy that does not fit: '%s'", err);
+    kiln_set_copy_weights(0);
+    CHECK(kiln_weights_load(&codec, kw_path, &copied, err, sizeof err) == 0 && copied.map, "mapped in 1 byte: %s", err);
+    kiln_weights_free(&copied);
+    unsetenv("KILN_MEM_AVAILABLE");
     /* a .kw records each weight's fold: one packed with the other kind does not load */
     codec_weights[0].fold = KILN_FOLD_COLUMNS;
     snprintf(expected, sizeof expected, "%s: packed for tiny_codec (target scalar, weights f32), and this binary is "
              "tiny_codec (target scalar, weights f32): another weight layout; pack it again with this binary", kw_path);
-    CHECK(kw_load(&codec, kw_path, &mapped, err, sizeof err) == 1 && strcmp(err, expected) == 0,
+    CHECK(kw_load(&codec, kw_path, false, &mapped, err, sizeof err) == 1 && strcmp(err, expected) == 0,
           "\n  got      '%s'\n  expected '%s'", err, expected);
     codec_weights[0].fold = KILN_FOLD_DIVIDE_ROWS;
     remove(kw_path);
