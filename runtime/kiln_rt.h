@@ -142,7 +142,7 @@ int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, stru
 void kiln_set_strict_weights(int strict);
 /* Copied packed weights (process-wide, off by default): a .kw is copied into memory of its own, in
    transparent huge pages like weights converted from a checkpoint, instead of read through its
-   mapping, whose page-cache pages are 4 KiB. About a second more at start for a 4 GB file and the
+   mapping, whose page-cache pages are 4 KiB. Seconds more at start for a 4 GB file (1.4-4.9 s for Moshi 7B at q4) and the
    file's size in anonymous memory (the memory guard checks it); frames then stream their weights
    faster on a machine whose bandwidth one core's misses in flight limit (docs/performance.md). */
 void kiln_set_copy_weights(int copy);

@@ -222,8 +222,8 @@ static void print_usage(FILE *out, const struct kiln_model_desc *d, const struct
         fprintf(out, "  %s %s\n", cli_prog, commands[i].usage);
     fprintf(out, "W: a .safetensors checkpoint (F32, BF16 or F16) or a .kw file from pack. --strict: a NaN or Inf\n"
                  "in a weight is an error (otherwise a warning naming the tensor). --copy-weights: a .kw copied\n"
-                 "into memory of its own (huge pages) instead of read through its mapping: about a second more\n"
-                 "at start for 4 GB, faster frames. --threads: 1 to %d here.\n"
+                 "into memory of its own (huge pages) instead of read through its mapping: seconds more at start\n"
+                 "for a 7B model, faster frames. --threads: 1 to %d here.\n"
                  "Exit status: 0 done, 1 bad input (nothing written), 2 internal error.\n", kiln_max_threads());
 }
 

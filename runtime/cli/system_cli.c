@@ -148,7 +148,7 @@ static void print_usage(FILE *out, const struct system_desc *s)
                  "  %s encode | decode ...              the codec's commands; its weights by --codec-weights M\n"
                  "W, M: a .safetensors checkpoint (F32, BF16 or F16) or a .kw file from pack. --strict: a NaN or Inf\n"
                  "in a weight is an error. --copy-weights: a .kw copied into memory of its own (huge pages)\n"
-                 "instead of read through its mapping: about a second more at start for 4 GB, faster frames.\n"
+                 "instead of read through its mapping: seconds more at start for a 7B model, faster frames.\n"
                  "--threads: 1 to %d here.\n"
                  "Exit status: 0 done, 1 bad input (nothing written), 2 internal error.\n",
             cli_prog, cli_prog, cli_prog, kiln_max_threads());
