@@ -132,8 +132,8 @@ struct kiln_weights {
 
 /* Loads a checkpoint (.safetensors, F32/BF16/F16) for `desc`, checking every tensor's presence,
    dtype and shape; applies the load-time folds and packing. A packed weight file (.kw, written by
-   `NAME pack`) is mapped instead, with nothing to convert (or copied: kiln_set_copy_weights). Returns 0, or 1 with a message naming the
-   file and the tensor written to err. Unused extra tensors, and tensors holding NaN or Inf, are
+   `NAME pack`) is mapped instead, with nothing to convert (or copied: kiln_set_copy_weights).
+   Returns 0, or 1 with a message naming the file and the tensor written to err. Unused extra tensors, and tensors holding NaN or Inf, are
    reported on stderr as warnings (see kiln_set_strict_weights). */
 int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, struct kiln_weights *out,
                       char *err, size_t errlen);
@@ -142,8 +142,8 @@ int kiln_weights_load(const struct kiln_model_desc *desc, const char *path, stru
 void kiln_set_strict_weights(int strict);
 /* Copied packed weights (process-wide, off by default): a .kw is copied into memory of its own, in
    transparent huge pages like weights converted from a checkpoint, instead of read through its
-   mapping, whose page-cache pages are 4 KiB. Seconds more at start for a 4 GB file (1.4-4.9 s for Moshi 7B at q4) and the
-   file's size in anonymous memory (the memory guard checks it); frames then stream their weights
+   mapping, whose page-cache pages are 4 KiB. Seconds more at start (1.4-4.9 s for Moshi 7B's 4.8 GB
+   at q4) and the file's size in anonymous memory (the memory guard checks it); frames then stream their weights
    faster on a machine whose bandwidth one core's misses in flight limit (docs/performance.md). */
 void kiln_set_copy_weights(int copy);
 /* Fills every weight with deterministic pseudo-random values (for bench), folds applied. */

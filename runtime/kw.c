@@ -160,11 +160,10 @@ int kw_load(const struct kiln_model_desc *desc, const char *path, bool copy, str
     out->arena_bytes = h.arena_bytes;
     if (copy) { /* (into huge pages of its own: kiln_set_copy_weights) */
         const int refused = kiln_memory_guard(desc, 0, err, errlen);
-        if (refused || !(out->arena = kiln_alloc_streamed(h.arena_bytes))) {
+        if (refused || !(out->arena = kiln_alloc_streamed(h.arena_bytes, arena))) {
             kiln_weights_free(out);
             return refused ? 1 : kiln_report(err, errlen, path, "out of memory (%" PRIu64 " bytes to copy it into)", h.arena_bytes);
         }
-        memcpy(out->arena, arena, h.arena_bytes);
         arena = out->arena;
     }
     for (int i = 0; i < desc->num_weights; i++)

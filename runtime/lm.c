@@ -11,8 +11,8 @@
 
 void *kiln_stream_new(const struct kiln_model_desc *desc)
 {
-    size_t bytes = (desc->stream_bytes + KILN_ALIGN - 1) / KILN_ALIGN * KILN_ALIGN;
-    void *stream = kiln_alloc_streamed(bytes); /* (every page touched now: no step faults one in) */
+    /* (every page touched now: no step faults one in, however long the stream runs) */
+    void *stream = kiln_alloc_streamed(desc->stream_bytes, NULL);
     if (stream)
         desc->stream_reset(stream);
     return stream;

@@ -12,7 +12,7 @@
 
 enum { HUGE_PAGE = 2 << 20 };
 
-void *kiln_alloc_streamed(size_t bytes)
+void *kiln_alloc_streamed(size_t bytes, const void *from)
 {
     if (bytes > SIZE_MAX - HUGE_PAGE)
         return NULL;
@@ -23,7 +23,10 @@ void *kiln_alloc_streamed(size_t bytes)
 #ifdef MADV_HUGEPAGE
     madvise(p, whole, MADV_HUGEPAGE); /* (advice: without it, or refused, the pages are 4 KiB) */
 #endif
-    memset(p, 0, whole);
+    const size_t copied = from ? bytes : 0;
+    if (copied)
+        memcpy(p, from, copied);
+    memset((char *)p + copied, 0, whole - copied);
     return p;
 }
 

@@ -66,7 +66,7 @@ struct read_probe *read_probe_new(size_t bytes)
 {
     struct read_probe *p = calloc(1, sizeof *p);
     bytes = bytes / (4 * WALK_STEP) * (4 * WALK_STEP);
-    if (!p || bytes == 0 || !(p->buffer = kiln_alloc_streamed(bytes))) {
+    if (!p || bytes == 0 || !(p->buffer = kiln_alloc_streamed(bytes, NULL))) {
         free(p);
         return NULL;
     }

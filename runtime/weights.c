@@ -252,12 +252,11 @@ static int allocate(const struct kiln_model_desc *desc, struct kiln_weights *out
             staging = weight_numel(&desc->weights[i]) * sizeof(float);
     if (kiln_memory_guard(desc, (int64_t)staging, err, errlen))
         return 1;
-    size_t bytes = total ? total : KILN_ALIGN;
-    out->arena = kiln_alloc_streamed(bytes);
+    out->arena = kiln_alloc_streamed(total, NULL);
     out->table = calloc(1, desc->weights_struct_size ? desc->weights_struct_size : 1);
     if (!out->arena || !out->table) {
         kiln_weights_free(out);
-        return kiln_report(err, errlen, prefix, "out of memory (%zu bytes for the weights)", bytes);
+        return kiln_report(err, errlen, prefix, "out of memory (%zu bytes for the weights)", total);
     }
     out->arena_bytes = total;
     char *next = out->arena;

@@ -22,7 +22,7 @@ for format in q4 q8; do
   gguf=$OUT/moshi-7b-shape-${format}_0.gguf
   bytes=$(python3 tests/bench/llama_gguf.py ${format}_0 "$gguf")
   "$BUILD/kilnc" graphs/moshi-7b.kiln --weights $format --emit lib -o "$OUT/kiln-$format" >/dev/null
-  cc -O2 -march=native -fopenmp -D_POSIX_C_SOURCE=200809L -Iruntime -I"$OUT/kiln-$format" -I"$LLAMA/include" \
+  cc -O2 -march=native -fopenmp -D_POSIX_C_SOURCE=200809L -Iruntime -Itests/bench -I"$OUT/kiln-$format" -I"$LLAMA/include" \
     -I"$LLAMA/ggml/include" -o "$OUT/llama_vs_kiln-$format" tests/bench/llama_vs_kiln.c "$OUT/kiln-$format/libmoshi_7b.a" \
     -L"$LLAMA/build/bin" -Wl,-rpath,"$(cd "$LLAMA/build/bin" && pwd)" -lllama -lggml -lggml-base -lggml-cpu -lm
   echo "== ${format}_0: llama.cpp $(git -C "$LLAMA" rev-parse --short HEAD 2>/dev/null || echo "(no git)") against kiln ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'))"

@@ -52,13 +52,18 @@ def tensors(qtype):
     return out
 
 
+def stored_bytes(shape, ggml_type, block_bytes):
+    """a tensor's bytes: f32 norms, or whole blocks of 32 weights"""
+    count = shape[0] * (shape[1] if len(shape) > 1 else 1)
+    return count * 4 if ggml_type == GGML_F32 else count // 32 * block_bytes
+
+
 def main():
     if len(sys.argv) != 3 or sys.argv[1] not in QUANT:
         sys.exit("usage: llama_gguf.py q4_0|q8_0 OUT.gguf")
     fmt, path = sys.argv[1], sys.argv[2]
     qtype, block_bytes, _ = QUANT[fmt]
-    size = lambda shape, t: shape[0] * (shape[1] if len(shape) > 1 else 1) * 4 if t == GGML_F32 else \
-        shape[0] * shape[1] // 32 * block_bytes
+    size = lambda shape, t: stored_bytes(shape, t, block_bytes)
     infos, offset = [], 0
     for name, shape, t in tensors(qtype):
         infos.append(gguf_string(name) + struct.pack("<I%dQIQ" % len(shape), len(shape), *shape, t, offset))
@@ -73,12 +78,11 @@ def main():
         head = b"GGUF" + struct.pack("<IQQ", 3, len(infos), len(kvs)) + b"".join(kvs) + b"".join(infos)
         f.write(head + b"\0" * (-len(head) % ALIGN))
         for name, shape, t in tensors(qtype):
-            left = size(shape, t)
             if t == GGML_F32:
                 f.write(struct.pack("<%df" % shape[0], *[1.0] * shape[0]))
-            while t != GGML_F32 and left > 0:
-                f.write(pattern[:min(left, len(pattern))])
-                left -= min(left, len(pattern))
+            else:
+                whole, rest = divmod(size(shape, t), len(pattern))
+                f.write(pattern * whole + pattern[:rest])
             f.write(b"\0" * (-size(shape, t) % ALIGN))
     print(sum(size(shape, t) for name, shape, t in tensors(qtype) if name != "token_embd.weight"))
 

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "bench_util.h" /* (now, median) */
 #include "kiln_rt.h"
 #include "llama.h"
 #include "read_probe.h"
@@ -17,25 +17,6 @@
 extern const struct kiln_model_desc moshi_7b_desc;
 
 enum { WARMUP = 3, MAX_ROUNDS = 1000, RESET_EVERY = 400 };
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
-static int by_value(const void *a, const void *b)
-{
-    const double d = *(const double *)a - *(const double *)b;
-    return (d > 0) - (d < 0);
-}
-
-static double median(double *x, int n)
-{
-    qsort(x, (size_t)n, sizeof *x, by_value);
-    return x[n / 2];
-}
 
 int main(int argc, char **argv)
 {
@@ -91,16 +72,16 @@ int main(int argc, char **argv)
             position = 0;
         }
         llama_token token = 1000 + position;
-        const double probe0 = read_probe_gb_s(probe), t0 = now_ms();
+        const double probe0 = read_probe_gb_s(probe), t0 = now() * 1e3;
         if (llama_decode(ctx, llama_batch_get_one(&token, 1))) {
             fprintf(stderr, "llama_vs_kiln: llama_decode failed\n");
             return 1;
         }
-        const double t1 = now_ms(), probe1 = read_probe_gb_s(probe), t2 = now_ms();
+        const double t1 = now() * 1e3, probe1 = read_probe_gb_s(probe), t2 = now() * 1e3;
         for (int k = 0; k < d->num_streams; k++) /* (every stream its initial token) */
             tokens[k] = k == 0 ? d->text_card : d->card;
         d->temporal(weights.table, stream, tokens, 1, text_logits, hidden);
-        const double t3 = now_ms(), probe2 = read_probe_gb_s(probe);
+        const double t3 = now() * 1e3, probe2 = read_probe_gb_s(probe);
         if (r < 0)
             continue;
         ms[0][r] = t1 - t0, ms[1][r] = t3 - t2, gb_s[r] = (probe0 + probe2) / 2;
